@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/wire/message.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+
+namespace resolver::wire {
+namespace {
+
+struct TypeEntry {
+    std::uint16_t code;
+    std::string_view name;
+};
+constexpr std::array kTypes{
+    TypeEntry{1, "A"},        TypeEntry{2, "NS"},       TypeEntry{5, "CNAME"},
+    TypeEntry{6, "SOA"},      TypeEntry{12, "PTR"},     TypeEntry{13, "HINFO"},
+    TypeEntry{15, "MX"},      TypeEntry{16, "TXT"},     TypeEntry{17, "RP"},
+    TypeEntry{18, "AFSDB"},   TypeEntry{28, "AAAA"},    TypeEntry{29, "LOC"},
+    TypeEntry{33, "SRV"},     TypeEntry{35, "NAPTR"},   TypeEntry{39, "DNAME"},
+    TypeEntry{41, "OPT"},     TypeEntry{43, "DS"},      TypeEntry{44, "SSHFP"},
+    TypeEntry{46, "RRSIG"},   TypeEntry{47, "NSEC"},    TypeEntry{48, "DNSKEY"},
+    TypeEntry{50, "NSEC3"},   TypeEntry{51, "NSEC3PARAM"}, TypeEntry{52, "TLSA"},
+    TypeEntry{59, "CDS"},     TypeEntry{60, "CDNSKEY"}, TypeEntry{64, "SVCB"},
+    TypeEntry{65, "HTTPS"},   TypeEntry{99, "SPF"},     TypeEntry{251, "IXFR"},
+    TypeEntry{252, "AXFR"},   TypeEntry{255, "ANY"},    TypeEntry{256, "URI"},
+    TypeEntry{257, "CAA"},
+};
+
+constexpr std::array<std::string_view, 24> kRcodes{
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE",  "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+    "BADVERS", "BADKEY", "BADTIME", "BADMODE", "BADNAME", "BADALG", "BADTRUNC", "BADCOOKIE"};
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// RDATA layouts whose embedded names may be compressed on the wire (RFC 3597 §4 lists the
+// RFC 1035 types; SRV is added because real servers compress it and receivers must cope).
+enum class RdataShape { Opaque, OneName, MxLike, Soa, Srv, Minfo };
+RdataShape shape_of(std::uint16_t type) {
+    switch (type) {
+    case rrtype::NS:
+    case rrtype::CNAME:
+    case rrtype::PTR:
+    case rrtype::DNAME:
+    case 3: // MD
+    case 4: // MF
+    case 7: // MB
+    case 8: // MG
+    case 9: // MR
+        return RdataShape::OneName;
+    case rrtype::MX:
+    case 18: // AFSDB
+    case 21: // RT
+        return RdataShape::MxLike;
+    case rrtype::SOA:
+        return RdataShape::Soa;
+    case rrtype::SRV:
+        return RdataShape::Srv;
+    case 14: // MINFO
+    case 17: // RP
+        return RdataShape::Minfo;
+    default:
+        return RdataShape::Opaque;
+    }
+}
+
+/// Reads RDATA of `rdlen` bytes at the cursor, expanding compressed names.
+std::string read_rdata(WireReader& r, std::uint16_t type, std::uint16_t rdlen) {
+    const std::size_t end = r.pos() + rdlen;
+    const auto shape = shape_of(type);
+    std::string out;
+    auto raw = [&](std::size_t n) {
+        const auto b = r.bytes(n);
+        out.append(reinterpret_cast<const char*>(b.data()), b.size());
+    };
+    switch (shape) {
+    case RdataShape::Opaque:
+        raw(rdlen);
+        return out;
+    case RdataShape::OneName:
+        out = Name::read(r).wire();
+        break;
+    case RdataShape::MxLike:
+        raw(2);
+        out += Name::read(r).wire();
+        break;
+    case RdataShape::Soa:
+        out = Name::read(r).wire();
+        out += Name::read(r).wire();
+        raw(20);
+        break;
+    case RdataShape::Srv:
+        raw(6);
+        out += Name::read(r).wire();
+        break;
+    case RdataShape::Minfo:
+        out = Name::read(r).wire();
+        out += Name::read(r).wire();
+        break;
+    }
+    if (r.ok() && r.pos() != end) {
+        r.set_failed(); // RDLENGTH disagrees with the RDATA's own structure
+    }
+    return out;
+}
+
+void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
+    out.push_back(static_cast<std::uint8_t>(v >> 8));
+    out.push_back(static_cast<std::uint8_t>(v & 0xFF));
+}
+void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    put16(out, static_cast<std::uint16_t>(v >> 16));
+    put16(out, static_cast<std::uint16_t>(v & 0xFFFF));
+}
+
+/// Writes names with compression. Remembers every suffix it wrote at an offset < 0x4000.
+class NameWriter {
+public:
+    void write(std::vector<std::uint8_t>& out, const Name& name) {
+        const std::string& w = name.wire();
+        std::size_t i = 0;
+        while (i < w.size() && w[i] != 0) {
+            std::string key = Name::from_wire_unchecked(w.substr(i)).lowered().wire();
+            if (auto it = offsets_.find(key); it != offsets_.end()) {
+                put16(out, static_cast<std::uint16_t>(0xC000 | it->second));
+                return;
+            }
+            if (out.size() < 0x4000) {
+                offsets_.emplace(std::move(key), static_cast<std::uint16_t>(out.size()));
+            }
+            const auto len = static_cast<std::uint8_t>(w[i]);
+            out.insert(out.end(), w.begin() + static_cast<std::ptrdiff_t>(i),
+                       w.begin() + static_cast<std::ptrdiff_t>(i + 1 + len));
+            i += 1 + len;
+        }
+        out.push_back(0);
+    }
+
+private:
+    std::unordered_map<std::string, std::uint16_t> offsets_;
+};
+
+void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceRecord& rr) {
+    names.write(out, rr.name);
+    put16(out, rr.type);
+    put16(out, rr.rclass);
+    put32(out, rr.ttl);
+    put16(out, static_cast<std::uint16_t>(std::min<std::size_t>(rr.rdata.size(), 0xFFFF)));
+    out.insert(out.end(), rr.rdata.begin(), rr.rdata.end());
+}
+
+std::vector<std::uint8_t> opt_bytes(const Edns& e, std::uint16_t rcode) {
+    std::vector<std::uint8_t> out;
+    out.push_back(0); // root owner
+    put16(out, rrtype::OPT);
+    put16(out, e.udp_size);
+    out.push_back(static_cast<std::uint8_t>(rcode >> 4));
+    out.push_back(e.version);
+    put16(out, e.dnssec_ok ? 0x8000 : 0);
+    std::size_t rdlen = 0;
+    for (const auto& o : e.options) {
+        rdlen += 4 + o.data.size();
+    }
+    put16(out, static_cast<std::uint16_t>(rdlen));
+    for (const auto& o : e.options) {
+        put16(out, o.code);
+        put16(out, static_cast<std::uint16_t>(o.data.size()));
+        out.insert(out.end(), o.data.begin(), o.data.end());
+    }
+    return out;
+}
+
+/// Ends of RRsets in `rrs`: a new set starts when (name, type, class) changes.
+std::vector<std::size_t> rrset_ends(const std::vector<ResourceRecord>& rrs) {
+    std::vector<std::size_t> ends;
+    for (std::size_t i = 1; i <= rrs.size(); ++i) {
+        if (i == rrs.size() || rrs[i].type != rrs[i - 1].type ||
+            rrs[i].rclass != rrs[i - 1].rclass || !(rrs[i].name == rrs[i - 1].name)) {
+            ends.push_back(i);
+        }
+    }
+    return ends;
+}
+
+} // namespace
+
+std::string type_name(std::uint16_t type) {
+    for (const auto& t : kTypes) {
+        if (t.code == type) {
+            return std::string(t.name);
+        }
+    }
+    return "TYPE" + std::to_string(type);
+}
+
+std::optional<std::uint16_t> type_from_name(std::string_view name) {
+    for (const auto& t : kTypes) {
+        if (iequals(t.name, name)) {
+            return t.code;
+        }
+    }
+    std::string_view digits = name;
+    if (name.size() > 4 && iequals(name.substr(0, 4), "TYPE")) {
+        digits = name.substr(4);
+    }
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc{} || p != digits.data() + digits.size() || v > 0xFFFF || digits.empty()) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(v);
+}
+
+std::string class_name(std::uint16_t cls) {
+    switch (cls) {
+    case rrclass::IN:
+        return "IN";
+    case rrclass::CH:
+        return "CH";
+    case 4:
+        return "HS";
+    case 254:
+        return "NONE";
+    case rrclass::ANY:
+        return "ANY";
+    default:
+        return "CLASS" + std::to_string(cls);
+    }
+}
+
+std::string rcode_name(std::uint16_t rc) {
+    if (rc < kRcodes.size()) {
+        return std::string(kRcodes[rc]);
+    }
+    return "RCODE" + std::to_string(rc);
+}
+
+std::optional<std::uint16_t> rcode_from_name(std::string_view name) {
+    for (std::size_t i = 0; i < kRcodes.size(); ++i) {
+        if (iequals(kRcodes[i], name)) {
+            return static_cast<std::uint16_t>(i);
+        }
+    }
+    if (iequals(name, "NOTIMPL")) {
+        return rcode::NotImp;
+    }
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
+    if (ec != std::errc{} || p != name.data() + name.size() || v > 4095 || name.empty()) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(v);
+}
+
+const EdnsOption* Edns::find(std::uint16_t code) const {
+    for (const auto& o : options) {
+        if (o.code == code) {
+            return &o;
+        }
+    }
+    return nullptr;
+}
+
+std::uint16_t Message::rcode() const noexcept {
+    const std::uint16_t hi = edns ? edns->ext_rcode : 0;
+    return static_cast<std::uint16_t>((hi << 4) | (flags & 0xF));
+}
+
+void Message::set_rcode(std::uint16_t rc) {
+    flags = static_cast<std::uint16_t>((flags & ~0xFu) | (rc & 0xF));
+    if (rc > 15 && !edns) {
+        edns.emplace();
+    }
+    if (edns) {
+        edns->ext_rcode = static_cast<std::uint8_t>(rc >> 4);
+    }
+}
+
+std::vector<Ede> Message::edes() const {
+    std::vector<Ede> out;
+    if (!edns) {
+        return out;
+    }
+    for (const auto& o : edns->options) {
+        if (o.code == edns_opt::Ede && o.data.size() >= 2) {
+            out.push_back(Ede{static_cast<std::uint16_t>(
+                                  (static_cast<std::uint8_t>(o.data[0]) << 8) |
+                                  static_cast<std::uint8_t>(o.data[1])),
+                              o.data.substr(2)});
+        }
+    }
+    return out;
+}
+
+void Message::add_ede(std::uint16_t code, std::string_view text) {
+    if (!edns) {
+        edns.emplace();
+    }
+    std::string data;
+    data.push_back(static_cast<char>(code >> 8));
+    data.push_back(static_cast<char>(code & 0xFF));
+    data.append(text);
+    edns->options.push_back(EdnsOption{edns_opt::Ede, std::move(data)});
+}
+
+ParseResult parse(std::span<const std::uint8_t> wire) {
+    ParseResult res;
+    WireReader r(wire);
+    Message m;
+    m.id = r.u16();
+    m.flags = r.u16();
+    const std::uint16_t qd = r.u16();
+    const std::uint16_t an = r.u16();
+    const std::uint16_t ns = r.u16();
+    const std::uint16_t ar = r.u16();
+    if (!r.ok()) {
+        res.failure = {ParseFailure::Kind::ShortHeader, 0, 0, "message shorter than a header"};
+        return res;
+    }
+    auto malformed = [&](std::string why) {
+        res.failure = {ParseFailure::Kind::Malformed, m.id, m.flags, std::move(why)};
+        return res;
+    };
+    for (std::uint16_t i = 0; i < qd; ++i) {
+        Question q;
+        q.qname = Name::read(r);
+        q.qtype = r.u16();
+        q.qclass = r.u16();
+        if (!r.ok()) {
+            return malformed("malformed question");
+        }
+        m.question.push_back(std::move(q));
+    }
+    auto read_section = [&](std::uint16_t count, std::vector<ResourceRecord>& into,
+                            bool additional) -> bool {
+        for (std::uint16_t i = 0; i < count; ++i) {
+            ResourceRecord rr;
+            rr.name = Name::read(r);
+            rr.type = r.u16();
+            rr.rclass = r.u16();
+            rr.ttl = r.u32();
+            const std::uint16_t rdlen = r.u16();
+            if (!r.ok() || rdlen > r.remaining()) {
+                return false;
+            }
+            if (rr.type == rrtype::OPT) {
+                // RFC 6891 §6.1.1: exactly one OPT, root owner, additional section only.
+                if (!additional || m.edns || !rr.name.is_root()) {
+                    return false;
+                }
+                Edns e;
+                e.udp_size = rr.rclass;
+                e.ext_rcode = static_cast<std::uint8_t>(rr.ttl >> 24);
+                e.version = static_cast<std::uint8_t>((rr.ttl >> 16) & 0xFF);
+                e.dnssec_ok = (rr.ttl & 0x8000) != 0;
+                WireReader opts(r.bytes(rdlen));
+                while (opts.ok() && opts.remaining() > 0) {
+                    EdnsOption o;
+                    o.code = opts.u16();
+                    const std::uint16_t len = opts.u16();
+                    const auto data = opts.bytes(len);
+                    o.data.assign(reinterpret_cast<const char*>(data.data()), data.size());
+                    e.options.push_back(std::move(o));
+                }
+                if (!opts.ok()) {
+                    return false;
+                }
+                m.edns = std::move(e);
+                continue;
+            }
+            rr.rdata = read_rdata(r, rr.type, rdlen);
+            if (!r.ok()) {
+                return false;
+            }
+            into.push_back(std::move(rr));
+        }
+        return true;
+    };
+    if (!read_section(an, m.answer, false)) {
+        return malformed("malformed answer section");
+    }
+    if (!read_section(ns, m.authority, false)) {
+        return malformed("malformed authority section");
+    }
+    if (!read_section(ar, m.additional, true)) {
+        return malformed("malformed additional section");
+    }
+    if (r.remaining() != 0) {
+        return malformed("trailing bytes after the last record");
+    }
+    res.message = std::move(m);
+    return res;
+}
+
+std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
+    max_size = std::clamp<std::size_t>(max_size, 12, 65535);
+    std::vector<std::uint8_t> out;
+    out.reserve(512);
+    std::vector<std::uint8_t> opt;
+    if (msg.edns) {
+        opt = opt_bytes(*msg.edns, msg.rcode());
+    }
+    NameWriter names;
+    std::uint16_t flags = msg.flags;
+    put16(out, msg.id);
+    put16(out, flags);
+    put16(out, static_cast<std::uint16_t>(msg.question.size()));
+    put16(out, 0);
+    put16(out, 0);
+    put16(out, 0);
+    for (const auto& q : msg.question) {
+        names.write(out, q.qname);
+        put16(out, q.qtype);
+        put16(out, q.qclass);
+    }
+    const std::size_t budget = max_size > opt.size() ? max_size - opt.size() : 0;
+    std::array<std::uint16_t, 3> counts{0, 0, 0};
+    bool truncated = false;
+    const std::array<const std::vector<ResourceRecord>*, 3> sections{&msg.answer, &msg.authority,
+                                                                     &msg.additional};
+    for (std::size_t s = 0; s < sections.size() && !truncated; ++s) {
+        const auto& rrs = *sections[s];
+        std::size_t start = 0;
+        for (std::size_t end : rrset_ends(rrs)) {
+            const std::size_t mark = out.size();
+            NameWriter saved = names;
+            for (std::size_t i = start; i < end; ++i) {
+                write_rr(out, names, rrs[i]);
+            }
+            if (out.size() > budget) {
+                out.resize(mark);
+                names = std::move(saved);
+                if (s < 2) {
+                    flags |= kFlagTc;
+                }
+                truncated = true;
+                break;
+            }
+            counts[s] = static_cast<std::uint16_t>(counts[s] + (end - start));
+            start = end;
+        }
+    }
+    std::uint16_t arcount = counts[2];
+    if (!opt.empty()) {
+        out.insert(out.end(), opt.begin(), opt.end());
+        ++arcount;
+    }
+    out[2] = static_cast<std::uint8_t>(flags >> 8);
+    out[3] = static_cast<std::uint8_t>(flags & 0xFF);
+    out[6] = static_cast<std::uint8_t>(counts[0] >> 8);
+    out[7] = static_cast<std::uint8_t>(counts[0] & 0xFF);
+    out[8] = static_cast<std::uint8_t>(counts[1] >> 8);
+    out[9] = static_cast<std::uint8_t>(counts[1] & 0xFF);
+    out[10] = static_cast<std::uint8_t>(arcount >> 8);
+    out[11] = static_cast<std::uint8_t>(arcount & 0xFF);
+    return out;
+}
+
+std::string address_text(const ResourceRecord& rr) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (rr.type == rrtype::A && rr.rdata.size() == 4) {
+        inet_ntop(AF_INET, rr.rdata.data(), buf, sizeof buf);
+        return buf;
+    }
+    if (rr.type == rrtype::AAAA && rr.rdata.size() == 16) {
+        inet_ntop(AF_INET6, rr.rdata.data(), buf, sizeof buf);
+        return buf;
+    }
+    return {};
+}
+
+std::optional<Name> rdata_target(const ResourceRecord& rr) {
+    std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(rr.rdata.data()),
+                                        rr.rdata.size());
+    WireReader r(bytes);
+    switch (rr.type) {
+    case rrtype::CNAME:
+    case rrtype::NS:
+    case rrtype::PTR:
+    case rrtype::DNAME:
+        break;
+    case rrtype::MX:
+        r.skip(2);
+        break;
+    default:
+        return std::nullopt;
+    }
+    Name n = Name::read(r);
+    if (!r.ok()) {
+        return std::nullopt;
+    }
+    return n;
+}
+
+std::string txt_text(const ResourceRecord& rr) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < rr.rdata.size()) {
+        const auto len = static_cast<std::uint8_t>(rr.rdata[i]);
+        out.append(rr.rdata, i + 1, std::min<std::size_t>(len, rr.rdata.size() - i - 1));
+        i += 1 + len;
+    }
+    return out;
+}
+
+Message make_response(const Message& query, std::uint16_t rc, std::uint16_t our_udp_size) {
+    Message m;
+    m.id = query.id;
+    m.flags = static_cast<std::uint16_t>(kFlagQr | (query.flags & (0x7800 | kFlagRd | kFlagCd)));
+    m.question = query.question;
+    if (query.edns) {
+        Edns e;
+        e.udp_size = our_udp_size;
+        e.dnssec_ok = query.edns->dnssec_ok; // RFC 3225 §3: DO is copied into the response
+        m.edns = std::move(e);
+    }
+    m.set_rcode(rc);
+    return m;
+}
+
+} // namespace resolver::wire

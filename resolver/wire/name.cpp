@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/wire/name.hpp"
+
+#include <cctype>
+#include <functional>
+
+namespace resolver::wire {
+namespace {
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+void append_label_text(std::string& out, std::string_view label, bool lower_case) {
+    for (char ch : label) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
+            c == '$') {
+            out.push_back('\\');
+            out.push_back(ch);
+        } else if (c <= 0x20 || c >= 0x7f) {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\%03u", c);
+            out += buf;
+        } else {
+            out.push_back(lower_case ? lower(ch) : ch);
+        }
+    }
+}
+} // namespace
+
+std::optional<Name> Name::from_text(std::string_view text) {
+    Name n;
+    if (text.empty() || text == ".") {
+        return n;
+    }
+    std::string wire;
+    std::string label;
+    auto flush = [&]() -> bool {
+        if (label.empty() || label.size() > 63) {
+            return false;
+        }
+        wire.push_back(static_cast<char>(label.size()));
+        wire += label;
+        label.clear();
+        return true;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\\') {
+            if (i + 1 >= text.size()) {
+                return std::nullopt;
+            }
+            if (i + 3 < text.size() + 0 && std::isdigit(static_cast<unsigned char>(text[i + 1])) &&
+                std::isdigit(static_cast<unsigned char>(text[i + 2])) &&
+                std::isdigit(static_cast<unsigned char>(text[i + 3]))) {
+                const int v = (text[i + 1] - '0') * 100 + (text[i + 2] - '0') * 10 + (text[i + 3] - '0');
+                if (v > 255) {
+                    return std::nullopt;
+                }
+                label.push_back(static_cast<char>(v));
+                i += 3;
+            } else {
+                label.push_back(text[++i]);
+            }
+        } else if (c == '.') {
+            if (!flush()) {
+                return std::nullopt;
+            }
+            if (i + 1 == text.size()) {
+                break; // trailing dot
+            }
+        } else {
+            label.push_back(c);
+        }
+    }
+    if (!label.empty() && !flush()) {
+        return std::nullopt;
+    }
+    wire.push_back('\0');
+    if (wire.size() > 255) {
+        return std::nullopt;
+    }
+    n.wire_ = std::move(wire);
+    return n;
+}
+
+Name Name::read(WireReader& r) {
+    std::string wire;
+    const auto all = r.whole();
+    std::size_t pos = r.pos();
+    std::size_t resume = 0; // where the reader continues after the first pointer
+    bool jumped = false;
+    std::size_t limit = pos; // pointers must go strictly backwards
+    while (true) {
+        if (pos >= all.size()) {
+            r.set_failed();
+            return Name{};
+        }
+        const std::uint8_t len = all[pos];
+        if ((len & 0xC0) == 0xC0) {
+            if (pos + 1 >= all.size()) {
+                r.set_failed();
+                return Name{};
+            }
+            const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | all[pos + 1];
+            if (!jumped) {
+                resume = pos + 2;
+                jumped = true;
+            }
+            if (target >= limit) { // forward or self pointer: a loop or garbage
+                r.set_failed();
+                return Name{};
+            }
+            limit = target;
+            pos = target;
+            continue;
+        }
+        if ((len & 0xC0) != 0) { // 0x40/0x80: extended label types, obsolete (RFC 6891 §5)
+            r.set_failed();
+            return Name{};
+        }
+        if (pos + 1 + len > all.size() || wire.size() + 1 + len > 255) {
+            r.set_failed();
+            return Name{};
+        }
+        wire.append(reinterpret_cast<const char*>(&all[pos]), 1 + len);
+        pos += 1 + len;
+        if (len == 0) {
+            break;
+        }
+    }
+    r.seek(jumped ? resume : pos);
+    return from_wire_unchecked(std::move(wire));
+}
+
+std::string Name::to_text() const {
+    if (is_root()) {
+        return ".";
+    }
+    std::string out;
+    for (auto label : labels()) {
+        append_label_text(out, label, false);
+        out.push_back('.');
+    }
+    return out;
+}
+
+std::string Name::to_gateway_text() const {
+    if (is_root()) {
+        return ".";
+    }
+    std::string out;
+    for (auto label : labels()) {
+        if (!out.empty()) {
+            out.push_back('.');
+        }
+        append_label_text(out, label, true);
+    }
+    return out;
+}
+
+Name Name::lowered() const {
+    Name n = *this;
+    std::size_t i = 0;
+    while (i < n.wire_.size()) {
+        const auto len = static_cast<std::uint8_t>(n.wire_[i]);
+        for (std::size_t j = i + 1; j <= i + len && j < n.wire_.size(); ++j) {
+            n.wire_[j] = lower(n.wire_[j]);
+        }
+        i += 1 + len;
+        if (len == 0) {
+            break;
+        }
+    }
+    return n;
+}
+
+std::vector<std::string_view> Name::labels() const {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < wire_.size()) {
+        const auto len = static_cast<std::uint8_t>(wire_[i]);
+        if (len == 0) {
+            break;
+        }
+        out.emplace_back(wire_.data() + i + 1, len);
+        i += 1 + len;
+    }
+    return out;
+}
+
+std::size_t Name::label_count() const {
+    return labels().size();
+}
+
+Name Name::strip_left(std::size_t n) const {
+    std::size_t i = 0;
+    for (std::size_t k = 0; k < n && i < wire_.size(); ++k) {
+        const auto len = static_cast<std::uint8_t>(wire_[i]);
+        if (len == 0) {
+            break;
+        }
+        i += 1 + len;
+    }
+    return from_wire_unchecked(wire_.substr(i));
+}
+
+bool Name::is_subdomain_of(const Name& zone) const {
+    if (zone.wire_.size() > wire_.size()) {
+        return false;
+    }
+    // Walk label boundaries so "badexample.com" is not below "example.com".
+    std::size_t i = 0;
+    while (i < wire_.size()) {
+        if (wire_.size() - i == zone.wire_.size()) {
+            return from_wire_unchecked(wire_.substr(i)) == zone;
+        }
+        const auto len = static_cast<std::uint8_t>(wire_[i]);
+        if (len == 0) {
+            break;
+        }
+        i += 1 + len;
+    }
+    return false;
+}
+
+bool operator==(const Name& a, const Name& b) noexcept {
+    if (a.wire_.size() != b.wire_.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.wire_.size(); ++i) {
+        if (lower(a.wire_[i]) != lower(b.wire_[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::size_t NameHash::operator()(const Name& n) const noexcept {
+    std::size_t h = 1469598103934665603ULL; // FNV-1a over the lower-cased bytes
+    for (char c : n.wire()) {
+        h ^= static_cast<unsigned char>(lower(c));
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+} // namespace resolver::wire
