@@ -14,12 +14,21 @@ namespace resolver::upstream {
 /// carries the transport details (HTTP status, timings) besides the DNS answer.
 struct Exchange {
     std::vector<std::uint8_t> wire; // the DNS answer, unparsed (may be empty for HTTP errors)
+    std::string body;               // DoH JSON (method=json) or an HTTP error body, verbatim
     std::string server;             // "ip:port" or the URL that answered
     int http_status = 0;            // DoH only
     std::string content_type;       // DoH only
     double connect_ms = 0;          // 0 when an existing connection was reused
     double query_ms = 0;            // from send to answer
     bool reused_connection = false;
+};
+
+/// Knobs every upstream kind understands. URL parameters may override them per upstream.
+struct UpstreamOptions {
+    unsigned timeout_ms = 2000;         // per attempt, from send to answer
+    unsigned tries = 2;                 // attempts per server before it counts as failed
+    unsigned connect_timeout_ms = 2000; // TCP/TLS connection set-up
+    unsigned idle_timeout_ms = 10000;   // close an unused DoT/DoH connection after this
 };
 
 /// Completion of one send(): called exactly once, on the loop thread, possibly before
