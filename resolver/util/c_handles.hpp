@@ -4,7 +4,7 @@
 #include <utility>
 
 #include <ares.h>
-#include <ldns/ldns.h>
+#include "resolver/util/ldns.hpp"
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
