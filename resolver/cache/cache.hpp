@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "resolver/wire/message.hpp"
+
+namespace resolver::cache {
+
+using Clock = std::chrono::steady_clock;
+
+/// What an answer is cached under. The route (which upstream group a resolver policy chose)
+/// is part of the key, so locations share the cache unless policy sends them elsewhere.
+struct CacheKey {
+    std::string qname_lower_wire;
+    std::uint16_t qtype = 0;
+    std::uint16_t qclass = 0;
+    bool dnssec_ok = false;
+    bool checking_disabled = false;
+    std::string route;
+
+    static CacheKey of(const wire::Question& q, bool dnssec_ok, bool checking_disabled,
+                       std::string route);
+    bool operator==(const CacheKey&) const = default;
+};
+
+struct CacheKeyHash {
+    std::size_t operator()(const CacheKey& k) const noexcept;
+};
+
+/// A hit: the stored message with TTLs counted down, and how old it is.
+struct CacheHit {
+    wire::Message message;
+    std::uint32_t age_s = 0;
+    std::string upstream; // who gave us the answer originally
+};
+
+struct CacheStats {
+    std::uint64_t hits = 0, misses = 0, inserts = 0, evictions = 0, expired = 0;
+};
+
+/// Upstream answers before post-resolution policy, bounded with LRU eviction. Time is passed
+/// in, never read, so TTL arithmetic is unit-testable. One cache per worker loop; not
+/// thread-safe.
+class Cache {
+public:
+    explicit Cache(std::size_t max_entries = 100000, std::uint32_t max_ttl = 86400,
+                   std::uint32_t servfail_ttl = 0)
+        : max_entries_(max_entries), max_ttl_(max_ttl), servfail_ttl_(servfail_ttl) {}
+
+    /// TTL this answer may be cached for: the smallest RR TTL for positive answers; for
+    /// NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) from the authority section (RFC 2308 §5);
+    /// nullopt when it must not be cached (no SOA on a negative answer, SERVFAIL unless
+    /// configured, truncated answers).
+    [[nodiscard]] std::optional<std::uint32_t> cacheable_ttl(const wire::Message& answer) const;
+
+    /// Stores `answer` (the upstream's message) when cacheable. Returns whether it was stored.
+    bool insert(const CacheKey& key, const wire::Message& answer, std::string upstream, Clock::time_point now);
+
+    /// The stored answer with every TTL reduced by its age; nullopt on miss or expiry.
+    std::optional<CacheHit> lookup(const CacheKey& key, Clock::time_point now);
+
+    [[nodiscard]] std::size_t size() const { return index_.size(); }
+    [[nodiscard]] const CacheStats& stats() const { return stats_; }
+    void clear();
+
+private:
+    struct Entry {
+        CacheKey key;
+        wire::Message message;
+        std::string upstream;
+        Clock::time_point stored;
+        Clock::time_point expires;
+    };
+    using Lru = std::list<Entry>;
+
+    std::size_t max_entries_;
+    std::uint32_t max_ttl_;
+    std::uint32_t servfail_ttl_;
+    Lru lru_; // front = most recently used
+    std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash> index_;
+    CacheStats stats_;
+};
+
+} // namespace resolver::cache

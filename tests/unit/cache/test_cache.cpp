@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+#include <doctest/doctest.h>
+
+#include "resolver/cache/cache.hpp"
+
+using namespace resolver;
+using namespace std::chrono_literals;
+
+namespace {
+wire::Question question(std::string_view name, std::uint16_t type = wire::rrtype::A) {
+    return wire::Question{*wire::Name::from_text(name), type, wire::rrclass::IN};
+}
+wire::Message answer_with(std::string_view name, std::uint32_t ttl) {
+    wire::Message m;
+    m.flags = wire::kFlagQr | wire::kFlagRa;
+    m.question.push_back(question(name));
+    m.answer.push_back({*wire::Name::from_text(name), wire::rrtype::A, wire::rrclass::IN, ttl, std::string("\x7f\0\0\1", 4)});
+    return m;
+}
+std::string soa_rdata(std::uint32_t minimum) {
+    std::string r = wire::Name::from_text("ns.example")->wire();
+    r += wire::Name::from_text("host.example")->wire();
+    for (std::uint32_t v : {1u, 2u, 3u, 4u, minimum}) {
+        r.push_back(static_cast<char>(v >> 24));
+        r.push_back(static_cast<char>((v >> 16) & 0xFF));
+        r.push_back(static_cast<char>((v >> 8) & 0xFF));
+        r.push_back(static_cast<char>(v & 0xFF));
+    }
+    return r;
+}
+} // namespace
+
+TEST_SUITE_BEGIN("cache");
+
+TEST_CASE("TTLs count down on hits and the entry expires") {
+    cache::Cache c;
+    const auto t0 = cache::Clock::time_point{} + 1000s;
+    const auto key = cache::CacheKey::of(question("www.example.com"), false, false, "default");
+    REQUIRE(c.insert(key, answer_with("www.example.com", 300), "up", t0));
+    auto hit = c.lookup(key, t0 + 100s);
+    REQUIRE(hit);
+    CHECK(hit->message.answer[0].ttl == 200);
+    CHECK(hit->age_s == 100);
+    CHECK_FALSE(c.lookup(key, t0 + 300s));
+    CHECK(c.stats().expired == 1);
+}
+
+TEST_CASE("keys ignore name case but separate DO, CD, type and route") {
+    cache::Cache c;
+    const auto t0 = cache::Clock::time_point{} + 10s;
+    REQUIRE(c.insert(cache::CacheKey::of(question("WWW.Example.com"), false, false, "r"), answer_with("www.example.com", 60), "up", t0));
+    CHECK(c.lookup(cache::CacheKey::of(question("www.example.COM"), false, false, "r"), t0));
+    CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com"), true, false, "r"), t0));
+    CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com"), false, true, "r"), t0));
+    CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com", wire::rrtype::AAAA), false, false, "r"), t0));
+    CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com"), false, false, "other"), t0));
+}
+
+TEST_CASE("negative answers are cached for min(SOA TTL, SOA minimum) per RFC 2308") {
+    cache::Cache c;
+    wire::Message nx;
+    nx.flags = wire::kFlagQr;
+    nx.set_rcode(wire::rcode::NxDomain);
+    nx.question.push_back(question("nope.example"));
+    nx.authority.push_back({*wire::Name::from_text("example"), wire::rrtype::SOA, wire::rrclass::IN, 3600, soa_rdata(30)});
+    CHECK(c.cacheable_ttl(nx) == 30u);
+    nx.authority[0].ttl = 10;
+    CHECK(c.cacheable_ttl(nx) == 10u);
+    nx.authority.clear();
+    CHECK_FALSE(c.cacheable_ttl(nx)); // no SOA: not cached
+}
+
+TEST_CASE("SERVFAIL, REFUSED and truncated answers are not cached") {
+    cache::Cache c;
+    auto m = answer_with("x.example", 60);
+    m.set_rcode(wire::rcode::ServFail);
+    CHECK_FALSE(c.cacheable_ttl(m));
+    m.set_rcode(wire::rcode::Refused);
+    CHECK_FALSE(c.cacheable_ttl(m));
+    m.set_rcode(wire::rcode::NoError);
+    m.set_flag(wire::kFlagTc, true);
+    CHECK_FALSE(c.cacheable_ttl(m));
+}
+
+TEST_CASE("the least recently used entry is evicted at the bound") {
+    cache::Cache c(2);
+    const auto t0 = cache::Clock::time_point{} + 10s;
+    auto k = [](const char* n) { return cache::CacheKey::of(question(n), false, false, ""); };
+    c.insert(k("a.example"), answer_with("a.example", 60), "", t0);
+    c.insert(k("b.example"), answer_with("b.example", 60), "", t0);
+    CHECK(c.lookup(k("a.example"), t0)); // a is now most recent
+    c.insert(k("c.example"), answer_with("c.example", 60), "", t0);
+    CHECK(c.size() == 2);
+    CHECK(c.lookup(k("a.example"), t0));
+    CHECK_FALSE(c.lookup(k("b.example"), t0));
+    CHECK(c.stats().evictions == 1);
+}
+
+TEST_SUITE_END();
