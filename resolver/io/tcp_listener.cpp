@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/io/tcp_listener.hpp"
+
+#include <memory>
+#include <unordered_set>
+
+#include "resolver/io/sockaddr.hpp"
+#include "resolver/io/stream_framer.hpp"
+#include "resolver/util/c_handles.hpp"
+
+namespace resolver::io {
+namespace {
+
+class TcpListener;
+
+/// One client connection. Owned by the listener's set; replies hold weak pointers.
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(TcpListener& owner, const StreamLimits& limits) : owner_(owner), limits_(limits), framer_(limits.max_message_size) {}
+
+    bool start(uv_loop_t* loop, uv_stream_t* server);
+    void close();
+    [[nodiscard]] bool closing() const { return closing_; }
+
+private:
+    struct WriteReq {
+        uv_write_t req;
+        std::vector<std::uint8_t> bytes;
+        std::shared_ptr<Connection> conn; // keeps the connection alive until the write ends
+    };
+
+    static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    void dispatch();
+    void reply(Reply r);
+    void arm_idle();
+    void maybe_finish();
+
+    TcpListener& owner_;
+    StreamLimits limits_;
+    StreamFramer framer_;
+    util::UvHandle<uv_tcp_t> tcp_;
+    util::UvHandle<uv_timer_t> idle_;
+    TransportInfo info_;
+    std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(16384);
+    std::size_t in_flight_ = 0;
+    bool reading_ = false;
+    bool peer_done_ = false;
+    bool closing_ = false;
+};
+
+class TcpListener final : public Listener {
+public:
+    TcpListener(QueryHandler& handler, const StreamLimits& limits) : handler_(handler), limits_(limits) {}
+    ~TcpListener() override {
+        for (const auto& c : conns_) {
+            c->close();
+        }
+    }
+
+    Status start(uv_loop_t* loop, const util::Url& url) {
+        loop_ = loop;
+        auto addr = to_sockaddr(url.host, url.port_or(53));
+        if (!addr) {
+            return fail(Errc::ConfigInvalid, "listener " + url.to_string() + ": " + addr.error().detail);
+        }
+        auto h = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
+        if (!h) {
+            return h.error();
+        }
+        server_ = std::move(h).value();
+        server_.get()->data = this;
+        const unsigned flags = addr->ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+        int rc = uv_tcp_bind(server_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
+        if (rc == 0) {
+            rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_.get()), 256, &TcpListener::on_connection);
+        }
+        if (rc != 0) {
+            return fail(Errc::ConfigInvalid, "listener " + url.to_string() + ": cannot listen: " + uv_strerror(rc));
+        }
+        sockaddr_storage bound{};
+        int len = sizeof bound;
+        uv_tcp_getsockname(server_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+        local_ = to_endpoint(reinterpret_cast<const sockaddr*>(&bound));
+        url_ = "tcp://" + endpoint_text(local_);
+        return ok();
+    }
+
+    [[nodiscard]] std::string url() const override { return url_; }
+    void stop() override { server_.close(); }
+    [[nodiscard]] std::size_t active() const override { return conns_.size(); }
+
+    QueryHandler& handler() { return handler_; }
+    const Endpoint& local() const { return local_; }
+    void forget(const std::shared_ptr<Connection>& c) { conns_.erase(c); }
+
+private:
+    static void on_connection(uv_stream_t* server, int status) {
+        auto* self = static_cast<TcpListener*>(server->data);
+        if (status < 0) {
+            return;
+        }
+        auto conn = std::make_shared<Connection>(*self, self->limits_);
+        if (!conn->start(self->loop_, server)) {
+            return;
+        }
+        if (self->conns_.size() >= self->limits_.max_connections) {
+            conn->close(); // over the cap: accept and close at once, so the backlog drains
+            return;
+        }
+        self->conns_.insert(std::move(conn));
+    }
+
+    QueryHandler& handler_;
+    StreamLimits limits_;
+    uv_loop_t* loop_ = nullptr;
+    util::UvHandle<uv_tcp_t> server_;
+    Endpoint local_;
+    std::string url_;
+    std::unordered_set<std::shared_ptr<Connection>> conns_;
+};
+
+bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
+    auto h = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
+    if (!h) {
+        return false;
+    }
+    tcp_ = std::move(h).value();
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(tcp_.get())) != 0) {
+        return false;
+    }
+    auto t = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* tm) { return uv_timer_init(loop, tm); });
+    if (!t) {
+        return false;
+    }
+    idle_ = std::move(t).value();
+    tcp_.get()->data = this;
+    idle_.get()->data = this;
+    uv_tcp_nodelay(tcp_.get(), 1);
+    sockaddr_storage peer{};
+    int len = sizeof peer;
+    uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&peer), &len);
+    info_.protocol = Protocol::Tcp;
+    info_.src = to_endpoint(reinterpret_cast<const sockaddr*>(&peer));
+    info_.dst = owner_.local();
+    info_.listener = owner_.url();
+    info_.datagram = false;
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc, &Connection::on_read) == 0;
+    arm_idle();
+    return reading_;
+}
+
+void Connection::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+    auto* self = static_cast<Connection*>(h->data);
+    buf->base = reinterpret_cast<char*>(self->read_buf_.data());
+    buf->len = self->read_buf_.size();
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = static_cast<Connection*>(s->data);
+    if (nread == UV_EOF) {
+        self->peer_done_ = true; // answer what is in flight, then close (RFC 7766 §6.2.4)
+        uv_read_stop(s);
+        self->reading_ = false;
+        self->maybe_finish();
+        return;
+    }
+    if (nread < 0) {
+        self->close();
+        return;
+    }
+    if (nread == 0) {
+        return;
+    }
+    if (!self->framer_.feed({reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)})) {
+        self->close(); // zero or oversized length prefix: not a DNS client we can talk to
+        return;
+    }
+    self->dispatch();
+}
+
+void Connection::dispatch() {
+    auto keep = shared_from_this(); // a synchronous reply may close us
+    std::vector<std::uint8_t> msg;
+    while (!closing_ && in_flight_ < limits_.max_in_flight && framer_.next(msg)) {
+        ++in_flight_;
+        uv_timer_stop(idle_.get());
+        std::weak_ptr<Connection> weak = keep;
+        owner_.handler().handle(std::move(msg), info_, [weak](Reply r) {
+            if (auto c = weak.lock()) {
+                c->reply(std::move(r));
+            }
+        });
+        msg = {};
+    }
+    if (closing_) {
+        return;
+    }
+    // Back-pressure: stop reading while the in-flight cap is reached.
+    if (in_flight_ >= limits_.max_in_flight && reading_) {
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_.get()));
+        reading_ = false;
+    }
+}
+
+void Connection::reply(Reply r) {
+    if (in_flight_ > 0) {
+        --in_flight_;
+    }
+    if (closing_) {
+        return;
+    }
+    if (!r.dropped && !r.wire.empty()) {
+        auto req = std::make_unique<WriteReq>();
+        req->bytes = StreamFramer::frame(r.wire);
+        req->conn = shared_from_this();
+        uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()), static_cast<unsigned>(req->bytes.size()));
+        if (uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1, [](uv_write_t* w, int status) {
+                std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
+                if (status < 0) {
+                    done->conn->close();
+                } else {
+                    done->conn->maybe_finish();
+                }
+            }) == 0) {
+            (void)req.release(); // adopted by the write callback
+        } else {
+            close();
+            return;
+        }
+    }
+    if (!reading_ && !peer_done_ && in_flight_ < limits_.max_in_flight) {
+        reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc, &Connection::on_read) == 0;
+        dispatch(); // messages already buffered while paused
+    }
+    maybe_finish();
+    if (!closing_ && in_flight_ == 0) {
+        arm_idle();
+    }
+}
+
+void Connection::maybe_finish() {
+    if (peer_done_ && in_flight_ == 0 && tcp_ && uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(tcp_.get())) == 0) {
+        close();
+    }
+}
+
+void Connection::arm_idle() {
+    if (idle_) {
+        uv_timer_start(idle_.get(), [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); },
+                       limits_.idle_timeout_ms, 0);
+    }
+}
+
+void Connection::close() {
+    if (closing_) {
+        return;
+    }
+    closing_ = true;
+    auto keep = shared_from_this();
+    tcp_.close();
+    idle_.close();
+    owner_.forget(keep);
+}
+
+} // namespace
+
+Result<ListenerPtr> make_tcp_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
+                                      const StreamLimits& limits) {
+    auto l = std::make_unique<TcpListener>(handler, limits);
+    if (auto st = l->start(loop, url); !st) {
+        return st.error();
+    }
+    return ListenerPtr(std::move(l));
+}
+
+} // namespace resolver::io
