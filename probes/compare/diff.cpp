@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+#include "probes/compare/diff.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace probes::compare {
+namespace wire = resolver::wire;
+namespace {
+
+std::string section_text(const std::vector<RRset>& sets) {
+    if (sets.empty()) {
+        return "(empty)";
+    }
+    std::string out;
+    for (const auto& s : sets) {
+        if (!out.empty()) {
+            out += "; ";
+        }
+        out += s.to_text(false);
+    }
+    return out;
+}
+
+bool same_data(const std::vector<RRset>& a, const std::vector<RRset>& b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](const RRset& x, const RRset& y) {
+               return x.name == y.name && x.type == y.type && x.rclass == y.rclass &&
+                      x.rdata == y.rdata;
+           });
+}
+
+std::string ede_text(const std::vector<Ede>& edes) {
+    if (edes.empty()) {
+        return "(none)";
+    }
+    std::string out;
+    for (const auto& e : edes) {
+        if (!out.empty()) {
+            out += ", ";
+        }
+        out += std::to_string(e.code);
+        if (!e.text.empty()) {
+            out += " \"" + e.text + "\"";
+        }
+    }
+    return out;
+}
+
+std::string bool_text(bool v) {
+    return v ? "set" : "clear";
+}
+
+std::uint32_t gap(std::uint32_t x, std::uint32_t y) {
+    return x > y ? x - y : y - x;
+}
+
+// First RRset pair (same data) whose TTLs are further apart than the tolerance.
+std::optional<std::pair<const RRset*, const RRset*>> ttl_gap(const std::vector<RRset>& a,
+                                                            const std::vector<RRset>& b,
+                                                            std::uint32_t tolerance) {
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        if (gap(a[i].ttl, b[i].ttl) > tolerance) {
+            return std::make_pair(&a[i], &b[i]);
+        }
+    }
+    return std::nullopt;
+}
+
+bool has_data_for(const Observation& o) {
+    return o.answered && o.rcode == wire::rcode::NoError && !o.answer.empty();
+}
+
+} // namespace
+
+bool CompareOptions::ignored(const std::string& field) const {
+    for (const auto& i : ignore) {
+        if (field == i || (field.size() > i.size() && field.compare(0, i.size(), i) == 0 &&
+                           field[i.size()] == '.')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::optional<Difference> first_difference(const Observation& a, const Observation& b,
+                                           const CompareOptions& opts) {
+    auto check = [&](const std::string& field, bool differs, auto&& text_a,
+                     auto&& text_b) -> std::optional<Difference> {
+        if (differs && !opts.ignored(field)) {
+            return Difference{field, text_a(), text_b()};
+        }
+        return std::nullopt;
+    };
+#define PROBE_CHECK(field, differs, ta, tb)                                                  \
+    if (auto d = check(field, differs, [&] { return ta; }, [&] { return tb; })) {            \
+        return d;                                                                            \
+    }
+    // A failed exchange only ever agrees with another failure; the error texts themselves
+    // name ports and timings, so they are not compared.
+    PROBE_CHECK("error", a.error.has_value() != b.error.has_value(),
+                a.error.value_or("answered"), b.error.value_or("answered"));
+    if (a.doh && b.doh) {
+        PROBE_CHECK("http.status", a.http_status != b.http_status, std::to_string(a.http_status),
+                    std::to_string(b.http_status));
+        PROBE_CHECK("http.content_type", a.content_type_ok != b.content_type_ok,
+                    a.content_type.empty() ? "(none)" : a.content_type,
+                    b.content_type.empty() ? "(none)" : b.content_type);
+    }
+    PROBE_CHECK("answered", a.answered != b.answered, a.answered ? "DNS answer" : "no DNS answer",
+                b.answered ? "DNS answer" : "no DNS answer");
+    if (!a.answered || !b.answered) {
+        return std::nullopt;
+    }
+    if (a.opcode && b.opcode) {
+        PROBE_CHECK("opcode", *a.opcode != *b.opcode, std::to_string(*a.opcode),
+                    std::to_string(*b.opcode));
+    }
+    PROBE_CHECK("rcode", a.rcode != b.rcode, wire::rcode_name(a.rcode), wire::rcode_name(b.rcode));
+    PROBE_CHECK("question",
+                a.has_question != b.has_question || a.qname != b.qname || a.qtype != b.qtype ||
+                    a.qclass != b.qclass,
+                a.qname + " " + wire::type_name(a.qtype), b.qname + " " + wire::type_name(b.qtype));
+    PROBE_CHECK("answer", !same_data(a.answer, b.answer), section_text(a.answer),
+                section_text(b.answer));
+    const std::pair<const char*, std::optional<bool> Flags::*> bits[] = {
+        {"flags.aa", &Flags::aa}, {"flags.tc", &Flags::tc}, {"flags.rd", &Flags::rd},
+        {"flags.ra", &Flags::ra}, {"flags.ad", &Flags::ad}, {"flags.cd", &Flags::cd}};
+    for (const auto& [name, member] : bits) {
+        const auto& fa = a.flags.*member;
+        const auto& fb = b.flags.*member;
+        if (fa && fb) {
+            PROBE_CHECK(name, *fa != *fb, bool_text(*fa), bool_text(*fb));
+        }
+    }
+    PROBE_CHECK("authority", !same_data(a.authority, b.authority), section_text(a.authority),
+                section_text(b.authority));
+    PROBE_CHECK("additional", !same_data(a.additional, b.additional),
+                section_text(a.additional), section_text(b.additional));
+    auto codes = [](const std::vector<Ede>& e) {
+        std::vector<std::uint16_t> c;
+        for (const auto& x : e) {
+            c.push_back(x.code);
+        }
+        return c;
+    };
+    PROBE_CHECK("ede", codes(a.ede) != codes(b.ede), ede_text(a.ede), ede_text(b.ede));
+    PROBE_CHECK("ede.text", a.ede.size() == b.ede.size() && !std::equal(a.ede.begin(), a.ede.end(), b.ede.begin(), [](const Ede& x, const Ede& y) { return x.text == y.text; }),
+                ede_text(a.ede), ede_text(b.ede));
+    if (a.edns && b.edns) {
+        PROBE_CHECK("edns", *a.edns != *b.edns, *a.edns ? "OPT present" : "no OPT",
+                    *b.edns ? "OPT present" : "no OPT");
+        if (*a.edns && *b.edns) {
+            PROBE_CHECK("edns.udp_size", a.udp_size != b.udp_size, std::to_string(a.udp_size),
+                        std::to_string(b.udp_size));
+        }
+    }
+    if (opts.ttl_strict) {
+        using Section = std::vector<RRset> Observation::*;
+        const std::pair<const char*, Section> sections[] = {{"answer.ttl", &Observation::answer},
+                                                            {"authority.ttl", &Observation::authority}};
+        for (const auto& [field, section] : sections) {
+            if (auto g = ttl_gap(a.*section, b.*section, opts.ttl_tolerance)) {
+                PROBE_CHECK(field, true, g->first->to_text(), g->second->to_text());
+            }
+        }
+    }
+#undef PROBE_CHECK
+    return std::nullopt;
+}
+
+std::vector<std::string> notes(const Observation& a, const Observation& b,
+                               const CompareOptions& opts) {
+    std::vector<std::string> out;
+    if (!a.answered || !b.answered) {
+        return out;
+    }
+    if (!opts.ttl_strict) {
+        if (auto g = ttl_gap(a.answer, b.answer, opts.ttl_tolerance)) {
+            const auto lo = std::min(g->first->ttl, g->second->ttl);
+            const auto hi = std::max(g->first->ttl, g->second->ttl);
+            out.push_back(g->first->name + " " + wire::type_name(g->first->type) + " TTL " +
+                          std::to_string(lo) + " (" +
+                          (g->first->ttl == lo ? a.target : b.target) + ") vs " +
+                          std::to_string(hi) + " (" +
+                          (g->first->ttl == hi ? a.target : b.target) +
+                          "): cache-aged, not a difference (--ttl-strict to report)");
+        }
+    }
+    if (a.has_question && b.has_question && a.qname == b.qname && a.qname_raw != b.qname_raw) {
+        out.push_back("question case differs: " + a.qname_raw + " (" + a.target + ") vs " +
+                      b.qname_raw + " (" + b.target + ")");
+    }
+    if (!a.nsid.empty() && !b.nsid.empty() && a.nsid != b.nsid) {
+        out.push_back("NSID differs: " + a.target + " vs " + b.target);
+    }
+    return out;
+}
+
+std::vector<std::string> sinkhole_labels(const Observation& o, std::uint16_t qtype,
+                                         const std::vector<Observation>& others) {
+    std::vector<std::string> labels;
+    if (!o.answered) {
+        return labels;
+    }
+    const bool address_query = qtype == wire::rrtype::A || qtype == wire::rrtype::AAAA;
+    std::vector<std::string> addresses;
+    for (const auto& s : o.answer) {
+        if (s.type == wire::rrtype::A || s.type == wire::rrtype::AAAA) {
+            addresses.insert(addresses.end(), s.rdata.begin(), s.rdata.end());
+        }
+    }
+    auto all_in = [&](std::initializer_list<const char*> set) {
+        return !addresses.empty() &&
+               std::all_of(addresses.begin(), addresses.end(), [&](const std::string& a) {
+                   return std::find(set.begin(), set.end(), a) != set.end();
+               });
+    };
+    if (all_in({"0.0.0.0", "::"})) {
+        labels.emplace_back("sinkhole");
+    }
+    // Gateway's documented block page addresses (cloudflare-docs block-page-dns-records).
+    if (all_in({"162.159.36.12", "162.159.46.12"})) {
+        labels.emplace_back("blockpage");
+    }
+    if (o.rcode == wire::rcode::Refused) {
+        labels.emplace_back(address_query ? "refused" : "refused-non-address");
+    }
+    for (const auto& e : o.ede) {
+        // RFC 8914 §4.16-4.18: 15 Blocked, 16 Censored, 17 Filtered.
+        const char* name = e.code == 15 ? "ede-blocked"
+                           : e.code == 16 ? "ede-censored"
+                           : e.code == 17 ? "ede-filtered"
+                                          : nullptr;
+        if (name != nullptr && std::find(labels.begin(), labels.end(), name) == labels.end()) {
+            labels.emplace_back(name);
+        }
+    }
+    if (o.rcode == wire::rcode::NxDomain &&
+        std::any_of(others.begin(), others.end(), [](const Observation& x) { return has_data_for(x); })) {
+        labels.emplace_back("nxdomain");
+    }
+    return labels;
+}
+
+bool is_block(const std::vector<std::string>& labels) {
+    return !labels.empty();
+}
+
+Comparison compare_all(const std::vector<Observation>& obs, std::uint16_t qtype,
+                       const CompareOptions& opts) {
+    Comparison c;
+    for (std::size_t i = 0; i < obs.size(); ++i) {
+        bool placed = false;
+        for (auto& cls : c.classes) {
+            if (!first_difference(obs[cls.members.front()], obs[i], opts)) {
+                for (auto& n : notes(obs[cls.members.front()], obs[i], opts)) {
+                    c.notes.push_back(std::move(n));
+                }
+                cls.members.push_back(i);
+                placed = true;
+                break;
+            }
+        }
+        if (!placed) {
+            c.classes.push_back(AgreementClass{{i}, {}});
+        }
+    }
+    std::stable_sort(c.classes.begin(), c.classes.end(),
+                     [](const AgreementClass& a, const AgreementClass& b) {
+                         return a.members.size() > b.members.size();
+                     });
+    std::vector<std::string> blocked, answered;
+    for (auto& cls : c.classes) {
+        const auto& rep = obs[cls.members.front()];
+        cls.labels = sinkhole_labels(rep, qtype, obs);
+        std::string names;
+        for (auto m : cls.members) {
+            names += (names.empty() ? "" : ", ") + obs[m].target;
+        }
+        if (is_block(cls.labels)) {
+            std::string l;
+            for (const auto& x : cls.labels) {
+                l += (l.empty() ? "" : ", ") + x;
+            }
+            blocked.push_back("blocked (" + l + ") by " + names);
+        } else if (!rep.error) {
+            answered.push_back(names);
+        }
+    }
+    for (std::size_t i = 1; i < c.classes.size(); ++i) {
+        auto d = first_difference(obs[c.classes.front().members.front()],
+                                  obs[c.classes[i].members.front()], opts);
+        c.differences.push_back(d.value_or(Difference{"(none)", "", ""}));
+    }
+    const bool all_failed = !obs.empty() && std::all_of(obs.begin(), obs.end(), [](const Observation& o) {
+        return o.error.has_value();
+    });
+    c.verdict = all_failed ? "all-failed" : c.classes.size() <= 1 ? "agree" : "differ";
+    for (const auto& b : blocked) {
+        c.verdict_detail += (c.verdict_detail.empty() ? "" : "; ") + b;
+    }
+    if (!blocked.empty() && !answered.empty()) {
+        std::string names;
+        for (const auto& a : answered) {
+            names += (names.empty() ? "" : ", ") + a;
+        }
+        c.verdict_detail += "; answered by " + names;
+    }
+    std::sort(c.notes.begin(), c.notes.end());
+    c.notes.erase(std::unique(c.notes.begin(), c.notes.end()), c.notes.end());
+    return c;
+}
+
+} // namespace probes::compare
