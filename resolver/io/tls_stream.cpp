@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/io/tls_stream.hpp"
+
+#include "resolver/io/sockaddr.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace resolver::io {
+namespace {
+
+constexpr std::size_t kReadBuffer = 64 * 1024;
+// Stop reading from a peer that does not read its answers; resume once it caught up.
+constexpr std::size_t kWriteHighWater = 4 * 1024 * 1024;
+constexpr std::size_t kWriteLowWater = 1024 * 1024;
+
+} // namespace
+
+struct TlsConnection::WriteReq {
+    uv_write_t req{};
+    std::vector<char> data;
+    std::weak_ptr<TlsConnection> conn;
+};
+
+TlsConnection::TlsConnection(TlsStreamServer& server, util::Ssl ssl, util::UvHandle<uv_tcp_t> tcp)
+    : server_(&server),
+      ssl_(std::move(ssl)),
+      listener_url_(server.url()),
+      idle_timeout_ms_(server.limits().idle_timeout_ms),
+      tcp_(std::move(tcp)) {}
+
+TlsConnection::~TlsConnection() = default;
+
+bool TlsConnection::start() {
+    auto timer = util::UvHandle<uv_timer_t>::create(
+        [&](uv_timer_t* t) { return uv_timer_init(tcp_.get()->loop, t); });
+    if (!timer) {
+        return false;
+    }
+    timer_ = std::move(timer.value());
+    timer_.get()->data = this;
+    tcp_.get()->data = this;
+
+    rbio_ = BIO_new(BIO_s_mem());
+    wbio_ = BIO_new(BIO_s_mem());
+    if (rbio_ == nullptr || wbio_ == nullptr) {
+        BIO_free(rbio_);
+        BIO_free(wbio_);
+        return false;
+    }
+    // A drained memory BIO must read as "retry later", not EOF.
+    BIO_set_mem_eof_return(rbio_, -1);
+    SSL_set_bio(ssl_.get(), rbio_, wbio_); // ssl_ owns both from here
+    SSL_set_accept_state(ssl_.get());
+
+    sockaddr_storage sa{};
+    int len = sizeof sa;
+    if (uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+        peer_.src = to_endpoint(reinterpret_cast<const sockaddr*>(&sa));
+    }
+    len = sizeof sa;
+    if (uv_tcp_getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+        peer_.dst = to_endpoint(reinterpret_cast<const sockaddr*>(&sa));
+    }
+    uv_tcp_nodelay(tcp_.get(), 1);
+    touch();
+    update_reading();
+    return reading_;
+}
+
+void TlsConnection::update_reading() {
+    const bool want = want_reading_ && !write_blocked_ && !closed_ && !closing_;
+    if (want == reading_ || !tcp_) {
+        return;
+    }
+    auto* stream = reinterpret_cast<uv_stream_t*>(tcp_.get());
+    if (!want) {
+        uv_read_stop(stream);
+        reading_ = false;
+        return;
+    }
+    const int rc = uv_read_start(
+        stream,
+        [](uv_handle_t* h, std::size_t /*suggested*/, uv_buf_t* buf) {
+            auto* self = static_cast<TlsConnection*>(h->data);
+            self->read_buf_.resize(kReadBuffer);
+            *buf = uv_buf_init(self->read_buf_.data(), static_cast<unsigned>(kReadBuffer));
+        },
+        [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+            static_cast<TlsConnection*>(s->data)->on_read(nread, buf);
+        });
+    reading_ = rc == 0;
+}
+
+void TlsConnection::set_reading(bool on) {
+    want_reading_ = on;
+    update_reading();
+}
+
+void TlsConnection::touch() {
+    if (!timer_ || closed_) {
+        return;
+    }
+    uv_timer_start(
+        timer_.get(), [](uv_timer_t* t) { static_cast<TlsConnection*>(t->data)->on_idle(); },
+        idle_timeout_ms_, 0);
+}
+
+void TlsConnection::on_idle() {
+    auto self = shared_from_this();
+    if (session_ && session_->in_flight() > 0) {
+        touch(); // RFC 7766 §6.2.3: idle means nothing outstanding
+        return;
+    }
+    if (handshake_done_) {
+        close_after_flush();
+    } else {
+        close(); // handshake deadline
+    }
+}
+
+void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
+    auto self = shared_from_this();
+    if (nread < 0) {
+        close(); // EOF or reset; nothing more to say to this peer
+        return;
+    }
+    if (nread == 0 || closed_) {
+        return;
+    }
+    if (BIO_write(rbio_, buf->base, static_cast<int>(nread)) != nread) {
+        close();
+        return;
+    }
+    touch();
+    if (!handshake_done_) {
+        const bool ok = advance_handshake();
+        flush(); // the handshake reply, or the alert that explains the failure
+        if (!ok) {
+            close();
+            return;
+        }
+        if (!handshake_done_ || closed_) {
+            return;
+        }
+    }
+    if (!read_plaintext()) {
+        flush();
+        close();
+        return;
+    }
+    flush();
+}
+
+bool TlsConnection::advance_handshake() {
+    const int rc = SSL_do_handshake(ssl_.get());
+    if (rc != 1) {
+        const int err = SSL_get_error(ssl_.get(), rc);
+        ERR_clear_error(); // per-connection failures must not leak into other connections
+        return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
+    }
+    handshake_done_ = true;
+    if (const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name)) {
+        peer_.sni = sni;
+    }
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(ssl_.get(), &alpn, &alpn_len);
+    peer_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+    if (server_ == nullptr) {
+        return false;
+    }
+    session_ = server_->factory_(*this);
+    return session_ != nullptr;
+}
+
+bool TlsConnection::read_plaintext() {
+    char buf[16384];
+    while (!closed_) {
+        const int n = SSL_read(ssl_.get(), buf, sizeof buf);
+        if (n > 0) {
+            if (!session_->on_data({reinterpret_cast<const std::uint8_t*>(buf),
+                                    static_cast<std::size_t>(n)})) {
+                return false;
+            }
+            continue;
+        }
+        const int err = SSL_get_error(ssl_.get(), n);
+        ERR_clear_error();
+        if (err == SSL_ERROR_WANT_READ) {
+            return true;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN) { // peer's close_notify: answer with ours
+            close_after_flush();
+            return true;
+        }
+        return false;
+    }
+    return true;
+}
+
+void TlsConnection::send(std::span<const std::uint8_t> plaintext) {
+    if (closed_ || closing_ || !handshake_done_ || plaintext.empty()) {
+        return;
+    }
+    // Memory BIOs grow as needed, so SSL_write never returns WANT_WRITE here.
+    const int n = SSL_write(ssl_.get(), plaintext.data(), static_cast<int>(plaintext.size()));
+    if (n <= 0) {
+        ERR_clear_error();
+        close();
+        return;
+    }
+    flush();
+}
+
+void TlsConnection::flush() {
+    if (closed_ || !tcp_) {
+        return;
+    }
+    const std::size_t pending = BIO_ctrl_pending(wbio_);
+    if (pending == 0) {
+        if (closing_ && write_queued_ == 0) {
+            close();
+        }
+        return;
+    }
+    auto req = std::make_unique<WriteReq>();
+    req->data.resize(pending);
+    BIO_read(wbio_, req->data.data(), static_cast<int>(pending));
+    req->conn = weak_from_this();
+    req->req.data = req.get();
+    const uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(pending));
+    const int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &buf, 1,
+                            [](uv_write_t* w, int status) {
+                                // Adopted back from the uv_write() below; runs even after
+                                // close (status UV_ECANCELED), when the connection may be gone.
+                                std::unique_ptr<WriteReq> done(static_cast<WriteReq*>(w->data));
+                                if (auto conn = done->conn.lock()) {
+                                    conn->on_write_done(done->data.size(), status);
+                                }
+                            });
+    if (rc != 0) {
+        close();
+        return;
+    }
+    req.release(); // owned by libuv until the callback above
+    write_queued_ += pending;
+    if (write_queued_ > kWriteHighWater && !write_blocked_) {
+        write_blocked_ = true;
+        update_reading();
+    }
+}
+
+void TlsConnection::on_write_done(std::size_t bytes, int status) {
+    auto self = shared_from_this();
+    write_queued_ -= bytes;
+    if (closed_) {
+        return;
+    }
+    if (status < 0) {
+        close();
+        return;
+    }
+    if (closing_ && write_queued_ == 0) {
+        close();
+        return;
+    }
+    if (write_blocked_ && write_queued_ < kWriteLowWater) {
+        write_blocked_ = false;
+        update_reading();
+    }
+}
+
+void TlsConnection::close_after_flush() {
+    if (closed_ || closing_) {
+        return;
+    }
+    closing_ = true;
+    update_reading();
+    if (handshake_done_) {
+        SSL_shutdown(ssl_.get()); // queues close_notify (RFC 8446 §6.1); we do not wait for theirs
+        ERR_clear_error();
+    }
+    flush();
+    if (write_queued_ == 0) {
+        close();
+    }
+}
+
+void TlsConnection::close() {
+    if (closed_) {
+        return;
+    }
+    closed_ = true;
+    reading_ = false;
+    timer_.close();
+    tcp_.close();
+    if (server_ != nullptr) {
+        server_->forget(this); // the caller holds a shared_ptr, so we outlive this call
+    }
+}
+
+TlsStreamServer::TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::ServerContext> ctx,
+                                 const std::string_view* alpn, const StreamLimits& limits,
+                                 SessionFactory factory)
+    : loop_(loop), ctx_(std::move(ctx)), alpn_(alpn), limits_(limits), factory_(std::move(factory)) {}
+
+TlsStreamServer::~TlsStreamServer() {
+    auto conns = std::move(conns_);
+    for (auto& [raw, conn] : conns) {
+        conn->server_ = nullptr;
+        conn->close();
+    }
+}
+
+Result<std::unique_ptr<TlsStreamServer>> TlsStreamServer::create(
+    uv_loop_t* loop, const util::Url& url_template, std::shared_ptr<const tls::ServerContext> ctx,
+    const std::string_view* alpn, const StreamLimits& limits, SessionFactory factory) {
+    if (!ctx) {
+        return fail(Errc::ConfigInvalid, "TLS listener without a server context");
+    }
+    sockaddr_storage sa{};
+    const std::string& host = url_template.host;
+    const std::uint16_t port = url_template.port_or(0);
+    if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&sa)) != 0 &&
+        uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&sa)) != 0) {
+        return fail(Errc::ConfigInvalid, "listener address must be an IP literal: " + host);
+    }
+    const socklen_t sa_len =
+        sa.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+
+    // libuv 1.44 has no SO_REUSEPORT flag for TCP: create, set, bind, then uv_tcp_open.
+    const int fd = ::socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return fail(Errc::ConfigInvalid, std::string("socket: ") + std::strerror(errno));
+    }
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (sa.ss_family == AF_INET6) {
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sa_len) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return fail(Errc::ConfigInvalid,
+                    "bind " + url_template.authority() + ": " + std::strerror(e));
+    }
+
+    std::unique_ptr<TlsStreamServer> server(
+        new TlsStreamServer(loop, std::move(ctx), alpn, limits, std::move(factory)));
+    auto handle = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
+    if (!handle) {
+        ::close(fd);
+        return handle.error();
+    }
+    server->listen_ = std::move(handle.value());
+    if (int rc = uv_tcp_open(server->listen_.get(), fd); rc != 0) {
+        ::close(fd);
+        return fail(Errc::ConfigInvalid, std::string("uv_tcp_open: ") + uv_strerror(rc));
+    }
+    server->listen_.get()->data = server.get();
+    const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(server->listen_.get()), 511,
+                             [](uv_stream_t* s, int status) {
+                                 if (status == 0) {
+                                     static_cast<TlsStreamServer*>(s->data)->on_connection();
+                                 }
+                             });
+    if (rc != 0) {
+        return fail(Errc::ConfigInvalid, std::string("listen: ") + uv_strerror(rc));
+    }
+    sockaddr_storage bound{};
+    int len = sizeof bound;
+    uv_tcp_getsockname(server->listen_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+    server->local_ = to_endpoint(reinterpret_cast<const sockaddr*>(&bound));
+    util::Url url = url_template;
+    url.port = server->local_.port;
+    server->url_ = url.to_string();
+    return server;
+}
+
+void TlsStreamServer::on_connection() {
+    auto client =
+        util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); });
+    if (!client) {
+        return;
+    }
+    if (uv_accept(reinterpret_cast<uv_stream_t*>(listen_.get()),
+                  reinterpret_cast<uv_stream_t*>(client->get())) != 0) {
+        return;
+    }
+    if (conns_.size() >= limits_.max_connections) {
+        return; // over the cap: `client` closes the socket as it goes out of scope
+    }
+    util::Ssl ssl{SSL_new(ctx_->ctx())};
+    if (!ssl) {
+        ERR_clear_error();
+        return;
+    }
+    tls::set_alpn_preference(ssl.get(), alpn_);
+    auto conn = std::make_shared<TlsConnection>(*this, std::move(ssl), std::move(client.value()));
+    TlsConnection* raw = conn.get();
+    conns_.emplace(raw, std::move(conn));
+    if (!raw->start()) {
+        auto keep = raw->shared_from_this();
+        raw->close();
+    }
+}
+
+void TlsStreamServer::stop() {
+    listen_.close();
+}
+
+void TlsStreamServer::forget(TlsConnection* conn) {
+    conns_.erase(conn);
+}
+
+} // namespace resolver::io
