@@ -1,2 +1,104 @@
 // SPDX-License-Identifier: MIT
-int main() { return 0; }
+// dnslab-resolver: composition root. Parses flags, loads the config, starts the server.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <openssl/ssl.h>
+
+#include "resolver/config/config.hpp"
+#include "resolver/runtime/server.hpp"
+
+namespace {
+constexpr const char* kVersion = "0.1.0";
+
+int usage_error(const std::string& msg) {
+    std::fprintf(stderr, "dnslab-resolver: %s\n", msg.c_str());
+    return 2;
+}
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"dnslab-resolver: a local stub resolver that mirrors the Cloudflare Gateway resolver"};
+    app.set_version_flag("--version", std::string("dnslab-resolver ") + kVersion);
+    std::string config_file;
+    std::vector<std::string> listen;
+    std::vector<std::string> upstreams;
+    std::string log_json;
+    std::string ready_file;
+    std::string state_dir;
+    std::string tls_cert;
+    std::string tls_key;
+    std::string gateway_domain;
+    std::string rules, lists, locations, categories, geo;
+    app.add_option("--config", config_file, "TOML configuration file (flags override it)")->check(CLI::ExistingFile);
+    app.add_option("--listen", listen, "listener URL: udp://ADDR:PORT, tcp://ADDR:PORT, tls://ADDR:PORT, https://ADDR:PORT/PATH (repeatable; port 0 = ephemeral)");
+    app.add_option("--upstream", upstreams, "upstream URL: udp://IP:PORT, tcp://IP:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, fixture:DIR (repeatable; failover in order)");
+    app.add_option("--log-json", log_json, "write one gateway_dns JSON line per query to FILE ('-' = stdout)");
+    app.add_option("--ready-file", ready_file, "write the bound listener URLs to FILE once every listener is up");
+    app.add_option("--state-dir", state_dir, "directory for generated state such as the lab CA");
+    app.add_option("--tls-cert", tls_cert, "certificate chain (PEM) for DoT/DoH listeners; default: lab CA leaf");
+    app.add_option("--tls-key", tls_key, "private key (PEM) for --tls-cert");
+    app.add_option("--gateway-domain", gateway_domain, "domain whose first label names a location (default cloudflare-gateway.com)");
+    app.add_option("--rules", rules, "Gateway rules export (JSON)");
+    app.add_option("--lists", lists, "Gateway lists export (JSON)");
+    app.add_option("--locations", locations, "Gateway locations export (JSON)");
+    app.add_option("--categories", categories, "category data (CSV: domain,categories)");
+    app.add_option("--geo", geo, "geo data (CSV: cidr,country,continent)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+
+    resolver::config::Config cfg;
+    if (!config_file.empty()) {
+        auto loaded = resolver::config::load_file(config_file);
+        if (!loaded) {
+            return usage_error(loaded.error().detail);
+        }
+        cfg = std::move(loaded).value();
+    }
+    auto override_str = [](std::string& dst, const std::string& v) {
+        if (!v.empty()) {
+            dst = v;
+        }
+    };
+    if (!listen.empty()) {
+        cfg.listen = listen;
+    }
+    if (!upstreams.empty()) {
+        cfg.upstream = upstreams;
+    }
+    override_str(cfg.log_json, log_json);
+    override_str(cfg.ready_file, ready_file);
+    override_str(cfg.state_dir, state_dir);
+    override_str(cfg.tls_cert, tls_cert);
+    override_str(cfg.tls_key, tls_key);
+    override_str(cfg.gateway_domain, gateway_domain);
+    override_str(cfg.rules_file, rules);
+    override_str(cfg.lists_file, lists);
+    override_str(cfg.locations_file, locations);
+    override_str(cfg.categories_file, categories);
+    override_str(cfg.geo_file, geo);
+    if (cfg.listen.empty()) {
+        cfg.listen = {"udp://127.0.0.1:5353", "tcp://127.0.0.1:5353"};
+    }
+    if (cfg.upstream.empty()) {
+        cfg.upstream = {"udp://1.1.1.1:53"};
+    }
+
+    std::signal(SIGPIPE, SIG_IGN); // a vanished TCP/TLS peer is an error value, not a signal
+    OPENSSL_init_ssl(0, nullptr);
+
+    auto server = resolver::runtime::Server::start(cfg);
+    if (!server) {
+        return usage_error(server.error().detail);
+    }
+    return (*server)->run();
+}

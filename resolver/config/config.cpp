@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/config/config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace resolver::config {
+namespace {
+
+std::string where(const toml::node& n) {
+    const auto& s = n.source();
+    return "line " + std::to_string(s.begin.line) + ", column " + std::to_string(s.begin.column);
+}
+
+struct Reader {
+    const std::string& file;
+    std::string error;
+
+    template <typename T>
+    void get(const toml::table& t, const std::string& prefix, const char* key, T& out) {
+        const toml::node* n = t.get(key);
+        if (n == nullptr || !error.empty()) {
+            return;
+        }
+        const std::string name = prefix.empty() ? key : prefix + "." + key;
+        if constexpr (std::is_same_v<T, std::string>) {
+            if (auto v = n->value<std::string>()) {
+                out = *v;
+                return;
+            }
+            error = file + ": " + where(*n) + ": key '" + name + "' must be a string";
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            if (const auto* arr = n->as_array()) {
+                out.clear();
+                for (const auto& el : *arr) {
+                    auto v = el.value<std::string>();
+                    if (!v) {
+                        error = file + ": " + where(el) + ": key '" + name + "' must be a list of strings";
+                        return;
+                    }
+                    out.push_back(*v);
+                }
+                return;
+            }
+            error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
+        } else {
+            if (auto v = n->value<std::int64_t>(); v && *v >= 0) {
+                out = static_cast<T>(*v);
+                return;
+            }
+            error = file + ": " + where(*n) + ": key '" + name + "' must be a non-negative integer";
+        }
+    }
+};
+
+const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys() {
+    static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
+        {"", {"listen", "upstream", "log_json", "ready_file", "state_dir", "resolver", "tcp", "tls", "doh", "policy", "behaviour"}},
+        {"resolver", {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold", "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms"}},
+        {"tcp", {"idle_timeout_ms", "max_connections", "max_message_size", "max_in_flight"}},
+        {"tls", {"cert", "key", "gateway_domain"}},
+        {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
+        {"policy", {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities"}},
+    };
+    return keys;
+}
+} // namespace
+
+std::string default_state_dir() {
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+        return std::string(x) + "/dnslab";
+    }
+    if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+        return std::string(h) + "/.cache/dnslab";
+    }
+    return "/tmp/dnslab";
+}
+
+Result<Config> load_file(const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        const auto& s = e.source();
+        return fail(Errc::ConfigInvalid, path + ": line " + std::to_string(s.begin.line) + ", column " +
+                                             std::to_string(s.begin.column) + ": " + std::string(e.description()));
+    }
+    // Unknown keys are errors: a typo must not silently fall back to a default.
+    for (const auto& [section, keys] : known_keys()) {
+        const toml::table* t = section.empty() ? &root : root[section].as_table();
+        if (t == nullptr) {
+            continue;
+        }
+        for (const auto& [k, v] : *t) {
+            if (section == "behaviour") {
+                continue;
+            }
+            if (std::find(keys.begin(), keys.end(), std::string(k.str())) == keys.end()) {
+                return fail(Errc::ConfigInvalid, path + ": " + where(v) + ": unknown key '" +
+                                                     (section.empty() ? "" : section + ".") + std::string(k.str()) + "'");
+            }
+        }
+    }
+    Config c;
+    c.config_dir = std::filesystem::absolute(path).parent_path().string();
+    Reader r{path, {}};
+    r.get(root, "", "listen", c.listen);
+    r.get(root, "", "upstream", c.upstream);
+    r.get(root, "", "log_json", c.log_json);
+    r.get(root, "", "ready_file", c.ready_file);
+    r.get(root, "", "state_dir", c.state_dir);
+    if (const auto* t = root["resolver"].as_table()) {
+        r.get(*t, "resolver", "timeout_ms", c.upstream_options.timeout_ms);
+        r.get(*t, "resolver", "tries", c.upstream_options.tries);
+        r.get(*t, "resolver", "connect_timeout_ms", c.upstream_options.connect_timeout_ms);
+        r.get(*t, "resolver", "idle_timeout_ms", c.upstream_options.idle_timeout_ms);
+        r.get(*t, "resolver", "fail_threshold", c.fail_threshold);
+        r.get(*t, "resolver", "cache_size", c.cache_size);
+        r.get(*t, "resolver", "cache_max_ttl", c.cache_max_ttl);
+        r.get(*t, "resolver", "udp_payload", c.udp_payload);
+        r.get(*t, "resolver", "shutdown_grace_ms", c.shutdown_grace_ms);
+    }
+    if (const auto* t = root["tcp"].as_table()) {
+        r.get(*t, "tcp", "idle_timeout_ms", c.stream_limits.idle_timeout_ms);
+        r.get(*t, "tcp", "max_connections", c.stream_limits.max_connections);
+        r.get(*t, "tcp", "max_message_size", c.stream_limits.max_message_size);
+        r.get(*t, "tcp", "max_in_flight", c.stream_limits.max_in_flight);
+    }
+    if (const auto* t = root["tls"].as_table()) {
+        r.get(*t, "tls", "cert", c.tls_cert);
+        r.get(*t, "tls", "key", c.tls_key);
+        r.get(*t, "tls", "gateway_domain", c.gateway_domain);
+    }
+    if (const auto* t = root["doh"].as_table()) {
+        r.get(*t, "doh", "max_streams", c.doh_max_streams);
+        r.get(*t, "doh", "max_header_bytes", c.doh_max_header_bytes);
+        r.get(*t, "doh", "max_body_bytes", c.doh_max_body_bytes);
+    }
+    if (const auto* t = root["policy"].as_table()) {
+        r.get(*t, "policy", "rules", c.rules_file);
+        r.get(*t, "policy", "lists", c.lists_file);
+        r.get(*t, "policy", "locations", c.locations_file);
+        r.get(*t, "policy", "categories", c.categories_file);
+        r.get(*t, "policy", "geo", c.geo_file);
+        r.get(*t, "policy", "mmdb", c.mmdb_file);
+        r.get(*t, "policy", "identities", c.identities_file);
+    }
+    if (const auto* t = root["behaviour"].as_table()) {
+        std::ostringstream os;
+        os << *t;
+        c.behaviour_toml = os.str();
+    }
+    if (!r.error.empty()) {
+        return fail(Errc::ConfigInvalid, r.error);
+    }
+    // Relative file paths in a config file are relative to the file, not to the cwd.
+    auto rel = [&](std::string& p) {
+        if (!p.empty() && p != "-" && std::filesystem::path(p).is_relative()) {
+            p = (std::filesystem::path(c.config_dir) / p).lexically_normal().string();
+        }
+    };
+    for (auto* p : {&c.log_json, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key, &c.rules_file, &c.lists_file,
+                    &c.locations_file, &c.categories_file, &c.geo_file, &c.mmdb_file, &c.identities_file}) {
+        rel(*p);
+    }
+    for (auto& u : c.upstream) {
+        if (u.rfind("fixture:", 0) == 0 && std::filesystem::path(u.substr(8)).is_relative()) {
+            u = "fixture:" + (std::filesystem::path(c.config_dir) / u.substr(8)).lexically_normal().string();
+        }
+    }
+    return c;
+}
+
+} // namespace resolver::config

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "resolver/core/result.hpp"
+#include "resolver/io/listener.hpp"
+#include "resolver/upstream/upstream.hpp"
+
+namespace resolver::config {
+
+/// Everything dnslab-resolver is started with. Built from the TOML file (--config), then
+/// overridden by command-line flags. Immutable once the server starts. Every key is
+/// documented in docs/configuration.md.
+struct Config {
+    std::vector<std::string> listen;   // listener URLs
+    std::vector<std::string> upstream; // default upstream URLs, tried in order (failover)
+    std::string log_json;              // "" = no query log; "-" = stdout
+    std::string ready_file;
+    std::string state_dir;             // lab CA and other generated state
+
+    // [resolver]
+    upstream::UpstreamOptions upstream_options;
+    unsigned fail_threshold = 1;       // consecutive failures before an upstream is backed off
+    std::size_t cache_size = 100000;   // entries; 0 disables the cache
+    std::uint32_t cache_max_ttl = 86400;
+    std::uint16_t udp_payload = 1232;
+    unsigned shutdown_grace_ms = 2000;
+
+    // [tcp] (and DoT/DoH connection limits)
+    io::StreamLimits stream_limits;
+
+    // [tls]
+    std::string tls_cert;
+    std::string tls_key;
+    std::string gateway_domain = "cloudflare-gateway.com";
+
+    // [doh]
+    std::size_t doh_max_streams = 256;
+    std::size_t doh_max_header_bytes = 16384;
+    std::size_t doh_max_body_bytes = 65535;
+
+    // [policy]
+    std::string rules_file;
+    std::string lists_file;
+    std::string locations_file;
+    std::string categories_file;
+    std::string geo_file;
+    std::string mmdb_file;
+    std::string identities_file;
+    std::string behaviour_toml; // the [behaviour] table, re-serialized, parsed by the policy module
+    std::string config_dir;     // relative paths in the file are resolved against this
+};
+
+/// Loads a TOML config file. Errors name the file, line and key.
+Result<Config> load_file(const std::string& path);
+
+/// Default state directory: $XDG_CACHE_HOME/dnslab or ~/.cache/dnslab.
+std::string default_state_dir();
+
+} // namespace resolver::config

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/pipeline/log_record.hpp"
+
+#include <ctime>
+
+#include "resolver/log/json_writer.hpp"
+
+namespace resolver::pipeline {
+namespace {
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    return buf;
+}
+
+std::string_view source_name(AnswerSource s) {
+    switch (s) {
+    case AnswerSource::None:
+        return "none";
+    case AnswerSource::Local:
+        return "local";
+    case AnswerSource::Cache:
+        return "cache";
+    case AnswerSource::Upstream:
+        return "upstream";
+    }
+    return "none";
+}
+} // namespace
+
+std::string render_log_record(const QueryContext& ctx) {
+    std::string out;
+    out.reserve(512);
+    log::JsonWriter w(out);
+    w.begin_object();
+    w.field("Datetime", rfc3339(ctx.received_wall));
+    w.field("SrcIP", ctx.transport.src.ip);
+    w.field("SrcPort", static_cast<unsigned>(ctx.transport.src.port));
+    w.field("DstIP", ctx.transport.dst.ip);
+    w.field("DstPort", static_cast<unsigned>(ctx.transport.dst.port));
+    w.field("Protocol", io::protocol_name(ctx.transport.protocol));
+    if (ctx.query && !ctx.query->question.empty()) {
+        const auto& q = ctx.query->question[0];
+        w.field("QueryName", q.qname.to_gateway_text());
+        w.field("QueryType", static_cast<unsigned>(q.qtype));
+        w.field("QueryTypeName", wire::type_name(q.qtype));
+    } else {
+        w.field("QueryName", "");
+        w.field("QueryType", 0);
+        w.field("QueryTypeName", "");
+    }
+    w.field("QuerySize", static_cast<std::uint64_t>(ctx.query_size));
+    const bool answered = ctx.response.has_value() && !ctx.response_wire.empty();
+    if (answered) {
+        w.field("RCode", static_cast<unsigned>(ctx.response->rcode()));
+    } else {
+        w.key("RCode").null();
+    }
+    w.key("ResolvedIPs").begin_array();
+    if (ctx.response) {
+        for (const auto& rr : ctx.response->answer) {
+            if (auto ip = wire::address_text(rr); !ip.empty()) {
+                w.value(ip);
+            }
+        }
+    }
+    w.end_array();
+    w.key("CNAMEs").begin_array();
+    if (ctx.response) {
+        for (const auto& rr : ctx.response->answer) {
+            if (rr.type == wire::rrtype::CNAME) {
+                if (auto t = wire::rdata_target(rr)) {
+                    w.value(t->to_gateway_text());
+                }
+            }
+        }
+    }
+    w.end_array();
+    w.field("IsResponseCached", ctx.source == AnswerSource::Cache);
+    const auto elapsed = std::chrono::steady_clock::now() - ctx.received_at;
+    w.field("ResponseTimeMs", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+    w.array_field("UpstreamRecordTTLs", ctx.upstream_ttls);
+    w.key("EDEErrors").begin_array();
+    for (auto c : ctx.ede_codes) {
+        w.value(static_cast<unsigned>(c));
+    }
+    w.end_array();
+    // Lab fields: what Gateway does not log but an engineer reproducing a case needs.
+    w.field("LabQueryID", static_cast<std::uint64_t>(ctx.id));
+    w.field("LabListener", ctx.transport.listener);
+    w.field("LabAnswerSource", source_name(ctx.source));
+    w.field("LabRoute", ctx.route);
+    w.field("LabUpstream", ctx.upstream_server);
+    if (ctx.upstream_error) {
+        w.field("LabUpstreamError", ctx.upstream_error->detail);
+    }
+    if (ctx.source == AnswerSource::Cache) {
+        w.field("LabCacheAgeS", static_cast<unsigned>(ctx.cache_age_s));
+    }
+    if (ctx.truncated) {
+        w.field("LabTruncated", true);
+    }
+    if (!ctx.drop_reason.empty()) {
+        w.field("LabError", ctx.drop_reason);
+    }
+    if (!answered) {
+        w.field("LabDropped", true);
+    }
+    w.end_object();
+    return out;
+}
+
+} // namespace resolver::pipeline

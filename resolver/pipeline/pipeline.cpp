@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/pipeline/pipeline.hpp"
+
+#include <algorithm>
+
+#include "resolver/pipeline/log_record.hpp"
+
+namespace resolver::pipeline {
+namespace {
+bool is_dnssec_type(std::uint16_t t) {
+    return t == wire::rrtype::RRSIG || t == wire::rrtype::NSEC || t == 50 /* NSEC3 */;
+}
+
+// RFC 4035 §3.2.1: without DO, DNSSEC records are left out unless explicitly asked for.
+void strip_dnssec(std::vector<wire::ResourceRecord>& rrs, std::uint16_t qtype) {
+    rrs.erase(std::remove_if(rrs.begin(), rrs.end(),
+                             [&](const wire::ResourceRecord& rr) { return is_dnssec_type(rr.type) && rr.type != qtype; }),
+              rrs.end());
+}
+} // namespace
+
+Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, cache::Cache& cache,
+                   log::QueryLog* log)
+    : config_(config), default_upstream_(default_upstream), cache_(cache), log_(log) {}
+
+Pipeline::~Pipeline() {
+    *alive_ = false;
+}
+
+void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) {
+    ++counters_.received;
+    auto owned = std::make_unique<QueryContext>();
+    QueryContext& ctx = *owned;
+    ctx.id = next_id_++;
+    ctx.transport = std::move(info);
+    ctx.received_at = std::chrono::steady_clock::now();
+    ctx.received_wall = std::chrono::system_clock::now();
+    ctx.query_size = wire.size();
+    ctx.reply = std::move(reply);
+    in_flight_.emplace(ctx.id, std::move(owned));
+
+    // The order of stages, written once. Only the upstream stage is asynchronous.
+    Verdict v = decode(ctx, wire);
+    if (v != Verdict::Continue) {
+        finish(ctx, v);
+        return;
+    }
+    v = cache_lookup(ctx);
+    if (v == Verdict::Answer) {
+        after_answer(ctx);
+        return;
+    }
+    send_upstream(ctx);
+}
+
+Verdict Pipeline::decode(QueryContext& ctx, const std::vector<std::uint8_t>& wire) {
+    auto parsed = wire::parse({wire.data(), wire.size()});
+    if (!parsed) {
+        if (parsed.failure.kind == wire::ParseFailure::Kind::ShortHeader) {
+            ++counters_.dropped;
+            ctx.drop_reason = parsed.failure.reason;
+            return Verdict::Drop;
+        }
+        // RFC 1035 §4.1.1: FORMERR, echoing the ID; the question is unreadable so none is sent.
+        wire::Message r;
+        r.id = parsed.failure.id;
+        r.flags = static_cast<std::uint16_t>(wire::kFlagQr | (parsed.failure.flags & (0x7800 | wire::kFlagRd)));
+        r.set_rcode(wire::rcode::FormErr);
+        ctx.drop_reason = parsed.failure.reason;
+        ctx.response = std::move(r);
+        ++counters_.formerr;
+        return Verdict::Answer;
+    }
+    wire::Message& q = *parsed.message;
+    if (q.flag(wire::kFlagQr) || q.question.size() != 1) {
+        ctx.query = std::move(q);
+        ctx.drop_reason = ctx.query->flag(wire::kFlagQr) ? "QR set in a query" : "QDCOUNT is not 1";
+        answer_error(ctx, wire::rcode::FormErr);
+        ++counters_.formerr;
+        return Verdict::Answer;
+    }
+    ctx.query = std::move(q);
+    if (ctx.query->opcode() != 0) {
+        answer_error(ctx, wire::rcode::NotImp);
+        ++counters_.notimp;
+        return Verdict::Answer;
+    }
+    if (ctx.query->edns && ctx.query->edns->version > 0) {
+        answer_error(ctx, wire::rcode::BadVers); // RFC 6891 §6.1.3, answered with version 0
+        return Verdict::Answer;
+    }
+    const auto qtype = ctx.query->question[0].qtype;
+    if (qtype == 252 /* AXFR */ || qtype == 251 /* IXFR */) {
+        answer_error(ctx, wire::rcode::NotImp);
+        ++counters_.notimp;
+        return Verdict::Answer;
+    }
+    return Verdict::Continue;
+}
+
+Verdict Pipeline::cache_lookup(QueryContext& ctx) {
+    if (!config_.cache_enabled) {
+        return Verdict::Continue;
+    }
+    const auto& q = *ctx.query;
+    const bool do_bit = q.edns && q.edns->dnssec_ok;
+    auto hit = cache_.lookup(cache::CacheKey::of(q.question[0], do_bit, q.flag(wire::kFlagCd), ctx.route),
+                             std::chrono::steady_clock::now());
+    if (!hit) {
+        return Verdict::Continue;
+    }
+    ++counters_.cache_hits;
+    ctx.source = AnswerSource::Cache;
+    ctx.cache_age_s = hit->age_s;
+    ctx.upstream_server = hit->upstream;
+    for (const auto& rr : hit->message.answer) {
+        ctx.upstream_ttls.push_back(rr.ttl);
+    }
+    ctx.upstream_answer = std::move(hit->message);
+    return Verdict::Answer;
+}
+
+void Pipeline::send_upstream(QueryContext& ctx) {
+    const auto& q = *ctx.query;
+    wire::Message out;
+    out.id = static_cast<std::uint16_t>(rng_()); // never the client's ID (cache poisoning hygiene)
+    out.set_flag(wire::kFlagRd, true);
+    out.set_flag(wire::kFlagCd, q.flag(wire::kFlagCd));
+    out.question = q.question;
+    out.edns.emplace();
+    out.edns->udp_size = config_.udp_payload;
+    out.edns->dnssec_ok = q.edns && q.edns->dnssec_ok;
+    const QueryId id = ctx.id;
+    std::weak_ptr<bool> alive = alive_;
+    default_upstream_.send(wire::serialize(out), [this, alive, id](Result<upstream::Exchange> r) {
+        if (alive.expired()) {
+            return; // the pipeline is gone (shutdown): nobody to answer
+        }
+        on_upstream(id, std::move(r));
+    });
+}
+
+void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) {
+        return; // a late answer for a query that is gone: harmless
+    }
+    QueryContext& ctx = *it->second;
+    if (!result) {
+        ++counters_.upstream_errors;
+        ctx.upstream_error = result.error();
+        answer_error(ctx, wire::rcode::ServFail);
+        finish(ctx, Verdict::Answer);
+        return;
+    }
+    upstream::Exchange& ex = result.value();
+    ctx.upstream_server = ex.server;
+    auto parsed = wire::parse({ex.wire.data(), ex.wire.size()});
+    const auto& q = ctx.query->question[0];
+    if (!parsed || parsed.message->question.size() != 1 || !(parsed.message->question[0].qname == q.qname) ||
+        parsed.message->question[0].qtype != q.qtype) {
+        ++counters_.upstream_errors;
+        ctx.upstream_error = fail(Errc::UpstreamFailure, ex.server + " sent an answer that does not match the question" +
+                                                             (parsed ? "" : " (" + parsed.failure.reason + ")"));
+        answer_error(ctx, wire::rcode::ServFail);
+        finish(ctx, Verdict::Answer);
+        return;
+    }
+    ctx.source = AnswerSource::Upstream;
+    for (const auto& rr : parsed.message->answer) {
+        ctx.upstream_ttls.push_back(rr.ttl);
+    }
+    if (config_.cache_enabled) {
+        const bool do_bit = ctx.query->edns && ctx.query->edns->dnssec_ok;
+        cache_.insert(cache::CacheKey::of(q, do_bit, ctx.query->flag(wire::kFlagCd), ctx.route), *parsed.message,
+                      ex.server, std::chrono::steady_clock::now());
+    }
+    ctx.upstream_answer = std::move(parsed.message);
+    after_answer(ctx);
+}
+
+void Pipeline::after_answer(QueryContext& ctx) {
+    // Post-resolution policy hooks in here (on cache hits and fresh answers alike).
+    const wire::Message& q = *ctx.query;
+    const wire::Message& up = *ctx.upstream_answer;
+    wire::Message r = wire::make_response(q, up.rcode() & 0xF, config_.udp_payload);
+    r.answer = up.answer;
+    r.authority = up.authority;
+    r.additional = up.additional;
+    r.set_flag(wire::kFlagRa, true);
+    const bool do_bit = q.edns && q.edns->dnssec_ok;
+    // RFC 6840 §5.8: AD only for clients that asked with DO or AD.
+    r.set_flag(wire::kFlagAd, up.flag(wire::kFlagAd) && (do_bit || q.flag(wire::kFlagAd)));
+    if (!do_bit) {
+        const auto qtype = q.question[0].qtype;
+        strip_dnssec(r.answer, qtype);
+        strip_dnssec(r.authority, qtype);
+        strip_dnssec(r.additional, qtype);
+    }
+    if (r.edns) {
+        for (const auto& e : up.edes()) {
+            r.add_ede(e.code, e.text); // keep what the upstream told us (RFC 8914 §3)
+        }
+    }
+    ctx.response = std::move(r);
+    finish(ctx, Verdict::Answer);
+}
+
+void Pipeline::answer_error(QueryContext& ctx, std::uint16_t rc) {
+    wire::Message r = wire::make_response(*ctx.query, rc, config_.udp_payload);
+    if (rc == wire::rcode::FormErr && ctx.query->question.size() != 1) {
+        r.question.clear();
+    }
+    r.set_flag(wire::kFlagRa, true);
+    if (rc == wire::rcode::BadVers && r.edns) {
+        r.edns->version = 0;
+    }
+    if (rc == wire::rcode::ServFail && ctx.upstream_error && ctx.query->edns) {
+        // RFC 8914 §4.22/4.23: 22 No Reachable Authority for timeouts, 23 Network Error else.
+        const std::uint16_t code = ctx.upstream_error->code == Errc::UpstreamTimeout ? 22 : 23;
+        std::string text = ctx.upstream_error->detail;
+        if (text.size() > 200) {
+            text.resize(200);
+        }
+        r.add_ede(code, text);
+    }
+    ctx.response = std::move(r);
+}
+
+std::size_t Pipeline::response_limit(const QueryContext& ctx) const {
+    if (!ctx.transport.datagram) {
+        return 65535;
+    }
+    // RFC 6891 §6.2.3/§6.2.5: the requestor's size, never below 512; 512 without EDNS.
+    if (ctx.query && ctx.query->edns) {
+        return std::max<std::size_t>(512, ctx.query->edns->udp_size);
+    }
+    return 512;
+}
+
+void Pipeline::finish(QueryContext& ctx, Verdict verdict) {
+    io::Reply reply;
+    if (verdict == Verdict::Drop || !ctx.response) {
+        reply.dropped = true;
+    } else {
+        ctx.response_wire = wire::serialize(*ctx.response, response_limit(ctx));
+        ctx.truncated = ctx.response_wire.size() > 3 && (ctx.response_wire[2] & 0x02) != 0;
+        for (const auto& e : ctx.response->edes()) {
+            ctx.ede_codes.push_back(e.code);
+        }
+        if (ctx.response->rcode() == wire::rcode::ServFail) {
+            ++counters_.servfail;
+        }
+        reply.wire = ctx.response_wire;
+        reply.upstream_timeout = ctx.upstream_error && ctx.upstream_error->code == Errc::UpstreamTimeout;
+        std::uint32_t min_ttl = UINT32_MAX;
+        for (const auto& rr : ctx.response->answer) {
+            min_ttl = std::min(min_ttl, rr.ttl);
+        }
+        reply.min_ttl = min_ttl == UINT32_MAX ? 0 : min_ttl;
+        ++counters_.answered;
+    }
+    if (ctx.reply) {
+        auto fn = std::move(ctx.reply);
+        fn(std::move(reply));
+    }
+    log_query(ctx);
+    in_flight_.erase(ctx.id); // destroys ctx: nothing may touch it after this line
+}
+
+void Pipeline::log_query(const QueryContext& ctx) {
+    if (log_ == nullptr) {
+        return;
+    }
+    log_->write(render_log_record(ctx));
+}
+
+} // namespace resolver::pipeline

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "resolver/core/result.hpp"
+#include "resolver/io/transport.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::pipeline {
+
+using QueryId = std::uint64_t; // ours, unique per pipeline; not the DNS message ID
+
+/// What a stage tells the pipeline to do next.
+enum class Verdict : std::uint8_t {
+    Continue, // go to the next stage
+    Answer,   // ctx.response is final: skip to finish()
+    Drop,     // send nothing (still logged)
+};
+
+/// Where the answer came from, for the log.
+enum class AnswerSource : std::uint8_t { None, Local, Cache, Upstream };
+
+/// Everything known about one client query, from the listener to the log line. Owned by
+/// the Pipeline's in-flight table; stages get a reference and never keep it. The log line
+/// and `explain` are renderings of this one record.
+struct QueryContext {
+    // Identity: set when the query arrives, never modified afterwards.
+    QueryId id = 0;
+    io::TransportInfo transport;
+    std::chrono::steady_clock::time_point received_at;
+    std::chrono::system_clock::time_point received_wall;
+    std::size_t query_size = 0;
+    io::ReplyFn reply;
+
+    // decode
+    std::optional<wire::Message> query;
+    std::string drop_reason; // why nothing was answered, for the log
+
+    // route and cache
+    std::string route = "default";
+    AnswerSource source = AnswerSource::None;
+    std::uint32_t cache_age_s = 0;
+
+    // upstream
+    std::string upstream_server;             // who answered, or who failed
+    std::optional<Error> upstream_error;
+    std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), TTLs as received
+    std::vector<std::uint32_t> upstream_ttls;     // UpstreamRecordTTLs: one per answer RR, before any cap
+
+    // finish
+    std::optional<wire::Message> response; // what the client gets
+    std::vector<std::uint16_t> ede_codes;  // EDEErrors as sent
+    std::vector<std::uint8_t> response_wire;
+    bool truncated = false;
+};
+
+using QueryContextPtr = std::unique_ptr<QueryContext>;
+
+} // namespace resolver::pipeline

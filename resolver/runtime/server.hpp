@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+#include "resolver/cache/cache.hpp"
+#include "resolver/config/config.hpp"
+#include "resolver/io/listener.hpp"
+#include "resolver/log/query_log.hpp"
+#include "resolver/pipeline/pipeline.hpp"
+#include "resolver/upstream/upstream.hpp"
+#include "resolver/util/c_handles.hpp"
+
+namespace resolver::runtime {
+
+/// The composition root of one dnslab-resolver process: one libuv loop, its listeners,
+/// upstreams, cache, pipeline and log, plus signal handling (SIGINT/SIGTERM: graceful stop;
+/// SIGHUP: reload). Construct with start(), then run() until stopped.
+class Server {
+public:
+    /// Binds every listener and writes the ready file. Errors name the listener or key.
+    static Result<std::unique_ptr<Server>> start(const config::Config& cfg);
+    ~Server();
+
+    /// Runs the loop until a stop signal has been handled. Returns the exit code.
+    int run();
+
+    /// The bound listener URLs (ports resolved), plus "ca PATH" when a lab CA is in use.
+    [[nodiscard]] const std::vector<std::string>& ready_lines() const { return ready_lines_; }
+
+private:
+    Server() = default;
+    Status init(const config::Config& cfg);
+    Status add_listener(const std::string& url_text);
+    void begin_stop();
+    void finish_stop();
+
+    config::Config cfg_;
+    uv_loop_t loop_{};
+    bool loop_inited_ = false;
+    std::unique_ptr<log::QueryLog> log_;
+    std::unique_ptr<cache::Cache> cache_;
+    upstream::UpstreamPtr default_upstream_;
+    std::unique_ptr<pipeline::Pipeline> pipeline_;
+    std::shared_ptr<const void> tls_context_; // type-erased tls::ServerContext, created on first TLS listener
+    std::string ca_file_;
+    std::vector<io::ListenerPtr> listeners_;
+    std::vector<std::string> ready_lines_;
+    util::UvHandle<uv_signal_t> sigint_, sigterm_, sighup_;
+    util::UvHandle<uv_timer_t> drain_timer_;
+    std::chrono::steady_clock::time_point stop_deadline_{};
+    bool stopping_ = false;
+};
+
+} // namespace resolver::runtime
