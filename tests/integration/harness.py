@@ -151,3 +151,55 @@ def dig(host, port, *args, timeout=20):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- raw DNS helpers for tests that need bytes no client sends ---------------------------
+import random
+import struct
+
+
+def build_query(name, qtype=1, qid=None, edns_size=None, edns_version=0, do=False, flags=0x0100, options=b""):
+    qid = random.randint(0, 65535) if qid is None else qid
+    labels = b"".join(bytes([len(l)]) + l.encode() for l in name.strip(".").split(".") if l) + b"\0"
+    arcount = 1 if edns_size is not None else 0
+    msg = struct.pack("!HHHHHH", qid, flags, 1, 0, 0, arcount) + labels + struct.pack("!HH", qtype, 1)
+    if edns_size is not None:
+        ttl = (edns_version << 16) | (0x8000 if do else 0)
+        msg += b"\0" + struct.pack("!HHIH", 41, edns_size, ttl, len(options)) + options
+    return msg
+
+
+def header(msg):
+    """(id, flags, qd, an, ns, ar, rcode) of a DNS message."""
+    qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", msg[:12])
+    return qid, flags, qd, an, ns, ar, flags & 0xF
+
+
+def udp_exchange(addr, payload, timeout=3.0):
+    s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(payload, addr)
+        data, _ = s.recvfrom(65535)
+        return data
+    finally:
+        s.close()
+
+
+def tcp_frames(sock, count, timeout=5.0):
+    """Reads `count` length-prefixed messages from a TCP socket."""
+    sock.settimeout(timeout)
+    buf = b""
+    out = []
+    while len(out) < count:
+        chunk = sock.recv(65535)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 2:
+            n = struct.unpack("!H", buf[:2])[0]
+            if len(buf) < 2 + n:
+                break
+            out.append(buf[2:2 + n])
+            buf = buf[2 + n:]
+    return out

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The main job: start dnslab-resolver on the fixture zones (and the sample Gateway export
+# when present) on loopback, query it over every transport it serves, print the answers,
+# the decisions from the query log, and where it listens; then stop it cleanly.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${1:-build}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+RESOLVER="$BUILD/resolver/dnslab-resolver"
+PROBE="$BUILD/probes/dnslab-probe"
+WORK="$(mktemp -d /tmp/dnslab-demo.XXXXXX)"
+trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+args=(--listen udp://127.0.0.1:0 --listen tcp://127.0.0.1:0
+      --upstream "fixture:$ROOT/fixtures/zones"
+      --ready-file "$WORK/ready" --log-json "$WORK/queries.jsonl" --state-dir "$WORK/state")
+if "$RESOLVER" --help | grep -q -- '--rules' && [ -f "$ROOT/fixtures/policy/rules.json" ]; then
+  args+=(--rules "$ROOT/fixtures/policy/rules.json")
+  [ -f "$ROOT/fixtures/policy/lists.json" ] && args+=(--lists "$ROOT/fixtures/policy/lists.json")
+  [ -f "$ROOT/fixtures/policy/locations.json" ] && args+=(--locations "$ROOT/fixtures/policy/locations.json")
+  [ -f "$ROOT/fixtures/categories/categories.csv" ] && args+=(--categories "$ROOT/fixtures/categories/categories.csv")
+fi
+if "$RESOLVER" --listen tls://127.0.0.1:0 --upstream "fixture:$ROOT/fixtures/zones" --state-dir "$WORK/state" --help >/dev/null 2>&1 \
+   && grep -q make_dot_listener "$ROOT/resolver/runtime/server.cpp" && [ -f "$ROOT/resolver/io/dot_listener.hpp" ]; then
+  args+=(--listen tls://127.0.0.1:0 --listen https://127.0.0.1:0/dns-query)
+fi
+
+"$RESOLVER" "${args[@]}" 2>"$WORK/stderr" &
+PID=$!
+for _ in $(seq 1 200); do [ -s "$WORK/ready" ] && break; sleep 0.05; done
+if [ ! -s "$WORK/ready" ]; then cat "$WORK/stderr" >&2; exit 1; fi
+
+echo "== dnslab-resolver is listening on:"
+sed 's/^/   /' "$WORK/ready"
+url() { grep "^$1://" "$WORK/ready" | head -1; }
+hostport() { url "$1" | sed -E 's#^[a-z]+://##; s#/.*##'; }
+UDP=$(hostport udp); TCP=$(hostport tcp)
+CA=$(grep '^ca ' "$WORK/ready" | cut -d' ' -f2- || true)
+
+q() { # transport name type
+  local t=$1 n=$2 ty=$3 out
+  case $t in
+    udp) out=$(kdig @"${UDP%:*}" -p "${UDP##*:}" "$n" "$ty" +short +notcp) ;;
+    tcp) out=$(kdig @"${TCP%:*}" -p "${TCP##*:}" "$n" "$ty" +short +tcp) ;;
+    tls) local h=$(hostport tls); out=$(kdig @"${h%:*}" -p "${h##*:}" "$n" "$ty" +short +tls-ca="$CA" +tls-hostname=localhost) ;;
+    https) local h=$(hostport https); out=$(kdig @"${h%:*}" -p "${h##*:}" "$n" "$ty" +short +https=/dns-query +tls-ca="$CA" +tls-hostname=localhost) ;;
+  esac
+  printf '   %-6s %-34s %-5s %s\n' "$t" "$n" "$ty" "$(echo "$out" | tr '\n' ' ')"
+}
+
+transports="udp tcp"
+url tls >/dev/null && transports="$transports tls"
+url https >/dev/null && transports="$transports https"
+echo
+echo "== answers (kdig over $transports)"
+for n in "www.example.com A" "alias.example.com A" "example.com MX" "blockme.example.com A" \
+         "malware.testcategory.com A" "nope.example.com A" "big.example.com TXT"; do
+  for t in $transports; do q "$t" $n; done
+done
+
+if [ -x "$PROBE" ] && "$PROBE" --help >/dev/null 2>&1; then
+  echo
+  echo "== probe matrix"
+  targets=()
+  for t in $transports; do targets+=(--target "$(url "$t")"); done
+  "$PROBE" www.example.com A "${targets[@]}" ${CA:+--ca "$CA"} || true
+fi
+
+sleep 0.3
+echo
+echo "== query log (gateway_dns fields)"
+python3 - "$WORK/queries.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print("   {Protocol:<6} {QueryName:<30} {QueryTypeName:<5} rcode={RCode} cached={IsResponseCached} "
+          "decision={d} ips={ResolvedIPs}".format(d=r.get("ResolverDecision", "-"), **r))
+PY
+kill -TERM "$PID"; wait "$PID"; echo; echo "== resolver stopped cleanly (exit $?)"
