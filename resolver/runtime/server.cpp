@@ -146,7 +146,25 @@ Status Server::add_listener(const std::string& text) {
         return fail(Errc::ConfigInvalid, "listener " + url.error().detail);
     }
     Result<io::ListenerPtr> l = fail(Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
-    if (url->scheme == "udp") {
+    if (url->scheme == "dns") {
+        // UDP and TCP on the same port, as dig and kdig expect when they retry over TCP.
+        // With port 0 the kernel picks the UDP port and TCP takes the same one.
+        util::Url u = *url;
+        u.scheme = "udp";
+        auto udp = io::make_udp_listener(&loop_, u, *pipeline_);
+        if (!udp) {
+            return udp.error();
+        }
+        auto bound = util::parse_url((*udp)->url());
+        u = *bound;
+        u.scheme = "tcp";
+        auto tcp = io::make_tcp_listener(&loop_, u, *pipeline_, cfg_.stream_limits);
+        if (!tcp) {
+            return fail(Errc::ConfigInvalid, tcp.error().detail + " (the TCP half of " + text + ")");
+        }
+        listeners_.push_back(std::move(udp).value());
+        l = std::move(tcp);
+    } else if (url->scheme == "udp") {
         l = io::make_udp_listener(&loop_, *url, *pipeline_);
     } else if (url->scheme == "tcp") {
         l = io::make_tcp_listener(&loop_, *url, *pipeline_, cfg_.stream_limits);

@@ -35,7 +35,7 @@ def dead_udp_port():
 class Resolver:
     """A running dnslab-resolver. Use as a context manager."""
 
-    def __init__(self, *args, listen=("udp://127.0.0.1:0", "tcp://127.0.0.1:0"),
+    def __init__(self, *args, listen=("dns://127.0.0.1:0",),
                  upstream=("fixture:" + ZONES,), log=True, env=None, config=None, timeout=10):
         self.tmp = tempfile.mkdtemp(prefix="dnslab-it-")
         self.ready = os.path.join(self.tmp, "ready")
@@ -109,6 +109,17 @@ class Resolver:
                     recs = [json.loads(l) for l in f if l.strip()]
             if len(recs) >= wait_for or time.time() > deadline:
                 return recs
+            time.sleep(0.05)
+
+    def wait_record(self, pred, timeout=5):
+        """The newest log record matching `pred`, waiting for the log to be flushed."""
+        deadline = time.time() + timeout
+        while True:
+            recs = [r for r in self.log_records() if pred(r)]
+            if recs or time.time() > deadline:
+                if not recs:
+                    raise AssertionError("no matching log record")
+                return recs[-1]
             time.sleep(0.05)
 
     def signal(self, sig):
