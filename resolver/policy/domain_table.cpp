@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/policy/domain_table.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace resolver::policy {
+namespace {
+
+std::uint64_t hash_name(std::string_view s) noexcept {
+    // FNV-1a: short keys, no need for anything stronger (the data is the operator's own).
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+} // namespace
+
+std::string normalize_domain(std::string_view name) {
+    std::string out(name);
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    while (out.size() > 1 && out.back() == '.') {
+        out.pop_back();
+    }
+    if (out.empty()) {
+        return std::string(1, '.');
+    }
+    return out;
+}
+
+std::size_t DomainTable::slot_of(std::string_view name, std::uint64_t h) const {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = h & mask;
+    while (true) {
+        std::uint32_t s = slots_[i];
+        if (s == 0) {
+            return i;
+        }
+        const char* p = arena_.data() + (s - 1);
+        auto len = static_cast<unsigned char>(*p);
+        if (len == name.size() && std::string_view(p + 1, len) == name) {
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+std::uint32_t DomainTable::append_record(std::string_view name,
+                                         std::span<const std::uint8_t> values) {
+    // One resize + memcpy: g++ 12 reports a bogus -Wrestrict on chained push_back/append.
+    const std::size_t off = arena_.size();
+    arena_.resize(off + 2 + name.size() + values.size());
+    char* p = arena_.data() + off;
+    p[0] = static_cast<char>(name.size());
+    std::memcpy(p + 1, name.data(), name.size());
+    p[1 + name.size()] = static_cast<char>(values.size());
+    if (!values.empty()) {
+        std::memcpy(p + 2 + name.size(), values.data(), values.size());
+    }
+    return static_cast<std::uint32_t>(off);
+}
+
+void DomainTable::grow() {
+    std::vector<std::uint32_t> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, 0);
+    for (std::uint32_t s : old) {
+        if (s == 0) {
+            continue;
+        }
+        const char* p = arena_.data() + (s - 1);
+        std::string_view n(p + 1, static_cast<unsigned char>(*p));
+        slots_[slot_of(n, hash_name(n))] = s;
+    }
+}
+
+bool DomainTable::insert(std::string_view name, std::span<const std::uint8_t> values) {
+    if (name.empty() || name.size() > 255 || values.size() > 255) {
+        return false;
+    }
+    if ((count_ + 1) * 2 > slots_.size()) {
+        grow();
+    }
+    std::size_t i = slot_of(name, hash_name(name));
+    if (slots_[i] != 0) {
+        // Merge values into the existing record: rebuild it at the arena's end (rare: only
+        // duplicate rows in category data).
+        const char* p = arena_.data() + (slots_[i] - 1);
+        std::size_t len = static_cast<unsigned char>(*p);
+        std::size_t nv = static_cast<unsigned char>(p[1 + len]);
+        std::vector<std::uint8_t> merged(reinterpret_cast<const std::uint8_t*>(p + 2 + len),
+                                         reinterpret_cast<const std::uint8_t*>(p + 2 + len + nv));
+        for (auto v : values) {
+            if (std::find(merged.begin(), merged.end(), v) == merged.end()) {
+                merged.push_back(v);
+            }
+        }
+        if (merged.size() == nv || merged.size() > 255) {
+            return true;
+        }
+        slots_[i] = append_record(name, merged) + 1;
+        return true;
+    }
+    slots_[i] = append_record(name, values) + 1;
+    ++count_;
+    return true;
+}
+
+std::optional<std::span<const std::uint8_t>> DomainTable::find(std::string_view name) const {
+    if (slots_.empty() || name.size() > 255) {
+        return std::nullopt;
+    }
+    std::uint32_t s = slots_[slot_of(name, hash_name(name))];
+    if (s == 0) {
+        return std::nullopt;
+    }
+    const char* p = arena_.data() + (s - 1);
+    std::size_t len = static_cast<unsigned char>(*p);
+    std::size_t nv = static_cast<unsigned char>(p[1 + len]);
+    return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(p + 2 + len), nv);
+}
+
+std::optional<DomainTable::Hit> DomainTable::find_closest(std::string_view name) const {
+    while (!name.empty()) {
+        if (auto v = find(name)) {
+            return Hit{name, *v};
+        }
+        auto dot = name.find('.');
+        if (dot == std::string_view::npos) {
+            break;
+        }
+        name.remove_prefix(dot + 1);
+    }
+    return std::nullopt;
+}
+
+} // namespace resolver::policy

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "resolver/policy/expr_fields.hpp"
+#include "resolver/policy/ip.hpp"
+#include "resolver/policy/lists.hpp"
+
+namespace re2 {
+class RE2;
+}
+
+namespace resolver::policy {
+
+/// Gateway's API limit on one policy expression (reference §7.5).
+inline constexpr std::size_t kMaxExpressionLength = 140000;
+/// Parenthesis / not / quantifier nesting limit, guarding the recursive-descent parser's stack.
+inline constexpr int kMaxNesting = 64;
+
+/// Comparison operators of the wirefilter subset (reference §2.3).
+enum class Op : std::uint8_t {
+    Eq, Ne, Lt, Le, Gt, Ge, BitAnd, In, InList, Matches, Contains, Wildcard, StrictWildcard,
+    IsTrue,
+};
+std::string_view op_name(Op op);
+
+/// The values of every field for one query, as spans the caller owns for the duration of
+/// eval(). A field with no value (no identity, no response yet) has `present == false`; every
+/// comparison on it is false (so `not(identity.email == "x")` is true for anonymous users).
+struct FieldView {
+    bool present = false;
+    bool boolean = false;
+    std::span<const std::int64_t> ints;
+    std::span<const IpAddr> ips;
+    std::span<const std::string_view> strs;
+};
+struct FieldValues {
+    std::array<FieldView, kFieldCount> views{};
+    /// identity.saml_attributes["key"]; nullptr or missing key = absent.
+    const std::map<std::string, std::vector<std::string>, std::less<>>* saml = nullptr;
+    /// Regex semantics (behaviour `regex_anchored`): false = find anywhere (Rust is_match).
+    bool regex_anchored = false;
+};
+
+/// Side facts one evaluation collects for ResolverDecision and the log.
+struct EvalNotes {
+    bool category_hit = false;       // a category comparison was true
+    bool request_context_hit = false; // dns.categories_in_request_context_matches was true
+    bool response_hit = false;       // a comparison on response IP facts was true
+    std::vector<std::int64_t> matched_categories; // category values that made comparisons true
+};
+
+struct Node;
+
+/// A compiled, type-checked expression. Immutable and thread-safe to evaluate concurrently.
+class Expr {
+public:
+    Expr();
+    ~Expr();
+    Expr(Expr&&) noexcept;
+    Expr& operator=(Expr&&) noexcept;
+    Expr(const Expr&) = delete;
+    Expr& operator=(const Expr&) = delete;
+
+    /// True for the empty expression (an absent `identity` or `traffic`), which always matches.
+    [[nodiscard]] bool empty() const noexcept { return root_ == nullptr; }
+    /// The latest phase of any field used (Pre for an empty expression).
+    [[nodiscard]] Phase phase() const noexcept { return phase_; }
+    [[nodiscard]] bool uses(FieldId f) const noexcept {
+        return (fields_ >> static_cast<unsigned>(f)) & 1U;
+    }
+    [[nodiscard]] bool uses_category() const noexcept;
+    /// Evaluates; pure, no allocation unless `notes` records matched categories.
+    [[nodiscard]] bool eval(const FieldValues& values, EvalNotes& notes) const;
+    [[nodiscard]] const std::string& source() const noexcept { return source_; }
+
+private:
+    friend struct ExprBuilder;
+    std::unique_ptr<Node> root_;
+    Phase phase_ = Phase::Pre;
+    std::uint64_t fields_ = 0;
+    std::string source_;
+};
+
+/// Where a compile error is: 1-based column (byte offset + 1) into the expression.
+struct ExprError {
+    std::size_t column = 0;
+    std::string message;
+};
+
+/// Resolves `$<id>` list references at compile time; returns nullptr for unknown lists.
+using ListLookup = std::function<const PolicyList*(std::string_view id)>;
+
+/// Parses and type-checks `source`. Errors: syntax, unknown field, type mismatch (operator
+/// not valid for the field type, wrong literal type, list of the wrong type), bad regex
+/// (compiled once here with RE2), unknown list, nesting deeper than kMaxNesting, and
+/// expressions longer than kMaxExpressionLength. An all-whitespace source compiles to the
+/// empty expression.
+struct CompileResult {
+    std::optional<Expr> expr;
+    ExprError error;
+    explicit operator bool() const noexcept { return expr.has_value(); }
+};
+CompileResult compile_expr(std::string_view source, const ListLookup& lists);
+
+// ---- AST (exposed for the evaluator and tests; treat as read-only) ----
+
+struct IntRange {
+    std::int64_t lo;
+    std::int64_t hi;
+};
+
+/// One `field[index] op rhs` comparison (or a bare boolean field).
+struct Comparison {
+    const FieldInfo* field = nullptr;
+    enum class Index : std::uint8_t { None, Star, Pos, Key } index = Index::None;
+    std::int64_t pos = 0;
+    std::string key;
+    Op op = Op::IsTrue;
+    std::int64_t int_value = 0;
+    IpAddr ip_value;
+    std::string str_value;
+    std::vector<IntRange> int_set;
+    IpSet ip_set;
+    std::unordered_set<std::string> str_set;
+    const PolicyList* list = nullptr;
+    std::shared_ptr<const re2::RE2> regex;
+};
+
+struct Node {
+    enum class Kind : std::uint8_t { Compare, Not, And, Or, Xor, Any, All } kind = Kind::Compare;
+    std::vector<std::unique_ptr<Node>> kids;
+    std::unique_ptr<Comparison> cmp;
+};
+
+} // namespace resolver::policy

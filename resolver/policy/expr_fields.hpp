@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace resolver::policy {
+
+/// When a field's value is known (reference §1.6 / §2.2). A rule's phase is the latest phase of
+/// the fields it uses; any rule using a During or Post field runs after resolution.
+enum class Phase : std::uint8_t { Pre = 0, During = 1, Post = 2 };
+std::string_view phase_name(Phase p);
+
+enum class ValueType : std::uint8_t { Bool, Int, Ip, String };
+std::string_view value_type_name(ValueType t);
+
+/// Every field the engine knows. Order is the index into FieldValues::views.
+enum class FieldId : std::uint8_t {
+    DnsFqdn,
+    DnsDomains,
+    DnsQueryRtype,
+    DnsSrcIp,
+    DnsSrcInternalIp,
+    DnsSrcGeoCountry,
+    DnsSrcGeoContinent,
+    DnsLocation,
+    DnsDohSubdomain,
+    DnsResolverIp, // published as `dns.resolved_ip`: the Gateway IP the query was sent to
+    DnsContentCategory,
+    DnsSecurityCategory,
+    DnsCategoriesInRequestContextMatches,
+    AppIds,
+    DnsAuthoritativeNsIps,
+    DnsResolvedIps,
+    DnsDstGeoCountry,
+    DnsDstGeoContinent,
+    DnsResponseCname,
+    DnsResponseMx,
+    DnsResponsePtr,
+    DnsResponseTxt,
+    IdentityEmail,
+    IdentityName,
+    IdentityGroupsId,
+    IdentityGroupsName,
+    IdentityGroupsEmail,
+    IdentitySamlAttributes, // map: string key -> array of strings
+    Count_,
+};
+inline constexpr std::size_t kFieldCount = static_cast<std::size_t>(FieldId::Count_);
+
+struct FieldInfo {
+    std::string_view name;
+    FieldId id;
+    ValueType type;
+    bool array;    // values are a list; `[*]`, `[N]` and any()/all() apply
+    bool map;      // indexed by a string key (identity.saml_attributes["..."])
+    Phase phase;
+    bool category; // counts as a category match for ResolverDecision / MatchedCategoryIDs
+    bool response; // a fact from the upstream answer (blockedRule / allowedRule decisions)
+};
+
+/// The field with this exact name (aliases included: `identity.groups.name`), or nullptr.
+const FieldInfo* find_field(std::string_view name);
+/// Every field, in FieldId order (aliases excluded).
+std::span<const FieldInfo> all_fields();
+const FieldInfo& field_info(FieldId id);
+
+} // namespace resolver::policy
