@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resolver/core/result.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::io {
+
+/// base64url (RFC 4648 §5) without padding, as RFC 8484 §4.1 requires for `?dns=`.
+std::string base64url_encode(std::span<const std::uint8_t> bytes);
+/// Decodes base64url. Trailing '=' padding is tolerated (some clients send it); any other
+/// character outside the URL-safe alphabet, or a dangling single character, is an error.
+std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text);
+
+/// Percent-decodes a URL component ('+' stays '+': DoH parameters are not form-encoded,
+/// and base64url never contains '+'). nullopt on a bad escape.
+std::optional<std::string> percent_decode(std::string_view text);
+/// Splits `a=1&b=2` into a map (first occurrence wins); values percent-decoded.
+std::map<std::string, std::string> parse_query_string(std::string_view query);
+
+/// Builds the DNS query the JSON API asks for (1.1.1.1's `?name=&type=&do=&cd=`): ID 0
+/// (RFC 8484 §4.1), RD set, one question; `do` adds an OPT record with DO; `cd` sets CD.
+/// `type` is a mnemonic or a number (default A). `do`/`cd` accept "", 0, false, 1, true.
+/// The error detail is the text for the `{"error": ...}` body of the HTTP 400.
+Result<wire::Message> json_query_from_params(const std::map<std::string, std::string>& params);
+
+/// Presentation format of one record's RDATA ("192.0.2.1", "\"v=spf1 -all\"",
+/// "10 mx.example.com."), via ldns; RFC 3597 `\# len hex` when ldns cannot render it.
+std::string rdata_text(const wire::ResourceRecord& rr);
+
+/// Renders a response in 1.1.1.1's application/dns-json shape: Status, TC, RD, RA, AD, CD,
+/// Question[{name,type}], Answer/Authority/Additional[{name,type,TTL,data}] (omitted when
+/// empty), Comment (one "EDE(code): text" string per Extended DNS Error, omitted when none).
+/// Names are printed without the trailing dot, as 1.1.1.1 does; names inside data keep it.
+std::string render_json(const wire::Message& response);
+
+} // namespace resolver::io

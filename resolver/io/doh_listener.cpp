@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/io/doh_listener.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+#include <unordered_map>
+
+#include <nghttp2/nghttp2.h>
+#include <nlohmann/json.hpp>
+
+#include "resolver/io/doh_json.hpp"
+#include "resolver/io/dot_listener.hpp"
+#include "resolver/io/tls_stream.hpp"
+#include "resolver/util/c_handles.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::io {
+namespace {
+
+constexpr std::string_view kDnsMessage = "application/dns-message";
+constexpr std::string_view kDnsJson = "application/dns-json";
+constexpr std::size_t kMaxDnsMessage = 65535;
+constexpr std::size_t kDnsHeaderSize = 12;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+/// The media type without parameters, lower-cased ("Application/DNS-Message; x=y" -> ...).
+std::string media_type(std::string_view value) {
+    std::string_view t = value.substr(0, value.find(';'));
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) {
+        t.remove_suffix(1);
+    }
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) {
+        t.remove_prefix(1);
+    }
+    return lower(t);
+}
+
+HttpResponse error_response(int status, std::string text) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(text) + "\n";
+    return r;
+}
+
+HttpResponse json_error(const std::string& text) {
+    HttpResponse r;
+    r.status = 400;
+    r.content_type = "application/json";
+    r.body = nlohmann::json{{"error", text}}.dump(-1, ' ', false,
+                                                  nlohmann::json::error_handler_t::replace);
+    return r;
+}
+
+bool wants_json(const HttpRequest& req, const std::map<std::string, std::string>& params) {
+    if (auto it = params.find("ct"); it != params.end() && media_type(it->second) == kDnsJson) {
+        return true;
+    }
+    const std::string* accept = req.header("accept");
+    return accept != nullptr && lower(*accept).find(kDnsJson) != std::string::npos;
+}
+
+const char* reason_phrase(int status) {
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
+    }
+}
+
+TransportInfo doh_info(const HttpRequest& req, const TlsConnection& conn) {
+    TransportInfo info;
+    info.protocol = Protocol::Https;
+    info.src = conn.peer().src;
+    info.dst = conn.peer().dst;
+    info.listener = conn.listener_url();
+    info.sni = conn.peer().sni;
+    info.http_host = doh_host_hint(req.authority);
+    info.http_path = std::string(request_path(req.target));
+    if (const std::string* loc = req.header("cf-dns-location")) {
+        info.http_location = *loc;
+    }
+    if (const std::string* auth = req.header("cf-authorization")) {
+        info.http_authorization = *auth;
+    }
+    info.datagram = false;
+    return info;
+}
+
+} // namespace
+
+std::string_view request_path(std::string_view target) {
+    return target.substr(0, target.find('?'));
+}
+
+std::string doh_host_hint(std::string_view authority) {
+    if (!authority.empty() && authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        return lower(authority.substr(1, close == std::string_view::npos ? close : close - 1));
+    }
+    return lower(authority.substr(0, authority.find(':')));
+}
+
+DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_path,
+                               const DohLimits& limits) {
+    DohDecision d;
+    const std::string_view path = request_path(req.target);
+    const bool path_ok =
+        served_path.empty() || served_path == "/" || path == served_path ||
+        (path.size() > served_path.size() && path.substr(0, served_path.size()) == served_path &&
+         path[served_path.size()] == '/');
+    if (!path_ok) {
+        d.response = error_response(404, "not found: this listener serves " + std::string(served_path));
+        return d;
+    }
+    if (req.method != "GET" && req.method != "POST") {
+        d.response = error_response(405, "method not allowed: use GET or POST (RFC 8484 §4.1)");
+        d.response->headers.emplace_back("allow", "GET, POST");
+        return d;
+    }
+    if (req.too_large) {
+        d.response = error_response(413, "request too large");
+        return d;
+    }
+
+    if (req.method == "GET") {
+        const std::size_t q = req.target.find('?');
+        const auto params = parse_query_string(
+            q == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(q + 1));
+        if (auto it = params.find("dns"); it != params.end()) {
+            // 4 base64 characters per 3 bytes: anything longer cannot fit in a DNS message.
+            if (it->second.size() > (kMaxDnsMessage + 2) / 3 * 4) {
+                d.response = error_response(413, "dns parameter larger than a DNS message");
+                return d;
+            }
+            auto decoded = base64url_decode(it->second);
+            if (!decoded) {
+                d.response = error_response(400, "dns parameter is not base64url (RFC 8484 §6)");
+                return d;
+            }
+            d.query.wire = std::move(*decoded);
+        } else if (wants_json(req, params)) {
+            auto msg = json_query_from_params(params);
+            if (!msg) {
+                d.response = json_error(msg.error().detail);
+                return d;
+            }
+            d.query.wire = wire::serialize(*msg);
+            d.query.json = true;
+        } else {
+            d.response = error_response(400, "missing dns parameter");
+            return d;
+        }
+    } else {
+        const std::string* ct = req.header("content-type");
+        if (ct == nullptr || media_type(*ct) != kDnsMessage) {
+            d.response = error_response(415, "POST needs content-type application/dns-message");
+            return d;
+        }
+        if (req.body.size() > std::min(limits.max_body_bytes, kMaxDnsMessage)) {
+            d.response = error_response(413, "body larger than a DNS message");
+            return d;
+        }
+        d.query.wire.assign(req.body.begin(), req.body.end());
+    }
+
+    if (d.query.wire.size() < kDnsHeaderSize) {
+        d.response = error_response(400, "query too small");
+        return d;
+    }
+    const auto parsed = wire::parse(d.query.wire);
+    if (!parsed) {
+        d.response = error_response(400, "malformed DNS query: " + parsed.failure.reason);
+        return d;
+    }
+    d.query.pad = parsed.message->edns &&
+                  parsed.message->edns->find(wire::edns_opt::Padding) != nullptr;
+    return d;
+}
+
+HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
+    if (reply.upstream_timeout || reply.dropped || reply.wire.empty()) {
+        return error_response(504, reply.upstream_timeout ? "upstream timeout" : "no answer");
+    }
+    HttpResponse r;
+    r.max_age = reply.min_ttl;
+    if (query.json) {
+        const auto parsed = wire::parse(reply.wire);
+        if (!parsed) {
+            return error_response(500, "unparsable answer");
+        }
+        r.content_type = std::string(kDnsJson);
+        r.body = render_json(*parsed.message);
+        return r;
+    }
+    r.content_type = std::string(kDnsMessage);
+    const auto wire = query.pad ? pad_response(reply.wire) : reply.wire;
+    r.body.assign(wire.begin(), wire.end());
+    return r;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/2
+
+class H2Session final : public StreamSession {
+public:
+    H2Session(TlsConnection& conn, QueryHandler& handler, std::string path, const DohLimits& limits)
+        : conn_(conn), handler_(handler), path_(std::move(path)), limits_(limits) {}
+
+    bool init() {
+        nghttp2_session_callbacks* raw_cbs = nullptr;
+        if (nghttp2_session_callbacks_new(&raw_cbs) != 0) {
+            return false;
+        }
+        util::CHandle<nghttp2_session_callbacks, nghttp2_session_callbacks_del> cbs{raw_cbs};
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cbs.get(), &on_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(cbs.get(), &on_header);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs.get(), &on_data_chunk);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cbs.get(), &on_frame_recv);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cbs.get(), &on_stream_close);
+        nghttp2_session* raw = nullptr;
+        if (nghttp2_session_server_new(&raw, cbs.get(), this) != 0) {
+            return false;
+        }
+        session_.reset(raw);
+        const nghttp2_settings_entry settings[] = {
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, static_cast<std::uint32_t>(limits_.max_streams)},
+            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(limits_.max_header_bytes)},
+        };
+        if (nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, 2) != 0) {
+            return false;
+        }
+        flush(); // RFC 9113 §3.4: the server preface is a SETTINGS frame, sent first
+        return true;
+    }
+
+    bool on_data(std::span<const std::uint8_t> bytes) override {
+        in_recv_ = true;
+        const auto rv = nghttp2_session_mem_recv(session_.get(), bytes.data(), bytes.size());
+        in_recv_ = false;
+        if (rv < 0) {
+            return false; // bad preface or a connection error nghttp2 could not report
+        }
+        flush();
+        return true;
+    }
+
+    [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
+
+private:
+    struct Stream {
+        HttpRequest req;
+        std::size_t header_bytes = 0;
+        std::string response_body;
+        std::size_t response_off = 0;
+    };
+
+    static H2Session& self(void* user_data) { return *static_cast<H2Session*>(user_data); }
+
+    static int on_begin_headers(nghttp2_session* /*s*/, const nghttp2_frame* frame, void* ud) {
+        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            self(ud).streams_[frame->hd.stream_id] = std::make_unique<Stream>();
+        }
+        return 0;
+    }
+
+    static int on_header(nghttp2_session* /*s*/, const nghttp2_frame* frame, const std::uint8_t* name,
+                         std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                         std::uint8_t /*flags*/, void* ud) {
+        Stream* st = self(ud).find(frame->hd.stream_id);
+        if (st == nullptr) {
+            return 0;
+        }
+        st->header_bytes += namelen + valuelen + 32; // RFC 9113 §6.5.2 accounting
+        if (st->header_bytes > self(ud).limits_.max_header_bytes) {
+            st->req.too_large = true;
+            return 0;
+        }
+        const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+        std::string v(reinterpret_cast<const char*>(value), valuelen);
+        if (n == ":method") {
+            st->req.method = std::move(v);
+        } else if (n == ":path") {
+            st->req.target = std::move(v);
+        } else if (n == ":authority") {
+            st->req.authority = std::move(v);
+        } else if (n == "host") {
+            if (st->req.authority.empty()) {
+                st->req.authority = v;
+            }
+            st->req.headers.emplace_back(n, std::move(v));
+        } else if (n.empty() || n.front() != ':') {
+            st->req.headers.emplace_back(n, std::move(v)); // HTTP/2 names arrive lower-case
+        }
+        return 0;
+    }
+
+    static int on_data_chunk(nghttp2_session* /*s*/, std::uint8_t /*flags*/, std::int32_t stream_id,
+                             const std::uint8_t* data, std::size_t len, void* ud) {
+        Stream* st = self(ud).find(stream_id);
+        if (st == nullptr || st->req.too_large) {
+            return 0;
+        }
+        if (st->req.body.size() + len > self(ud).limits_.max_body_bytes) {
+            st->req.too_large = true; // keep reading (flow control continues), answer 413 at the end
+            st->req.body.clear();
+            return 0;
+        }
+        st->req.body.append(reinterpret_cast<const char*>(data), len);
+        return 0;
+    }
+
+    static int on_frame_recv(nghttp2_session* /*s*/, const nghttp2_frame* frame, void* ud) {
+        if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+            self(ud).on_request(frame->hd.stream_id);
+        }
+        return 0;
+    }
+
+    static int on_stream_close(nghttp2_session* /*s*/, std::int32_t stream_id,
+                               std::uint32_t /*error_code*/, void* ud) {
+        self(ud).streams_.erase(stream_id); // a late reply for it finds nothing and is dropped
+        return 0;
+    }
+
+    static ssize_t read_body(nghttp2_session* /*s*/, std::int32_t /*stream_id*/, std::uint8_t* buf,
+                             std::size_t length, std::uint32_t* data_flags,
+                             nghttp2_data_source* source, void* /*ud*/) {
+        auto* st = static_cast<Stream*>(source->ptr);
+        const std::size_t n = std::min(length, st->response_body.size() - st->response_off);
+        std::copy_n(st->response_body.data() + st->response_off, n, buf);
+        st->response_off += n;
+        if (st->response_off == st->response_body.size()) {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        }
+        return static_cast<ssize_t>(n);
+    }
+
+    Stream* find(std::int32_t id) {
+        auto it = streams_.find(id);
+        return it == streams_.end() ? nullptr : it->second.get();
+    }
+
+    void on_request(std::int32_t id) {
+        Stream* st = find(id);
+        if (st == nullptr) {
+            return;
+        }
+        DohDecision d = decode_doh_request(st->req, path_, limits_);
+        if (d.response) {
+            respond(id, *d.response);
+            return;
+        }
+        TransportInfo info = doh_info(st->req, conn_);
+        ++in_flight_;
+        handler_.handle(std::move(d.query.wire), std::move(info),
+                        [weak = conn_.weak_from_this(), this, id,
+                         query = DohQuery{{}, d.query.json, d.query.pad}](Reply reply) {
+                            auto conn = weak.lock();
+                            if (!conn || conn->closed()) {
+                                return;
+                            }
+                            --in_flight_;
+                            if (find(id) != nullptr) {
+                                respond(id, encode_doh_reply(reply, query));
+                            }
+                            conn_.touch();
+                            flush();
+                        });
+    }
+
+    void respond(std::int32_t id, const HttpResponse& r) {
+        Stream* st = find(id);
+        if (st == nullptr) {
+            return;
+        }
+        const std::string status = std::to_string(r.status);
+        const std::string length = std::to_string(r.body.size());
+        const std::string cache = r.max_age ? "max-age=" + std::to_string(*r.max_age) : "";
+        std::vector<std::pair<std::string_view, std::string_view>> fields{
+            {":status", status}, {"content-length", length}};
+        if (!r.content_type.empty()) {
+            fields.emplace_back("content-type", r.content_type);
+        }
+        if (r.max_age) {
+            fields.emplace_back("cache-control", cache);
+        }
+        for (const auto& [k, v] : r.headers) {
+            fields.emplace_back(k, v);
+        }
+        std::vector<nghttp2_nv> nva;
+        nva.reserve(fields.size());
+        for (const auto& [k, v] : fields) {
+            // nghttp2 copies names and values during submit, so views of locals are fine.
+            nva.push_back({const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(k.data())),
+                           const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())),
+                           k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+        }
+        st->response_body = r.body;
+        st->response_off = 0;
+        nghttp2_data_provider body{};
+        body.source.ptr = st;
+        body.read_callback = &read_body;
+        nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(),
+                                r.body.empty() ? nullptr : &body);
+    }
+
+    void flush() {
+        if (in_recv_ || conn_.closed()) {
+            return; // on_data() flushes once nghttp2 returns
+        }
+        std::vector<std::uint8_t> out;
+        for (;;) {
+            const std::uint8_t* data = nullptr;
+            const auto n = nghttp2_session_mem_send(session_.get(), &data);
+            if (n < 0) {
+                conn_.close();
+                return;
+            }
+            if (n == 0) {
+                break;
+            }
+            out.insert(out.end(), data, data + n);
+            if (out.size() >= 64 * 1024) {
+                conn_.send(out);
+                out.clear();
+            }
+        }
+        conn_.send(out);
+        if (nghttp2_session_want_read(session_.get()) == 0 &&
+            nghttp2_session_want_write(session_.get()) == 0) {
+            conn_.close_after_flush(); // GOAWAY exchanged, or a connection error was sent
+        }
+    }
+
+    TlsConnection& conn_;
+    QueryHandler& handler_;
+    std::string path_;
+    DohLimits limits_;
+    std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+    std::size_t in_flight_ = 0;
+    bool in_recv_ = false;
+    util::Http2Session session_; // last: deleting it may call back into the members above
+};
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1
+
+class H1Session final : public StreamSession {
+public:
+    H1Session(TlsConnection& conn, QueryHandler& handler, std::string path,
+              const StreamLimits& limits, const DohLimits& doh_limits)
+        : conn_(conn), handler_(handler), path_(std::move(path)), doh_limits_(doh_limits),
+          parser_(doh_limits.max_header_bytes, doh_limits.max_body_bytes),
+          max_pending_(std::max<std::size_t>(1, limits.max_in_flight)) {}
+
+    bool on_data(std::span<const std::uint8_t> bytes) override {
+        parser_.feed(bytes);
+        pump();
+        return true;
+    }
+
+    [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
+
+private:
+    struct Slot {
+        bool ready = false;
+        bool close = false;
+        std::string bytes;
+    };
+
+    void pump() {
+        if (pumping_) {
+            return;
+        }
+        pumping_ = true;
+        HttpRequest req;
+        while (!stop_parsing_ && slots_.size() < max_pending_ && !conn_.closed()) {
+            const auto state = parser_.next(req);
+            if (state == Http1Parser::State::NeedMore) {
+                break;
+            }
+            if (state == Http1Parser::State::Error) {
+                // The stream cannot be resynchronised: answer, then close (RFC 9112 §9.6).
+                stop_parsing_ = true;
+                auto& slot = slots_.emplace_back();
+                slot.close = true;
+                slot.ready = true;
+                slot.bytes = serialize(error_response(parser_.error_status(), parser_.error_reason()),
+                                       false);
+                break;
+            }
+            on_request(req);
+        }
+        pumping_ = false;
+        write_ready();
+        // Pipelined requests beyond the window wait in the parser; bound what we buffer.
+        if (!conn_.closed()) {
+            conn_.set_reading(parser_.buffered() <
+                              doh_limits_.max_header_bytes + doh_limits_.max_body_bytes);
+        }
+    }
+
+    void on_request(const HttpRequest& req) {
+        const std::uint64_t seq = base_seq_ + slots_.size();
+        auto& slot = slots_.emplace_back();
+        slot.close = !req.keep_alive;
+        if (slot.close) {
+            stop_parsing_ = true; // RFC 9112 §9.6: nothing after `Connection: close`
+        }
+        DohDecision d = decode_doh_request(req, path_, doh_limits_);
+        if (d.response) {
+            slot.ready = true;
+            slot.bytes = serialize(*d.response, !slot.close);
+            return;
+        }
+        ++in_flight_;
+        handler_.handle(std::move(d.query.wire), doh_info(req, conn_),
+                        [weak = conn_.weak_from_this(), this, seq,
+                         query = DohQuery{{}, d.query.json, d.query.pad}](Reply reply) {
+                            auto conn = weak.lock();
+                            if (!conn || conn->closed()) {
+                                return;
+                            }
+                            --in_flight_;
+                            if (seq >= base_seq_ && seq - base_seq_ < slots_.size()) {
+                                Slot& s = slots_[seq - base_seq_];
+                                s.bytes = serialize(encode_doh_reply(reply, query), !s.close);
+                                s.ready = true;
+                            }
+                            conn_.touch();
+                            pump();
+                        });
+    }
+
+    // Responses leave strictly in request order (RFC 9112 §9.3.2).
+    void write_ready() {
+        while (!slots_.empty() && slots_.front().ready && !conn_.closed()) {
+            Slot slot = std::move(slots_.front());
+            slots_.pop_front();
+            ++base_seq_;
+            conn_.send({reinterpret_cast<const std::uint8_t*>(slot.bytes.data()), slot.bytes.size()});
+            if (slot.close) {
+                conn_.close_after_flush();
+                return;
+            }
+        }
+    }
+
+    static std::string serialize(const HttpResponse& r, bool keep_alive) {
+        std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+        if (!r.content_type.empty()) {
+            out += "content-type: " + r.content_type + "\r\n";
+        }
+        out += "content-length: " + std::to_string(r.body.size()) + "\r\n";
+        if (r.max_age) {
+            out += "cache-control: max-age=" + std::to_string(*r.max_age) + "\r\n";
+        }
+        for (const auto& [k, v] : r.headers) {
+            out += k + ": " + v + "\r\n";
+        }
+        if (!keep_alive) {
+            out += "connection: close\r\n";
+        }
+        out += "\r\n";
+        out += r.body;
+        return out;
+    }
+
+    TlsConnection& conn_;
+    QueryHandler& handler_;
+    std::string path_;
+    DohLimits doh_limits_;
+    Http1Parser parser_;
+    std::size_t max_pending_;
+    std::deque<Slot> slots_;
+    std::uint64_t base_seq_ = 0; // sequence number of slots_.front()
+    std::size_t in_flight_ = 0;
+    bool pumping_ = false;
+    bool stop_parsing_ = false;
+};
+
+class DohListener final : public Listener {
+public:
+    explicit DohListener(std::unique_ptr<TlsStreamServer> server) : server_(std::move(server)) {}
+    [[nodiscard]] std::string url() const override { return server_->url(); }
+    void stop() override { server_->stop(); }
+    [[nodiscard]] std::size_t active() const override { return server_->connections(); }
+
+private:
+    std::unique_ptr<TlsStreamServer> server_;
+};
+
+} // namespace
+
+Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
+                                      std::shared_ptr<const tls::ServerContext> ctx,
+                                      const StreamLimits& limits, const DohLimits& doh_limits) {
+    if (url.scheme != "https") {
+        return fail(Errc::ConfigInvalid, "DoH listener needs an https:// URL: " + url.to_string());
+    }
+    util::Url effective = url;
+    if (effective.path.empty()) {
+        effective.path = "/dns-query"; // RFC 8484 §3 example and every client's default
+    }
+    auto server = TlsStreamServer::create(
+        loop, effective, std::move(ctx), &tls::kAlpnDoh, limits,
+        [&handler, limits, doh_limits, path = effective.path](
+            TlsConnection& conn) -> std::unique_ptr<StreamSession> {
+            if (conn.peer().alpn == "h2") {
+                auto s = std::make_unique<H2Session>(conn, handler, path, doh_limits);
+                if (!s->init()) {
+                    return nullptr;
+                }
+                return s;
+            }
+            return std::make_unique<H1Session>(conn, handler, path, limits, doh_limits);
+        });
+    if (!server) {
+        return server.error();
+    }
+    return ListenerPtr(std::make_unique<DohListener>(std::move(server.value())));
+}
+
+} // namespace resolver::io

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/io/dot_listener.hpp"
+
+#include <algorithm>
+
+#include "resolver/io/stream_framer.hpp"
+#include "resolver/io/tls_stream.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::io {
+
+bool query_requests_padding(std::span<const std::uint8_t> query) {
+    const auto parsed = wire::parse(query);
+    return parsed && parsed.message->edns &&
+           parsed.message->edns->find(wire::edns_opt::Padding) != nullptr;
+}
+
+std::vector<std::uint8_t> pad_response(std::span<const std::uint8_t> response, std::size_t block) {
+    auto parsed = wire::parse(response);
+    std::vector<std::uint8_t> original(response.begin(), response.end());
+    if (!parsed || block == 0) {
+        return original;
+    }
+    wire::Message msg = std::move(*parsed.message);
+    if (!msg.edns) {
+        msg.edns.emplace();
+    }
+    auto& opts = msg.edns->options;
+    opts.erase(std::remove_if(opts.begin(), opts.end(),
+                              [](const wire::EdnsOption& o) {
+                                  return o.code == wire::edns_opt::Padding;
+                              }),
+               opts.end());
+    // The OPT record sits last and its owner is the root, so adding an option grows the
+    // message by exactly 4 + length bytes (RFC 7830 §3); compression is unaffected.
+    const std::size_t bare = wire::serialize(msg).size() + 4;
+    const std::size_t target = (bare + block - 1) / block * block;
+    if (target > 65535) {
+        return original;
+    }
+    opts.push_back(wire::EdnsOption{wire::edns_opt::Padding, std::string(target - bare, '\0')});
+    return wire::serialize(msg);
+}
+
+namespace {
+
+/// One DoT connection: framing and in-flight accounting.
+class DotSession final : public StreamSession {
+public:
+    DotSession(TlsConnection& conn, QueryHandler& handler, const StreamLimits& limits)
+        : conn_(conn), handler_(handler), framer_(limits.max_message_size),
+          max_in_flight_(std::max<std::size_t>(1, limits.max_in_flight)) {
+        base_.protocol = Protocol::Tls;
+        base_.src = conn.peer().src;
+        base_.dst = conn.peer().dst;
+        base_.listener = conn.listener_url();
+        base_.sni = conn.peer().sni;
+        base_.datagram = false;
+    }
+
+    bool on_data(std::span<const std::uint8_t> bytes) override {
+        if (!framer_.feed(bytes)) {
+            return false; // RFC 7858 §3.3 / RFC 7766 §8: a broken length means a broken peer
+        }
+        return dispatch();
+    }
+
+    [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
+
+private:
+    bool dispatch() {
+        if (dispatching_) {
+            return true; // a synchronous reply inside handle(): the outer loop continues
+        }
+        dispatching_ = true;
+        std::vector<std::uint8_t> msg;
+        while (in_flight_ < max_in_flight_ && !conn_.closed() && framer_.next(msg)) {
+            if (msg.empty()) {
+                dispatching_ = false;
+                return false;
+            }
+            const bool pad = query_requests_padding(msg);
+            ++in_flight_;
+            handler_.handle(std::move(msg), base_,
+                            [weak = conn_.weak_from_this(), this, pad](Reply reply) {
+                                auto conn = weak.lock();
+                                if (conn && !conn->closed()) {
+                                    on_reply(std::move(reply), pad);
+                                }
+                            });
+        }
+        // Over the in-flight cap the rest waits in the framer; stop reading once a full
+        // window of maximum-size messages is queued, so a flood cannot grow memory.
+        dispatching_ = false;
+        conn_.set_reading(framer_.buffered() < max_in_flight_ * 65537);
+        return true;
+    }
+
+    void on_reply(Reply reply, bool pad) {
+        --in_flight_;
+        if (!reply.dropped && !reply.wire.empty()) {
+            const auto wire = pad ? pad_response(reply.wire) : std::move(reply.wire);
+            conn_.send(StreamFramer::frame(wire));
+        }
+        conn_.touch();
+        if (!dispatch()) {
+            conn_.close();
+        }
+    }
+
+    TlsConnection& conn_;
+    QueryHandler& handler_;
+    StreamFramer framer_;
+    TransportInfo base_;
+    std::size_t max_in_flight_;
+    std::size_t in_flight_ = 0;
+    bool dispatching_ = false;
+};
+
+class DotListener final : public Listener {
+public:
+    explicit DotListener(std::unique_ptr<TlsStreamServer> server) : server_(std::move(server)) {}
+    [[nodiscard]] std::string url() const override { return server_->url(); }
+    void stop() override { server_->stop(); }
+    [[nodiscard]] std::size_t active() const override { return server_->connections(); }
+
+private:
+    std::unique_ptr<TlsStreamServer> server_;
+};
+
+} // namespace
+
+Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
+                                      std::shared_ptr<const tls::ServerContext> ctx,
+                                      const StreamLimits& limits) {
+    if (url.scheme != "tls") {
+        return fail(Errc::ConfigInvalid, "DoT listener needs a tls:// URL: " + url.to_string());
+    }
+    auto server = TlsStreamServer::create(
+        loop, url, std::move(ctx), &tls::kAlpnDot, limits,
+        [&handler, limits](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
+            return std::make_unique<DotSession>(conn, handler, limits);
+        });
+    if (!server) {
+        return server.error();
+    }
+    return ListenerPtr(std::make_unique<DotListener>(std::move(server.value())));
+}
+
+} // namespace resolver::io

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/io/http1.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace resolver::io {
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// RFC 9110 §5.6.2 token characters, for method and field names.
+bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                                           std::string_view::npos;
+    });
+}
+
+bool has_token(std::string_view list, std::string_view token) {
+    const std::string l = lower(list);
+    std::size_t start = 0;
+    while (start <= l.size()) {
+        const std::size_t comma = l.find(',', start);
+        const auto item = trim(std::string_view(l).substr(start, comma - start));
+        if (item == token) {
+            return true;
+        }
+        if (comma == std::string::npos) {
+            break;
+        }
+        start = comma + 1;
+    }
+    return false;
+}
+
+} // namespace
+
+const std::string* HttpRequest::header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+        if (k == name) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+void Http1Parser::feed(std::span<const std::uint8_t> bytes) {
+    if (error_status_ != 0) {
+        return;
+    }
+    if (pos_ > 0 && pos_ == buf_.size()) {
+        buf_.clear();
+        pos_ = 0;
+    }
+    buf_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+Http1Parser::State Http1Parser::set_error(int status, std::string reason) {
+    error_status_ = status;
+    error_reason_ = std::move(reason);
+    return State::Error;
+}
+
+Http1Parser::State Http1Parser::next(HttpRequest& out) {
+    if (error_status_ != 0) {
+        return State::Error;
+    }
+    // RFC 9112 §2.2: ignore empty lines before a request line.
+    while (buf_.compare(pos_, 2, "\r\n") == 0) {
+        pos_ += 2;
+    }
+    const std::string_view view = std::string_view(buf_).substr(pos_);
+    const std::size_t end = view.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+        if (view.size() > max_header_) {
+            return set_error(413, "header block too large");
+        }
+        return State::NeedMore;
+    }
+    if (end + 4 > max_header_) {
+        return set_error(413, "header block too large");
+    }
+
+    HttpRequest req;
+    const std::string_view head = view.substr(0, end);
+    std::size_t line_end = head.find("\r\n");
+    const std::string_view request_line = head.substr(0, line_end);
+    const std::size_t sp1 = request_line.find(' ');
+    const std::size_t sp2 = request_line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1) {
+        return set_error(400, "malformed request line");
+    }
+    req.method = std::string(request_line.substr(0, sp1));
+    req.target = std::string(request_line.substr(sp1 + 1, sp2 - sp1 - 1));
+    const std::string_view version = request_line.substr(sp2 + 1);
+    if (!is_token(req.method) || req.target.empty() || req.target.find(' ') != std::string::npos) {
+        return set_error(400, "malformed request line");
+    }
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+        return set_error(505, "HTTP version not supported");
+    }
+    const bool http10 = version == "HTTP/1.0";
+
+    std::size_t content_length = 0;
+    bool have_length = false;
+    while (line_end != std::string_view::npos) {
+        const std::size_t start = line_end + 2;
+        line_end = head.find("\r\n", start);
+        const std::string_view line = head.substr(start, line_end - start);
+        if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+            return set_error(400, "obsolete line folding"); // RFC 9112 §5.2
+        }
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
+            return set_error(400, "malformed header field");
+        }
+        std::string name = lower(line.substr(0, colon));
+        std::string value(trim(line.substr(colon + 1)));
+        if (name == "transfer-encoding") {
+            return set_error(501, "transfer codings are not supported");
+        }
+        if (name == "content-length") {
+            if (value.empty() || value.size() > 9 ||
+                !std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
+                return set_error(400, "bad content-length");
+            }
+            const std::size_t len = std::stoul(value);
+            if (have_length && len != content_length) {
+                return set_error(400, "conflicting content-length"); // RFC 9112 §6.3
+            }
+            content_length = len;
+            have_length = true;
+        }
+        if (name == "host" && req.authority.empty()) {
+            req.authority = value;
+        }
+        req.headers.emplace_back(std::move(name), std::move(value));
+    }
+    if (content_length > max_body_) {
+        return set_error(413, "body too large");
+    }
+    if (view.size() - end - 4 < content_length) {
+        return State::NeedMore;
+    }
+    req.body = std::string(view.substr(end + 4, content_length));
+    const std::string* connection = req.header("connection");
+    req.keep_alive = http10 ? (connection != nullptr && has_token(*connection, "keep-alive"))
+                            : (connection == nullptr || !has_token(*connection, "close"));
+    pos_ += end + 4 + content_length;
+    out = std::move(req);
+    return State::Request;
+}
+
+} // namespace resolver::io
