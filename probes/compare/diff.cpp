@@ -96,17 +96,19 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
     if (auto d = check(field, differs, [&] { return ta; }, [&] { return tb; })) {            \
         return d;                                                                            \
     }
-    // A failed exchange only ever agrees with another failure; the error texts themselves
-    // name ports and timings, so they are not compared.
-    PROBE_CHECK("error", a.error.has_value() != b.error.has_value(),
-                a.error.value_or("answered"), b.error.value_or("answered"));
-    if (a.doh && b.doh) {
+    // Between two DoH targets that both got an HTTP response, the status explains more
+    // than "one failed", so it comes first.
+    if (a.doh && b.doh && a.http_status != 0 && b.http_status != 0) {
         PROBE_CHECK("http.status", a.http_status != b.http_status, std::to_string(a.http_status),
                     std::to_string(b.http_status));
         PROBE_CHECK("http.content_type", a.content_type_ok != b.content_type_ok,
                     a.content_type.empty() ? "(none)" : a.content_type,
                     b.content_type.empty() ? "(none)" : b.content_type);
     }
+    // A failed exchange only ever agrees with another failure; the error texts themselves
+    // name ports and timings, so they are not compared.
+    PROBE_CHECK("error", a.error.has_value() != b.error.has_value(),
+                a.error.value_or("answered"), b.error.value_or("answered"));
     PROBE_CHECK("answered", a.answered != b.answered, a.answered ? "DNS answer" : "no DNS answer",
                 b.answered ? "DNS answer" : "no DNS answer");
     if (!a.answered || !b.answered) {

@@ -7,7 +7,7 @@
 #include <map>
 #include <tuple>
 
-#include <ldns/ldns.h>
+#include "resolver/util/ldns.hpp"
 #include <nlohmann/json.hpp>
 
 #include "resolver/util/c_handles.hpp"

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+#include "probes/common/targets.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+namespace probes::common {
+namespace util = resolver::util;
+using resolver::Errc;
+using resolver::fail;
+using resolver::Result;
+
+namespace {
+
+std::string trim(std::string_view s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos) {
+        return "";
+    }
+    return std::string(s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1));
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(v);
+}
+
+std::string host_part(const std::string& host) {
+    return util::is_ipv6_literal(host) ? "[" + host + "]" : host;
+}
+
+// Builds the transport set for one host from a map transport -> port.
+Result<std::vector<Target>> expand(const std::string& prefix, const std::string& host,
+                                   const std::map<std::string, std::string>& ports,
+                                   const std::map<std::string, std::string>& extra) {
+    std::vector<Target> out;
+    auto add = [&](const std::string& label, const std::string& text) -> resolver::Status {
+        auto url = util::parse_url(text);
+        if (!url) {
+            return url.error();
+        }
+        out.push_back(Target{prefix.empty() ? label : prefix + "-" + label, *url, label});
+        return resolver::ok();
+    };
+    const std::string path = extra.count("path") != 0U ? extra.at("path") : "/dns-query";
+    std::string tls_params;
+    for (const char* k : {"sni", "ca", "pin"}) {
+        if (auto it = extra.find(k); it != extra.end()) {
+            tls_params += std::string(tls_params.empty() ? "" : "&") + k + "=" + it->second;
+        }
+    }
+    for (const auto& [kind, port] : ports) {
+        if (!parse_port(port)) {
+            return fail(Errc::ConfigInvalid, "bad port '" + port + "' for " + kind);
+        }
+    }
+    const std::string h = host_part(host);
+    for (const char* kind : {"udp", "tcp", "tls", "https"}) {
+        auto it = ports.find(kind);
+        if (it == ports.end()) {
+            continue;
+        }
+        const std::string base = std::string(kind) + "://" + h + ":" + it->second;
+        resolver::Status st = resolver::ok();
+        if (std::string(kind) == "tls") {
+            st = add("tls", base + (tls_params.empty() ? "" : "?" + tls_params));
+        } else if (std::string(kind) == "https") {
+            for (const char* method : {"get", "post", "json"}) {
+                st = add(std::string("https-") + method, base + path + "?method=" + method +
+                                                             (tls_params.empty() ? "" : "&" + tls_params));
+                if (!st) {
+                    break;
+                }
+            }
+        } else {
+            st = add(kind, base);
+        }
+        if (!st) {
+            return st.error();
+        }
+    }
+    if (out.empty()) {
+        return fail(Errc::ConfigInvalid, "no transport ports given for " + host);
+    }
+    return out;
+}
+
+} // namespace
+
+std::string transport_of(const util::Url& url) {
+    if (url.scheme == "https") {
+        return "https-" + url.param("method", "post");
+    }
+    return url.scheme;
+}
+
+Result<std::vector<Target>> parse_target(std::string_view spec_in) {
+    std::string spec = trim(spec_in);
+    std::string name;
+    // "name=URL": a name never contains ':' or '/', a URL always does before any '='.
+    if (auto eq = spec.find('='); eq != std::string::npos) {
+        auto colon = spec.find(':');
+        if (colon == std::string::npos || eq < colon) {
+            name = spec.substr(0, eq);
+            spec = spec.substr(eq + 1);
+        }
+    }
+    if (spec.rfind("lab://", 0) == 0) {
+        // lab://HOST?udp=P&... is not a real URL scheme: parse it as an https URL to reuse
+        // the host/params parser, then expand.
+        auto url = util::parse_url("https://" + spec.substr(6));
+        if (!url) {
+            return fail(Errc::ConfigInvalid, "bad lab:// target '" + spec + "': " + url.error().detail);
+        }
+        std::map<std::string, std::string> ports, extra;
+        for (const auto& [k, v] : url->params) {
+            (k == "udp" || k == "tcp" || k == "tls" || k == "https" ? ports : extra)[k] = v;
+        }
+        return expand(name, url->host, ports, extra);
+    }
+    auto url = util::parse_url(spec);
+    if (!url) {
+        return fail(Errc::ConfigInvalid, "bad target '" + spec + "': " + url.error().detail);
+    }
+    static constexpr std::string_view kSchemes[] = {"udp", "tcp", "tls", "https"};
+    if (std::find(std::begin(kSchemes), std::end(kSchemes), url->scheme) == std::end(kSchemes)) {
+        return fail(Errc::ConfigInvalid, "bad target '" + spec + "': scheme must be udp, tcp, tls, https or lab");
+    }
+    if (!url->port) {
+        url->port = url->scheme == "tls" ? 853 : url->scheme == "https" ? 443 : 53;
+    }
+    if (url->scheme == "https" && url->path.empty()) {
+        url->path = "/dns-query"; // RFC 8484 §4.1 template used by every public DoH service
+    }
+    Target t{name, *url, transport_of(*url)};
+    if (t.name.empty()) {
+        t.name = t.transport + "@" + url->authority();
+    }
+    return std::vector<Target>{t};
+}
+
+Result<std::vector<Target>> parse_host(std::string_view spec_in) {
+    const std::string spec = trim(spec_in);
+    std::string host, rest;
+    if (!spec.empty() && spec.front() == '[') {
+        auto close = spec.find(']');
+        if (close == std::string::npos) {
+            return fail(Errc::ConfigInvalid, "bad --host '" + spec + "': missing ']'");
+        }
+        host = spec.substr(1, close - 1);
+        rest = spec.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':') {
+            return fail(Errc::ConfigInvalid, "bad --host '" + spec + "'");
+        }
+        rest = rest.empty() ? "" : rest.substr(1);
+    } else if (auto colon = spec.find(':'); colon != std::string::npos && !util::is_ipv6_literal(spec)) {
+        host = spec.substr(0, colon);
+        rest = spec.substr(colon + 1);
+    } else {
+        host = spec;
+    }
+    if (host.empty()) {
+        return fail(Errc::ConfigInvalid, "bad --host '" + spec + "': no address");
+    }
+    std::map<std::string, std::string> ports;
+    if (rest.empty()) {
+        ports = {{"udp", "53"}, {"tcp", "53"}, {"tls", "853"}, {"https", "443"}};
+    } else if (rest.find('=') == std::string::npos) {
+        ports = {{"udp", rest}, {"tcp", rest}};
+    } else {
+        std::size_t pos = 0;
+        while (pos <= rest.size()) {
+            auto end = rest.find(',', pos);
+            const std::string item = rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+            auto eq = item.find('=');
+            const std::string key = item.substr(0, eq);
+            if (eq == std::string::npos || (key != "udp" && key != "tcp" && key != "tls" && key != "https")) {
+                return fail(Errc::ConfigInvalid, "bad --host port item '" + item + "' (udp=P,tcp=P,tls=P,https=P)");
+            }
+            ports[key] = item.substr(eq + 1);
+            if (end == std::string::npos) {
+                break;
+            }
+            pos = end + 1;
+        }
+    }
+    return expand("", host, ports, {});
+}
+
+Result<std::vector<Target>> parse_targets_file(std::string_view text) {
+    std::vector<Target> out;
+    std::size_t line_no = 0, pos = 0;
+    while (pos <= text.size()) {
+        auto end = text.find('\n', pos);
+        std::string line(text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+        ++line_no;
+        if (auto hash = line.find('#'); hash != std::string::npos) {
+            line.resize(hash);
+        }
+        line = trim(line);
+        if (!line.empty()) {
+            auto t = parse_target(line);
+            if (!t) {
+                return fail(Errc::ConfigInvalid, "line " + std::to_string(line_no) + ": " + t.error().detail);
+            }
+            out.insert(out.end(), t->begin(), t->end());
+        }
+        if (end == std::string_view::npos) {
+            break;
+        }
+        pos = end + 1;
+    }
+    return out;
+}
+
+void finalize_targets(std::vector<Target>& targets, const std::string& ca_file,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::map<std::string, int> seen;
+    for (auto& t : targets) {
+        if (t.url.scheme == "udp" && t.url.params.count("tc") == 0) {
+            t.url.params["tc"] = "keep";
+        }
+        if ((t.url.scheme == "tls" || t.url.scheme == "https") && !ca_file.empty() &&
+            t.url.params.count("ca") == 0) {
+            t.url.params["ca"] = ca_file;
+        }
+        if (t.url.scheme == "https") {
+            // The probe wants HTTP errors as data (status, content type), not as a failure.
+            t.url.params.try_emplace("errors", "exchange");
+            for (const auto& [k, v] : headers) {
+                t.url.params.try_emplace("header." + k, v);
+            }
+        }
+        if (int n = ++seen[t.name]; n > 1) {
+            t.name += "#" + std::to_string(n);
+        }
+    }
+}
+
+} // namespace probes::common
