@@ -6,6 +6,7 @@
 // "ANSWER ..." and "BODY ..." lines and a "DONE" line. --step waits for a line on stdin
 // before every query after the first, so a test can kill or restart the server in between.
 // Exit code 0 when every query succeeded, 1 otherwise, 2 on usage errors.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -165,6 +166,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bad name or type\n");
         return 2;
     }
+    std::signal(SIGPIPE, SIG_IGN); // a killed server is an error value, not a signal (as in main())
     uv_loop_t loop;
     uv_loop_init(&loop);
     upstream::UpstreamOptions opts;
