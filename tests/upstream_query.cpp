@@ -9,7 +9,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <random>
 #include <string>
 
@@ -54,6 +53,26 @@ struct Driver {
     bool step = false;
     bool first = true;
     int failures = 0;
+    int lines_ready = 0;   // --step: lines read from stdin and not yet used
+    bool stdin_open = false;
+
+    // --step reads stdin through libuv, so the loop (idle timers, EOF from a killed server)
+    // keeps running while the test prepares the next step.
+    static void on_stdin(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+        auto* d = static_cast<Driver*>(stream->data);
+        if (nread < 0) {
+            d->stdin_open = false;
+            uv_close(reinterpret_cast<uv_handle_t*>(stream), nullptr);
+        } else {
+            for (ssize_t i = 0; i < nread; ++i) {
+                d->lines_ready += buf->base[i] == '\n' ? 1 : 0;
+            }
+        }
+        delete[] buf->base;
+        if (d->in_flight == 0) {
+            d->send_one();
+        }
+    }
 
     void report(Result<upstream::Exchange> r) {
         if (!r) {
@@ -112,12 +131,11 @@ struct Driver {
         if (remaining == 0) {
             return;
         }
+        if (step && !first && lines_ready == 0) {
+            return; // on_stdin sends when the test writes a line
+        }
         if (step && !first) {
-            std::string line;
-            if (!std::getline(std::cin, line)) {
-                remaining = 0;
-                return;
-            }
+            --lines_ready;
         }
         first = false;
         --remaining;
@@ -187,6 +205,20 @@ int main(int argc, char** argv) {
     d.query = wire::serialize(q);
     d.remaining = repeat;
     d.step = step;
+    uv_pipe_t in{};
+    if (step) {
+        uv_pipe_init(&loop, &in, 0);
+        in.data = &d;
+        if (uv_pipe_open(&in, 0) != 0) {
+            std::fprintf(stderr, "--step needs stdin to be a pipe\n");
+            return 2;
+        }
+        d.stdin_open = true;
+        uv_read_start(
+            reinterpret_cast<uv_stream_t*>(&in),
+            [](uv_handle_t*, std::size_t size, uv_buf_t* buf) { *buf = uv_buf_init(new char[size], static_cast<unsigned>(size)); },
+            &Driver::on_stdin);
+    }
     if (parallel > 1) {
         for (int i = 0; i < parallel && d.remaining > 0; ++i) {
             --d.remaining;
@@ -200,11 +232,14 @@ int main(int argc, char** argv) {
         d.send_one();
     }
     // Run until every query finished (sequential sends chain from the completions).
-    while (d.in_flight > 0) {
+    while (d.in_flight > 0 || (d.stdin_open && d.remaining > 0)) {
         if (uv_run(&loop, UV_RUN_ONCE) == 0 && d.in_flight > 0) {
             std::printf("ERROR code=Hang detail=loop ran dry with %d queries in flight\nDONE\n", d.in_flight);
             return 1;
         }
+    }
+    if (d.stdin_open) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&in), nullptr);
     }
     up->get()->shutdown();
     up->reset();

@@ -360,6 +360,29 @@ class UpstreamTls(unittest.TestCase):
             self.assert_error(f"tls://127.0.0.1:{port}?connect_timeout=300", "connect timeout after 300 ms",
                               code="UpstreamTimeout")
 
+    def test_idle_connection_is_closed_and_reopened(self):
+        for url in (self.dot("&idle_timeout=100"), self.doh("&idle_timeout=100"),
+                    self.doh("&idle_timeout=100&http=1.1")):
+            with self.subTest(url=url):
+                p = subprocess.Popen([QUERY, url, "example.com", "A", "--repeat", "3", "--step"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                try:
+                    self.assert_answer(read_result(p), reused=False)
+                    p.stdin.write("next\n")  # at once: still inside the idle window
+                    p.stdin.flush()
+                    self.assert_answer(read_result(p), reused=True)
+                    time.sleep(0.3)  # the behaviour under test: 300 ms idle > idle_timeout=100
+                    p.stdin.write("next\n")
+                    p.stdin.flush()
+                    self.assert_answer(read_result(p), reused=False)
+                    p.stdin.close()
+                    self.assertEqual(p.wait(timeout=10), 0)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                    p.stdout.close()
+
     def test_server_killed_then_restarted(self):
         tmp = tempfile.mkdtemp(prefix="dnslab-restart-", dir=self.tmp)
         server = Dnsdist(tmp, self.tmp)
