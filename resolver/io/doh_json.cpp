@@ -68,7 +68,7 @@ std::string name_text(const wire::Name& n) {
 
 std::string rfc3597(const std::string& rdata) {
     static constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                                  '8', '9', 'A', 'B', 'C', 'D', 'E', 'F'};
+                                                  '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
     std::string out = "\\# " + std::to_string(rdata.size());
     if (!rdata.empty()) {
         out += ' ';
