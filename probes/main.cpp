@@ -209,16 +209,17 @@ int main(int argc, char** argv) {
     uv_loop_init(&loop);
     const bool color = !f.no_color && !f.json && isatty(STDOUT_FILENO) != 0;
     int rc = 0;
-    {
-        probes::matrix::Engine engine(&loop, uopts);
+    probes::matrix::Engine engine(&loop, uopts);
+    // Every path out of `run` (including usage errors found late) ends in the one cleanup
+    // below, so the engine's upstreams are closed before the loop.
+    auto run = [&]() -> int {
+        int status = 0;
         std::string junit;
         if (check->parsed()) {
             auto text = read_file(f.check_file);
             auto cases = text ? probes::check::parse_cases(*text)
                               : resolver::Result<std::vector<probes::check::Case>>(resolver::fail(resolver::Errc::ConfigInvalid, "cannot read"));
             if (!cases) {
-                engine.close();
-                uv_loop_close(&loop);
                 return usage_error(f.check_file + ": " + cases.error().detail);
             }
             auto report = probes::check::run_check(engine, targets, *cases, q, pcap.get());
@@ -228,7 +229,7 @@ int main(int argc, char** argv) {
                 std::cout << probes::check::render_check_table(report, color);
             }
             junit = probes::check::check_junit(report);
-            rc = report.all_pass() ? 0 : kExitDiffer;
+            status = report.all_pass() ? 0 : kExitDiffer;
         } else {
             std::vector<common::QuestionSpec> questions;
             if (!f.qname.empty()) {
@@ -236,15 +237,11 @@ int main(int argc, char** argv) {
                 if (!f.qtype.empty()) {
                     auto t = wire::type_from_name(f.qtype);
                     if (!t) {
-                        engine.close();
-                        uv_loop_close(&loop);
                         return usage_error("unknown query type '" + f.qtype + "'");
                     }
                     one.type = *t;
                 }
                 if (!wire::Name::from_text(one.name)) {
-                    engine.close();
-                    uv_loop_close(&loop);
                     return usage_error("bad query name '" + one.name + "'");
                 }
                 questions.push_back(one);
@@ -253,8 +250,6 @@ int main(int argc, char** argv) {
                 auto text = read_file(f.question_file);
                 auto list = common::parse_question_list(text.value_or(""));
                 if (!list) {
-                    engine.close();
-                    uv_loop_close(&loop);
                     return usage_error(f.question_file + ": " + list.error().detail);
                 }
                 questions.insert(questions.end(), list->begin(), list->end());
@@ -262,15 +257,11 @@ int main(int argc, char** argv) {
             if (!f.pcap_in.empty()) {
                 auto list = common::read_pcap_questions(f.pcap_in);
                 if (!list) {
-                    engine.close();
-                    uv_loop_close(&loop);
                     return usage_error(list.error().detail);
                 }
                 questions.insert(questions.end(), list->begin(), list->end());
             }
             if (questions.empty()) {
-                engine.close();
-                uv_loop_close(&loop);
                 return usage_error("no question: give QNAME [QTYPE], -f FILE or --pcap-in FILE");
             }
             probes::compare::CompareOptions copts;
@@ -284,17 +275,19 @@ int main(int argc, char** argv) {
                 std::cout << probes::matrix::render_table(report, color);
             }
             junit = probes::matrix::to_junit(report);
-            rc = report.all_agree() ? 0 : kExitDiffer;
+            status = report.all_agree() ? 0 : kExitDiffer;
         }
         if (!f.junit.empty()) {
             std::ofstream out(f.junit);
             out << junit;
             if (!out) {
-                rc = usage_error("cannot write " + f.junit);
+                status = usage_error("cannot write " + f.junit);
             }
         }
-        engine.close();
-    }
+        return status;
+    };
+    rc = run();
+    engine.close();
     pcap.reset();
     uv_run(&loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&loop) != 0) {

@@ -92,6 +92,10 @@ std::vector<Outcome> Engine::run(const std::vector<Job>& jobs, std::size_t max_i
 }
 
 void Engine::close() {
+    if (closed_) {
+        return; // idempotent: the destructor may run after the loop was closed
+    }
+    closed_ = true;
     for (auto& [url, up] : upstreams_) {
         up->shutdown();
     }

@@ -46,6 +46,7 @@ public:
     std::vector<Outcome> run(const std::vector<Job>& jobs, std::size_t max_in_flight = 64);
 
     /// Shuts every upstream down and runs the loop until their handles are closed.
+    /// Idempotent; run() must not be called afterwards.
     void close();
 
 private:
@@ -54,6 +55,7 @@ private:
     uv_loop_t* loop_;
     resolver::upstream::UpstreamOptions opts_;
     std::map<std::string, resolver::upstream::UpstreamPtr> upstreams_;
+    bool closed_ = false;
 };
 
 /// Wall-clock microseconds since the epoch (for pcap timestamps).
