@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/policy/categories.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "resolver/policy/csv.hpp"
+
+namespace resolver::policy {
+
+std::vector<std::string> split_csv_line(std::string_view line) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                cur.push_back('"');
+                ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                cur.push_back(c);
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            out.push_back(std::move(cur));
+            cur.clear();
+        } else {
+            cur.push_back(c);
+        }
+    }
+    out.push_back(std::move(cur));
+    for (auto& f : out) {
+        auto b = f.find_first_not_of(" \t");
+        auto e = f.find_last_not_of(" \t");
+        f = b == std::string::npos ? std::string() : f.substr(b, e - b + 1);
+    }
+    return out;
+}
+
+std::vector<CategoryInfo> CategoryDb::builtin_ids() {
+    struct Row {
+        int id;
+        int parent;
+        const char* name;
+    };
+    static constexpr Row kRows[] = {
+#include "resolver/policy/category_ids.inc"
+    };
+    std::vector<CategoryInfo> out;
+    for (const auto& r : kRows) {
+        out.push_back({r.id, r.parent, r.name});
+    }
+    return out;
+}
+
+Result<std::vector<CategoryInfo>> CategoryDb::parse_ids_csv(std::string_view csv) {
+    std::vector<CategoryInfo> out;
+    std::string err;
+    bool header = true;
+    for_each_line(csv, [&](std::size_t line_no, std::string_view line) {
+        auto f = split_csv_line(line);
+        if (header) {
+            header = false;
+            if (f.size() < 3 || f[0] != "id") {
+                err = "line " + std::to_string(line_no) + ": expected header id,name,parent";
+                return false;
+            }
+            return true;
+        }
+        CategoryInfo ci;
+        if (f.size() < 3 || std::from_chars(f[0].data(), f[0].data() + f[0].size(), ci.id).ec !=
+                                std::errc{} ||
+            std::from_chars(f[2].data(), f[2].data() + f[2].size(), ci.parent).ec != std::errc{} ||
+            ci.id <= 0 || ci.id > 255) {
+            err = "line " + std::to_string(line_no) + ": expected id,name,parent with IDs 1-255";
+            return false;
+        }
+        ci.name = f[1];
+        out.push_back(std::move(ci));
+        return true;
+    });
+    if (!err.empty()) {
+        return fail(Errc::ConfigInvalid, err);
+    }
+    return out;
+}
+
+void CategoryDb::set_ids(std::vector<CategoryInfo> ids) {
+    by_id_.assign(256, CategoryInfo{});
+    for (auto& c : ids) {
+        if (c.id > 0 && c.id < 256) {
+            by_id_[static_cast<std::size_t>(c.id)] = std::move(c);
+        }
+    }
+}
+
+bool CategoryDb::add_domain(std::string_view domain, std::span<const std::uint8_t> ids) {
+    return domains_.insert(normalize_domain(domain), ids);
+}
+
+Status CategoryDb::add_csv(std::string_view csv) {
+    if (by_id_.empty()) {
+        set_ids(builtin_ids());
+    }
+    std::string err;
+    bool header = true;
+    for_each_line(csv, [&](std::size_t line_no, std::string_view line) {
+        auto f = split_csv_line(line);
+        if (header) {
+            header = false;
+            if (f.size() < 2 || f[0] != "domain" || f[1] != "categories") {
+                err = "line " + std::to_string(line_no) + ": expected header domain,categories";
+                return false;
+            }
+            return true;
+        }
+        if (f.size() != 2 || f[0].empty()) {
+            err = "line " + std::to_string(line_no) + ": expected domain,categories";
+            return false;
+        }
+        std::vector<std::uint8_t> ids;
+        std::string_view rest = f[1];
+        while (!rest.empty()) {
+            auto sp = rest.find(' ');
+            auto tok = rest.substr(0, sp);
+            rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+            if (tok.empty()) {
+                continue;
+            }
+            int id = 0;
+            auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), id);
+            if (ec != std::errc{} || p != tok.data() + tok.size() || id <= 0 || id > 255) {
+                err = "line " + std::to_string(line_no) + ": bad category ID '" +
+                      std::string(tok) + "'";
+                return false;
+            }
+            if (by_id_[static_cast<std::size_t>(id)].id == 0) {
+                err = "line " + std::to_string(line_no) + ": unknown category ID " +
+                      std::to_string(id);
+                return false;
+            }
+            ids.push_back(static_cast<std::uint8_t>(id));
+        }
+        if (auto r = IpRange::parse_cidr(f[0])) {
+            ips_.emplace_back(*r, std::move(ids));
+            return true;
+        }
+        if (!add_domain(f[0], ids)) {
+            err = "line " + std::to_string(line_no) + ": bad domain '" + f[0] + "'";
+            return false;
+        }
+        return true;
+    });
+    if (!err.empty()) {
+        return fail(Errc::ConfigInvalid, err);
+    }
+    return ok();
+}
+
+std::vector<std::int64_t> CategoryDb::expand(std::span<const std::uint8_t> ids) const {
+    std::vector<std::int64_t> out;
+    for (auto id : ids) {
+        out.push_back(id);
+        int parent = parent_of(id);
+        if (parent != 0) {
+            out.push_back(parent);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::int64_t> CategoryDb::lookup(std::string_view name) const {
+    auto hit = domains_.find_closest(name);
+    if (!hit) {
+        return {};
+    }
+    return expand(hit->values);
+}
+
+std::vector<std::int64_t> CategoryDb::lookup_ip(const IpAddr& ip) const {
+    for (const auto& [range, ids] : ips_) {
+        if (range.contains(ip)) {
+            return expand(ids);
+        }
+    }
+    return {};
+}
+
+int CategoryDb::parent_of(std::int64_t id) const {
+    if (id <= 0 || static_cast<std::size_t>(id) >= by_id_.size()) {
+        return 0;
+    }
+    return by_id_[static_cast<std::size_t>(id)].parent;
+}
+
+bool CategoryDb::is_security(std::int64_t id) const {
+    const int top = parent_of(id) != 0 ? parent_of(id) : static_cast<int>(id);
+    return top == 21 || top == 32;
+}
+
+std::string CategoryDb::name_of(std::int64_t id) const {
+    if (id <= 0 || static_cast<std::size_t>(id) >= by_id_.size()) {
+        return {};
+    }
+    return by_id_[static_cast<std::size_t>(id)].name;
+}
+
+} // namespace resolver::policy

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "resolver/policy/ip.hpp"
+
+namespace resolver::policy {
+
+struct IdentityGroup {
+    std::string id;
+    std::string name;
+    std::string email;
+};
+
+/// A user as `identity.*` fields see it (reference §2.2, identity selectors).
+struct Identity {
+    std::string email;
+    std::string name;
+    std::vector<IdentityGroup> groups;
+    std::map<std::string, std::vector<std::string>, std::less<>> saml_attributes;
+};
+
+/// The lab identity map: a DoH `CF-Authorization` token or a source address/CIDR -> user.
+/// JSON: `[{"token": "...", "source_ip": "10.0.0.0/24", "email": ..., "name": ...,
+/// "groups": [{"id","name","email"}], "saml_attributes": {"k": ["v"]}}]` (or
+/// `{"identities": [...]}`). A token match wins over a source match.
+struct IdentityMap {
+    struct Entry {
+        std::optional<IpRange> source;
+        std::string token;
+        Identity identity;
+    };
+    std::vector<Entry> entries;
+
+    /// The identity for this query, or nullptr (anonymous: identity fields are absent).
+    [[nodiscard]] const Identity* find(std::string_view token,
+                                       const std::optional<IpAddr>& src) const;
+};
+
+} // namespace resolver::policy
