@@ -18,6 +18,8 @@ constexpr std::size_t kReadBuffer = 64 * 1024;
 // Stop reading from a peer that does not read its answers; resume once it caught up.
 constexpr std::size_t kWriteHighWater = 4 * 1024 * 1024;
 constexpr std::size_t kWriteLowWater = 1024 * 1024;
+// After our FIN, how long we keep draining a peer that is still sending before we reset.
+constexpr std::uint64_t kLingerMs = 2000;
 
 } // namespace
 
@@ -74,7 +76,9 @@ bool TlsConnection::start() {
 }
 
 void TlsConnection::update_reading() {
-    const bool want = want_reading_ && !write_blocked_ && !closed_ && !closing_;
+    // While closing we keep reading (and discarding) so that unread request bytes do not turn
+    // our close into a TCP RST that destroys the answer before the client read it.
+    const bool want = !closed_ && (closing_ || (want_reading_ && !write_blocked_));
     if (want == reading_ || !tcp_) {
         return;
     }
@@ -113,6 +117,10 @@ void TlsConnection::touch() {
 
 void TlsConnection::on_idle() {
     auto self = shared_from_this();
+    if (closing_) {
+        close(); // the linger period is over
+        return;
+    }
     if (session_ && session_->in_flight() > 0) {
         touch(); // RFC 7766 §6.2.3: idle means nothing outstanding
         return;
@@ -130,8 +138,8 @@ void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
         close(); // EOF or reset; nothing more to say to this peer
         return;
     }
-    if (nread == 0 || closed_) {
-        return;
+    if (nread == 0 || closed_ || closing_) {
+        return; // closing: discard until the peer's EOF or the linger timer
     }
     if (BIO_write(rbio_, buf->base, static_cast<int>(nread)) != nread) {
         close();
@@ -181,7 +189,7 @@ bool TlsConnection::advance_handshake() {
 
 bool TlsConnection::read_plaintext() {
     char buf[16384];
-    while (!closed_) {
+    while (!closed_ && !closing_) {
         const int n = SSL_read(ssl_.get(), buf, sizeof buf);
         if (n > 0) {
             if (!session_->on_data({reinterpret_cast<const std::uint8_t*>(buf),
@@ -225,7 +233,7 @@ void TlsConnection::flush() {
     const std::size_t pending = BIO_ctrl_pending(wbio_);
     if (pending == 0) {
         if (closing_ && write_queued_ == 0) {
-            close();
+            linger();
         }
         return;
     }
@@ -267,7 +275,7 @@ void TlsConnection::on_write_done(std::size_t bytes, int status) {
         return;
     }
     if (closing_ && write_queued_ == 0) {
-        close();
+        linger();
         return;
     }
     if (write_blocked_ && write_queued_ < kWriteLowWater) {
@@ -287,9 +295,24 @@ void TlsConnection::close_after_flush() {
         ERR_clear_error();
     }
     flush();
-    if (write_queued_ == 0) {
-        close();
+}
+
+void TlsConnection::linger() {
+    if (lingering_ || closed_) {
+        return;
     }
+    lingering_ = true;
+    auto* req = new uv_shutdown_t{};
+    // Adopted in the callback, which libuv always runs (UV_ECANCELED if the handle closes).
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(tcp_.get()),
+                    [](uv_shutdown_t* r, int /*status*/) { delete r; }) != 0) {
+        delete req;
+        close();
+        return;
+    }
+    uv_timer_start(
+        timer_.get(), [](uv_timer_t* t) { static_cast<TlsConnection*>(t->data)->on_idle(); },
+        kLingerMs, 0);
 }
 
 void TlsConnection::close() {

@@ -88,6 +88,7 @@ private:
     void on_idle();
     void on_write_done(std::size_t bytes, int status);
     void update_reading();
+    void linger();
     bool advance_handshake();
     bool read_plaintext();
     void flush();
@@ -103,7 +104,8 @@ private:
     std::vector<char> read_buf_;
     std::size_t write_queued_ = 0;
     bool handshake_done_ = false;
-    bool closing_ = false; // close once writes drain
+    bool closing_ = false;   // close once writes drain
+    bool lingering_ = false; // FIN sent, draining the peer until EOF or the linger timer
     bool closed_ = false;
     bool reading_ = false;
     bool want_reading_ = true;   // the session's wish (set_reading)
