@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """DoT and DoH listeners against real clients (kdig, dig, curl, h2load, nghttp, Python ssl).
 
-Until dnslab-resolver's main accepts tls:// and https:// listeners, this drives
-tests/tls_echo_server: the real listeners with a fixed-answer QueryHandler (A 192.0.2.1 TTL 300;
-TXT answers echo the transport hints; timeout.test -> upstream timeout; slow.test answers after
-300 ms). Loopback only."""
+`DotDohListeners` drives tests/tls_echo_server: the real listeners with a fixed-answer
+QueryHandler (A 192.0.2.1 TTL 300; TXT answers echo the transport hints; timeout.test -> upstream
+timeout; drop.test dropped; slow.test answers after 300 ms), so listener behaviour is tested
+apart from the pipeline. `RealResolver` runs dnslab-resolver itself with fixture zones and checks
+that every transport gives the same answers and is logged with its protocol. Loopback only."""
 import json
 import os
 import socket
@@ -354,6 +355,69 @@ class DotDohListeners(unittest.TestCase):
             self.assertEqual(os.stat(os.path.join(state, "ca.key")).st_mode & 0o777, 0o600)
         finally:
             shutil.rmtree(state, ignore_errors=True)
+
+
+class RealResolver(unittest.TestCase):
+    """dnslab-resolver with --listen tls:// and https:// and the fixture zones."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.r = harness.Resolver(listen=("udp://127.0.0.1:0", "tcp://127.0.0.1:0", "tls://127.0.0.1:0",
+                                         "https://127.0.0.1:0/dns-query"))
+        cls.ca = cls.r.ca_file()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.__exit__(None, None, None)
+
+    def test_ready_file_names_the_lab_ca(self):
+        self.assertTrue(self.ca and os.path.exists(self.ca), self.r.urls)
+        self.assertTrue(self.ca.startswith(self.r.tmp), "the CA lives under --state-dir")
+
+    def answers(self, name, qtype):
+        host, udp = self.r.addr("udp")
+        _, tcp = self.r.addr("tcp")
+        _, dot = self.r.addr("tls")
+        _, doh = self.r.addr("https")
+        tls = ["+tls-ca=" + self.ca, "+tls-hostname=localhost"]
+        out = {
+            "udp": harness.kdig(host, udp, "+notcp", name, qtype, "+short"),
+            "tcp": harness.kdig(host, tcp, "+tcp", name, qtype, "+short"),
+            "dot": harness.kdig(host, dot, *tls, name, qtype, "+short"),
+            "doh-post": harness.kdig(host, doh, *tls, "+https", name, qtype, "+short"),
+            "doh-get": harness.kdig(host, doh, *tls, "+https-get", name, qtype, "+short"),
+        }
+        return {k: sorted(v.split("\n")) for k, v in out.items()}
+
+    def test_answers_identical_across_transports(self):
+        for name, qtype in (("www.example.com", "A"), ("www.bing.com", "AAAA"),
+                            ("example.com", "MX"), ("nonexistent.example.com", "A")):
+            got = self.answers(name, qtype)
+            for transport, lines in got.items():
+                self.assertEqual(lines, got["udp"], f"{name} {qtype} over {transport}")
+        self.assertIn("192.0.2.10", self.answers("www.example.com", "A")["dot"])
+
+    def test_log_records_protocol_and_destination(self):
+        host, dot = self.r.addr("tls")
+        _, doh = self.r.addr("https")
+        tls = ["+tls-ca=" + self.ca, "+tls-hostname=localhost"]
+        harness.kdig(host, dot, *tls, "dot-log.example.com", "A")
+        harness.kdig(host, doh, *tls, "+https", "doh-log.example.com", "A")
+        rec = self.r.wait_record(lambda r: r.get("QueryName") == "dot-log.example.com")
+        self.assertEqual(rec["Protocol"], "tls")
+        self.assertEqual(rec["DstPort"], dot)
+        rec = self.r.wait_record(lambda r: r.get("QueryName") == "doh-log.example.com")
+        self.assertEqual(rec["Protocol"], "https")
+        self.assertEqual(rec["DstPort"], doh)
+
+    def test_curl_json_against_fixture(self):
+        _, doh = self.r.addr("https")
+        p = harness.run(["curl", "-sS", "--http2", "--cacert", self.ca, "--resolve", f"localhost:{doh}:127.0.0.1",
+                         "-H", "accept: application/dns-json",
+                         f"https://localhost:{doh}/dns-query?name=www.example.com&type=A"])
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["Status"], 0)
+        self.assertIn("192.0.2.10", [a["data"] for a in doc["Answer"]])
 
 
 if __name__ == "__main__":
