@@ -16,7 +16,7 @@ trap cleanup EXIT
 
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 start_dnslab() { # name upstream -> prints udp port
-  "$RESOLVER" --listen udp://127.0.0.1:0 --listen tcp://127.0.0.1:0 --upstream "$2" --ready-file "$W/$1.ready" 2>"$W/$1.err" &
+  "$RESOLVER" --listen udp://127.0.0.1:0 --listen tcp://127.0.0.1:0 --upstream "$2" --ready-file "$W/$1.ready" >/dev/null 2>"$W/$1.err" &
   pids+=($!)
   for _ in $(seq 1 100); do [ -s "$W/$1.ready" ] && break; sleep 0.05; done
   head -1 "$W/$1.ready" | sed 's/.*://'

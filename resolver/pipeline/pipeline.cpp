@@ -124,6 +124,7 @@ void Pipeline::send_upstream(QueryContext& ctx) {
     const auto& q = *ctx.query;
     wire::Message out;
     out.id = static_cast<std::uint16_t>(rng_()); // never the client's ID (cache poisoning hygiene)
+    ctx.upstream_id = out.id;
     out.set_flag(wire::kFlagRd, true);
     out.set_flag(wire::kFlagCd, q.flag(wire::kFlagCd));
     out.question = q.question;
@@ -157,8 +158,9 @@ void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
     ctx.upstream_server = ex.server;
     auto parsed = wire::parse({ex.wire.data(), ex.wire.size()});
     const auto& q = ctx.query->question[0];
-    if (!parsed || parsed.message->question.size() != 1 || !(parsed.message->question[0].qname == q.qname) ||
-        parsed.message->question[0].qtype != q.qtype) {
+    // RFC 5452 §9.1: an answer must match the ID and the question we sent.
+    if (!parsed || parsed.message->id != ctx.upstream_id || parsed.message->question.size() != 1 ||
+        !(parsed.message->question[0].qname == q.qname) || parsed.message->question[0].qtype != q.qtype) {
         ++counters_.upstream_errors;
         ctx.upstream_error = fail(Errc::UpstreamFailure, ex.server + " sent an answer that does not match the question" +
                                                              (parsed ? "" : " (" + parsed.failure.reason + ")"));

@@ -47,6 +47,7 @@ struct QueryContext {
     std::uint32_t cache_age_s = 0;
 
     // upstream
+    std::uint16_t upstream_id = 0;           // the random ID we put on the wire
     std::string upstream_server;             // who answered, or who failed
     std::optional<Error> upstream_error;
     std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), TTLs as received
