@@ -25,14 +25,16 @@ using namespace resolver;
 namespace {
 
 std::string txt_rdata(const std::string& s) {
-    return std::string(1, static_cast<char>(std::min<std::size_t>(s.size(), 255))) + s.substr(0, 255);
+    return std::string(1, static_cast<char>(std::min<std::size_t>(s.size(), 255))) +
+           s.substr(0, 255);
 }
 
 class EchoHandler final : public io::QueryHandler {
 public:
     explicit EchoHandler(uv_loop_t* loop) : loop_(loop) {}
 
-    void handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) override {
+    void handle(std::vector<std::uint8_t> wire, io::TransportInfo info,
+                io::ReplyFn reply) override {
         auto parsed = wire::parse(wire);
         if (!parsed || parsed.message->question.empty()) {
             reply(io::Reply{{}, true, false, 0});
@@ -60,12 +62,14 @@ public:
             rdata += txt_rdata("auth=" + info.http_authorization);
             rdata += txt_rdata("dst=" + info.dst.ip + ":" + std::to_string(info.dst.port));
             rdata += txt_rdata("datagram=" + std::to_string(info.datagram ? 1 : 0));
-            r.answer.push_back({q.question[0].qname, wire::rrtype::TXT, wire::rrclass::IN, 60, rdata});
+            r.answer.push_back(
+                {q.question[0].qname, wire::rrtype::TXT, wire::rrclass::IN, 60, rdata});
         } else {
             r.answer.push_back({q.question[0].qname, wire::rrtype::A, wire::rrclass::IN, 300,
                                 std::string{'\xC0', '\x00', '\x02', '\x01'}});
         }
-        io::Reply out{wire::serialize(r), false, false, r.question[0].qtype == wire::rrtype::TXT ? 60U : 300U};
+        io::Reply out{wire::serialize(r), false, false,
+                      r.question[0].qtype == wire::rrtype::TXT ? 60U : 300U};
         if (qname != "slow.test") {
             reply(std::move(out));
             return;
@@ -119,8 +123,8 @@ int main(int argc, char** argv) {
         limits.max_connections = std::stoul(argv[2]);
     }
     io::DohLimits doh_limits;
-    auto dot = io::make_dot_listener(loop, *util::parse_url("tls://127.0.0.1:0"), handler, *ctx,
-                                     limits);
+    auto dot =
+        io::make_dot_listener(loop, *util::parse_url("tls://127.0.0.1:0"), handler, *ctx, limits);
     if (!dot) {
         return die(dot.error().detail);
     }
@@ -135,7 +139,8 @@ int main(int argc, char** argv) {
     // Exit when the test closes our stdin (no orphan if the test dies) or on SIGTERM.
     uv_signal_t sig;
     uv_signal_init(loop, &sig);
-    uv_signal_start(&sig, [](uv_signal_t* s, int) { uv_stop(s->loop); }, SIGTERM);
+    uv_signal_start(
+        &sig, [](uv_signal_t* s, int) { uv_stop(s->loop); }, SIGTERM);
     uv_pipe_t in;
     uv_pipe_init(loop, &in, 0);
     uv_pipe_open(&in, 0);

@@ -98,8 +98,8 @@ std::string base64url_encode(std::span<const std::uint8_t> bytes) {
     out.reserve((bytes.size() * 4 + 2) / 3);
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
-        const std::uint32_t v = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) |
-                                bytes[i + 2];
+        const std::uint32_t v =
+            (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
         out += kB64Url[(v >> 18) & 63];
         out += kB64Url[(v >> 12) & 63];
         out += kB64Url[(v >> 6) & 63];
@@ -110,7 +110,8 @@ std::string base64url_encode(std::span<const std::uint8_t> bytes) {
         out += kB64Url[(v >> 18) & 63];
         out += kB64Url[(v >> 12) & 63];
     } else if (bytes.size() - i == 2) {
-        const std::uint32_t v = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
+        const std::uint32_t v =
+            (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
         out += kB64Url[(v >> 18) & 63];
         out += kB64Url[(v >> 12) & 63];
         out += kB64Url[(v >> 6) & 63];
@@ -204,8 +205,8 @@ Result<wire::Message> json_query_from_params(const std::map<std::string, std::st
     }
     bool dnssec_ok = false;
     bool checking_disabled = false;
-    for (auto [key, flag, label] : {std::tuple{"do", &dnssec_ok, "DO"},
-                                    std::tuple{"cd", &checking_disabled, "CD"}}) {
+    for (auto [key, flag, label] :
+         {std::tuple{"do", &dnssec_ok, "DO"}, std::tuple{"cd", &checking_disabled, "CD"}}) {
         if (auto it = params.find(key); it != params.end()) {
             auto v = parse_flag(it->second);
             if (!v) {

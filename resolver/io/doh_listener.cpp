@@ -69,28 +69,28 @@ bool wants_json(const HttpRequest& req, const std::map<std::string, std::string>
 
 const char* reason_phrase(int status) {
     switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Error";
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 413:
+            return "Content Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 504:
+            return "Gateway Timeout";
+        case 505:
+            return "HTTP Version Not Supported";
+        default:
+            return "Error";
     }
 }
 
@@ -136,7 +136,8 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
         (path.size() > served_path.size() && path.substr(0, served_path.size()) == served_path &&
          path[served_path.size()] == '/');
     if (!path_ok) {
-        d.response = error_response(404, "not found: this listener serves " + std::string(served_path));
+        d.response =
+            error_response(404, "not found: this listener serves " + std::string(served_path));
         return d;
     }
     if (req.method != "GET" && req.method != "POST") {
@@ -151,8 +152,9 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
 
     if (req.method == "GET") {
         const std::size_t q = req.target.find('?');
-        const auto params = parse_query_string(
-            q == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(q + 1));
+        const auto params =
+            parse_query_string(q == std::string::npos ? std::string_view{}
+                                                      : std::string_view(req.target).substr(q + 1));
         if (auto it = params.find("dns"); it != params.end()) {
             // 4 base64 characters per 3 bytes: anything longer cannot fit in a DNS message.
             if (it->second.size() > (kMaxDnsMessage + 2) / 3 * 4) {
@@ -199,8 +201,8 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
         d.response = error_response(400, "malformed DNS query: " + parsed.failure.reason);
         return d;
     }
-    d.query.pad = parsed.message->edns &&
-                  parsed.message->edns->find(wire::edns_opt::Padding) != nullptr;
+    d.query.pad =
+        parsed.message->edns && parsed.message->edns->find(wire::edns_opt::Padding) != nullptr;
     return d;
 }
 
@@ -252,8 +254,10 @@ public:
         }
         session_.reset(raw);
         const nghttp2_settings_entry settings[] = {
-            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, static_cast<std::uint32_t>(limits_.max_streams)},
-            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(limits_.max_header_bytes)},
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+             static_cast<std::uint32_t>(limits_.max_streams)},
+            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+             static_cast<std::uint32_t>(limits_.max_header_bytes)},
         };
         if (nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, 2) != 0) {
             return false;
@@ -292,9 +296,9 @@ private:
         return 0;
     }
 
-    static int on_header(nghttp2_session* /*s*/, const nghttp2_frame* frame, const std::uint8_t* name,
-                         std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                         std::uint8_t /*flags*/, void* ud) {
+    static int on_header(nghttp2_session* /*s*/, const nghttp2_frame* frame,
+                         const std::uint8_t* name, std::size_t namelen, const std::uint8_t* value,
+                         std::size_t valuelen, std::uint8_t /*flags*/, void* ud) {
         Stream* st = self(ud).find(frame->hd.stream_id);
         if (st == nullptr) {
             return 0;
@@ -330,7 +334,8 @@ private:
             return 0;
         }
         if (st->req.body.size() + len > self(ud).limits_.max_body_bytes) {
-            st->req.too_large = true; // keep reading (flow control continues), answer 413 at the end
+            st->req.too_large =
+                true; // keep reading (flow control continues), answer 413 at the end
             st->req.body.clear();
             return 0;
         }
@@ -421,9 +426,10 @@ private:
         nva.reserve(fields.size());
         for (const auto& [k, v] : fields) {
             // nghttp2 copies names and values during submit, so views of locals are fine.
-            nva.push_back({const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(k.data())),
-                           const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())),
-                           k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+            nva.push_back(
+                {const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(k.data())),
+                 const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())),
+                 k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
         }
         st->response_body = r.body;
         st->response_off = 0;
@@ -479,7 +485,10 @@ class H1Session final : public StreamSession {
 public:
     H1Session(TlsConnection& conn, QueryHandler& handler, std::string path,
               const StreamLimits& limits, const DohLimits& doh_limits)
-        : conn_(conn), handler_(handler), path_(std::move(path)), doh_limits_(doh_limits),
+        : conn_(conn),
+          handler_(handler),
+          path_(std::move(path)),
+          doh_limits_(doh_limits),
           parser_(doh_limits.max_header_bytes, doh_limits.max_body_bytes),
           max_pending_(std::max<std::size_t>(1, limits.max_in_flight)) {}
 
@@ -515,8 +524,8 @@ private:
                 auto& slot = slots_.emplace_back();
                 slot.close = true;
                 slot.ready = true;
-                slot.bytes = serialize(error_response(parser_.error_status(), parser_.error_reason()),
-                                       false);
+                slot.bytes = serialize(
+                    error_response(parser_.error_status(), parser_.error_reason()), false);
                 break;
             }
             on_request(req);
@@ -568,7 +577,8 @@ private:
             Slot slot = std::move(slots_.front());
             slots_.pop_front();
             ++base_seq_;
-            conn_.send({reinterpret_cast<const std::uint8_t*>(slot.bytes.data()), slot.bytes.size()});
+            conn_.send(
+                {reinterpret_cast<const std::uint8_t*>(slot.bytes.data()), slot.bytes.size()});
             if (slot.close) {
                 conn_.close_after_flush();
                 return;
@@ -577,7 +587,8 @@ private:
     }
 
     static std::string serialize(const HttpResponse& r, bool keep_alive) {
-        std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+        std::string out =
+            "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
         if (!r.content_type.empty()) {
             out += "content-type: " + r.content_type + "\r\n";
         }
@@ -634,8 +645,8 @@ Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, Que
     }
     auto server = TlsStreamServer::create(
         loop, effective, std::move(ctx), &tls::kAlpnDoh, limits,
-        [&handler, limits, doh_limits, path = effective.path](
-            TlsConnection& conn) -> std::unique_ptr<StreamSession> {
+        [&handler, limits, doh_limits,
+         path = effective.path](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
             if (conn.peer().alpn == "h2") {
                 auto s = std::make_unique<H2Session>(conn, handler, path, doh_limits);
                 if (!s->init()) {

@@ -26,11 +26,10 @@ std::vector<std::uint8_t> pad_response(std::span<const std::uint8_t> response, s
         msg.edns.emplace();
     }
     auto& opts = msg.edns->options;
-    opts.erase(std::remove_if(opts.begin(), opts.end(),
-                              [](const wire::EdnsOption& o) {
-                                  return o.code == wire::edns_opt::Padding;
-                              }),
-               opts.end());
+    opts.erase(
+        std::remove_if(opts.begin(), opts.end(),
+                       [](const wire::EdnsOption& o) { return o.code == wire::edns_opt::Padding; }),
+        opts.end());
     // The OPT record sits last and its owner is the root, so adding an option grows the
     // message by exactly 4 + length bytes (RFC 7830 §3); compression is unaffected.
     const std::size_t bare = wire::serialize(msg).size() + 4;
@@ -48,7 +47,9 @@ namespace {
 class DotSession final : public StreamSession {
 public:
     DotSession(TlsConnection& conn, QueryHandler& handler, const StreamLimits& limits)
-        : conn_(conn), handler_(handler), framer_(limits.max_message_size),
+        : conn_(conn),
+          handler_(handler),
+          framer_(limits.max_message_size),
           max_in_flight_(std::max<std::size_t>(1, limits.max_in_flight)) {
         base_.protocol = Protocol::Tls;
         base_.src = conn.peer().src;

@@ -27,8 +27,9 @@ std::string_view trim(std::string_view s) {
 // RFC 9110 §5.6.2 token characters, for method and field names.
 bool is_token(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                           std::string_view::npos;
+        return std::isalnum(c) != 0 ||
+               std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                   std::string_view::npos;
     });
 }
 
@@ -137,7 +138,8 @@ Http1Parser::State Http1Parser::next(HttpRequest& out) {
         }
         if (name == "content-length") {
             if (value.empty() || value.size() > 9 ||
-                !std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
+                !std::all_of(value.begin(), value.end(),
+                             [](unsigned char c) { return std::isdigit(c); })) {
                 return set_error(400, "bad content-length");
             }
             const std::size_t len = std::stoul(value);

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/io/tls_stream.hpp"
 
-#include "resolver/io/sockaddr.hpp"
-
 #include <cerrno>
 #include <cstring>
 
@@ -10,6 +8,8 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "resolver/io/sockaddr.hpp"
 
 namespace resolver::io {
 namespace {
@@ -192,8 +192,8 @@ bool TlsConnection::read_plaintext() {
     while (!closed_ && !closing_) {
         const int n = SSL_read(ssl_.get(), buf, sizeof buf);
         if (n > 0) {
-            if (!session_->on_data({reinterpret_cast<const std::uint8_t*>(buf),
-                                    static_cast<std::size_t>(n)})) {
+            if (!session_->on_data(
+                    {reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(n)})) {
                 return false;
             }
             continue;
@@ -331,7 +331,11 @@ void TlsConnection::close() {
 TlsStreamServer::TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::ServerContext> ctx,
                                  const std::string_view* alpn, const StreamLimits& limits,
                                  SessionFactory factory)
-    : loop_(loop), ctx_(std::move(ctx)), alpn_(alpn), limits_(limits), factory_(std::move(factory)) {}
+    : loop_(loop),
+      ctx_(std::move(ctx)),
+      alpn_(alpn),
+      limits_(limits),
+      factory_(std::move(factory)) {}
 
 TlsStreamServer::~TlsStreamServer() {
     auto conns = std::move(conns_);
@@ -354,8 +358,7 @@ Result<std::unique_ptr<TlsStreamServer>> TlsStreamServer::create(
         uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&sa)) != 0) {
         return fail(Errc::ConfigInvalid, "listener address must be an IP literal: " + host);
     }
-    const socklen_t sa_len =
-        sa.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    const socklen_t sa_len = sa.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 
     // libuv 1.44 has no SO_REUSEPORT flag for TCP: create, set, bind, then uv_tcp_open.
     const int fd = ::socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -377,7 +380,8 @@ Result<std::unique_ptr<TlsStreamServer>> TlsStreamServer::create(
 
     std::unique_ptr<TlsStreamServer> server(
         new TlsStreamServer(loop, std::move(ctx), alpn, limits, std::move(factory)));
-    auto handle = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
+    auto handle =
+        util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
     if (!handle) {
         ::close(fd);
         return handle.error();

@@ -159,9 +159,8 @@ Status add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
 
 /// A new certificate for `key`, issued by `issuer` (nullptr: self-signed) and signed by
 /// `issuer_key`, with `exts` as (nid, value) pairs.
-Result<X509Ptr> make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer,
-                          EVP_PKEY* issuer_key, int days,
-                          const std::vector<std::pair<int, std::string>>& exts) {
+Result<X509Ptr> make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key,
+                          int days, const std::vector<std::pair<int, std::string>>& exts) {
     X509Ptr cert{X509_new()};
     Bignum serial{BN_new()};
     if (!cert || !serial || X509_set_version(cert.get(), 2) != 1 ||
@@ -248,8 +247,8 @@ Result<LabCaFiles> ensure_lab_ca(const std::string& state_dir, const std::string
         }
         ca = std::move(made.value());
         auto st = write_file(files.ca_key, 0600, [&](FILE* f) {
-            return PEM_write_PrivateKey(f, ca_key.get(), nullptr, nullptr, 0, nullptr,
-                                        nullptr) == 1;
+            return PEM_write_PrivateKey(f, ca_key.get(), nullptr, nullptr, 0, nullptr, nullptr) ==
+                   1;
         });
         if (!st) {
             return st.error();
@@ -290,8 +289,7 @@ Result<LabCaFiles> ensure_lab_ca(const std::string& state_dir, const std::string
     }
     leaf = std::move(made.value());
     auto st = write_file(files.leaf_key, 0600, [&](FILE* f) {
-        return PEM_write_PrivateKey(f, leaf_key.get(), nullptr, nullptr, 0, nullptr, nullptr) ==
-               1;
+        return PEM_write_PrivateKey(f, leaf_key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
     });
     if (!st) {
         return st.error();

@@ -9,11 +9,11 @@ namespace resolver::tls {
 
 /// Where the lab's throwaway PKI lives on disk.
 struct LabCaFiles {
-    std::string ca_cert;   // <state_dir>/ca.pem: what clients trust (kdig +tls-ca, curl --cacert)
-    std::string ca_key;    // <state_dir>/ca.key (0600)
-    std::string leaf_cert; // <state_dir>/server.pem: the leaf followed by the CA (a full chain)
-    std::string leaf_key;  // <state_dir>/server.key (0600)
-    bool created_ca = false;   // true when this call generated a new CA
+    std::string ca_cert;     // <state_dir>/ca.pem: what clients trust (kdig +tls-ca, curl --cacert)
+    std::string ca_key;      // <state_dir>/ca.key (0600)
+    std::string leaf_cert;   // <state_dir>/server.pem: the leaf followed by the CA (a full chain)
+    std::string leaf_key;    // <state_dir>/server.key (0600)
+    bool created_ca = false; // true when this call generated a new CA
     bool created_leaf = false; // true when this call generated a new leaf
 };
 

@@ -31,9 +31,9 @@ int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const un
     for (std::size_t i = 0; i < prefs->size(); i += 1U + ours[i]) {
         for (unsigned int j = 0; j < inlen; j += 1U + in[j]) {
             if (ours[i] == in[j] && j + 1U + in[j] <= inlen &&
-                std::char_traits<char>::compare(
-                    reinterpret_cast<const char*>(ours + i + 1),
-                    reinterpret_cast<const char*>(in + j + 1), ours[i]) == 0) {
+                std::char_traits<char>::compare(reinterpret_cast<const char*>(ours + i + 1),
+                                                reinterpret_cast<const char*>(in + j + 1),
+                                                ours[i]) == 0) {
                 *out = in + j + 1;
                 *outlen = in[j];
                 return SSL_TLSEXT_ERR_OK;
@@ -44,7 +44,9 @@ int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const un
 }
 
 // Any server name is fine: the name is a location hint read later with SSL_get_servername.
-int on_servername(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) { return SSL_TLSEXT_ERR_OK; }
+int on_servername(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) {
+    return SSL_TLSEXT_ERR_OK;
+}
 
 } // namespace
 

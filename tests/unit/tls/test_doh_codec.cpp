@@ -2,7 +2,6 @@
 // The DoH request/response logic of the DoH listener: base64url, query strings, the JSON API
 // and the HTTP status decisions of RFC 8484 and the behaviour reference §7.3.
 #include <doctest/doctest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "resolver/io/doh_json.hpp"
@@ -13,9 +12,12 @@ using namespace resolver;
 using namespace resolver::io;
 
 namespace {
-std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes(std::string_view s) {
+    return {s.begin(), s.end()};
+}
 
-std::vector<std::uint8_t> query_wire(std::string_view name, std::uint16_t type, bool padding = false) {
+std::vector<std::uint8_t> query_wire(std::string_view name, std::uint16_t type,
+                                     bool padding = false) {
     wire::Message m;
     m.set_flag(wire::kFlagRd, true);
     m.question.push_back({*wire::Name::from_text(name), type, wire::rrclass::IN});
@@ -75,9 +77,9 @@ TEST_CASE("base64url matches the RFC 8484 §4.1.1 example and rejects bad input"
     REQUIRE(decoded.has_value());
     CHECK(decoded->size() == 33);
     CHECK(base64url_encode(*decoded) == example);
-    CHECK(base64url_decode("AAAB+AAA") == std::nullopt);  // standard alphabet
-    CHECK(base64url_decode("AAAAA") == std::nullopt);     // dangling 6 bits
-    CHECK(base64url_decode("AA==").has_value());          // padding tolerated
+    CHECK(base64url_decode("AAAB+AAA") == std::nullopt); // standard alphabet
+    CHECK(base64url_decode("AAAAA") == std::nullopt);    // dangling 6 bits
+    CHECK(base64url_decode("AA==").has_value());         // padding tolerated
 }
 
 TEST_CASE("query strings are split and percent-decoded, first value wins") {
@@ -91,7 +93,8 @@ TEST_CASE("query strings are split and percent-decoded, first value wins") {
 }
 
 TEST_CASE("the JSON API builds an ID 0 RD query with type, DO and CD") {
-    auto q = json_query_from_params({{"name", "example.com"}, {"type", "MX"}, {"do", "1"}, {"cd", "true"}});
+    auto q = json_query_from_params(
+        {{"name", "example.com"}, {"type", "MX"}, {"do", "1"}, {"cd", "true"}});
     REQUIRE(q.has_value());
     CHECK(q->id == 0);
     CHECK(q->flag(wire::kFlagRd));
@@ -100,7 +103,8 @@ TEST_CASE("the JSON API builds an ID 0 RD query with type, DO and CD") {
     REQUIRE(q->edns.has_value());
     CHECK(q->edns->dnssec_ok);
 
-    auto numeric = json_query_from_params({{"name", "example.com"}, {"type", "65"}, {"cd", "false"}});
+    auto numeric =
+        json_query_from_params({{"name", "example.com"}, {"type", "65"}, {"cd", "false"}});
     REQUIRE(numeric.has_value());
     CHECK(numeric->question.at(0).qtype == wire::rrtype::HTTPS);
     CHECK_FALSE(numeric->flag(wire::kFlagCd));
@@ -113,15 +117,19 @@ TEST_CASE("the JSON API builds an ID 0 RD query with type, DO and CD") {
     CHECK(bad_cd.error().detail.find("Invalid CD flag `2`") != std::string::npos);
 }
 
-TEST_CASE("JSON rendering follows 1.1.1.1's shape, with presentation-format data and EDE comments") {
+TEST_CASE(
+    "JSON rendering follows 1.1.1.1's shape, with presentation-format data and EDE comments") {
     wire::Message q = *json_query_from_params({{"name", "Example.com"}, {"type", "A"}});
     wire::Message r = wire::make_response(q, wire::rcode::NoError);
     r.set_flag(wire::kFlagRa, true);
     const auto name = *wire::Name::from_text("example.com");
-    r.answer.push_back({name, wire::rrtype::A, wire::rrclass::IN, 300, std::string{'\xC0', '\x00', '\x02', '\x01'}});
-    r.answer.push_back({name, wire::rrtype::MX, wire::rrclass::IN, 60,
-                        std::string{'\x00', '\x0A'} + wire::Name::from_text("mx.example.com")->wire()});
-    r.answer.push_back({name, wire::rrtype::TXT, wire::rrclass::IN, 60, std::string("\x05hello\x02hi", 9)});
+    r.answer.push_back({name, wire::rrtype::A, wire::rrclass::IN, 300,
+                        std::string{'\xC0', '\x00', '\x02', '\x01'}});
+    r.answer.push_back(
+        {name, wire::rrtype::MX, wire::rrclass::IN, 60,
+         std::string{'\x00', '\x0A'} + wire::Name::from_text("mx.example.com")->wire()});
+    r.answer.push_back(
+        {name, wire::rrtype::TXT, wire::rrclass::IN, 60, std::string("\x05hello\x02hi", 9)});
     r.authority.push_back({name, 65280, wire::rrclass::IN, 5, std::string("\x01\xff", 2)});
     r.add_ede(17, "blocked by policy");
 
@@ -135,7 +143,9 @@ TEST_CASE("JSON rendering follows 1.1.1.1's shape, with presentation-format data
     CHECK(j["Question"][0]["name"] == "Example.com");
     CHECK(j["Question"][0]["type"] == 1);
     CHECK(j["Answer"].size() == 3);
-    CHECK(j["Answer"][0] == nlohmann::json{{"name", "example.com"}, {"type", 1}, {"TTL", 300}, {"data", "192.0.2.1"}});
+    CHECK(
+        j["Answer"][0] ==
+        nlohmann::json{{"name", "example.com"}, {"type", 1}, {"TTL", 300}, {"data", "192.0.2.1"}});
     CHECK(j["Answer"][1]["data"] == "10 mx.example.com.");
     CHECK(j["Answer"][2]["data"] == "\"hello\" \"hi\"");
     CHECK(j["Authority"][0]["data"] == "\\# 2 01ff");
@@ -153,13 +163,14 @@ TEST_CASE("GET ?dns= and POST wire queries are accepted; padding is noticed") {
     CHECK(d.query.pad);
     CHECK_FALSE(d.query.json);
 
-    auto p = decode_doh_request(post(std::string(wire.begin(), wire.end()), "Application/DNS-Message; q=1"),
-                                "/dns-query", {});
+    auto p = decode_doh_request(
+        post(std::string(wire.begin(), wire.end()), "Application/DNS-Message; q=1"), "/dns-query",
+        {});
     REQUIRE_FALSE(p.response.has_value());
     CHECK(p.query.wire == wire);
 
-    auto j = decode_doh_request(get("/dns-query?name=example.com", {{"accept", "application/dns-json"}}),
-                                "/dns-query", {});
+    auto j = decode_doh_request(
+        get("/dns-query?name=example.com", {{"accept", "application/dns-json"}}), "/dns-query", {});
     REQUIRE_FALSE(j.response.has_value());
     CHECK(j.query.json);
     auto ct = decode_doh_request(get("/dns-query/sub?name=example.com&ct=application/dns-json"),
@@ -171,14 +182,15 @@ TEST_CASE("GET ?dns= and POST wire queries are accepted; padding is noticed") {
 TEST_CASE("DoH errors map to the documented HTTP status codes") {
     const auto wire = query_wire("example.com", wire::rrtype::A);
     const std::string b64 = base64url_encode(wire);
-    CHECK(status_of(get("/dns-query")) == 400);                      // missing query
-    CHECK(status_of(get("/dns-query?dns=***")) == 400);              // not base64url
-    CHECK(status_of(get("/dns-query?dns=AAAA")) == 400);             // too small
-    CHECK(status_of(get("/dns-query?dns=" + base64url_encode(bytes("0123456789abcdefgh")))) == 400); // garbage
+    CHECK(status_of(get("/dns-query")) == 400);          // missing query
+    CHECK(status_of(get("/dns-query?dns=***")) == 400);  // not base64url
+    CHECK(status_of(get("/dns-query?dns=AAAA")) == 400); // too small
+    CHECK(status_of(get("/dns-query?dns=" + base64url_encode(bytes("0123456789abcdefgh")))) ==
+          400); // garbage
     CHECK(status_of(get("/dns-query?dns=" + std::string(90000, 'A'))) == 413);
     CHECK(status_of(get("/other?dns=" + b64)) == 404);
     CHECK(status_of(get("/dns-queryX?dns=" + b64)) == 404);
-    CHECK(status_of(get("/dns-query/loc1?dns=" + b64)) == 200);      // lab path form
+    CHECK(status_of(get("/dns-query/loc1?dns=" + b64)) == 200); // lab path form
     auto put = get("/dns-query");
     put.method = "PUT";
     const auto d = decode_doh_request(put, "/dns-query", {});

@@ -18,8 +18,9 @@ TEST_SUITE_BEGIN("tls.http1");
 TEST_CASE("a GET arrives in pieces and is parsed once complete") {
     Http1Parser p(4096, 65535);
     HttpRequest r;
-    const std::string req = "GET /dns-query?dns=AAAB HTTP/1.1\r\nHost: Abc.Example:443\r\n"
-                            "Accept: application/dns-message\r\nCF-DNS-Location: loc1\r\n\r\n";
+    const std::string req =
+        "GET /dns-query?dns=AAAB HTTP/1.1\r\nHost: Abc.Example:443\r\n"
+        "Accept: application/dns-message\r\nCF-DNS-Location: loc1\r\n\r\n";
     for (std::size_t i = 0; i + 1 < req.size(); ++i) {
         feed(p, req.substr(i, 1));
         REQUIRE(p.next(r) == State::NeedMore);
@@ -38,9 +39,11 @@ TEST_CASE("a GET arrives in pieces and is parsed once complete") {
 
 TEST_CASE("pipelined POSTs with bodies come out one by one; Connection: close is seen") {
     Http1Parser p(4096, 65535);
-    feed(p, "POST /dns-query HTTP/1.1\r\nContent-Type: application/dns-message\r\nContent-Length: 3\r\n\r\nabc"
-            "POST /dns-query HTTP/1.1\r\nContent-Length: 2\r\nConnection: keep-alive, Close\r\n\r\nxy"
-            "GET / HTTP/1.0\r\n\r\n");
+    feed(p,
+         "POST /dns-query HTTP/1.1\r\nContent-Type: application/dns-message\r\nContent-Length: "
+         "3\r\n\r\nabc"
+         "POST /dns-query HTTP/1.1\r\nContent-Length: 2\r\nConnection: keep-alive, Close\r\n\r\nxy"
+         "GET / HTTP/1.0\r\n\r\n");
     HttpRequest r;
     REQUIRE(p.next(r) == State::Request);
     CHECK(r.body == "abc");

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include <doctest/doctest.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include <doctest/doctest.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>

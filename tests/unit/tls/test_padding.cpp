@@ -11,7 +11,8 @@ wire::Message query(bool edns, bool padding) {
     wire::Message m;
     m.id = 7;
     m.set_flag(wire::kFlagRd, true);
-    m.question.push_back({*wire::Name::from_text("example.com"), wire::rrtype::A, wire::rrclass::IN});
+    m.question.push_back(
+        {*wire::Name::from_text("example.com"), wire::rrtype::A, wire::rrclass::IN});
     if (edns) {
         m.edns.emplace();
         if (padding) {
@@ -37,11 +38,13 @@ TEST_CASE("responses are padded to a multiple of 468 bytes, content intact") {
         CAPTURE(answers);
         wire::Message r = wire::make_response(query(true, true), wire::rcode::NoError);
         for (std::size_t i = 0; i < answers; ++i) {
-            r.answer.push_back({*wire::Name::from_text("example.com"), wire::rrtype::A, wire::rrclass::IN,
-                                60, std::string{'\xC0', '\x00', '\x02', static_cast<char>(i)}});
+            r.answer.push_back({*wire::Name::from_text("example.com"), wire::rrtype::A,
+                                wire::rrclass::IN, 60,
+                                std::string{'\xC0', '\x00', '\x02', static_cast<char>(i)}});
         }
         r.add_ede(0, "some text");
-        r.edns->options.push_back({wire::edns_opt::Padding, std::string(1000, '\0')}); // stale padding
+        r.edns->options.push_back(
+            {wire::edns_opt::Padding, std::string(1000, '\0')}); // stale padding
         const auto padded = io::pad_response(wire::serialize(r));
         CHECK(padded.size() % io::kResponsePaddingBlock == 0);
         const auto back = wire::parse(padded);
