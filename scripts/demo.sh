@@ -11,7 +11,7 @@ PROBE="$BUILD/probes/dnslab-probe"
 WORK="$(mktemp -d /tmp/dnslab-demo.XXXXXX)"
 trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-args=(--listen udp://127.0.0.1:0 --listen tcp://127.0.0.1:0
+args=(--listen dns://127.0.0.1:0 --listen tls://127.0.0.1:0 --listen https://127.0.0.1:0/dns-query
       --upstream "fixture:$ROOT/fixtures/zones"
       --ready-file "$WORK/ready" --log-json "$WORK/queries.jsonl" --state-dir "$WORK/state")
 if "$RESOLVER" --help | grep -q -- '--rules' && [ -f "$ROOT/fixtures/policy/rules.json" ]; then
@@ -19,10 +19,6 @@ if "$RESOLVER" --help | grep -q -- '--rules' && [ -f "$ROOT/fixtures/policy/rule
   [ -f "$ROOT/fixtures/policy/lists.json" ] && args+=(--lists "$ROOT/fixtures/policy/lists.json")
   [ -f "$ROOT/fixtures/policy/locations.json" ] && args+=(--locations "$ROOT/fixtures/policy/locations.json")
   [ -f "$ROOT/fixtures/categories/categories.csv" ] && args+=(--categories "$ROOT/fixtures/categories/categories.csv")
-fi
-if "$RESOLVER" --listen tls://127.0.0.1:0 --upstream "fixture:$ROOT/fixtures/zones" --state-dir "$WORK/state" --help >/dev/null 2>&1 \
-   && grep -q make_dot_listener "$ROOT/resolver/runtime/server.cpp" && [ -f "$ROOT/resolver/io/dot_listener.hpp" ]; then
-  args+=(--listen tls://127.0.0.1:0 --listen https://127.0.0.1:0/dns-query)
 fi
 
 "$RESOLVER" "${args[@]}" 2>"$WORK/stderr" &
@@ -48,9 +44,7 @@ q() { # transport name type
   printf '   %-6s %-34s %-5s %s\n' "$t" "$n" "$ty" "$(echo "$out" | tr '\n' ' ')"
 }
 
-transports="udp tcp"
-url tls >/dev/null && transports="$transports tls"
-url https >/dev/null && transports="$transports https"
+transports="udp tcp tls https"
 echo
 echo "== answers (kdig over $transports)"
 for n in "www.example.com A" "alias.example.com A" "example.com MX" "blockme.example.com A" \
@@ -63,7 +57,7 @@ if [ -x "$PROBE" ] && "$PROBE" --help >/dev/null 2>&1; then
   echo "== probe matrix"
   targets=()
   for t in $transports; do targets+=(--target "$(url "$t")"); done
-  "$PROBE" www.example.com A "${targets[@]}" ${CA:+--ca "$CA"} || true
+  "$PROBE" www.example.com A "${targets[@]}" ${CA:+--ca "$CA"} --no-color || true
 fi
 
 sleep 0.3

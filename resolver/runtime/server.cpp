@@ -9,12 +9,9 @@
 #include "resolver/upstream/factory.hpp"
 #include "resolver/upstream/group.hpp"
 #include "resolver/util/url.hpp"
-#if __has_include("resolver/io/dot_listener.hpp") && __has_include("resolver/io/doh_listener.hpp")
 #include "resolver/io/doh_listener.hpp"
 #include "resolver/io/dot_listener.hpp"
 #include "resolver/tls/server_context.hpp"
-#define DNSLAB_HAVE_TLS_LISTENERS 1
-#endif
 
 namespace resolver::runtime {
 
@@ -169,7 +166,6 @@ Status Server::add_listener(const std::string& text) {
     } else if (url->scheme == "tcp") {
         l = io::make_tcp_listener(&loop_, *url, *pipeline_, cfg_.stream_limits);
     }
-#ifdef DNSLAB_HAVE_TLS_LISTENERS
     else if (url->scheme == "tls" || url->scheme == "https") {
         if (!tls_context_) {
             tls::TlsServerConfig tc;
@@ -195,7 +191,6 @@ Status Server::add_listener(const std::string& text) {
             l = io::make_doh_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, dl);
         }
     }
-#endif
     if (!l) {
         return l.error();
     }

@@ -2,18 +2,9 @@
 #include "resolver/upstream/factory.hpp"
 
 #include "resolver/upstream/do53_client.hpp"
-#if __has_include("resolver/upstream/dot_client.hpp")
 #include "resolver/upstream/dot_client.hpp"
-#define DNSLAB_HAVE_DOT 1
-#endif
-#if __has_include("resolver/upstream/doh_client.hpp")
 #include "resolver/upstream/doh_client.hpp"
-#define DNSLAB_HAVE_DOH 1
-#endif
-#if __has_include("resolver/fixture/fixture_upstream.hpp")
 #include "resolver/fixture/fixture_upstream.hpp"
-#define DNSLAB_HAVE_FIXTURE 1
-#endif
 
 namespace resolver::upstream {
 
@@ -25,21 +16,15 @@ Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url, const U
         }
         return UpstreamPtr(std::move(c).value());
     }
-#ifdef DNSLAB_HAVE_DOT
     if (url.scheme == "tls") {
         return make_dot_upstream(loop, url, opts);
     }
-#endif
-#ifdef DNSLAB_HAVE_DOH
     if (url.scheme == "https") {
         return make_doh_upstream(loop, url, opts);
     }
-#endif
-#ifdef DNSLAB_HAVE_FIXTURE
     if (url.scheme == "fixture") {
         return fixture::make_fixture_upstream(loop, url, opts);
     }
-#endif
     return fail(Errc::ConfigInvalid, url.to_string() + ": unsupported upstream scheme '" + url.scheme + "'");
 }
 
