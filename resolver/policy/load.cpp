@@ -562,11 +562,9 @@ struct Loader {
     }
 
     Status load_settings(const json& o, Rule& r, const std::string& where) {
+        static const json kEmpty = json::object();
         auto it = o.find("rule_settings");
-        if (it == o.end() || !it->is_object()) {
-            return ok();
-        }
-        const json& s = *it;
+        const json& s = (it == o.end() || !it->is_object()) ? kEmpty : *it;
         auto& rs = r.settings;
         rs.block_page_enabled = bool_or(s, "block_page_enabled", false);
         rs.block_reason = str_or(s, "block_reason");

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: MIT
+// Policy evaluation. Pure: (PolicySet, facts, behaviour, time) -> Evaluation. No I/O, no
+// clock, no globals; the caller passes the time in EvalOptions.
+#include "resolver/policy/evaluate.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace resolver::policy {
+
+std::string_view decision_name(ResolverDecision d) {
+    switch (d) {
+    case ResolverDecision::Unknown:
+        return "unknown";
+    case ResolverDecision::AllowedByQueryName:
+        return "allowedByQueryName";
+    case ResolverDecision::BlockedByQueryName:
+        return "blockedByQueryName";
+    case ResolverDecision::BlockedByCategory:
+        return "blockedByCategory";
+    case ResolverDecision::AllowedOnNoLocation:
+        return "allowedOnNoLocation";
+    case ResolverDecision::AllowedOnNoPolicyMatch:
+        return "allowedOnNoPolicyMatch";
+    case ResolverDecision::BlockedAlwaysCategory:
+        return "blockedAlwaysCategory";
+    case ResolverDecision::OverrideForSafeSearch:
+        return "overrideForSafeSearch";
+    case ResolverDecision::OverrideApplied:
+        return "overrideApplied";
+    case ResolverDecision::BlockedRule:
+        return "blockedRule";
+    case ResolverDecision::AllowedRule:
+        return "allowedRule";
+    }
+    return "unknown";
+}
+
+std::string_view verdict_name(RuleTrace::Verdict v) {
+    switch (v) {
+    case RuleTrace::Verdict::Matched:
+        return "matched";
+    case RuleTrace::Verdict::NotMatched:
+        return "not matched";
+    case RuleTrace::Verdict::Skipped:
+        return "skipped";
+    }
+    return "?";
+}
+
+std::string Route::key() const {
+    switch (kind) {
+    case Kind::Default:
+        return "default";
+    case Kind::Cloudflare:
+        return "cloudflare";
+    case Kind::Internal:
+        return "internal:" + view_id;
+    case Kind::CustomResolvers: {
+        std::string k = "custom:";
+        for (std::size_t i = 0; i < resolvers.size(); ++i) {
+            k += (i == 0 ? "" : ",") + resolvers[i].to_string();
+        }
+        return k;
+    }
+    }
+    return "default";
+}
+
+std::optional<std::vector<std::int64_t>> parse_request_categories(std::string_view payload) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("categories") ||
+        !j["categories"].is_array()) {
+        return std::nullopt;
+    }
+    std::vector<std::int64_t> out;
+    for (const auto& v : j["categories"]) {
+        if (!v.is_number_integer()) {
+            return std::nullopt;
+        }
+        out.push_back(v.get<std::int64_t>());
+    }
+    return out;
+}
+
+ResponseFacts ResponseFacts::from_message(const wire::Message& m) {
+    ResponseFacts r;
+    for (const auto& rr : m.answer) {
+        switch (rr.type) {
+        case wire::rrtype::A:
+        case wire::rrtype::AAAA:
+            if (auto a = IpAddr::from_bytes(rr.rdata)) {
+                r.resolved_ips.push_back(*a);
+            }
+            break;
+        case wire::rrtype::CNAME:
+            if (auto t = wire::rdata_target(rr)) {
+                r.cnames.push_back(t->to_gateway_text());
+            }
+            break;
+        case wire::rrtype::MX:
+            if (auto t = wire::rdata_target(rr)) {
+                r.mx.push_back(t->to_gateway_text());
+            }
+            break;
+        case wire::rrtype::PTR:
+            if (auto t = wire::rdata_target(rr)) {
+                r.ptr.push_back(t->to_gateway_text());
+            }
+            break;
+        case wire::rrtype::TXT:
+            r.txt.push_back(wire::txt_text(rr));
+            break;
+        default:
+            break;
+        }
+    }
+    return r;
+}
+
+namespace {
+
+void sort_unique(std::vector<std::int64_t>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+std::vector<std::int64_t> merged(const std::vector<std::int64_t>& a,
+                                 const std::vector<std::int64_t>& b) {
+    std::vector<std::int64_t> out = a;
+    out.insert(out.end(), b.begin(), b.end());
+    sort_unique(out);
+    return out;
+}
+
+/// Owns every value the FieldValues views point at. Built in place, never moved.
+struct FactStore {
+    std::string fqdn;
+    std::string rtype;
+    std::vector<std::string_view> fqdn_v, domains, rtype_v, location_v, doh_v;
+    std::vector<IpAddr> src, internal, dst;
+    std::string src_country, src_continent;
+    std::vector<std::string_view> src_country_v, src_continent_v;
+    // Category views per combination: [0] name only, [1] +CNAME, [2] +IP, [3] +both.
+    std::array<std::vector<std::int64_t>, 4> content, security;
+    std::vector<std::int64_t> apps;
+    // Response facts.
+    std::vector<IpAddr> resolved, ns_ips;
+    std::vector<std::string> countries, continents;
+    std::vector<std::string_view> countries_v, continents_v, cnames_v, mx_v, txt_v, ptr_v;
+    // Identity.
+    std::vector<std::string_view> email_v, name_v, gid_v, gname_v, gemail_v;
+    bool request_context = false;
+    FieldValues values;
+
+    FactStore() = default;
+    FactStore(const FactStore&) = delete;
+    FactStore& operator=(const FactStore&) = delete;
+
+    FieldView& view(FieldId f) { return values.views[static_cast<std::size_t>(f)]; }
+    void set(FieldId f, const std::vector<std::string_view>& v) {
+        view(f).present = true;
+        view(f).strs = v;
+    }
+    void set(FieldId f, const std::vector<IpAddr>& v) {
+        view(f).present = true;
+        view(f).ips = v;
+    }
+    void set(FieldId f, const std::vector<std::int64_t>& v) {
+        view(f).present = true;
+        view(f).ints = v;
+    }
+    /// Points the category fields at combination `k` (rule-specific in the post phase).
+    void select_categories(std::size_t k) {
+        set(FieldId::DnsContentCategory, content[k]);
+        set(FieldId::DnsSecurityCategory, security[k]);
+    }
+};
+
+void split_categories(const CategoryDb& db, const std::vector<std::int64_t>& all,
+                      std::vector<std::int64_t>& content, std::vector<std::int64_t>& security) {
+    content.clear();
+    security.clear();
+    for (auto c : all) {
+        (db.is_security(c) ? security : content).push_back(c);
+    }
+}
+
+void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
+                       const Behaviour& b, Evaluation& ev) {
+    // dns.fqdn and dns.domains: behaviour decides case folding and the trailing dot.
+    std::string_view name = q.qname;
+    while (name.size() > 1 && name.back() == '.') {
+        name.remove_suffix(1);
+    }
+    fs.fqdn = std::string(name.empty() ? "." : name);
+    if (b.fqdn_lowercase) {
+        for (auto& c : fs.fqdn) {
+            if (c >= 'A' && c <= 'Z') {
+                c = static_cast<char>(c - 'A' + 'a');
+            }
+        }
+    }
+    const std::string normal = normalize_domain(fs.fqdn);
+    if (b.fqdn_trailing_dot && fs.fqdn != ".") {
+        fs.fqdn += '.';
+    }
+    fs.fqdn_v = {fs.fqdn};
+    fs.set(FieldId::DnsFqdn, fs.fqdn_v);
+    // Every suffix at a label boundary: the name and each parent (reference §2.2 inference).
+    std::string_view rest = fs.fqdn;
+    while (!rest.empty() && rest != ".") {
+        fs.domains.push_back(rest);
+        auto dot = rest.find('.');
+        if (dot == std::string_view::npos || dot + 1 >= rest.size()) {
+            break;
+        }
+        rest.remove_prefix(dot + 1);
+    }
+    fs.set(FieldId::DnsDomains, fs.domains);
+    fs.rtype = wire::type_name(q.qtype);
+    fs.rtype_v = {fs.rtype};
+    fs.set(FieldId::DnsQueryRtype, fs.rtype_v);
+    if (q.src_ip) {
+        fs.src = {*q.src_ip};
+        fs.set(FieldId::DnsSrcIp, fs.src);
+        GeoInfo g = set.geo.lookup(*q.src_ip);
+        fs.src_country = g.country;
+        fs.src_continent = g.continent;
+        if (!g.country.empty()) {
+            fs.src_country_v = {fs.src_country};
+            fs.set(FieldId::DnsSrcGeoCountry, fs.src_country_v);
+        }
+        if (!g.continent.empty()) {
+            fs.src_continent_v = {fs.src_continent};
+            fs.set(FieldId::DnsSrcGeoContinent, fs.src_continent_v);
+        }
+    }
+    if (q.src_internal_ip) {
+        fs.internal = {*q.src_internal_ip};
+        fs.set(FieldId::DnsSrcInternalIp, fs.internal);
+    }
+    if (q.dst_ip) {
+        fs.dst = {*q.dst_ip};
+        fs.set(FieldId::DnsResolverIp, fs.dst);
+    }
+    if (q.location != nullptr) {
+        fs.location_v = {q.location->id};
+        fs.set(FieldId::DnsLocation, fs.location_v);
+    }
+    if (!q.doh_subdomain.empty()) {
+        fs.doh_v = {q.doh_subdomain};
+        fs.set(FieldId::DnsDohSubdomain, fs.doh_v);
+    }
+    fs.apps = q.app_ids;
+    fs.set(FieldId::AppIds, fs.apps);
+    // Categories of the query name (closest row; parents implied).
+    ev.initial_categories = set.categories.lookup(normal);
+    ev.query_categories = ev.initial_categories;
+    split_categories(set.categories, ev.initial_categories, fs.content[0], fs.security[0]);
+    for (std::size_t k = 1; k < 4; ++k) {
+        fs.content[k] = fs.content[0];
+        fs.security[k] = fs.security[0];
+    }
+    fs.select_categories(0);
+    // EDNS 65050: true when the request's categories intersect the name's categories.
+    auto& rc = fs.view(FieldId::DnsCategoriesInRequestContextMatches);
+    rc.present = true;
+    if (q.request_categories) {
+        for (auto c : *q.request_categories) {
+            if (std::find(ev.initial_categories.begin(), ev.initial_categories.end(), c) !=
+                ev.initial_categories.end()) {
+                ev.request_context_categories.push_back(c);
+            }
+        }
+        sort_unique(ev.request_context_categories);
+    }
+    rc.boolean = !ev.request_context_categories.empty();
+    // Identity from the lab identity map.
+    if (const Identity* id = set.identities.find(q.identity_token, q.src_ip)) {
+        if (!id->email.empty()) {
+            fs.email_v = {id->email};
+            fs.set(FieldId::IdentityEmail, fs.email_v);
+        }
+        if (!id->name.empty()) {
+            fs.name_v = {id->name};
+            fs.set(FieldId::IdentityName, fs.name_v);
+        }
+        for (const auto& g : id->groups) {
+            fs.gid_v.push_back(g.id);
+            fs.gname_v.push_back(g.name);
+            fs.gemail_v.push_back(g.email);
+        }
+        fs.set(FieldId::IdentityGroupsId, fs.gid_v);
+        fs.set(FieldId::IdentityGroupsName, fs.gname_v);
+        fs.set(FieldId::IdentityGroupsEmail, fs.gemail_v);
+        fs.values.saml = &id->saml_attributes;
+    }
+    fs.values.regex_anchored = b.regex_anchored;
+}
+
+void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFacts& r,
+                          Evaluation& ev) {
+    fs.resolved = r.resolved_ips;
+    fs.set(FieldId::DnsResolvedIps, fs.resolved);
+    fs.ns_ips = r.authoritative_ns_ips;
+    fs.set(FieldId::DnsAuthoritativeNsIps, fs.ns_ips);
+    ev.resolved_ip_categories.clear();
+    for (const auto& ip : r.resolved_ips) {
+        GeoInfo g = set.geo.lookup(ip);
+        fs.countries.push_back(g.country);
+        fs.continents.push_back(g.continent);
+        auto cats = set.categories.lookup_ip(ip);
+        ev.resolved_ip_categories.insert(ev.resolved_ip_categories.end(), cats.begin(), cats.end());
+    }
+    sort_unique(ev.resolved_ip_categories);
+    fs.countries_v.assign(fs.countries.begin(), fs.countries.end());
+    fs.continents_v.assign(fs.continents.begin(), fs.continents.end());
+    fs.set(FieldId::DnsDstGeoCountry, fs.countries_v);
+    fs.set(FieldId::DnsDstGeoContinent, fs.continents_v);
+    fs.cnames_v.assign(r.cnames.begin(), r.cnames.end());
+    fs.mx_v.assign(r.mx.begin(), r.mx.end());
+    fs.txt_v.assign(r.txt.begin(), r.txt.end());
+    fs.ptr_v.assign(r.ptr.begin(), r.ptr.end());
+    fs.set(FieldId::DnsResponseCname, fs.cnames_v);
+    fs.set(FieldId::DnsResponseMx, fs.mx_v);
+    fs.set(FieldId::DnsResponseTxt, fs.txt_v);
+    fs.set(FieldId::DnsResponsePtr, fs.ptr_v);
+    ev.cname_categories.clear();
+    for (const auto& c : r.cnames) {
+        auto cats = set.categories.lookup(normalize_domain(c));
+        ev.cname_categories.insert(ev.cname_categories.end(), cats.begin(), cats.end());
+    }
+    sort_unique(ev.cname_categories);
+    auto with_cname = merged(ev.initial_categories, ev.cname_categories);
+    auto with_ip = merged(ev.initial_categories, ev.resolved_ip_categories);
+    auto with_both = merged(with_cname, ev.resolved_ip_categories);
+    split_categories(set.categories, with_cname, fs.content[1], fs.security[1]);
+    split_categories(set.categories, with_ip, fs.content[2], fs.security[2]);
+    split_categories(set.categories, with_both, fs.content[3], fs.security[3]);
+    ev.query_categories = with_both;
+}
+
+/// Why a rule cannot run now, or "" when it can.
+std::string inactive_reason(const Rule& r, const EvalOptions& opt) {
+    if (!r.enabled) {
+        return "disabled";
+    }
+    if (r.expired || (r.expires_at && opt.now >= *r.expires_at)) {
+        return "expired";
+    }
+    if (r.schedule && !r.schedule->active_at(opt.now)) {
+        return "outside its schedule (" +
+               (r.schedule->time_zone.empty() ? std::string("UTC") : r.schedule->time_zone) + ")";
+    }
+    return {};
+}
+
+struct Match {
+    bool matched = false;
+    EvalNotes notes;
+};
+
+Match run_rule(const Rule& r, const FieldValues& values) {
+    Match m;
+    m.matched = r.traffic.eval(values, m.notes) && r.identity.eval(values, m.notes);
+    return m;
+}
+
+void record(Evaluation& ev, const EvalOptions& opt, const Rule* r, Phase phase, bool resolver,
+            RuleTrace::Verdict v, std::string reason) {
+    if (opt.trace) {
+        ev.trace.push_back(RuleTrace{r, phase, resolver, v, std::move(reason)});
+    }
+}
+
+void decide(Evaluation& ev, const Rule& r, const Match& m, Phase phase, const Behaviour& b) {
+    ev.action = r.action;
+    ev.rule = &r;
+    ev.decided_in = phase;
+    ev.finished = true;
+    ev.matched_categories = m.notes.matched_categories;
+    if (m.notes.request_context_hit) {
+        ev.matched_categories.insert(ev.matched_categories.end(),
+                                     ev.request_context_categories.begin(),
+                                     ev.request_context_categories.end());
+    }
+    sort_unique(ev.matched_categories);
+    const bool post = phase == Phase::Post;
+    switch (r.action) {
+    case Action::Allow:
+        ev.decision = post && m.notes.response_hit ? ResolverDecision::AllowedRule
+                                                   : ResolverDecision::AllowedByQueryName;
+        break;
+    case Action::Block:
+        ev.request_context_block = m.notes.request_context_hit;
+        ev.decision = post && m.notes.response_hit ? ResolverDecision::BlockedRule
+                      : m.notes.category_hit       ? ResolverDecision::BlockedByCategory
+                                                   : ResolverDecision::BlockedByQueryName;
+        break;
+    case Action::Override:
+        ev.decision = ResolverDecision::OverrideApplied;
+        break;
+    case Action::SafeSearch:
+        ev.decision = ResolverDecision::OverrideForSafeSearch;
+        break;
+    case Action::YtRestricted:
+        ev.decision = static_cast<ResolverDecision>(b.ytrestricted_decision);
+        break;
+    case Action::Resolve:
+        break;
+    }
+}
+
+std::string why_not(const Rule& r) {
+    return r.traffic.empty() && r.identity.empty() ? "no condition" : "conditions are false";
+}
+
+} // namespace
+
+Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behaviour& b,
+                        const EvalOptions& opt) {
+    Evaluation ev;
+    ev.location = q.location;
+    if (q.location == nullptr) {
+        // Reference §4.1: answered without the account's policies.
+        ev.decision = ResolverDecision::AllowedOnNoLocation;
+        ev.finished = true;
+        if (opt.trace) {
+            for (const auto& r : set.dns_rules) {
+                record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped,
+                       "no location: policies do not apply");
+            }
+            for (const auto& r : set.resolver_rules) {
+                record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
+                       "no location: policies do not apply");
+            }
+        }
+        return ev;
+    }
+    FactStore fs;
+    build_query_facts(fs, set, q, b, ev);
+
+    if (b.always_block) {
+        for (auto c : ev.initial_categories) {
+            if (std::find(b.always_block_categories.begin(), b.always_block_categories.end(), c) !=
+                b.always_block_categories.end()) {
+                ev.action = Action::Block;
+                ev.decision = ResolverDecision::BlockedAlwaysCategory;
+                ev.finished = true;
+                ev.matched_categories = {c};
+                break;
+            }
+        }
+    }
+
+    for (const auto& r : set.dns_rules) {
+        if (ev.finished) {
+            record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped,
+                   ev.rule != nullptr ? "an earlier rule decided (" + ev.rule->id + ")"
+                                      : "the query was already decided");
+            continue;
+        }
+        if (r.phase != Phase::Pre) {
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped,
+                   "uses post-resolution selectors: evaluated after resolution");
+            continue;
+        }
+        if (auto why = inactive_reason(r, opt); !why.empty()) {
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, why);
+            continue;
+        }
+        Match m = run_rule(r, fs.values);
+        if (!m.matched) {
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched, why_not(r));
+            continue;
+        }
+        decide(ev, r, m, Phase::Pre, b);
+        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched,
+               std::string(action_name(r.action)) + " (first match wins)");
+    }
+
+    if (!ev.action && !ev.finished) {
+        // Provisional: evaluate_post() replaces it when a post-resolution rule matches.
+        ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;
+    }
+    // Resolver policies route whatever still needs an upstream (allow or undecided).
+    const bool routed = !ev.action || *ev.action == Action::Allow;
+    for (const auto& r : set.resolver_rules) {
+        if (!routed) {
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
+                   "answered before resolution");
+            continue;
+        }
+        if (ev.route.rule != nullptr) {
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
+                   "an earlier resolver policy routed the query (" + ev.route.rule->id + ")");
+            continue;
+        }
+        if (auto why = inactive_reason(r, opt); !why.empty()) {
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, why);
+            continue;
+        }
+        Match m = run_rule(r, fs.values);
+        if (!m.matched) {
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched, why_not(r));
+            continue;
+        }
+        Route& rt = ev.route;
+        rt.rule = &r;
+        if (!r.settings.dns_resolvers.empty()) {
+            rt.kind = Route::Kind::CustomResolvers;
+            rt.resolvers = r.settings.dns_resolvers;
+        } else if (r.settings.resolve_dns_internally) {
+            rt.kind = Route::Kind::Internal;
+            rt.view_id = r.settings.internal_view_id;
+            rt.fallback = r.settings.internal_fallback;
+        } else {
+            rt.kind = Route::Kind::Cloudflare;
+        }
+        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched,
+               "route: " + rt.key());
+    }
+    return ev;
+}
+
+void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
+                   const Behaviour& b, const EvalOptions& opt, Evaluation& ev) {
+    if (ev.location == nullptr) {
+        return;
+    }
+    FactStore fs;
+    Evaluation scratch; // build_query_facts writes category facts; keep ev's pre results
+    build_query_facts(fs, set, q, b, scratch);
+    ev.initial_categories = scratch.initial_categories;
+    build_response_facts(fs, set, resp, ev);
+    if (ev.finished) {
+        return;
+    }
+    for (const auto& r : set.dns_rules) {
+        if (ev.finished) {
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
+                   "an earlier rule decided (" + ev.rule->id + ")");
+            continue;
+        }
+        const bool cname = !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
+        const bool ipcat = r.settings.ip_categories && !ev.resolved_ip_categories.empty();
+        const bool recheck = r.phase == Phase::Pre && r.uses_category() && (cname || ipcat);
+        if (r.phase == Phase::Pre && !recheck) {
+            continue; // already evaluated before resolution; nothing new to see
+        }
+        if (auto why = inactive_reason(r, opt); !why.empty()) {
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, why);
+            continue;
+        }
+        fs.select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
+        Match m = run_rule(r, fs.values);
+        if (!m.matched) {
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched,
+                   recheck ? "categories of CNAME targets / resolved IPs do not match"
+                           : why_not(r));
+            continue;
+        }
+        decide(ev, r, m, Phase::Post, b);
+        record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched,
+               std::string(action_name(r.action)) +
+                   (recheck ? " (on categories of the response)" : " (first match wins)"));
+    }
+    if (!ev.action) {
+        ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;
+        ev.finished = true;
+    }
+}
+
+} // namespace resolver::policy

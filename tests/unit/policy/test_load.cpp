@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+#include <doctest/doctest.h>
+
+#include "resolver/policy/load.hpp"
+#include "policy_test_util.hpp"
+
+using namespace resolver::policy;
+
+TEST_SUITE_BEGIN("policy.load");
+
+TEST_CASE("the sample Gateway export loads into one policy set") {
+    auto set = load_policy(policy_test::fixture_files());
+    REQUIRE_MESSAGE(set, (set ? "" : set.error().detail));
+    const PolicySet& s = **set;
+    CHECK(s.dns_rules.size() == 13);
+    CHECK(s.resolver_rules.size() == 1);
+    REQUIRE(s.warnings.size() == 1);
+    CHECK(s.warnings[0].find("c3000000-0000-4000-8000-000000000001") != std::string::npos);
+    CHECK(s.warnings[0].find("filters [http]") != std::string::npos);
+    // Ascending precedence.
+    for (std::size_t i = 1; i < s.dns_rules.size(); ++i) {
+        CHECK(s.dns_rules[i - 1].precedence <= s.dns_rules[i].precedence);
+    }
+    CHECK(s.lists.size() == 3);
+    CHECK(s.locations.locations.size() == 3);
+    CHECK(s.locations.client_default != nullptr);
+    CHECK(s.locations.client_default->name == "Roaming (WARP default)");
+    CHECK(s.categories.lookup("malware.testcategory.com") == std::vector<std::int64_t>{21, 117});
+    // Subdomains inherit unless they have their own row.
+    CHECK(s.categories.lookup("a.b.malware.testcategory.com") == std::vector<std::int64_t>{21, 117});
+    CHECK(s.categories.lookup("casino.example.com") == std::vector<std::int64_t>{8, 99});
+    CHECK(s.categories.lookup("www.example.com") == std::vector<std::int64_t>{26, 155});
+    CHECK(s.categories.lookup("unknown.example") .empty());
+    CHECK(s.categories.is_security(117));
+    CHECK(s.categories.is_security(169));
+    CHECK_FALSE(s.categories.is_security(99));
+    CHECK(s.categories.name_of(117) == "Malware");
+    CHECK(s.geo.lookup(*IpAddr::parse("198.51.100.7")).country == "RU");
+    const Rule& sched = s.dns_rules[10];
+    CHECK(sched.name == "Block gambling in the evening");
+    REQUIRE(sched.schedule);
+    CHECK(sched.schedule->time_zone == "Europe/Paris");
+    const Rule& post = s.dns_rules[8];
+    CHECK(post.phase == Phase::Post);
+    CHECK(s.dns_rules[0].phase == Phase::Pre);
+}
+
+TEST_CASE("load errors name the file, the rule, the expression and the column") {
+    struct Row {
+        const char* rules;
+        const char* needles[3];
+    };
+    const Row rows[] = {
+        {R"j([{"id":"r1","name":"n","action":"block","filters":["dns"],"traffic":"dns.fqnd == \"x\""}])j",
+         {"rules: rule r1 (\"n\") traffic column 1", "unknown field 'dns.fqnd'", "in: dns.fqnd"}},
+        {R"j({"result":[{"id":"r2","action":"block","filters":["dns"],"traffic":"any(dns.domains[*] in $nope)"}]})j",
+         {"rule r2", "traffic column 23", "unknown list '$nope'"}},
+        {R"j([{"id":"r3","action":"allow","filters":["dns"],"identity":"identity.email == 1"}])j",
+         {"rule r3", "identity column 19", "expected a string literal"}},
+        {R"j([{"id":"r4","action":"override","filters":["dns"],"traffic":"any(dns.resolved_ips[*] == 1.2.3.4)","rule_settings":{"override_ips":["1.2.3.4"]}}])j",
+         {"rule r4", "cannot use during- or post-resolution", ""}},
+        {R"j([{"id":"r5","action":"resolve","filters":["dns_resolver"],"traffic":"dns.fqdn == \"a\""}])j",
+         {"rule r5", "exactly one of dns_resolvers", ""}},
+        {R"j([{"id":"r6","action":"block","filters":["dns"],"schedule":{"mon":"9:00-8:00","time_zone":"UTC"}}])j",
+         {"rule r6", "schedule.mon", "bad interval"}},
+        {R"j([{"id":"r7","action":"block","filters":["dns"],"schedule":{"mon":"08:00-09:00","time_zone":"Mars/Olympus"}}])j",
+         {"rule r7", "unknown time zone 'Mars/Olympus'", ""}},
+        {"[\n {\"id\": \"r8\",\n  \"action\": block}]", {"rules: line 3 column", "invalid JSON", ""}},
+        {R"j([{"id":"r9","action":"drop","filters":["dns"]}])j", {"rule r9", "action \"drop\"", ""}},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.rules);
+        PolicyTexts t;
+        t.rules = row.rules;
+        auto r = load_policy_texts(t);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == resolver::Errc::ConfigInvalid);
+        for (const char* n : row.needles) {
+            CAPTURE(r.error().detail);
+            CHECK(r.error().detail.find(n) != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("list, location, category and geo files report the failing line or item") {
+    PolicyTexts t;
+    t.categories = "domain,categories\nok.example,117\nbad.example,999\n";
+    auto r = load_policy_texts(t);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().detail.find("line 3") != std::string::npos);
+
+    PolicyTexts t2;
+    t2.lists = R"j([{"id":"l1","type":"IP","items":[{"value":"10.0.0.0/33"}]}])j";
+    auto r2 = load_policy_texts(t2);
+    REQUIRE_FALSE(r2);
+    CHECK(r2.error().detail.find("list l1: bad IP or CIDR \"10.0.0.0/33\"") != std::string::npos);
+
+    PolicyTexts t3;
+    t3.locations = R"j([{"id":"x","name":"X","networks":[{"network":"not-a-net"}]}])j";
+    auto r3 = load_policy_texts(t3);
+    REQUIRE_FALSE(r3);
+    CHECK(r3.error().detail.find("location x") != std::string::npos);
+
+    PolicyTexts t4;
+    t4.geo = "cidr,country,continent\n10.0.0.0/8,US\n";
+    auto r4 = load_policy_texts(t4);
+    REQUIRE_FALSE(r4);
+    CHECK(r4.error().detail.find("line 2") != std::string::npos);
+}
+
+TEST_CASE("RFC 3339 timestamps and TZif offsets") {
+    CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
+    CHECK(parse_rfc3339("2024-01-01T00:00:00Z") == 1704067200);
+    CHECK(parse_rfc3339("2024-01-01T01:00:00+01:00") == 1704067200);
+    CHECK(parse_rfc3339("2024-01-01T00:00:00.123Z") == 1704067200);
+    CHECK_FALSE(parse_rfc3339("2024-01-01 junk"));
+    auto paris = TimeZone::load("Europe/Paris");
+    REQUIRE(paris);
+    CHECK(paris->offset_at(1704067200) == 3600);  // January: CET
+    CHECK(paris->offset_at(1719792000) == 7200);  // July 2024: CEST
+    auto utc = TimeZone::load("UTC");
+    REQUIRE(utc);
+    CHECK(utc->offset_at(1719792000) == 0);
+}
+
+TEST_SUITE_END();
