@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "resolver/attribution/attribute.hpp"
+#include "resolver/policy/behaviour.hpp"
+#include "resolver/policy/evaluate.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::policy {
+
+/// Everything one `dnslab-resolver explain` run shows. All pointers may be null except `ev`.
+struct ExplainInput {
+    const QueryFacts* query = nullptr;
+    const attribution::LocationMatch* location = nullptr;
+    const Evaluation* ev = nullptr; // evaluated with EvalOptions::trace = true
+    const Behaviour* behaviour = nullptr;
+    const wire::Message* upstream = nullptr; // the answer post-resolution rules saw, if any
+    const wire::Message* answer = nullptr;   // the final answer sent to the client
+    std::int64_t now = 0;
+};
+
+/// Human-readable trace: attribution, then per phase every rule with its verdict and reason,
+/// the route, the decision (string and number), categories, and the answer in dig style.
+std::string render_explain_text(const ExplainInput& in);
+/// The same as one JSON object (schema "dnslab.explain.v1") for machines.
+std::string render_explain_json(const ExplainInput& in);
+/// A message in dig-like presentation (header, flags, EDE, question and answer sections).
+std::string format_message(const wire::Message& m);
+
+} // namespace resolver::policy

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "policy_test_util.hpp"
+#include "resolver/policy/answer.hpp"
+#include "resolver/policy/explain.hpp"
+
+using namespace resolver::policy;
+namespace wire = resolver::wire;
+
+TEST_SUITE_BEGIN("policy.explain");
+
+TEST_CASE("explain renders every phase, the decision and the dig-style answer") {
+    auto set = load_policy(policy_test::fixture_files());
+    REQUIRE(set);
+    Behaviour b;
+    resolver::attribution::AttributionInput ai;
+    ai.src = IpAddr::parse("127.0.0.1");
+    auto loc = resolver::attribution::attribute((*set)->locations, ai, b);
+    QueryFacts q;
+    q.qname = "malware.testcategory.com";
+    q.src_ip = ai.src;
+    q.location = loc.location;
+    auto ev = evaluate_pre(**set, q, b, EvalOptions{1720000800, true});
+    wire::Message query;
+    query.id = 7;
+    query.question.push_back({*wire::Name::from_text(q.qname), wire::rrtype::A, wire::rrclass::IN});
+    auto ans = synthesize(query, ev, b);
+    REQUIRE(ans);
+    ExplainInput in{&q, &loc, &ev, &b, nullptr, &ans->message, 1720000800};
+    auto text = render_explain_text(in);
+    CHECK(text.find("location: HQ") != std::string::npos);
+    CHECK(text.find("src-network:127.0.0.0/24") != std::string::npos);
+    CHECK(text.find("== pre-resolution DNS policies ==") != std::string::npos);
+    CHECK(text.find("[matched] #200 block \"Block security threats\"") != std::string::npos);
+    CHECK(text.find("[not matched] #100 allow") != std::string::npos);
+    CHECK(text.find("== resolver policies ==") != std::string::npos);
+    CHECK(text.find("decision: blockedByCategory (3)") != std::string::npos);
+    CHECK(text.find("malware.testcategory.com.\t60\tIN\tA\t162.159.36.12") != std::string::npos);
+    auto j = nlohmann::json::parse(render_explain_json(in));
+    CHECK(j["schema"] == "dnslab.explain.v1");
+    CHECK(j["decision"]["ResolverDecision"] == "blockedByCategory");
+    CHECK(j["decision"]["code"] == 3);
+    CHECK(j["categories"]["MatchedCategoryIDs"] == nlohmann::json::array({21}));
+    CHECK(j["rcode"] == "NOERROR");
+    CHECK(j["trace"].size() == (*set)->dns_rules.size() + (*set)->resolver_rules.size());
+}
+
+TEST_SUITE_END();
