@@ -1,56 +1,68 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): dnsperf against dnslab-resolver and against dnsdist (Debian's,
-# with its packet cache), side by side, UDP and TCP, cache hits, one worker thread each.
+# with its packet cache), side by side, Do53 UDP and TCP, cache hits, one core each.
 # dnsdist forwards to a second dnslab-resolver serving the fixture zones, so both answer the
 # same data; after the warm-up every answer is a cache hit in both.
-# Usage: bench/do53.sh [BUILD_DIR] [SECONDS]
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${1:-$ROOT/build}"
-SECS="${2:-10}"
-RESOLVER="$BUILD/resolver/dnslab-resolver"
-W="$(mktemp -d /tmp/dnslab-bench.XXXXXX)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
+#
+# Usage: bench/do53.sh [BUILD_DIR]
+# Knobs (environment): BENCH_RUNS (5), BENCH_SECS (3), BENCH_CLIENTS (8 connections/sockets),
+# BENCH_OUTSTANDING (500 queries in flight), BENCH_TCP_SWEEP ("1:100 64:500": extra TCP rows
+# as CLIENTS:OUTSTANDING pairs, "" for none), BENCH_SERVER_CPU/BENCH_LOAD_CPU (0/1).
+# See docs/benchmarks.md.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_need dnsperf dnsdist python3
+bench_init "${1:-$BENCH_ROOT/build-bench}"
+CLIENTS="${BENCH_CLIENTS:-8}"
+OUTSTANDING="${BENCH_OUTSTANDING:-500}"
+TCP_SWEEP="${BENCH_TCP_SWEEP-1:100 64:500}"
 
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-start_dnslab() { # name upstream -> prints udp port
-  "$RESOLVER" --listen udp://127.0.0.1:0 --listen tcp://127.0.0.1:0 --upstream "$2" --ready-file "$W/$1.ready" >/dev/null 2>"$W/$1.err" &
-  pids+=($!)
-  for _ in $(seq 1 100); do [ -s "$W/$1.ready" ] && break; sleep 0.05; done
-  head -1 "$W/$1.ready" | sed 's/.*://'
-}
+# The backend for dnsdist: same binary, same fixtures; idle once dnsdist's cache is warm, so
+# it shares the load generator's CPU. One port for its UDP and TCP: dnsdist reaches a
+# backend's TCP on the port of its UDP.
+BACKEND_PORT=$(bench_port)
+bench_start_dnslab backend load --listen "udp://127.0.0.1:$BACKEND_PORT" --listen "tcp://127.0.0.1:$BACKEND_PORT" \
+    --upstream "fixture:$BENCH_ROOT/fixtures/zones"
+LAB_PORT=$(bench_port)
+bench_start_dnslab lab server --listen "udp://127.0.0.1:$LAB_PORT" --listen "tcp://127.0.0.1:$LAB_PORT" \
+    --upstream "fixture:$BENCH_ROOT/fixtures/zones"
+LAB_PID=$BENCH_LAST_PID
 
-BACKEND=$(start_dnslab backend "fixture:$ROOT/fixtures/zones")
-LAB=$(start_dnslab lab "fixture:$ROOT/fixtures/zones")
-DD=$(port)
-cat > "$W/dnsdist.conf" <<CONF
-setLocal('127.0.0.1:$DD')
+DD_PORT=$(bench_port)
+cat >"$BENCH_WORK/dnsdist.conf" <<CONF
+-- UDP and TCP on one port (addLocal/setLocal open both). dnsdist 1.7 starts one TCP worker
+-- thread at start-up and more on demand up to this cap; one, like dnslab's single loop.
+setLocal('127.0.0.1:$DD_PORT')
 setMaxTCPClientThreads(1)
-newServer({address='127.0.0.1:$BACKEND', healthCheckMode='up'})
+setMaxTCPConnectionsPerClient(0)
+newServer({address='127.0.0.1:$BACKEND_PORT', checkInterval=3600})
 pc = newPacketCache(100000, {maxTTL=86400, minTTL=0})
 getPool(''):setCache(pc)
 CONF
-dnsdist --supervised --disable-syslog -C "$W/dnsdist.conf" >"$W/dnsdist.log" 2>&1 &
-pids+=($!)
-sleep 1
+bench_start_dnsdist "$BENCH_WORK/dnsdist.conf" "$DD_PORT"
+DD_PID=$BENCH_LAST_PID
 
-# Query mix: names from the fixture zones, all answerable, repeated: cache hits after warm-up.
-for n in www.example.com mail.example.com alias.example.com chain1.example.com example.com \
-         edge.example.net www.example.net malware.testcategory.com phishing.testcategory.com \
-         ipv6only.example.com; do
-  echo "$n A"; echo "$n AAAA"
-done > "$W/queries"
+bench_query_mix "$BENCH_WORK/queries"
 
-run() { # port mode -> qps
-  dnsperf -s 127.0.0.1 -p "$1" -m "$2" -d "$W/queries" -l 1 -c 4 -q 200 >/dev/null 2>&1 || true  # warm the caches
-  dnsperf -s 127.0.0.1 -p "$1" -m "$2" -d "$W/queries" -l "$SECS" -c 8 -q 500 2>/dev/null |
-    awk '/Queries per second/ {print $4}'
+# measure LABEL MODE CLIENTS OUTSTANDING: warm-up then interleaved runs; prints one row.
+measure() {
+    local label="$1" mode="$2" c="$3" q="$4" r
+    local -a lab=() dd=() labc=() ddc=()
+    local -a args=(-s 127.0.0.1 -m "$mode" -d "$BENCH_WORK/queries" -c "$c" -q "$q")
+    bench_dnsperf "$LAB_PID" "${args[@]}" -p "$LAB_PORT" -l "$BENCH_WARM_SECS" >/dev/null
+    bench_dnsperf "$DD_PID" "${args[@]}" -p "$DD_PORT" -l "$BENCH_WARM_SECS" >/dev/null
+    for _ in $(seq 1 "$BENCH_RUNS"); do
+        read -r qps qcpu _ < <(bench_dnsperf "$LAB_PID" "${args[@]}" -p "$LAB_PORT" -l "$BENCH_SECS")
+        lab+=("$qps"); labc+=("$qcpu")
+        read -r qps qcpu _ < <(bench_dnsperf "$DD_PID" "${args[@]}" -p "$DD_PORT" -l "$BENCH_SECS")
+        dd+=("$qps"); ddc+=("$qcpu")
+    done
+    bench_row "$label" "${lab[*]}" "${dd[*]}" "${labc[*]}" "${ddc[*]}"
 }
 
-printf '%-6s %14s %14s %8s\n' proto "dnslab qps" "dnsdist qps" ratio
-for mode in udp tcp; do
-  a=$(run "$LAB" $mode); b=$(run "$DD" $mode)
-  printf '%-6s %14s %14s %8s\n' "$mode" "$a" "$b" "$(python3 -c "print(f'{float(\"$a\" or 0)/max(float(\"$b\" or 1),1):.2f}')")"
+echo "Do53: dnsperf -c $CLIENTS -q $OUTSTANDING, server on CPU $BENCH_SERVER_CPU, dnsperf on CPU $BENCH_LOAD_CPU"
+bench_header
+measure "udp c$CLIENTS q$OUTSTANDING" udp "$CLIENTS" "$OUTSTANDING"
+measure "tcp c$CLIENTS q$OUTSTANDING" tcp "$CLIENTS" "$OUTSTANDING"
+for point in $TCP_SWEEP; do
+    measure "tcp c${point%%:*} q${point##*:}" tcp "${point%%:*}" "${point##*:}"
 done
