@@ -19,6 +19,7 @@
 #include "probes/matrix/engine.hpp"
 #include "probes/matrix/report.hpp"
 #include "probes/matrix/run.hpp"
+#include "probes/selftest/cli.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace {
@@ -92,8 +93,10 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "Run an expectation file against the targets");
     check->add_option("file", f.check_file, "TOML expectation file")->required()->check(CLI::ExistingFile);
     check->fallthrough();
+    probes::selftest::Cli selftest; // issue 6: probes/selftest/, docs/selftest.md
+    probes::selftest::add_cli(app, selftest);
     std::vector<CLI::App*> reserved;
-    for (const char* name : {"selftest", "scenario", "replay"}) {
+    for (const char* name : {"scenario", "replay"}) {
         reserved.push_back(app.add_subcommand(name, "(not yet available)")->allow_extras());
     }
     app.require_subcommand(0, 1);
@@ -113,6 +116,9 @@ int main(int argc, char** argv) {
         if (r->parsed()) {
             return usage_error("'" + r->get_name() + "' is not yet available");
         }
+    }
+    if (selftest.cmd->parsed()) {
+        return probes::selftest::run_cli(selftest); // its own loop, targets and reports
     }
 
     // Targets.

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+#include "probes/selftest/cli.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "probes/selftest/bundle.hpp"
+#include "probes/selftest/local_info.hpp"
+
+namespace probes::selftest {
+using nlohmann::json;
+
+namespace {
+
+constexpr int kExitFail = 1;
+constexpr int kExitCannotRun = 2;
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& n : v) {
+        s += (s.empty() ? "" : ", ") + n;
+    }
+    return s;
+}
+
+int cannot_run(const std::string& msg) {
+    std::cerr << "dnslab-probe selftest: " << msg << "\n";
+    return kExitCannotRun;
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    return static_cast<bool>(f);
+}
+
+std::optional<json> read_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return std::nullopt;
+    }
+    auto j = json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return std::nullopt;
+    }
+    return j;
+}
+
+int run_diff(const Cli& cli) {
+    auto a = read_json(cli.diff_a);
+    auto b = read_json(cli.diff_b);
+    if (!a || !b) {
+        return cannot_run("cannot read report " + (!a ? cli.diff_a : cli.diff_b) + " as JSON");
+    }
+    for (const auto* r : {&*a, &*b}) {
+        if (r->value("schema", "") != kSchema) {
+            return cannot_run("not a " + std::string(kSchema) + " report");
+        }
+    }
+    const auto lines = diff_reports(*a, *b);
+    if (cli.json) {
+        std::cout << json({{"schema", "dnslab.selftest.diff.v1"}, {"a", cli.diff_a}, {"b", cli.diff_b},
+                           {"differences", lines}}).dump(2)
+                  << "\n";
+    } else {
+        for (const auto& l : lines) {
+            std::cout << l << "\n";
+        }
+        std::cout << (lines.empty() ? "reports agree\n" : std::to_string(lines.size()) + " differences\n");
+    }
+    return lines.empty() ? 0 : kExitFail;
+}
+
+} // namespace
+
+void add_cli(CLI::App& app, Cli& cli) {
+    auto* s = app.add_subcommand("selftest", "Customer self-test: reachability, TLS, interception, policy, features, local configuration");
+    cli.cmd = s;
+    auto& o = cli.opts;
+    s->add_option("--lab", o.lab_ready, "Lab profile: ready file of a running dnslab-resolver (default /tmp/dnslab.ready)");
+    s->add_option("--lab-host", o.lab_host, "Lab profile: ADDR:udp=P,tcp=P,tls=P,https=P (probe --host syntax)");
+    s->add_option("--doh", o.doh, "Gateway profile: DoH URL, https://<sub>.cloudflare-gateway.com/dns-query");
+    s->add_option("--dot", o.dot, "Gateway profile: DoT host[:port], <sub>.cloudflare-gateway.com");
+    s->add_option("--ipv4", o.ipv4, "Plain DNS over IPv4: ADDR[:PORT] (location's resolver address)");
+    s->add_option("--ipv6", o.ipv6, "Plain DNS over IPv6: ADDR or [ADDR]:PORT");
+    s->add_option("--ca", o.ca, "Trust store for DoT/DoH (default: system; lab: the lab CA from the ready file)");
+    s->add_option("--expected-issuer", o.expected_issuer, "CA PEM file or issuer name text a genuine chain leads to");
+    s->add_option("--name", o.names, "Also classify this name's policy outcome (repeatable)");
+    s->add_option("--test-name", o.test_names, "Replace the Gateway category test names (repeatable)");
+    s->add_option("--expect", o.expect_file, "Expected outcomes, probe check TOML (docs/probe.md)")->check(CLI::ExistingFile);
+    s->add_option("--reach-name", o.reach_name, "Name asked over every transport (lab: www.example.com)");
+    s->add_option("--large-name", o.large_name, "Name with a TXT answer above 1232 bytes (lab: big.example.com)");
+    s->add_option("--signed-name", o.signed_name, "DNSSEC-signed name for the AD check (gateway: cloudflare.com)");
+    s->add_option("--error-name", o.error_name, "Name whose answer is an error, for the EDE check");
+    s->add_option("--resolv-conf", o.resolv_conf, "System resolver configuration to report");
+    s->add_option("--timeout", o.timeout_ms, "Per-query timeout in ms")->check(CLI::Range(100U, 60000U));
+    s->add_option("--retries", o.retries, "Retries per query")->check(CLI::Range(0U, 5U));
+    s->add_option("--out", cli.out_dir, "Directory for report.json, report.md, summary.txt");
+    s->add_option("--bundle", cli.bundle, "The .tar.gz to attach to a ticket (default OUT.tar.gz)");
+    s->add_flag("--redact", cli.redact, "Replace this machine's addresses and host name with placeholders");
+    s->add_flag("--json", cli.json, "Print report.json instead of the summary");
+    s->add_flag("--no-color", cli.no_color, "No ANSI colours");
+    s->add_flag("--quiet,-q", cli.quiet, "No progress line on stderr");
+    auto* d = s->add_subcommand("diff", "Compare two report.json files (customer vs lab, before vs after)");
+    d->add_option("a", cli.diff_a, "First report.json")->required();
+    d->add_option("b", cli.diff_b, "Second report.json")->required();
+    d->add_flag("--json", cli.json, "Machine output");
+    cli.diff = d;
+}
+
+int run_cli(Cli& cli) {
+    if (cli.diff != nullptr && cli.diff->parsed()) {
+        return run_diff(cli);
+    }
+    auto& o = cli.opts;
+    const bool gateway_given = !o.doh.empty() || !o.dot.empty() || !o.ipv4.empty() || !o.ipv6.empty();
+    if (o.lab_ready.empty() && o.lab_host.empty() && !gateway_given) {
+        o.lab_ready = "/tmp/dnslab.ready"; // where README/docs start the lab resolver
+    }
+    apply_profile_defaults(o);
+    auto endpoints = build_endpoints(o);
+    if (!endpoints) {
+        return cannot_run(endpoints.error().detail);
+    }
+    const auto stamp = std::time(nullptr);
+    if (cli.out_dir.empty()) {
+        char buf[40];
+        tm u{};
+        gmtime_r(&stamp, &u);
+        std::strftime(buf, sizeof buf, "dnslab-selftest-%Y%m%dT%H%M%SZ", &u);
+        cli.out_dir = buf;
+    }
+    if (cli.bundle.empty()) {
+        cli.bundle = cli.out_dir + ".tar.gz";
+    }
+    if (::mkdir(cli.out_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        return cannot_run("cannot create " + cli.out_dir + ": " + std::strerror(errno));
+    }
+
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    auto progress = [&](int step, int total, const std::string& what) {
+        if (cli.quiet) {
+            return;
+        }
+        // One line rewritten in place on a terminal; plain lines in logs.
+        std::cerr << (tty ? "\r\033[K" : "") << "selftest [" << step << "/" << total << "] " << what << "..."
+                  << (tty ? "" : "\n") << std::flush;
+    };
+    auto report = run_selftest(o, *endpoints, progress);
+    const auto local = collect_local_facts(o.resolv_conf, o.tool_version);
+    report.local = local.json;
+    {
+        const auto& rc = local.json["resolv_conf"];
+        std::vector<std::string> ns;
+        if (rc.contains("nameservers")) {
+            ns = rc["nameservers"].get<std::vector<std::string>>();
+        }
+        report.checks.push_back({"local.resolv-conf", "local", "System resolver configuration",
+                                 rc.value("readable", false) ? Verdict::Info : Verdict::Warn,
+                                 rc.value("readable", false) ? "nameservers: " + (ns.empty() ? std::string("(none)") : join(ns))
+                                                             : "cannot read " + o.resolv_conf,
+                                 {{"nameservers", ns}}});
+        const auto& sd = local.json["systemd_resolved"];
+        report.checks.push_back({"local.systemd-resolved", "local", "systemd-resolved",
+                                 sd.value("present", false) ? Verdict::Info : Verdict::NotApplicable,
+                                 sd.value("present", false) ? "present (resolvectl status in the report)" : "not in use on this machine",
+                                 {{"present", sd.value("present", false)}}});
+        const auto os = local.json["os_release"].value("PRETTY_NAME", std::string("unknown OS"));
+        const auto kern = local.json.contains("uname") ? local.json["uname"].value("release", std::string()) : std::string();
+        report.checks.push_back({"local.system", "local", "Operating system and tools", Verdict::Info,
+                                 os + ", kernel " + kern, {{"os", os}, {"kernel", kern}}});
+    }
+    if (!cli.quiet) {
+        std::cerr << (tty ? "\r\033[K" : "") << "selftest done in " << static_cast<long>(report.duration_ms) << " ms\n";
+    }
+
+    // Redaction works on the rendered text, so every place an address appears is covered.
+    std::vector<std::string> secrets;
+    if (cli.redact) {
+        for (const auto& a : local.customer_addresses) {
+            const bool endpoint = std::any_of(endpoints->begin(), endpoints->end(),
+                                              [&](const Endpoint& e) { return e.target.url.host == a; });
+            if (!endpoint) {
+                secrets.push_back(a);
+            }
+        }
+    }
+    auto scrub = [&](const std::string& text) {
+        return cli.redact ? redact_text(text, secrets, local.hostname) : text;
+    };
+    const auto doc = to_json(report, cli.redact);
+    const auto json_text = scrub(doc.dump(2) + "\n");
+    const auto md = scrub(to_markdown(doc));
+    const auto summary = scrub(render_summary(doc, false));
+    const std::string base = cli.out_dir + "/";
+    if (!write_text(base + "report.json", json_text) || !write_text(base + "report.md", md) ||
+        !write_text(base + "summary.txt", summary)) {
+        return cannot_run("cannot write into " + cli.out_dir);
+    }
+    if (auto st = write_bundle(cli.bundle,
+                               {{"dnslab-selftest/report.json", json_text},
+                                {"dnslab-selftest/report.md", md},
+                                {"dnslab-selftest/summary.txt", summary}},
+                               static_cast<long>(stamp));
+        !st) {
+        return cannot_run(st.error().detail);
+    }
+    if (cli.json) {
+        std::cout << json_text;
+    } else {
+        const bool color = !cli.no_color && isatty(STDOUT_FILENO) != 0;
+        std::cout << scrub(render_summary(doc, color)) << "Report: " << base << "report.json, bundle: " << cli.bundle << "\n";
+    }
+    return report.exit_code();
+}
+
+} // namespace probes::selftest

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "probes/selftest/selftest.hpp"
+
+namespace probes::selftest {
+
+/// Flags of `dnslab-probe selftest` and `dnslab-probe selftest diff`.
+struct Cli {
+    Options opts;
+    std::string out_dir; // report.json, report.md, summary.txt
+    std::string bundle;  // .tar.gz of the above
+    bool redact = false;
+    bool json = false;   // report.json on stdout instead of the summary
+    bool no_color = false;
+    bool quiet = false;  // no progress line
+    std::string diff_a, diff_b;
+    CLI::App* cmd = nullptr;
+    CLI::App* diff = nullptr;
+};
+
+/// Registers `selftest` (and its `diff` subcommand) on `app`.
+void add_cli(CLI::App& app, Cli& cli);
+
+/// Runs the parsed subcommand. Exit codes: 0 every check passed (or reports equal),
+/// 1 a check failed (or reports differ), 2 the self-test could not run.
+int run_cli(Cli& cli);
+
+} // namespace probes::selftest

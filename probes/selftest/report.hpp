@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace probes::selftest {
+
+/// Schema name written into every report; fields are only ever added within v1
+/// (docs/selftest.md, fixtures/selftest/report.schema.json).
+inline constexpr const char* kSchema = "dnslab.selftest.v1";
+
+/// How one check came out. Only `Fail` makes the self-test exit 1.
+enum class Verdict {
+    Pass,          // the check ran and what it looked at is as it should be
+    Fail,          // the check ran and found a problem
+    Warn,          // worth a look, but not necessarily wrong (e.g. transports disagree on a policy)
+    Info,          // facts only, nothing to judge (local configuration, unjudged policy outcome)
+    Skipped,       // not configured (e.g. no IPv6 endpoint given) or a prerequisite failed
+    NotApplicable, // cannot mean anything in this profile (DNSSEC on the unsigned lab zones)
+};
+
+/// "pass", "fail", "warn", "info", "skipped", "not_applicable".
+const char* verdict_name(Verdict v);
+/// Inverse of verdict_name; false for unknown text.
+bool verdict_from_name(const std::string& s, Verdict& out);
+
+/// One line of the report: a stable id (`reachability.udp4`, `tls.dot`, ...), the group it
+/// belongs to, a one-line title for humans, the verdict, a one-line reason, and
+/// check-specific facts under `data` (documented per check in docs/selftest.md).
+struct Check {
+    std::string id;
+    std::string category; // reachability, tls, interception, policy, features, local
+    std::string title;
+    Verdict verdict = Verdict::Info;
+    std::string detail;
+    nlohmann::json data = nlohmann::json::object();
+};
+
+/// An endpoint the self-test talked to.
+struct EndpointInfo {
+    std::string id;        // udp4, tcp4, udp6, tcp6, dot, doh-h2, doh-h1
+    std::string transport; // probe transport label: udp, tcp, tls, https-post
+    std::string url;       // the URL as given to make_upstream
+};
+
+struct Report {
+    std::string profile;      // "lab" or "gateway"
+    std::string generated_at; // RFC 3339 UTC
+    std::string tool_version;
+    std::vector<EndpointInfo> endpoints;
+    std::vector<Check> checks;
+    nlohmann::json local = nlohmann::json::object(); // system facts (see local_info.hpp)
+    double duration_ms = 0;
+
+    /// 1 when any check failed, else 0 (2 is for "could not run" and never in a report).
+    [[nodiscard]] int exit_code() const;
+    [[nodiscard]] std::map<std::string, int> counts() const;
+};
+
+/// The report document (schema dnslab.selftest.v1).
+nlohmann::json to_json(const Report& r, bool redacted);
+
+/// Markdown for a ticket: summary table, then one section per failed/warned check with its
+/// data, then the local configuration.
+std::string to_markdown(const nlohmann::json& report);
+
+/// The terminal summary: one line per check, verdict first, coloured when `color`.
+std::string render_summary(const nlohmann::json& report, bool color);
+
+/// Replaces each address in `addresses` (and the host name, when not empty) wherever it
+/// appears in `text` with a stable placeholder: `<ipv4-1>`, `<ipv6-1>`, `<hostname>`.
+/// Numbering follows the sorted address list, so the same set of addresses always gives the
+/// same placeholders. Longer addresses are replaced first so that 10.0.0.1 never eats part of
+/// 10.0.0.12; an address is only replaced where it is not part of a longer address.
+std::string redact_text(const std::string& text, const std::vector<std::string>& addresses,
+                        const std::string& hostname);
+
+/// Compares two reports (by check id): checks that appeared, disappeared or changed verdict,
+/// plus changed TLS issuers and identity answers. Returns one line per difference.
+std::vector<std::string> diff_reports(const nlohmann::json& a, const nlohmann::json& b);
+
+} // namespace probes::selftest
