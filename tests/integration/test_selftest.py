@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: MIT
+"""dnslab-probe selftest against the lab resolver on loopback: every check with its verdict,
+TLS interception by a foreign CA, a dead transport, redaction, the bundle and its schema,
+expectation files, report diff. Loopback only."""
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import unittest
+
+import harness
+
+PROBE = harness.PROBE
+SCHEMA = os.path.join(harness.ROOT, "fixtures/selftest/report.schema.json")
+LAB_EXPECT = os.path.join(harness.ROOT, "fixtures/selftest/lab-expect.toml")
+# The documented lab upstream: fixture zones plus one name that answers SERVFAIL with EDE.
+LAB_UPSTREAM = "fixture:" + harness.ZONES + "?fault=servfail.example.com:malformed"
+CATEGORY_NAMES = ["anonymizer", "commandandcontrolandbotnet", "compromiseddomain", "cryptomining",
+                  "malware", "newdomains", "parkedandforsaledomains", "phishing",
+                  "potentiallyunwantedsoftware", "privateipaddress", "spam", "spyware", "unreachable",
+                  "nudity"]
+
+
+def have_ipv6():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def closed_tcp_port():
+    """A loopback TCP port nobody listens on (bound, then released)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# --- a small JSON Schema validator (the subset report.schema.json uses) --------------------
+def validate(instance, schema, root=None, path="$"):
+    """Raises AssertionError naming the path of the first violation."""
+    root = root if root is not None else schema
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        assert ref.startswith("#/"), ref
+        target = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        return validate(instance, target, root, path)
+    types = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+    t = schema.get("type")
+    if t == "integer":
+        assert isinstance(instance, int) and not isinstance(instance, bool), f"{path}: not an integer"
+    elif t == "number":
+        assert isinstance(instance, (int, float)) and not isinstance(instance, bool), f"{path}: not a number"
+    elif t is not None:
+        assert isinstance(instance, types[t]), f"{path}: not {t}"
+    if "const" in schema:
+        assert instance == schema["const"], f"{path}: {instance!r} != {schema['const']!r}"
+    if "enum" in schema:
+        assert instance in schema["enum"], f"{path}: {instance!r} not in {schema['enum']}"
+    if "pattern" in schema:
+        assert re.search(schema["pattern"], instance), f"{path}: {instance!r} !~ {schema['pattern']}"
+    if "minimum" in schema:
+        assert instance >= schema["minimum"], f"{path}: below minimum"
+    if isinstance(instance, dict):
+        for key in schema.get("required", []):
+            assert key in instance, f"{path}: missing {key}"
+        for key, sub in schema.get("properties", {}).items():
+            if key in instance:
+                validate(instance[key], sub, root, f"{path}.{key}")
+    if isinstance(instance, list) and "items" in schema:
+        for i, item in enumerate(instance):
+            validate(item, schema["items"], root, f"{path}[{i}]")
+
+
+def selftest(*args, timeout=60):
+    return subprocess.run([PROBE, "selftest", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def by_id(report):
+    return {c["id"]: c for c in report["checks"]}
+
+
+class SelftestTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dnslab-selftest-it-")
+        cls.v6 = have_ipv6()
+        listen = ["udp://127.0.0.1:0", "tcp://127.0.0.1:0", "tls://127.0.0.1:0",
+                  "https://127.0.0.1:0/dns-query"]
+        if cls.v6:
+            listen += ["udp://[::1]:0", "tcp://[::1]:0"]
+        cls.lab = harness.Resolver(listen=tuple(listen), upstream=(LAB_UPSTREAM,))
+        cls.ca = cls.lab.ca_file()
+        # A second resolver: its own --state-dir, hence its own lab CA (a foreign issuer).
+        cls.other = harness.Resolver(listen=("tls://127.0.0.1:0",), upstream=(LAB_UPSTREAM,))
+        cls.resolv_conf = os.path.join(cls.tmp, "resolv.conf")
+        with open(cls.resolv_conf, "w") as f:
+            # Addresses that look like a customer's (benchmark and documentation ranges that
+            # no fixture answer contains): --redact must remove them everywhere.
+            f.write("# test\nnameserver 198.18.0.77\nnameserver 2001:db8:ffff::77\nsearch corp.example\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.other.__exit__(None, None, None)
+        cls.lab.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_lab(self, name, *extra, expect_rc=None):
+        out = os.path.join(self.tmp, name)
+        bundle = out + ".tar.gz"
+        started = time.monotonic()
+        p = selftest("--lab", self.lab.ready, "--out", out, "--bundle", bundle,
+                     "--resolv-conf", self.resolv_conf, "--no-color", *extra)
+        elapsed = time.monotonic() - started
+        if expect_rc is not None:
+            self.assertEqual(p.returncode, expect_rc, p.stdout + p.stderr)
+        with open(os.path.join(out, "report.json")) as f:
+            report = json.load(f)
+        return p, report, bundle, elapsed
+
+    def test_lab_every_check_with_its_verdict(self):
+        p, report, bundle, _ = self.run_lab("plain", expect_rc=0)
+        checks = by_id(report)
+        self.assertEqual(report["schema"], "dnslab.selftest.v1")
+        self.assertEqual(report["profile"], "lab")
+        endpoints = ["udp4", "tcp4", "dot", "doh-h2", "doh-h1"] + (["udp6", "tcp6"] if self.v6 else [])
+        for e in endpoints:
+            c = checks["reachability." + e]
+            self.assertEqual(c["verdict"], "pass", c)
+            self.assertGreater(c["data"]["latency"]["query_ms"], 0)
+        for e in ["dot", "doh"]:
+            c = checks["tls." + e]
+            self.assertEqual(c["verdict"], "pass", c)
+            self.assertIn(c["data"]["protocol"], ("TLSv1.2", "TLSv1.3"))
+            self.assertTrue(c["data"]["trusted"])
+            self.assertTrue(c["data"]["name_match"])
+            self.assertFalse(c["data"]["interception"])
+            self.assertIn("dnslab lab CA", c["data"]["issuer"])
+            self.assertGreaterEqual(len(c["data"]["chain"]), 1)
+        ident = checks["interception.identity"]
+        self.assertEqual(ident["verdict"], "pass", ident)
+        self.assertEqual(set(ident["data"]["identity"]), set(endpoints))
+        for e in endpoints:
+            self.assertEqual(ident["data"]["identity"][e], ['"dnslab"'])
+        self.assertEqual(checks["interception.answers"]["verdict"], "pass")
+        for n in CATEGORY_NAMES:
+            c = checks[f"policy.{n}.testcategory.com"]
+            self.assertEqual(c["verdict"], "info", c)  # no expectation: reported, not judged
+            self.assertEqual(c["data"]["classification"], "allowed")
+            self.assertEqual(set(c["data"]["outcomes"]), set(endpoints))
+        self.assertEqual(checks["features.edns"]["verdict"], "pass")
+        self.assertEqual(checks["features.edns"]["data"]["udp_size"], 1232)
+        tcp = checks["features.tcp-fallback"]
+        self.assertEqual(tcp["verdict"], "pass", tcp)
+        self.assertTrue(tcp["data"]["udp"]["tc"])
+        self.assertEqual(tcp["data"]["tcp"]["records"], 40)
+        self.assertEqual(checks["features.dnssec-ad"]["verdict"], "not_applicable")
+        ede = checks["features.ede"]
+        self.assertEqual(ede["verdict"], "pass", ede)
+        self.assertEqual(ede["data"]["endpoints"]["udp4"]["rcode"], "SERVFAIL")
+        self.assertTrue(ede["data"]["endpoints"]["udp4"]["ede"])
+        self.assertIn(checks["local.clock"]["verdict"], ("pass", "not_applicable"))
+        rc = checks["local.resolv-conf"]
+        self.assertEqual(rc["verdict"], "info")
+        self.assertEqual(rc["data"]["nameservers"], ["198.18.0.77", "2001:db8:ffff::77"])
+        self.assertIn(checks["local.systemd-resolved"]["verdict"], ("info", "not_applicable"))
+        self.assertEqual(checks["local.system"]["verdict"], "info")
+        self.assertEqual(report["summary"]["fail"], 0)
+        self.assertEqual(report["exit_code"], 0)
+        self.assertIn("Verdict: OK", p.stdout)
+        self.assertIn("selftest [1/7]", p.stderr)  # progress on stderr
+
+        # The bundle unpacks and its report validates against the schema.
+        with tarfile.open(bundle, "r:gz") as tar:
+            names = tar.getnames()
+            self.assertEqual(sorted(names), ["dnslab-selftest/report.json", "dnslab-selftest/report.md",
+                                             "dnslab-selftest/summary.txt"])
+            packed = json.load(tar.extractfile("dnslab-selftest/report.json"))
+            md = tar.extractfile("dnslab-selftest/report.md").read().decode()
+        with open(SCHEMA) as f:
+            schema = json.load(f)
+        validate(packed, schema)
+        self.assertEqual(packed, report)
+        self.assertIn("| PASS | `tls.dot`", md)
+        # The validator itself must be able to fail.
+        broken = dict(packed, profile="office")
+        with self.assertRaises(AssertionError):
+            validate(broken, schema)
+
+    def test_interception_foreign_ca_on_dot(self):
+        _, other_port = self.other.addr("tls")
+        p, report, _, _ = self.run_lab("intercept", "--dot", f"127.0.0.1:{other_port}",
+                                       "--expected-issuer", self.ca, expect_rc=1)
+        checks = by_id(report)
+        dot = checks["tls.dot"]
+        self.assertEqual(dot["verdict"], "fail", dot)
+        self.assertTrue(dot["data"]["interception"])
+        self.assertFalse(dot["data"]["expected_issuer_match"])
+        self.assertTrue(dot["data"]["connected"])
+        self.assertIn("expected issuer", dot["detail"])
+        # The foreign chain is described, fingerprints differ from the genuine DoH chain.
+        doh = checks["tls.doh"]
+        self.assertEqual(doh["verdict"], "pass")
+        self.assertNotEqual(dot["data"]["chain"][0]["sha256"], doh["data"]["chain"][0]["sha256"])
+        # The DoT exchange itself is refused by certificate verification.
+        self.assertEqual(checks["reachability.dot"]["verdict"], "fail")
+        self.assertIn("FAIL", p.stdout)
+
+    def test_dead_transport_fails_without_stalling(self):
+        dead = closed_tcp_port()
+        p, report, _, elapsed = self.run_lab("dead", "--dot", f"127.0.0.1:{dead}", "--timeout", "1500",
+                                             expect_rc=1)
+        checks = by_id(report)
+        self.assertEqual(checks["reachability.dot"]["verdict"], "fail")
+        self.assertEqual(checks["tls.dot"]["verdict"], "fail")
+        self.assertEqual(checks["reachability.udp4"]["verdict"], "pass")
+        self.assertEqual(checks["reachability.doh-h2"]["verdict"], "pass")
+        # Later checks skip the dead endpoint instead of waiting for it.
+        self.assertNotIn("dot", checks["policy.malware.testcategory.com"]["data"]["outcomes"])
+        self.assertEqual(checks["features.tcp-fallback"]["verdict"], "pass")
+        self.assertLess(elapsed, 15, "a dead transport stalled the self-test")
+
+    def test_redaction(self):
+        _, report, bundle, _ = self.run_lab("redacted", "--redact", expect_rc=0)
+        self.assertTrue(report["redacted"])
+        with tarfile.open(bundle, "r:gz") as tar:
+            texts = {n: tar.extractfile(n).read().decode() for n in tar.getnames()}
+        host = socket.gethostname()
+        for name, text in texts.items():
+            self.assertNotIn("198.18.0.77", text, name)
+            self.assertNotIn("2001:db8:ffff::77", text, name)
+            if len(host) > 2:
+                self.assertNotIn(host, text, name)
+        rc = by_id(report)["local.resolv-conf"]["data"]["nameservers"]
+        self.assertEqual(len(rc), 2)
+        self.assertTrue(all(re.fullmatch(r"<ipv[46]-\d+>", a) for a in rc), rc)
+        # Loopback endpoints are not the customer's: they stay readable.
+        self.assertIn("127.0.0.1", texts["dnslab-selftest/report.json"])
+
+    def test_expectation_file_pass_and_fail(self):
+        _, report, _, _ = self.run_lab("expect-ok", "--expect", LAB_EXPECT, expect_rc=0)
+        c = by_id(report)["policy.malware.testcategory.com"]
+        self.assertEqual(c["verdict"], "pass", c)
+        self.assertEqual(c["data"]["expect"], "allowed")
+        bad = os.path.join(self.tmp, "bad-expect.toml")
+        with open(bad, "w") as f:
+            f.write('[[case]]\nname = "malware.testcategory.com"\nexpect = "blocked"\n')
+        _, report, _, _ = self.run_lab("expect-bad", "--expect", bad, expect_rc=1)
+        c = by_id(report)["policy.malware.testcategory.com"]
+        self.assertEqual(c["verdict"], "fail", c)
+        self.assertTrue(c["data"]["failures"])
+        self.assertEqual(c["data"]["classification"], "allowed")
+
+    def test_customer_names(self):
+        _, report, _, _ = self.run_lab("names", "--name", "www.example.com", "--name", "nope.example.com",
+                                       expect_rc=0)
+        checks = by_id(report)
+        self.assertEqual(checks["policy.www.example.com"]["data"]["classification"], "allowed")
+        # NXDOMAIN everywhere is an answer, not a block.
+        self.assertEqual(checks["policy.nope.example.com"]["data"]["classification"], "allowed")
+
+    def test_diff_reports(self):
+        self.run_lab("diff-a", expect_rc=0)
+        _, other_port = self.other.addr("tls")
+        self.run_lab("diff-b", "--dot", f"127.0.0.1:{other_port}", "--expected-issuer", self.ca, expect_rc=1)
+        a = os.path.join(self.tmp, "diff-a", "report.json")
+        b = os.path.join(self.tmp, "diff-b", "report.json")
+        same = subprocess.run([PROBE, "selftest", "diff", a, a], capture_output=True, text=True, timeout=20)
+        self.assertEqual(same.returncode, 0, same.stdout + same.stderr)
+        self.assertIn("reports agree", same.stdout)
+        d = subprocess.run([PROBE, "selftest", "diff", a, b, "--json"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(d.returncode, 1, d.stdout + d.stderr)
+        lines = json.loads(d.stdout)["differences"]
+        self.assertTrue(any(l.startswith("tls.dot: pass -> fail") for l in lines), lines)
+        self.assertTrue(any(l.startswith("reachability.dot: pass -> fail") for l in lines), lines)
+
+    def test_cannot_run_exits_2(self):
+        p = selftest("--lab", os.path.join(self.tmp, "no-such-ready"), "--out", os.path.join(self.tmp, "x"))
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("ready file", p.stderr)
+        p = subprocess.run([PROBE, "selftest", "diff", self.resolv_conf, self.resolv_conf],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2)
+
+
+if __name__ == "__main__":
+    harness.main()
