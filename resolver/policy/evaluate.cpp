@@ -368,10 +368,13 @@ Match run_rule(const Rule& r, const FieldValues& values) {
     return m;
 }
 
+/// Trace lines are built only when asked for: the reason strings cost allocations that the
+/// per-query path (trace off) must not pay.
+template <typename ReasonFn>
 void record(Evaluation& ev, const EvalOptions& opt, const Rule* r, Phase phase, bool resolver,
-            RuleTrace::Verdict v, std::string reason) {
+            RuleTrace::Verdict v, ReasonFn&& reason) {
     if (opt.trace) {
-        ev.trace.push_back(RuleTrace{r, phase, resolver, v, std::move(reason)});
+        ev.trace.push_back(RuleTrace{r, phase, resolver, v, reason()});
     }
 }
 
@@ -413,11 +416,129 @@ void decide(Evaluation& ev, const Rule& r, const Match& m, Phase phase, const Be
     }
 }
 
-std::string why_not(const Rule& r) {
+const char* why_not(const Rule& r) {
     return r.traffic.empty() && r.identity.empty() ? "no condition" : "conditions are false";
 }
 
+/// A finite set of keys a node can only be true with, of one kind.
+struct Requirement {
+    enum class Kind : std::uint8_t { Name, Rtype, Category } kind = Kind::Name;
+    std::vector<std::string> strs;
+    std::vector<std::int64_t> ints;
+    [[nodiscard]] std::size_t size() const { return strs.size() + ints.size(); }
+};
+
+std::optional<Requirement> requirement(const Node& n) {
+    switch (n.kind) {
+    case Node::Kind::Compare: {
+        const Comparison& c = *n.cmp;
+        const FieldId f = c.field->id;
+        Requirement r;
+        if (f == FieldId::DnsFqdn || f == FieldId::DnsDomains) {
+            r.kind = Requirement::Kind::Name;
+        } else if (f == FieldId::DnsQueryRtype) {
+            r.kind = Requirement::Kind::Rtype;
+        } else if (f == FieldId::DnsContentCategory || f == FieldId::DnsSecurityCategory) {
+            r.kind = Requirement::Kind::Category;
+            if (c.op == Op::Eq) {
+                r.ints.push_back(c.int_value);
+                return r;
+            }
+            if (c.op == Op::In) {
+                for (const auto& range : c.int_set) {
+                    if (range.hi - range.lo > 64) {
+                        return std::nullopt;
+                    }
+                    for (auto v = range.lo; v <= range.hi; ++v) {
+                        r.ints.push_back(v);
+                    }
+                }
+                return r;
+            }
+            return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+        if (c.op == Op::Eq) {
+            r.strs.push_back(c.str_value);
+            return r;
+        }
+        if (c.op == Op::In) {
+            r.strs.assign(c.str_set.begin(), c.str_set.end());
+            return r;
+        }
+        return std::nullopt;
+    }
+    case Node::Kind::Any:
+        return requirement(*n.kids[0]);
+    case Node::Kind::And: {
+        // Any one conjunct's requirement is necessary; prefer names, then categories.
+        std::optional<Requirement> best;
+        for (const auto& k : n.kids) {
+            auto r = requirement(*k);
+            if (r && (!best || r->kind < best->kind ||
+                      (r->kind == best->kind && r->size() < best->size()))) {
+                best = std::move(r);
+            }
+        }
+        return best;
+    }
+    case Node::Kind::Or: {
+        std::optional<Requirement> all;
+        for (const auto& k : n.kids) {
+            auto r = requirement(*k);
+            if (!r || (all && all->kind != r->kind)) {
+                return std::nullopt;
+            }
+            if (!all) {
+                all = std::move(r);
+            } else {
+                all->strs.insert(all->strs.end(), r->strs.begin(), r->strs.end());
+                all->ints.insert(all->ints.end(), r->ints.begin(), r->ints.end());
+            }
+        }
+        return all;
+    }
+    case Node::Kind::Not:
+    case Node::Kind::Xor:
+    case Node::Kind::All:
+        break;
+    }
+    return std::nullopt;
+}
+
 } // namespace
+
+void build_rule_index(PolicySet& set) {
+    RuleIndex idx;
+    for (std::uint32_t i = 0; i < set.dns_rules.size(); ++i) {
+        const Rule& r = set.dns_rules[i];
+        if (r.phase != Phase::Pre) {
+            continue;
+        }
+        std::optional<Requirement> req;
+        if (const Node* root = r.traffic.root()) {
+            req = requirement(*root);
+        }
+        if (!req) {
+            idx.always.push_back(i);
+            continue;
+        }
+        auto file = [i](std::vector<std::uint32_t>& v) {
+            if (v.empty() || v.back() != i) {
+                v.push_back(i);
+            }
+        };
+        for (const auto& k : req->strs) {
+            file(req->kind == Requirement::Kind::Name ? idx.by_name[k] : idx.by_rtype[k]);
+        }
+        for (auto k : req->ints) {
+            file(idx.by_category[k]);
+        }
+    }
+    idx.built = true;
+    set.pre_index = std::move(idx);
+}
 
 Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behaviour& b,
                         const EvalOptions& opt) {
@@ -429,12 +550,10 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         ev.finished = true;
         if (opt.trace) {
             for (const auto& r : set.dns_rules) {
-                record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped,
-                       "no location: policies do not apply");
+                record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped, [&] { return std::string("no location: policies do not apply"); });
             }
             for (const auto& r : set.resolver_rules) {
-                record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
-                       "no location: policies do not apply");
+                record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string("no location: policies do not apply"); });
             }
         }
         return ev;
@@ -455,30 +574,55 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         }
     }
 
-    for (const auto& r : set.dns_rules) {
+    // Candidate rules from the prefilter (always-candidates plus rules filed under one of
+    // the query's names), in precedence order. With trace on every rule is visited.
+    std::vector<std::uint32_t> candidates;
+    const bool indexed = set.pre_index.built && !opt.trace;
+    if (indexed) {
+        candidates = set.pre_index.always;
+        for (auto d : fs.domains) {
+            if (auto it = set.pre_index.by_name.find(d); it != set.pre_index.by_name.end()) {
+                candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+            }
+        }
+        if (auto it = set.pre_index.by_rtype.find(fs.rtype); it != set.pre_index.by_rtype.end()) {
+            candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+        }
+        for (auto c : ev.initial_categories) {
+            if (auto it = set.pre_index.by_category.find(c);
+                it != set.pre_index.by_category.end()) {
+                candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+            }
+        }
+        std::sort(candidates.begin(), candidates.end());
+        candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    }
+    const std::size_t visits = indexed ? candidates.size() : set.dns_rules.size();
+    for (std::size_t vi = 0; vi < visits; ++vi) {
+        const Rule& r = set.dns_rules[indexed ? candidates[vi] : vi];
         if (ev.finished) {
-            record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped,
-                   ev.rule != nullptr ? "an earlier rule decided (" + ev.rule->id + ")"
-                                      : "the query was already decided");
+            if (!opt.trace) {
+                break;
+            }
+            record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped, [&] { return std::string(ev.rule != nullptr ? "an earlier rule decided (" + ev.rule->id + ")"
+                                      : "the query was already decided"); });
             continue;
         }
         if (r.phase != Phase::Pre) {
-            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped,
-                   "uses post-resolution selectors: evaluated after resolution");
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, [&] { return std::string("uses post-resolution selectors: evaluated after resolution"); });
             continue;
         }
         if (auto why = inactive_reason(r, opt); !why.empty()) {
-            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, why);
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
             continue;
         }
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
-            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched, why_not(r));
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched, [&] { return std::string(why_not(r)); });
             continue;
         }
         decide(ev, r, m, Phase::Pre, b);
-        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched,
-               std::string(action_name(r.action)) + " (first match wins)");
+        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched, [&] { return std::string(std::string(action_name(r.action)) + " (first match wins)"); });
     }
 
     if (!ev.action && !ev.finished) {
@@ -489,22 +633,20 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
     const bool routed = !ev.action || *ev.action == Action::Allow;
     for (const auto& r : set.resolver_rules) {
         if (!routed) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
-                   "answered before resolution");
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string("answered before resolution"); });
             continue;
         }
         if (ev.route.rule != nullptr) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
-                   "an earlier resolver policy routed the query (" + ev.route.rule->id + ")");
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string("an earlier resolver policy routed the query (" + ev.route.rule->id + ")"); });
             continue;
         }
         if (auto why = inactive_reason(r, opt); !why.empty()) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, why);
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
             continue;
         }
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched, why_not(r));
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched, [&] { return std::string(why_not(r)); });
             continue;
         }
         Route& rt = ev.route;
@@ -519,8 +661,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         } else {
             rt.kind = Route::Kind::Cloudflare;
         }
-        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched,
-               "route: " + rt.key());
+        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched, [&] { return std::string("route: " + rt.key()); });
     }
     return ev;
 }
@@ -540,8 +681,7 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
     }
     for (const auto& r : set.dns_rules) {
         if (ev.finished) {
-            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
-                   "an earlier rule decided (" + ev.rule->id + ")");
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string("an earlier rule decided (" + ev.rule->id + ")"); });
             continue;
         }
         const bool cname = !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
@@ -551,21 +691,19 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
             continue; // already evaluated before resolution; nothing new to see
         }
         if (auto why = inactive_reason(r, opt); !why.empty()) {
-            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, why);
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
             continue;
         }
         fs.select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
-            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched,
-                   recheck ? "categories of CNAME targets / resolved IPs do not match"
-                           : why_not(r));
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] { return std::string(recheck ? "categories of CNAME targets / resolved IPs do not match"
+                           : why_not(r)); });
             continue;
         }
         decide(ev, r, m, Phase::Post, b);
-        record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched,
-               std::string(action_name(r.action)) +
-                   (recheck ? " (on categories of the response)" : " (first match wins)"));
+        record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched, [&] { return std::string(std::string(action_name(r.action)) +
+                   (recheck ? " (on categories of the response)" : " (first match wins)")); });
     }
     if (!ev.action) {
         ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;

@@ -84,6 +84,7 @@ public:
     /// Evaluates; pure, no allocation unless `notes` records matched categories.
     [[nodiscard]] bool eval(const FieldValues& values, EvalNotes& notes) const;
     [[nodiscard]] const std::string& source() const noexcept { return source_; }
+    [[nodiscard]] const Node* root() const noexcept { return root_.get(); }
 
 private:
     friend struct ExprBuilder;
@@ -116,6 +117,15 @@ CompileResult compile_expr(std::string_view source, const ListLookup& lists);
 
 // ---- AST (exposed for the evaluator and tests; treat as read-only) ----
 
+/// Transparent string hash: set lookups by string_view without building a std::string.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
 struct IntRange {
     std::int64_t lo;
     std::int64_t hi;
@@ -133,7 +143,7 @@ struct Comparison {
     std::string str_value;
     std::vector<IntRange> int_set;
     IpSet ip_set;
-    std::unordered_set<std::string> str_set;
+    StringSet str_set;
     const PolicyList* list = nullptr;
     std::shared_ptr<const re2::RE2> regex;
 };

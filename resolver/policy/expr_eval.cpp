@@ -128,7 +128,7 @@ bool test_ip(const Comparison& c, const IpAddr& v) {
 bool test_str(const Comparison& c, std::string_view v, bool anchored) {
     switch (c.op) {
     case Op::In:
-        return c.str_set.find(std::string(v)) != c.str_set.end();
+        return c.str_set.find(v) != c.str_set.end();
     case Op::InList:
         return c.list->contains_string(v);
     case Op::Matches:

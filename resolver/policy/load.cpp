@@ -694,6 +694,7 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
             return st.error();
         }
     }
+    build_rule_index(*set);
     return PolicySetPtr(std::move(set));
 }
 

@@ -42,6 +42,11 @@ Evaluation run(std::string_view name, std::uint16_t type = wire::rrtype::A,
     Behaviour b;
     EvalOptions opt{now, true};
     Evaluation ev = evaluate_pre(fixture_set(), q, b, opt);
+    // The prefiltered path (trace off) must decide exactly like the full walk.
+    Evaluation fast = evaluate_pre(fixture_set(), q, b, EvalOptions{now, false});
+    CHECK(fast.decision == ev.decision);
+    CHECK(fast.rule == ev.rule);
+    CHECK(fast.route.key() == ev.route.key());
     if (!ev.finished) {
         ResponseFacts empty;
         evaluate_post(fixture_set(), q, resp != nullptr ? *resp : empty, b, opt, ev);
