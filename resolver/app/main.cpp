@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     std::string tls_cert;
     std::string tls_key;
     std::string gateway_domain;
-    std::string rules, lists, locations, categories, geo;
+    std::string rules, lists, locations, categories, geo, mmdb, identities;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")->check(CLI::ExistingFile);
     app.add_option("--listen", listen, "listener URL: udp://ADDR:PORT, tcp://ADDR:PORT, tls://ADDR:PORT, https://ADDR:PORT/PATH (repeatable; port 0 = ephemeral)");
     app.add_option("--upstream", upstreams, "upstream URL: udp://IP:PORT, tcp://IP:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, fixture:DIR (repeatable; failover in order)");
@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
     app.add_option("--locations", locations, "Gateway locations export (JSON)");
     app.add_option("--categories", categories, "category data (CSV: domain,categories)");
     app.add_option("--geo", geo, "geo data (CSV: cidr,country,continent)");
+    app.add_option("--mmdb", mmdb, "MaxMind country/city database for geo fields");
+    app.add_option("--identities", identities, "lab identity map (JSON: token or source IP -> user)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
     override_str(cfg.locations_file, locations);
     override_str(cfg.categories_file, categories);
     override_str(cfg.geo_file, geo);
+    override_str(cfg.mmdb_file, mmdb);
+    override_str(cfg.identities_file, identities);
     if (cfg.listen.empty()) {
         cfg.listen = {"udp://127.0.0.1:5353", "tcp://127.0.0.1:5353"};
     }

@@ -35,7 +35,7 @@ struct Config {
     // [tls]
     std::string tls_cert;
     std::string tls_key;
-    std::string gateway_domain = "cloudflare-gateway.com";
+    std::string gateway_domain; // "" = the [behaviour] gateway_domain (cloudflare-gateway.com)
 
     // [doh]
     std::size_t doh_max_streams = 256;

@@ -90,7 +90,39 @@ std::string render_log_record(const QueryContext& ctx) {
         w.value(static_cast<unsigned>(c));
     }
     w.end_array();
+    // Policy: locations, decisions and categories (reference §5.1-5.2).
+    const auto& loc = ctx.location;
+    w.field("Location", loc.location ? loc.location->name : std::string());
+    w.field("LocationID", loc.location ? loc.location->id : std::string());
+    w.field("DoHSubdomain", loc.doh_subdomain);
+    w.field("DoTSubdomain", loc.dot_subdomain);
+    if (ctx.evaluation) {
+        const auto& ev = *ctx.evaluation;
+        w.field("ResolverDecision", policy::decision_name(ev.decision));
+        w.field("PolicyID", ev.rule ? ev.rule->id : std::string());
+        w.field("PolicyName", ev.rule ? ev.rule->name : std::string());
+        w.field("ResolverPolicyID", ev.route.rule ? ev.route.rule->id : std::string());
+        w.field("ResolverPolicyName", ev.route.rule ? ev.route.rule->name : std::string());
+        w.array_field("InitialCategoryIDs", ev.initial_categories);
+        w.array_field("CNAMECategoryIDs", ev.cname_categories);
+        w.array_field("ResolvedIPCategoryIDs", ev.resolved_ip_categories);
+        w.array_field("QueryCategoryIDs", ev.query_categories);
+        w.array_field("MatchedCategoryIDs", ev.matched_categories);
+        w.array_field("RequestContextCategoryIDs", ev.request_context_categories);
+        w.field("LabResolverDecisionCode", static_cast<unsigned>(ev.decision));
+        w.field("LabPolicyAction", ev.action ? policy::action_name(*ev.action) : std::string_view("none"));
+    } else {
+        w.field("ResolverDecision", "");
+        w.field("PolicyID", "");
+        w.field("PolicyName", "");
+    }
+    w.field("CustomResolverAddress", ctx.custom_resolver_address);
+    w.field("AppliedMaxTTL", 0);
     // Lab fields: what Gateway does not log but an engineer reproducing a case needs.
+    w.field("LabLocationReason", loc.reason);
+    if (ctx.policy) {
+        w.field("LabPolicyGeneration", static_cast<std::uint64_t>(ctx.policy->generation));
+    }
     w.field("LabQueryID", static_cast<std::uint64_t>(ctx.id));
     w.field("LabListener", ctx.transport.listener);
     w.field("LabAnswerSource", source_name(ctx.source));

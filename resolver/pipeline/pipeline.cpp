@@ -20,8 +20,13 @@ void strip_dnssec(std::vector<wire::ResourceRecord>& rrs, std::uint16_t qtype) {
 } // namespace
 
 Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, cache::Cache& cache,
-                   log::QueryLog* log)
-    : config_(config), default_upstream_(default_upstream), cache_(cache), log_(log) {}
+                   log::QueryLog* log, UpstreamMaker make_upstream)
+    : config_(config), default_upstream_(default_upstream), cache_(cache), log_(log),
+      make_upstream_(std::move(make_upstream)) {
+    auto empty = std::make_shared<PolicySnapshot>();
+    empty->set = std::make_shared<const policy::PolicySet>();
+    policy_ = std::move(empty);
+}
 
 Pipeline::~Pipeline() {
     *alive_ = false;
@@ -39,10 +44,29 @@ void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io
     ctx.reply = std::move(reply);
     in_flight_.emplace(ctx.id, std::move(owned));
 
-    // The order of stages, written once. Only the upstream stage is asynchronous.
+    ctx.policy = policy_; // pinned: a reload never changes the rules under this query
+
+    // The order of stages, written once (Gateway's phase order, reference §1.6). Only the
+    // upstream stage is asynchronous; it continues in on_upstream().
     Verdict v = decode(ctx, wire);
     if (v != Verdict::Continue) {
         finish(ctx, v);
+        return;
+    }
+    attribute(ctx);
+    v = pre_policy(ctx); // may answer locally (block, override, safe search)
+    if (v == Verdict::Answer && !ctx.resolving_target) {
+        finish(ctx, v);
+        return;
+    }
+    v = route(ctx); // resolver policies picked the route in pre_policy; bind it to an upstream
+    if (v != Verdict::Continue) {
+        finish(ctx, v);
+        return;
+    }
+    if (ctx.resolving_target) {
+        send_upstream(ctx, wire::Question{*ctx.synth->pending_target, ctx.query->question[0].qtype,
+                                          ctx.query->question[0].qclass});
         return;
     }
     v = cache_lookup(ctx);
@@ -50,7 +74,7 @@ void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io
         after_answer(ctx);
         return;
     }
-    send_upstream(ctx);
+    send_upstream(ctx, ctx.query->question[0]);
 }
 
 Verdict Pipeline::decode(QueryContext& ctx, const std::vector<std::uint8_t>& wire) {
@@ -95,7 +119,158 @@ Verdict Pipeline::decode(QueryContext& ctx, const std::vector<std::uint8_t>& wir
         ++counters_.notimp;
         return Verdict::Answer;
     }
+    ctx.qname_text = ctx.query->question[0].qname.to_gateway_text();
+    if (ctx.query->edns) {
+        if (const auto* loc = ctx.query->edns->find(wire::edns_opt::Location)) {
+            ctx.edns_location = loc->data;
+        }
+        if (const auto* cats = ctx.query->edns->find(wire::edns_opt::RequestCategories)) {
+            ctx.request_categories = policy::parse_request_categories(cats->data);
+        }
+    }
     return Verdict::Continue;
+}
+
+void Pipeline::attribute(QueryContext& ctx) {
+    const io::TransportInfo& t = ctx.transport;
+    attribution::AttributionInput in;
+    switch (t.protocol) {
+    case io::Protocol::Udp:
+        in.transport = attribution::Transport::Udp;
+        break;
+    case io::Protocol::Tcp:
+        in.transport = attribution::Transport::Tcp;
+        break;
+    case io::Protocol::Tls:
+        in.transport = attribution::Transport::Tls;
+        break;
+    case io::Protocol::Https:
+        in.transport = attribution::Transport::Https;
+        break;
+    }
+    in.src = policy::IpAddr::parse(t.src.ip);
+    in.dst = policy::IpAddr::parse(t.dst.ip);
+    in.sni = t.sni;
+    in.http_host = t.http_host;
+    in.http_path = t.http_path;
+    in.http_location = t.http_location;
+    if (ctx.edns_location) {
+        in.edns_location = *ctx.edns_location;
+    }
+    ctx.location = attribution::attribute(ctx.policy->set->locations, in, ctx.policy->behaviour);
+}
+
+policy::QueryFacts Pipeline::facts(const QueryContext& ctx) const {
+    policy::QueryFacts f;
+    f.qname = ctx.qname_text;
+    f.qtype = ctx.query->question[0].qtype;
+    f.src_ip = policy::IpAddr::parse(ctx.transport.src.ip);
+    f.dst_ip = policy::IpAddr::parse(ctx.transport.dst.ip);
+    f.location = ctx.location.location;
+    f.doh_subdomain = ctx.location.doh_subdomain;
+    f.identity_token = ctx.transport.http_authorization;
+    f.request_categories = ctx.request_categories;
+    return f;
+}
+
+Verdict Pipeline::pre_policy(QueryContext& ctx) {
+    const PolicySnapshot& p = *ctx.policy;
+    policy::EvalOptions opt;
+    opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
+    ctx.evaluation = policy::evaluate_pre(*p.set, facts(ctx), p.behaviour, opt);
+    if (ctx.evaluation->needs_resolution()) {
+        return Verdict::Continue;
+    }
+    auto synth = policy::synthesize(*ctx.query, *ctx.evaluation, p.behaviour);
+    if (!synth) {
+        return Verdict::Continue; // e.g. safe search for a name that is no search engine
+    }
+    ctx.source = AnswerSource::Local;
+    ctx.synth = std::move(synth);
+    if (ctx.synth->pending_target) {
+        ctx.resolving_target = true; // override_host / safe search: resolve the target
+        return Verdict::Answer;
+    }
+    ctx.response = ctx.synth->message;
+    return Verdict::Answer;
+}
+
+Verdict Pipeline::route(QueryContext& ctx) {
+    if (ctx.evaluation) {
+        ctx.route = ctx.evaluation->route.key();
+        if (ctx.evaluation->route.kind == policy::Route::Kind::CustomResolvers) {
+            std::string addrs;
+            for (const auto& r : ctx.evaluation->route.resolvers) {
+                addrs += (addrs.empty() ? "" : ",") + r.to_string();
+            }
+            ctx.custom_resolver_address = addrs;
+        }
+    }
+    if (upstream_for(ctx) == nullptr) {
+        ctx.upstream_error = fail(Errc::UpstreamFailure, "no upstream for route " + ctx.route);
+        answer_error(ctx, wire::rcode::ServFail);
+        return Verdict::Answer;
+    }
+    return Verdict::Continue;
+}
+
+upstream::Upstream* Pipeline::upstream_for(QueryContext& ctx) {
+    if (!ctx.evaluation) {
+        return &default_upstream_;
+    }
+    const policy::Route& r = ctx.evaluation->route;
+    std::vector<std::string> urls;
+    switch (r.kind) {
+    case policy::Route::Kind::Default:
+    case policy::Route::Kind::Cloudflare: // the lab's default upstream stands in for 1.1.1.1
+        return &default_upstream_;
+    case policy::Route::Kind::Internal:
+        if (ctx.policy->behaviour.internal_upstream.empty()) {
+            return &default_upstream_;
+        }
+        urls.push_back(ctx.policy->behaviour.internal_upstream);
+        break;
+    case policy::Route::Kind::CustomResolvers:
+        for (const auto& a : r.resolvers) {
+            urls.push_back("udp://" + a.to_string());
+        }
+        break;
+    }
+    const std::string key = ctx.route;
+    if (auto it = route_upstreams_.find(key); it != route_upstreams_.end()) {
+        return it->second.get();
+    }
+    if (!make_upstream_) {
+        return nullptr;
+    }
+    auto up = make_upstream_(urls);
+    if (!up) {
+        return nullptr;
+    }
+    return route_upstreams_.emplace(key, std::move(up).value()).first->second.get();
+}
+
+Verdict Pipeline::post_policy(QueryContext& ctx) {
+    if (!ctx.evaluation || ctx.evaluation->finished) {
+        return Verdict::Continue;
+    }
+    const PolicySnapshot& p = *ctx.policy;
+    policy::EvalOptions opt;
+    opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
+    policy::evaluate_post(*p.set, facts(ctx), policy::ResponseFacts::from_message(*ctx.upstream_answer),
+                          p.behaviour, opt, *ctx.evaluation);
+    if (ctx.evaluation->needs_resolution()) {
+        return Verdict::Continue;
+    }
+    auto synth = policy::synthesize(*ctx.query, *ctx.evaluation, p.behaviour);
+    if (!synth || synth->pending_target) {
+        // Override-type actions cannot use post-resolution fields (reference §1.6.6); the
+        // loader rejects such rules, so only blocks arrive here.
+        return Verdict::Continue;
+    }
+    ctx.synth = std::move(synth);
+    ctx.response = ctx.synth->message;
+    return Verdict::Answer;
 }
 
 Verdict Pipeline::cache_lookup(QueryContext& ctx) {
@@ -120,20 +295,20 @@ Verdict Pipeline::cache_lookup(QueryContext& ctx) {
     return Verdict::Answer;
 }
 
-void Pipeline::send_upstream(QueryContext& ctx) {
+void Pipeline::send_upstream(QueryContext& ctx, const wire::Question& question) {
     const auto& q = *ctx.query;
     wire::Message out;
     out.id = static_cast<std::uint16_t>(rng_()); // never the client's ID (cache poisoning hygiene)
     ctx.upstream_id = out.id;
     out.set_flag(wire::kFlagRd, true);
     out.set_flag(wire::kFlagCd, q.flag(wire::kFlagCd));
-    out.question = q.question;
+    out.question = {question};
     out.edns.emplace();
     out.edns->udp_size = config_.udp_payload;
     out.edns->dnssec_ok = q.edns && q.edns->dnssec_ok;
     const QueryId id = ctx.id;
     std::weak_ptr<bool> alive = alive_;
-    default_upstream_.send(wire::serialize(out), [this, alive, id](Result<upstream::Exchange> r) {
+    upstream_for(ctx)->send(wire::serialize(out), [this, alive, id](Result<upstream::Exchange> r) {
         if (alive.expired()) {
             return; // the pipeline is gone (shutdown): nobody to answer
         }
@@ -157,7 +332,10 @@ void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
     upstream::Exchange& ex = result.value();
     ctx.upstream_server = ex.server;
     auto parsed = wire::parse({ex.wire.data(), ex.wire.size()});
-    const auto& q = ctx.query->question[0];
+    const wire::Question q = ctx.resolving_target
+                                 ? wire::Question{*ctx.synth->pending_target, ctx.query->question[0].qtype,
+                                                  ctx.query->question[0].qclass}
+                                 : ctx.query->question[0];
     // RFC 5452 §9.1: an answer must match the ID and the question we sent.
     if (!parsed || parsed.message->id != ctx.upstream_id || parsed.message->question.size() != 1 ||
         !(parsed.message->question[0].qname == q.qname) || parsed.message->question[0].qtype != q.qtype) {
@@ -165,6 +343,12 @@ void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
         ctx.upstream_error = fail(Errc::UpstreamFailure, ex.server + " sent an answer that does not match the question" +
                                                              (parsed ? "" : " (" + parsed.failure.reason + ")"));
         answer_error(ctx, wire::rcode::ServFail);
+        finish(ctx, Verdict::Answer);
+        return;
+    }
+    if (ctx.resolving_target) {
+        policy::complete_answer(*ctx.synth, *parsed.message);
+        ctx.response = ctx.synth->message;
         finish(ctx, Verdict::Answer);
         return;
     }
@@ -182,7 +366,11 @@ void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
 }
 
 void Pipeline::after_answer(QueryContext& ctx) {
-    // Post-resolution policy hooks in here (on cache hits and fresh answers alike).
+    // Post-resolution policy runs on cache hits and fresh answers alike.
+    if (post_policy(ctx) == Verdict::Answer) {
+        finish(ctx, Verdict::Answer);
+        return;
+    }
     const wire::Message& q = *ctx.query;
     const wire::Message& up = *ctx.upstream_answer;
     wire::Message r = wire::make_response(q, up.rcode() & 0xF, config_.udp_payload);

@@ -19,7 +19,12 @@ namespace resolver::pipeline {
 struct PipelineConfig {
     std::uint16_t udp_payload = 1232; // what we advertise in OPT (DNS flag day 2020)
     bool cache_enabled = true;
+    upstream::UpstreamOptions upstream_options; // for upstreams created by resolver policies
 };
+
+/// Makes the upstream for a resolver-policy route from Do53 URLs (udp://IP:PORT, in the
+/// rule's order, failing over). Called once per distinct route; the pipeline keeps it.
+using UpstreamMaker = std::function<Result<upstream::UpstreamPtr>(const std::vector<std::string>& urls)>;
 
 /// Counters for metrics and for tests; bad input is counted, never fatal.
 struct Counters {
@@ -43,7 +48,11 @@ struct Counters {
 class Pipeline final : public io::QueryHandler {
 public:
     Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, cache::Cache& cache,
-             log::QueryLog* log);
+             log::QueryLog* log, UpstreamMaker make_upstream = {});
+
+    /// Installs a new policy snapshot; queries already in flight keep the one they pinned.
+    void set_policy(PolicySnapshotPtr policy) { policy_ = std::move(policy); }
+    [[nodiscard]] const PolicySnapshotPtr& policy() const { return policy_; }
     ~Pipeline() override;
 
     void handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) override;
@@ -53,8 +62,14 @@ public:
 
 private:
     Verdict decode(QueryContext& ctx, const std::vector<std::uint8_t>& wire);
+    void attribute(QueryContext& ctx);
+    Verdict pre_policy(QueryContext& ctx);
+    Verdict route(QueryContext& ctx);
     Verdict cache_lookup(QueryContext& ctx);
-    void send_upstream(QueryContext& ctx);
+    void send_upstream(QueryContext& ctx, const wire::Question& question);
+    Verdict post_policy(QueryContext& ctx);
+    policy::QueryFacts facts(const QueryContext& ctx) const;
+    upstream::Upstream* upstream_for(QueryContext& ctx);
     void on_upstream(QueryId id, Result<upstream::Exchange> result);
     void after_answer(QueryContext& ctx);
     void finish(QueryContext& ctx, Verdict verdict);
@@ -67,6 +82,9 @@ private:
     upstream::Upstream& default_upstream_;
     cache::Cache& cache_;
     log::QueryLog* log_;
+    UpstreamMaker make_upstream_;
+    PolicySnapshotPtr policy_;
+    std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
     std::mt19937 rng_{std::random_device{}()};
     QueryId next_id_ = 1;
     std::unordered_map<QueryId, QueryContextPtr> in_flight_;

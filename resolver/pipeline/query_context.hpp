@@ -7,13 +7,25 @@
 #include <string>
 #include <vector>
 
+#include "resolver/attribution/attribute.hpp"
 #include "resolver/core/result.hpp"
 #include "resolver/io/transport.hpp"
+#include "resolver/policy/answer.hpp"
+#include "resolver/policy/evaluate.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace resolver::pipeline {
 
 using QueryId = std::uint64_t; // ours, unique per pipeline; not the DNS message ID
+
+/// The policy inputs in force, pinned by every query when it is decoded: a reload builds a
+/// new snapshot and swaps the pointer, so a query never sees a half-built set.
+struct PolicySnapshot {
+    policy::PolicySetPtr set; // never null (an empty set when no policy files are given)
+    policy::Behaviour behaviour;
+    std::uint64_t generation = 0; // bumped per successful load, logged as LabPolicyGeneration
+};
+using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
 
 /// What a stage tells the pipeline to do next.
 enum class Verdict : std::uint8_t {
@@ -40,6 +52,17 @@ struct QueryContext {
     // decode
     std::optional<wire::Message> query;
     std::string drop_reason; // why nothing was answered, for the log
+    PolicySnapshotPtr policy;
+    std::string qname_text;                  // backing store for policy::QueryFacts views
+    std::optional<std::string> edns_location; // EDNS 65011 payload
+    std::optional<std::vector<std::int64_t>> request_categories; // EDNS 65050
+
+    // attribution and policy
+    attribution::LocationMatch location;
+    std::optional<policy::Evaluation> evaluation;
+    std::optional<policy::SynthesizedAnswer> synth; // a locally built answer (block, override…)
+    bool resolving_target = false; // the upstream call resolves synth->pending_target
+    std::string custom_resolver_address;
 
     // route and cache
     std::string route = "default";

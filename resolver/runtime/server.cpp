@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include "resolver/io/tcp_listener.hpp"
+#include "resolver/log/json_writer.hpp"
+#include "resolver/policy/load.hpp"
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/upstream/factory.hpp"
 #include "resolver/upstream/group.hpp"
@@ -81,7 +83,34 @@ Status Server::init(const config::Config& cfg) {
     pipeline::PipelineConfig pc;
     pc.udp_payload = cfg_.udp_payload;
     pc.cache_enabled = cfg_.cache_size > 0;
-    pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get());
+    pc.upstream_options = cfg_.upstream_options;
+    auto maker = [this](const std::vector<std::string>& urls) -> Result<upstream::UpstreamPtr> {
+        std::vector<upstream::UpstreamPtr> ms;
+        std::string group_name;
+        for (const auto& u : urls) {
+            auto url = util::parse_url(u);
+            if (!url) {
+                return url.error();
+            }
+            auto up = upstream::make_upstream(&loop_, *url, cfg_.upstream_options);
+            if (!up) {
+                return up.error();
+            }
+            ms.push_back(std::move(up).value());
+            group_name += (group_name.empty() ? "" : ",") + u;
+        }
+        return upstream::UpstreamPtr(
+            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), cfg_.fail_threshold));
+    };
+    pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(), maker);
+    auto snapshot = load_policy(++policy_generation_);
+    if (!snapshot) {
+        return snapshot.error();
+    }
+    for (const auto& w : (*snapshot)->set->warnings) {
+        std::fprintf(stderr, "dnslab-resolver: policy: %s\n", w.c_str());
+    }
+    pipeline_->set_policy(*snapshot);
 
     if (cfg_.listen.empty()) {
         return fail(Errc::ConfigInvalid, "no listener configured (--listen URL or `listen = [...]`)");
@@ -115,10 +144,18 @@ Status Server::init(const config::Config& cfg) {
     if (auto st = make_signal(sigterm_, SIGTERM, on_stop); !st) {
         return st;
     }
-    if (auto st = make_signal(sighup_, SIGHUP, [](uv_signal_t*, int) { /* reload: policy module */ }); !st) {
+    if (auto st = make_signal(sighup_, SIGHUP, [](uv_signal_t* sig, int) { static_cast<Server*>(sig->data)->reload(); }); !st) {
         return st;
     }
 
+    {
+        std::string ev;
+        log::JsonWriter w(ev);
+        w.begin_object().field("LabEvent", "policy-loaded").field("LabPolicyGeneration", policy_generation_);
+        w.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
+        w.end_object();
+        log_event(ev);
+    }
     std::string ready;
     for (const auto& line : ready_lines_) {
         std::fprintf(stderr, "dnslab-resolver: listening %s\n", line.c_str());
@@ -172,7 +209,7 @@ Status Server::add_listener(const std::string& text) {
             tc.cert_file = cfg_.tls_cert;
             tc.key_file = cfg_.tls_key;
             tc.state_dir = cfg_.state_dir.empty() ? config::default_state_dir() : cfg_.state_dir;
-            tc.gateway_domain = cfg_.gateway_domain;
+            tc.gateway_domain = pipeline_->policy()->behaviour.gateway_domain;
             auto ctx = tls::ServerContext::create(tc);
             if (!ctx) {
                 return fail(Errc::ConfigInvalid, "listener " + text + ": " + ctx.error().detail);
@@ -196,6 +233,92 @@ Status Server::add_listener(const std::string& text) {
     }
     listeners_.push_back(std::move(l).value());
     return ok();
+}
+
+Result<pipeline::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) const {
+    auto behaviour = policy::parse_behaviour_toml(cfg_.behaviour_toml);
+    if (!behaviour) {
+        return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
+    }
+    if (!cfg_.gateway_domain.empty()) {
+        behaviour->gateway_domain = cfg_.gateway_domain;
+    }
+    policy::PolicyFiles files;
+    files.rules = cfg_.rules_file;
+    files.lists = cfg_.lists_file;
+    files.locations = cfg_.locations_file;
+    files.categories = cfg_.categories_file;
+    files.geo = cfg_.geo_file;
+    files.mmdb = cfg_.mmdb_file;
+    files.identities = cfg_.identities_file;
+    auto set = policy::load_policy(files);
+    if (!set) {
+        return set.error();
+    }
+    auto snap = std::make_shared<pipeline::PolicySnapshot>();
+    snap->set = std::move(set).value();
+    snap->behaviour = std::move(behaviour).value();
+    snap->generation = generation;
+    return pipeline::PolicySnapshotPtr(std::move(snap));
+}
+
+void Server::log_event(const std::string& json_object) {
+    if (log_) {
+        log_->write(json_object);
+    }
+}
+
+namespace {
+/// One reload: built on libuv's thread pool, swapped in on the loop thread.
+struct ReloadWork {
+    uv_work_t req{};
+    Server* server = nullptr;
+    std::function<void()> work;
+    std::function<void()> after;
+};
+} // namespace
+
+void Server::reload() {
+    if (reloading_ || stopping_) {
+        return; // one reload at a time; a second SIGHUP during one is folded into it
+    }
+    reloading_ = true;
+    auto result = std::make_shared<std::optional<Result<pipeline::PolicySnapshotPtr>>>();
+    const std::uint64_t gen = policy_generation_ + 1;
+    auto* w = new ReloadWork();
+    w->server = this;
+    w->work = [this, result, gen] { result->emplace(load_policy(gen)); };
+    w->after = [this, result, gen] {
+        reloading_ = false;
+        std::string ev;
+        log::JsonWriter j(ev);
+        j.begin_object().field("LabEvent", "policy-reload");
+        if (result->has_value() && (*result)->has_value()) {
+            policy_generation_ = gen;
+            pipeline_->set_policy((*result)->value());
+            std::fprintf(stderr, "dnslab-resolver: policy reloaded (generation %llu)\n", static_cast<unsigned long long>(gen));
+            j.field("LabPolicyGeneration", gen).field("LabOk", true);
+            j.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
+        } else {
+            const std::string why = result->has_value() ? (*result)->error().detail : "reload did not run";
+            std::fprintf(stderr, "dnslab-resolver: policy reload failed, keeping generation %llu: %s\n",
+                         static_cast<unsigned long long>(policy_generation_), why.c_str());
+            j.field("LabPolicyGeneration", policy_generation_).field("LabOk", false).field("LabError", why);
+        }
+        j.end_object();
+        log_event(ev);
+    };
+    w->req.data = w;
+    const int rc = uv_queue_work(
+        &loop_, &w->req, [](uv_work_t* r) { static_cast<ReloadWork*>(r->data)->work(); },
+        [](uv_work_t* r, int) {
+            std::unique_ptr<ReloadWork> done(static_cast<ReloadWork*>(r->data));
+            done->after();
+        });
+    if (rc != 0) {
+        delete w;
+        reloading_ = false;
+    }
 }
 
 int Server::run() {

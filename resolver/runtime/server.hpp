@@ -35,6 +35,10 @@ private:
     Server() = default;
     Status init(const config::Config& cfg);
     Status add_listener(const std::string& url_text);
+    /// Reads every policy input into a new snapshot (off the loop on reload).
+    Result<pipeline::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
+    void reload();
+    void log_event(const std::string& json_object);
     void begin_stop();
     void finish_stop();
 
@@ -53,6 +57,8 @@ private:
     util::UvHandle<uv_timer_t> drain_timer_;
     std::chrono::steady_clock::time_point stop_deadline_{};
     bool stopping_ = false;
+    bool reloading_ = false;
+    std::uint64_t policy_generation_ = 0;
 };
 
 } // namespace resolver::runtime
