@@ -67,6 +67,8 @@ python3 - "$WORK/queries.jsonl" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
+    if "LabEvent" in r:
+        continue
     print("   {Protocol:<6} {QueryName:<30} {QueryTypeName:<5} rcode={RCode} cached={IsResponseCached} "
           "decision={d} ips={ResolvedIPs}".format(d=r.get("ResolverDecision", "-"), **r))
 PY

@@ -99,14 +99,16 @@ class Resolver:
                 return u[3:]
         return None
 
-    def log_records(self, wait_for=0, timeout=5):
-        """Parsed JSON log lines; waits until at least `wait_for` lines were flushed."""
+    def log_records(self, wait_for=0, timeout=5, events=False):
+        """Parsed JSON query-log lines (or, with events=True, the LabEvent lines such as
+        policy loads and reloads); waits until at least `wait_for` lines were flushed."""
         deadline = time.time() + timeout
         while True:
             recs = []
             if self.log_path and os.path.exists(self.log_path):
                 with open(self.log_path) as f:
                     recs = [json.loads(l) for l in f if l.strip()]
+                recs = [r for r in recs if ("LabEvent" in r) == events]
             if len(recs) >= wait_for or time.time() > deadline:
                 return recs
             time.sleep(0.05)

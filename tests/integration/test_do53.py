@@ -120,9 +120,17 @@ class Do53Fixture(unittest.TestCase):
         for _ in range(2000):
             s.sendto(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 80))), self.udp)
         s.close()
-        # A header but a broken question: FORMERR with our ID
+        # A header but a broken question: FORMERR with our ID. The burst may still fill the
+        # socket buffer (the kernel drops, not us), so allow a few tries as any UDP client does.
         bad = struct.pack("!HHHHHH", 0xBEEF, 0x0100, 1, 0, 0, 0) + b"\x03www"
-        resp = udp_exchange(self.udp, bad)
+        resp = None
+        for _ in range(5):
+            try:
+                resp = udp_exchange(self.udp, bad, timeout=1.0)
+                break
+            except socket.timeout:
+                continue
+        self.assertIsNotNone(resp, "the server stopped answering after the burst")
         self.assertEqual(header(resp)[0], 0xBEEF)
         self.assertEqual(header(resp)[6], 1)
         # QR set in a query: FORMERR; QDCOUNT 2: FORMERR; opcode 2: NOTIMP
@@ -228,7 +236,7 @@ class Do53Process(unittest.TestCase):
         self.assertEqual(rc, 0)
         with open(r.log_path) as f:
             lines = [json.loads(l) for l in f if l.strip()]
-        self.assertTrue(any(l["QueryName"] == "www.example.com" for l in lines))
+        self.assertTrue(any(l.get("QueryName") == "www.example.com" for l in lines))
         r.__exit__(None, None, None)
 
 
