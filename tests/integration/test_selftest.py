@@ -294,6 +294,17 @@ class SelftestTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(p.returncode, 2)
 
+    def test_wrapper_script_passes_through(self):
+        wrapper = os.path.join(harness.ROOT, "probes/selftest/dnslab-selftest")
+        out = os.path.join(self.tmp, "wrapper")
+        env = dict(os.environ, DNSLAB_PROBE=PROBE)
+        p = subprocess.run([wrapper, "--lab", self.lab.ready, "--out", out, "--quiet", "--json",
+                            "--resolv-conf", self.resolv_conf], capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(json.loads(p.stdout)["schema"], "dnslab.selftest.v1")
+        self.assertEqual(p.stderr, "")  # --quiet: no progress line
+        self.assertTrue(os.path.exists(out + ".tar.gz"))
+
 
 if __name__ == "__main__":
     harness.main()
