@@ -7,7 +7,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <unordered_map>
+#include <optional>
 #include <utility>
 
 namespace resolver::wire {
@@ -125,30 +125,112 @@ void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
 }
 
 /// Writes names with compression. Remembers every suffix it wrote at an offset < 0x4000.
+/// Owner-name compression (RFC 1035 §4.1.4). Every suffix written out literally is
+/// remembered as (hash of its lowercased labels, offset); a later name points to the first
+/// earlier suffix that equals its own, compared case-insensitively (RFC 4343 §3) against the
+/// bytes already in `out`. Nothing is allocated per name: serialize() runs for every answer
+/// on the hot path, and a map of suffix strings cost more than the rest of the encoding.
 class NameWriter {
 public:
     void write(std::vector<std::uint8_t>& out, const Name& name) {
         const std::string& w = name.wire();
-        std::size_t i = 0;
-        while (i < w.size() && w[i] != 0) {
-            std::string key = Name::from_wire_unchecked(w.substr(i)).lowered().wire();
-            if (auto it = offsets_.find(key); it != offsets_.end()) {
-                put16(out, static_cast<std::uint16_t>(0xC000 | it->second));
+        // A name has at most 127 labels in its 255 bytes (RFC 1035 §3.1).
+        std::array<std::uint16_t, 128> starts{};
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < w.size() && w[i] != 0 && n < starts.size();) {
+            const std::size_t next = i + 1 + static_cast<std::uint8_t>(w[i]);
+            if (next > w.size()) {
+                break;
+            }
+            starts[n++] = static_cast<std::uint16_t>(i);
+            i = next;
+        }
+        std::array<std::uint64_t, 128> hashes{};
+        std::uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a, extended label by label from the root
+        for (std::size_t k = n; k-- > 0;) {
+            const std::size_t i = starts[k];
+            const std::size_t len = static_cast<std::uint8_t>(w[i]);
+            h = (h ^ len) * 0x100000001b3ULL;
+            for (std::size_t j = i + 1; j <= i + len; ++j) {
+                h = (h ^ static_cast<std::uint8_t>(lower(w[j]))) * 0x100000001b3ULL;
+            }
+            hashes[k] = h;
+        }
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t i = starts[k];
+            if (const auto at = find(out, w, i, hashes[k])) {
+                put16(out, static_cast<std::uint16_t>(0xC000 | *at));
                 return;
             }
             if (out.size() < 0x4000) {
-                offsets_.emplace(std::move(key), static_cast<std::uint16_t>(out.size()));
+                seen_.push_back({hashes[k], static_cast<std::uint16_t>(out.size())});
             }
-            const auto len = static_cast<std::uint8_t>(w[i]);
+            const std::size_t len = static_cast<std::uint8_t>(w[i]);
             out.insert(out.end(), w.begin() + static_cast<std::ptrdiff_t>(i),
                        w.begin() + static_cast<std::ptrdiff_t>(i + 1 + len));
-            i += 1 + len;
         }
         out.push_back(0);
     }
 
+    /// The state to go back to when a section is cut for truncation: suffixes are only ever
+    /// appended, so forgetting the ones written after a mark restores it exactly.
+    [[nodiscard]] std::size_t mark() const { return seen_.size(); }
+    void rewind(std::size_t mark) { seen_.resize(mark); }
+
 private:
-    std::unordered_map<std::string, std::uint16_t> offsets_;
+    struct Suffix {
+        std::uint64_t hash;
+        std::uint16_t offset;
+    };
+
+    static char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+    std::optional<std::uint16_t> find(const std::vector<std::uint8_t>& out, const std::string& w, std::size_t i,
+                                      std::uint64_t hash) const {
+        for (const auto& s : seen_) {
+            if (s.hash == hash && same(out, s.offset, w, i)) {
+                return s.offset;
+            }
+        }
+        return std::nullopt;
+    }
+
+    /// Whether the (possibly compressed) name at `off` in `out` equals the suffix of `w` at
+    /// `i`. Bounds-checked, and pointers in `out` only go backwards, so it always ends.
+    static bool same(const std::vector<std::uint8_t>& out, std::size_t off, const std::string& w, std::size_t i) {
+        for (std::size_t hops = 0; hops < 256; ++hops) {
+            if (off >= out.size() || i >= w.size()) {
+                return false;
+            }
+            if ((out[off] & 0xC0) == 0xC0) {
+                if (off + 1 >= out.size()) {
+                    return false;
+                }
+                off = (std::size_t{out[off] & 0x3Fu} << 8) | out[off + 1];
+                continue;
+            }
+            const std::size_t len = out[off];
+            if (len != static_cast<std::uint8_t>(w[i])) {
+                return false;
+            }
+            if (len == 0) {
+                return true;
+            }
+            if (off + 1 + len > out.size() || i + 1 + len > w.size()) {
+                return false;
+            }
+            for (std::size_t j = 1; j <= len; ++j) {
+                if (lower(static_cast<char>(out[off + j])) != lower(w[i + j])) {
+                    return false;
+                }
+            }
+            off += 1 + len;
+            i += 1 + len;
+        }
+        return false;
+    }
+
+    std::vector<Suffix> seen_;
 };
 
 void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceRecord& rr) {
@@ -434,13 +516,13 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
         std::size_t start = 0;
         for (std::size_t end : rrset_ends(rrs)) {
             const std::size_t mark = out.size();
-            NameWriter saved = names;
+            const std::size_t saved = names.mark();
             for (std::size_t i = start; i < end; ++i) {
                 write_rr(out, names, rrs[i]);
             }
             if (out.size() > budget) {
                 out.resize(mark);
-                names = std::move(saved);
+                names.rewind(saved);
                 if (s < 2) {
                     flags |= kFlagTc;
                 }
