@@ -232,7 +232,7 @@ addAction(QNameRule("blockme.example.com."), SpoofAction("0.0.0.0"))
         self.assertEqual(probe("www.example.com", "--target", "ftp://x").returncode, 2)
         self.assertEqual(probe("www.example.com", "--target", "udp://127.0.0.1:53", "--bogus").returncode, 2)
         self.assertEqual(probe("www.example.com", "BADTYPE", "--target", "udp://127.0.0.1:53").returncode, 2)
-        r = probe("selftest")
+        r = probe("scenario")  # selftest exists now (docs/selftest.md)
         self.assertEqual(r.returncode, 2)
         self.assertIn("not yet available", r.stderr)
 
