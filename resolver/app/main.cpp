@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <openssl/ssl.h>
 
+#include "resolver/app/explain.hpp"
 #include "resolver/config/config.hpp"
 #include "resolver/runtime/server.hpp"
 
@@ -49,6 +50,24 @@ int main(int argc, char** argv) {
     app.add_option("--geo", geo, "geo data (CSV: cidr,country,continent)");
     app.add_option("--mmdb", mmdb, "MaxMind country/city database for geo fields");
     app.add_option("--identities", identities, "lab identity map (JSON: token or source IP -> user)");
+    resolver::app::ExplainRequest ex;
+    CLI::App* explain = app.add_subcommand("explain", "offline dry run: show how the policies decide one query and the exact answer");
+    explain->fallthrough(); // the policy input flags above apply to explain too
+    explain->add_option("--name", ex.name, "query name")->required();
+    explain->add_option("--type", ex.type, "query type (default A)");
+    explain->add_option("--protocol", ex.protocol, "udp, tcp, tls or https (default udp)");
+    explain->add_option("--src", ex.src, "client address (default 127.0.0.1)");
+    explain->add_option("--dst", ex.dst, "address the query reached (default 127.0.0.1)");
+    explain->add_option("--doh-subdomain", ex.doh_subdomain, "DoH/DoT location subdomain (host <sub>.<gateway domain>)");
+    explain->add_option("--doh-header", ex.doh_header, "cf-dns-location header value");
+    explain->add_option("--sni", ex.sni, "TLS server name");
+    explain->add_option("--edns-location", ex.edns_location, "EDNS option 65011 value");
+    explain->add_option("--request-categories", ex.request_categories, "EDNS option 65050 JSON");
+    explain->add_option("--token", ex.token, "CF-Authorization token (identity map)");
+    explain->add_option("--at", ex.at, "evaluate at this RFC 3339 time (schedules)");
+    explain->add_option("--answer", ex.answer_file, "upstream answer records in presentation format");
+    explain->add_option("--upstream", ex.upstream, "ask this upstream for the answer (fixture:DIR works offline)");
+    explain->add_flag("--json", ex.json, "JSON output (schema dnslab.explain.v1)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -90,8 +109,11 @@ int main(int argc, char** argv) {
     override_str(cfg.geo_file, geo);
     override_str(cfg.mmdb_file, mmdb);
     override_str(cfg.identities_file, identities);
+    if (explain->parsed()) {
+        return resolver::app::run_explain(cfg, ex);
+    }
     if (cfg.listen.empty()) {
-        cfg.listen = {"udp://127.0.0.1:5353", "tcp://127.0.0.1:5353"};
+        cfg.listen = {"dns://127.0.0.1:5353"};
     }
     if (cfg.upstream.empty()) {
         cfg.upstream = {"udp://1.1.1.1:53"};

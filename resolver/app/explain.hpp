@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <string>
+
+#include "resolver/config/config.hpp"
+
+namespace resolver::app {
+
+/// The question and transport facts `dnslab-resolver explain` evaluates offline.
+struct ExplainRequest {
+    std::string name;
+    std::string type = "A";
+    std::string protocol = "udp"; // udp, tcp, tls, https
+    std::string src = "127.0.0.1";
+    std::string dst = "127.0.0.1";
+    std::string doh_subdomain;    // sets the DoH host <sub>.<gateway domain>
+    std::string doh_header;       // cf-dns-location
+    std::string sni;              // DoT/DoH SNI
+    std::string edns_location;    // EDNS 65011
+    std::string request_categories; // EDNS 65050 JSON, e.g. {"categories":[2]}
+    std::string token;            // CF-Authorization
+    std::string at;               // RFC 3339 time; "" = now
+    std::string answer_file;      // records the upstream "answered" (presentation format)
+    std::string upstream;         // or: ask this upstream URL (fixture:DIR works offline)
+    bool json = false;
+};
+
+/// Runs one explanation: loads the policy inputs named by `cfg`, attributes, evaluates every
+/// phase with a full trace, builds the exact answer, prints text or JSON to stdout.
+/// Returns the process exit code: 0 done, 2 bad input (message on stderr).
+int run_explain(const config::Config& cfg, const ExplainRequest& req);
+
+} // namespace resolver::app
