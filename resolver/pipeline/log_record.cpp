@@ -120,6 +120,23 @@ std::string render_log_record(const QueryContext& ctx) {
     w.field("AppliedMaxTTL", 0);
     // Lab fields: what Gateway does not log but an engineer reproducing a case needs.
     w.field("LabLocationReason", loc.reason);
+    // The raw transport hints, whether or not a location matched them (issue 3).
+    const auto& t = ctx.transport;
+    if (!t.sni.empty()) {
+        w.field("LabSNI", t.sni);
+    }
+    if (!t.http_host.empty()) {
+        w.field("LabHttpHost", t.http_host);
+    }
+    if (!t.http_path.empty()) {
+        w.field("LabHttpPath", t.http_path);
+    }
+    if (!t.http_location.empty()) {
+        w.field("LabHttpLocationHeader", t.http_location);
+    }
+    if (ctx.edns_location) {
+        w.field("LabEdnsLocation", *ctx.edns_location);
+    }
     if (ctx.policy) {
         w.field("LabPolicyGeneration", static_cast<std::uint64_t>(ctx.policy->generation));
     }
