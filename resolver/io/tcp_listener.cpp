@@ -33,6 +33,7 @@ private:
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
     void dispatch();
     void reply(Reply r);
+    void flush();
     void arm_idle();
     void maybe_finish();
 
@@ -43,6 +44,11 @@ private:
     util::UvHandle<uv_timer_t> idle_;
     TransportInfo info_;
     std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(16384);
+    // Answers framed but not yet handed to libuv. Answers produced while dispatch() runs
+    // (cache hits, fixture zones and errors answer synchronously) go out together in one
+    // uv_write when it returns: a client pipelining N queries costs one write, not N.
+    std::vector<std::uint8_t> out_;
+    unsigned dispatch_depth_ = 0;
     std::size_t in_flight_ = 0;
     bool reading_ = false;
     bool peer_done_ = false;
@@ -181,6 +187,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 
 void Connection::dispatch() {
     auto keep = shared_from_this(); // a synchronous reply may close us
+    ++dispatch_depth_;
     std::vector<std::uint8_t> msg;
     while (!closing_ && in_flight_ < limits_.max_in_flight && framer_.next(msg)) {
         ++in_flight_;
@@ -193,8 +200,15 @@ void Connection::dispatch() {
         });
         msg = {};
     }
+    --dispatch_depth_;
     if (closing_) {
         return;
+    }
+    if (dispatch_depth_ == 0) {
+        flush();
+        if (closing_) {
+            return;
+        }
     }
     // Back-pressure: stop reading while the in-flight cap is reached.
     if (in_flight_ >= limits_.max_in_flight && reading_) {
@@ -211,22 +225,15 @@ void Connection::reply(Reply r) {
         return;
     }
     if (!r.dropped && !r.wire.empty()) {
-        auto req = std::make_unique<WriteReq>();
-        req->bytes = StreamFramer::frame(r.wire);
-        req->conn = shared_from_this();
-        uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()), static_cast<unsigned>(req->bytes.size()));
-        if (uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1, [](uv_write_t* w, int status) {
-                std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
-                if (status < 0) {
-                    done->conn->close();
-                } else {
-                    done->conn->maybe_finish();
-                }
-            }) == 0) {
-            (void)req.release(); // adopted by the write callback
-        } else {
-            close();
-            return;
+        // RFC 1035 §4.2.2: two-byte length prefix, then the message.
+        out_.push_back(static_cast<std::uint8_t>(r.wire.size() >> 8));
+        out_.push_back(static_cast<std::uint8_t>(r.wire.size() & 0xFF));
+        out_.insert(out_.end(), r.wire.begin(), r.wire.end());
+        if (dispatch_depth_ == 0) {
+            flush(); // an asynchronous answer (upstream): nothing to wait for
+            if (closing_) {
+                return;
+            }
         }
     }
     if (!reading_ && !peer_done_ && in_flight_ < limits_.max_in_flight) {
@@ -239,8 +246,31 @@ void Connection::reply(Reply r) {
     }
 }
 
+void Connection::flush() {
+    if (out_.empty() || closing_) {
+        return;
+    }
+    auto req = std::make_unique<WriteReq>();
+    req->bytes = std::move(out_);
+    out_ = {};
+    req->conn = shared_from_this();
+    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()), static_cast<unsigned>(req->bytes.size()));
+    if (uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1, [](uv_write_t* w, int status) {
+            std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
+            if (status < 0) {
+                done->conn->close();
+            } else {
+                done->conn->maybe_finish();
+            }
+        }) == 0) {
+        (void)req.release(); // adopted by the write callback
+    } else {
+        close();
+    }
+}
+
 void Connection::maybe_finish() {
-    if (peer_done_ && in_flight_ == 0 && tcp_ && uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(tcp_.get())) == 0) {
+    if (peer_done_ && in_flight_ == 0 && out_.empty() && tcp_ && uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(tcp_.get())) == 0) {
         close();
     }
 }
