@@ -1,0 +1,578 @@
+# SPDX-License-Identifier: MIT
+"""Gateway policy engine end to end: the real dnslab-resolver with the sample export
+(fixtures/policy, fixtures/categories) on Do53 UDP/TCP, DoT and DoH, queried with kdig and
+curl. Checks exact answers per action and query type, location attribution by every hint,
+lists, categories with inheritance, resolver-policy routing to a second loopback resolver,
+post-resolution blocks, request-context categories, the gateway_dns policy log fields and
+SIGHUP reloads. Which fixture name exercises which rule: fixtures/policy/README.md.
+Loopback only: every listener binds 127.0.0.x port 0."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+
+POLICY = os.path.join(harness.ROOT, "fixtures/policy")
+CATEGORIES = os.path.join(harness.ROOT, "fixtures/categories/categories.csv")
+GW = "cloudflare-gateway.com"
+HQ, BRANCH, ROAMING = "hq7x2k9m1a", "br4nch0b2c", "r0am1ng3d4"
+HQ_ID = "0f3b1d6e-6c4a-4d8e-9a51-3c1e2b7d0001"
+BRANCH_ID = "0f3b1d6e-6c4a-4d8e-9a51-3c1e2b7d0002"
+RULE = {  # sample rule ids (fixtures/policy/rules.json)
+    "allow_corp": "a1000000-0000-4000-8000-000000000001",
+    "security": "a1000000-0000-4000-8000-000000000002",
+    "blocked_list": "a1000000-0000-4000-8000-000000000003",
+    "portal": "a1000000-0000-4000-8000-000000000004",
+    "alias": "a1000000-0000-4000-8000-000000000005",
+    "safesearch": "a1000000-0000-4000-8000-000000000006",
+    "youtube": "a1000000-0000-4000-8000-000000000007",
+    "doh_blocked": "a1000000-0000-4000-8000-000000000008",
+    "bad_ips": "a1000000-0000-4000-8000-000000000009",
+    "badmail": "a1000000-0000-4000-8000-00000000000a",
+    "resolve_corp": "b2000000-0000-4000-8000-000000000001",
+}
+# Added to the temp copy of the sample: a request-context category rule (reference §1.7).
+REQUEST_CONTEXT_RULE = {
+    "id": "d4000000-0000-4000-8000-000000000001", "name": "Block categories in request context",
+    "precedence": 50, "enabled": True, "action": "block", "filters": ["dns"],
+    "traffic": "dns.categories_in_request_context_matches", "identity": "", "rule_settings": {},
+}
+# corp.internal as the "internal" resolver serves it: distinct from fixtures/zones so an
+# answer shows which resolver produced it.
+INTERNAL_ZONE = """$ORIGIN corp.internal.
+$TTL 300
+@        IN SOA ns1.corp.internal. hostmaster.corp.internal. 1 7200 3600 1209600 60
+         IN NS  ns1.corp.internal.
+ns1      IN A   10.99.0.53
+intranet IN A   10.99.0.10
+"""
+
+ANSWER_RE = re.compile(r"^(\S+)\s+(\d+)\s+IN\s+(\S+)\s+(.*)$")
+
+
+class Reply:
+    """A kdig answer: rcode name, answer records (name, ttl, type, data), EDE codes."""
+
+    def __init__(self, text):
+        self.text = text
+        m = re.search(r"->>HEADER<<-.*status: (\w+)", text)
+        self.rcode = m.group(1) if m else None
+        self.ede = [int(c) for c in re.findall(r"EDE: (\d+)", text)]
+        # +noall +answer: every line that is not a ";;" comment is an answer record
+        self.answer = []
+        for line in text.splitlines():
+            a = ANSWER_RE.match(line.strip())
+            if a and not line.startswith(";"):
+                self.answer.append((a.group(1).rstrip(".").lower(), int(a.group(2)), a.group(3),
+                                    a.group(4).strip()))
+
+    def rdata(self, rtype=None):
+        return sorted(d for _, _, t, d in self.answer if rtype is None or t == rtype)
+
+    def __repr__(self):
+        return f"Reply({self.rcode}, {self.answer}, ede={self.ede})"
+
+
+def located_rules(tmp, internal_port, extra=()):
+    """The sample rules with the resolver rule's port rewritten and `extra` rules added."""
+    with open(os.path.join(POLICY, "rules.json")) as f:
+        doc = json.load(f)
+    for r in doc["result"]:
+        if r["action"] == "resolve":
+            for v4 in r["rule_settings"]["dns_resolvers"]["ipv4"]:
+                v4["port"] = internal_port
+    doc["result"].extend(extra)
+    path = os.path.join(tmp, "rules.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def policy_args(rules):
+    return ["--rules", rules, "--lists", os.path.join(POLICY, "lists.json"),
+            "--locations", os.path.join(POLICY, "locations.json"), "--categories", CATEGORIES]
+
+
+class Lab:
+    """Helpers shared by the test classes: kdig over each transport with each hint."""
+
+    r = None
+    seen = 0
+    ca = None
+
+    @classmethod
+    def q(cls, transport, name, qtype="A", sub=HQ, path="/dns-query", src=None, opts=()):
+        """One kdig query. udp/tcp: from `src` (default 127.0.0.1, the HQ network);
+        dot: SNI `<sub>.cloudflare-gateway.com` (sub=None: SNI localhost); doh: the same as
+        the HTTP host, over `path`."""
+        host = "localhost" if sub is None else f"{sub}.{GW}"
+        args = ["+noall", "+header", "+answer", "+opt", *opts]
+        if src:
+            args = ["-b", src, *args]
+        if transport in ("udp", "tcp"):
+            h, port = cls.r.addr(transport)
+            args.append("+notcp" if transport == "udp" else "+tcp")
+        elif transport == "dot":
+            h, port = cls.r.addr("tls")
+            args += ["+tls-ca=" + cls.ca, "+tls-hostname=" + host]
+        elif transport == "doh":
+            h, port = cls.r.addr("https")
+            args += ["+tls-ca=" + cls.ca, "+tls-hostname=" + host, "+https=" + path]
+        else:
+            raise ValueError(transport)
+        cls.mark()
+        return Reply(harness.kdig(h, port, *args, name, qtype))
+
+    @classmethod
+    def mark(cls):
+        """Remember how many query records were flushed: record() looks only at later ones,
+        so it never picks an older record of an earlier test for the same name."""
+        cls.seen = len(cls.r.log_records(timeout=0))
+
+    @classmethod
+    def udp_to(cls, addr, name, qtype="A", src=None):
+        args = ["+noall", "+header", "+answer", "+notcp"]
+        if src:
+            args = ["-b", src, *args]
+        cls.mark()
+        return Reply(harness.kdig(addr[0], addr[1], *args, name, qtype))
+
+    @classmethod
+    def curl_json(cls, name, qtype="A", headers=(), path="/dns-query", host="localhost"):
+        _, port = cls.r.addr("https")
+        cmd = ["curl", "-sS", "--http2", "--cacert", cls.ca, "--resolve", f"{host}:{port}:127.0.0.1",
+               "-H", "accept: application/dns-json"]
+        for h in headers:
+            cmd += ["-H", h]
+        cmd.append(f"https://{host}:{port}{path}?name={name}&type={qtype}")
+        cls.mark()
+        return json.loads(harness.run(cmd).stdout)
+
+    @classmethod
+    def record(cls, name, qtype=None, pred=None):
+        """The newest log record for `name` (and type, and an extra predicate)."""
+        def match(rec):
+            return (rec.get("QueryName") == name and (qtype is None or rec.get("QueryTypeName") == qtype)
+                    and (pred is None or pred(rec)))
+        deadline = time.time() + 5
+        while True:
+            recs = [r for r in cls.r.log_records(timeout=0)[cls.seen:] if match(r)]
+            if recs:
+                return recs[-1]
+            if time.time() > deadline:
+                raise AssertionError(f"no new log record for {name} {qtype}")
+            time.sleep(0.05)
+
+
+TRANSPORTS = ("udp", "tcp", "dot", "doh")
+
+
+class PolicyEndToEnd(Lab, unittest.TestCase):
+    """The sample export on every listener, plus an internal resolver for corp.internal."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dnslab-policy-it-")
+        zones = os.path.join(cls.tmp, "internal-zones")
+        os.mkdir(zones)
+        with open(os.path.join(zones, "corp.internal.zone"), "w") as f:
+            f.write(INTERNAL_ZONE)
+        cls.internal = harness.Resolver(listen=("udp://127.0.0.1:0",), upstream=("fixture:" + zones,))
+        try:
+            _, iport = cls.internal.addr("udp")
+            rules = located_rules(cls.tmp, iport, extra=[REQUEST_CONTEXT_RULE])
+            # 127.0.2.53 is Branch's dedicated ipv4_destination.
+            cls.r = harness.Resolver(*policy_args(rules),
+                                     listen=("dns://127.0.0.1:0", "tls://127.0.0.1:0",
+                                             "https://127.0.0.1:0/dns-query", "udp://127.0.2.53:0"))
+        except Exception:
+            cls.internal.__exit__(None, None, None)
+            raise
+        cls.ca = cls.r.ca_file()
+        cls.iport = iport
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.__exit__(None, None, None)
+        cls.internal.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # ---- each action x A/AAAA/MX/TXT/HTTPS, identical over every transport ----------------
+    def expect(self, name, qtype, rcode, records, transports=TRANSPORTS, upstream_ttl=()):
+        """records: (owner, type, data, ttl) with the exact generated TTL; types listed in
+        upstream_ttl came from the zone (cached answers may have aged a few seconds)."""
+        for t in transports:
+            with self.subTest(name=name, qtype=qtype, transport=t):
+                rep = self.q(t, name, qtype)
+                self.assertEqual(rep.rcode, rcode, rep)
+                got, want = rep.answer, records
+                self.assertEqual(sorted((n, ty, d) for n, _, ty, d in got),
+                                 sorted((n, ty, d) for n, ty, d, _ in want), rep)
+                ttls = {(n, ty, d): ttl for n, ttl, ty, d in got}
+                for n, ty, d, ttl in want:
+                    if ty in upstream_ttl:
+                        self.assertTrue(ttl - 10 <= ttls[(n, ty, d)] <= ttl, rep)
+                    else:
+                        self.assertEqual(ttls[(n, ty, d)], ttl, rep)
+
+    def test_block_without_block_page(self):
+        n = "blocked.example.com"
+        self.expect(n, "A", "NOERROR", [(n, "A", "0.0.0.0", 60)])
+        self.expect(n, "AAAA", "NOERROR", [(n, "AAAA", "::", 60)])
+        for t in ("MX", "TXT", "HTTPS"):
+            self.expect(n, t, "REFUSED", [])
+        # the list covers subdomains (dns.domains holds every parent)
+        self.expect("deep.ads.example.net", "A", "NOERROR", [("deep.ads.example.net", "A", "0.0.0.0", 60)],
+                    transports=("udp",))
+
+    def test_block_with_block_page(self):
+        n = "malware.testcategory.com"
+        self.expect(n, "A", "NOERROR", [(n, "A", "162.159.36.12", 60), (n, "A", "162.159.46.12", 60)])
+        self.expect(n, "AAAA", "NOERROR", [(n, "AAAA", "::", 60)])
+        for t in ("MX", "TXT", "HTTPS"):
+            self.expect(n, t, "REFUSED", [])
+
+    def test_override_ips(self):
+        n = "portal.example.com"  # the zone says 192.0.2.106: the override must win
+        self.expect(n, "A", "NOERROR", [(n, "A", "192.0.2.10", 60)])
+        self.expect(n, "AAAA", "NOERROR", [(n, "AAAA", "2001:db8::10", 60)])
+        for t in ("MX", "TXT"):
+            self.expect(n, t, "REFUSED", [])
+        self.expect(n, "HTTPS", "NOERROR", [])  # override_https = nodata
+
+    def test_override_host(self):
+        n, target = "alias.example.com", "www.example.net"
+        cname = (n, "CNAME", target + ".", 60)
+        self.expect(n, "A", "NOERROR", [cname, (target, "A", "192.0.2.201", 300)], upstream_ttl=("A",))
+        self.expect(n, "AAAA", "NOERROR", [cname])
+        self.expect(n, "HTTPS", "NOERROR", [cname])
+        for t in ("MX", "TXT"):
+            self.expect(n, t, "REFUSED", [])
+
+    def test_safesearch_and_youtube_restricted(self):
+        cases = [("www.google.com", "forcesafesearch.google.com", "203.0.113.120", "2001:db8:5afe::120"),
+                 ("www.bing.com", "strict.bing.com", "203.0.113.12", "2001:db8:5afe::12"),
+                 ("duckduckgo.com", "safe.duckduckgo.com", "203.0.113.15", "2001:db8:5afe::15"),
+                 ("www.youtube.com", "restrict.youtube.com", "203.0.113.13", "2001:db8:5afe::13")]
+        for n, target, v4, v6 in cases:
+            cname = (n, "CNAME", target + ".", 60)
+            self.expect(n, "A", "NOERROR", [cname, (target, "A", v4, 300)], upstream_ttl=("A",))
+            self.expect(n, "AAAA", "NOERROR", [cname, (target, "AAAA", v6, 300)], upstream_ttl=("AAAA",))
+            for t in ("MX", "TXT", "HTTPS"):
+                self.expect(n, t, "NOERROR", [cname], transports=("udp", "doh"))
+        self.q("udp", "www.youtube.com")
+        rec = self.record("www.youtube.com", "A")
+        self.assertEqual((rec["ResolverDecision"], rec["PolicyID"]), ("overrideForSafeSearch", RULE["youtube"]))
+        self.assertEqual(rec["CNAMEs"], ["restrict.youtube.com"])
+        self.q("udp", "www.bing.com")
+        rec = self.record("www.bing.com", "A")
+        self.assertEqual((rec["ResolverDecision"], rec["PolicyID"]), ("overrideForSafeSearch", RULE["safesearch"]))
+
+    def test_allow_and_no_match_resolve_normally(self):
+        # corporate allow (pre-resolution) wins although 198.51.100.77 is in the bad-IP list
+        self.expect("corp.example.com", "A", "NOERROR", [("corp.example.com", "A", "198.51.100.77", 60)],
+                    upstream_ttl=("A",))
+        rec = self.record("corp.example.com", "A")
+        self.assertEqual((rec["ResolverDecision"], rec["PolicyID"]), ("allowedByQueryName", RULE["allow_corp"]))
+        # phishing, but the corporate allow at precedence 100 beats the block at 200
+        self.expect("login.testcategory.com", "A", "NOERROR",
+                    [("login.testcategory.com", "A", "192.0.2.131", 300)], upstream_ttl=("A",))
+        self.expect("www.example.com", "MX", "NOERROR", [], transports=("udp",))
+        self.expect("example.com", "MX", "NOERROR", [("example.com", "MX", "10 mail.example.com.", 3600),
+                                                     ("example.com", "MX", "20 mail2.example.com.", 3600)],
+                    upstream_ttl=("MX",))
+        rec = self.record("example.com", "MX")
+        self.assertEqual(rec["ResolverDecision"], "allowedOnNoPolicyMatch")
+        self.assertEqual(rec["PolicyID"], "")
+
+    # ---- categories -------------------------------------------------------------------------
+    def test_category_inheritance(self):
+        n = "www.malware.testcategory.com"  # no row of its own: inherits malware (117 -> 21)
+        self.expect(n, "A", "NOERROR", [(n, "A", "162.159.36.12", 60), (n, "A", "162.159.46.12", 60)])
+        rec = self.record(n, "A")
+        self.assertEqual(rec["PolicyID"], RULE["security"])
+        self.assertEqual(rec["ResolverDecision"], "blockedByCategory")
+        self.assertEqual(rec["MatchedCategoryIDs"], [21])
+        self.assertIn(117, rec["QueryCategoryIDs"])
+        self.assertIn(21, rec["QueryCategoryIDs"])
+        # nudity (125) has no rule: it resolves
+        self.expect("nudity.testcategory.com", "A", "NOERROR",
+                    [("nudity.testcategory.com", "A", "192.0.2.124", 300)], transports=("udp",),
+                    upstream_ttl=("A",))
+
+    def test_cname_target_category_blocks_after_resolution(self):
+        n = "tracker.example.com"  # CNAME evil-cdn.example.net (117)
+        self.expect(n, "A", "NOERROR", [(n, "A", "162.159.36.12", 60), (n, "A", "162.159.46.12", 60)],
+                    transports=("udp", "doh"))
+        rec = self.record(n, "A")
+        self.assertEqual(rec["PolicyID"], RULE["security"])
+        self.assertEqual(rec["CNAMECategoryIDs"], [21, 117])
+
+    def test_request_context_categories_ede_15(self):
+        payload = json.dumps({"categories": [122]}).encode().hex()
+        for t in ("udp", "dot"):
+            rep = self.q(t, "news.example.net", "A", opts=("+ednsopt=65050:" + payload,))
+            self.assertEqual(rep.rcode, "NOERROR", rep)
+            self.assertEqual(rep.rdata("A"), ["0.0.0.0"], rep)
+            self.assertEqual(rep.ede, [15], rep)
+        rec = self.record("news.example.net", "A")
+        self.assertEqual(rec["PolicyID"], REQUEST_CONTEXT_RULE["id"])
+        self.assertEqual(rec["EDEErrors"], [15])
+        self.assertEqual(rec["RequestContextCategoryIDs"], [122])
+        # other categories in the request: no match, the zone answers
+        other = json.dumps({"categories": [99]}).encode().hex()
+        rep = self.q("udp", "news.example.net", "A", opts=("+ednsopt=65050:" + other,))
+        self.assertEqual(rep.rdata("A"), ["192.0.2.215"], rep)
+        self.assertEqual(rep.ede, [], rep)
+
+    # ---- post-resolution --------------------------------------------------------------------
+    def test_post_resolution_block_on_resolved_ip(self):
+        n = "badip.example.com"  # zone: 203.0.113.66, in the "Bad destination IPs" list
+        self.expect(n, "A", "NOERROR", [(n, "A", "0.0.0.0", 60)])
+        rec = self.record(n, "A")
+        self.assertEqual((rec["ResolverDecision"], rec["PolicyID"]), ("blockedRule", RULE["bad_ips"]))
+        # the cached answer is checked again (post rules run on hits too)
+        rep = self.q("udp", n)
+        self.assertEqual(rep.rdata(), ["0.0.0.0"])
+        rec = self.record(n, "A", pred=lambda r: r.get("IsResponseCached"))
+        self.assertEqual(rec["ResolverDecision"], "blockedRule")
+
+    def test_post_resolution_block_on_mx(self):
+        self.expect("mx-bad.example.com", "MX", "REFUSED", [], transports=("udp", "tcp"))
+        self.assertEqual(self.record("mx-bad.example.com", "MX")["PolicyID"], RULE["badmail"])
+        # the MX rule is for MX only
+        self.expect("mx-bad.example.com", "A", "NOERROR", [], transports=("udp",))
+
+    # ---- resolver policy: a second loopback resolver --------------------------------------
+    def test_resolver_policy_routes_to_internal_resolver(self):
+        for t in TRANSPORTS:
+            with self.subTest(transport=t):
+                rep = self.q(t, "intranet.corp.internal", "A")
+                # 10.99.0.10 only exists on the internal resolver (fixtures say 10.10.0.10)
+                self.assertEqual(rep.rdata("A"), ["10.99.0.10"], rep)
+        rec = self.record("intranet.corp.internal", "A")
+        self.assertEqual(rec["ResolverPolicyID"], RULE["resolve_corp"])
+        self.assertEqual(rec["CustomResolverAddress"], f"127.0.0.1:{self.iport}")
+        self.assertEqual(rec["ResolverDecision"], "allowedOnNoPolicyMatch")
+        self.internal.wait_record(lambda r: r.get("QueryName") == "intranet.corp.internal")
+        # a name outside the rule keeps the default upstream
+        self.expect("www.example.net", "A", "NOERROR", [("www.example.net", "A", "192.0.2.201", 300)],
+                    transports=("udp",), upstream_ttl=("A",))
+        self.assertEqual(self.record("www.example.net", "A")["CustomResolverAddress"], "")
+        # without a location there are no policies at all, so no resolver policy either
+        rep = self.q("udp", "intranet.corp.internal", src="127.0.2.7")
+        self.assertEqual(rep.rdata("A"), ["10.10.0.10"], rep)
+
+    # ---- location attribution by each hint -------------------------------------------------
+    def test_location_by_source_network(self):
+        for src, loc, lid in (("127.0.0.9", "HQ", HQ_ID), ("127.0.1.5", "Branch", BRANCH_ID)):
+            rep = self.q("udp", "blocked.example.com", src=src)
+            self.assertEqual(rep.rdata(), ["0.0.0.0"], rep)
+            rec = self.record("blocked.example.com", "A", pred=lambda r, s=src: r["SrcIP"] == s)
+            self.assertEqual((rec["Location"], rec["LocationID"]), (loc, lid))
+            self.assertTrue(rec["LabLocationReason"].startswith("src-network:"), rec)
+
+    def test_location_by_dedicated_destination(self):
+        addr = self.r.addr("udp")  # first udp listener: 127.0.0.1
+        dedicated = [u for u in self.r.urls if u.startswith("udp://127.0.2.53:")][0]
+        port = int(dedicated.rsplit(":", 1)[1])
+        # from 127.0.2.7 (no network) to Branch's ipv4_destination
+        rep = self.udp_to(("127.0.2.53", port), "blocked.example.com", src="127.0.2.7")
+        self.assertEqual(rep.rdata(), ["0.0.0.0"], rep)
+        rec = self.record("blocked.example.com", "A", pred=lambda r: r["DstIP"] == "127.0.2.53")
+        self.assertEqual(rec["Location"], "Branch")
+        self.assertEqual(rec["LabLocationReason"], "dst-ipv4:127.0.2.53")
+        self.assertNotEqual(addr[1], port)
+
+    def test_no_location_means_no_policies(self):
+        for t in ("udp", "tcp"):
+            rep = self.q(t, "blocked.example.com", "A", src="127.0.2.7")
+            self.assertEqual(rep.rdata("A"), ["192.0.2.105"], rep)
+            rep = self.q(t, "malware.testcategory.com", "TXT", src="127.0.2.7")
+            self.assertEqual(rep.rcode, "NOERROR", rep)
+        rep = self.q("udp", "portal.example.com", "A", src="127.0.2.7")
+        self.assertEqual(rep.rdata("A"), ["192.0.2.106"], rep)
+        rec = self.record("portal.example.com", "A", pred=lambda r: r["SrcIP"] == "127.0.2.7")
+        self.assertEqual(rec["ResolverDecision"], "allowedOnNoLocation")
+        self.assertEqual((rec["Location"], rec["LocationID"], rec["PolicyID"]), ("", "", ""))
+        # a DoH hint naming an unknown subdomain is no location either (no client_default)
+        rep = self.q("doh", "blocked.example.com", path="/dns-query/zzzzzzzzzz", sub=None)
+        self.assertEqual(rep.rdata("A"), ["192.0.2.105"], rep)
+        rec = self.record("blocked.example.com", "A", pred=lambda r: r["Protocol"] == "https"
+                          and r["ResolverDecision"] == "allowedOnNoLocation")
+        self.assertEqual(rec["Location"], "")
+
+    def test_location_by_edns_65011(self):
+        hexsub = BRANCH.encode().hex()
+        rep = self.q("udp", "blocked.example.com", src="127.0.2.7", opts=("+ednsopt=65011:" + hexsub,))
+        self.assertEqual(rep.rdata(), ["0.0.0.0"], rep)
+        rec = self.record("blocked.example.com", "A", pred=lambda r: r["SrcIP"] == "127.0.2.7"
+                          and r["DstIP"] == "127.0.0.1")
+        self.assertEqual(rec["LabLocationReason"], "edns-65011:" + BRANCH)
+        # over DoT without an SNI subdomain
+        rep = self.q("dot", "doh-blocked.example.com", sub=None, opts=("+ednsopt=65011:" + hexsub,))
+        rec = self.record("doh-blocked.example.com", "A", pred=lambda r: r["Protocol"] == "tls"
+                          and r["Location"] == "Branch")
+        self.assertEqual(rec["LabLocationReason"], "edns-65011:" + BRANCH)
+
+    def test_location_by_dot_sni(self):
+        rep = self.q("dot", "www.example.com", sub=BRANCH)
+        self.assertEqual(rep.rdata("A"), ["192.0.2.10"], rep)
+        rec = self.record("www.example.com", "A", pred=lambda r: r["Protocol"] == "tls"
+                          and r["DoTSubdomain"] == BRANCH)
+        self.assertEqual((rec["Location"], rec["LocationID"], rec["DoHSubdomain"]), ("Branch", BRANCH_ID, ""))
+        self.assertEqual(rec["LabLocationReason"], "dot-sni:" + BRANCH)
+
+    def test_location_by_doh_host_path_and_header(self):
+        rep = self.q("doh", "www.example.com", sub=BRANCH)
+        self.assertEqual(rep.rdata("A"), ["192.0.2.10"], rep)
+        rec = self.record("www.example.com", "A", pred=lambda r: r["LabLocationReason"] == "doh-host:" + BRANCH)
+        self.assertEqual((rec["Location"], rec["DoHSubdomain"], rec["DoTSubdomain"]), ("Branch", BRANCH, ""))
+        # lab path form /dns-query/<sub>
+        self.q("doh", "www.example.com", sub=None, path="/dns-query/" + HQ)
+        rec = self.record("www.example.com", "A", pred=lambda r: r["LabLocationReason"] == "doh-path:" + HQ)
+        self.assertEqual((rec["Location"], rec["DoHSubdomain"]), ("HQ", HQ))
+        # cf-dns-location header (curl, DNS JSON)
+        doc = self.curl_json("blocked.example.com", headers=("cf-dns-location: " + BRANCH,))
+        self.assertEqual([a["data"] for a in doc["Answer"]], ["0.0.0.0"])
+        rec = self.record("blocked.example.com", "A", pred=lambda r: r["LabLocationReason"] == "doh-header:" + BRANCH)
+        self.assertEqual(rec["Location"], "Branch")
+        # DoH host via curl --resolve <sub>.cloudflare-gateway.com
+        doc = self.curl_json("doh-blocked.example.com", host=f"{ROAMING}.{GW}")
+        self.assertEqual([a["data"] for a in doc["Answer"]], ["0.0.0.0"])
+
+    def test_doh_subdomain_rule(self):
+        # rule 600: only on DoH to the roaming location's subdomain
+        rep = self.q("doh", "doh-blocked.example.com", sub=ROAMING)
+        self.assertEqual(rep.rdata(), ["0.0.0.0"], rep)
+        rec = self.record("doh-blocked.example.com", "A", pred=lambda r: r["DoHSubdomain"] == ROAMING)
+        self.assertEqual(rec["PolicyID"], RULE["doh_blocked"])
+        for t, sub in (("doh", HQ), ("udp", HQ), ("dot", ROAMING)):
+            with self.subTest(transport=t, sub=sub):
+                rep = self.q(t, "doh-blocked.example.com", sub=sub)
+                self.assertEqual(rep.rdata(), ["192.0.2.108"], rep)
+
+    def test_client_default_for_doh_and_dot_without_hint(self):
+        for t in ("dot", "doh"):
+            rep = self.q(t, "doh-blocked.example.com", sub=None)
+            rec = self.record("doh-blocked.example.com", "A",
+                              pred=lambda r, p={"dot": "tls", "doh": "https"}[t]: r["Protocol"] == p
+                              and r["LabLocationReason"] == "client-default")
+            self.assertEqual(rec["Location"], "Roaming (WARP default)")
+        # DoH falls back to the roaming location, whose subdomain rule then blocks
+        self.assertEqual(rep.rdata(), ["0.0.0.0"], rep)
+
+    # ---- log fields -------------------------------------------------------------------------
+    def test_log_fields_for_a_block(self):
+        self.q("doh", "blocked.example.com", "AAAA", sub=BRANCH)
+        rec = self.record("blocked.example.com", "AAAA", pred=lambda r: r["Protocol"] == "https")
+        want = {"ResolverDecision": "blockedByQueryName", "LabResolverDecisionCode": 2,
+                "PolicyID": RULE["blocked_list"], "PolicyName": "Block listed domains",
+                "Location": "Branch", "LocationID": BRANCH_ID, "DoHSubdomain": BRANCH, "DoTSubdomain": "",
+                "ResolverPolicyID": "", "CustomResolverAddress": "", "ResolvedIPs": ["::"],
+                "MatchedCategoryIDs": [], "LabAnswerSource": "local", "RCode": 0}
+        self.assertEqual({k: rec.get(k) for k in want}, want)
+        self.q("dot", "malware.testcategory.com", "A", sub=HQ)
+        rec = self.record("malware.testcategory.com", "A", pred=lambda r: r["Protocol"] == "tls")
+        want = {"ResolverDecision": "blockedByCategory", "LabResolverDecisionCode": 3,
+                "PolicyID": RULE["security"], "PolicyName": "Block security threats",
+                "Location": "HQ", "LocationID": HQ_ID, "DoTSubdomain": HQ, "DoHSubdomain": "",
+                "MatchedCategoryIDs": [21], "QueryCategoryIDs": [21, 117],
+                "ResolvedIPs": ["162.159.36.12", "162.159.46.12"]}
+        self.assertEqual({k: rec.get(k) for k in want}, want)
+
+
+class PolicyReload(Lab, unittest.TestCase):
+    """SIGHUP: a changed rules file takes effect; a broken one is rejected, old rules kept."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-policy-reload-")
+        self.rules = located_rules(self.tmp, 5354)
+        type(self).r = harness.Resolver(*policy_args(self.rules), listen=("dns://127.0.0.1:0",))
+
+    def tearDown(self):
+        self.r.__exit__(None, None, None)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def reload(self, count):
+        self.r.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            ev = [e for e in self.r.log_records(events=True) if e.get("LabEvent") == "policy-reload"]
+            if len(ev) >= count:
+                return ev[count - 1]
+            time.sleep(0.05)
+        self.fail("no policy-reload event: " + self.r.read_stderr())
+
+    def write_rules(self, text):
+        tmp = self.rules + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.rules)  # atomic, like an editor's save
+
+    def test_changed_file_takes_effect_with_phase_order(self):
+        self.assertEqual(self.q("udp", "www.example.com").rdata(), ["192.0.2.10"])
+        gen0 = self.r.log_records(wait_for=1, events=True)[0].get("LabPolicyGeneration")
+        # Reference §1.6 example: a post-resolution Allow at precedence 1 loses to a
+        # pre-resolution Block at precedence 2, because the pre-resolution phase runs first.
+        rules = [
+            {"id": "e1", "name": "Allow by resolved IP", "precedence": 1, "enabled": True, "action": "allow",
+             "filters": ["dns"], "traffic": "any(dns.resolved_ips[*] in {192.0.2.10})", "identity": ""},
+            {"id": "e2", "name": "Block www by domain", "precedence": 2, "enabled": True, "action": "block",
+             "filters": ["dns"], "traffic": "dns.fqdn == \"www.example.com\"", "identity": ""},
+            {"id": "e3", "name": "Allow by resolved IP only", "precedence": 3, "enabled": True,
+             "action": "allow", "filters": ["dns"],
+             "traffic": "any(dns.resolved_ips[*] in {192.0.2.201})", "identity": ""},
+        ]
+        self.write_rules(json.dumps(rules))
+        ev = self.reload(1)
+        self.assertTrue(ev["LabOk"], ev)
+        self.assertNotEqual(ev["LabPolicyGeneration"], gen0)
+        rep = self.q("udp", "www.example.com")
+        self.assertEqual(rep.rdata(), ["0.0.0.0"], rep)
+        rec = self.record("www.example.com", "A", pred=lambda r: r["PolicyID"] == "e2")
+        self.assertEqual(rec["ResolverDecision"], "blockedByQueryName")
+        self.assertEqual(rec["LabPolicyGeneration"], ev["LabPolicyGeneration"])
+        # the old sample rules are gone
+        self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["192.0.2.105"])
+        rep = self.q("udp", "www.example.net")
+        self.assertEqual(rep.rdata(), ["192.0.2.201"])
+        self.assertEqual(self.record("www.example.net", "A")["ResolverDecision"], "allowedRule")
+
+    def test_broken_file_keeps_old_rules(self):
+        self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["0.0.0.0"])
+        broken = [{"id": "bad-rule", "name": "typo", "precedence": 1, "enabled": True, "action": "block",
+                   "filters": ["dns"], "traffic": "dns.fqdn == \"x.example.com\" and dns.nosuchfield == 1"}]
+        self.write_rules(json.dumps(broken))
+        ev = self.reload(1)
+        self.assertFalse(ev["LabOk"], ev)
+        self.assertIn("bad-rule", ev["LabError"])
+        self.assertIn("nosuchfield", ev["LabError"])
+        # old rules still in force, queries unaffected
+        for t in ("udp", "tcp"):
+            self.assertEqual(self.q(t, "blocked.example.com").rdata(), ["0.0.0.0"])
+            self.assertEqual(self.q(t, "portal.example.com").rdata(), ["192.0.2.10"])
+        self.assertIsNone(self.r.proc.poll(), "resolver still running")
+        # not JSON at all
+        self.write_rules("{ this is not json")
+        ev = self.reload(2)
+        self.assertFalse(ev["LabOk"], ev)
+        self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["0.0.0.0"])
+        # fixing the file recovers
+        self.write_rules(json.dumps([{"id": "fixed", "name": "fixed", "precedence": 1, "enabled": True,
+                                      "action": "block", "filters": ["dns"],
+                                      "traffic": "dns.fqdn == \"www.example.com\""}]))
+        ev = self.reload(3)
+        self.assertTrue(ev["LabOk"], ev)
+        self.assertEqual(self.q("udp", "www.example.com").rdata(), ["0.0.0.0"])
+        self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["192.0.2.105"])
+
+
+if __name__ == "__main__":
+    harness.main()
