@@ -11,28 +11,6 @@
 namespace resolver::io {
 namespace {
 
-constexpr std::string_view kB64Url =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int b64_value(char c) {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '-') {
-        return 62;
-    }
-    if (c == '_') {
-        return 63;
-    }
-    return -1;
-}
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -92,58 +70,6 @@ nlohmann::ordered_json records(const std::vector<wire::ResourceRecord>& rrs) {
 }
 
 } // namespace
-
-std::string base64url_encode(std::span<const std::uint8_t> bytes) {
-    std::string out;
-    out.reserve((bytes.size() * 4 + 2) / 3);
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const std::uint32_t v =
-            (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-        out += kB64Url[(v >> 18) & 63];
-        out += kB64Url[(v >> 12) & 63];
-        out += kB64Url[(v >> 6) & 63];
-        out += kB64Url[v & 63];
-    }
-    if (bytes.size() - i == 1) {
-        const std::uint32_t v = std::uint32_t{bytes[i]} << 16;
-        out += kB64Url[(v >> 18) & 63];
-        out += kB64Url[(v >> 12) & 63];
-    } else if (bytes.size() - i == 2) {
-        const std::uint32_t v =
-            (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
-        out += kB64Url[(v >> 18) & 63];
-        out += kB64Url[(v >> 12) & 63];
-        out += kB64Url[(v >> 6) & 63];
-    }
-    return out;
-}
-
-std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text) {
-    while (!text.empty() && text.back() == '=') {
-        text.remove_suffix(1);
-    }
-    if (text.size() % 4 == 1) {
-        return std::nullopt; // 6 bits cannot make a byte
-    }
-    std::vector<std::uint8_t> out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        const int v = b64_value(c);
-        if (v < 0) {
-            return std::nullopt;
-        }
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xFF));
-        }
-    }
-    return out;
-}
 
 std::optional<std::string> percent_decode(std::string_view text) {
     std::string out;

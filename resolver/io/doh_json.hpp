@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include "resolver/util/base64url.hpp"
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,11 +14,8 @@
 
 namespace resolver::io {
 
-/// base64url (RFC 4648 §5) without padding, as RFC 8484 §4.1 requires for `?dns=`.
-std::string base64url_encode(std::span<const std::uint8_t> bytes);
-/// Decodes base64url. Trailing '=' padding is tolerated (some clients send it); any other
-/// character outside the URL-safe alphabet, or a dangling single character, is an error.
-std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text);
+using util::base64url_decode; // RFC 8484 §4.1 `?dns=` (resolver/util/base64url.hpp)
+using util::base64url_encode;
 
 /// Percent-decodes a URL component ('+' stays '+': DoH parameters are not form-encoded,
 /// and base64url never contains '+'). nullopt on a bad escape.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include "resolver/util/base64url.hpp"
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -61,10 +62,8 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
 /// synchronously inside send() only for errors found there.
 Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts);
 
-/// base64url without padding (RFC 4648 §5; RFC 8484 §4.1 uses it for ?dns=).
-std::string base64url_encode(std::span<const std::uint8_t> bytes);
-/// Inverse of base64url_encode; accepts missing or present '=' padding. nullopt on bad input.
-std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text);
+using util::base64url_decode; // resolver/util/base64url.hpp
+using util::base64url_encode;
 
 /// The JSON API query string for a DNS query in wire format: "name=example.com&type=AAAA",
 /// plus "&do=1" / "&cd=1" when the query has DO / CD. ConfigInvalid-free: MalformedQuery when
