@@ -11,6 +11,7 @@
 #include "resolver/policy/evaluate.hpp"
 #include "resolver/policy/explain.hpp"
 #include "resolver/policy/load.hpp"
+#include "resolver/runtime/policy_loader.hpp"
 #include "resolver/upstream/factory.hpp"
 #include "resolver/util/c_handles.hpp"
 
@@ -113,25 +114,12 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
     if (!qtype) {
         return bad("unknown --type '" + req.type + "'");
     }
-    auto behaviour = policy::parse_behaviour_toml(cfg.behaviour_toml);
-    if (!behaviour) {
-        return bad("[behaviour] " + behaviour.error().detail);
+    auto snapshot = runtime::load_policy_snapshot(cfg, 1);
+    if (!snapshot) {
+        return bad(snapshot.error().detail);
     }
-    if (!cfg.gateway_domain.empty()) {
-        behaviour->gateway_domain = cfg.gateway_domain;
-    }
-    policy::PolicyFiles files;
-    files.rules = cfg.rules_file;
-    files.lists = cfg.lists_file;
-    files.locations = cfg.locations_file;
-    files.categories = cfg.categories_file;
-    files.geo = cfg.geo_file;
-    files.mmdb = cfg.mmdb_file;
-    files.identities = cfg.identities_file;
-    auto set = policy::load_policy(files);
-    if (!set) {
-        return bad(set.error().detail);
-    }
+    const auto& set = (*snapshot)->set;
+    const policy::Behaviour* behaviour = &(*snapshot)->behaviour;
     std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch()).count();
     if (!req.at.empty()) {
@@ -175,7 +163,7 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
     if (!req.edns_location.empty()) {
         in.edns_location = req.edns_location;
     }
-    const auto match = attribution::attribute((*set)->locations, in, *behaviour);
+    const auto match = attribution::attribute(set->locations, in, *behaviour);
 
     const std::string qname_text = qname->to_gateway_text();
     policy::QueryFacts facts;
@@ -195,7 +183,7 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
     policy::EvalOptions opt;
     opt.now = now;
     opt.trace = true;
-    policy::Evaluation ev = policy::evaluate_pre(**set, facts, *behaviour, opt);
+    policy::Evaluation ev = policy::evaluate_pre(*set, facts, *behaviour, opt);
 
     std::optional<wire::Message> upstream_answer;
     auto resolve = [&](const wire::Message& q) -> Result<wire::Message> {
@@ -221,7 +209,7 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
                 return bad(r.error().detail);
             }
             upstream_answer = std::move(r).value();
-            policy::evaluate_post(**set, facts, policy::ResponseFacts::from_message(*upstream_answer), *behaviour, opt, ev);
+            policy::evaluate_post(*set, facts, policy::ResponseFacts::from_message(*upstream_answer), *behaviour, opt, ev);
             if (auto s = policy::synthesize(query, ev, *behaviour); s && !s->pending_target) {
                 answer = s->message;
             } else {

@@ -6,7 +6,7 @@
 
 #include "resolver/io/tcp_listener.hpp"
 #include "resolver/log/json_writer.hpp"
-#include "resolver/policy/load.hpp"
+#include "resolver/runtime/policy_loader.hpp"
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/upstream/factory.hpp"
 #include "resolver/upstream/group.hpp"
@@ -236,30 +236,7 @@ Status Server::add_listener(const std::string& text) {
 }
 
 Result<pipeline::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) const {
-    auto behaviour = policy::parse_behaviour_toml(cfg_.behaviour_toml);
-    if (!behaviour) {
-        return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
-    }
-    if (!cfg_.gateway_domain.empty()) {
-        behaviour->gateway_domain = cfg_.gateway_domain;
-    }
-    policy::PolicyFiles files;
-    files.rules = cfg_.rules_file;
-    files.lists = cfg_.lists_file;
-    files.locations = cfg_.locations_file;
-    files.categories = cfg_.categories_file;
-    files.geo = cfg_.geo_file;
-    files.mmdb = cfg_.mmdb_file;
-    files.identities = cfg_.identities_file;
-    auto set = policy::load_policy(files);
-    if (!set) {
-        return set.error();
-    }
-    auto snap = std::make_shared<pipeline::PolicySnapshot>();
-    snap->set = std::move(set).value();
-    snap->behaviour = std::move(behaviour).value();
-    snap->generation = generation;
-    return pipeline::PolicySnapshotPtr(std::move(snap));
+    return load_policy_snapshot(cfg_, generation);
 }
 
 void Server::log_event(const std::string& json_object) {

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/runtime/policy_loader.hpp"
+
+#include "resolver/policy/load.hpp"
+
+namespace resolver::runtime {
+
+Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg, std::uint64_t generation) {
+    auto behaviour = policy::parse_behaviour_toml(cfg.behaviour_toml);
+    if (!behaviour) {
+        return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
+    }
+    if (!cfg.gateway_domain.empty()) {
+        behaviour->gateway_domain = cfg.gateway_domain;
+    }
+    policy::PolicyFiles files;
+    files.rules = cfg.rules_file;
+    files.lists = cfg.lists_file;
+    files.locations = cfg.locations_file;
+    files.categories = cfg.categories_file;
+    files.geo = cfg.geo_file;
+    files.mmdb = cfg.mmdb_file;
+    files.identities = cfg.identities_file;
+    auto set = policy::load_policy(files);
+    if (!set) {
+        return set.error();
+    }
+    auto snap = std::make_shared<pipeline::PolicySnapshot>();
+    snap->set = std::move(set).value();
+    snap->behaviour = std::move(behaviour).value();
+    snap->generation = generation;
+    return pipeline::PolicySnapshotPtr(std::move(snap));
+}
+
+} // namespace resolver::runtime
