@@ -19,6 +19,7 @@
 #include "probes/matrix/engine.hpp"
 #include "probes/matrix/report.hpp"
 #include "probes/matrix/run.hpp"
+#include "probes/scenario/cli.hpp"
 #include "probes/selftest/cli.hpp"
 #include "resolver/wire/message.hpp"
 
@@ -95,10 +96,8 @@ int main(int argc, char** argv) {
     check->fallthrough();
     probes::selftest::Cli selftest; // issue 6: probes/selftest/, docs/selftest.md
     probes::selftest::add_cli(app, selftest);
-    std::vector<CLI::App*> reserved;
-    for (const char* name : {"scenario", "replay"}) {
-        reserved.push_back(app.add_subcommand(name, "(not yet available)")->allow_extras());
-    }
+    probes::scenario::Cli scenario; // issue 7: probes/scenario/, probes/replay/, docs/scenarios.md
+    probes::scenario::add_cli(app, scenario);
     app.require_subcommand(0, 1);
     try {
         app.parse(argc, argv);
@@ -112,10 +111,8 @@ int main(int argc, char** argv) {
         (void)app.exit(e);
         return kExitUsage;
     }
-    for (auto* r : reserved) {
-        if (r->parsed()) {
-            return usage_error("'" + r->get_name() + "' is not yet available");
-        }
+    if (probes::scenario::parsed(scenario)) {
+        return probes::scenario::run_cli(scenario); // starts and stops its own resolvers
     }
     if (selftest.cmd->parsed()) {
         return probes::selftest::run_cli(selftest); // its own loop, targets and reports
