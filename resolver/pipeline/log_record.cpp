@@ -55,7 +55,7 @@ std::string render_log_record(const QueryContext& ctx) {
         w.field("QueryTypeName", "");
     }
     w.field("QuerySize", static_cast<std::uint64_t>(ctx.query_size));
-    const bool answered = ctx.response.has_value() && !ctx.response_wire.empty();
+    const bool answered = ctx.response.has_value() && ctx.response_size > 0;
     if (answered) {
         w.field("RCode", static_cast<unsigned>(ctx.response->rcode()));
     } else {

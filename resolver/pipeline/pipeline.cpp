@@ -372,11 +372,13 @@ void Pipeline::after_answer(QueryContext& ctx) {
         return;
     }
     const wire::Message& q = *ctx.query;
-    const wire::Message& up = *ctx.upstream_answer;
+    // The upstream answer is not needed after this point (policy has seen it, the cache holds
+    // its own copy): its sections move into the response instead of being copied.
+    wire::Message& up = *ctx.upstream_answer;
     wire::Message r = wire::make_response(q, up.rcode() & 0xF, config_.udp_payload);
-    r.answer = up.answer;
-    r.authority = up.authority;
-    r.additional = up.additional;
+    r.answer = std::move(up.answer);
+    r.authority = std::move(up.authority);
+    r.additional = std::move(up.additional);
     r.set_flag(wire::kFlagRa, true);
     const bool do_bit = q.edns && q.edns->dnssec_ok;
     // RFC 6840 §5.8: AD only for clients that asked with DO or AD.
@@ -433,15 +435,15 @@ void Pipeline::finish(QueryContext& ctx, Verdict verdict) {
     if (verdict == Verdict::Drop || !ctx.response) {
         reply.dropped = true;
     } else {
-        ctx.response_wire = wire::serialize(*ctx.response, response_limit(ctx));
-        ctx.truncated = ctx.response_wire.size() > 3 && (ctx.response_wire[2] & 0x02) != 0;
+        reply.wire = wire::serialize(*ctx.response, response_limit(ctx));
+        ctx.response_size = reply.wire.size();
+        ctx.truncated = reply.wire.size() > 3 && (reply.wire[2] & 0x02) != 0;
         for (const auto& e : ctx.response->edes()) {
             ctx.ede_codes.push_back(e.code);
         }
         if (ctx.response->rcode() == wire::rcode::ServFail) {
             ++counters_.servfail;
         }
-        reply.wire = ctx.response_wire;
         reply.upstream_timeout = ctx.upstream_error && ctx.upstream_error->code == Errc::UpstreamTimeout;
         std::uint32_t min_ttl = UINT32_MAX;
         for (const auto& rr : ctx.response->answer) {

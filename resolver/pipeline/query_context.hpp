@@ -79,7 +79,7 @@ struct QueryContext {
     // finish
     std::optional<wire::Message> response; // what the client gets
     std::vector<std::uint16_t> ede_codes;  // EDEErrors as sent
-    std::vector<std::uint8_t> response_wire;
+    std::size_t response_size = 0; // bytes sent; 0 = nothing sent
     bool truncated = false;
 };
 
