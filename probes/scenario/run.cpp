@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <uv.h>
 
@@ -147,7 +148,13 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     uv_run(&loop, UV_RUN_NOWAIT);
     (void)uv_loop_close(&loop);
 
-    l.stop(); // flushes the lab's query log
+    // Every exchange that reached the lab is logged; the writer flushes on its own schedule,
+    // so wait (bounded) for those lines before stopping the lab.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (l.records().size() < report.results.size() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    l.stop();
     const json decisions = log_summary(l.records());
     const int rc = report.all_pass() ? kExitPass : kExitFailed;
     if (o.json) {
