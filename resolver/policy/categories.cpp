@@ -102,15 +102,34 @@ bool CategoryDb::add_domain(std::string_view domain, std::span<const std::uint8_
     return domains_.insert(normalize_domain(domain), ids);
 }
 
+namespace {
+
+std::string_view trim_blanks(std::string_view f) {
+    const auto b = f.find_first_not_of(" \t");
+    if (b == std::string_view::npos) {
+        return {};
+    }
+    return f.substr(b, f.find_last_not_of(" \t") - b + 1);
+}
+
+} // namespace
+
 Status CategoryDb::add_csv(std::string_view csv) {
     if (by_id_.empty()) {
         set_ids(builtin_ids());
     }
+    // A million rows: size the table once (one row per line is an upper bound) and reuse
+    // the per-row buffers, so the loop neither rehashes nor allocates per row.
+    const auto lines = static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')) + 1;
+    domains_.reserve_more(lines, csv.size() + lines);
     std::string err;
     bool header = true;
+    std::vector<std::string> quoted; // fields of a row that uses quotes (rare)
+    std::vector<std::uint8_t> ids;
+    std::string name;
     for_each_line(csv, [&](std::size_t line_no, std::string_view line) {
-        auto f = split_csv_line(line);
         if (header) {
+            auto f = split_csv_line(line);
             header = false;
             if (f.size() < 2 || f[0] != "domain" || f[1] != "categories") {
                 err = "line " + std::to_string(line_no) + ": expected header domain,categories";
@@ -118,12 +137,32 @@ Status CategoryDb::add_csv(std::string_view csv) {
             }
             return true;
         }
-        if (f.size() != 2 || f[0].empty()) {
+        // Two fields as views into the text; rows with quotes take the RFC 4180 splitter.
+        std::string_view domain;
+        std::string_view cats;
+        bool two_fields = false;
+        if (line.find('"') == std::string_view::npos) {
+            const auto c1 = line.find(',');
+            two_fields = c1 != std::string_view::npos &&
+                         line.find(',', c1 + 1) == std::string_view::npos;
+            if (two_fields) {
+                domain = trim_blanks(line.substr(0, c1));
+                cats = trim_blanks(line.substr(c1 + 1));
+            }
+        } else {
+            quoted = split_csv_line(line);
+            two_fields = quoted.size() == 2;
+            if (two_fields) {
+                domain = quoted[0];
+                cats = quoted[1];
+            }
+        }
+        if (!two_fields || domain.empty()) {
             err = "line " + std::to_string(line_no) + ": expected domain,categories";
             return false;
         }
-        std::vector<std::uint8_t> ids;
-        std::string_view rest = f[1];
+        ids.clear();
+        std::string_view rest = cats;
         while (!rest.empty()) {
             auto sp = rest.find(' ');
             auto tok = rest.substr(0, sp);
@@ -145,12 +184,13 @@ Status CategoryDb::add_csv(std::string_view csv) {
             }
             ids.push_back(static_cast<std::uint8_t>(id));
         }
-        if (auto r = IpRange::parse_cidr(f[0])) {
-            ips_.emplace_back(*r, std::move(ids));
+        if (auto r = IpRange::parse_cidr(domain)) {
+            ips_.emplace_back(*r, ids);
             return true;
         }
-        if (!add_domain(f[0], ids)) {
-            err = "line " + std::to_string(line_no) + ": bad domain '" + f[0] + "'";
+        normalize_domain(domain, name);
+        if (!domains_.insert(name, ids)) {
+            err = "line " + std::to_string(line_no) + ": bad domain '" + std::string(domain) + "'";
             return false;
         }
         return true;

@@ -2,6 +2,7 @@
 #include "resolver/policy/domain_table.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace resolver::policy {
@@ -19,8 +20,8 @@ std::uint64_t hash_name(std::string_view s) noexcept {
 
 } // namespace
 
-std::string normalize_domain(std::string_view name) {
-    std::string out(name);
+void normalize_domain(std::string_view name, std::string& out) {
+    out.assign(name);
     for (auto& c : out) {
         if (c >= 'A' && c <= 'Z') {
             c = static_cast<char>(c - 'A' + 'a');
@@ -30,23 +31,31 @@ std::string normalize_domain(std::string_view name) {
         out.pop_back();
     }
     if (out.empty()) {
-        return std::string(1, '.');
+        out.assign(1, '.');
     }
+}
+
+std::string normalize_domain(std::string_view name) {
+    std::string out;
+    normalize_domain(name, out);
     return out;
 }
 
 std::size_t DomainTable::slot_of(std::string_view name, std::uint64_t h) const {
     const std::size_t mask = slots_.size() - 1;
+    const auto h32 = static_cast<std::uint32_t>(h);
     std::size_t i = h & mask;
     while (true) {
-        std::uint32_t s = slots_[i];
-        if (s == 0) {
+        const Slot& s = slots_[i];
+        if (s.ref == 0) {
             return i;
         }
-        const char* p = arena_.data() + (s - 1);
-        auto len = static_cast<unsigned char>(*p);
-        if (len == name.size() && std::string_view(p + 1, len) == name) {
-            return i;
+        if (s.hash == h32) {
+            const char* p = arena_.data() + (s.ref - 1);
+            auto len = static_cast<unsigned char>(*p);
+            if (len == name.size() && std::memcmp(p + 1, name.data(), len) == 0) {
+                return i;
+            }
         }
         i = (i + 1) & mask;
     }
@@ -67,31 +76,50 @@ std::uint32_t DomainTable::append_record(std::string_view name,
     return static_cast<std::uint32_t>(off);
 }
 
-void DomainTable::grow() {
-    std::vector<std::uint32_t> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, 0);
-    for (std::uint32_t s : old) {
-        if (s == 0) {
+void DomainTable::rehash(std::size_t slot_count) {
+    // The stored hash bits decide the new position: no arena reads, no name compares
+    // (the names are distinct). slot_count <= 2^32, so 32 bits cover every mask.
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(slot_count, Slot{});
+    const std::size_t mask = slot_count - 1;
+    for (const Slot& s : old) {
+        if (s.ref == 0) {
             continue;
         }
-        const char* p = arena_.data() + (s - 1);
-        std::string_view n(p + 1, static_cast<unsigned char>(*p));
-        slots_[slot_of(n, hash_name(n))] = s;
+        std::size_t i = s.hash & mask;
+        while (slots_[i].ref != 0) {
+            i = (i + 1) & mask;
+        }
+        slots_[i] = s;
     }
 }
 
+void DomainTable::reserve_more(std::size_t names, std::size_t arena_bytes) {
+    const std::size_t total = count_ + names;
+    std::size_t want = slots_.empty() ? 16 : slots_.size();
+    while ((total + 1) * 2 > want) {
+        want *= 2;
+    }
+    if (want != slots_.size()) {
+        rehash(want);
+    }
+    arena_.reserve(arena_.size() + arena_bytes);
+}
+
 bool DomainTable::insert(std::string_view name, std::span<const std::uint8_t> values) {
-    if (name.empty() || name.size() > 255 || values.size() > 255) {
-        return false;
+    if (name.empty() || name.size() > 255 || values.size() > 255 ||
+        arena_.size() + 2 + name.size() + values.size() >= UINT32_MAX) {
+        return false; // offsets are 32-bit: 4 GiB of names is far past any real list
     }
     if ((count_ + 1) * 2 > slots_.size()) {
-        grow();
+        rehash(slots_.empty() ? 16 : slots_.size() * 2);
     }
-    std::size_t i = slot_of(name, hash_name(name));
-    if (slots_[i] != 0) {
+    const std::uint64_t h = hash_name(name);
+    std::size_t i = slot_of(name, h);
+    if (slots_[i].ref != 0) {
         // Merge values into the existing record: rebuild it at the arena's end (rare: only
         // duplicate rows in category data).
-        const char* p = arena_.data() + (slots_[i] - 1);
+        const char* p = arena_.data() + (slots_[i].ref - 1);
         std::size_t len = static_cast<unsigned char>(*p);
         std::size_t nv = static_cast<unsigned char>(p[1 + len]);
         std::vector<std::uint8_t> merged(reinterpret_cast<const std::uint8_t*>(p + 2 + len),
@@ -104,10 +132,10 @@ bool DomainTable::insert(std::string_view name, std::span<const std::uint8_t> va
         if (merged.size() == nv || merged.size() > 255) {
             return true;
         }
-        slots_[i] = append_record(name, merged) + 1;
+        slots_[i].ref = append_record(name, merged) + 1;
         return true;
     }
-    slots_[i] = append_record(name, values) + 1;
+    slots_[i] = Slot{static_cast<std::uint32_t>(h), append_record(name, values) + 1};
     ++count_;
     return true;
 }
@@ -116,11 +144,11 @@ std::optional<std::span<const std::uint8_t>> DomainTable::find(std::string_view 
     if (slots_.empty() || name.size() > 255) {
         return std::nullopt;
     }
-    std::uint32_t s = slots_[slot_of(name, hash_name(name))];
-    if (s == 0) {
+    const std::uint32_t ref = slots_[slot_of(name, hash_name(name))].ref;
+    if (ref == 0) {
         return std::nullopt;
     }
-    const char* p = arena_.data() + (s - 1);
+    const char* p = arena_.data() + (ref - 1);
     std::size_t len = static_cast<unsigned char>(*p);
     std::size_t nv = static_cast<unsigned char>(p[1 + len]);
     return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(p + 2 + len), nv);
