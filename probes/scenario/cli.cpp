@@ -6,10 +6,7 @@
 #include <iostream>
 
 #include "probes/scenario/scenario.hpp"
-#if __has_include("probes/replay/replay.hpp")
 #include "probes/replay/replay.hpp"
-#define DNSLAB_HAVE_REPLAY 1
-#endif
 
 namespace probes::scenario {
 
@@ -77,7 +74,6 @@ int run_cli(const Cli& c) {
         return 0;
     }
     if (c.replay->parsed()) {
-#ifdef DNSLAB_HAVE_REPLAY
         replay::Options o;
         o.start = start;
         o.logfile = c.logfile;
@@ -88,10 +84,6 @@ int run_cli(const Cli& c) {
         o.timeout_ms = c.timeout_ms;
         o.protocol = c.protocol;
         return replay::run_replay(o);
-#else
-        std::cerr << "dnslab-probe: replay is not built\n";
-        return 2;
-#endif
     }
     return 2;
 }
