@@ -686,7 +686,9 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
         }
         const bool cname = !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
         const bool ipcat = r.settings.ip_categories && !ev.resolved_ip_categories.empty();
-        const bool recheck = r.phase == Phase::Pre && r.uses_category() && (cname || ipcat);
+        // uses_category() walks the expression: ask only when there is something to re-check
+        // (it was ~5% of a cache hit's CPU with 500 rules when asked for every rule).
+        const bool recheck = r.phase == Phase::Pre && (cname || ipcat) && r.uses_category();
         if (r.phase == Phase::Pre && !recheck) {
             continue; // already evaluated before resolution; nothing new to see
         }

@@ -134,19 +134,27 @@ std::string render_explain_text(const ExplainInput& in) {
     os << "\n";
     os << "categories: query " << ids(ev.initial_categories) << ", cname "
        << ids(ev.cname_categories) << ", resolved-ip " << ids(ev.resolved_ip_categories) << "\n";
-    std::string current;
-    for (const auto& t : ev.trace) {
-        std::string title = phase_title(t);
-        if (title != current) {
-            os << "\n== " << title << " ==\n";
-            current = title;
+    // The trace is in precedence order with pre- and post-resolution rules interleaved; print
+    // it grouped in the order the phases run (reference §1.6: pre, resolver, post), each
+    // heading once, precedence order kept inside a group.
+    auto group = [](const RuleTrace& t) { return t.resolver ? 1 : (t.phase == Phase::Pre ? 0 : 2); };
+    for (int g = 0; g < 3; ++g) {
+        bool first = true;
+        for (const auto& t : ev.trace) {
+            if (group(t) != g) {
+                continue;
+            }
+            if (first) {
+                os << "\n== " << phase_title(t) << " ==\n";
+                first = false;
+            }
+            os << "  [" << verdict_name(t.verdict) << "] ";
+            if (t.rule != nullptr) {
+                os << "#" << t.rule->precedence << " " << action_name(t.rule->action) << " \""
+                   << t.rule->name << "\" (" << t.rule->id << ")";
+            }
+            os << ": " << t.reason << "\n";
         }
-        os << "  [" << verdict_name(t.verdict) << "] ";
-        if (t.rule != nullptr) {
-            os << "#" << t.rule->precedence << " " << action_name(t.rule->action) << " \""
-               << t.rule->name << "\" (" << t.rule->id << ")";
-        }
-        os << ": " << t.reason << "\n";
     }
     os << "\nroute: " << ev.route.key();
     if (ev.route.rule != nullptr) {
