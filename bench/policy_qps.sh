@@ -38,21 +38,28 @@ with open(f"{out}/lists.json", "w") as f:
     f.write('{"id":"%s","name":"bench 1M","type":"DOMAIN","items":[' % big)
     f.write(",".join('{"value":"d%07d.bench-list.example"}' % i for i in range(nlist)))
     f.write("]}]}")
-gen = []
-for i in range(nrules):
+gen = [{"id": "9b000000-0000-4000-8000-ffffffffffff", "name": "block the 1M-name list",
+        "precedence": 1999, "enabled": True, "action": "block", "filters": ["dns"],
+        "traffic": f"any(dns.domains[*] in ${big})", "identity": "", "rule_settings": {}}]
+for i in range(nrules - 1):
     k = i % 10
-    # a realistic mix: exact names, sets, parents, categories, types, lists, a few regexes
+    # A mix like a real account's: mostly names, name sets, parents, categories and query
+    # types; every 50th rule a regex (k=8) or a post-resolution resolved-IP rule (k=9), so
+    # about 10 of each; and the one list rule above.
+    every50 = i % 50 in (8, 9)
     traffic = [
         f'any(dns.domains[*] == "r{i}.gen.example")',
         f'dns.fqdn in {{"a{i}.gen.example" "b{i}.gen.example" "c{i}.gen.example"}}',
         f'any(dns.domains[*] in {{"p{i}.gen.example" "q{i}.gen.example"}})',
         f'any(dns.content_category[*] in {{{100 + i % 60}}}) and dns.fqdn == "cat{i}.gen.example"',
         f'dns.query_rtype == "TXT" and dns.fqdn == "t{i}.gen.example"',
-        f'any(dns.domains[*] in ${big}) and dns.fqdn != "x{i}.gen.example"',
+        f'dns.fqdn eq "l{i}.gen.example"',
         f'dns.fqdn == "e{i}.gen.example" or dns.fqdn == "f{i}.gen.example"',
         f'any(dns.domains[*] == "s{i}.gen.example") and dns.query_rtype in {{"A" "AAAA"}}',
-        f'not dns.fqdn != "n{i}.gen.example"' if i % 50 else f'dns.fqdn matches "^re{i}[0-9]+\\\\.gen\\\\.example$"',
-        f'any(dns.resolved_ips[*] in {{198.18.{i % 256}.0/24}})',  # post-resolution
+        f'dns.fqdn matches "^re{i}[0-9]+\\\\.gen\\\\.example$"' if every50
+        else f'dns.fqdn == "n{i}.gen.example" and not dns.query_rtype == "MX"',
+        f'any(dns.resolved_ips[*] in {{198.18.{i % 256}.0/24}})' if every50
+        else f'any(dns.domains[*] == "v{i}.gen.example")',
     ][k]
     gen.append({"id": f"9b000000-0000-4000-8000-{i:012d}", "name": f"generated {i}",
                 "precedence": 2000 + i, "enabled": True, "action": "block", "filters": ["dns"],
