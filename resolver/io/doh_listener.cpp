@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <deque>
 #include <unordered_map>
 
@@ -411,8 +412,9 @@ private:
         const std::string status = std::to_string(r.status);
         const std::string length = std::to_string(r.body.size());
         const std::string cache = r.max_age ? "max-age=" + std::to_string(*r.max_age) : "";
+        const std::string date = http_date(std::time(nullptr)); // RFC 9110 §6.6.1
         std::vector<std::pair<std::string_view, std::string_view>> fields{
-            {":status", status}, {"content-length", length}};
+            {":status", status}, {"date", date}, {"content-length", length}};
         if (!r.content_type.empty()) {
             fields.emplace_back("content-type", r.content_type);
         }
@@ -589,6 +591,7 @@ private:
     static std::string serialize(const HttpResponse& r, bool keep_alive) {
         std::string out =
             "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+        out += "date: " + http_date(std::time(nullptr)) + "\r\n"; // RFC 9110 §6.6.1
         if (!r.content_type.empty()) {
             out += "content-type: " + r.content_type + "\r\n";
         }

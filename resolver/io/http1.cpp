@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace resolver::io {
 namespace {
@@ -167,6 +168,35 @@ Http1Parser::State Http1Parser::next(HttpRequest& out) {
     pos_ += end + 4 + content_length;
     out = std::move(req);
     return State::Request;
+}
+
+std::string http_date(std::int64_t unix_seconds) {
+    static constexpr const char* kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::int64_t days = unix_seconds / 86400;
+    std::int64_t secs = unix_seconds % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        --days;
+    }
+    // civil_from_days (H. Hinnant): proleptic Gregorian date of a day count from 1970-01-01.
+    const std::int64_t z = days + 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned day = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+    const std::int64_t year = static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2 ? 1 : 0);
+    const auto wday = static_cast<std::size_t>(((days % 7) + 7) % 7); // 1970-01-01: Thursday
+    char buf[64];
+    const int n = std::snprintf(buf, sizeof buf, "%s, %02u %s %04lld %02d:%02d:%02d GMT",
+                                kDays[wday], day, kMonths[month - 1], static_cast<long long>(year),
+                                static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
+                                static_cast<int>(secs % 60));
+    return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
 } // namespace resolver::io

@@ -62,4 +62,10 @@ private:
     std::string error_reason_;
 };
 
+/// `unix_seconds` as an RFC 9110 §5.6.7 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": the
+/// `date` field every DoH response carries (§6.6.1: an origin server with a clock sends it;
+/// clients such as `dnslab-probe selftest` read it to estimate their clock offset).
+/// Formatted by hand because strftime's %a and %b follow the process locale.
+std::string http_date(std::int64_t unix_seconds);
+
 } // namespace resolver::io

@@ -2,6 +2,7 @@
 """dnslab-probe selftest against the lab resolver on loopback: every check with its verdict,
 TLS interception by a foreign CA, a dead transport, redaction, the bundle and its schema,
 expectation files, report diff. Loopback only."""
+import email.utils
 import io
 import json
 import os
@@ -82,6 +83,11 @@ def validate(instance, schema, root=None, path="$"):
     if isinstance(instance, list) and "items" in schema:
         for i, item in enumerate(instance):
             validate(item, schema["items"], root, f"{path}[{i}]")
+
+
+# RFC 9110 §5.6.7 IMF-fixdate.
+HTTP_DATE = (r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+             r"\d{4} \d\d:\d\d:\d\d GMT$")
 
 
 def selftest(*args, timeout=60):
@@ -171,7 +177,11 @@ class SelftestTest(unittest.TestCase):
         self.assertEqual(ede["verdict"], "pass", ede)
         self.assertEqual(ede["data"]["endpoints"]["udp4"]["rcode"], "SERVFAIL")
         self.assertTrue(ede["data"]["endpoints"]["udp4"]["ede"])
-        self.assertIn(checks["local.clock"]["verdict"], ("pass", "not_applicable"))
+        # The lab's DoH answers carry an RFC 9110 Date: the clock hint is measured, not N/A.
+        clock = checks["local.clock"]
+        self.assertEqual(clock["verdict"], "pass", clock)
+        self.assertRegex(clock["data"]["http_date"], HTTP_DATE)
+        self.assertLessEqual(abs(clock["data"]["offset_s"]), 2, clock)
         rc = checks["local.resolv-conf"]
         self.assertEqual(rc["verdict"], "info")
         self.assertEqual(rc["data"]["nameservers"], ["198.18.0.77", "2001:db8:ffff::77"])
@@ -198,6 +208,30 @@ class SelftestTest(unittest.TestCase):
         broken = dict(packed, profile="office")
         with self.assertRaises(AssertionError):
             validate(broken, schema)
+
+    def test_doh_responses_carry_date_over_h2_and_http1(self):
+        # RFC 9110 §6.6.1: every answer of the DoH listener, success or error, carries Date;
+        # the self-test reads it over HTTP/1.1, so HTTP/2 is checked here with curl.
+        _, port = self.lab.addr("https")
+        query = "AAABAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE"  # example.com A, ID 0 (RFC 8484 §4.1)
+        for http in ("--http2", "--http1.1"):
+            for path, status in ((f"/dns-query?dns={query}", 200), ("/elsewhere", 404)):
+                with self.subTest(http=http, path=path):
+                    before = time.time()
+                    p = subprocess.run(["curl", "-sS", http, "--cacert", self.ca, "--max-time", "10",
+                                        "-D", "-", "-o", "/dev/null", f"https://127.0.0.1:{port}{path}"],
+                                       capture_output=True, text=True, timeout=20)
+                    after = time.time()
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    head = p.stdout.splitlines()
+                    self.assertIn(f" {status}", head[0])
+                    self.assertTrue(head[0].startswith("HTTP/2" if http == "--http2" else "HTTP/1.1"), head[0])
+                    dates = [l.split(":", 1)[1].strip() for l in head if l.lower().startswith("date:")]
+                    self.assertEqual(len(dates), 1, p.stdout)
+                    self.assertRegex(dates[0], HTTP_DATE)
+                    sent = email.utils.parsedate_to_datetime(dates[0]).timestamp()
+                    self.assertGreaterEqual(sent, int(before) - 1)
+                    self.assertLessEqual(sent, after + 1)
 
     def test_interception_foreign_ca_on_dot(self):
         _, other_port = self.other.addr("tls")
