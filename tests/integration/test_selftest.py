@@ -340,5 +340,101 @@ class SelftestTest(unittest.TestCase):
         self.assertTrue(os.path.exists(out + ".tar.gz"))
 
 
+# The sample Gateway export (fixtures/policy/README.md): rule 100 allows the corporate list
+# (login.testcategory.com included), rule 200 blocks security categories 21/32 with the block
+# page, rule 300 blocks the "Blocked domains" list without it.
+POLICY_ARGS = ("--rules", os.path.join(harness.ROOT, "fixtures/policy/rules.json"),
+               "--lists", os.path.join(harness.ROOT, "fixtures/policy/lists.json"),
+               "--locations", os.path.join(harness.ROOT, "fixtures/policy/locations.json"),
+               "--categories", os.path.join(harness.ROOT, "fixtures/categories/categories.csv"))
+BLOCK_PAGE = ["162.159.36.12", "162.159.46.12"]
+# Category test names whose fixture category has parent 21 (security threats) or 32
+# (security risks); the other two are content categories (161 Unreachable, 125 Nudity).
+SECURITY_NAMES = [n for n in CATEGORY_NAMES if n not in ("unreachable", "nudity")]
+
+
+class SelftestPolicyTest(unittest.TestCase):
+    """The self-test against the lab with the sample Gateway policy loaded, every transport."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dnslab-selftest-policy-")
+        cls.lab = harness.Resolver(*POLICY_ARGS, listen=("dns://127.0.0.1:0", "tls://127.0.0.1:0",
+                                                         "https://127.0.0.1:0/dns-query"),
+                                   upstream=(LAB_UPSTREAM,))
+        cls.resolv_conf = os.path.join(cls.tmp, "resolv.conf")
+        with open(cls.resolv_conf, "w") as f:
+            f.write("nameserver 198.18.0.77\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_lab(self, name, *extra, expect_rc):
+        out = os.path.join(self.tmp, name)
+        p = selftest("--lab", self.lab.ready, "--out", out, "--resolv-conf", self.resolv_conf, "--no-color", *extra)
+        self.assertEqual(p.returncode, expect_rc, p.stdout + p.stderr)
+        with open(os.path.join(out, "report.json")) as f:
+            return p, by_id(json.load(f))
+
+    def assert_outcome(self, check, classification, answer):
+        self.assertEqual(check["data"]["classification"], classification, check)
+        self.assertEqual(set(check["data"]["outcomes"]), set(ENDPOINTS), check)
+        for endpoint, o in check["data"]["outcomes"].items():
+            with self.subTest(check=check["id"], endpoint=endpoint):
+                self.assertEqual(o["classification"], classification, o)
+                self.assertEqual(o["rcode"], "NOERROR", o)
+                self.assertEqual(sorted(o["answer"]), sorted(answer), o)
+
+    def test_outcomes_per_transport(self):
+        p, checks = self.run_lab("outcomes", "--name", "www.example.com", "--name", "blocked.example.com",
+                                 "--name", "login.testcategory.com", expect_rc=0)
+        for e in ENDPOINTS:
+            self.assertEqual(checks["reachability." + e]["verdict"], "pass", checks["reachability." + e])
+        for n in SECURITY_NAMES:
+            c = checks[f"policy.{n}.testcategory.com"]
+            self.assertEqual(c["verdict"], "info", c)  # no expectation: reported, transports agree
+            self.assert_outcome(c, "blockpage", BLOCK_PAGE)
+        # Content categories are not blocked by the sample: their fixture addresses come back.
+        self.assert_outcome(checks["policy.unreachable.testcategory.com"], "allowed", ["192.0.2.123"])
+        self.assert_outcome(checks["policy.nudity.testcategory.com"], "allowed", ["192.0.2.124"])
+        self.assert_outcome(checks["policy.www.example.com"], "allowed", ["192.0.2.10"])
+        # Block without the block page: 0.0.0.0. Allow list (precedence 100) beats the
+        # phishing category block (200).
+        self.assert_outcome(checks["policy.blocked.example.com"], "blocked", ["0.0.0.0"])
+        self.assert_outcome(checks["policy.login.testcategory.com"], "allowed", ["192.0.2.131"])
+        self.assertIn("blockpage on udp4, tcp4, dot, doh-h2, doh-h1", checks["policy.malware.testcategory.com"]["detail"])
+        self.assertIn("Verdict: OK", p.stdout)
+        # The resolver saw the blocks as policy decisions, not upstream answers.
+        rec = self.lab.wait_record(lambda r: r.get("QueryName", "").rstrip(".") == "malware.testcategory.com")
+        self.assertEqual(rec["ResolverDecision"], "blockedByCategory", rec)
+        self.assertEqual(rec["PolicyName"], "Block security threats", rec)
+
+    def test_expectations_judge_the_outcomes(self):
+        good = os.path.join(self.tmp, "policy-expect.toml")
+        with open(good, "w") as f:
+            f.write('[[case]]\nname = "malware.testcategory.com"\nexpect = "blockpage"\n\n'
+                    '[[case]]\nname = "newdomains.testcategory.com"\nexpect = "blockpage"\n\n'
+                    '[[case]]\nname = "blocked.example.com"\nexpect = "blocked"\n\n'
+                    '[[case]]\nname = "www.example.com"\nexpect = "allowed"\n')
+        _, checks = self.run_lab("expect-policy", "--expect", good, expect_rc=0)
+        for name, cls in (("malware.testcategory.com", "blockpage"), ("newdomains.testcategory.com", "blockpage"),
+                          ("blocked.example.com", "blocked"), ("www.example.com", "allowed")):
+            c = checks["policy." + name]
+            self.assertEqual(c["verdict"], "pass", c)
+            self.assertEqual(c["data"]["expect"], cls)
+            self.assertEqual(c["data"]["classification"], cls)
+        # The plain lab's expectations (every name allowed at its fixture address) fail here.
+        p, checks = self.run_lab("expect-plain", "--expect", LAB_EXPECT, expect_rc=1)
+        c = checks["policy.malware.testcategory.com"]
+        self.assertEqual(c["verdict"], "fail", c)
+        self.assertEqual(c["data"]["classification"], "blockpage")
+        self.assertTrue(c["data"]["failures"])
+        self.assertIn("FAIL", p.stdout)
+
+
+ENDPOINTS = ["udp4", "tcp4", "dot", "doh-h2", "doh-h1"]
+
 if __name__ == "__main__":
     harness.main()
