@@ -321,6 +321,7 @@ class PolicyEndToEnd(Lab, unittest.TestCase):
             self.assertEqual(rep.rcode, "NOERROR", rep)
             self.assertEqual(rep.rdata("A"), ["0.0.0.0"], rep)
             self.assertEqual(rep.ede, [15], rep)
+            self.assertIn("""EDE: 15 (Blocked): '{"categories":[122]}'""", rep.text)  # request_context_ede_text
         rec = self.record("news.example.net", "A")
         self.assertEqual(rec["PolicyID"], REQUEST_CONTEXT_RULE["id"])
         self.assertEqual(rec["EDEErrors"], [15])
