@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -392,7 +393,7 @@ int run_replay(const Options& o) {
     resolver::upstream::UpstreamOptions uopts;
     uopts.timeout_ms = o.timeout_ms;
     uopts.connect_timeout_ms = o.timeout_ms;
-    uopts.tries = 1;
+    uopts.tries = 2; // a UDP datagram lost on a busy loopback must not count as a disagreement
     uv_loop_t loop;
     uv_loop_init(&loop);
     std::vector<matrix::Outcome> outcomes;
@@ -424,16 +425,17 @@ int run_replay(const Options& o) {
         reached += oc.exchange ? 1 : 0;
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    std::vector<json> lab_recs;
-    while (true) {
-        lab_recs = l.records();
-        if (lab_recs.size() >= reached || std::chrono::steady_clock::now() > deadline) {
-            break;
-        }
+    auto logged = [&] {
+        // Counting newlines is enough here (one line per query plus a few LabEvent lines);
+        // parsing the JSON happens once, after the lab has stopped.
+        std::ifstream in(l.log, std::ios::binary);
+        return static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+    };
+    while (logged() < reached + 1 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     l.stop();
-    lab_recs = l.records();
+    const std::vector<json> lab_recs = l.records();
     struct LabView {
         std::string decision, policy;
         bool ambiguous = false;

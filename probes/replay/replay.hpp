@@ -65,7 +65,7 @@ struct Options {
     scenario::StartOptions start;
     std::filesystem::path logfile, scenario;
     bool json = false;
-    unsigned concurrency = 256, limit = 0, timeout_ms = 3000;
+    unsigned concurrency = 128, limit = 0, timeout_ms = 3000;
     std::string protocol; // force one protocol
 };
 

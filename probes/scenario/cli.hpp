@@ -18,7 +18,7 @@ struct Cli {
     std::string dir, out, archive, dest = ".", resolver_bin, logfile;
     std::vector<std::string> transports;
     bool json = false, no_color = false, keep = false, no_probe_behaviour = false;
-    unsigned concurrency = 256, limit = 0, timeout_ms = 3000;
+    unsigned concurrency = 128, limit = 0, timeout_ms = 3000;
     std::string protocol;
 };
 
