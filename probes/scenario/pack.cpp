@@ -118,7 +118,9 @@ Result<std::vector<PackedFile>> read_tar(const std::string& tar) {
         }
         if (type == '0' || type == '\0') {
             out.push_back({name, tar.substr(off, size)});
-        } else if (type != '5') {
+        } else if (type != '5' && type != 'x' && type != 'g') {
+            // Directories and pax extended headers (Python's tarfile, GNU tar) carry no file
+            // data; names come from the ustar header, which must then be the full path.
             return fail(Errc::ConfigInvalid, "tar entry " + name + ": only regular files are allowed");
         }
         off += (size + 511) / 512 * 512;

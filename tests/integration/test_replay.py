@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: MIT
+"""`dnslab-probe replay`: a customer's gateway_dns export re-asked through a scenario on
+loopback, per-record agreement of ResolverDecision / PolicyID / answer, exit codes, --json,
+progress, and answers/categories synthesised from the log."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import PROBE, RESOLVER, ROOT, main
+
+SCEN = os.path.join(ROOT, "fixtures/scenarios/doh-only-block")
+LOG = os.path.join(SCEN, "gateway_dns.jsonl")
+ENV = dict(os.environ, DNSLAB_RESOLVER=RESOLVER)
+
+
+def replay(log, scenario=SCEN, *extra, timeout=120):
+    return subprocess.run([PROBE, "replay", log, "--scenario", scenario, *extra],
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+class Replay(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-replay-it-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_sample_log_agrees_with_the_scenario(self):
+        p = replay(LOG, SCEN, "--json")
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr)
+        rep = json.loads(p.stdout)
+        self.assertEqual(rep["schema"], "dnslab.replay.v1")
+        self.assertEqual(rep["summary"]["records"], 8)
+        self.assertEqual(rep["summary"]["agree"], 8)
+        protos = {r["protocol"] for r in rep["records"]}
+        self.assertEqual(protos, {"udp", "tcp", "tls", "https"})
+        # news.example-cdn.net exists only in the log: its answer was synthesised from ResolvedIPs.
+        cdn = [r for r in rep["records"] if r["query"].startswith("news.example-cdn.net")][0]
+        self.assertEqual(cdn["lab"]["ResolvedIPs"], ["203.0.113.7"])
+        self.assertGreaterEqual(rep["synthesised"]["answered_names"], 1)
+        self.assertEqual(rep["synthesised"]["categorised_names"], 1)
+        blocked = [r for r in rep["records"] if r["log"]["ResolverDecision"] == "blockedByQueryName"]
+        self.assertEqual(len(blocked), 2)
+        for r in blocked:
+            self.assertEqual(r["lab"]["PolicyID"], "c7a10000-0000-4000-8000-000000000001")
+
+    def test_fixed_variant_disagrees_where_the_fix_changes_behaviour(self):
+        p = replay(LOG, os.path.join(SCEN, "fixed"), "--json")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        rep = json.loads(p.stdout)
+        bad = [r for r in rep["records"] if not r["agree"]]
+        self.assertEqual(sorted(r["line"] for r in bad), [2, 4, 8])
+        for r in bad:
+            self.assertIn("ResolverDecision", r["differs"])
+            self.assertEqual(r["lab"]["ResolverDecision"], "blockedByQueryName")
+        # Text output: summary table and the disagreeing records.
+        p = replay(LOG, os.path.join(SCEN, "fixed"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("disagreeing records:", p.stdout)
+        self.assertIn("line 2: app.partner.example A over udp at HQ", p.stdout)
+
+    def test_edited_policy_id_is_reported(self):
+        recs = [json.loads(l) for l in open(LOG)]
+        recs[0]["PolicyID"] = "00000000-0000-4000-8000-00000000dead"
+        log = os.path.join(self.tmp, "edited.jsonl")
+        with open(log, "w") as f:
+            f.write("\n".join(json.dumps(r) for r in recs) + "\n")
+        p = replay(log, SCEN, "--json")
+        self.assertEqual(p.returncode, 1)
+        rep = json.loads(p.stdout)
+        self.assertEqual(rep["summary"]["policy_differs"], 1)
+        self.assertEqual([r["differs"] for r in rep["records"] if not r["agree"]], [["PolicyID"]])
+
+    def test_many_records_fast_with_progress(self):
+        recs = [json.loads(l) for l in open(LOG)]
+        log = os.path.join(self.tmp, "big.jsonl")
+        n = 12000
+        with open(log, "w") as f:
+            for i in range(n):
+                f.write(json.dumps(recs[i % len(recs)]) + "\n")
+        t = time.time()
+        p = replay(log, SCEN, "--json", timeout=120)
+        elapsed = time.time() - t
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        rep = json.loads(p.stdout)
+        self.assertEqual(rep["summary"]["agree"], n)
+        self.assertIn(f"{n}/{n} queries", p.stderr)
+        self.assertLess(elapsed, 60)
+
+    def test_bad_input_exits_2(self):
+        bad = os.path.join(self.tmp, "bad.jsonl")
+        with open(bad, "w") as f:
+            f.write("{not json\n")
+        self.assertEqual(replay(bad).returncode, 2)
+        empty = os.path.join(self.tmp, "empty.jsonl")
+        with open(empty, "w") as f:
+            f.write('{"LabEvent":"policy-loaded"}\n')
+        self.assertEqual(replay(empty).returncode, 2)
+
+
+if __name__ == "__main__":
+    main()

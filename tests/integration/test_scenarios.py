@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: MIT
+"""Every shipped reproduction scenario (fixtures/scenarios/*) and its fixed/ variant through
+`dnslab-probe scenario run`, the resolver's reaction to each fault (rcode, EDE, log), exit
+codes, and scenario pack/unpack with tamper detection. Loopback only."""
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import unittest
+
+from harness import PROBE, RESOLVER, ROOT, main
+
+SCEN = os.path.join(ROOT, "fixtures/scenarios")
+ENV = dict(os.environ, DNSLAB_RESOLVER=RESOLVER)
+
+
+def probe(*args, timeout=120):
+    return subprocess.run([PROBE, *args], capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def run_json(path, *extra):
+    p = probe("scenario", "run", path, "--json", *extra)
+    try:
+        return p.returncode, json.loads(p.stdout), p
+    except ValueError:
+        raise AssertionError(f"no JSON from scenario run {path} ({p.returncode}): {p.stdout}\n{p.stderr}")
+
+
+def lab_lines(report, name):
+    return [r for r in report["lab_log"] if r.get("QueryName") == name]
+
+
+class ShippedScenarios(unittest.TestCase):
+    def test_at_least_six_scenarios_with_readme_and_fix(self):
+        dirs = [d for d in sorted(os.listdir(SCEN)) if os.path.isfile(os.path.join(SCEN, d, "scenario.toml"))]
+        self.assertGreaterEqual(len(dirs), 6, dirs)
+        for d in dirs:
+            readme = open(os.path.join(SCEN, d, "README.md")).read()
+            self.assertIn("Reproduces", readme, d)
+            self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "expect.toml")), d)
+            self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "fixed", "scenario.toml")), d)
+
+    def test_every_scenario_and_fix_passes(self):
+        for d in sorted(os.listdir(SCEN)):
+            for variant in (d, d + "/fixed"):
+                path = os.path.join(SCEN, variant)
+                if not os.path.isfile(os.path.join(path, "scenario.toml")):
+                    continue
+                with self.subTest(scenario=variant):
+                    rc, rep, p = run_json(path)
+                    self.assertEqual(rc, 0, json.dumps(rep["check"]["summary"]) + p.stderr)
+                    self.assertEqual(rep["exit_code"], 0)
+                    self.assertGreater(len(rep["check"]["results"]), 0)
+                    self.assertTrue(all(r["pass"] for r in rep["check"]["results"]))
+                    # Every transport was exercised by the scenario as a whole.
+                    self.assertGreaterEqual({r["transport"] for r in rep["check"]["results"]}, {"udp", "tcp", "tls"})
+
+    def test_doh_only_block_decisions_per_transport(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "doh-only-block"))
+        self.assertEqual(rc, 0)
+        by_proto = {}
+        for r in lab_lines(rep, "app.partner.example"):
+            by_proto.setdefault(r["Protocol"], set()).add(r["ResolverDecision"])
+        self.assertEqual(by_proto["udp"], {"allowedOnNoPolicyMatch"})
+        self.assertEqual(by_proto["tls"], {"allowedOnNoPolicyMatch"})
+        self.assertIn("blockedByQueryName", by_proto["https"])
+
+    def test_ip_block_beats_allow_is_post_resolution(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "ip-block-beats-allow"), "--transports", "udp")
+        self.assertEqual(rc, 0)
+        (line,) = lab_lines(rep, "cdn.partner.example")
+        self.assertEqual(line["ResolverDecision"], "blockedRule")
+        self.assertEqual(line["PolicyID"], "c7b20000-0000-4000-8000-000000000010")
+        self.assertEqual(line["ResolvedIPs"], ["0.0.0.0"])
+
+    def test_override_refuses_mx(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "override-mx-refused"), "--transports", "tcp")
+        self.assertEqual(rc, 0)
+        mx = [r for r in lab_lines(rep, "www.partner.example") if r["QueryTypeName"] == "MX"]
+        self.assertEqual([r["RCode"] for r in mx], [5])
+        self.assertEqual(mx[0]["ResolverDecision"], "overrideApplied")
+
+    def test_private_resolver_timeout_is_servfail_ede22_and_doh_504(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "resolver-policy-timeout"))
+        self.assertEqual(rc, 0)
+        lines = lab_lines(rep, "wiki.corp.internal")
+        self.assertTrue(lines)
+        for r in lines:
+            self.assertEqual(r["RCode"], 2)
+            self.assertEqual(r["EDEErrors"], [22])
+            self.assertEqual(r["ResolverPolicyID"], "c7d40000-0000-4000-8000-000000001000")
+            self.assertIn("timed out", r["LabUpstreamError"])
+        # The DoH client sees the timeout as HTTP 504 (docs/transports.md): checked here
+        # because an expectation file cannot state HTTP statuses.
+        rc, rep, _ = run_json(os.path.join(SCEN, "resolver-policy-timeout", "fixed"))
+        self.assertEqual(rc, 0)
+
+    def test_truncation_then_tcp_refused_is_servfail_ede23(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "udp-truncation-tcp-broken"), "--transports", "udp")
+        self.assertEqual(rc, 0)
+        (line,) = lab_lines(rep, "big.partner.example")
+        self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
+        self.assertIn("connection refused", line["LabUpstreamError"])
+
+    def test_expired_certificate_is_servfail_ede23_with_reason(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "dot-expired-cert"), "--transports", "udp")
+        self.assertEqual(rc, 0)
+        (line,) = lab_lines(rep, "www.partner.example")
+        self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
+        self.assertIn("certificate has expired", line["LabUpstreamError"])
+        # The EDE text the client gets names the reason too.
+        res = [r for r in rep["check"]["results"] if r["transport"] == "udp"][0]
+        self.assertTrue(any("expired" in e["text"] for e in res["result"]["ede"]), res["result"]["ede"])
+
+
+class RunnerBehaviour(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-scen-it-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_failed_expectation_exits_1(self):
+        d = os.path.join(self.tmp, "flipped")
+        shutil.copytree(os.path.join(SCEN, "override-mx-refused"), d)
+        with open(os.path.join(d, "expect.toml"), "w") as f:
+            f.write('[[case]]\nname = "www.partner.example"\ntype = "MX"\nlocation = "hq7x2k9m1a"\nrcode = "NOERROR"\n')
+        p = probe("scenario", "run", d, "--transports", "udp", "--no-color")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("FAIL", p.stdout)
+
+    def test_cannot_run_exits_2_and_leaves_nothing_running(self):
+        d = os.path.join(self.tmp, "broken")
+        shutil.copytree(os.path.join(SCEN, "override-mx-refused"), d)
+        with open(os.path.join(d, "scenario.toml"), "a") as f:
+            f.write('\n[[helper]]\nname = "x"\nupstream = ["${upstream.nosuch.udp}"]\n')
+        p = probe("scenario", "run", d)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("nosuch", p.stderr)
+        p = probe("scenario", "run", self.tmp)  # not a scenario folder
+        self.assertEqual(p.returncode, 2)
+
+    def test_pack_unpack_roundtrip_and_tamper(self):
+        arc = os.path.join(self.tmp, "case.tar.gz")
+        p = probe("scenario", "pack", os.path.join(SCEN, "dot-expired-cert"), "-o", arc)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with tarfile.open(arc) as t:
+            manifest = json.load(t.extractfile("manifest.json"))
+            names = t.getnames()
+        self.assertEqual(manifest["schema"], "dnslab.scenario.pack.v1")
+        self.assertEqual(manifest["behaviour_source"], "policy-loaded")
+        self.assertIn("gateway_domain", manifest["behaviour"])
+        self.assertIn("dnslab-resolver", manifest["dnslab_version"]["resolver"])
+        paths = {f["path"] for f in manifest["files"]}
+        self.assertIn("certs/expired.pem", paths)
+        self.assertIn("dot-expired-cert/scenario.toml", names)
+        out = os.path.join(self.tmp, "out")
+        p = probe("scenario", "unpack", arc, "-C", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        unpacked = os.path.join(out, "dot-expired-cert")
+        self.assertEqual(open(os.path.join(unpacked, "certs/expired.pem")).read(),
+                         open(os.path.join(SCEN, "dot-expired-cert/certs/expired.pem")).read())
+        # The unpacked copy replays identically.
+        rc, rep, _ = run_json(unpacked, "--transports", "udp")
+        self.assertEqual(rc, 0)
+        # Tampered: one byte of a rule file changed, manifest untouched.
+        x = os.path.join(self.tmp, "x")
+        with tarfile.open(arc) as t:
+            t.extractall(x)
+        with open(os.path.join(x, "dot-expired-cert/scenario.toml"), "a") as f:
+            f.write("# edited\n")
+        bad = os.path.join(self.tmp, "bad.tar.gz")
+        with tarfile.open(bad, "w:gz", format=tarfile.GNU_FORMAT) as t:
+            t.add(os.path.join(x, "manifest.json"), "manifest.json")
+            t.add(os.path.join(x, "dot-expired-cert"), "dot-expired-cert")
+        p = probe("scenario", "unpack", bad, "-C", os.path.join(self.tmp, "out2"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("tampered", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "out2", "dot-expired-cert")))
+
+
+if __name__ == "__main__":
+    main()
