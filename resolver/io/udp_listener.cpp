@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/io/udp_listener.hpp"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstring>
 #include <memory>
@@ -41,6 +43,16 @@ public:
         if (int rc = uv_udp_recv_start(udp_.get(), &UdpListener::on_alloc, &UdpListener::on_recv); rc != 0) {
             return fail(Errc::Internal, "listener " + url_ + ": " + uv_strerror(rc));
         }
+        // Answers produced while one batch of datagrams is handled (cache hits, local answers)
+        // wait in the outbox and leave in one sendmmsg(2) call. The check handle flushes at the
+        // end of every loop turn in case libuv's read loop stops before the socket is drained.
+        auto c = util::UvHandle<uv_check_t>::create([&](uv_check_t* ch) { return uv_check_init(loop, ch); });
+        if (!c) {
+            return c.error();
+        }
+        flush_check_ = std::move(c).value();
+        flush_check_.get()->data = this;
+        uv_unref(reinterpret_cast<uv_handle_t*>(flush_check_.get()));
         return ok();
     }
 
@@ -68,9 +80,14 @@ private:
 
     static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags) {
         auto* self = static_cast<UdpListener*>(h->data);
-        if (nread <= 0 || from == nullptr || self->stopped_) {
-            return; // nread 0 with from==nullptr: nothing more to read now
+        if (from == nullptr) {
+            self->flush(); // end of a recvmmsg batch, or the socket is drained
+            return;
         }
+        if (nread <= 0 || self->stopped_) {
+            return;
+        }
+        self->batching_ = true;
         if ((flags & UV_UDP_PARTIAL) != 0) {
             return; // larger than 64 KiB: cannot be a DNS message
         }
@@ -100,6 +117,60 @@ private:
         if (!udp_) {
             return;
         }
+        if (batching_) {
+            outbox_.push_back(Outgoing{peer, std::move(bytes)});
+            if (outbox_.size() == 1) {
+                uv_check_start(flush_check_.get(), [](uv_check_t* c) { static_cast<UdpListener*>(c->data)->flush(); });
+            }
+            if (outbox_.size() >= kBatch) {
+                flush();
+            }
+            return;
+        }
+        send_now(peer, std::move(bytes));
+    }
+
+    /// Sends everything in the outbox: one sendmmsg(2) per kBatch answers; what the kernel
+    /// does not take at once goes the ordinary (queued) way.
+    void flush() {
+        batching_ = false;
+        if (flush_check_) {
+            uv_check_stop(flush_check_.get());
+        }
+        if (outbox_.empty() || !udp_) {
+            outbox_.clear();
+            return;
+        }
+        uv_os_fd_t fd = -1;
+        std::size_t sent = 0;
+        if (uv_fileno(reinterpret_cast<uv_handle_t*>(udp_.get()), &fd) == 0) {
+            while (sent < outbox_.size()) {
+                std::array<mmsghdr, kBatch> msgs{};
+                std::array<iovec, kBatch> iov{};
+                const std::size_t n = std::min(kBatch, outbox_.size() - sent);
+                for (std::size_t i = 0; i < n; ++i) {
+                    auto& o = outbox_[sent + i];
+                    iov[i].iov_base = o.bytes.data();
+                    iov[i].iov_len = o.bytes.size();
+                    msgs[i].msg_hdr.msg_name = &o.peer;
+                    msgs[i].msg_hdr.msg_namelen = o.peer.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+                    msgs[i].msg_hdr.msg_iov = &iov[i];
+                    msgs[i].msg_hdr.msg_iovlen = 1;
+                }
+                const int rc = ::sendmmsg(fd, msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+                if (rc <= 0) {
+                    break; // EAGAIN or an error on the first message: fall back below
+                }
+                sent += static_cast<std::size_t>(rc);
+            }
+        }
+        for (std::size_t i = sent; i < outbox_.size(); ++i) {
+            send_now(outbox_[i].peer, std::move(outbox_[i].bytes));
+        }
+        outbox_.clear();
+    }
+
+    void send_now(const sockaddr_storage& peer, std::vector<std::uint8_t> bytes) {
         uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
         const int rc = uv_udp_try_send(udp_.get(), &b, 1, reinterpret_cast<const sockaddr*>(&peer));
         if (rc >= 0) {
@@ -117,8 +188,16 @@ private:
         }
     }
 
+    struct Outgoing {
+        sockaddr_storage peer;
+        std::vector<std::uint8_t> bytes;
+    };
+
     QueryHandler& handler_;
     util::UvHandle<uv_udp_t> udp_;
+    util::UvHandle<uv_check_t> flush_check_;
+    std::vector<Outgoing> outbox_;
+    bool batching_ = false;
     Endpoint local_;
     std::string url_;
     bool stopped_ = false;
