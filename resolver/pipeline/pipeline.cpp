@@ -148,8 +148,10 @@ void Pipeline::attribute(QueryContext& ctx) {
         in.transport = attribution::Transport::Https;
         break;
     }
-    in.src = policy::IpAddr::parse(t.src.ip);
-    in.dst = policy::IpAddr::parse(t.dst.ip);
+    ctx.src_ip = policy::IpAddr::parse(t.src.ip);
+    ctx.dst_ip = policy::IpAddr::parse(t.dst.ip);
+    in.src = ctx.src_ip;
+    in.dst = ctx.dst_ip;
     in.sni = t.sni;
     in.http_host = t.http_host;
     in.http_path = t.http_path;
@@ -164,8 +166,8 @@ policy::QueryFacts Pipeline::facts(const QueryContext& ctx) const {
     policy::QueryFacts f;
     f.qname = ctx.qname_text;
     f.qtype = ctx.query->question[0].qtype;
-    f.src_ip = policy::IpAddr::parse(ctx.transport.src.ip);
-    f.dst_ip = policy::IpAddr::parse(ctx.transport.dst.ip);
+    f.src_ip = ctx.src_ip;
+    f.dst_ip = ctx.dst_ip;
     f.location = ctx.location.location;
     f.doh_subdomain = ctx.location.doh_subdomain;
     f.identity_token = ctx.transport.http_authorization;
@@ -177,7 +179,8 @@ Verdict Pipeline::pre_policy(QueryContext& ctx) {
     const PolicySnapshot& p = *ctx.policy;
     policy::EvalOptions opt;
     opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
-    ctx.evaluation = policy::evaluate_pre(*p.set, facts(ctx), p.behaviour, opt);
+    ctx.facts = facts(ctx); // QueryContext never moves (owned by unique_ptr): views stay valid
+    ctx.evaluation = policy::evaluate_pre(*p.set, ctx.facts, p.behaviour, opt);
     if (ctx.evaluation->needs_resolution()) {
         return Verdict::Continue;
     }
@@ -257,7 +260,7 @@ Verdict Pipeline::post_policy(QueryContext& ctx) {
     const PolicySnapshot& p = *ctx.policy;
     policy::EvalOptions opt;
     opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
-    policy::evaluate_post(*p.set, facts(ctx), policy::ResponseFacts::from_message(*ctx.upstream_answer),
+    policy::evaluate_post(*p.set, ctx.facts, policy::ResponseFacts::from_message(*ctx.upstream_answer),
                           p.behaviour, opt, *ctx.evaluation);
     if (ctx.evaluation->needs_resolution()) {
         return Verdict::Continue;

@@ -58,7 +58,10 @@ struct QueryContext {
     std::optional<std::vector<std::int64_t>> request_categories; // EDNS 65050
 
     // attribution and policy
+    std::optional<policy::IpAddr> src_ip; // parsed once from transport.src / dst
+    std::optional<policy::IpAddr> dst_ip;
     attribution::LocationMatch location;
+    policy::QueryFacts facts; // built once after attribution; views into this context
     std::optional<policy::Evaluation> evaluation;
     std::optional<policy::SynthesizedAnswer> synth; // a locally built answer (block, override…)
     bool resolving_target = false; // the upstream call resolves synth->pending_target
