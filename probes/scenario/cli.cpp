@@ -45,7 +45,8 @@ bool parsed(const Cli& c) { return c.scenario->parsed() || c.replay->parsed(); }
 
 int run_cli(const Cli& c) {
     StartOptions start;
-    start.resolver_bin = c.resolver_bin.empty() ? default_resolver_bin() : c.resolver_bin;
+    // Absolute: the resolvers run from the scenario copy, not from here.
+    start.resolver_bin = c.resolver_bin.empty() ? default_resolver_bin() : std::filesystem::absolute(c.resolver_bin).string();
     start.keep = c.keep;
     if (c.run->parsed()) {
         RunOptions o;

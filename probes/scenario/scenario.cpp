@@ -230,7 +230,7 @@ Result<Scenario> load_scenario(const fs::path& dir_in) {
 
 std::string default_resolver_bin() {
     if (const char* e = std::getenv("DNSLAB_RESOLVER"); e != nullptr && *e != '\0') {
-        return e;
+        return fs::absolute(e).string(); // the resolvers run from the scenario copy
     }
     std::error_code ec;
     auto self = fs::read_symlink("/proc/self/exe", ec);

@@ -4,11 +4,15 @@
 #include "resolver/upstream/do53_client.hpp"
 #include "resolver/upstream/dot_client.hpp"
 #include "resolver/upstream/doh_client.hpp"
+#include "resolver/upstream/faulty.hpp"
 #include "resolver/fixture/fixture_upstream.hpp"
 
 namespace resolver::upstream {
 
 Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts) {
+    if (has_fault_params(url)) { // fault=/faults= on any network upstream (issue 7, faulty.hpp)
+        return make_faulty_upstream(loop, url, opts);
+    }
     if (url.scheme == "udp" || url.scheme == "tcp") {
         auto c = Do53Client::create(loop, url, opts);
         if (!c) {

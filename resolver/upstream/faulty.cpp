@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/upstream/faulty.hpp"
+
+#include "resolver/upstream/factory.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::upstream {
+
+FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan, std::string transport,
+                               std::string url, unsigned timeout_ms)
+    : loop_(loop),
+      inner_(std::move(inner)),
+      plan_(std::move(plan)),
+      transport_(std::move(transport)),
+      url_(std::move(url)),
+      timeout_ms_(timeout_ms) {}
+
+Result<std::unique_ptr<FaultyUpstream>> FaultyUpstream::create(uv_loop_t* loop, UpstreamPtr inner,
+                                                               fixture::FaultPlan plan, std::string transport,
+                                                               std::string url, unsigned timeout_ms) {
+    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(loop, h); });
+    if (!timer) {
+        return timer.error();
+    }
+    std::unique_ptr<FaultyUpstream> up(
+        new FaultyUpstream(loop, std::move(inner), std::move(plan), std::move(transport), std::move(url), timeout_ms));
+    up->timer_ = std::move(timer).value();
+    up->timer_.get()->data = up.get();
+    return up;
+}
+
+FaultyUpstream::~FaultyUpstream() {
+    shutdown();
+    *alive_ = false;
+}
+
+void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
+    if (shut_down_) {
+        done(fail(Errc::UpstreamFailure, url_ + ": shut down"));
+        return;
+    }
+    auto parsed = wire::parse(query);
+    const fixture::FaultRule* rule = nullptr;
+    if (parsed && parsed.message->question.size() == 1) {
+        rule = plan_.match(parsed.message->question[0].qname, parsed.message->question[0].qtype, transport_);
+    }
+    if (rule == nullptr) {
+        inner_->send(std::move(query), std::move(done));
+        return;
+    }
+    const fixture::FaultAction fault = rule->action; // the plan may be replaced meanwhile
+    if (fault.drop || fault.delay_ms >= timeout_ms_) {
+        deliver_later(timeout_ms_,
+                      fail(Errc::UpstreamTimeout, url_ + ": no answer within " + std::to_string(timeout_ms_) +
+                                                      " ms (injected " + fault.describe() + ")"),
+                      std::move(done));
+        return;
+    }
+    wire::Message q = *parsed.message;
+    std::weak_ptr<bool> alive = alive_;
+    inner_->send(std::move(query), [this, alive, fault, q = std::move(q), done = std::move(done)](Result<Exchange> r) mutable {
+        if (r && fault.reset_after && transport_ != "udp") {
+            r = fail(Errc::UpstreamFailure, url_ + ": connection reset after " + std::to_string(*fault.reset_after) +
+                                                " bytes of the answer (injected)");
+        } else if (r && !r->wire.empty()) {
+            if (fault.rcode || fault.tc) {
+                if (auto m = wire::parse(r->wire)) {
+                    fixture::apply_message_faults(fault, q, *m.message, nullptr);
+                    r->wire = wire::serialize(*m.message);
+                }
+            }
+            fixture::apply_wire_faults(fault, r->wire);
+        }
+        auto flag = alive.lock();
+        if (!flag || !*flag || shut_down_ || fault.delay_ms == 0) {
+            done(std::move(r));
+            return;
+        }
+        deliver_later(fault.delay_ms, std::move(r), std::move(done));
+    });
+}
+
+void FaultyUpstream::deliver_later(unsigned delay_ms, Result<Exchange> result, Completion done) {
+    uv_update_time(loop_); // the cached loop time may be a whole callback old
+    pending_.emplace(uv_now(loop_) + delay_ms, Pending{std::move(result), std::move(done)});
+    arm();
+}
+
+void FaultyUpstream::arm() {
+    if (!timer_) {
+        return;
+    }
+    if (pending_.empty()) {
+        uv_timer_stop(timer_.get());
+        return;
+    }
+    const std::uint64_t now = uv_now(loop_);
+    const std::uint64_t due = pending_.begin()->first;
+    uv_timer_start(
+        timer_.get(), [](uv_timer_t* t) { static_cast<FaultyUpstream*>(t->data)->on_timer(); },
+        due > now ? due - now : 0, 0);
+}
+
+void FaultyUpstream::on_timer() {
+    // Take the due batch first: a completion may send(), shutdown() or destroy us.
+    const std::uint64_t now = uv_now(loop_);
+    std::vector<Pending> batch;
+    while (!pending_.empty() && pending_.begin()->first <= now) {
+        batch.push_back(std::move(pending_.begin()->second));
+        pending_.erase(pending_.begin());
+    }
+    const std::shared_ptr<bool> alive = alive_;
+    for (auto& p : batch) {
+        p.done(std::move(p.result));
+    }
+    if (*alive) {
+        arm();
+    }
+}
+
+void FaultyUpstream::shutdown() {
+    if (shut_down_) {
+        return;
+    }
+    shut_down_ = true;
+    if (inner_) {
+        inner_->shutdown(); // its pending completions run now, through our callbacks
+    }
+    if (timer_) {
+        uv_timer_stop(timer_.get());
+    }
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [due, p] : pending) {
+        p.done(fail(Errc::UpstreamFailure, url_ + ": shut down")); // every Completion runs once
+    }
+}
+
+bool has_fault_params(const util::Url& url) {
+    return url.scheme != "fixture" && (url.params.count("fault") != 0 || url.params.count("faults") != 0);
+}
+
+Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts) {
+    util::Url inner_url = url;
+    fixture::FaultPlan plan;
+    // Inline rules first, then the file's, as for the fixture.
+    for (const char* key : {"fault", "faults"}) {
+        auto it = inner_url.params.find(key);
+        if (it == inner_url.params.end()) {
+            continue;
+        }
+        auto p = std::string(key) == "faults" ? fixture::FaultPlan::load_toml(it->second)
+                                              : fixture::FaultPlan::parse_inline(it->second);
+        if (!p) {
+            return fail(Errc::ConfigInvalid, url.to_string() + ": " + p.error().detail);
+        }
+        for (const auto& rule : p->rules()) {
+            plan.add(rule);
+        }
+        inner_url.params.erase(it);
+    }
+    auto inner = make_upstream(loop, inner_url, opts);
+    if (!inner) {
+        return inner.error();
+    }
+    // One attempt of the wrapped client takes timeout_ms; a drop waits as long.
+    auto up = FaultyUpstream::create(loop, std::move(inner).value(), std::move(plan), url.scheme,
+                                     inner_url.to_string(), opts.timeout_ms);
+    if (!up) {
+        return up.error();
+    }
+    return UpstreamPtr(std::move(up).value());
+}
+
+} // namespace resolver::upstream

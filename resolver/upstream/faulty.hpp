@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+#include "resolver/fixture/fault_plan.hpp"
+#include "resolver/upstream/upstream.hpp"
+#include "resolver/util/c_handles.hpp"
+#include "resolver/util/url.hpp"
+
+namespace resolver::upstream {
+
+/// Fault injection in front of ANY upstream (`udp://`, `tcp://`, `tls://`, `https://` URLs
+/// with `fault=SPEC` or `faults=FILE`; the same FaultPlan as the fixture, docs/fixtures.md).
+/// Rules match the query name, type and the wrapped upstream's transport (its URL scheme):
+///  - drop: the query is not sent; completes with UpstreamTimeout after timeout_ms.
+///  - delay: the real answer is delivered delay_ms later (>= timeout_ms acts as drop).
+///  - rcode, tc (message faults) and malformed, wrong_id (byte faults): applied to the real
+///    answer, which is then handed on unchanged, as damaged bytes from the network would be.
+///  - reset=N on tcp/tls/https: the exchange fails with UpstreamFailure "connection reset
+///    after N bytes" (a connection cut mid-answer); ignored on udp.
+/// Failures of the wrapped upstream pass through untouched. Lives on one loop.
+class FaultyUpstream final : public Upstream {
+public:
+    static Result<std::unique_ptr<FaultyUpstream>> create(uv_loop_t* loop, UpstreamPtr inner,
+                                                          fixture::FaultPlan plan, std::string transport,
+                                                          std::string url, unsigned timeout_ms);
+    ~FaultyUpstream() override;
+    FaultyUpstream(const FaultyUpstream&) = delete;
+    FaultyUpstream& operator=(const FaultyUpstream&) = delete;
+
+    void send(std::vector<std::uint8_t> query, Completion done) override;
+    [[nodiscard]] const std::string& url() const override { return url_; }
+    void shutdown() override;
+
+    /// Replaces the plan; applies to queries sent from now on (runtime switching).
+    void set_fault_plan(fixture::FaultPlan plan) { plan_ = std::move(plan); }
+    [[nodiscard]] const fixture::FaultPlan& fault_plan() const noexcept { return plan_; }
+
+private:
+    struct Pending {
+        Result<Exchange> result;
+        Completion done;
+    };
+    FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan, std::string transport,
+                   std::string url, unsigned timeout_ms);
+    void deliver_later(unsigned delay_ms, Result<Exchange> result, Completion done);
+    void arm();
+    void on_timer();
+
+    uv_loop_t* loop_;
+    UpstreamPtr inner_;
+    fixture::FaultPlan plan_;
+    std::string transport_;
+    std::string url_;
+    unsigned timeout_ms_;
+    bool shut_down_ = false;
+    std::multimap<std::uint64_t, Pending> pending_; // due (uv_now ms) -> completion, FIFO per due time
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    util::UvHandle<uv_timer_t> timer_; // last: closed first
+};
+
+/// True when `url` carries `fault=` or `faults=` and is not a `fixture:` URL (the fixture
+/// applies its own plan).
+bool has_fault_params(const util::Url& url);
+
+/// Builds the upstream for `url` without its fault parameters (through make_upstream) and
+/// wraps it in a FaultyUpstream. Errors name the URL and the bad rule.
+Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts);
+
+} // namespace resolver::upstream
