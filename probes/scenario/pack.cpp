@@ -125,7 +125,8 @@ Result<std::vector<PackedFile>> read_tar(const std::string& tar) {
         }
         off += (size + 511) / 512 * 512;
     }
-    return out;
+    // Every tar writer ends with zero blocks; without them the archive was cut short.
+    return fail(Errc::ConfigInvalid, "truncated tar archive (no end-of-archive block)");
 }
 
 resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const StartOptions& start,

@@ -40,7 +40,8 @@ class ShippedScenarios(unittest.TestCase):
             readme = open(os.path.join(SCEN, d, "README.md")).read()
             self.assertIn("Reproduces", readme, d)
             self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "expect.toml")), d)
-            self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "fixed", "scenario.toml")), d)
+            if d != "upstream-fault-matrix":  # the reference table, not a customer case
+                self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "fixed", "scenario.toml")), d)
 
     def test_every_scenario_and_fix_passes(self):
         for d in sorted(os.listdir(SCEN)):
@@ -113,6 +114,32 @@ class ShippedScenarios(unittest.TestCase):
         # The EDE text the client gets names the reason too.
         res = [r for r in rep["check"]["results"] if r["transport"] == "udp"][0]
         self.assertTrue(any("expired" in e["text"] for e in res["result"]["ede"]), res["result"]["ede"])
+
+
+    def test_fault_matrix_reactions_are_logged(self):
+        rc, rep, p = run_json(os.path.join(SCEN, "upstream-fault-matrix"), "--transports", "udp")
+        self.assertEqual(rc, 0, p.stderr)
+        want = {  # name -> (RCode, EDEErrors, text in LabUpstreamError or None)
+            "www.partner.example": (0, [], None),
+            "drop.faults.partner.example": (2, [22], "injected drop"),
+            "slow.faults.partner.example": (0, [], None),
+            "servfail.faults.partner.example": (2, [], None),
+            "refused.faults.partner.example": (5, [], None),
+            "nxdomain.faults.partner.example": (3, [], None),
+            "tc.faults.partner.example": (0, [], None),
+            "malformed.faults.partner.example": (2, [23], "does not match the question"),
+            "wrongid.faults.partner.example": (2, [23], "does not match the question"),
+            "reset.faults.partner.example": (2, [23], "connection reset after 20 bytes"),
+            "udponly.faults.partner.example": (0, [], None),
+        }
+        for name, (rcode, ede, text) in want.items():
+            with self.subTest(name=name):
+                (line,) = lab_lines(rep, name)
+                self.assertEqual((line["RCode"], line["EDEErrors"]), (rcode, ede))
+                if text:
+                    self.assertIn(text, line["LabUpstreamError"])
+                else:
+                    self.assertNotIn("LabUpstreamError", line)
 
 
 class RunnerBehaviour(unittest.TestCase):
