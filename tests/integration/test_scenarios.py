@@ -169,6 +169,23 @@ class RunnerBehaviour(unittest.TestCase):
         p = probe("scenario", "run", self.tmp)  # not a scenario folder
         self.assertEqual(p.returncode, 2)
 
+    def test_other_certificate_faults_of_a_lab_served_dot_upstream(self):
+        # The dot-expired-cert scenario with the helper serving the other bad certificates.
+        for cert, reason in (("wrong-name.pem", "hostname mismatch"), ("selfsigned.pem", "self-signed certificate")):
+            with self.subTest(cert=cert):
+                d = os.path.join(self.tmp, cert)
+                shutil.copytree(os.path.join(SCEN, "dot-expired-cert"), d)
+                path = os.path.join(d, "scenario.toml")
+                with open(path) as f:
+                    text = f.read().replace("certs/expired.pem", "certs/" + cert)
+                with open(path, "w") as f:
+                    f.write(text)
+                rc, rep, p = run_json(d, "--transports", "udp")
+                self.assertEqual(rc, 0, p.stderr)
+                (line,) = lab_lines(rep, "www.partner.example")
+                self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
+                self.assertIn(reason, line["LabUpstreamError"])
+
     def test_pack_unpack_roundtrip_and_tamper(self):
         arc = os.path.join(self.tmp, "case.tar.gz")
         p = probe("scenario", "pack", os.path.join(SCEN, "dot-expired-cert"), "-o", arc)
