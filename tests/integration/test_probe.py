@@ -232,9 +232,9 @@ addAction(QNameRule("blockme.example.com."), SpoofAction("0.0.0.0"))
         self.assertEqual(probe("www.example.com", "--target", "ftp://x").returncode, 2)
         self.assertEqual(probe("www.example.com", "--target", "udp://127.0.0.1:53", "--bogus").returncode, 2)
         self.assertEqual(probe("www.example.com", "BADTYPE", "--target", "udp://127.0.0.1:53").returncode, 2)
-        r = probe("scenario")  # selftest exists now (docs/selftest.md)
+        r = probe("scenario")  # needs run|pack|unpack (docs/scenarios.md)
         self.assertEqual(r.returncode, 2)
-        self.assertIn("not yet available", r.stderr)
+        self.assertIn("subcommand is required", r.stderr)
 
 
 if __name__ == "__main__":
