@@ -17,6 +17,11 @@ LOG = os.path.join(SCEN, "gateway_dns.jsonl")
 ENV = dict(os.environ, DNSLAB_RESOLVER=RESOLVER)
 
 
+def records():
+    with open(LOG) as f:
+        return [json.loads(l) for l in f]
+
+
 def replay(log, scenario=SCEN, *extra, timeout=120):
     return subprocess.run([PROBE, "replay", log, "--scenario", scenario, *extra],
                           capture_output=True, text=True, timeout=timeout, env=ENV)
@@ -64,7 +69,7 @@ class Replay(unittest.TestCase):
         self.assertIn("line 2: app.partner.example A over udp at HQ", p.stdout)
 
     def test_edited_policy_id_is_reported(self):
-        recs = [json.loads(l) for l in open(LOG)]
+        recs = records()
         recs[0]["PolicyID"] = "00000000-0000-4000-8000-00000000dead"
         log = os.path.join(self.tmp, "edited.jsonl")
         with open(log, "w") as f:
@@ -76,7 +81,7 @@ class Replay(unittest.TestCase):
         self.assertEqual([r["differs"] for r in rep["records"] if not r["agree"]], [["PolicyID"]])
 
     def test_many_records_fast_with_progress(self):
-        recs = [json.loads(l) for l in open(LOG)]
+        recs = records()
         log = os.path.join(self.tmp, "big.jsonl")
         n = 12000
         with open(log, "w") as f:

@@ -28,6 +28,11 @@ def run_json(path, *extra):
         raise AssertionError(f"no JSON from scenario run {path} ({p.returncode}): {p.stdout}\n{p.stderr}")
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def lab_lines(report, name):
     return [r for r in report["lab_log"] if r.get("QueryName") == name]
 
@@ -37,7 +42,7 @@ class ShippedScenarios(unittest.TestCase):
         dirs = [d for d in sorted(os.listdir(SCEN)) if os.path.isfile(os.path.join(SCEN, d, "scenario.toml"))]
         self.assertGreaterEqual(len(dirs), 6, dirs)
         for d in dirs:
-            readme = open(os.path.join(SCEN, d, "README.md")).read()
+            readme = read(os.path.join(SCEN, d, "README.md"))
             self.assertIn("Reproduces", readme, d)
             self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "expect.toml")), d)
             if d != "upstream-fault-matrix":  # the reference table, not a customer case
@@ -204,8 +209,8 @@ class RunnerBehaviour(unittest.TestCase):
         p = probe("scenario", "unpack", arc, "-C", out)
         self.assertEqual(p.returncode, 0, p.stderr)
         unpacked = os.path.join(out, "dot-expired-cert")
-        self.assertEqual(open(os.path.join(unpacked, "certs/expired.pem")).read(),
-                         open(os.path.join(SCEN, "dot-expired-cert/certs/expired.pem")).read())
+        self.assertEqual(read(os.path.join(unpacked, "certs/expired.pem")),
+                         read(os.path.join(SCEN, "dot-expired-cert/certs/expired.pem")))
         # The unpacked copy replays identically.
         rc, rep, _ = run_json(unpacked, "--transports", "udp")
         self.assertEqual(rc, 0)
