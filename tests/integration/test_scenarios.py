@@ -121,6 +121,13 @@ class ShippedScenarios(unittest.TestCase):
         self.assertTrue(any("expired" in e["text"] for e in res["result"]["ede"]), res["result"]["ede"])
 
 
+    def test_doh_upstream_http_status_is_servfail_ede23(self):
+        rc, rep, _ = run_json(os.path.join(SCEN, "doh-upstream-http-error"), "--transports", "udp")
+        self.assertEqual(rc, 0)
+        (line,) = lab_lines(rep, "app.partner.example")
+        self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
+        self.assertTrue(line["LabUpstreamError"].endswith("/dns-query: HTTP 504"), line["LabUpstreamError"])
+
     def test_fault_matrix_reactions_are_logged(self):
         rc, rep, p = run_json(os.path.join(SCEN, "upstream-fault-matrix"), "--transports", "udp")
         self.assertEqual(rc, 0, p.stderr)
