@@ -150,7 +150,7 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
 
     // Every exchange that reached the lab is logged; the writer flushes on its own schedule,
     // so wait (bounded) for those lines before stopping the lab.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (l.records().size() < report.results.size() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -37,6 +37,12 @@ def lab_lines(report, name):
     return [r for r in report["lab_log"] if r.get("QueryName") == name]
 
 
+def one_line(test, report, name):
+    lines = lab_lines(report, name)
+    test.assertEqual(len(lines), 1, f"lab log lines for {name}: {json.dumps(report['lab_log'])}")
+    return lines[0]
+
+
 class ShippedScenarios(unittest.TestCase):
     def test_at_least_six_scenarios_with_readme_and_fix(self):
         dirs = [d for d in sorted(os.listdir(SCEN)) if os.path.isfile(os.path.join(SCEN, d, "scenario.toml"))]
@@ -76,7 +82,7 @@ class ShippedScenarios(unittest.TestCase):
     def test_ip_block_beats_allow_is_post_resolution(self):
         rc, rep, _ = run_json(os.path.join(SCEN, "ip-block-beats-allow"), "--transports", "udp")
         self.assertEqual(rc, 0)
-        (line,) = lab_lines(rep, "cdn.partner.example")
+        line = one_line(self, rep, "cdn.partner.example")
         self.assertEqual(line["ResolverDecision"], "blockedRule")
         self.assertEqual(line["PolicyID"], "c7b20000-0000-4000-8000-000000000010")
         self.assertEqual(line["ResolvedIPs"], ["0.0.0.0"])
@@ -106,14 +112,14 @@ class ShippedScenarios(unittest.TestCase):
     def test_truncation_then_tcp_refused_is_servfail_ede23(self):
         rc, rep, _ = run_json(os.path.join(SCEN, "udp-truncation-tcp-broken"), "--transports", "udp")
         self.assertEqual(rc, 0)
-        (line,) = lab_lines(rep, "big.partner.example")
+        line = one_line(self, rep, "big.partner.example")
         self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
         self.assertIn("connection refused", line["LabUpstreamError"])
 
     def test_expired_certificate_is_servfail_ede23_with_reason(self):
         rc, rep, _ = run_json(os.path.join(SCEN, "dot-expired-cert"), "--transports", "udp")
         self.assertEqual(rc, 0)
-        (line,) = lab_lines(rep, "www.partner.example")
+        line = one_line(self, rep, "www.partner.example")
         self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
         self.assertIn("certificate has expired", line["LabUpstreamError"])
         # The EDE text the client gets names the reason too.
@@ -124,7 +130,7 @@ class ShippedScenarios(unittest.TestCase):
     def test_doh_upstream_http_status_is_servfail_ede23(self):
         rc, rep, _ = run_json(os.path.join(SCEN, "doh-upstream-http-error"), "--transports", "udp")
         self.assertEqual(rc, 0)
-        (line,) = lab_lines(rep, "app.partner.example")
+        line = one_line(self, rep, "app.partner.example")
         self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
         self.assertTrue(line["LabUpstreamError"].endswith("/dns-query: HTTP 504"), line["LabUpstreamError"])
 
@@ -146,7 +152,7 @@ class ShippedScenarios(unittest.TestCase):
         }
         for name, (rcode, ede, text) in want.items():
             with self.subTest(name=name):
-                (line,) = lab_lines(rep, name)
+                line = one_line(self, rep, name)
                 self.assertEqual((line["RCode"], line["EDEErrors"]), (rcode, ede))
                 if text:
                     self.assertIn(text, line["LabUpstreamError"])
@@ -194,7 +200,7 @@ class RunnerBehaviour(unittest.TestCase):
                     f.write(text)
                 rc, rep, p = run_json(d, "--transports", "udp")
                 self.assertEqual(rc, 0, p.stderr)
-                (line,) = lab_lines(rep, "www.partner.example")
+                line = one_line(self, rep, "www.partner.example")
                 self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
                 self.assertIn(reason, line["LabUpstreamError"])
 
