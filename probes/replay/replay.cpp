@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <iterator>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -44,7 +44,8 @@ std::optional<std::string> slurp(const fs::path& p) {
 }
 
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
@@ -101,13 +102,16 @@ std::vector<std::string> zone_origins(const fs::path& dir) {
 }
 
 bool under(const std::string& name, const std::string& origin) {
-    return name == origin || (name.size() > origin.size() && name.compare(name.size() - origin.size(), origin.size(), origin) == 0 &&
-                              name[name.size() - origin.size() - 1] == '.');
+    return name == origin ||
+           (name.size() > origin.size() &&
+            name.compare(name.size() - origin.size(), origin.size(), origin) == 0 &&
+            name[name.size() - origin.size() - 1] == '.');
 }
 
 } // namespace
 
-std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_no, std::string& error) {
+std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_no,
+                                      std::string& error) {
     error.clear();
     auto j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
@@ -184,7 +188,8 @@ Synthesised synthesise(const std::vector<LogRecord>& recs, const std::string& sc
             out.categories_csv += "\n";
             ++out.categorised_names;
         }
-        const bool lab_has_it = std::any_of(origins.begin(), origins.end(), [&](const auto& o) { return under(r.qname, o); });
+        const bool lab_has_it = std::any_of(origins.begin(), origins.end(),
+                                            [&](const auto& o) { return under(r.qname, o); });
         if (lab_has_it || r.resolved_ips.empty()) {
             continue;
         }
@@ -201,7 +206,8 @@ Synthesised synthesise(const std::vector<LogRecord>& recs, const std::string& sc
     auto add = [&](const std::map<std::string, std::set<std::string>>& m, const char* type) {
         for (const auto& [name, ips] : m) {
             auto dot = name.rfind('.');
-            auto dot2 = dot == std::string::npos || dot == 0 ? std::string::npos : name.rfind('.', dot - 1);
+            auto dot2 =
+                dot == std::string::npos || dot == 0 ? std::string::npos : name.rfind('.', dot - 1);
             const std::string origin = dot2 == std::string::npos ? name : name.substr(dot2 + 1);
             for (const auto& ip : ips) {
                 zones[origin] += name + ". 300 IN " + type + " " + ip + "\n";
@@ -212,13 +218,17 @@ Synthesised synthesise(const std::vector<LogRecord>& recs, const std::string& sc
     add(aaaa, "AAAA");
     for (const auto& [origin, rrs] : zones) {
         out.zone_files["replay-" + origin + ".zone"] =
-            "$ORIGIN " + origin + ".\n$TTL 300\n@ IN SOA ns.replay.invalid. hostmaster.replay.invalid. 1 3600 600 86400 60\n" + rrs;
+            "$ORIGIN " + origin +
+            ".\n$TTL 300\n@ IN SOA ns.replay.invalid. hostmaster.replay.invalid. 1 3600 600 86400 "
+            "60\n" +
+            rrs;
         out.answered_names += std::count(rrs.begin(), rrs.end(), '\n');
     }
     return out;
 }
 
-std::string location_hint(const LogRecord& r, const std::map<std::string, std::string>& by_location) {
+std::string location_hint(const LogRecord& r,
+                          const std::map<std::string, std::string>& by_location) {
     if (!r.doh_subdomain.empty()) {
         return r.doh_subdomain;
     }
@@ -233,7 +243,8 @@ std::string location_hint(const LogRecord& r, const std::map<std::string, std::s
     return "";
 }
 
-std::string match_key(const std::string& qname, std::uint16_t qtype, const std::string& protocol, const std::string& loc) {
+std::string match_key(const std::string& qname, std::uint16_t qtype, const std::string& protocol,
+                      const std::string& loc) {
     return qname + "|" + std::to_string(qtype) + "|" + protocol + "|" + loc;
 }
 
@@ -287,7 +298,9 @@ int run_replay(const Options& o) {
     } catch (const toml::parse_error& e) {
         return cannot(std::string("scenario [lab]: ") + std::string(e.description()));
     }
-    auto path_of = [&](const std::string& rel) { return fs::path(rel).is_absolute() ? fs::path(rel) : sc->dir / rel; };
+    auto path_of = [&](const std::string& rel) {
+        return fs::path(rel).is_absolute() ? fs::path(rel) : sc->dir / rel;
+    };
     std::map<std::string, std::string> subdomain_by_location, id_by_subdomain;
     if (auto loc = lab_cfg["policy"]["locations"].value<std::string>()) {
         auto j = json::parse(slurp(path_of(*loc)).value_or(""), nullptr, false);
@@ -350,8 +363,9 @@ int run_replay(const Options& o) {
         for (const auto& [name, text] : syn.zone_files) {
             std::ofstream(gen / "zones" / name) << text;
         }
-        start.extra_lab_args.insert(start.extra_lab_args.end(),
-                                    {"--upstream", "fixture:" + (gen / "zones").string() + fixture_params});
+        start.extra_lab_args.insert(
+            start.extra_lab_args.end(),
+            {"--upstream", "fixture:" + (gen / "zones").string() + fixture_params});
     }
 
     // 3. Start the lab and re-ask every record.
@@ -387,8 +401,10 @@ int run_replay(const Options& o) {
         if (r.protocol != "https") {
             q.location = hint; // EDNS 65011: loopback cannot carry the customer's source address
         }
-        auto wq = common::build_query({r.qname, r.qtype}, q, static_cast<std::uint16_t>(i & 0xFFFF));
-        jobs.push_back({url_for(r.protocol, hint), wq ? std::move(wq).value() : std::vector<std::uint8_t>{}});
+        auto wq =
+            common::build_query({r.qname, r.qtype}, q, static_cast<std::uint16_t>(i & 0xFFFF));
+        jobs.push_back(
+            {url_for(r.protocol, hint), wq ? std::move(wq).value() : std::vector<std::uint8_t>{}});
     }
     resolver::upstream::UpstreamOptions uopts;
     uopts.timeout_ms = o.timeout_ms;
@@ -402,12 +418,15 @@ int run_replay(const Options& o) {
     {
         matrix::Engine engine(&loop, uopts);
         for (std::size_t off = 0; off < jobs.size(); off += kBatch) {
-            std::vector<matrix::Job> batch(jobs.begin() + static_cast<std::ptrdiff_t>(off),
-                                           jobs.begin() + static_cast<std::ptrdiff_t>(std::min(jobs.size(), off + kBatch)));
+            std::vector<matrix::Job> batch(
+                jobs.begin() + static_cast<std::ptrdiff_t>(off),
+                jobs.begin() + static_cast<std::ptrdiff_t>(std::min(jobs.size(), off + kBatch)));
             auto res = engine.run(batch, o.concurrency);
-            outcomes.insert(outcomes.end(), std::make_move_iterator(res.begin()), std::make_move_iterator(res.end()));
+            outcomes.insert(outcomes.end(), std::make_move_iterator(res.begin()),
+                            std::make_move_iterator(res.end()));
             if (jobs.size() > kBatch) {
-                std::cerr << "\rreplay: " << outcomes.size() << "/" << jobs.size() << " queries" << std::flush;
+                std::cerr << "\rreplay: " << outcomes.size() << "/" << jobs.size() << " queries"
+                          << std::flush;
             }
         }
         if (jobs.size() > kBatch) {
@@ -417,7 +436,8 @@ int run_replay(const Options& o) {
     }
     uv_run(&loop, UV_RUN_NOWAIT);
     (void)uv_loop_close(&loop);
-    const double ask_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const double ask_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
     // 4. The lab's log: one line per query reached; wait (bounded) for the writer.
     std::size_t reached = 0;
@@ -429,7 +449,8 @@ int run_replay(const Options& o) {
         // Counting newlines is enough here (one line per query plus a few LabEvent lines);
         // parsing the JSON happens once, after the lab has stopped.
         std::ifstream in(l.log, std::ios::binary);
-        return static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+        return static_cast<std::size_t>(
+            std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
     };
     while (logged() < reached + 1 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -442,8 +463,11 @@ int run_replay(const Options& o) {
     };
     std::unordered_map<std::string, LabView> by_key;
     for (const auto& r : lab_recs) {
-        std::uint16_t t = r.contains("QueryType") && r["QueryType"].is_number_unsigned() ? r["QueryType"].get<std::uint16_t>() : 0;
-        const auto key = match_key(lower(str(r, "QueryName")), t, str(r, "Protocol"), str(r, "LocationID"));
+        std::uint16_t t = r.contains("QueryType") && r["QueryType"].is_number_unsigned()
+                              ? r["QueryType"].get<std::uint16_t>()
+                              : 0;
+        const auto key =
+            match_key(lower(str(r, "QueryName")), t, str(r, "Protocol"), str(r, "LocationID"));
         LabView v{str(r, "ResolverDecision"), str(r, "PolicyID"), false};
         auto [it, fresh] = by_key.try_emplace(key, v);
         if (!fresh && (it->second.decision != v.decision || it->second.policy != v.policy)) {
@@ -454,7 +478,8 @@ int run_replay(const Options& o) {
     // 5. Compare.
     std::vector<Verdict> verdicts(recs.size());
     std::map<std::string, std::size_t> decision_pairs; // "log -> lab"
-    std::size_t agree = 0, bad_decision = 0, bad_policy = 0, bad_answer = 0, bad_rcode = 0, errors = 0;
+    std::size_t agree = 0, bad_decision = 0, bad_policy = 0, bad_answer = 0, bad_rcode = 0,
+                errors = 0;
     for (std::size_t i = 0; i < recs.size(); ++i) {
         const auto& r = recs[i];
         auto& v = verdicts[i];
@@ -497,7 +522,8 @@ int run_replay(const Options& o) {
             v.answer_ok = a == b;
             v.rcode_ok = !r.rcode || !v.lab_rcode || *r.rcode == *v.lab_rcode;
         }
-        decision_pairs[(r.decision.empty() ? "-" : r.decision) + " -> " + (v.lab_decision.empty() ? "-" : v.lab_decision)]++;
+        decision_pairs[(r.decision.empty() ? "-" : r.decision) + " -> " +
+                       (v.lab_decision.empty() ? "-" : v.lab_decision)]++;
         agree += v.agree() ? 1 : 0;
         errors += v.error.empty() ? 0 : 1;
         bad_decision += v.error.empty() && !v.decision_ok ? 1 : 0;
@@ -505,17 +531,22 @@ int run_replay(const Options& o) {
         bad_answer += v.error.empty() && !v.answer_ok ? 1 : 0;
         bad_rcode += v.error.empty() && !v.rcode_ok ? 1 : 0;
     }
-    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double total_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const int rc = agree == recs.size() ? kExitAgree : kExitDisagree;
 
     auto record_json = [&](std::size_t i) {
         const auto& r = recs[i];
         const auto& v = verdicts[i];
         json fields = json::array();
-        if (!v.decision_ok) fields.push_back("ResolverDecision");
-        if (!v.policy_ok) fields.push_back("PolicyID");
-        if (!v.answer_ok) fields.push_back("answer");
-        if (!v.rcode_ok) fields.push_back("RCode");
+        if (!v.decision_ok)
+            fields.push_back("ResolverDecision");
+        if (!v.policy_ok)
+            fields.push_back("PolicyID");
+        if (!v.answer_ok)
+            fields.push_back("answer");
+        if (!v.rcode_ok)
+            fields.push_back("RCode");
         return json{{"line", r.line},
                     {"query", r.qname + " " + wire::type_name(r.qtype)},
                     {"protocol", r.protocol},
@@ -523,24 +554,40 @@ int run_replay(const Options& o) {
                     {"agree", v.agree()},
                     {"differs", fields},
                     {"error", v.error.empty() ? json(nullptr) : json(v.error)},
-                    {"log", {{"ResolverDecision", r.decision}, {"PolicyID", r.policy_id}, {"ResolvedIPs", r.resolved_ips},
-                             {"RCode", r.rcode ? json(*r.rcode) : json(nullptr)}}},
-                    {"lab", {{"ResolverDecision", v.lab_decision}, {"PolicyID", v.lab_policy_id}, {"ResolvedIPs", v.lab_ips},
-                             {"RCode", v.lab_rcode ? json(*v.lab_rcode) : json(nullptr)}}}};
+                    {"log",
+                     {{"ResolverDecision", r.decision},
+                      {"PolicyID", r.policy_id},
+                      {"ResolvedIPs", r.resolved_ips},
+                      {"RCode", r.rcode ? json(*r.rcode) : json(nullptr)}}},
+                    {"lab",
+                     {{"ResolverDecision", v.lab_decision},
+                      {"PolicyID", v.lab_policy_id},
+                      {"ResolvedIPs", v.lab_ips},
+                      {"RCode", v.lab_rcode ? json(*v.lab_rcode) : json(nullptr)}}}};
     };
     if (o.json) {
-        json out{{"schema", "dnslab.replay.v1"},
-                 {"scenario", sc->name},
-                 {"log", o.logfile.string()},
-                 {"synthesised", {{"categorised_names", syn.categorised_names}, {"answered_names", syn.answered_names}}},
-                 {"summary", {{"records", recs.size()}, {"agree", agree}, {"disagree", recs.size() - agree},
-                              {"decision_differs", bad_decision}, {"policy_differs", bad_policy},
-                              {"answer_differs", bad_answer}, {"rcode_differs", bad_rcode}, {"errors", errors},
-                              {"ask_seconds", ask_s}, {"total_seconds", total_s},
-                              {"queries_per_second", ask_s > 0 ? static_cast<double>(recs.size()) / ask_s : 0.0}}},
-                 {"decisions", decision_pairs},
-                 {"records", json::array()},
-                 {"exit_code", rc}};
+        json out{
+            {"schema", "dnslab.replay.v1"},
+            {"scenario", sc->name},
+            {"log", o.logfile.string()},
+            {"synthesised",
+             {{"categorised_names", syn.categorised_names},
+              {"answered_names", syn.answered_names}}},
+            {"summary",
+             {{"records", recs.size()},
+              {"agree", agree},
+              {"disagree", recs.size() - agree},
+              {"decision_differs", bad_decision},
+              {"policy_differs", bad_policy},
+              {"answer_differs", bad_answer},
+              {"rcode_differs", bad_rcode},
+              {"errors", errors},
+              {"ask_seconds", ask_s},
+              {"total_seconds", total_s},
+              {"queries_per_second", ask_s > 0 ? static_cast<double>(recs.size()) / ask_s : 0.0}}},
+            {"decisions", decision_pairs},
+            {"records", json::array()},
+            {"exit_code", rc}};
         for (std::size_t i = 0; i < recs.size(); ++i) {
             out["records"].push_back(record_json(i));
         }
@@ -548,8 +595,8 @@ int run_replay(const Options& o) {
         return rc;
     }
     std::cout << "replay of " << o.logfile.string() << " through scenario " << sc->name << "\n";
-    std::cout << "synthesised from the log: " << syn.categorised_names << " category rows, " << syn.answered_names
-              << " answer records\n\n";
+    std::cout << "synthesised from the log: " << syn.categorised_names << " category rows, "
+              << syn.answered_names << " answer records\n\n";
     std::cout << "  records            " << recs.size() << "\n"
               << "  agree              " << agree << "\n"
               << "  ResolverDecision   " << bad_decision << " differ\n"
@@ -575,7 +622,8 @@ int run_replay(const Options& o) {
         }
         const auto& r = recs[i];
         const auto& v = verdicts[i];
-        std::cout << "  line " << r.line << ": " << r.qname << " " << wire::type_name(r.qtype) << " over " << r.protocol;
+        std::cout << "  line " << r.line << ": " << r.qname << " " << wire::type_name(r.qtype)
+                  << " over " << r.protocol;
         if (!r.location.empty()) {
             std::cout << " at " << r.location;
         }
@@ -584,14 +632,17 @@ int run_replay(const Options& o) {
             std::cout << "      error: " << v.error << "\n";
             continue;
         }
-        std::cout << "      log: " << r.decision << " policy=" << (r.policy_id.empty() ? "-" : r.policy_id)
-                  << " ips=[" << join(r.resolved_ips) << "]\n";
-        std::cout << "      lab: " << v.lab_decision << " policy=" << (v.lab_policy_id.empty() ? "-" : v.lab_policy_id)
-                  << " ips=[" << join(v.lab_ips) << "]\n";
+        std::cout << "      log: " << r.decision
+                  << " policy=" << (r.policy_id.empty() ? "-" : r.policy_id) << " ips=["
+                  << join(r.resolved_ips) << "]\n";
+        std::cout << "      lab: " << v.lab_decision
+                  << " policy=" << (v.lab_policy_id.empty() ? "-" : v.lab_policy_id) << " ips=["
+                  << join(v.lab_ips) << "]\n";
     }
-    std::cout << "\n" << recs.size() << " records replayed in " << static_cast<int>(ask_s * 1000) << " ms ("
-              << static_cast<long>(ask_s > 0 ? static_cast<double>(recs.size()) / ask_s : 0) << " queries/s), "
-              << agree << " agree, " << (recs.size() - agree) << " disagree\n";
+    std::cout << "\n"
+              << recs.size() << " records replayed in " << static_cast<int>(ask_s * 1000) << " ms ("
+              << static_cast<long>(ask_s > 0 ? static_cast<double>(recs.size()) / ask_s : 0)
+              << " queries/s), " << agree << " agree, " << (recs.size() - agree) << " disagree\n";
     return rc;
 }
 

@@ -17,21 +17,22 @@ namespace probes::replay {
 /// One query of a gateway_dns export (JSON lines as Logpush writes them), reduced to what the
 /// replay asks again and what it compares.
 struct LogRecord {
-    std::size_t line = 0;          // 1-based line in the log file
-    std::string qname;             // QueryName, lower case, no trailing dot
-    std::uint16_t qtype = 1;       // QueryType, else QueryTypeName
-    std::string protocol;          // udp, tcp, tls, https (Protocol; "doh"/"dot" accepted)
-    std::string src_ip;            // SrcIP (not spoofable on loopback: see docs/replay.md)
+    std::size_t line = 0;    // 1-based line in the log file
+    std::string qname;       // QueryName, lower case, no trailing dot
+    std::uint16_t qtype = 1; // QueryType, else QueryTypeName
+    std::string protocol;    // udp, tcp, tls, https (Protocol; "doh"/"dot" accepted)
+    std::string src_ip;      // SrcIP (not spoofable on loopback: see docs/replay.md)
     std::string doh_subdomain, dot_subdomain, location, location_id;
-    std::string decision;          // ResolverDecision
-    std::string policy_id;         // PolicyID
-    std::optional<int> rcode;      // RCode
-    std::vector<std::string> resolved_ips;    // ResolvedIPs
-    std::vector<std::uint32_t> categories;    // QueryCategoryIDs
+    std::string decision;                  // ResolverDecision
+    std::string policy_id;                 // PolicyID
+    std::optional<int> rcode;              // RCode
+    std::vector<std::string> resolved_ips; // ResolvedIPs
+    std::vector<std::uint32_t> categories; // QueryCategoryIDs
 };
 
 /// Parses one JSON line. Lines that are LabEvent lines or have no QueryName give nullopt.
-std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_no, std::string& error);
+std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_no,
+                                      std::string& error);
 
 /// The lab facts the replay synthesises from the log where the scenario has no data:
 /// a categories CSV (scenario rows first, then `name,ids` for names the scenario does not
@@ -42,12 +43,14 @@ struct Synthesised {
     std::map<std::string, std::string> zone_files; // file name -> zone text
     std::size_t categorised_names = 0, answered_names = 0;
 };
-Synthesised synthesise(const std::vector<LogRecord>& recs, const std::string& scenario_categories_csv,
+Synthesised synthesise(const std::vector<LogRecord>& recs,
+                       const std::string& scenario_categories_csv,
                        const std::vector<std::string>& scenario_zone_origins);
 
 /// The location hint a record is re-asked with: DoHSubdomain, DoTSubdomain, else the
 /// doh_subdomain of its Location/LocationID in the scenario's locations export.
-std::string location_hint(const LogRecord& r, const std::map<std::string, std::string>& subdomain_by_location);
+std::string location_hint(const LogRecord& r,
+                          const std::map<std::string, std::string>& subdomain_by_location);
 
 /// Comparison of one record with the lab's answer and log line.
 struct Verdict {
@@ -55,11 +58,14 @@ struct Verdict {
     std::string lab_decision, lab_policy_id, error;
     std::vector<std::string> lab_ips;
     std::optional<int> lab_rcode;
-    [[nodiscard]] bool agree() const { return error.empty() && decision_ok && policy_ok && answer_ok && rcode_ok; }
+    [[nodiscard]] bool agree() const {
+        return error.empty() && decision_ok && policy_ok && answer_ok && rcode_ok;
+    }
 };
 
 /// Key under which the lab's log line of a record is found: name, type, protocol, hint.
-std::string match_key(const std::string& qname, std::uint16_t qtype, const std::string& protocol, const std::string& hint);
+std::string match_key(const std::string& qname, std::uint16_t qtype, const std::string& protocol,
+                      const std::string& hint);
 
 struct Options {
     scenario::StartOptions start;

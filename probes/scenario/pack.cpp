@@ -79,7 +79,8 @@ Result<std::string> gunzip(const std::string& gz) {
         rc = inflate(&zs, Z_NO_FLUSH);
         if (rc != Z_OK && rc != Z_STREAM_END) {
             inflateEnd(&zs);
-            return fail(Errc::ConfigInvalid, "not a gzip file or corrupt (zlib " + std::to_string(rc) + ")");
+            return fail(Errc::ConfigInvalid,
+                        "not a gzip file or corrupt (zlib " + std::to_string(rc) + ")");
         }
         out.append(buf, sizeof buf - zs.avail_out);
         if (out.size() > kMaxArchive) {
@@ -121,7 +122,8 @@ Result<std::vector<PackedFile>> read_tar(const std::string& tar) {
         } else if (type != '5' && type != 'x' && type != 'g') {
             // Directories and pax extended headers (Python's tarfile, GNU tar) carry no file
             // data; names come from the ustar header, which must then be the full path.
-            return fail(Errc::ConfigInvalid, "tar entry " + name + ": only regular files are allowed");
+            return fail(Errc::ConfigInvalid,
+                        "tar entry " + name + ": only regular files are allowed");
         }
         off += (size + 511) / 512 * 512;
     }
@@ -136,7 +138,8 @@ resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const S
         return sc.error();
     }
     if (sc->root != sc->dir) {
-        return fail(Errc::ConfigInvalid, "pack the whole scenario (" + sc->root.string() + "), not a variant");
+        return fail(Errc::ConfigInvalid,
+                    "pack the whole scenario (" + sc->root.string() + "), not a variant");
     }
     json behaviour = sc->behaviour;
     std::string source = "config";
@@ -156,8 +159,8 @@ resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const S
     std::vector<selftest::BundleFile> entries;
     std::error_code ec;
     std::vector<std::string> rels;
-    for (auto it = fs::recursive_directory_iterator(sc->dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(sc->dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file()) {
             rels.push_back(fs::relative(it->path(), sc->dir).generic_string());
         }
@@ -203,7 +206,8 @@ resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const S
     if (auto st = selftest::write_bundle(out.string(), entries, static_cast<long>(now)); !st) {
         return st;
     }
-    summary = out.string() + ": " + std::to_string(rels.size()) + " files, behaviour from " + source;
+    summary =
+        out.string() + ": " + std::to_string(rels.size()) + " files, behaviour from " + source;
     return resolver::ok();
 }
 
@@ -227,12 +231,14 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
         }
     }
     if (mf == nullptr) {
-        return fail(Errc::ConfigInvalid, archive.string() + ": no manifest.json (not a scenario pack)");
+        return fail(Errc::ConfigInvalid,
+                    archive.string() + ": no manifest.json (not a scenario pack)");
     }
     auto manifest = json::parse(mf->data, nullptr, false);
-    if (manifest.is_discarded() || manifest.value("schema", "") != kPackSchema || !manifest.contains("files") ||
-        !manifest["scenario"].is_string()) {
-        return fail(Errc::ConfigInvalid, archive.string() + ": manifest.json is not " + std::string(kPackSchema));
+    if (manifest.is_discarded() || manifest.value("schema", "") != kPackSchema ||
+        !manifest.contains("files") || !manifest["scenario"].is_string()) {
+        return fail(Errc::ConfigInvalid,
+                    archive.string() + ": manifest.json is not " + std::string(kPackSchema));
     }
     const std::string name = manifest["scenario"].get<std::string>();
     if (!safe_relative(name) || name.find('/') != std::string::npos) {
@@ -262,13 +268,16 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
             return fail(Errc::ConfigInvalid, "refused: '" + rel + "' is not in the manifest");
         }
         if (sha256_hex(e.data) != it->second) {
-            return fail(Errc::ConfigInvalid, "refused: '" + rel + "' does not match its sha256 in the manifest (tampered)");
+            return fail(
+                Errc::ConfigInvalid,
+                "refused: '" + rel + "' does not match its sha256 in the manifest (tampered)");
         }
         have[rel] = &e.data;
     }
     for (const auto& [p, h] : want) {
         if (have.count(p) == 0) {
-            return fail(Errc::ConfigInvalid, "refused: '" + p + "' is in the manifest but not in the archive");
+            return fail(Errc::ConfigInvalid,
+                        "refused: '" + p + "' is in the manifest but not in the archive");
         }
     }
     const fs::path root = dest / name;

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include "probes/scenario/process.hpp"
 
-#include <fcntl.h>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 extern char** environ;
 
@@ -18,7 +18,8 @@ namespace probes::scenario {
 using resolver::Errc;
 using resolver::fail;
 
-resolver::Result<Process> Process::spawn(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+resolver::Result<Process> Process::spawn(const std::vector<std::string>& argv,
+                                         const std::filesystem::path& cwd,
                                          const std::filesystem::path& log_file) {
     if (argv.empty()) {
         return fail(Errc::ConfigInvalid, "empty command");
@@ -26,7 +27,8 @@ resolver::Result<Process> Process::spawn(const std::vector<std::string>& argv, c
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     std::vector<char*> args;
@@ -87,7 +89,8 @@ int Process::stop(std::chrono::milliseconds grace) {
     return status_;
 }
 
-resolver::Result<std::vector<std::string>> wait_ready(Process& p, const std::filesystem::path& ready_file,
+resolver::Result<std::vector<std::string>> wait_ready(Process& p,
+                                                      const std::filesystem::path& ready_file,
                                                       std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -113,7 +116,8 @@ resolver::Result<std::vector<std::string>> wait_ready(Process& p, const std::fil
         // The resolver has no other ready signal than the file; poll it, bounded.
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return fail(Errc::UpstreamTimeout, "not ready within " + std::to_string(timeout.count()) + " ms");
+    return fail(Errc::UpstreamTimeout,
+                "not ready within " + std::to_string(timeout.count()) + " ms");
 }
 
 } // namespace probes::scenario

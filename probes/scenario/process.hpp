@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "resolver/core/result.hpp"
 
@@ -40,7 +40,8 @@ private:
 
 /// Waits (bounded) until `ready_file` exists and ends with a newline (the resolver writes it
 /// atomically once every listener is up). Fails early when the process exits.
-resolver::Result<std::vector<std::string>> wait_ready(Process& p, const std::filesystem::path& ready_file,
+resolver::Result<std::vector<std::string>> wait_ready(Process& p,
+                                                      const std::filesystem::path& ready_file,
                                                       std::chrono::milliseconds timeout);
 
 } // namespace probes::scenario

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `scenario run`: start the scenario's resolvers, run its expectations over every
 // transport, print the result and the lab's own decisions, stop everything.
+#include "probes/check/run.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -10,7 +12,6 @@
 #include <uv.h>
 
 #include "probes/check/expectations.hpp"
-#include "probes/check/run.hpp"
 #include "probes/common/targets.hpp"
 #include "probes/matrix/engine.hpp"
 #include "probes/scenario/scenario.hpp"
@@ -27,7 +28,11 @@ constexpr int kExitCannotRun = 2;
 
 int cannot_run(const std::string& what, bool as_json) {
     if (as_json) {
-        std::cout << json{{"schema", "dnslab.scenario.v1"}, {"error", what}, {"exit_code", kExitCannotRun}}.dump(2) << "\n";
+        std::cout << json{{"schema", "dnslab.scenario.v1"},
+                          {"error", what},
+                          {"exit_code", kExitCannotRun}}
+                         .dump(2)
+                  << "\n";
     }
     std::cerr << "dnslab-probe scenario: " << what << "\n";
     return kExitCannotRun;
@@ -47,9 +52,10 @@ json log_summary(const std::vector<json>& recs) {
     json out = json::array();
     for (const auto& r : recs) {
         json e;
-        for (const char* k : {"Protocol", "QueryName", "QueryTypeName", "RCode", "ResolverDecision", "PolicyID",
-                              "PolicyName", "ResolverPolicyID", "Location", "DoHSubdomain", "DoTSubdomain",
-                              "EDEErrors", "ResolvedIPs", "LabUpstream", "LabUpstreamError"}) {
+        for (const char* k :
+             {"Protocol", "QueryName", "QueryTypeName", "RCode", "ResolverDecision", "PolicyID",
+              "PolicyName", "ResolverPolicyID", "Location", "DoHSubdomain", "DoTSubdomain",
+              "EDEErrors", "ResolvedIPs", "LabUpstream", "LabUpstreamError"}) {
             if (r.contains(k)) {
                 e[k] = r[k];
             }
@@ -64,8 +70,8 @@ std::string render_log(const json& summary) {
     s << "lab decisions (gateway_dns log):\n";
     for (const auto& e : summary) {
         s << "  " << str_field(e, "Protocol") << " " << str_field(e, "QueryName") << " "
-          << str_field(e, "QueryTypeName") << " rcode=" << str_field(e, "RCode")
-          << " decision=" << (str_field(e, "ResolverDecision").empty() ? "-" : str_field(e, "ResolverDecision"));
+          << str_field(e, "QueryTypeName") << " rcode=" << str_field(e, "RCode") << " decision="
+          << (str_field(e, "ResolverDecision").empty() ? "-" : str_field(e, "ResolverDecision"));
         if (!str_field(e, "PolicyName").empty()) {
             s << " policy=\"" << str_field(e, "PolicyName") << "\"";
         }
@@ -123,7 +129,8 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     std::vector<common::Target> targets;
     for (auto& t : *expanded) {
         if (std::find(wanted.begin(), wanted.end(), t.transport) != wanted.end() ||
-            (t.transport.rfind("https", 0) == 0 && std::find(wanted.begin(), wanted.end(), "https") != wanted.end())) {
+            (t.transport.rfind("https", 0) == 0 &&
+             std::find(wanted.begin(), wanted.end(), "https") != wanted.end())) {
             targets.push_back(std::move(t));
         }
     }
@@ -151,19 +158,17 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     // Every exchange that reached the lab is logged; the writer flushes on its own schedule,
     // so wait (bounded) for those lines before stopping the lab.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (l.records().size() < report.results.size() && std::chrono::steady_clock::now() < deadline) {
+    while (l.records().size() < report.results.size() &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     l.stop();
     const json decisions = log_summary(l.records());
     const int rc = report.all_pass() ? kExitPass : kExitFailed;
     if (o.json) {
-        json j{{"schema", "dnslab.scenario.v1"},
-               {"scenario", sc->name},
-               {"description", sc->description},
-               {"check", check::check_json(report)},
-               {"lab_log", decisions},
-               {"exit_code", rc}};
+        json j{{"schema", "dnslab.scenario.v1"}, {"scenario", sc->name},
+               {"description", sc->description}, {"check", check::check_json(report)},
+               {"lab_log", decisions},           {"exit_code", rc}};
         std::cout << j.dump(2) << "\n";
     } else {
         std::cout << "scenario " << sc->name << ": " << sc->description << "\n";

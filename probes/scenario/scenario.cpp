@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "probes/scenario/scenario.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -12,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 #include <uv.h>
 #include <zlib.h>
 
@@ -23,10 +22,10 @@
 
 namespace probes::scenario {
 namespace fs = std::filesystem;
+using nlohmann::json;
 using resolver::Errc;
 using resolver::fail;
 using resolver::Result;
-using nlohmann::json;
 
 namespace {
 
@@ -86,8 +85,8 @@ json toml_to_json(const toml::node& n) {
 std::vector<std::string> list_files(const fs::path& dir) {
     std::vector<std::string> out;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file()) {
             out.push_back(fs::relative(it->path(), dir).generic_string());
         }
@@ -98,7 +97,8 @@ std::vector<std::string> list_files(const fs::path& dir) {
 
 } // namespace
 
-Result<std::string> substitute(const std::string& text, const std::map<std::string, std::string>& facts) {
+Result<std::string> substitute(const std::string& text,
+                               const std::map<std::string, std::string>& facts) {
     std::string out;
     out.reserve(text.size());
     std::size_t pos = 0;
@@ -110,12 +110,14 @@ Result<std::string> substitute(const std::string& text, const std::map<std::stri
         }
         auto end = text.find('}', start);
         if (end == std::string::npos) {
-            return fail(Errc::ConfigInvalid, "unterminated placeholder at offset " + std::to_string(start));
+            return fail(Errc::ConfigInvalid,
+                        "unterminated placeholder at offset " + std::to_string(start));
         }
         const std::string key = text.substr(start + 11, end - start - 11);
         auto it = facts.find(key);
         if (it == facts.end()) {
-            return fail(Errc::ConfigInvalid, "unknown placeholder ${upstream." + key + "} (no started helper has it)");
+            return fail(Errc::ConfigInvalid,
+                        "unknown placeholder ${upstream." + key + "} (no started helper has it)");
         }
         out.append(text, pos, start - pos);
         out += it->second;
@@ -172,7 +174,8 @@ Result<Scenario> load_scenario(const fs::path& dir_in) {
     try {
         root = toml::parse(*text, file.string());
     } catch (const toml::parse_error& e) {
-        return fail(Errc::ConfigInvalid, file.string() + ": line " + std::to_string(e.source().begin.line) + ": " +
+        return fail(Errc::ConfigInvalid, file.string() + ": line " +
+                                             std::to_string(e.source().begin.line) + ": " +
                                              std::string(e.description()));
     }
     for (const auto& [k, v] : root) {
@@ -221,7 +224,8 @@ Result<Scenario> load_scenario(const fs::path& dir_in) {
             } else if (key == "timeout_ms" && v.is_integer()) {
                 s.timeout_ms = static_cast<unsigned>(*v.value<std::int64_t>());
             } else {
-                return fail(Errc::ConfigInvalid, file.string() + ": bad or unknown key 'run." + key + "'");
+                return fail(Errc::ConfigInvalid,
+                            file.string() + ": bad or unknown key 'run." + key + "'");
             }
         }
     }
@@ -235,7 +239,8 @@ std::string default_resolver_bin() {
     std::error_code ec;
     auto self = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) {
-        for (const auto& cand : {self.parent_path() / "../resolver/dnslab-resolver", self.parent_path() / "dnslab-resolver"}) {
+        for (const auto& cand : {self.parent_path() / "../resolver/dnslab-resolver",
+                                 self.parent_path() / "dnslab-resolver"}) {
             if (fs::exists(cand, ec)) {
                 return cand.lexically_normal().string();
             }
@@ -297,7 +302,8 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
     }
     lab->cwd = copy / fs::relative(s.dir, s.root);
 
-    auto start_one = [&](const std::string& name, const std::string& config, std::vector<std::string> extra,
+    auto start_one = [&](const std::string& name, const std::string& config,
+                         std::vector<std::string> extra,
                          std::vector<std::string>& ready) -> resolver::Status {
         auto cfg = substitute(config, lab->facts);
         if (!cfg) {
@@ -308,9 +314,14 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
         if (!write_text(cfg_file, *cfg)) {
             return fail(Errc::Internal, "cannot write " + cfg_file.string());
         }
-        std::vector<std::string> argv{o.resolver_bin,  "--config",   cfg_file.string(),
-                                      "--ready-file",  ready_file.string(), "--state-dir",
-                                      (lab->work / (name + "-state")).string(), "--log-json",
+        std::vector<std::string> argv{o.resolver_bin,
+                                      "--config",
+                                      cfg_file.string(),
+                                      "--ready-file",
+                                      ready_file.string(),
+                                      "--state-dir",
+                                      (lab->work / (name + "-state")).string(),
+                                      "--log-json",
                                       (lab->work / (name + ".jsonl")).string()};
         argv.insert(argv.end(), extra.begin(), extra.end());
         auto p = Process::spawn(argv, lab->cwd, lab->work / (name + ".stderr"));
@@ -324,7 +335,8 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
             if (err.size() > 2000) {
                 err = err.substr(err.size() - 2000);
             }
-            return fail(Errc::ConfigInvalid, name + " resolver " + lines.error().detail + (err.empty() ? "" : ": " + err));
+            return fail(Errc::ConfigInvalid, name + " resolver " + lines.error().detail +
+                                                 (err.empty() ? "" : ": " + err));
         }
         ready = std::move(lines).value();
         return resolver::ok();
@@ -354,9 +366,11 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
         write_text(p, *sub);
     }
     lab->log = lab->work / "lab.jsonl";
-    std::vector<std::string> extra{"--listen", "udp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0"};
+    std::vector<std::string> extra{"--listen", "udp://127.0.0.1:0", "--listen",
+                                   "tcp://127.0.0.1:0"};
     if (o.listen_dot_doh) {
-        extra.insert(extra.end(), {"--listen", "tls://127.0.0.1:0", "--listen", "https://127.0.0.1:0/dns-query"});
+        extra.insert(extra.end(), {"--listen", "tls://127.0.0.1:0", "--listen",
+                                   "https://127.0.0.1:0/dns-query"});
     }
     extra.insert(extra.end(), o.extra_lab_args.begin(), o.extra_lab_args.end());
     if (auto st = start_one("lab", s.lab_toml, extra, lab->ready); !st) {
@@ -373,7 +387,8 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
             continue;
         }
         const std::string scheme = line.substr(0, colon);
-        const unsigned port = static_cast<unsigned>(std::strtoul(line.c_str() + last + 1, nullptr, 10));
+        const unsigned port =
+            static_cast<unsigned>(std::strtoul(line.c_str() + last + 1, nullptr, 10));
         lab->ports.try_emplace(scheme, port);
     }
     return lab;

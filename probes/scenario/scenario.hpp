@@ -41,7 +41,8 @@ resolver::Result<Scenario> load_scenario(const std::filesystem::path& dir);
 
 /// Replaces `${upstream.NAME[.FIELD]}` placeholders with the facts of started helpers
 /// (`facts` maps "NAME" and "NAME.FIELD" to text). `${...}` not in the map is an error.
-resolver::Result<std::string> substitute(const std::string& text, const std::map<std::string, std::string>& facts);
+resolver::Result<std::string> substitute(const std::string& text,
+                                         const std::map<std::string, std::string>& facts);
 
 /// The facts of a helper from its ready-file lines: NAME (first URL), NAME.udp/.tcp/.tls/
 /// .https (URLs), NAME.addr (IP:PORT of the first listener), NAME.host, NAME.port, NAME.ca.
@@ -49,25 +50,25 @@ void add_helper_facts(const std::string& name, const std::vector<std::string>& r
                       std::map<std::string, std::string>& facts);
 
 struct StartOptions {
-    std::string resolver_bin;      // dnslab-resolver to start
-    bool keep = false;             // keep the work directory (printed on stderr)
+    std::string resolver_bin; // dnslab-resolver to start
+    bool keep = false;        // keep the work directory (printed on stderr)
     std::chrono::milliseconds ready_timeout{15000};
     std::vector<std::string> extra_lab_args; // appended to the lab's command line (replay)
-    bool listen_dot_doh = true;    // DoT and DoH listeners besides UDP and TCP
+    bool listen_dot_doh = true;              // DoT and DoH listeners besides UDP and TCP
 };
 
 /// The started scenario: helpers and the lab resolver on ephemeral loopback ports, running
 /// from a temporary copy of the scenario with every placeholder resolved. Destroying it
 /// stops every process (SIGTERM, bounded, then SIGKILL) and removes the copy.
 struct Lab {
-    std::filesystem::path work;    // the temporary directory
-    std::filesystem::path cwd;     // the scenario folder's copy
-    std::filesystem::path log;     // the lab's gateway_dns JSON lines
+    std::filesystem::path work;     // the temporary directory
+    std::filesystem::path cwd;      // the scenario folder's copy
+    std::filesystem::path log;      // the lab's gateway_dns JSON lines
     std::vector<std::string> ready; // the lab's ready-file lines
     std::map<std::string, std::string> facts;
-    std::vector<Process> procs;    // helpers first, the lab last
+    std::vector<Process> procs; // helpers first, the lab last
     bool keep = false;
-    std::string ca;                // the lab CA (for DoT/DoH targets)
+    std::string ca;                        // the lab CA (for DoT/DoH targets)
     std::map<std::string, unsigned> ports; // udp, tcp, tls, https -> port
 
     Lab() = default;
@@ -98,7 +99,7 @@ struct RunOptions {
 int run_scenario(const std::filesystem::path& dir, const RunOptions& o);
 
 struct PackedFile {
-    std::string path;   // relative to the scenario folder, '/' separated
+    std::string path; // relative to the scenario folder, '/' separated
     std::string data;
 };
 
@@ -107,7 +108,8 @@ struct PackedFile {
 /// `behaviour` comes from the lab's policy-loaded LabEvent when `probe_behaviour` can start
 /// it, else from the scenario config.
 resolver::Status pack_scenario(const std::filesystem::path& dir, const std::filesystem::path& out,
-                               const StartOptions& start, bool probe_behaviour, std::string& summary);
+                               const StartOptions& start, bool probe_behaviour,
+                               std::string& summary);
 
 /// `scenario unpack FILE [-C DIR]`: verifies every hash against the manifest (a tampered,
 /// missing, extra or unsafe path is refused before anything is written) and writes the

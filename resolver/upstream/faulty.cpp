@@ -6,8 +6,8 @@
 
 namespace resolver::upstream {
 
-FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan, std::string transport,
-                               std::string url, unsigned timeout_ms)
+FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan,
+                               std::string transport, std::string url, unsigned timeout_ms)
     : loop_(loop),
       inner_(std::move(inner)),
       plan_(std::move(plan)),
@@ -16,14 +16,17 @@ FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::Faul
       timeout_ms_(timeout_ms) {}
 
 Result<std::unique_ptr<FaultyUpstream>> FaultyUpstream::create(uv_loop_t* loop, UpstreamPtr inner,
-                                                               fixture::FaultPlan plan, std::string transport,
-                                                               std::string url, unsigned timeout_ms) {
-    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(loop, h); });
+                                                               fixture::FaultPlan plan,
+                                                               std::string transport,
+                                                               std::string url,
+                                                               unsigned timeout_ms) {
+    auto timer =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(loop, h); });
     if (!timer) {
         return timer.error();
     }
-    std::unique_ptr<FaultyUpstream> up(
-        new FaultyUpstream(loop, std::move(inner), std::move(plan), std::move(transport), std::move(url), timeout_ms));
+    std::unique_ptr<FaultyUpstream> up(new FaultyUpstream(
+        loop, std::move(inner), std::move(plan), std::move(transport), std::move(url), timeout_ms));
     up->timer_ = std::move(timer).value();
     up->timer_.get()->data = up.get();
     return up;
@@ -42,7 +45,8 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
     auto parsed = wire::parse(query);
     const fixture::FaultRule* rule = nullptr;
     if (parsed && parsed.message->question.size() == 1) {
-        rule = plan_.match(parsed.message->question[0].qname, parsed.message->question[0].qtype, transport_);
+        rule = plan_.match(parsed.message->question[0].qname, parsed.message->question[0].qtype,
+                           transport_);
     }
     if (rule == nullptr) {
         inner_->send(std::move(query), std::move(done));
@@ -50,17 +54,20 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
     }
     const fixture::FaultAction fault = rule->action; // the plan may be replaced meanwhile
     if (fault.drop || fault.delay_ms >= timeout_ms_) {
-        deliver_later(timeout_ms_,
-                      fail(Errc::UpstreamTimeout, url_ + ": no answer within " + std::to_string(timeout_ms_) +
-                                                      " ms (injected " + fault.describe() + ")"),
-                      std::move(done));
+        deliver_later(
+            timeout_ms_,
+            fail(Errc::UpstreamTimeout, url_ + ": no answer within " + std::to_string(timeout_ms_) +
+                                            " ms (injected " + fault.describe() + ")"),
+            std::move(done));
         return;
     }
     wire::Message q = *parsed.message;
     std::weak_ptr<bool> alive = alive_;
-    inner_->send(std::move(query), [this, alive, fault, q = std::move(q), done = std::move(done)](Result<Exchange> r) mutable {
+    inner_->send(std::move(query), [this, alive, fault, q = std::move(q),
+                                    done = std::move(done)](Result<Exchange> r) mutable {
         if (r && fault.reset_after && transport_ != "udp") {
-            r = fail(Errc::UpstreamFailure, url_ + ": connection reset after " + std::to_string(*fault.reset_after) +
+            r = fail(Errc::UpstreamFailure, url_ + ": connection reset after " +
+                                                std::to_string(*fault.reset_after) +
                                                 " bytes of the answer (injected)");
         } else if (r && !r->wire.empty()) {
             if (fault.rcode || fault.tc) {
@@ -137,10 +144,12 @@ void FaultyUpstream::shutdown() {
 }
 
 bool has_fault_params(const util::Url& url) {
-    return url.scheme != "fixture" && (url.params.count("fault") != 0 || url.params.count("faults") != 0);
+    return url.scheme != "fixture" &&
+           (url.params.count("fault") != 0 || url.params.count("faults") != 0);
 }
 
-Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts) {
+Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
+                                         const UpstreamOptions& opts) {
     util::Url inner_url = url;
     fixture::FaultPlan plan;
     // Inline rules first, then the file's, as for the fixture.

@@ -28,8 +28,9 @@ namespace resolver::upstream {
 class FaultyUpstream final : public Upstream {
 public:
     static Result<std::unique_ptr<FaultyUpstream>> create(uv_loop_t* loop, UpstreamPtr inner,
-                                                          fixture::FaultPlan plan, std::string transport,
-                                                          std::string url, unsigned timeout_ms);
+                                                          fixture::FaultPlan plan,
+                                                          std::string transport, std::string url,
+                                                          unsigned timeout_ms);
     ~FaultyUpstream() override;
     FaultyUpstream(const FaultyUpstream&) = delete;
     FaultyUpstream& operator=(const FaultyUpstream&) = delete;
@@ -47,8 +48,8 @@ private:
         Result<Exchange> result;
         Completion done;
     };
-    FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan, std::string transport,
-                   std::string url, unsigned timeout_ms);
+    FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan,
+                   std::string transport, std::string url, unsigned timeout_ms);
     void deliver_later(unsigned delay_ms, Result<Exchange> result, Completion done);
     void arm();
     void on_timer();
@@ -60,7 +61,8 @@ private:
     std::string url_;
     unsigned timeout_ms_;
     bool shut_down_ = false;
-    std::multimap<std::uint64_t, Pending> pending_; // due (uv_now ms) -> completion, FIFO per due time
+    std::multimap<std::uint64_t, Pending>
+        pending_; // due (uv_now ms) -> completion, FIFO per due time
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     util::UvHandle<uv_timer_t> timer_; // last: closed first
 };
@@ -71,6 +73,7 @@ bool has_fault_params(const util::Url& url);
 
 /// Builds the upstream for `url` without its fault parameters (through make_upstream) and
 /// wraps it in a FaultyUpstream. Errors name the URL and the bad rule.
-Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts);
+Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
+                                         const UpstreamOptions& opts);
 
 } // namespace resolver::upstream

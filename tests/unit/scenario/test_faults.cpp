@@ -9,7 +9,8 @@ using resolver::fixture::FaultPlan;
 using resolver::wire::Name;
 
 TEST_CASE("faults: inline @transport restricts a rule; reset=N parses") {
-    auto plan = FaultPlan::parse_inline("big.example.com/TXT@udp:tc;*.example.com@tcp|tls:reset=20;*:delay=5");
+    auto plan = FaultPlan::parse_inline(
+        "big.example.com/TXT@udp:tc;*.example.com@tcp|tls:reset=20;*:delay=5");
     REQUIRE(plan);
     const auto big = *Name::from_text("big.example.com");
     const auto* r = plan->match(big, 16, "udp");
@@ -41,7 +42,8 @@ rcode = "REFUSED"
 name = "a.example"
 transport = ["tcp", "tls"]
 reset_after_bytes = 7
-)", "t.toml");
+)",
+                                      "t.toml");
     REQUIRE(plan);
     const auto a = *Name::from_text("a.example");
     CHECK(plan->match(a, 1, "udp")->action.rcode == std::optional<std::uint16_t>(5));

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Scenario runner and replay: placeholders, helper facts, archive round trip and tamper
 // detection inputs, gateway_dns record parsing, synthesised lab data, location hints.
-#include <doctest/doctest.h>
-
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "probes/replay/replay.hpp"
 #include "probes/scenario/scenario.hpp"
@@ -13,14 +13,17 @@ using namespace probes;
 
 TEST_CASE("scenario: placeholders resolve from helper facts; unknown ones are errors") {
     std::map<std::string, std::string> facts;
-    scenario::add_helper_facts("private", {"udp://127.0.0.1:5301", "tcp://127.0.0.1:5301", "tls://127.0.0.1:8853", "ca /x/ca.pem"},
-                               facts);
+    scenario::add_helper_facts(
+        "private",
+        {"udp://127.0.0.1:5301", "tcp://127.0.0.1:5301", "tls://127.0.0.1:8853", "ca /x/ca.pem"},
+        facts);
     CHECK(facts["private"] == "udp://127.0.0.1:5301");
     CHECK(facts["private.tls"] == "tls://127.0.0.1:8853");
     CHECK(facts["private.port"] == "5301");
     CHECK(facts["private.addr"] == "127.0.0.1:5301");
     CHECK(facts["private.ca"] == "/x/ca.pem");
-    auto s = scenario::substitute(R"({"port": ${upstream.private.port}, "u": "${upstream.private.tls}"})", facts);
+    auto s = scenario::substitute(
+        R"({"port": ${upstream.private.port}, "u": "${upstream.private.tls}"})", facts);
     REQUIRE(s);
     CHECK(*s == R"({"port": 5301, "u": "tls://127.0.0.1:8853"})");
     auto bad = scenario::substitute("x ${upstream.nosuch.udp}", facts);
@@ -31,7 +34,8 @@ TEST_CASE("scenario: placeholders resolve from helper facts; unknown ones are er
 }
 
 TEST_CASE("scenario: tar.gz written by the bundle writer reads back; sha256 is hex of the bytes") {
-    std::vector<selftest::BundleFile> files{{"manifest.json", "{}"}, {"case/rules.json", std::string(700, 'r')}};
+    std::vector<selftest::BundleFile> files{{"manifest.json", "{}"},
+                                            {"case/rules.json", std::string(700, 'r')}};
     auto gz = selftest::gzip(selftest::make_tar(files, 1700000000));
     REQUIRE(gz);
     auto tar = scenario::gunzip(*gz);
@@ -41,7 +45,8 @@ TEST_CASE("scenario: tar.gz written by the bundle writer reads back; sha256 is h
     REQUIRE(entries->size() == 2);
     CHECK((*entries)[1].path == "case/rules.json");
     CHECK((*entries)[1].data == std::string(700, 'r'));
-    CHECK(scenario::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(scenario::sha256_hex("abc") ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     CHECK_FALSE(scenario::gunzip("not gzip at all"));
     CHECK_FALSE(scenario::gunzip(gz->substr(0, gz->size() / 2)));
     CHECK_FALSE(scenario::read_tar(tar->substr(0, 700))); // header promises more than is there
@@ -62,7 +67,8 @@ TEST_CASE("replay: gateway_dns records parse; LabEvent lines are skipped") {
     CHECK(r->protocol == "https");
     CHECK(r->decision == "blockedByQueryName");
     CHECK(r->categories == std::vector<std::uint32_t>{68, 7});
-    auto t = replay::parse_record(R"({"QueryName":"x.example","QueryTypeName":"MX","Protocol":"DoT"})", 1, err);
+    auto t = replay::parse_record(
+        R"({"QueryName":"x.example","QueryTypeName":"MX","Protocol":"DoT"})", 1, err);
     REQUIRE(t);
     CHECK(t->qtype == 15);
     CHECK(t->protocol == "tls");
@@ -75,22 +81,26 @@ TEST_CASE("replay: gateway_dns records parse; LabEvent lines are skipped") {
 TEST_CASE("replay: categories and answers are synthesised only where the lab has no data") {
     std::string err;
     std::vector<replay::LogRecord> recs;
-    for (const char* l : {R"({"QueryName":"news.cdn.example","ResolvedIPs":["203.0.113.7","2001:db8::7"],"QueryCategoryIDs":[122]})",
-                          R"({"QueryName":"www.partner.example","ResolvedIPs":["192.0.2.1"],"QueryCategoryIDs":[155]})",
-                          R"({"QueryName":"blocked.cdn.example","ResolvedIPs":["0.0.0.0"]})",
-                          R"({"QueryName":"known.example","QueryCategoryIDs":[1]})"}) {
+    for (
+        const char* l :
+        {R"({"QueryName":"news.cdn.example","ResolvedIPs":["203.0.113.7","2001:db8::7"],"QueryCategoryIDs":[122]})",
+         R"({"QueryName":"www.partner.example","ResolvedIPs":["192.0.2.1"],"QueryCategoryIDs":[155]})",
+         R"({"QueryName":"blocked.cdn.example","ResolvedIPs":["0.0.0.0"]})",
+         R"({"QueryName":"known.example","QueryCategoryIDs":[1]})"}) {
         recs.push_back(*replay::parse_record(l, 1, err));
     }
-    auto syn = replay::synthesise(recs, "domain,categories\nknown.example,99\n", {"partner.example"});
+    auto syn =
+        replay::synthesise(recs, "domain,categories\nknown.example,99\n", {"partner.example"});
     CHECK(syn.categories_csv.find("news.cdn.example,122\n") != std::string::npos);
     CHECK(syn.categories_csv.find("www.partner.example,155\n") != std::string::npos);
-    CHECK(syn.categories_csv.find("known.example,1") == std::string::npos); // the scenario's row wins
+    CHECK(syn.categories_csv.find("known.example,1") ==
+          std::string::npos); // the scenario's row wins
     CHECK(syn.categorised_names == 2);
     REQUIRE(syn.zone_files.count("replay-cdn.example.zone") == 1);
     const auto& zone = syn.zone_files.at("replay-cdn.example.zone");
     CHECK(zone.find("news.cdn.example. 300 IN A 203.0.113.7") != std::string::npos);
     CHECK(zone.find("news.cdn.example. 300 IN AAAA 2001:db8::7") != std::string::npos);
-    CHECK(zone.find("blocked.cdn.example") == std::string::npos); // a sinkhole is not an answer
+    CHECK(zone.find("blocked.cdn.example") == std::string::npos);    // a sinkhole is not an answer
     CHECK(syn.zone_files.count("replay-partner.example.zone") == 0); // the scenario has the zone
 }
 
@@ -104,5 +114,6 @@ TEST_CASE("replay: location hint from the subdomains, else from the location exp
     CHECK(replay::location_hint(r, by_loc) == "dot1");
     r.doh_subdomain = "doh1";
     CHECK(replay::location_hint(r, by_loc) == "doh1");
-    CHECK(replay::match_key("a.example", 1, "udp", "id-1") != replay::match_key("a.example", 1, "tcp", "id-1"));
+    CHECK(replay::match_key("a.example", 1, "udp", "id-1") !=
+          replay::match_key("a.example", 1, "tcp", "id-1"));
 }
