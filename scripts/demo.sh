@@ -46,30 +46,39 @@ q() { # transport name type
 
 transports="udp tcp tls https"
 echo
-echo "== answers (kdig over $transports)"
-for n in "www.example.com A" "alias.example.com A" "example.com MX" "blockme.example.com A" \
-         "malware.testcategory.com A" "nope.example.com A" "big.example.com TXT"; do
+echo "== answers (kdig over $transports; DoT/DoH carry no location hint, so they land on the"
+echo "   client_default location 'Roaming', plain DNS from 127.0.0.1 on 'HQ')"
+for n in "www.example.com A" "blocked.example.com A" "malware.testcategory.com A" \
+         "portal.example.com A" "doh-blocked.example.com A" "www.google.com A" "blocked.example.com MX"; do
   for t in $transports; do q "$t" $n; done
 done
 
-if [ -x "$PROBE" ] && "$PROBE" --help >/dev/null 2>&1; then
+if [ -x "$PROBE" ]; then
   echo
-  echo "== probe matrix"
-  targets=()
-  for t in $transports; do targets+=(--target "$(url "$t")"); done
-  "$PROBE" www.example.com A "${targets[@]}" ${CA:+--ca "$CA"} --no-color || true
+  echo "== probe matrix: the same questions over UDP, TCP, DoT, DoH GET/POST/JSON, diffed"
+  printf '%s\n' "www.example.com A" "blocked.example.com A" "malware.testcategory.com A" \
+    "portal.example.com A" "doh-blocked.example.com A" > "$WORK/questions"
+  tls=$(hostport tls); https=$(hostport https)
+  "$PROBE" -f "$WORK/questions" --no-color --ca "$CA" \
+    --target "lab=lab://127.0.0.1?udp=${UDP##*:}&tcp=${TCP##*:}&tls=${tls##*:}&https=${https##*:}" || true
 fi
 
 sleep 0.3
 echo
-echo "== query log (gateway_dns fields)"
+echo "== decisions from the query log (gateway_dns fields; one line per name, type and protocol)"
 python3 - "$WORK/queries.jsonl" <<'PY'
 import json, sys
+seen = set()
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if "LabEvent" in r:
         continue
-    print("   {Protocol:<6} {QueryName:<30} {QueryTypeName:<5} rcode={RCode} cached={IsResponseCached} "
-          "decision={d} ips={ResolvedIPs}".format(d=r.get("ResolverDecision", "-"), **r))
+    key = (r["QueryName"], r["QueryTypeName"], r["Protocol"])
+    if key in seen:
+        continue
+    seen.add(key)
+    print("   {Protocol:<6} {QueryName:<27} {QueryTypeName:<4} rcode={RCode:<2} {d:<24} {pol:<36} {loc}".format(
+          d=r.get("ResolverDecision") or "-", pol=(r.get("PolicyName") or "-")[:36],
+          loc=r.get("Location") or "-", **r))
 PY
 kill -TERM "$PID"; wait "$PID"; echo; echo "== resolver stopped cleanly (exit $?)"
