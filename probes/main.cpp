@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "resolver/util/file.hpp"
 #include "probes/check/run.hpp"
 #include "probes/common/pcap.hpp"
 #include "probes/common/query.hpp"
@@ -30,15 +31,7 @@ namespace wire = resolver::wire;
 constexpr int kExitDiffer = 1;
 constexpr int kExitUsage = 2;
 
-std::optional<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using resolver::util::read_file;
 
 int usage_error(const std::string& msg) {
     std::cerr << "dnslab-probe: " << msg << "\n";

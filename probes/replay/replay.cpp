@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `replay`: re-ask every query of a customer's gateway_dns export through a scenario and
 // report, per record, whether the lab's decision, policy and answer agree with the log.
+#include "resolver/util/file.hpp"
 #include "probes/replay/replay.hpp"
 
 #include <algorithm>
@@ -33,15 +34,7 @@ constexpr int kExitDisagree = 1;
 constexpr int kExitCannotRun = 2;
 constexpr std::size_t kBatch = 5000; // progress granularity; connections survive batches
 
-std::optional<std::string> slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using resolver::util::read_file;
 
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(),
@@ -303,7 +296,7 @@ int run_replay(const Options& o) {
     };
     std::map<std::string, std::string> subdomain_by_location, id_by_subdomain;
     if (auto loc = lab_cfg["policy"]["locations"].value<std::string>()) {
-        auto j = json::parse(slurp(path_of(*loc)).value_or(""), nullptr, false);
+        auto j = json::parse(read_file(path_of(*loc)).value_or(""), nullptr, false);
         const json& arr = j.is_object() && j.contains("result") ? j["result"] : j;
         if (arr.is_array()) {
             for (const auto& l : arr) {
@@ -316,7 +309,7 @@ int run_replay(const Options& o) {
     }
     std::string scenario_csv;
     if (auto c = lab_cfg["policy"]["categories"].value<std::string>()) {
-        scenario_csv = slurp(path_of(*c)).value_or("");
+        scenario_csv = read_file(path_of(*c)).value_or("");
     }
     std::vector<std::string> origins;
     std::string fixture_dir, fixture_params;

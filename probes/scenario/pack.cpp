@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "resolver/util/file.hpp"
 #include "probes/scenario/scenario.hpp"
 #include "probes/selftest/bundle.hpp"
 
@@ -25,15 +26,7 @@ constexpr const char* kManifest = "manifest.json";
 constexpr const char* kPackSchema = "dnslab.scenario.pack.v1";
 constexpr std::size_t kMaxArchive = 256U << 20; // refuse a decompression bomb
 
-std::optional<std::string> slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using resolver::util::read_file;
 
 bool safe_relative(const std::string& p) {
     if (p.empty() || p.front() == '/' || p.find('\\') != std::string::npos) {
@@ -167,7 +160,7 @@ resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const S
     }
     std::sort(rels.begin(), rels.end());
     for (const auto& rel : rels) {
-        auto data = slurp(sc->dir / rel);
+        auto data = read_file(sc->dir / rel);
         if (!data) {
             return fail(Errc::ConfigInvalid, "cannot read " + rel);
         }
@@ -212,7 +205,7 @@ resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const S
 }
 
 Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) {
-    auto gz = slurp(archive);
+    auto gz = read_file(archive);
     if (!gz) {
         return fail(Errc::ConfigInvalid, archive.string() + ": cannot read");
     }

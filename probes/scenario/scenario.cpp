@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "resolver/util/file.hpp"
 #include "probes/scenario/scenario.hpp"
 
 #include <algorithm>
@@ -29,15 +30,7 @@ using resolver::Result;
 
 namespace {
 
-std::optional<std::string> slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using resolver::util::read_file;
 
 bool write_text(const fs::path& p, const std::string& text) {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -160,7 +153,7 @@ Result<Scenario> load_scenario(const fs::path& dir_in) {
         s.dir = s.dir.parent_path();
     }
     const fs::path file = s.dir / "scenario.toml";
-    auto text = slurp(file);
+    auto text = read_file(file);
     if (!text) {
         return fail(Errc::ConfigInvalid, file.string() + ": cannot read (not a scenario folder)");
     }
@@ -331,7 +324,7 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
         lab->procs.push_back(std::move(p).value());
         auto lines = wait_ready(lab->procs.back(), ready_file, o.ready_timeout);
         if (!lines) {
-            auto err = slurp(lab->work / (name + ".stderr")).value_or("");
+            auto err = read_file(lab->work / (name + ".stderr")).value_or("");
             if (err.size() > 2000) {
                 err = err.substr(err.size() - 2000);
             }
@@ -355,7 +348,7 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
         if (fs::file_size(p, ec) > (8U << 20)) {
             continue;
         }
-        auto text = slurp(p);
+        auto text = read_file(p);
         if (!text || text->find("${upstream.") == std::string::npos) {
             continue;
         }

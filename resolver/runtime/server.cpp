@@ -182,22 +182,28 @@ Status Server::add_listener(const std::string& text) {
     Result<io::ListenerPtr> l = fail(Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
     if (url->scheme == "dns") {
         // UDP and TCP on the same port, as dig and kdig expect when they retry over TCP.
-        // With port 0 the kernel picks the UDP port and TCP takes the same one.
-        util::Url u = *url;
-        u.scheme = "udp";
-        auto udp = io::make_udp_listener(&loop_, u, *pipeline_);
-        if (!udp) {
-            return udp.error();
+        // With port 0 the kernel picks the UDP port and TCP takes the same one; when that TCP
+        // port is already taken, both are given up and another UDP port is tried.
+        const bool ephemeral = url->port_or(53) == 0;
+        for (int attempt = 0;; ++attempt) {
+            util::Url u = *url;
+            u.scheme = "udp";
+            auto udp = io::make_udp_listener(&loop_, u, *pipeline_);
+            if (!udp) {
+                return udp.error();
+            }
+            u = *util::parse_url((*udp)->url());
+            u.scheme = "tcp";
+            auto tcp = io::make_tcp_listener(&loop_, u, *pipeline_, cfg_.stream_limits);
+            if (tcp) {
+                listeners_.push_back(std::move(udp).value());
+                l = std::move(tcp);
+                break;
+            }
+            if (!ephemeral || attempt == 20) {
+                return fail(Errc::ConfigInvalid, tcp.error().detail + " (the TCP half of " + text + ")");
+            }
         }
-        auto bound = util::parse_url((*udp)->url());
-        u = *bound;
-        u.scheme = "tcp";
-        auto tcp = io::make_tcp_listener(&loop_, u, *pipeline_, cfg_.stream_limits);
-        if (!tcp) {
-            return fail(Errc::ConfigInvalid, tcp.error().detail + " (the TCP half of " + text + ")");
-        }
-        listeners_.push_back(std::move(udp).value());
-        l = std::move(tcp);
     } else if (url->scheme == "udp") {
         l = io::make_udp_listener(&loop_, *url, *pipeline_);
     } else if (url->scheme == "tcp") {
