@@ -623,17 +623,6 @@ private:
     bool stop_parsing_ = false;
 };
 
-class DohListener final : public Listener {
-public:
-    explicit DohListener(std::unique_ptr<TlsStreamServer> server) : server_(std::move(server)) {}
-    [[nodiscard]] std::string url() const override { return server_->url(); }
-    void stop() override { server_->stop(); }
-    [[nodiscard]] std::size_t active() const override { return server_->connections(); }
-
-private:
-    std::unique_ptr<TlsStreamServer> server_;
-};
-
 } // namespace
 
 Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
@@ -662,7 +651,7 @@ Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, Que
     if (!server) {
         return server.error();
     }
-    return ListenerPtr(std::make_unique<DohListener>(std::move(server.value())));
+    return ListenerPtr(std::move(server).value());
 }
 
 } // namespace resolver::io

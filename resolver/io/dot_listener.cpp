@@ -118,17 +118,6 @@ private:
     bool dispatching_ = false;
 };
 
-class DotListener final : public Listener {
-public:
-    explicit DotListener(std::unique_ptr<TlsStreamServer> server) : server_(std::move(server)) {}
-    [[nodiscard]] std::string url() const override { return server_->url(); }
-    void stop() override { server_->stop(); }
-    [[nodiscard]] std::size_t active() const override { return server_->connections(); }
-
-private:
-    std::unique_ptr<TlsStreamServer> server_;
-};
-
 } // namespace
 
 Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
@@ -145,7 +134,7 @@ Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, Que
     if (!server) {
         return server.error();
     }
-    return ListenerPtr(std::make_unique<DotListener>(std::move(server.value())));
+    return ListenerPtr(std::move(server).value());
 }
 
 } // namespace resolver::io

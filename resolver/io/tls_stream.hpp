@@ -120,7 +120,8 @@ private:
 /// handshake, to a StreamSession from `factory`. Enforces StreamLimits::max_connections
 /// (excess connections are closed at accept) and idle_timeout_ms (also the handshake
 /// deadline). Binds with SO_REUSEPORT so several worker loops may share one address.
-class TlsStreamServer {
+/// It is the Listener the DoT and DoH factories return: they differ only in the session.
+class TlsStreamServer final : public Listener {
 public:
     /// Binds and listens on host:port (port 0 picks one). `alpn` (e.g. tls::kAlpnDoh) must
     /// be a static constant. `url_template` is the listener URL; its port is replaced by the
@@ -129,15 +130,15 @@ public:
         uv_loop_t* loop, const util::Url& url_template,
         std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
         const StreamLimits& limits, SessionFactory factory);
-    ~TlsStreamServer();
+    ~TlsStreamServer() override;
     TlsStreamServer(const TlsStreamServer&) = delete;
     TlsStreamServer& operator=(const TlsStreamServer&) = delete;
 
-    [[nodiscard]] const std::string& url() const noexcept { return url_; }
+    [[nodiscard]] std::string url() const override { return url_; }
     [[nodiscard]] const Endpoint& local() const noexcept { return local_; }
     /// Stops accepting; open connections keep running until they close.
-    void stop();
-    [[nodiscard]] std::size_t connections() const noexcept { return conns_.size(); }
+    void stop() override;
+    [[nodiscard]] std::size_t active() const override { return conns_.size(); }
     [[nodiscard]] const StreamLimits& limits() const noexcept { return limits_; }
 
 private:

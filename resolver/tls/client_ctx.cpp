@@ -36,20 +36,6 @@ std::string base64(const unsigned char* data, std::size_t len) {
 }
 } // namespace
 
-std::string drain_openssl_errors() {
-    std::string out;
-    while (unsigned long e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        // Prefer the short reason ("wrong version number"), which is what users search for.
-        const char* reason = ERR_reason_error_string(e);
-        if (!out.empty()) {
-            out += "; ";
-        }
-        out += reason != nullptr ? reason : buf;
-    }
-    return out;
-}
 
 Result<unsigned> ms_param(const util::Url& url, const std::string& key, unsigned fallback) {
     auto it = url.params.find(key);

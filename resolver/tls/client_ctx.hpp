@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include "resolver/tls/errors.hpp"
 #include <string>
 #include <vector>
 
@@ -55,7 +56,5 @@ std::string handshake_error_text(SSL* ssl, int ssl_error);
 /// ConfigInvalid when not a positive integer.
 Result<unsigned> ms_param(const util::Url& url, const std::string& key, unsigned fallback);
 
-/// Pops every entry of this thread's OpenSSL error queue into one "; "-separated line.
-std::string drain_openssl_errors();
 
 } // namespace resolver::tls

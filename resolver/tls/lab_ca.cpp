@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "resolver/util/c_handles.hpp"
+#include "resolver/tls/errors.hpp"
 
 namespace resolver::tls {
 namespace {
@@ -35,20 +36,8 @@ constexpr int kCaDays = 3650;
 constexpr int kLeafDays = 397; // CA/Browser Forum maximum; clients that check it stay happy
 constexpr long kMinRemainingSeconds = 86400;
 
-/// Drains OpenSSL's error queue into one line.
-std::string ssl_errors(std::string what) {
-    unsigned long e = 0;
-    while ((e = ERR_get_error()) != 0) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        what += ": ";
-        what += buf;
-    }
-    return what;
-}
-
 Error config_error(const std::string& what) {
-    return fail(Errc::ConfigInvalid, ssl_errors("lab CA: " + what));
+    return fail(Errc::ConfigInvalid, with_openssl_errors("lab CA: " + what));
 }
 
 Status make_dirs(const std::string& path) {

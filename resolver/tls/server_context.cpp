@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 
+#include "resolver/tls/errors.hpp"
 #include "resolver/tls/keylog.hpp"
 #include "resolver/tls/lab_ca.hpp"
 
@@ -10,14 +11,7 @@ namespace resolver::tls {
 namespace {
 
 Error ssl_error(std::string what) {
-    unsigned long e = 0;
-    while ((e = ERR_get_error()) != 0) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        what += ": ";
-        what += buf;
-    }
-    return fail(Errc::ConfigInvalid, std::move(what));
+    return fail(Errc::ConfigInvalid, with_openssl_errors(std::move(what)));
 }
 
 int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
