@@ -20,15 +20,13 @@ Result<std::unique_ptr<FaultyUpstream>> FaultyUpstream::create(uv_loop_t* loop, 
                                                                std::string transport,
                                                                std::string url,
                                                                unsigned timeout_ms) {
-    auto timer =
-        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(loop, h); });
-    if (!timer) {
-        return timer.error();
+    auto later = DelayedCompletions::create(loop, fail(Errc::UpstreamFailure, url + ": shut down"));
+    if (!later) {
+        return later.error();
     }
     std::unique_ptr<FaultyUpstream> up(new FaultyUpstream(
         loop, std::move(inner), std::move(plan), std::move(transport), std::move(url), timeout_ms));
-    up->timer_ = std::move(timer).value();
-    up->timer_.get()->data = up.get();
+    up->later_ = std::move(later).value();
     return up;
 }
 
@@ -54,7 +52,7 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
     }
     const fixture::FaultAction fault = rule->action; // the plan may be replaced meanwhile
     if (fault.drop || fault.delay_ms >= timeout_ms_) {
-        deliver_later(
+        later_->schedule(
             timeout_ms_,
             fail(Errc::UpstreamTimeout, url_ + ": no answer within " + std::to_string(timeout_ms_) +
                                             " ms (injected " + fault.describe() + ")"),
@@ -83,46 +81,8 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
             done(std::move(r));
             return;
         }
-        deliver_later(fault.delay_ms, std::move(r), std::move(done));
+        later_->schedule(fault.delay_ms, std::move(r), std::move(done));
     });
-}
-
-void FaultyUpstream::deliver_later(unsigned delay_ms, Result<Exchange> result, Completion done) {
-    uv_update_time(loop_); // the cached loop time may be a whole callback old
-    pending_.emplace(uv_now(loop_) + delay_ms, Pending{std::move(result), std::move(done)});
-    arm();
-}
-
-void FaultyUpstream::arm() {
-    if (!timer_) {
-        return;
-    }
-    if (pending_.empty()) {
-        uv_timer_stop(timer_.get());
-        return;
-    }
-    const std::uint64_t now = uv_now(loop_);
-    const std::uint64_t due = pending_.begin()->first;
-    uv_timer_start(
-        timer_.get(), [](uv_timer_t* t) { static_cast<FaultyUpstream*>(t->data)->on_timer(); },
-        due > now ? due - now : 0, 0);
-}
-
-void FaultyUpstream::on_timer() {
-    // Take the due batch first: a completion may send(), shutdown() or destroy us.
-    const std::uint64_t now = uv_now(loop_);
-    std::vector<Pending> batch;
-    while (!pending_.empty() && pending_.begin()->first <= now) {
-        batch.push_back(std::move(pending_.begin()->second));
-        pending_.erase(pending_.begin());
-    }
-    const std::shared_ptr<bool> alive = alive_;
-    for (auto& p : batch) {
-        p.done(std::move(p.result));
-    }
-    if (*alive) {
-        arm();
-    }
 }
 
 void FaultyUpstream::shutdown() {
@@ -133,14 +93,7 @@ void FaultyUpstream::shutdown() {
     if (inner_) {
         inner_->shutdown(); // its pending completions run now, through our callbacks
     }
-    if (timer_) {
-        uv_timer_stop(timer_.get());
-    }
-    auto pending = std::move(pending_);
-    pending_.clear();
-    for (auto& [due, p] : pending) {
-        p.done(fail(Errc::UpstreamFailure, url_ + ": shut down")); // every Completion runs once
-    }
+    later_->cancel_all(); // every Completion runs once
 }
 
 bool has_fault_params(const util::Url& url) {

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "resolver/fixture/fault_plan.hpp"
+#include "resolver/upstream/delayed_completions.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/c_handles.hpp"
 #include "resolver/util/url.hpp"
@@ -44,15 +45,8 @@ public:
     [[nodiscard]] const fixture::FaultPlan& fault_plan() const noexcept { return plan_; }
 
 private:
-    struct Pending {
-        Result<Exchange> result;
-        Completion done;
-    };
     FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan,
                    std::string transport, std::string url, unsigned timeout_ms);
-    void deliver_later(unsigned delay_ms, Result<Exchange> result, Completion done);
-    void arm();
-    void on_timer();
 
     uv_loop_t* loop_;
     UpstreamPtr inner_;
@@ -61,10 +55,8 @@ private:
     std::string url_;
     unsigned timeout_ms_;
     bool shut_down_ = false;
-    std::multimap<std::uint64_t, Pending>
-        pending_; // due (uv_now ms) -> completion, FIFO per due time
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    util::UvHandle<uv_timer_t> timer_; // last: closed first
+    std::unique_ptr<DelayedCompletions> later_; // answers held back by an injected delay
 };
 
 /// True when `url` carries `fault=` or `faults=` and is not a `fixture:` URL (the fixture
