@@ -74,6 +74,10 @@ const char* reason_phrase(int status) {
             return "OK";
         case 400:
             return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
         case 404:
             return "Not Found";
         case 405:
@@ -82,10 +86,16 @@ const char* reason_phrase(int status) {
             return "Content Too Large";
         case 415:
             return "Unsupported Media Type";
+        case 429:
+            return "Too Many Requests";
         case 500:
             return "Internal Server Error";
         case 501:
             return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
         case 504:
             return "Gateway Timeout";
         case 505:
@@ -93,6 +103,29 @@ const char* reason_phrase(int status) {
         default:
             return "Error";
     }
+}
+
+/// The fault a listener's plan injects for one decoded request, if any.
+std::optional<fault::FaultAction> request_fault(const fault::LivePlan* faults,
+                                                const std::vector<std::uint8_t>& query) {
+    if (faults == nullptr || faults->current().empty()) {
+        return std::nullopt;
+    }
+    const auto parsed = wire::parse(query);
+    if (!parsed || parsed.message->question.size() != 1) {
+        return std::nullopt;
+    }
+    const auto& q = parsed.message->question[0];
+    const fault::FaultRule* rule = faults->current().match(q.qname, q.qtype, "https");
+    return rule != nullptr ? std::optional(rule->action) : std::nullopt;
+}
+
+HttpResponse injected_status(unsigned status) {
+    HttpResponse r;
+    r.status = static_cast<int>(status);
+    r.content_type = "text/plain";
+    r.body = "injected fault: http=" + std::to_string(status) + "\n";
+    return r;
 }
 
 TransportInfo doh_info(const HttpRequest& req, const TlsConnection& conn) {
@@ -235,8 +268,13 @@ namespace {
 
 class H2Session final : public StreamSession {
 public:
-    H2Session(TlsConnection& conn, QueryHandler& handler, std::string path, const DohLimits& limits)
-        : conn_(conn), handler_(handler), path_(std::move(path)), limits_(limits) {}
+    H2Session(TlsConnection& conn, QueryHandler& handler, std::string path, const DohLimits& limits,
+              std::shared_ptr<const fault::LivePlan> faults)
+        : conn_(conn),
+          handler_(handler),
+          path_(std::move(path)),
+          limits_(limits),
+          faults_(std::move(faults)) {}
 
     bool init() {
         nghttp2_session_callbacks* raw_cbs = nullptr;
@@ -386,6 +424,10 @@ private:
             respond(id, *d.response);
             return;
         }
+        if (auto f = request_fault(faults_.get(), d.query.wire)) {
+            inject(id, *f);
+            return;
+        }
         TransportInfo info = doh_info(st->req, conn_);
         ++in_flight_;
         handler_.handle(std::move(d.query.wire), std::move(info),
@@ -402,6 +444,21 @@ private:
                             conn_.touch();
                             flush();
                         });
+    }
+
+    void inject(std::int32_t id, const fault::FaultAction& f) {
+        if (f.goaway) {
+            // Last stream ID below this one: the request was not processed (RFC 9113 §6.8);
+            // nghttp2 closes it once the GOAWAY is out, streams below it finish first.
+            static constexpr std::string_view kDebug = "injected fault";
+            nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, std::max(0, id - 2), *f.goaway,
+                                  reinterpret_cast<const std::uint8_t*>(kDebug.data()),
+                                  kDebug.size());
+        } else if (f.rst_stream) {
+            nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, *f.rst_stream);
+        } else if (f.http_status) {
+            respond(id, injected_status(*f.http_status));
+        }
     }
 
     void respond(std::int32_t id, const HttpResponse& r) {
@@ -474,6 +531,7 @@ private:
     QueryHandler& handler_;
     std::string path_;
     DohLimits limits_;
+    std::shared_ptr<const fault::LivePlan> faults_;
     std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
     std::size_t in_flight_ = 0;
     bool in_recv_ = false;
@@ -486,11 +544,13 @@ private:
 class H1Session final : public StreamSession {
 public:
     H1Session(TlsConnection& conn, QueryHandler& handler, std::string path,
-              const StreamLimits& limits, const DohLimits& doh_limits)
+              const StreamLimits& limits, const DohLimits& doh_limits,
+              std::shared_ptr<const fault::LivePlan> faults)
         : conn_(conn),
           handler_(handler),
           path_(std::move(path)),
           doh_limits_(doh_limits),
+          faults_(std::move(faults)),
           parser_(doh_limits.max_header_bytes, doh_limits.max_body_bytes),
           max_pending_(std::max<std::size_t>(1, limits.max_in_flight)) {}
 
@@ -554,6 +614,18 @@ private:
             slot.bytes = serialize(*d.response, !slot.close);
             return;
         }
+        if (auto f = request_fault(faults_.get(), d.query.wire)) {
+            slot.ready = true;
+            if (f->goaway || f->rst_stream) {
+                // No GOAWAY or RST_STREAM in HTTP/1.1: the answers before this one go out,
+                // then the connection closes with this request unanswered.
+                slot.close = true;
+                stop_parsing_ = true;
+            } else {
+                slot.bytes = serialize(injected_status(*f->http_status), !slot.close);
+            }
+            return;
+        }
         ++in_flight_;
         handler_.handle(std::move(d.query.wire), doh_info(req, conn_),
                         [weak = conn_.weak_from_this(), this, seq,
@@ -614,6 +686,7 @@ private:
     QueryHandler& handler_;
     std::string path_;
     DohLimits doh_limits_;
+    std::shared_ptr<const fault::LivePlan> faults_;
     Http1Parser parser_;
     std::size_t max_pending_;
     std::deque<Slot> slots_;
@@ -627,7 +700,8 @@ private:
 
 Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
                                       std::shared_ptr<const tls::ServerContext> ctx,
-                                      const StreamLimits& limits, const DohLimits& doh_limits) {
+                                      const StreamLimits& limits, const DohLimits& doh_limits,
+                                      std::shared_ptr<fault::LivePlan> faults) {
     if (url.scheme != "https") {
         return fail(Errc::ConfigInvalid, "DoH listener needs an https:// URL: " + url.to_string());
     }
@@ -637,17 +711,18 @@ Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, Que
     }
     auto server = TlsStreamServer::create(
         loop, effective, std::move(ctx), &tls::kAlpnDoh, limits,
-        [&handler, limits, doh_limits,
-         path = effective.path](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
+        [&handler, limits, doh_limits, path = effective.path,
+         faults](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
             if (conn.peer().alpn == "h2") {
-                auto s = std::make_unique<H2Session>(conn, handler, path, doh_limits);
+                auto s = std::make_unique<H2Session>(conn, handler, path, doh_limits, faults);
                 if (!s->init()) {
                     return nullptr;
                 }
                 return s;
             }
-            return std::make_unique<H1Session>(conn, handler, path, limits, doh_limits);
-        });
+            return std::make_unique<H1Session>(conn, handler, path, limits, doh_limits, faults);
+        },
+        faults);
     if (!server) {
         return server.error();
     }

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "resolver/core/result.hpp"
+#include "resolver/fault/live_plan.hpp"
 #include "resolver/io/http1.hpp"
 #include "resolver/io/listener.hpp"
 #include "resolver/io/transport.hpp"
@@ -76,8 +77,14 @@ std::string_view request_path(std::string_view target);
 /// http_authorization (CF-Authorization), datagram=false.
 /// `handler` and the loop must outlive the listener; ReplyFn may run after the stream or
 /// connection went away (it is then a no-op).
+/// `faults` (may be null, Site::DohListener): per request, matched on the query's name and
+/// type with transport "https", the first of goaway (h2: GOAWAY whose last stream ID leaves
+/// this request unprocessed), rst_stream (h2: RST_STREAM) and http (that status, text body)
+/// replaces the answer; over HTTP/1.1, which has neither GOAWAY nor RST_STREAM, the
+/// connection is closed after the answers before it. `tls=` rules fail handshakes by SNI.
 Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
                                       std::shared_ptr<const tls::ServerContext> ctx,
-                                      const StreamLimits& limits, const DohLimits& doh_limits);
+                                      const StreamLimits& limits, const DohLimits& doh_limits,
+                                      std::shared_ptr<fault::LivePlan> faults = nullptr);
 
 } // namespace resolver::io

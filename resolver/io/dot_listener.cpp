@@ -122,7 +122,8 @@ private:
 
 Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
                                       std::shared_ptr<const tls::ServerContext> ctx,
-                                      const StreamLimits& limits) {
+                                      const StreamLimits& limits,
+                                      std::shared_ptr<fault::LivePlan> faults) {
     if (url.scheme != "tls") {
         return fail(Errc::ConfigInvalid, "DoT listener needs a tls:// URL: " + url.to_string());
     }
@@ -130,7 +131,8 @@ Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, Que
         loop, url, std::move(ctx), &tls::kAlpnDot, limits,
         [&handler, limits](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
             return std::make_unique<DotSession>(conn, handler, limits);
-        });
+        },
+        std::move(faults));
     if (!server) {
         return server.error();
     }

@@ -138,7 +138,7 @@ void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
         close(); // EOF or reset; nothing more to say to this peer
         return;
     }
-    if (nread == 0 || closed_ || closing_) {
+    if (nread == 0 || closed_ || closing_ || stalled_) {
         return; // closing: discard until the peer's EOF or the linger timer
     }
     if (BIO_write(rbio_, buf->base, static_cast<int>(nread)) != nread) {
@@ -170,6 +170,11 @@ bool TlsConnection::advance_handshake() {
     if (rc != 1) {
         const int err = SSL_get_error(ssl_.get(), rc);
         ERR_clear_error(); // per-connection failures must not leak into other connections
+        if (err == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+            // An injected handshake fault paused the handshake after the ClientHello.
+            stalled_ = hello_hook_.decided == fault::HandshakeFault::Stall;
+            return stalled_; // Close: no answer at all, the caller closes
+        }
         return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
     }
     handshake_done_ = true;
@@ -330,12 +335,15 @@ void TlsConnection::close() {
 
 TlsStreamServer::TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::ServerContext> ctx,
                                  const std::string_view* alpn, const StreamLimits& limits,
-                                 SessionFactory factory)
+                                 SessionFactory factory, std::shared_ptr<fault::LivePlan> faults,
+                                 std::string transport)
     : loop_(loop),
       ctx_(std::move(ctx)),
       alpn_(alpn),
       limits_(limits),
-      factory_(std::move(factory)) {}
+      factory_(std::move(factory)),
+      faults_(std::move(faults)),
+      transport_(std::move(transport)) {}
 
 TlsStreamServer::~TlsStreamServer() {
     auto conns = std::move(conns_);
@@ -347,7 +355,8 @@ TlsStreamServer::~TlsStreamServer() {
 
 Result<std::unique_ptr<TlsStreamServer>> TlsStreamServer::create(
     uv_loop_t* loop, const util::Url& url_template, std::shared_ptr<const tls::ServerContext> ctx,
-    const std::string_view* alpn, const StreamLimits& limits, SessionFactory factory) {
+    const std::string_view* alpn, const StreamLimits& limits, SessionFactory factory,
+    std::shared_ptr<fault::LivePlan> faults) {
     if (!ctx) {
         return fail(Errc::ConfigInvalid, "TLS listener without a server context");
     }
@@ -379,7 +388,8 @@ Result<std::unique_ptr<TlsStreamServer>> TlsStreamServer::create(
     }
 
     std::unique_ptr<TlsStreamServer> server(
-        new TlsStreamServer(loop, std::move(ctx), alpn, limits, std::move(factory)));
+        new TlsStreamServer(loop, std::move(ctx), alpn, limits, std::move(factory),
+                            std::move(faults), url_template.scheme));
     auto handle =
         util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
     if (!handle) {
@@ -431,6 +441,15 @@ void TlsStreamServer::on_connection() {
     }
     tls::set_alpn_preference(ssl.get(), alpn_);
     auto conn = std::make_shared<TlsConnection>(*this, std::move(ssl), std::move(client.value()));
+    if (faults_) {
+        conn->hello_hook_.decide =
+            [faults = faults_, transport = transport_](
+                std::string_view sni) -> std::optional<fault::HandshakeFault> {
+            const fault::FaultRule* rule = faults->current().match_handshake(sni, transport);
+            return rule != nullptr ? rule->action.handshake : std::nullopt;
+        };
+        tls::set_hello_hook(conn->ssl_.get(), &conn->hello_hook_);
+    }
     TlsConnection* raw = conn.get();
     conns_.emplace(raw, std::move(conn));
     if (!raw->start()) {

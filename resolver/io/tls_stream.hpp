@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "resolver/core/result.hpp"
+#include "resolver/fault/live_plan.hpp"
 #include "resolver/io/listener.hpp"
 #include "resolver/io/transport.hpp"
 #include "resolver/tls/server_context.hpp"
@@ -95,6 +96,7 @@ private:
 
     TlsStreamServer* server_; // nulled when the server goes first
     util::Ssl ssl_;
+    tls::HelloHook hello_hook_; // handshake fault injection; attached to ssl_ when in use
     BIO* rbio_ = nullptr; // owned by ssl_
     BIO* wbio_ = nullptr; // owned by ssl_
     std::unique_ptr<StreamSession> session_;
@@ -104,6 +106,7 @@ private:
     std::vector<char> read_buf_;
     std::size_t write_queued_ = 0;
     bool handshake_done_ = false;
+    bool stalled_ = false; // injected HandshakeFault::Stall: input is read and ignored
     bool closing_ = false;   // close once writes drain
     bool lingering_ = false; // FIN sent, draining the peer until EOF or the linger timer
     bool closed_ = false;
@@ -125,11 +128,13 @@ class TlsStreamServer final : public Listener {
 public:
     /// Binds and listens on host:port (port 0 picks one). `alpn` (e.g. tls::kAlpnDoh) must
     /// be a static constant. `url_template` is the listener URL; its port is replaced by the
-    /// real bound port.
+    /// real bound port. `faults` (may be null) fails chosen handshakes: its rules with a
+    /// `tls=` fault are matched against the SNI on the transport named by the URL scheme.
     static Result<std::unique_ptr<TlsStreamServer>> create(
         uv_loop_t* loop, const util::Url& url_template,
         std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
-        const StreamLimits& limits, SessionFactory factory);
+        const StreamLimits& limits, SessionFactory factory,
+        std::shared_ptr<fault::LivePlan> faults = nullptr);
     ~TlsStreamServer() override;
     TlsStreamServer(const TlsStreamServer&) = delete;
     TlsStreamServer& operator=(const TlsStreamServer&) = delete;
@@ -145,7 +150,8 @@ private:
     friend class TlsConnection;
     TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::ServerContext> ctx,
                     const std::string_view* alpn, const StreamLimits& limits,
-                    SessionFactory factory);
+                    SessionFactory factory, std::shared_ptr<fault::LivePlan> faults,
+                    std::string transport);
     void on_connection();
     void forget(TlsConnection* conn);
 
@@ -154,6 +160,8 @@ private:
     const std::string_view* alpn_;
     StreamLimits limits_;
     SessionFactory factory_;
+    std::shared_ptr<fault::LivePlan> faults_;
+    std::string transport_; // "tls" or "https": what fault rules match
     std::string url_;
     Endpoint local_;
     std::unordered_map<TlsConnection*, std::shared_ptr<TlsConnection>> conns_;

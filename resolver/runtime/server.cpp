@@ -48,6 +48,7 @@ Server::~Server() {
 
 Status Server::init(const config::Config& cfg) {
     cfg_ = cfg;
+    cfg_.upstream_options.live_faults = &live_faults_;
     if (int rc = uv_loop_init(&loop_); rc != 0) {
         return fail(Errc::Internal, std::string("uv_loop_init: ") + uv_strerror(rc));
     }
@@ -179,6 +180,33 @@ Status Server::add_listener(const std::string& text) {
     if (!url) {
         return fail(Errc::ConfigInvalid, "listener " + url.error().detail);
     }
+    // fault=/faults= make this listener a misbehaving DoT/DoH server (fault::Site).
+    std::shared_ptr<fault::LivePlan> faults;
+    if (url->params.count("fault") != 0 || url->params.count("faults") != 0) {
+        if (url->scheme != "tls" && url->scheme != "https") {
+            return fail(Errc::ConfigInvalid, "listener " + text +
+                                                 ": fault= and faults= exist for tls:// and "
+                                                 "https:// listeners (put DNS faults on the upstream)");
+        }
+        auto take = [&](const char* key) {
+            std::string value;
+            if (auto it = url->params.find(key); it != url->params.end()) {
+                value = it->second;
+                url->params.erase(it);
+            }
+            return value;
+        };
+        const std::string spec = take("fault");
+        const std::string file = take("faults");
+        auto live = fault::LivePlan::create(
+            spec, file, url->scheme == "tls" ? fault::Site::DotListener : fault::Site::DohListener,
+            "listener " + text);
+        if (!live) {
+            return live.error();
+        }
+        faults = std::move(live).value();
+        live_faults_.add(faults);
+    }
     Result<io::ListenerPtr> l = fail(Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
     if (url->scheme == "dns") {
         // UDP and TCP on the same port, as dig and kdig expect when they retry over TCP.
@@ -225,13 +253,13 @@ Status Server::add_listener(const std::string& text) {
         }
         auto ctx = std::static_pointer_cast<const tls::ServerContext>(tls_context_);
         if (url->scheme == "tls") {
-            l = io::make_dot_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits);
+            l = io::make_dot_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, faults);
         } else {
             io::DohLimits dl;
             dl.max_streams = cfg_.doh_max_streams;
             dl.max_header_bytes = cfg_.doh_max_header_bytes;
             dl.max_body_bytes = cfg_.doh_max_body_bytes;
-            l = io::make_doh_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, dl);
+            l = io::make_doh_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, dl, faults);
         }
     }
     if (!l) {
@@ -261,9 +289,32 @@ struct ReloadWork {
 };
 } // namespace
 
+void Server::reload_faults() {
+    for (const auto& o : live_faults_.reload_all()) {
+        std::string ev;
+        log::JsonWriter j(ev);
+        j.begin_object().field("LabEvent", "faults-reload").field("LabFaultOwner", o.owner);
+        j.field("LabFaultFile", o.file).field("LabOk", o.error.empty());
+        if (!o.error.empty()) {
+            j.field("LabError", o.error);
+            std::fprintf(stderr, "dnslab-resolver: fault plan reload failed, keeping the old one: %s\n",
+                         o.error.c_str());
+        } else {
+            std::fprintf(stderr, "dnslab-resolver: fault plan reloaded: %s (%s)\n", o.file.c_str(),
+                         o.owner.c_str());
+        }
+        j.end_object();
+        log_event(ev);
+    }
+}
+
 void Server::reload() {
-    if (reloading_ || stopping_) {
-        return; // one reload at a time; a second SIGHUP during one is folded into it
+    if (stopping_) {
+        return;
+    }
+    reload_faults(); // small files, read here so the switch is in force when kill -HUP returns soon after
+    if (reloading_) {
+        return; // one policy reload at a time; a second SIGHUP during one is folded into it
     }
     reloading_ = true;
     auto result = std::make_shared<std::optional<Result<pipeline::PolicySnapshotPtr>>>();

@@ -8,6 +8,7 @@
 
 #include "resolver/cache/cache.hpp"
 #include "resolver/config/config.hpp"
+#include "resolver/fault/live_plan.hpp"
 #include "resolver/io/listener.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
@@ -18,7 +19,7 @@ namespace resolver::runtime {
 
 /// The composition root of one dnslab-resolver process: one libuv loop, its listeners,
 /// upstreams, cache, pipeline and log, plus signal handling (SIGINT/SIGTERM: graceful stop;
-/// SIGHUP: reload). Construct with start(), then run() until stopped.
+/// SIGHUP: reload policy and fault files). Construct with start(), then run() until stopped.
 class Server {
 public:
     /// Binds every listener and writes the ready file. Errors name the listener or key.
@@ -38,10 +39,13 @@ private:
     /// Reads every policy input into a new snapshot (off the loop on reload).
     Result<pipeline::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
     void reload();
+    /// Re-reads every `faults=FILE` plan (upstreams and listeners) on the loop thread.
+    void reload_faults();
     void log_event(const std::string& json_object);
     void begin_stop();
     void finish_stop();
 
+    fault::LivePlans live_faults_; // first: cfg_.upstream_options points here
     config::Config cfg_;
     uv_loop_t loop_{};
     bool loop_inited_ = false;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/tls/server_context.hpp"
 
+#include <algorithm>
+
 #include <openssl/err.h>
 
 #include "resolver/tls/errors.hpp"
@@ -42,7 +44,57 @@ int on_servername(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) {
     return SSL_TLSEXT_ERR_OK;
 }
 
+int hello_hook_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+/// The host_name of the ClientHello's server_name extension (RFC 6066 §3), "" if none.
+std::string client_hello_sni(SSL* ssl) {
+    const unsigned char* p = nullptr;
+    std::size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 2) {
+        return {};
+    }
+    std::size_t list = (std::size_t{p[0]} << 8) | p[1];
+    std::size_t off = 2;
+    list = std::min(list + 2, len);
+    while (off + 3 <= list) {
+        const unsigned type = p[off];
+        const std::size_t n = (std::size_t{p[off + 1]} << 8) | p[off + 2];
+        off += 3;
+        if (off + n > list) {
+            break;
+        }
+        if (type == TLSEXT_NAMETYPE_host_name) {
+            return {reinterpret_cast<const char*>(p + off), n};
+        }
+        off += n;
+    }
+    return {};
+}
+
+int on_client_hello(SSL* ssl, int* alert, void* /*arg*/) {
+    auto* hook = static_cast<HelloHook*>(SSL_get_ex_data(ssl, hello_hook_index()));
+    if (hook == nullptr || !hook->decide) {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+    hook->decided = hook->decide(client_hello_sni(ssl));
+    if (!hook->decided) {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+    if (*hook->decided == fault::HandshakeFault::Alert) {
+        *alert = SSL_AD_HANDSHAKE_FAILURE; // what a server with nothing in common sends
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_RETRY; // paused; the connection closes or goes silent
+}
+
 } // namespace
+
+void set_hello_hook(SSL* ssl, HelloHook* hook) {
+    SSL_set_ex_data(ssl, hello_hook_index(), hook);
+}
 
 void set_alpn_preference(SSL* ssl, const std::string_view* wire_list) {
     SSL_set_app_data(ssl, const_cast<std::string_view*>(wire_list));
@@ -84,6 +136,7 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(const TlsServ
     }
     SSL_CTX_set_alpn_select_cb(ctx.get(), &on_alpn, nullptr);
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), &on_servername);
+    SSL_CTX_set_client_hello_cb(ctx.get(), &on_client_hello, nullptr);
     enable_keylog(ctx.get());
     return std::shared_ptr<const ServerContext>(new ServerContext(std::move(ctx), std::move(ca)));
 }

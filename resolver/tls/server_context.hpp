@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <openssl/ssl.h>
 
 #include "resolver/core/result.hpp"
+#include "resolver/fault/plan.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace resolver::tls {
@@ -55,5 +58,18 @@ private:
 /// When the client offers ALPN but nothing in common, the handshake proceeds without ALPN
 /// (RFC 7301 §3.2 allows a fatal alert; real DoT clients often send none, so we stay lenient).
 void set_alpn_preference(SSL* ssl, const std::string_view* wire_list);
+
+/// Per-connection hook consulted by the server context's ClientHello callback, so a lab
+/// listener can fail chosen handshakes (fault::HandshakeFault). `decide` gets the SNI ("" when
+/// none). Alert: the handshake fails at once with a fatal handshake_failure alert.
+/// Close and Stall: the handshake pauses (SSL_ERROR_WANT_CLIENT_HELLO_CB) and the connection
+/// reads `decided` to close or go silent.
+struct HelloHook {
+    std::function<std::optional<fault::HandshakeFault>(std::string_view sni)> decide;
+    std::optional<fault::HandshakeFault> decided;
+};
+
+/// Attaches `hook` (which must outlive the handshake of `ssl`); null detaches.
+void set_hello_hook(SSL* ssl, HelloHook* hook);
 
 } // namespace resolver::tls

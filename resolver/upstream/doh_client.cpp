@@ -145,6 +145,8 @@ private:
     std::uint64_t conn_gen_ = 0; // bumped whenever the connection goes; stale work checks it
     bool conn_up_ = false;
     bool goaway_ = false;
+    std::int32_t goaway_last_stream_ = 0; // of the GOAWAY received on this connection
+    std::uint32_t goaway_code_ = 0;
     double conn_connect_ms_ = 0;
     std::string conn_peer_;
     // HTTP/1.1 state: the request on the wire and the bytes of its response so far.
@@ -453,8 +455,16 @@ int DohClient::on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id, st
     } else if (error_code == NGHTTP2_NO_ERROR && r->status != 0) {
         self->answered(*r);
     } else if (error_code == NGHTTP2_REFUSED_STREAM && !r->retried) {
-        // RFC 9113 §8.7: a refused stream was not processed and is safe to retry.
+        // RFC 9113 §8.7: a refused stream was not processed and is safe to retry; so is one
+        // above a GOAWAY's last stream ID, which nghttp2 closes with REFUSED_STREAM.
         self->retry_.push_back(r->serial);
+    } else if (error_code == NGHTTP2_REFUSED_STREAM && self->goaway_ &&
+               stream_id > self->goaway_last_stream_) {
+        self->deferred_.emplace_back(
+            r->serial, Error{Errc::UpstreamFailure,
+                             self->label_ + ": HTTP/2 GOAWAY (" +
+                                 nghttp2_http2_strerror(self->goaway_code_) +
+                                 ") before the answer, also on a new connection"});
     } else {
         self->deferred_.emplace_back(r->serial,
                                      Error{Errc::UpstreamFailure, self->label_ + ": HTTP/2 stream reset by server (" +
@@ -467,7 +477,10 @@ int DohClient::on_h2_frame(nghttp2_session* /*s*/, const nghttp2_frame* frame, v
     if (frame->hd.type == NGHTTP2_GOAWAY) {
         // RFC 9113 §6.8: no new streams here; nghttp2 closes the ones above last_stream_id
         // with REFUSED_STREAM, which on_h2_stream_close retries on a new connection.
-        static_cast<DohClient*>(user)->goaway_ = true;
+        auto* self = static_cast<DohClient*>(user);
+        self->goaway_ = true;
+        self->goaway_last_stream_ = frame->goaway.last_stream_id;
+        self->goaway_code_ = frame->goaway.error_code;
     }
     return 0;
 }
@@ -764,8 +777,9 @@ void DohClient::on_request_timeout(uv_timer_t* timer) {
     auto* r = static_cast<Request*>(timer->data);
     DohClient* self = r->owner;
     const bool blocks_h1 = self->opts_.http == DohOptions::Http::H1 && self->h1_current_ == r->serial;
+    const char* why = self->conn_ && !self->conn_up_ ? " (TLS handshake not finished)" : "";
     self->finish(r->serial, fail(Errc::UpstreamTimeout, self->label_ + ": no answer within " +
-                                                            std::to_string(self->opts_.timeout_ms) + " ms"));
+                                                            std::to_string(self->opts_.timeout_ms) + " ms" + why));
     if (blocks_h1) {
         // HTTP/1.1 cannot cancel one request: the connection goes, the queue moves to a new one.
         self->drop_connection();

@@ -259,8 +259,10 @@ void DotClient::on_query_timeout(uv_timer_t* timer) {
     auto* p = static_cast<Pending*>(timer->data);
     DotClient* self = p->owner;
     // The connection stays: other queries on it may still be answered (RFC 7766 §6.2.4).
+    // Say when the TLS handshake never finished: a stalled server or middlebox, not a slow answer.
+    const char* why = self->conn_ && !self->conn_up_ ? " (TLS handshake not finished)" : "";
     self->complete(p->wire_id, fail(Errc::UpstreamTimeout, self->label_ + ": no answer within " +
-                                                               std::to_string(self->opts_.timeout_ms) + " ms"));
+                                                               std::to_string(self->opts_.timeout_ms) + " ms" + why));
 }
 
 void DotClient::on_idle(uv_timer_t* timer) {

@@ -6,7 +6,7 @@
 
 namespace resolver::upstream {
 
-FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan,
+FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, std::shared_ptr<fault::LivePlan> plan,
                                std::string transport, std::string url, unsigned timeout_ms)
     : loop_(loop),
       inner_(std::move(inner)),
@@ -16,7 +16,7 @@ FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::Faul
       timeout_ms_(timeout_ms) {}
 
 Result<std::unique_ptr<FaultyUpstream>> FaultyUpstream::create(uv_loop_t* loop, UpstreamPtr inner,
-                                                               fixture::FaultPlan plan,
+                                                               std::shared_ptr<fault::LivePlan> plan,
                                                                std::string transport,
                                                                std::string url,
                                                                unsigned timeout_ms) {
@@ -41,16 +41,16 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
         return;
     }
     auto parsed = wire::parse(query);
-    const fixture::FaultRule* rule = nullptr;
+    const fault::FaultRule* rule = nullptr;
     if (parsed && parsed.message->question.size() == 1) {
-        rule = plan_.match(parsed.message->question[0].qname, parsed.message->question[0].qtype,
+        rule = plan_->current().match(parsed.message->question[0].qname, parsed.message->question[0].qtype,
                            transport_);
     }
     if (rule == nullptr) {
         inner_->send(std::move(query), std::move(done));
         return;
     }
-    const fixture::FaultAction fault = rule->action; // the plan may be replaced meanwhile
+    const fault::FaultAction fault = rule->action; // the plan may be replaced meanwhile
     if (fault.drop || fault.delay_ms >= timeout_ms_) {
         later_->schedule(
             timeout_ms_,
@@ -70,11 +70,11 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
         } else if (r && !r->wire.empty()) {
             if (fault.rcode || fault.tc) {
                 if (auto m = wire::parse(r->wire)) {
-                    fixture::apply_message_faults(fault, q, *m.message, nullptr);
+                    fault::apply_message_faults(fault, q, *m.message, nullptr);
                     r->wire = wire::serialize(*m.message);
                 }
             }
-            fixture::apply_wire_faults(fault, r->wire);
+            fault::apply_wire_faults(fault, r->wire);
         }
         auto flag = alive.lock();
         if (!flag || !*flag || shut_down_ || fault.delay_ms == 0) {
@@ -104,29 +104,29 @@ bool has_fault_params(const util::Url& url) {
 Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
                                          const UpstreamOptions& opts) {
     util::Url inner_url = url;
-    fixture::FaultPlan plan;
-    // Inline rules first, then the file's, as for the fixture.
-    for (const char* key : {"fault", "faults"}) {
-        auto it = inner_url.params.find(key);
-        if (it == inner_url.params.end()) {
-            continue;
+    auto take = [&](const char* key) {
+        std::string value;
+        if (auto it = inner_url.params.find(key); it != inner_url.params.end()) {
+            value = it->second;
+            inner_url.params.erase(it);
         }
-        auto p = std::string(key) == "faults" ? fixture::FaultPlan::load_toml(it->second)
-                                              : fixture::FaultPlan::parse_inline(it->second);
-        if (!p) {
-            return fail(Errc::ConfigInvalid, url.to_string() + ": " + p.error().detail);
-        }
-        for (const auto& rule : p->rules()) {
-            plan.add(rule);
-        }
-        inner_url.params.erase(it);
+        return value;
+    };
+    const std::string spec = take("fault");
+    const std::string file = take("faults");
+    auto plan = fault::LivePlan::create(spec, file, fault::Site::Upstream, url.to_string());
+    if (!plan) {
+        return plan.error();
+    }
+    if (opts.live_faults != nullptr) {
+        opts.live_faults->add(*plan);
     }
     auto inner = make_upstream(loop, inner_url, opts);
     if (!inner) {
         return inner.error();
     }
     // One attempt of the wrapped client takes timeout_ms; a drop waits as long.
-    auto up = FaultyUpstream::create(loop, std::move(inner).value(), std::move(plan), url.scheme,
+    auto up = FaultyUpstream::create(loop, std::move(inner).value(), std::move(plan).value(), url.scheme,
                                      inner_url.to_string(), opts.timeout_ms);
     if (!up) {
         return up.error();

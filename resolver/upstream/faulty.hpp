@@ -8,7 +8,7 @@
 
 #include <uv.h>
 
-#include "resolver/fixture/fault_plan.hpp"
+#include "resolver/fault/live_plan.hpp"
 #include "resolver/upstream/delayed_completions.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/c_handles.hpp"
@@ -29,7 +29,7 @@ namespace resolver::upstream {
 class FaultyUpstream final : public Upstream {
 public:
     static Result<std::unique_ptr<FaultyUpstream>> create(uv_loop_t* loop, UpstreamPtr inner,
-                                                          fixture::FaultPlan plan,
+                                                          std::shared_ptr<fault::LivePlan> plan,
                                                           std::string transport, std::string url,
                                                           unsigned timeout_ms);
     ~FaultyUpstream() override;
@@ -40,17 +40,17 @@ public:
     [[nodiscard]] const std::string& url() const override { return url_; }
     void shutdown() override;
 
-    /// Replaces the plan; applies to queries sent from now on (runtime switching).
-    void set_fault_plan(fixture::FaultPlan plan) { plan_ = std::move(plan); }
-    [[nodiscard]] const fixture::FaultPlan& fault_plan() const noexcept { return plan_; }
+    /// The plan in force; LivePlan::replace() or reload() switch it for queries sent from
+    /// then on.
+    [[nodiscard]] fault::LivePlan& fault_plan() const noexcept { return *plan_; }
 
 private:
-    FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, fixture::FaultPlan plan,
+    FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, std::shared_ptr<fault::LivePlan> plan,
                    std::string transport, std::string url, unsigned timeout_ms);
 
     uv_loop_t* loop_;
     UpstreamPtr inner_;
-    fixture::FaultPlan plan_;
+    std::shared_ptr<fault::LivePlan> plan_;
     std::string transport_;
     std::string url_;
     unsigned timeout_ms_;

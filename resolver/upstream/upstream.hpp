@@ -8,6 +8,10 @@
 
 #include "resolver/core/result.hpp"
 
+namespace resolver::fault {
+class LivePlans;
+}
+
 namespace resolver::upstream {
 
 /// A finished exchange with one server. Also what the probe reports per target, so it
@@ -29,6 +33,9 @@ struct UpstreamOptions {
     unsigned tries = 2;                 // attempts per server before it counts as failed
     unsigned connect_timeout_ms = 2000; // TCP/TLS connection set-up
     unsigned idle_timeout_ms = 10000;   // close an unused DoT/DoH connection after this
+    /// Where upstreams with a `faults=FILE` plan register it, so the resolver can re-read the
+    /// file on SIGHUP. Not owned; null: plans are fixed.
+    fault::LivePlans* live_faults = nullptr;
 };
 
 /// Completion of one send(): called exactly once, on the loop thread, possibly before

@@ -2,10 +2,10 @@
 // Fault plan extensions of issue 7: per-transport rules and the TCP reset.
 #include <doctest/doctest.h>
 
-#include "resolver/fixture/fault_plan.hpp"
+#include "resolver/fault/plan.hpp"
 #include "resolver/upstream/faulty.hpp"
 
-using resolver::fixture::FaultPlan;
+using resolver::fault::FaultPlan;
 using resolver::wire::Name;
 
 TEST_CASE("faults: inline @transport restricts a rule; reset=N parses") {
