@@ -51,7 +51,7 @@ class ShippedScenarios(unittest.TestCase):
             readme = read(os.path.join(SCEN, d, "README.md"))
             self.assertIn("Reproduces", readme, d)
             self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "expect.toml")), d)
-            if d != "upstream-fault-matrix":  # the reference table, not a customer case
+            if not d.endswith("fault-matrix"):  # reference tables, not customer cases
                 self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "fixed", "scenario.toml")), d)
 
     def test_every_scenario_and_fix_passes(self):
@@ -149,6 +149,34 @@ class ShippedScenarios(unittest.TestCase):
             "wrongid.faults.partner.example": (2, [23], "does not match the question"),
             "reset.faults.partner.example": (2, [23], "connection reset after 20 bytes"),
             "udponly.faults.partner.example": (0, [], None),
+        }
+        for name, (rcode, ede, text) in want.items():
+            with self.subTest(name=name):
+                line = one_line(self, rep, name)
+                self.assertEqual((line["RCode"], line["EDEErrors"]), (rcode, ede))
+                if text:
+                    self.assertIn(text, line["LabUpstreamError"])
+                else:
+                    self.assertNotIn("LabUpstreamError", line)
+
+
+    def test_sni_filtered_dot_upstream_is_servfail_ede23_handshake(self):
+        rc, rep, p = run_json(os.path.join(SCEN, "dot-sni-filtered"), "--transports", "udp")
+        self.assertEqual(rc, 0, p.stderr)
+        line = one_line(self, rep, "www.partner.example")
+        self.assertEqual((line["RCode"], line["EDEErrors"]), (2, [23]))
+        self.assertIn("TLS handshake failed: connection closed by peer", line["LabUpstreamError"])
+
+    def test_doh_upstream_fault_matrix_reactions_are_logged(self):
+        rc, rep, p = run_json(os.path.join(SCEN, "doh-upstream-fault-matrix"), "--transports", "udp")
+        self.assertEqual(rc, 0, p.stderr)
+        want = {  # name -> (RCode, EDEErrors, text in LabUpstreamError or None)
+            "www.partner.example": (0, [], None),
+            "http503.faults.partner.example": (2, [23], "/dns-query: HTTP 503"),
+            "http429.faults.partner.example": (2, [23], "/dns-query: HTTP 429"),
+            "rst.faults.partner.example": (2, [23], "HTTP/2 stream reset by server (INTERNAL_ERROR)"),
+            "refused.faults.partner.example": (2, [23], "HTTP/2 stream reset by server (REFUSED_STREAM)"),
+            "ok.faults.partner.example": (0, [], None),
         }
         for name, (rcode, ede, text) in want.items():
             with self.subTest(name=name):
