@@ -63,7 +63,10 @@ class Resolver:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"resolver exited with {self.proc.returncode}: {self.read_stderr()}")
+                text = self.read_stderr()
+                self.stderr.close()
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise RuntimeError(f"resolver exited with {self.proc.returncode}: {text}")
             if os.path.exists(self.ready):
                 with open(self.ready) as f:
                     text = f.read()

@@ -44,6 +44,17 @@ def one_line(test, report, name):
 
 
 class ShippedScenarios(unittest.TestCase):
+    def assert_reactions(self, rep, want):
+        """want: name -> (RCode, EDEErrors, text in LabUpstreamError or None for no error)."""
+        for name, (rcode, ede, text) in want.items():
+            with self.subTest(name=name):
+                line = one_line(self, rep, name)
+                self.assertEqual((line["RCode"], line["EDEErrors"]), (rcode, ede))
+                if text:
+                    self.assertIn(text, line["LabUpstreamError"])
+                else:
+                    self.assertNotIn("LabUpstreamError", line)
+
     def test_at_least_six_scenarios_with_readme_and_fix(self):
         dirs = [d for d in sorted(os.listdir(SCEN)) if os.path.isfile(os.path.join(SCEN, d, "scenario.toml"))]
         self.assertGreaterEqual(len(dirs), 6, dirs)
@@ -150,14 +161,7 @@ class ShippedScenarios(unittest.TestCase):
             "reset.faults.partner.example": (2, [23], "connection reset after 20 bytes"),
             "udponly.faults.partner.example": (0, [], None),
         }
-        for name, (rcode, ede, text) in want.items():
-            with self.subTest(name=name):
-                line = one_line(self, rep, name)
-                self.assertEqual((line["RCode"], line["EDEErrors"]), (rcode, ede))
-                if text:
-                    self.assertIn(text, line["LabUpstreamError"])
-                else:
-                    self.assertNotIn("LabUpstreamError", line)
+        self.assert_reactions(rep, want)
 
 
     def test_sni_filtered_dot_upstream_is_servfail_ede23_handshake(self):
@@ -178,14 +182,7 @@ class ShippedScenarios(unittest.TestCase):
             "refused.faults.partner.example": (2, [23], "HTTP/2 stream reset by server (REFUSED_STREAM)"),
             "ok.faults.partner.example": (0, [], None),
         }
-        for name, (rcode, ede, text) in want.items():
-            with self.subTest(name=name):
-                line = one_line(self, rep, name)
-                self.assertEqual((line["RCode"], line["EDEErrors"]), (rcode, ede))
-                if text:
-                    self.assertIn(text, line["LabUpstreamError"])
-                else:
-                    self.assertNotIn("LabUpstreamError", line)
+        self.assert_reactions(rep, want)
 
 
 class RunnerBehaviour(unittest.TestCase):
