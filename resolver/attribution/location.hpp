@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,26 @@ struct Location {
     bool dot_enabled = true;
     bool doh_enabled = true;
     bool doh_require_token = false;
+    /// `max_ttl` (reference §3, maximum DNS TTL): the location inherits the account's cap,
+    /// disables it, or overrides it with ttl_secs (60..36000).
+    struct MaxTtl {
+        enum class Mode : std::uint8_t { Inherit, Disabled, Override };
+        Mode mode = Mode::Inherit;
+        std::uint32_t ttl_secs = 0;
+    } max_ttl;
+
+    /// The TTL cap for upstream answers at this location given the account's (0: none).
+    [[nodiscard]] std::uint32_t effective_max_ttl(std::uint32_t account_max_ttl) const noexcept {
+        switch (max_ttl.mode) {
+        case MaxTtl::Mode::Disabled:
+            return 0;
+        case MaxTtl::Mode::Override:
+            return max_ttl.ttl_secs;
+        case MaxTtl::Mode::Inherit:
+            break;
+        }
+        return account_max_ttl;
+    }
 };
 
 /// Every location plus the indexes attribution needs. Built once by policy::load.

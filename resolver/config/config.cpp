@@ -63,7 +63,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
         {"tcp", {"idle_timeout_ms", "max_connections", "max_message_size", "max_in_flight"}},
         {"tls", {"cert", "key", "gateway_domain"}},
         {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
-        {"policy", {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities"}},
+        {"policy", {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities", "max_ttl_secs"}},
     };
     return keys;
 }
@@ -147,6 +147,7 @@ Result<Config> load_file(const std::string& path) {
         r.get(*t, "policy", "geo", c.geo_file);
         r.get(*t, "policy", "mmdb", c.mmdb_file);
         r.get(*t, "policy", "identities", c.identities_file);
+        r.get(*t, "policy", "max_ttl_secs", c.max_ttl_secs);
     }
     if (const auto* t = root["behaviour"].as_table()) {
         std::ostringstream os;

@@ -50,6 +50,9 @@ struct Config {
     std::string geo_file;
     std::string mmdb_file;
     std::string identities_file;
+    /// The account's maximum DNS TTL (`max_ttl_secs` of /gateway/configuration): 0 = none,
+    /// else 60..36000; locations may disable or override it.
+    std::uint32_t max_ttl_secs = 0;
     std::string behaviour_toml; // the [behaviour] table, re-serialized, parsed by the policy module
     std::string config_dir;     // relative paths in the file are resolved against this
 };

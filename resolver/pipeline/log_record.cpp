@@ -117,7 +117,7 @@ std::string render_log_record(const QueryContext& ctx) {
         w.field("PolicyName", "");
     }
     w.field("CustomResolverAddress", ctx.custom_resolver_address);
-    w.field("AppliedMaxTTL", 0);
+    w.field("AppliedMaxTTL", ctx.applied_max_ttl);
     // Lab fields: what Gateway does not log but an engineer reproducing a case needs.
     w.field("LabLocationReason", loc.reason);
     // The raw transport hints, whether or not a location matched them (issue 3).

@@ -397,8 +397,26 @@ void Pipeline::after_answer(QueryContext& ctx) {
             r.add_ede(e.code, e.text); // keep what the upstream told us (RFC 8914 §3)
         }
     }
+    cap_ttls(ctx, r);
     ctx.response = std::move(r);
     finish(ctx, Verdict::Answer);
+}
+
+void Pipeline::cap_ttls(QueryContext& ctx, wire::Message& r) const {
+    // Gateway's maximum DNS TTL: upstream answers of allowed queries only (reference §3);
+    // the account's cap, unless the location disables or overrides it.
+    const std::uint32_t account = ctx.policy ? ctx.policy->account_max_ttl : 0;
+    const auto* loc = ctx.location.location;
+    const std::uint32_t cap = loc != nullptr ? loc->effective_max_ttl(account) : account;
+    if (cap == 0) {
+        return;
+    }
+    for (auto* section : {&r.answer, &r.authority, &r.additional}) {
+        for (auto& rr : *section) {
+            rr.ttl = std::min(rr.ttl, cap);
+        }
+    }
+    ctx.applied_max_ttl = cap;
 }
 
 void Pipeline::answer_error(QueryContext& ctx, std::uint16_t rc) {

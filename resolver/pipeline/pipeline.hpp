@@ -72,6 +72,8 @@ private:
     upstream::Upstream* upstream_for(QueryContext& ctx);
     void on_upstream(QueryId id, Result<upstream::Exchange> result);
     void after_answer(QueryContext& ctx);
+    /// Applies the maximum-TTL cap in force for ctx's location to an upstream answer.
+    void cap_ttls(QueryContext& ctx, wire::Message& r) const;
     void finish(QueryContext& ctx, Verdict verdict);
 
     void answer_error(QueryContext& ctx, std::uint16_t rcode);

@@ -24,6 +24,7 @@ struct PolicySnapshot {
     policy::PolicySetPtr set; // never null (an empty set when no policy files are given)
     policy::Behaviour behaviour;
     std::uint64_t generation = 0; // bumped per successful load, logged as LabPolicyGeneration
+    std::uint32_t account_max_ttl = 0; // [policy] max_ttl_secs; 0: no account-wide TTL cap
 };
 using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
 
@@ -78,6 +79,7 @@ struct QueryContext {
     std::optional<Error> upstream_error;
     std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), TTLs as received
     std::vector<std::uint32_t> upstream_ttls;     // UpstreamRecordTTLs: one per answer RR, before any cap
+    std::uint32_t applied_max_ttl = 0;            // AppliedMaxTTL: the cap applied to the answer, 0 none
 
     // finish
     std::optional<wire::Message> response; // what the client gets

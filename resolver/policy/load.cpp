@@ -278,6 +278,27 @@ struct Loader {
                     loc.doh_require_token = bool_or(*d, "require_token", false);
                 }
             }
+            if (auto it = o.find("max_ttl"); it != o.end() && it->is_object()) {
+                using Mode = attribution::Location::MaxTtl::Mode;
+                const std::string mode = str_or(*it, "mode", "inherit");
+                if (mode == "inherit") {
+                    loc.max_ttl.mode = Mode::Inherit;
+                } else if (mode == "disabled") {
+                    loc.max_ttl.mode = Mode::Disabled;
+                } else if (mode == "override") {
+                    loc.max_ttl.mode = Mode::Override;
+                    const auto t = it->find("ttl_secs");
+                    if (t == it->end() || !t->is_number_integer() || t->get<std::int64_t>() < 60 ||
+                        t->get<std::int64_t>() > 36000) {
+                        return fail(Errc::ConfigInvalid,
+                                    where + ": max_ttl override needs ttl_secs 60..36000");
+                    }
+                    loc.max_ttl.ttl_secs = static_cast<std::uint32_t>(t->get<std::int64_t>());
+                } else {
+                    return fail(Errc::ConfigInvalid, where + ": max_ttl mode \"" + mode +
+                                                         "\" (inherit, disabled, override)");
+                }
+            }
             set.locations.locations.push_back(std::move(loc));
         }
         set.locations.index();

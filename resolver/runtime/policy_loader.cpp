@@ -13,6 +13,9 @@ Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& c
     if (!cfg.gateway_domain.empty()) {
         behaviour->gateway_domain = cfg.gateway_domain;
     }
+    if (cfg.max_ttl_secs != 0 && (cfg.max_ttl_secs < 60 || cfg.max_ttl_secs > 36000)) {
+        return fail(Errc::ConfigInvalid, "[policy] max_ttl_secs must be 0 (none) or 60..36000 (Gateway's range)");
+    }
     policy::PolicyFiles files;
     files.rules = cfg.rules_file;
     files.lists = cfg.lists_file;
@@ -29,6 +32,7 @@ Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& c
     snap->set = std::move(set).value();
     snap->behaviour = std::move(behaviour).value();
     snap->generation = generation;
+    snap->account_max_ttl = cfg.max_ttl_secs;
     return pipeline::PolicySnapshotPtr(std::move(snap));
 }
 

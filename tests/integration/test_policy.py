@@ -622,5 +622,60 @@ class PolicyMemory(Lab, unittest.TestCase):
         self.assertLess(per_name, 150, f"{per_name:.0f} B of RSS per list name")
 
 
+class MaxTtl(unittest.TestCase):
+    """Gateway's maximum DNS TTL (reference §3): the account cap ([policy] max_ttl_secs), a
+    location overriding it, one disabling it, one inheriting it; upstream answers only."""
+
+    LOCATIONS = [
+        {"id": "m1", "name": "Override 60", "networks": [{"network": "127.0.0.2/32"}],
+         "max_ttl": {"mode": "override", "ttl_secs": 60}},
+        {"id": "m2", "name": "Disabled", "networks": [{"network": "127.0.0.3/32"}],
+         "max_ttl": {"mode": "disabled"}},
+        {"id": "m3", "name": "Inherit", "networks": [{"network": "127.0.0.4/32"}]},
+    ]
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-maxttl-it-")
+        self.locations = os.path.join(self.tmp, "locations.json")
+        with open(self.locations, "w") as f:
+            json.dump({"success": True, "result": self.LOCATIONS}, f)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def config(self, max_ttl_secs):
+        return f'[policy]\nlocations = "{self.locations}"\nmax_ttl_secs = {max_ttl_secs}\n'
+
+    def test_cap_per_location_and_logged(self):
+        with harness.Resolver(config=self.config(120)) as lab:
+            host, port = lab.addr("udp")
+            want = {"127.0.0.2": ("Override 60", 60), "127.0.0.3": ("Disabled", 0),
+                    "127.0.0.4": ("Inherit", 120)}
+            for src, (loc, cap) in want.items():
+                with self.subTest(location=loc):
+                    out = harness.dig(host, port, "-b", src, "+noall", "+answer", "www.example.com", "A")
+                    ttl = int(out.split()[1])
+                    if cap:
+                        self.assertEqual(ttl, cap, out)
+                    else:
+                        self.assertGreater(ttl, 120, out)  # the zone's 300, counting down in the cache
+                    rec = lab.wait_record(lambda r, s=src: r.get("QueryName") == "www.example.com"
+                                          and r.get("SrcIP") == s)
+                    self.assertEqual((rec["Location"], rec["AppliedMaxTTL"]), (loc, cap))
+                    self.assertGreater(rec["UpstreamRecordTTLs"][0], 120)  # before the cap
+            # The order above matters: the Disabled location, asked after the capped one, gets
+            # the zone's TTL from the cache, so the cache keeps uncapped answers.
+
+    def test_out_of_range_caps_are_refused_at_start(self):
+        with self.assertRaises(RuntimeError) as cm:
+            harness.Resolver(config=self.config(30))
+        self.assertIn("max_ttl_secs", str(cm.exception))
+        self.LOCATIONS = [dict(self.LOCATIONS[0], max_ttl={"mode": "override", "ttl_secs": 40000})]
+        self.setUp()
+        with self.assertRaises(RuntimeError) as cm:
+            harness.Resolver(config=self.config(0))
+        self.assertIn("ttl_secs 60..36000", str(cm.exception))
+
+
 if __name__ == "__main__":
     harness.main()
