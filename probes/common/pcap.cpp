@@ -2,13 +2,12 @@
 #include "probes/common/pcap.hpp"
 
 #include <arpa/inet.h>
-#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 
-#include "resolver/util/c_handles.hpp"
+#include "resolver/fixture/capture.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace probes::common {
@@ -51,7 +50,6 @@ void put_le(std::FILE* f, T v) {
     }
 }
 
-using PcapHandle = resolver::util::CHandle<pcap_t, pcap_close>;
 } // namespace
 
 std::vector<std::uint8_t> udp_packet(const PacketEndpoint& src, const PacketEndpoint& dst,
@@ -150,77 +148,12 @@ void PcapWriter::write(std::uint64_t when_us, const PacketEndpoint& src, const P
 }
 
 Result<std::vector<QuestionSpec>> read_pcap_questions(const std::string& path) {
-    std::array<char, PCAP_ERRBUF_SIZE> err{};
-    PcapHandle pcap(pcap_open_offline(path.c_str(), err.data()));
-    if (!pcap) {
-        return fail(Errc::ConfigInvalid, "cannot read pcap " + path + ": " + err.data());
+    auto messages = resolver::fixture::read_capture(path);
+    if (!messages) {
+        return messages.error();
     }
-    const int link = pcap_datalink(pcap.get());
     std::vector<QuestionSpec> out;
-    pcap_pkthdr* hdr = nullptr;
-    const u_char* data = nullptr;
-    while (pcap_next_ex(pcap.get(), &hdr, &data) == 1) {
-        std::span<const std::uint8_t> pkt(data, hdr->caplen);
-        std::size_t off = 0;
-        std::uint16_t ethertype = 0;
-        switch (link) {
-        case DLT_EN10MB:
-            if (pkt.size() < 14) {
-                continue;
-            }
-            ethertype = static_cast<std::uint16_t>((pkt[12] << 8) | pkt[13]);
-            off = 14;
-            if (ethertype == 0x8100 && pkt.size() >= 18) { // one 802.1Q tag
-                ethertype = static_cast<std::uint16_t>((pkt[16] << 8) | pkt[17]);
-                off = 18;
-            }
-            break;
-        case DLT_LINUX_SLL:
-            if (pkt.size() < 16) {
-                continue;
-            }
-            ethertype = static_cast<std::uint16_t>((pkt[14] << 8) | pkt[15]);
-            off = 16;
-            break;
-        case DLT_NULL:
-        case DLT_LOOP:
-            off = 4;
-            break;
-        default: // DLT_RAW / LINKTYPE_RAW and anything else: assume the packet starts with IP
-            break;
-        }
-        (void)ethertype; // the IP version nibble decides below
-        if (pkt.size() <= off) {
-            continue;
-        }
-        const auto ip = pkt.subspan(off);
-        std::size_t l4 = 0;
-        std::uint8_t proto = 0;
-        if ((ip[0] >> 4) == 4 && ip.size() >= 20) {
-            l4 = static_cast<std::size_t>(ip[0] & 0x0F) * 4;
-            proto = ip[9];
-        } else if ((ip[0] >> 4) == 6 && ip.size() >= 40) {
-            l4 = 40;
-            proto = ip[6]; // extension headers are not followed
-        } else {
-            continue;
-        }
-        if (ip.size() <= l4) {
-            continue;
-        }
-        auto seg = ip.subspan(l4);
-        std::span<const std::uint8_t> dns;
-        if (proto == 17 && seg.size() > 8) {
-            dns = seg.subspan(8);
-        } else if (proto == 6 && seg.size() > 20) {
-            const std::size_t doff = static_cast<std::size_t>(seg[12] >> 4) * 4;
-            if (seg.size() <= doff + 2) {
-                continue;
-            }
-            dns = seg.subspan(doff + 2); // RFC 7766 §8 length prefix; one message per segment
-        } else {
-            continue;
-        }
+    for (const auto& dns : *messages) {
         auto parsed = resolver::wire::parse(dns);
         if (!parsed || parsed.message->flag(resolver::wire::kFlagQr) || parsed.message->question.empty()) {
             continue;

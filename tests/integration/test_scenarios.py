@@ -164,6 +164,20 @@ class ShippedScenarios(unittest.TestCase):
         self.assert_reactions(rep, want)
 
 
+    def test_recorded_answers_are_served_and_decided_on(self):
+        rc, rep, p = run_json(os.path.join(SCEN, "recorded-geo-answer"), "--transports", "udp")
+        self.assertEqual(rc, 0, p.stderr)
+        line = one_line(self, rep, "downloads.vendor.example")
+        self.assertEqual(line["ResolverDecision"], "blockedRule")
+        self.assertEqual(line["PolicyName"], "Block bad hosting ranges")
+        self.assertEqual(line["ResolvedIPs"], ["0.0.0.0"])  # the block answer
+        rc, rep, p = run_json(os.path.join(SCEN, "recorded-geo-answer", "fixed"), "--transports", "udp")
+        self.assertEqual(rc, 0, p.stderr)
+        lines = [l for l in lab_lines(rep, "downloads.vendor.example") if l["QueryTypeName"] == "A"]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["ResolverDecision"], "allowedOnNoPolicyMatch")
+        self.assertEqual(lines[0]["ResolvedIPs"], ["203.0.113.66"])  # as recorded at the office
+
     def test_sni_filtered_dot_upstream_is_servfail_ede23_handshake(self):
         rc, rep, p = run_json(os.path.join(SCEN, "dot-sni-filtered"), "--transports", "udp")
         self.assertEqual(rc, 0, p.stderr)
