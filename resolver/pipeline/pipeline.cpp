@@ -179,6 +179,7 @@ Verdict Pipeline::pre_policy(QueryContext& ctx) {
     const PolicySnapshot& p = *ctx.policy;
     policy::EvalOptions opt;
     opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
+    opt.scratch = &eval_scratch_;
     ctx.facts = facts(ctx); // QueryContext never moves (owned by unique_ptr): views stay valid
     ctx.evaluation = policy::evaluate_pre(*p.set, ctx.facts, p.behaviour, opt);
     if (ctx.evaluation->needs_resolution()) {
@@ -260,6 +261,7 @@ Verdict Pipeline::post_policy(QueryContext& ctx) {
     const PolicySnapshot& p = *ctx.policy;
     policy::EvalOptions opt;
     opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
+    opt.scratch = &eval_scratch_;
     policy::evaluate_post(*p.set, ctx.facts, policy::ResponseFacts::from_message(*ctx.upstream_answer),
                           p.behaviour, opt, *ctx.evaluation);
     if (ctx.evaluation->needs_resolution()) {

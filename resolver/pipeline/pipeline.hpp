@@ -85,6 +85,7 @@ private:
     cache::Cache& cache_;
     log::QueryLog* log_;
     UpstreamMaker make_upstream_;
+    policy::EvalScratch eval_scratch_; // the policy engine's working memory, reused per query
     PolicySnapshotPtr policy_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
     std::mt19937 rng_{std::random_device{}()};

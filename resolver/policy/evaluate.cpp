@@ -119,23 +119,11 @@ ResponseFacts ResponseFacts::from_message(const wire::Message& m) {
     return r;
 }
 
-namespace {
-
-void sort_unique(std::vector<std::int64_t>& v) {
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-}
-
-std::vector<std::int64_t> merged(const std::vector<std::int64_t>& a,
-                                 const std::vector<std::int64_t>& b) {
-    std::vector<std::int64_t> out = a;
-    out.insert(out.end(), b.begin(), b.end());
-    sort_unique(out);
-    return out;
-}
+namespace detail {
 
 /// Owns every value the FieldValues views point at. Built in place, never moved.
 struct FactStore {
+    std::string normal; // the name as category and list lookups want it
     std::string fqdn;
     std::string rtype;
     std::vector<std::string_view> fqdn_v, domains, rtype_v, location_v, doh_v;
@@ -158,6 +146,30 @@ struct FactStore {
     FactStore(const FactStore&) = delete;
     FactStore& operator=(const FactStore&) = delete;
 
+    /// Empties every value, keeping the capacity (EvalScratch reuse).
+    void reset() {
+        for (auto* str : {&normal, &fqdn, &rtype, &src_country, &src_continent}) {
+            str->clear();
+        }
+        for (auto* v : {&fqdn_v, &domains, &rtype_v, &location_v, &doh_v, &src_country_v,
+                        &src_continent_v, &countries_v, &continents_v, &cnames_v, &mx_v, &txt_v,
+                        &ptr_v, &email_v, &name_v, &gid_v, &gname_v, &gemail_v}) {
+            v->clear();
+        }
+        for (auto* v : {&src, &internal, &dst, &resolved, &ns_ips}) {
+            v->clear();
+        }
+        for (std::size_t k = 0; k < content.size(); ++k) {
+            content[k].clear();
+            security[k].clear();
+        }
+        apps.clear();
+        countries.clear();
+        continents.clear();
+        request_context = false;
+        values = FieldValues{};
+    }
+
     FieldView& view(FieldId f) { return values.views[static_cast<std::size_t>(f)]; }
     void set(FieldId f, const std::vector<std::string_view>& v) {
         view(f).present = true;
@@ -178,6 +190,38 @@ struct FactStore {
     }
 };
 
+} // namespace detail
+
+EvalScratch::EvalScratch() : facts_(std::make_unique<detail::FactStore>()) {}
+EvalScratch::~EvalScratch() = default;
+
+namespace {
+using detail::FactStore;
+
+/// The FactStore for one evaluation: the caller's scratch, emptied, or `local`.
+FactStore& fact_store(const EvalOptions& opt, std::optional<FactStore>& local) {
+    if (opt.scratch != nullptr) {
+        FactStore& fs = opt.scratch->facts();
+        fs.reset();
+        return fs;
+    }
+    return local.emplace();
+}
+
+
+void sort_unique(std::vector<std::int64_t>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+std::vector<std::int64_t> merged(const std::vector<std::int64_t>& a,
+                                 const std::vector<std::int64_t>& b) {
+    std::vector<std::int64_t> out = a;
+    out.insert(out.end(), b.begin(), b.end());
+    sort_unique(out);
+    return out;
+}
+
 void split_categories(const CategoryDb& db, const std::vector<std::int64_t>& all,
                       std::vector<std::int64_t>& content, std::vector<std::int64_t>& security) {
     content.clear();
@@ -194,7 +238,7 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
     while (name.size() > 1 && name.back() == '.') {
         name.remove_suffix(1);
     }
-    fs.fqdn = std::string(name.empty() ? "." : name);
+    fs.fqdn.assign(name.empty() ? std::string_view(".") : name);
     if (b.fqdn_lowercase) {
         for (auto& c : fs.fqdn) {
             if (c >= 'A' && c <= 'Z') {
@@ -202,7 +246,8 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
             }
         }
     }
-    const std::string normal = normalize_domain(fs.fqdn);
+    normalize_domain(fs.fqdn, fs.normal);
+    const std::string& normal = fs.normal;
     if (b.fqdn_trailing_dot && fs.fqdn != ".") {
         fs.fqdn += '.';
     }
@@ -300,21 +345,37 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
     fs.values.regex_anchored = b.regex_anchored;
 }
 
-void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFacts& r,
-                          Evaluation& ev) {
-    fs.resolved = r.resolved_ips;
-    fs.set(FieldId::DnsResolvedIps, fs.resolved);
-    fs.ns_ips = r.authoritative_ns_ips;
-    fs.set(FieldId::DnsAuthoritativeNsIps, fs.ns_ips);
+/// The categories the response adds (CNAME targets, resolved IPs): Evaluation fields for the
+/// log and for re-checking category rules. Reads ev.initial_categories (from evaluate_pre).
+void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluation& ev) {
     ev.resolved_ip_categories.clear();
     for (const auto& ip : r.resolved_ips) {
-        GeoInfo g = set.geo.lookup(ip);
-        fs.countries.push_back(g.country);
-        fs.continents.push_back(g.continent);
         auto cats = set.categories.lookup_ip(ip);
         ev.resolved_ip_categories.insert(ev.resolved_ip_categories.end(), cats.begin(), cats.end());
     }
     sort_unique(ev.resolved_ip_categories);
+    ev.cname_categories.clear();
+    for (const auto& c : r.cnames) {
+        auto cats = set.categories.lookup(normalize_domain(c));
+        ev.cname_categories.insert(ev.cname_categories.end(), cats.begin(), cats.end());
+    }
+    sort_unique(ev.cname_categories);
+    ev.query_categories = merged(merged(ev.initial_categories, ev.cname_categories),
+                                 ev.resolved_ip_categories);
+}
+
+/// The response's fields for post-resolution rules; response_categories() ran before.
+void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFacts& r,
+                          const Evaluation& ev) {
+    fs.resolved = r.resolved_ips;
+    fs.set(FieldId::DnsResolvedIps, fs.resolved);
+    fs.ns_ips = r.authoritative_ns_ips;
+    fs.set(FieldId::DnsAuthoritativeNsIps, fs.ns_ips);
+    for (const auto& ip : r.resolved_ips) {
+        GeoInfo g = set.geo.lookup(ip);
+        fs.countries.push_back(g.country);
+        fs.continents.push_back(g.continent);
+    }
     fs.countries_v.assign(fs.countries.begin(), fs.countries.end());
     fs.continents_v.assign(fs.continents.begin(), fs.continents.end());
     fs.set(FieldId::DnsDstGeoCountry, fs.countries_v);
@@ -327,19 +388,11 @@ void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFac
     fs.set(FieldId::DnsResponseMx, fs.mx_v);
     fs.set(FieldId::DnsResponseTxt, fs.txt_v);
     fs.set(FieldId::DnsResponsePtr, fs.ptr_v);
-    ev.cname_categories.clear();
-    for (const auto& c : r.cnames) {
-        auto cats = set.categories.lookup(normalize_domain(c));
-        ev.cname_categories.insert(ev.cname_categories.end(), cats.begin(), cats.end());
-    }
-    sort_unique(ev.cname_categories);
     auto with_cname = merged(ev.initial_categories, ev.cname_categories);
     auto with_ip = merged(ev.initial_categories, ev.resolved_ip_categories);
-    auto with_both = merged(with_cname, ev.resolved_ip_categories);
     split_categories(set.categories, with_cname, fs.content[1], fs.security[1]);
     split_categories(set.categories, with_ip, fs.content[2], fs.security[2]);
-    split_categories(set.categories, with_both, fs.content[3], fs.security[3]);
-    ev.query_categories = with_both;
+    split_categories(set.categories, ev.query_categories, fs.content[3], fs.security[3]);
 }
 
 /// Why a rule cannot run now, or "" when it can.
@@ -513,6 +566,9 @@ void build_rule_index(PolicySet& set) {
     RuleIndex idx;
     for (std::uint32_t i = 0; i < set.dns_rules.size(); ++i) {
         const Rule& r = set.dns_rules[i];
+        if (r.phase != Phase::Pre || r.uses_category()) {
+            idx.post.push_back(i);
+        }
         if (r.phase != Phase::Pre) {
             continue;
         }
@@ -558,7 +614,8 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         }
         return ev;
     }
-    FactStore fs;
+    std::optional<FactStore> local;
+    FactStore& fs = fact_store(opt, local);
     build_query_facts(fs, set, q, b, ev);
 
     if (b.always_block) {
@@ -666,20 +723,45 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
     return ev;
 }
 
+namespace {
+void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
+                         const Behaviour& b, const EvalOptions& opt, Evaluation& ev, bool indexed);
+} // namespace
+
 void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
                    const Behaviour& b, const EvalOptions& opt, Evaluation& ev) {
     if (ev.location == nullptr) {
         return;
     }
-    FactStore fs;
-    Evaluation scratch; // build_query_facts writes category facts; keep ev's pre results
-    build_query_facts(fs, set, q, b, scratch);
-    ev.initial_categories = scratch.initial_categories;
-    build_response_facts(fs, set, resp, ev);
+    response_categories(set, resp, ev);
     if (ev.finished) {
         return;
     }
-    for (const auto& r : set.dns_rules) {
+    // Without trace only the rules that can still decide are visited (RuleIndex::post); with
+    // none, the facts are not even built.
+    const bool indexed = set.pre_index.built && !opt.trace;
+    if (!indexed || !set.pre_index.post.empty()) {
+        evaluate_post_rules(set, q, resp, b, opt, ev, indexed);
+    }
+    if (!ev.action) {
+        ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;
+        ev.finished = true;
+    }
+}
+
+namespace {
+
+void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
+                         const Behaviour& b, const EvalOptions& opt, Evaluation& ev,
+                         bool indexed) {
+    std::optional<FactStore> local;
+    FactStore& fs = fact_store(opt, local);
+    Evaluation scratch; // build_query_facts writes category facts; keep ev's pre results
+    build_query_facts(fs, set, q, b, scratch);
+    build_response_facts(fs, set, resp, ev);
+    const std::size_t visits = indexed ? set.pre_index.post.size() : set.dns_rules.size();
+    for (std::size_t vi = 0; vi < visits; ++vi) {
+        const Rule& r = set.dns_rules[indexed ? set.pre_index.post[vi] : vi];
         if (ev.finished) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string("an earlier rule decided (" + ev.rule->id + ")"); });
             continue;
@@ -707,10 +789,8 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
         record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched, [&] { return std::string(std::string(action_name(r.action)) +
                    (recheck ? " (on categories of the response)" : " (first match wins)")); });
     }
-    if (!ev.action) {
-        ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;
-        ev.finished = true;
-    }
 }
+
+} // namespace
 
 } // namespace resolver::policy

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,9 +111,29 @@ struct Evaluation {
     [[nodiscard]] bool blocked() const { return action && *action == Action::Block; }
 };
 
+namespace detail {
+struct FactStore;
+}
+
+/// Working memory that evaluate_pre/evaluate_post may reuse from one query to the next (one
+/// per loop thread): the fact vectors keep their capacity, so evaluating a cache hit
+/// allocates next to nothing. Holds nothing between calls that a result depends on.
+class EvalScratch {
+public:
+    EvalScratch();
+    ~EvalScratch();
+    EvalScratch(const EvalScratch&) = delete;
+    EvalScratch& operator=(const EvalScratch&) = delete;
+    [[nodiscard]] detail::FactStore& facts() noexcept { return *facts_; }
+
+private:
+    std::unique_ptr<detail::FactStore> facts_;
+};
+
 struct EvalOptions {
     std::int64_t now = 0; // unix seconds: schedules and expiration (never read from a clock)
     bool trace = false;   // record a RuleTrace line for every rule (explain)
+    EvalScratch* scratch = nullptr; // reused working memory; null: allocate per call
 };
 
 /// Phase 1 and 2 (reference §1.6): always-blocked categories, pre-resolution DNS rules by

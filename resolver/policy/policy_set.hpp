@@ -27,6 +27,9 @@ struct RuleIndex {
         by_rtype;                        // dns.query_rtype literal -> rules
     std::unordered_map<std::int64_t, std::vector<std::uint32_t>> by_category; // category ID
     std::vector<std::uint32_t> always;   // pre-phase rules without a name requirement
+    /// What evaluate_post visits: post-phase rules, and pre-phase rules using categories
+    /// (re-checked on CNAME-target and resolved-IP categories), in precedence order.
+    std::vector<std::uint32_t> post;
     bool built = false;
 };
 

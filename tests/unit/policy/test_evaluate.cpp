@@ -47,10 +47,25 @@ Evaluation run(std::string_view name, std::uint16_t type = wire::rrtype::A,
     CHECK(fast.decision == ev.decision);
     CHECK(fast.rule == ev.rule);
     CHECK(fast.route.key() == ev.route.key());
+    ResponseFacts empty;
     if (!ev.finished) {
-        ResponseFacts empty;
         evaluate_post(fixture_set(), q, resp != nullptr ? *resp : empty, b, opt, ev);
     }
+    // So must the indexed post phase, with working memory reused across every query of
+    // every test (one scratch, as the pipeline keeps one per loop): nothing may leak from
+    // one query into the next.
+    static EvalScratch scratch;
+    EvalOptions reuse{now, false, &scratch};
+    Evaluation quick = evaluate_pre(fixture_set(), q, b, reuse);
+    if (!quick.finished) {
+        evaluate_post(fixture_set(), q, resp != nullptr ? *resp : empty, b, reuse, quick);
+    }
+    CHECK(quick.decision == ev.decision);
+    CHECK(quick.rule == ev.rule);
+    CHECK(quick.action == ev.action);
+    CHECK(quick.query_categories == ev.query_categories);
+    CHECK(quick.cname_categories == ev.cname_categories);
+    CHECK(quick.resolved_ip_categories == ev.resolved_ip_categories);
     return ev;
 }
 
