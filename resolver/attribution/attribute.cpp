@@ -127,12 +127,12 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
         }
     }
     if (in.src && in.src->v4) {
-        for (const auto& [range, idx] : map.networks) {
+        for (std::size_t i = 0; i < map.networks.size(); ++i) {
+            const auto& [range, idx] = map.networks[i];
             const Location& l = map.locations[idx];
             if (range.contains(*in.src) && l.ipv4_enabled) {
                 m.location = &l;
-                m.reason = "src-network:" + range.lo.to_string() + "/" +
-                           std::to_string(range.prefix_len);
+                m.reason = map.network_reasons[i];
                 return m;
             }
         }

@@ -47,6 +47,12 @@ void LocationMap::index() {
         auto lb = b.first.lo.v4 ? b.first.prefix_len + 96 : b.first.prefix_len;
         return la > lb;
     });
+    // Formatted once here: attribution names the network on every query (LabLocationReason).
+    network_reasons.clear();
+    for (const auto& [range, idx] : networks) {
+        network_reasons.push_back("src-network:" + range.lo.to_string() + "/" +
+                                  std::to_string(range.prefix_len));
+    }
 }
 
 } // namespace resolver::attribution

@@ -55,6 +55,7 @@ struct LocationMap {
     std::unordered_map<std::string, std::size_t> by_subdomain; // lower-case doh_subdomain
     /// Source networks with their location index, longest prefix first.
     std::vector<std::pair<policy::IpRange, std::size_t>> networks;
+    std::vector<std::string> network_reasons; // "src-network:CIDR", parallel to networks
     const Location* client_default = nullptr;
 
     [[nodiscard]] const Location* find_by_id(std::string_view id) const;

@@ -172,6 +172,7 @@ policy::QueryFacts Pipeline::facts(const QueryContext& ctx) const {
     f.doh_subdomain = ctx.location.doh_subdomain;
     f.identity_token = ctx.transport.http_authorization;
     f.request_categories = ctx.request_categories;
+    f.query_id = ctx.id;
     return f;
 }
 

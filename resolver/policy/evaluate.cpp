@@ -123,6 +123,10 @@ namespace detail {
 
 /// Owns every value the FieldValues views point at. Built in place, never moved.
 struct FactStore {
+    /// QueryFacts::query_id of the query facts held (0: none or unknown), and whether
+    /// response facts were added since (then the store is not reused).
+    std::uint64_t query_id = 0;
+    bool has_response = false;
     std::string normal; // the name as category and list lookups want it
     std::string fqdn;
     std::string rtype;
@@ -148,6 +152,8 @@ struct FactStore {
 
     /// Empties every value, keeping the capacity (EvalScratch reuse).
     void reset() {
+        query_id = 0;
+        has_response = false;
         for (auto* str : {&normal, &fqdn, &rtype, &src_country, &src_continent}) {
             str->clear();
         }
@@ -570,6 +576,9 @@ void build_rule_index(PolicySet& set) {
             idx.post.push_back(i);
         }
         if (r.phase != Phase::Pre) {
+            idx.post_phase.push_back(i);
+        }
+        if (r.phase != Phase::Pre) {
             continue;
         }
         std::optional<Requirement> req;
@@ -617,6 +626,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
     std::optional<FactStore> local;
     FactStore& fs = fact_store(opt, local);
     build_query_facts(fs, set, q, b, ev);
+    fs.query_id = q.query_id;
 
     if (b.always_block) {
         for (auto c : ev.initial_categories) {
@@ -725,7 +735,8 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
 
 namespace {
 void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
-                         const Behaviour& b, const EvalOptions& opt, Evaluation& ev, bool indexed);
+                         const Behaviour& b, const EvalOptions& opt, Evaluation& ev,
+                         const std::vector<std::uint32_t>* visit);
 } // namespace
 
 void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
@@ -740,8 +751,10 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
     // Without trace only the rules that can still decide are visited (RuleIndex::post); with
     // none, the facts are not even built.
     const bool indexed = set.pre_index.built && !opt.trace;
-    if (!indexed || !set.pre_index.post.empty()) {
-        evaluate_post_rules(set, q, resp, b, opt, ev, indexed);
+    const bool new_categories = !ev.cname_categories.empty() || !ev.resolved_ip_categories.empty();
+    const auto& visit = new_categories ? set.pre_index.post : set.pre_index.post_phase;
+    if (!indexed || !visit.empty()) {
+        evaluate_post_rules(set, q, resp, b, opt, ev, indexed ? &visit : nullptr);
     }
     if (!ev.action) {
         ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;
@@ -751,17 +764,25 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
 
 namespace {
 
+/// The post-phase walk over `visit` (indexes into dns_rules), or every rule when null.
 void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
                          const Behaviour& b, const EvalOptions& opt, Evaluation& ev,
-                         bool indexed) {
+                         const std::vector<std::uint32_t>* visit) {
     std::optional<FactStore> local;
-    FactStore& fs = fact_store(opt, local);
-    Evaluation scratch; // build_query_facts writes category facts; keep ev's pre results
-    build_query_facts(fs, set, q, b, scratch);
-    build_response_facts(fs, set, resp, ev);
-    const std::size_t visits = indexed ? set.pre_index.post.size() : set.dns_rules.size();
+    FactStore* fs = nullptr;
+    if (opt.scratch != nullptr && q.query_id != 0 && opt.scratch->facts().query_id == q.query_id &&
+        !opt.scratch->facts().has_response) {
+        fs = &opt.scratch->facts(); // evaluate_pre just built this query's facts (a cache hit)
+    } else {
+        fs = &fact_store(opt, local);
+        Evaluation scratch; // build_query_facts writes category facts; keep ev's pre results
+        build_query_facts(*fs, set, q, b, scratch);
+    }
+    fs->has_response = true;
+    build_response_facts(*fs, set, resp, ev);
+    const std::size_t visits = visit != nullptr ? visit->size() : set.dns_rules.size();
     for (std::size_t vi = 0; vi < visits; ++vi) {
-        const Rule& r = set.dns_rules[indexed ? set.pre_index.post[vi] : vi];
+        const Rule& r = set.dns_rules[visit != nullptr ? (*visit)[vi] : vi];
         if (ev.finished) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string("an earlier rule decided (" + ev.rule->id + ")"); });
             continue;
@@ -778,8 +799,8 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
             continue;
         }
-        fs.select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
-        Match m = run_rule(r, fs.values);
+        fs->select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
+        Match m = run_rule(r, fs->values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] { return std::string(recheck ? "categories of CNAME targets / resolved IPs do not match"
                            : why_not(r)); });

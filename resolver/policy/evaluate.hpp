@@ -43,6 +43,10 @@ struct QueryFacts {
     std::vector<std::int64_t> app_ids;
     /// EDNS 65050 `{"categories":[...]}` when the client sent it (see parse_request_categories).
     std::optional<std::vector<std::int64_t>> request_categories;
+    /// Unique per query (never reused) when set: lets evaluate_post take the query's facts
+    /// from an EvalScratch that evaluate_pre filled for the same query, instead of building
+    /// them again. 0: unknown, always rebuilt.
+    std::uint64_t query_id = 0;
 };
 
 /// Parses the EDNS 65050 payload `{"categories":[2,67]}`; nullopt when malformed.

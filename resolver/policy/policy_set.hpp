@@ -30,6 +30,9 @@ struct RuleIndex {
     /// What evaluate_post visits: post-phase rules, and pre-phase rules using categories
     /// (re-checked on CNAME-target and resolved-IP categories), in precedence order.
     std::vector<std::uint32_t> post;
+    /// The post-phase rules alone: what evaluate_post visits when the response added no
+    /// category (no CNAME target or resolved IP with one), so nothing can be re-checked.
+    std::vector<std::uint32_t> post_phase;
     bool built = false;
 };
 

@@ -55,6 +55,8 @@ Evaluation run(std::string_view name, std::uint16_t type = wire::rrtype::A,
     // every test (one scratch, as the pipeline keeps one per loop): nothing may leak from
     // one query into the next.
     static EvalScratch scratch;
+    static std::uint64_t next_query_id = 1;
+    q.query_id = next_query_id++; // lets evaluate_post reuse the facts evaluate_pre built
     EvalOptions reuse{now, false, &scratch};
     Evaluation quick = evaluate_pre(fixture_set(), q, b, reuse);
     if (!quick.finished) {
