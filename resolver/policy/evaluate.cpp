@@ -479,6 +479,28 @@ const char* why_not(const Rule& r) {
     return r.traffic.empty() && r.identity.empty() ? "no condition" : "conditions are false";
 }
 
+/// A comparison on dns.resolved_ips that must hold (for some element) for `n` to be true.
+const Comparison* resolved_ip_need(const Node& n) {
+    switch (n.kind) {
+    case Node::Kind::Compare: {
+        const Comparison& c = *n.cmp;
+        const bool set_test = c.op == Op::In || c.op == Op::InList;
+        return c.field->id == FieldId::DnsResolvedIps && set_test ? &c : nullptr;
+    }
+    case Node::Kind::Any:
+        return resolved_ip_need(*n.kids[0]);
+    case Node::Kind::And:
+        for (const auto& k : n.kids) {
+            if (const Comparison* c = resolved_ip_need(*k)) {
+                return c;
+            }
+        }
+        return nullptr;
+    default:
+        return nullptr;
+    }
+}
+
 /// A finite set of keys a node can only be true with, of one kind.
 struct Requirement {
     enum class Kind : std::uint8_t { Name, Rtype, Category } kind = Kind::Name;
@@ -578,11 +600,13 @@ void build_rule_index(PolicySet& set) {
         if (r.phase != Phase::Pre) {
             idx.post_phase.push_back(i);
         }
+        const Node* root = r.traffic.root();
+        idx.resolved_need.push_back(root != nullptr ? resolved_ip_need(*root) : nullptr);
         if (r.phase != Phase::Pre) {
             continue;
         }
         std::optional<Requirement> req;
-        if (const Node* root = r.traffic.root()) {
+        if (root != nullptr) {
             req = requirement(*root);
         }
         if (!req) {
@@ -798,6 +822,13 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
         if (auto why = inactive_reason(r, opt); !why.empty()) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
             continue;
+        }
+        if (visit != nullptr) { // the prefilter; a trace (visit == null) runs every rule
+            const Comparison* need = set.pre_index.resolved_need[(*visit)[vi]];
+            if (need != nullptr && std::none_of(fs->resolved.begin(), fs->resolved.end(),
+                                                [need](const IpAddr& ip) { return ip_matches(*need, ip); })) {
+                continue;
+            }
         }
         fs->select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
         Match m = run_rule(r, fs->values);

@@ -154,4 +154,8 @@ struct Node {
     std::unique_ptr<Comparison> cmp;
 };
 
+/// Whether `v` satisfies an IP comparison (`in {...}`, `in $list`, ordering ops), as the
+/// evaluator tests one element. For prefilters that check a necessary comparison up front.
+bool ip_matches(const Comparison& c, const IpAddr& v);
+
 } // namespace resolver::policy

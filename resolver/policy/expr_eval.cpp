@@ -305,6 +305,10 @@ bool eval_node(const Node& n, Ctx& ctx) {
 
 } // namespace
 
+bool ip_matches(const Comparison& c, const IpAddr& v) {
+    return test_ip(c, v);
+}
+
 bool Expr::eval(const FieldValues& values, EvalNotes& notes) const {
     if (!root_) {
         return true;

@@ -33,6 +33,10 @@ struct RuleIndex {
     /// The post-phase rules alone: what evaluate_post visits when the response added no
     /// category (no CNAME target or resolved IP with one), so nothing can be re-checked.
     std::vector<std::uint32_t> post_phase;
+    /// Per dns_rules index: a comparison on dns.resolved_ips (in a set or an IP list) the
+    /// rule cannot match without, or null. evaluate_post skips the rule when no resolved IP
+    /// passes it, without running the expression.
+    std::vector<const Comparison*> resolved_need;
     bool built = false;
 };
 
