@@ -146,6 +146,13 @@ struct Comparison {
     StringSet str_set;
     const PolicyList* list = nullptr;
     std::shared_ptr<const re2::RE2> regex;
+    /// Bounds from RE2::PossibleMatchRange for `matches` on a pattern anchored at the start
+    /// (then every match is a prefix of the value, and a prefix is never above the value, so
+    /// a value below regex_min cannot match) and, when also anchored at the end (the match is
+    /// the whole value), above regex_max neither. Checked before running the regex.
+    bool regex_lower = false;
+    bool regex_upper = false;
+    std::string regex_min, regex_max;
 };
 
 struct Node {

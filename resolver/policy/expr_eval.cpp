@@ -132,6 +132,9 @@ bool test_str(const Comparison& c, std::string_view v, bool anchored) {
     case Op::InList:
         return c.list->contains_string(v);
     case Op::Matches:
+        if ((c.regex_lower && v < c.regex_min) || (c.regex_upper && v > c.regex_max)) {
+            return false; // outside RE2's bounds for every possible match
+        }
         return anchored ? RE2::FullMatch(re2::StringPiece(v.data(), v.size()), *c.regex)
                         : RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *c.regex);
     case Op::Contains:

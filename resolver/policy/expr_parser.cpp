@@ -23,6 +23,30 @@ struct ExprBuilder {
 
 namespace {
 
+/// Fills Comparison::regex_min/max for patterns whose matches are pinned to the value's first
+/// byte (a leading ^, no alternation anywhere: "^a|b" is not pinned; no (?m) flag, which lets
+/// ^ and $ match at line breaks) and, with an unescaped trailing $, to its last.
+void set_regex_bounds(Comparison& c, const std::string& pattern, const RE2& re) {
+    if (pattern.empty() || pattern.front() != '^' || pattern.find('|') != std::string::npos) {
+        return;
+    }
+    for (auto at = pattern.find("(?"); at != std::string::npos; at = pattern.find("(?", at + 2)) {
+        const auto end = pattern.find_first_of(":)", at + 2);
+        if (pattern.find('m', at + 2) < end) {
+            return;
+        }
+    }
+    if (!re.PossibleMatchRange(&c.regex_min, &c.regex_max, 16)) {
+        return;
+    }
+    std::size_t slashes = 0;
+    for (auto k = pattern.size() - 1; k > 0 && pattern[k - 1] == '\\'; --k) {
+        ++slashes;
+    }
+    c.regex_lower = true;
+    c.regex_upper = pattern.size() > 1 && pattern.back() == '$' && slashes % 2 == 0;
+}
+
 bool is_ident_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.';
 }
@@ -443,6 +467,7 @@ private:
                     fail(at, "invalid regular expression: " + re->error());
                     return false;
                 }
+                set_regex_bounds(c, *v, *re);
                 c.regex = std::move(re);
             }
             c.str_value = std::move(*v);

@@ -240,6 +240,40 @@ TEST_CASE("string escapes and raw strings decode exactly") {
     }
 }
 
+TEST_CASE("regex bounds never change what matches, only skip what cannot") {
+    Env env;
+    struct Row {
+        const char* pattern;
+        const char* value;
+        bool partial; // RE2::PartialMatch, what the evaluator runs by default
+    };
+    const Row rows[] = {
+        {R"(^re12[0-9]+\.gen\.example$)", "re125.gen.example", true},
+        {R"(^re12[0-9]+\.gen\.example$)", "www.example.com", false},  // above the range
+        {R"(^re12[0-9]+\.gen\.example$)", "a.example", false},        // below it
+        {R"(^re12[0-9]+\.gen\.example$)", "re12.gen.example", false},
+        {R"(^www\.)", "www.example.com", true},       // not end-anchored: no upper bound
+        {R"(^ww(w\.)?)", "wwx", true},                  // a prefix matches
+        {R"(^a|zz)", "xzz", true},                       // alternation: no bounds at all
+        {R"(^x\$)", "x$y", true},                       // an escaped $ does not anchor
+        {R"(^(?i)WWW\.EXAMPLE\.COM$)", "www.example.com", true},
+        {R"(^a(?m)$)", "a\nb", true},                   // multi-line $: no bounds
+    };
+    for (const auto& row : rows) {
+        // A raw wirefilter string: the pattern's backslashes reach RE2 as written.
+        const std::string src = std::string("dns.fqdn matches r#\"") + row.pattern + "\"#";
+        CAPTURE(src);
+        CAPTURE(row.value);
+        auto r = compile_expr(src, env.lookup);
+        REQUIRE(r);
+        Facts f;
+        std::vector<std::string_view> v{row.value};
+        f.values.views[static_cast<std::size_t>(FieldId::DnsFqdn)].strs = v;
+        EvalNotes notes;
+        CHECK(r.expr->eval(f.values, notes) == row.partial);
+    }
+}
+
 TEST_CASE("integers: decimal, hex, octal and negative") {
     CHECK(eval("any(app.ids[*] == 505)"));
     CHECK(eval("any(app.ids[*] == 0x1f9)"));
