@@ -27,6 +27,25 @@ def free_port(kind=socket.SOCK_DGRAM):
     return port
 
 
+def free_udp_tcp_port():
+    """A port free for both UDP and TCP a moment ago, for peers that bind both (unbound,
+    dnsdist) and cannot bind port 0 themselves."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 def dead_udp_port():
     """A loopback UDP port with nobody listening (ICMP unreachable or silence)."""
     return free_port(socket.SOCK_DGRAM)

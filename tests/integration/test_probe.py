@@ -20,11 +20,13 @@ def probe(*args, timeout=60):
     return subprocess.run([PROBE, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def wait_dns(port, timeout=10):
+def wait_dns(port, timeout=10, proc=None):
     """Ready signal for peers without a ready file: poll until the port answers a DNS query."""
     q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + b"\x07example\x03com\x00\x00\x01\x00\x01"
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            break  # it exited: a bind failure, say
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.2)
         try:
@@ -43,10 +45,11 @@ class Peer:
         self.log = open(os.path.join(tmp, os.path.basename(cmd[0]) + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         try:
-            wait_dns(port)
+            wait_dns(port, proc=self.proc)
         except Exception:
             self.stop()
-            raise
+            with open(self.log.name) as f:
+                raise RuntimeError(f"{cmd[0]} on port {port} did not answer: {f.read()[-2000:]}")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -57,6 +60,45 @@ class Peer:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def start_peer(make, tmp, attempts=3):
+    """Starts the peer `make(port)` describes ((cmd, port)) on a free port; another port is
+    tried when it does not come up (the port was taken between the check and the bind)."""
+    for attempt in range(attempts):
+        cmd, port = make(harness.free_udp_tcp_port())
+        try:
+            return Peer(cmd, port, tmp), port
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+
+
+UNBOUND_CONF = """server:
+  interface: 127.0.0.1@{port}
+  port: {port}
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "{tmp}"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  module-config: "iterator"
+  do-not-query-localhost: no
+  qname-minimisation: no
+  local-data: "mail.example.com. 3000 IN A 192.0.2.25"
+forward-zone:
+  name: "."
+  forward-addr: 127.0.0.1@{lab_udp}
+"""
+
+DNSDIST_CONF = """setSecurityPollSuffix("")
+setLocal("127.0.0.1:{port}")
+newServer({{address="127.0.0.1:{lab_udp}", healthCheckMode="lazy"}})
+addAction(QNameRule("blockme.example.com."), SpoofAction("0.0.0.0"))
+"""
 
 
 class ProbeTest(unittest.TestCase):
@@ -70,46 +112,39 @@ class ProbeTest(unittest.TestCase):
         cls.lab_target = "lab=lab://127.0.0.1?" + "&".join(f"{k}={v}" for k, v in ports.items())
         cls.lab_udp = ports["udp"]
         cls.peers = []
+        try:
+            cls.start_peers()
+        except Exception:
+            cls.tearDownClass()  # unittest does not call it when setUpClass fails
+            raise
+
+    @classmethod
+    def start_peers(cls):
         # Unbound forwarding to the lab, with one local-data record at a shorter TTL.
-        cls.unbound_port = harness.free_port()
-        conf = os.path.join(cls.tmp, "unbound.conf")
-        with open(conf, "w") as f:
-            f.write(f"""server:
-  interface: 127.0.0.1@{cls.unbound_port}
-  port: {cls.unbound_port}
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{cls.tmp}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
-  module-config: "iterator"
-  do-not-query-localhost: no
-  qname-minimisation: no
-  local-data: "mail.example.com. 3000 IN A 192.0.2.25"
-forward-zone:
-  name: "."
-  forward-addr: 127.0.0.1@{cls.lab_udp}
-""")
-        cls.peers.append(Peer(["unbound", "-d", "-c", conf], cls.unbound_port, cls.tmp))
+        def unbound(port):
+            conf = os.path.join(cls.tmp, "unbound.conf")
+            with open(conf, "w") as f:
+                f.write(UNBOUND_CONF.format(port=port, tmp=cls.tmp, lab_udp=cls.lab_udp))
+            return ["unbound", "-d", "-c", conf], port
+
+        peer, cls.unbound_port = start_peer(unbound, cls.tmp)
+        cls.peers.append(peer)
+
         # dnsdist in front of the lab, applying a "block" on blockme.example.com.
-        cls.dnsdist_port = harness.free_port()
-        dconf = os.path.join(cls.tmp, "dnsdist.conf")
-        with open(dconf, "w") as f:
-            f.write(f"""setSecurityPollSuffix("")
-setLocal("127.0.0.1:{cls.dnsdist_port}")
-newServer({{address="127.0.0.1:{cls.lab_udp}", healthCheckMode="lazy"}})
-addAction(QNameRule("blockme.example.com."), SpoofAction("0.0.0.0"))
-""")
-        cls.peers.append(Peer(["dnsdist", "--supervised", "--disable-syslog", "-C", dconf],
-                              cls.dnsdist_port, cls.tmp))
+        def dnsdist(port):
+            dconf = os.path.join(cls.tmp, "dnsdist.conf")
+            with open(dconf, "w") as f:
+                f.write(DNSDIST_CONF.format(port=port, lab_udp=cls.lab_udp))
+            return ["dnsdist", "--supervised", "--disable-syslog", "-C", dconf], port
+
+        peer, cls.dnsdist_port = start_peer(dnsdist, cls.tmp)
+        cls.peers.append(peer)
 
     @classmethod
     def tearDownClass(cls):
         for p in cls.peers:
             p.stop()
+        cls.peers = []
         cls.lab.__exit__(None, None, None)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
