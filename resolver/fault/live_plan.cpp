@@ -21,6 +21,29 @@ Result<std::shared_ptr<LivePlan>> LivePlan::create(std::string_view inline_spec,
     return live;
 }
 
+bool LivePlan::in(const std::map<std::string, std::string>& params) {
+    return params.count("fault") != 0 || params.count("faults") != 0;
+}
+
+Result<std::shared_ptr<LivePlan>> LivePlan::take_from(std::map<std::string, std::string>& params,
+                                                      Site site, std::string owner,
+                                                      LivePlans* registry) {
+    auto take = [&](const char* key) {
+        std::string value;
+        if (auto it = params.find(key); it != params.end()) {
+            value = std::move(it->second);
+            params.erase(it);
+        }
+        return value;
+    };
+    const std::string spec = take("fault");
+    auto plan = create(spec, take("faults"), site, std::move(owner));
+    if (plan && registry != nullptr) {
+        registry->add(*plan);
+    }
+    return plan;
+}
+
 Result<FaultPlan> LivePlan::build() const {
     FaultPlan plan = inline_;
     if (!file_.empty()) {

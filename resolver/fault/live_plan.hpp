@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,6 +10,8 @@
 #include "resolver/fault/plan.hpp"
 
 namespace resolver::fault {
+
+class LivePlans;
 
 /// The fault plan of one upstream or listener, switchable while the resolver runs: the inline
 /// rules (`fault=SPEC`, fixed) come first, then the rules of the TOML file (`faults=FILE`),
@@ -20,6 +23,14 @@ public:
     /// listener URL in errors and reload reports.
     static Result<std::shared_ptr<LivePlan>> create(std::string_view inline_spec, std::string file,
                                                     Site site, std::string owner);
+    /// create() from the `fault=` and `faults=` URL parameters, which are removed from
+    /// `params` (the rest describes the upstream or listener itself). A file-backed plan is
+    /// added to `registry` (may be null) so SIGHUP re-reads it.
+    static Result<std::shared_ptr<LivePlan>> take_from(std::map<std::string, std::string>& params,
+                                                       Site site, std::string owner,
+                                                       LivePlans* registry);
+    /// True when `params` hold `fault=` or `faults=`.
+    static bool in(const std::map<std::string, std::string>& params);
 
     [[nodiscard]] const FaultPlan& current() const noexcept { return current_; }
     /// Re-reads the file. On any error the plan in force stays and the error says why.

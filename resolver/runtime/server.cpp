@@ -182,30 +182,19 @@ Status Server::add_listener(const std::string& text) {
     }
     // fault=/faults= make this listener a misbehaving DoT/DoH server (fault::Site).
     std::shared_ptr<fault::LivePlan> faults;
-    if (url->params.count("fault") != 0 || url->params.count("faults") != 0) {
+    if (fault::LivePlan::in(url->params)) {
         if (url->scheme != "tls" && url->scheme != "https") {
             return fail(Errc::ConfigInvalid, "listener " + text +
                                                  ": fault= and faults= exist for tls:// and "
                                                  "https:// listeners (put DNS faults on the upstream)");
         }
-        auto take = [&](const char* key) {
-            std::string value;
-            if (auto it = url->params.find(key); it != url->params.end()) {
-                value = it->second;
-                url->params.erase(it);
-            }
-            return value;
-        };
-        const std::string spec = take("fault");
-        const std::string file = take("faults");
-        auto live = fault::LivePlan::create(
-            spec, file, url->scheme == "tls" ? fault::Site::DotListener : fault::Site::DohListener,
-            "listener " + text);
+        auto live = fault::LivePlan::take_from(
+            url->params, url->scheme == "tls" ? fault::Site::DotListener : fault::Site::DohListener,
+            "listener " + text, &live_faults_);
         if (!live) {
             return live.error();
         }
         faults = std::move(live).value();
-        live_faults_.add(faults);
     }
     Result<io::ListenerPtr> l = fail(Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
     if (url->scheme == "dns") {

@@ -97,29 +97,16 @@ void FaultyUpstream::shutdown() {
 }
 
 bool has_fault_params(const util::Url& url) {
-    return url.scheme != "fixture" &&
-           (url.params.count("fault") != 0 || url.params.count("faults") != 0);
+    return url.scheme != "fixture" && fault::LivePlan::in(url.params);
 }
 
 Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
                                          const UpstreamOptions& opts) {
     util::Url inner_url = url;
-    auto take = [&](const char* key) {
-        std::string value;
-        if (auto it = inner_url.params.find(key); it != inner_url.params.end()) {
-            value = it->second;
-            inner_url.params.erase(it);
-        }
-        return value;
-    };
-    const std::string spec = take("fault");
-    const std::string file = take("faults");
-    auto plan = fault::LivePlan::create(spec, file, fault::Site::Upstream, url.to_string());
+    auto plan = fault::LivePlan::take_from(inner_url.params, fault::Site::Upstream, url.to_string(),
+                                           opts.live_faults);
     if (!plan) {
         return plan.error();
-    }
-    if (opts.live_faults != nullptr) {
-        opts.live_faults->add(*plan);
     }
     auto inner = make_upstream(loop, inner_url, opts);
     if (!inner) {
