@@ -67,6 +67,19 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
         }
         return false;
     };
+    // DoH and DoT after their hints: the subdomain field of the log, and the WARP default
+    // location when no hint decided (reference §4.1).
+    auto encrypted = [&](bool decided, std::string& subdomain, std::string_view what) {
+        if (!decided && behaviour.client_default_fallback && map.client_default != nullptr) {
+            m.location = map.client_default;
+            m.reason = "client-default";
+        }
+        if (m.location != nullptr) {
+            subdomain = m.location->doh_subdomain;
+        } else if (!decided) {
+            m.reason = "none: " + std::string(what) + " query without a location hint";
+        }
+    };
     if (in.transport == Transport::Https) {
         std::string sub = subdomain_of(in.http_host, behaviour.gateway_domain);
         if (sub.empty() && in.http_host.empty()) {
@@ -85,33 +98,13 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
         } else {
             decided = edns();
         }
-        if (m.location != nullptr) {
-            m.doh_subdomain = m.location->doh_subdomain;
-        }
-        if (!decided && behaviour.client_default_fallback && map.client_default != nullptr) {
-            m.location = map.client_default;
-            m.reason = "client-default";
-            m.doh_subdomain = m.location->doh_subdomain;
-        }
-        if (!decided && m.location == nullptr) {
-            m.reason = "none: DoH query without a location hint";
-        }
+        encrypted(decided, m.doh_subdomain, "DoH");
         return m;
     }
     if (in.transport == Transport::Tls) {
         std::string sub = subdomain_of(in.sni, behaviour.gateway_domain);
-        bool decided = !sub.empty() ? by_sub(sub, "dot-sni") : edns();
-        if (m.location != nullptr) {
-            m.dot_subdomain = m.location->doh_subdomain;
-        }
-        if (!decided && behaviour.client_default_fallback && map.client_default != nullptr) {
-            m.location = map.client_default;
-            m.reason = "client-default";
-            m.dot_subdomain = m.location->doh_subdomain;
-        }
-        if (!decided && m.location == nullptr) {
-            m.reason = "none: DoT query without a location hint";
-        }
+        const bool decided = !sub.empty() ? by_sub(sub, "dot-sni") : edns();
+        encrypted(decided, m.dot_subdomain, "DoT");
         return m;
     }
     // Plain DNS over UDP/TCP.
