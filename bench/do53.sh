@@ -16,12 +16,7 @@ CLIENTS="${BENCH_CLIENTS:-8}"
 OUTSTANDING="${BENCH_OUTSTANDING:-500}"
 TCP_SWEEP="${BENCH_TCP_SWEEP-1:100 64:500}"
 
-# The backend for dnsdist: same binary, same fixtures; idle once dnsdist's cache is warm, so
-# it shares the load generator's CPU. One port for its UDP and TCP: dnsdist reaches a
-# backend's TCP on the port of its UDP.
-BACKEND_PORT=$(bench_port)
-bench_start_dnslab backend load --listen "udp://127.0.0.1:$BACKEND_PORT" --listen "tcp://127.0.0.1:$BACKEND_PORT" \
-    --upstream "fixture:$BENCH_ROOT/fixtures/zones"
+bench_start_backend
 LAB_PORT=$(bench_port)
 bench_start_dnslab lab server --listen "udp://127.0.0.1:$LAB_PORT" --listen "tcp://127.0.0.1:$LAB_PORT" \
     --upstream "fixture:$BENCH_ROOT/fixtures/zones"

@@ -20,9 +20,7 @@ CLIENTS="${BENCH_CLIENTS:-8}"
 OUTSTANDING="${BENCH_OUTSTANDING:-500}"
 STREAMS="${BENCH_STREAMS:-32}"
 
-BACKEND_PORT=$(bench_port)
-bench_start_dnslab backend load --listen "udp://127.0.0.1:$BACKEND_PORT" --listen "tcp://127.0.0.1:$BACKEND_PORT" \
-    --upstream "fixture:$BENCH_ROOT/fixtures/zones"
+bench_start_backend
 bench_start_dnslab lab server --listen "tls://127.0.0.1:0" --listen "https://127.0.0.1:0/dns-query" \
     --upstream "fixture:$BENCH_ROOT/fixtures/zones"
 LAB_PID=$BENCH_LAST_PID
