@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "resolver/util/hex.hpp"
 #include "resolver/util/ldns.hpp"
 #include <nlohmann/json.hpp>
 
@@ -73,15 +74,7 @@ std::string fqdn_lower(std::string name) {
     return name;
 }
 
-std::string hex(const std::string& data) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : data) {
-        out += kDigits[c >> 4];
-        out += kDigits[c & 15];
-    }
-    return out;
-}
+using resolver::util::hex;
 
 void sort_rrsets(std::vector<RRset>& sets) {
     for (auto& s : sets) {

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "resolver/util/hex.hpp"
 #include "resolver/util/file.hpp"
 #include "probes/scenario/scenario.hpp"
 #include "probes/selftest/bundle.hpp"
@@ -47,13 +48,7 @@ std::string sha256_hex(const std::string& data) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
+    return resolver::util::hex(md, len);
 }
 
 Result<std::string> gunzip(const std::string& gz) {

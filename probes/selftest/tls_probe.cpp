@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "resolver/util/hex.hpp"
 #include "resolver/tls/client_ctx.hpp"
 #include "resolver/util/c_handles.hpp"
 #include "resolver/util/url.hpp"
@@ -88,13 +89,7 @@ std::string fingerprint(X509* c) {
     if (X509_digest(c, EVP_sha256(), md, &len) != 1) {
         return "";
     }
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
+    return resolver::util::hex(md, len);
 }
 
 std::string lower(std::string s) {

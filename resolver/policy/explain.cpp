@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "resolver/util/hex.hpp"
 #include "resolver/policy/explain.hpp"
 
 #include <nlohmann/json.hpp>
@@ -37,11 +38,7 @@ std::string rdata_text(const wire::ResourceRecord& rr) {
     std::ostringstream os;
     os << "\\# " << rr.rdata.size();
     if (!rr.rdata.empty()) {
-        os << " ";
-        static constexpr char kHex[] = "0123456789abcdef";
-        for (unsigned char c : rr.rdata) {
-            os << kHex[c >> 4] << kHex[c & 15];
-        }
+        os << " " << util::hex(rr.rdata);
     }
     return os.str();
 }
