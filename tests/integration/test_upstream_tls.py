@@ -69,7 +69,7 @@ class Dnsdist:
 
     def __init__(self, tmp, pki, ports=None):
         self.tmp, self.pki = tmp, pki
-        self.ports = ports or {"do53": harness.free_port(), "dot": harness.free_port(socket.SOCK_STREAM),
+        self.ports = ports or {"do53": harness.free_udp_tcp_port(), "dot": harness.free_port(socket.SOCK_STREAM),
                                "doh": harness.free_port(socket.SOCK_STREAM)}
         conf = os.path.join(tmp, "dnsdist.conf")
         cert, key = os.path.join(pki, "leaf.pem"), os.path.join(pki, "leaf.key")
