@@ -41,7 +41,8 @@ int usage_error(const std::string& msg) {
 struct Flags {
     std::string qname, qtype;
     std::vector<std::string> targets, hosts, headers, opts, ignore;
-    std::string targets_file, question_file, pcap_in, pcap_out, junit, ca, ecs, location, check_file;
+    std::string targets_file, question_file, pcap_in, pcap_out, junit, ca, ecs, location,
+        check_file;
     bool do_bit = false, cd = false, no_edns = false, padding = false, nsid = false, cookie = false;
     bool json = false, no_color = false, norecurse = false, ttl_strict = false;
     unsigned bufsize = 1232, timeout_ms = 2000, retries = 1, repeat = 1, ttl_tolerance = 5;
@@ -52,17 +53,22 @@ struct Flags {
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN); // a closed TLS/TCP peer must not kill the probe
     Flags f;
-    CLI::App app{"dnslab-probe: ask one question over every transport and target, diff the answers"};
+    CLI::App app{
+        "dnslab-probe: ask one question over every transport and target, diff the answers"};
     app.set_version_flag("--version", "dnslab-probe 0.1.0");
     app.add_option("qname", f.qname, "Query name");
     app.add_option("qtype", f.qtype, "Query type (default A)");
-    app.add_option("--target,-t", f.targets, "Target URL or name=URL (udp://, tcp://, tls://, https://, lab://)");
-    app.add_option("--targets", f.targets_file, "File with one target per line")->check(CLI::ExistingFile);
-    app.add_option("--host", f.hosts, "ADDR[:PORT] or ADDR:udp=P,tcp=P,tls=P,https=P, all transports of one host");
+    app.add_option("--target,-t", f.targets,
+                   "Target URL or name=URL (udp://, tcp://, tls://, https://, lab://)");
+    app.add_option("--targets", f.targets_file, "File with one target per line")
+        ->check(CLI::ExistingFile);
+    app.add_option("--host", f.hosts,
+                   "ADDR[:PORT] or ADDR:udp=P,tcp=P,tls=P,https=P, all transports of one host");
     app.add_flag("--do", f.do_bit, "Set the DNSSEC OK bit");
     app.add_flag("--cd", f.cd, "Set the CD bit");
     app.add_flag("--norecurse", f.norecurse, "Clear the RD bit");
-    app.add_option("--bufsize", f.bufsize, "EDNS UDP payload size")->check(CLI::Range(512U, 65535U));
+    app.add_option("--bufsize", f.bufsize, "EDNS UDP payload size")
+        ->check(CLI::Range(512U, 65535U));
     app.add_flag("--no-edns", f.no_edns, "Send no OPT record");
     app.add_option("--ecs", f.ecs, "EDNS Client Subnet, e.g. 192.0.2.0/24");
     app.add_flag("--padding", f.padding, "EDNS padding to 128-octet blocks");
@@ -72,20 +78,31 @@ int main(int argc, char** argv) {
     app.add_option("--location", f.location, "Gateway location subdomain (EDNS 65011)");
     app.add_option("--header", f.headers, "DoH request header 'name: value'");
     app.add_option("--ca", f.ca, "CA file for tls:// and https:// targets");
-    app.add_option("--timeout", f.timeout_ms, "Per-attempt timeout in ms")->check(CLI::Range(1U, 600000U));
-    app.add_option("--retries", f.retries, "Retries after the first attempt")->check(CLI::Range(0U, 10U));
-    app.add_option("--repeat", f.repeat, "Passes: 1 cold, then warm (connection reuse, caches)")->check(CLI::Range(1U, 1000U));
-    app.add_option("-f,--questions", f.question_file, "Question list, 'name type' per line (dnsperf)")->check(CLI::ExistingFile);
-    app.add_option("--pcap-in", f.pcap_in, "Replay the questions of the queries in a pcap")->check(CLI::ExistingFile);
-    app.add_option("--pcap", f.pcap_out, "Write every exchanged DNS message to a pcap (DNS over UDP)");
-    app.add_option("--ignore", f.ignore, "Fields not to compare (e.g. flags.aa, edns, additional)")->delimiter(',');
+    app.add_option("--timeout", f.timeout_ms, "Per-attempt timeout in ms")
+        ->check(CLI::Range(1U, 600000U));
+    app.add_option("--retries", f.retries, "Retries after the first attempt")
+        ->check(CLI::Range(0U, 10U));
+    app.add_option("--repeat", f.repeat, "Passes: 1 cold, then warm (connection reuse, caches)")
+        ->check(CLI::Range(1U, 1000U));
+    app.add_option("-f,--questions", f.question_file,
+                   "Question list, 'name type' per line (dnsperf)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--pcap-in", f.pcap_in, "Replay the questions of the queries in a pcap")
+        ->check(CLI::ExistingFile);
+    app.add_option("--pcap", f.pcap_out,
+                   "Write every exchanged DNS message to a pcap (DNS over UDP)");
+    app.add_option("--ignore", f.ignore, "Fields not to compare (e.g. flags.aa, edns, additional)")
+        ->delimiter(',');
     app.add_option("--ttl-tolerance", f.ttl_tolerance, "TTL differences up to N seconds are equal");
-    app.add_flag("--ttl-strict", f.ttl_strict, "Report TTL gaps beyond the tolerance instead of explaining them as cache ageing");
+    app.add_flag("--ttl-strict", f.ttl_strict,
+                 "Report TTL gaps beyond the tolerance instead of explaining them as cache ageing");
     app.add_flag("--json", f.json, "Machine output (schema dnslab.probe.v1)");
     app.add_option("--junit", f.junit, "Also write JUnit XML to FILE");
     app.add_flag("--no-color", f.no_color, "No ANSI colours");
     auto* check = app.add_subcommand("check", "Run an expectation file against the targets");
-    check->add_option("file", f.check_file, "TOML expectation file")->required()->check(CLI::ExistingFile);
+    check->add_option("file", f.check_file, "TOML expectation file")
+        ->required()
+        ->check(CLI::ExistingFile);
     check->fallthrough();
     probes::selftest::Cli selftest; // issue 6: probes/selftest/, docs/selftest.md
     probes::selftest::add_cli(app, selftest);
@@ -130,7 +147,8 @@ int main(int argc, char** argv) {
     if (!f.targets_file.empty()) {
         auto text = read_file(f.targets_file);
         auto t = text ? common::parse_targets_file(*text)
-                      : resolver::Result<std::vector<common::Target>>(resolver::fail(resolver::Errc::ConfigInvalid, "cannot read"));
+                      : resolver::Result<std::vector<common::Target>>(
+                            resolver::fail(resolver::Errc::ConfigInvalid, "cannot read"));
         if (!t) {
             return usage_error(f.targets_file + ": " + t.error().detail);
         }
@@ -146,7 +164,8 @@ int main(int argc, char** argv) {
             return usage_error("bad --header '" + h + "': want 'name: value'");
         }
         std::string name = h.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         auto value = h.substr(colon + 1);
         value.erase(0, value.find_first_not_of(' '));
         headers.emplace_back(name, value);
@@ -214,7 +233,8 @@ int main(int argc, char** argv) {
         if (check->parsed()) {
             auto text = read_file(f.check_file);
             auto cases = text ? probes::check::parse_cases(*text)
-                              : resolver::Result<std::vector<probes::check::Case>>(resolver::fail(resolver::Errc::ConfigInvalid, "cannot read"));
+                              : resolver::Result<std::vector<probes::check::Case>>(
+                                    resolver::fail(resolver::Errc::ConfigInvalid, "cannot read"));
             if (!cases) {
                 return usage_error(f.check_file + ": " + cases.error().detail);
             }
@@ -264,7 +284,8 @@ int main(int argc, char** argv) {
             copts.ttl_tolerance = f.ttl_tolerance;
             copts.ttl_strict = f.ttl_strict;
             copts.ignore = {f.ignore.begin(), f.ignore.end()};
-            auto report = probes::matrix::run_matrix(engine, targets, questions, q, copts, f.repeat, pcap.get());
+            auto report = probes::matrix::run_matrix(engine, targets, questions, q, copts, f.repeat,
+                                                     pcap.get());
             if (f.json) {
                 std::cout << probes::matrix::to_json(report).dump(2) << "\n";
             } else {

@@ -24,12 +24,18 @@ using namespace resolver;
 namespace {
 const char* errc_name(Errc c) {
     switch (c) {
-    case Errc::MalformedQuery: return "MalformedQuery";
-    case Errc::UnsupportedQuery: return "UnsupportedQuery";
-    case Errc::UpstreamTimeout: return "UpstreamTimeout";
-    case Errc::UpstreamFailure: return "UpstreamFailure";
-    case Errc::ConfigInvalid: return "ConfigInvalid";
-    case Errc::Internal: return "Internal";
+    case Errc::MalformedQuery:
+        return "MalformedQuery";
+    case Errc::UnsupportedQuery:
+        return "UnsupportedQuery";
+    case Errc::UpstreamTimeout:
+        return "UpstreamTimeout";
+    case Errc::UpstreamFailure:
+        return "UpstreamFailure";
+    case Errc::ConfigInvalid:
+        return "ConfigInvalid";
+    case Errc::Internal:
+        return "Internal";
     }
     return "?";
 }
@@ -53,7 +59,7 @@ struct Driver {
     bool step = false;
     bool first = true;
     int failures = 0;
-    int lines_ready = 0;   // --step: lines read from stdin and not yet used
+    int lines_ready = 0; // --step: lines read from stdin and not yet used
     bool stdin_open = false;
 
     // --step reads stdin through libuv, so the loop (idle timers, EOF from a killed server)
@@ -77,7 +83,8 @@ struct Driver {
     void report(Result<upstream::Exchange> r) {
         if (!r) {
             ++failures;
-            std::printf("ERROR code=%s detail=%s\n", errc_name(r.error().code), r.error().detail.c_str());
+            std::printf("ERROR code=%s detail=%s\n", errc_name(r.error().code),
+                        r.error().detail.c_str());
             std::printf("DONE\n");
             std::fflush(stdout);
             return;
@@ -105,12 +112,15 @@ struct Driver {
             for (const auto& rr : m.answer) {
                 std::string data = wire::address_text(rr);
                 lines.push_back("ANSWER " + rr.name.to_text() + " " + std::to_string(rr.ttl) + " " +
-                                wire::type_name(rr.type) + " " + (data.empty() ? hex(rr.rdata) : data));
+                                wire::type_name(rr.type) + " " +
+                                (data.empty() ? hex(rr.rdata) : data));
             }
         }
-        std::printf("OK rcode=%s answers=%zu status=%d ctype=%s connect_ms=%.3f query_ms=%.3f reused=%d server=%s\n",
-                    rcode.c_str(), answers, ex.http_status, ex.content_type.empty() ? "-" : ex.content_type.c_str(),
-                    ex.connect_ms, ex.query_ms, ex.reused_connection ? 1 : 0, ex.server.c_str());
+        std::printf("OK rcode=%s answers=%zu status=%d ctype=%s connect_ms=%.3f query_ms=%.3f "
+                    "reused=%d server=%s\n",
+                    rcode.c_str(), answers, ex.http_status,
+                    ex.content_type.empty() ? "-" : ex.content_type.c_str(), ex.connect_ms,
+                    ex.query_ms, ex.reused_connection ? 1 : 0, ex.server.c_str());
         for (const auto& l : lines) {
             std::printf("%s\n", l.c_str());
         }
@@ -151,7 +161,9 @@ struct Driver {
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: %s URL QNAME QTYPE [--repeat N] [--parallel N] [--step] [--id N]\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s URL QNAME QTYPE [--repeat N] [--parallel N] [--step] [--id N]\n",
+                     argv[0]);
         return 2;
     }
     int repeat = 1;
@@ -191,12 +203,14 @@ int main(int argc, char** argv) {
     auto up = url->scheme == "tls" ? upstream::make_dot_upstream(&loop, *url, opts)
                                    : upstream::make_doh_upstream(&loop, *url, opts);
     if (!up) {
-        std::printf("ERROR code=%s detail=%s\nDONE\n", errc_name(up.error().code), up.error().detail.c_str());
+        std::printf("ERROR code=%s detail=%s\nDONE\n", errc_name(up.error().code),
+                    up.error().detail.c_str());
         return 1;
     }
     Driver d;
     d.up = up->get();
-    d.id = id >= 0 ? static_cast<std::uint16_t>(id) : static_cast<std::uint16_t>(std::random_device{}());
+    d.id = id >= 0 ? static_cast<std::uint16_t>(id)
+                   : static_cast<std::uint16_t>(std::random_device{}());
     wire::Message q;
     q.id = d.id;
     q.set_flag(wire::kFlagRd, true);
@@ -216,7 +230,9 @@ int main(int argc, char** argv) {
         d.stdin_open = true;
         uv_read_start(
             reinterpret_cast<uv_stream_t*>(&in),
-            [](uv_handle_t*, std::size_t size, uv_buf_t* buf) { *buf = uv_buf_init(new char[size], static_cast<unsigned>(size)); },
+            [](uv_handle_t*, std::size_t size, uv_buf_t* buf) {
+                *buf = uv_buf_init(new char[size], static_cast<unsigned>(size));
+            },
             &Driver::on_stdin);
     }
     if (parallel > 1) {
@@ -234,7 +250,8 @@ int main(int argc, char** argv) {
     // Run until every query finished (sequential sends chain from the completions).
     while (d.in_flight > 0 || (d.stdin_open && d.remaining > 0)) {
         if (uv_run(&loop, UV_RUN_ONCE) == 0 && d.in_flight > 0) {
-            std::printf("ERROR code=Hang detail=loop ran dry with %d queries in flight\nDONE\n", d.in_flight);
+            std::printf("ERROR code=Hang detail=loop ran dry with %d queries in flight\nDONE\n",
+                        d.in_flight);
             return 1;
         }
     }

@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
 
     PolicyTexts t;
     t.lists.reserve(n * 40);
-    t.lists = R"([{"id":"11111111-2222-3333-4444-555555555555","name":"big","type":"DOMAIN","items":[)";
+    t.lists =
+        R"([{"id":"11111111-2222-3333-4444-555555555555","name":"big","type":"DOMAIN","items":[)";
     for (std::size_t i = 0; i < n; ++i) {
         t.lists += (i == 0 ? "\"" : ",\"") + domain(i) + "\"";
     }
@@ -71,8 +72,8 @@ int main(int argc, char** argv) {
             traffic = "dns.fqdn == \\\"rule" + std::to_string(r) + ".example.com\\\"";
             break;
         case 1:
-            traffic = "any(dns.domains[*] in {\\\"r" + std::to_string(r) + ".example.net\\\" \\\"x" +
-                      std::to_string(r) + ".example.org\\\"})";
+            traffic = "any(dns.domains[*] in {\\\"r" + std::to_string(r) +
+                      ".example.net\\\" \\\"x" + std::to_string(r) + ".example.org\\\"})";
             break;
         case 2:
             traffic = "any(dns.content_category[*] in {" + std::to_string(200 + r % 50) + "})";
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
                    "\",\"precedence\":" + std::to_string(r + 1) +
                    ",\"action\":\"block\",\"filters\":[\"dns\"],\"traffic\":\"" + traffic + "\"}";
     }
-    t.rules += R"j(,{"id":"list","precedence":1000,"action":"block","filters":["dns"],"traffic":"any(dns.domains[*] in $11111111-2222-3333-4444-555555555555)"}])j";
+    t.rules +=
+        R"j(,{"id":"list","precedence":1000,"action":"block","filters":["dns"],"traffic":"any(dns.domains[*] in $11111111-2222-3333-4444-555555555555)"}])j";
 
     const long rss_before = rss_bytes();
     const double c0 = cpu_seconds();
@@ -106,7 +108,8 @@ int main(int argc, char** argv) {
     const PolicySet& s = **set;
     const auto* list = s.find_list("11111111-2222-3333-4444-555555555555");
     const double load_s = std::chrono::duration<double>(t1 - t0).count();
-    const std::size_t structure = list->domains.memory_bytes() + s.categories.table().memory_bytes();
+    const std::size_t structure =
+        list->domains.memory_bytes() + s.categories.table().memory_bytes();
     std::printf("load: %zu list domains + %zu category rows + %zu rules in %.3f s (%.3f s CPU)\n",
                 n, n, s.dns_rules.size(), load_s, load_cpu);
     std::printf("memory: tables %.1f B/domain; RSS delta %.1f B/domain (after freeing inputs)\n",
@@ -142,13 +145,13 @@ int main(int argc, char** argv) {
         blocked += ev.blocked() ? 1 : 0;
     }
     auto e1 = std::chrono::steady_clock::now();
-    const double ns = std::chrono::duration<double, std::nano>(e1 - e0).count() /
-                      static_cast<double>(queries);
+    const double ns =
+        std::chrono::duration<double, std::nano>(e1 - e0).count() / static_cast<double>(queries);
     const double cpu_ns = (cpu_seconds() - ec0) * 1e9 / static_cast<double>(queries);
     std::printf("evaluate_pre: %.0f ns/query (%.0f ns CPU) over %zu queries (%zu blocked)\n", ns,
                 cpu_ns, queries, blocked);
     std::printf("targets: load < 2 s %s, < 100 B/domain %s, < 2000 ns/query %s\n",
-                load_s < 2 ? "OK" : "MISSED",
-                structure < 100 * 2 * n ? "OK" : "MISSED", ns < 2000 ? "OK" : "MISSED");
+                load_s < 2 ? "OK" : "MISSED", structure < 100 * 2 * n ? "OK" : "MISSED",
+                ns < 2000 ? "OK" : "MISSED");
     return 0;
 }

@@ -72,9 +72,9 @@ std::optional<std::vector<std::string>> strings(const toml::node* n) {
 } // namespace
 
 const std::vector<std::string>& safesearch_hosts() {
-    static const std::vector<std::string> kHosts{
-        "forcesafesearch.google.com.", "strict.bing.com.", "safe.duckduckgo.com.",
-        "restrict.youtube.com.", "restrictmoderate.youtube.com."};
+    static const std::vector<std::string> kHosts{"forcesafesearch.google.com.", "strict.bing.com.",
+                                                 "safe.duckduckgo.com.", "restrict.youtube.com.",
+                                                 "restrictmoderate.youtube.com."};
     return kHosts;
 }
 
@@ -108,11 +108,12 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
         };
         for (const auto& [key, value] : *t) {
             static const std::vector<std::string_view> kKeys{
-                "id", "name", "type", "transports", "location", "sni", "doh_path", "headers",
-                "expect", "rcode", "answer", "ede"};
+                "id",       "name",    "type",   "transports", "location", "sni",
+                "doh_path", "headers", "expect", "rcode",      "answer",   "ede"};
             if (std::find(kKeys.begin(), kKeys.end(), key.str()) == kKeys.end()) {
                 return fail(Errc::ConfigInvalid, "case " + std::to_string(index) +
-                                                     ": unknown key '" + std::string(key.str()) + "'");
+                                                     ": unknown key '" + std::string(key.str()) +
+                                                     "'");
             }
             (void)value;
         }
@@ -145,14 +146,17 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
             }
         }
         c.outcome = get("expect") != nullptr ? get("expect")->value_or(std::string{}) : "";
-        static const std::vector<std::string> kOutcomes{"blocked", "blockpage", "allowed", "safesearch"};
+        static const std::vector<std::string> kOutcomes{"blocked", "blockpage", "allowed",
+                                                        "safesearch"};
         if (!c.outcome.empty() && c.outcome.rfind("override:", 0) != 0 &&
             std::find(kOutcomes.begin(), kOutcomes.end(), c.outcome) == kOutcomes.end()) {
-            return fail(Errc::ConfigInvalid, where + ": unknown `expect` '" + c.outcome +
-                                                 "' (blocked, blockpage, allowed, safesearch, override:IPS|HOST)");
+            return fail(Errc::ConfigInvalid,
+                        where + ": unknown `expect` '" + c.outcome +
+                            "' (blocked, blockpage, allowed, safesearch, override:IPS|HOST)");
         }
         if (const auto* r = get("rcode")) {
-            auto rc = r->value<std::string>() ? wire::rcode_from_name(*r->value<std::string>()) : std::nullopt;
+            auto rc = r->value<std::string>() ? wire::rcode_from_name(*r->value<std::string>())
+                                              : std::nullopt;
             if (!rc) {
                 return fail(Errc::ConfigInvalid, where + ": bad `rcode`");
             }
@@ -176,7 +180,8 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
             }
         }
         if (c.outcome.empty() && !c.rcode && !c.answer && c.ede.empty()) {
-            return fail(Errc::ConfigInvalid, where + ": nothing expected (set expect, rcode, answer or ede)");
+            return fail(Errc::ConfigInvalid,
+                        where + ": nothing expected (set expect, rcode, answer or ede)");
         }
         out.push_back(std::move(c));
     }
@@ -198,14 +203,16 @@ std::vector<std::string> evaluate(const Case& c, const compare::Observation& o) 
         return labels.empty() ? std::string("no block shape") : "labels " + join(labels);
     };
     if (c.rcode && o.rcode != *c.rcode) {
-        why.push_back("rcode " + wire::rcode_name(o.rcode) + ", expected " + wire::rcode_name(*c.rcode));
+        why.push_back("rcode " + wire::rcode_name(o.rcode) + ", expected " +
+                      wire::rcode_name(*c.rcode));
     }
     const auto got = records_of(o, c.qtype);
     if (c.answer && got != *c.answer) {
         why.push_back("answer {" + join(got) + "}, expected {" + join(*c.answer) + "}");
     }
     for (auto code : c.ede) {
-        if (std::none_of(o.ede.begin(), o.ede.end(), [&](const compare::Ede& e) { return e.code == code; })) {
+        if (std::none_of(o.ede.begin(), o.ede.end(),
+                         [&](const compare::Ede& e) { return e.code == code; })) {
             std::vector<std::string> have;
             for (const auto& e : o.ede) {
                 have.push_back(std::to_string(e.code));
@@ -221,7 +228,8 @@ std::vector<std::string> evaluate(const Case& c, const compare::Observation& o) 
     }
     if (c.outcome == "blocked") {
         if (!compare::is_block(labels)) {
-            why.push_back("expected a block, got " + wire::rcode_name(o.rcode) + " {" + join(got) + "}");
+            why.push_back("expected a block, got " + wire::rcode_name(o.rcode) + " {" + join(got) +
+                          "}");
         }
     } else if (c.outcome == "blockpage") {
         if (std::find(labels.begin(), labels.end(), "blockpage") == labels.end()) {
@@ -231,14 +239,16 @@ std::vector<std::string> evaluate(const Case& c, const compare::Observation& o) 
     } else if (c.outcome == "allowed") {
         if (compare::is_block(labels) ||
             (o.rcode != wire::rcode::NoError && o.rcode != wire::rcode::NxDomain)) {
-            why.push_back("expected an ordinary answer, got " + wire::rcode_name(o.rcode) + ", " + label_text());
+            why.push_back("expected an ordinary answer, got " + wire::rcode_name(o.rcode) + ", " +
+                          label_text());
         }
     } else if (c.outcome == "safesearch") {
         const auto& hosts = safesearch_hosts();
         if (std::none_of(cnames.begin(), cnames.end(), [&](const std::string& t) {
                 return std::find(hosts.begin(), hosts.end(), t) != hosts.end();
             })) {
-            why.push_back("expected a CNAME to a safe-search host, got CNAME {" + join(cnames) + "}");
+            why.push_back("expected a CNAME to a safe-search host, got CNAME {" + join(cnames) +
+                          "}");
         }
     } else if (c.outcome.rfind("override:", 0) == 0) {
         const std::string spec = c.outcome.substr(9);
@@ -249,9 +259,10 @@ std::vector<std::string> evaluate(const Case& c, const compare::Observation& o) 
                 items.push_back(item);
             }
         }
-        const bool ips = !items.empty() && std::all_of(items.begin(), items.end(), [](const std::string& i) {
-            return resolver::util::is_ip_literal(i);
-        });
+        const bool ips =
+            !items.empty() && std::all_of(items.begin(), items.end(), [](const std::string& i) {
+                return resolver::util::is_ip_literal(i);
+            });
         if (ips) {
             // Only the addresses of the asked family can appear (A for IPv4, AAAA for IPv6).
             std::vector<std::string> want;

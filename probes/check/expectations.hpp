@@ -20,16 +20,16 @@ struct Case {
     std::vector<std::string> transports; // transport labels or target names; empty = all
 
     // Location hints, applied per transport (see docs/probe.md "location hints").
-    std::string location;                             // EDNS 65011 / cf-dns-location header
-    std::string sni;                                  // TLS SNI for tls and https targets
-    std::string doh_path;                             // replaces the DoH URL path
-    std::map<std::string, std::string> headers;       // extra DoH request headers
+    std::string location;                       // EDNS 65011 / cf-dns-location header
+    std::string sni;                            // TLS SNI for tls and https targets
+    std::string doh_path;                       // replaces the DoH URL path
+    std::map<std::string, std::string> headers; // extra DoH request headers
 
     // Expected outcome; every given item must hold.
-    std::string outcome;                 // blocked, blockpage, allowed, safesearch, override:...
-    std::optional<std::uint16_t> rcode;  // `rcode = "NXDOMAIN"`
+    std::string outcome;                // blocked, blockpage, allowed, safesearch, override:...
+    std::optional<std::uint16_t> rcode; // `rcode = "NXDOMAIN"`
     std::optional<std::vector<std::string>> answer; // rdata of qtype records, as a set
-    std::vector<std::uint16_t> ede;      // codes that must be present
+    std::vector<std::uint16_t> ede;                 // codes that must be present
 };
 
 /// Parses a TOML expectation file. Errors name the case and key.

@@ -15,7 +15,7 @@ using nlohmann::json;
 
 bool CheckReport::all_pass() const {
     return !results.empty() && std::all_of(results.begin(), results.end(),
-                                            [](const CaseResult& r) { return r.failures.empty(); });
+                                           [](const CaseResult& r) { return r.failures.empty(); });
 }
 
 bool case_selects(const Case& c, const common::Target& t) {
@@ -70,8 +70,10 @@ CheckReport run_check(matrix::Engine& engine, const std::vector<common::Target>&
             if (t.url.scheme != "https" && !c.location.empty()) {
                 qopts.location = c.location; // EDNS 65011 on Do53 and DoT
             }
-            auto q = common::build_query({c.qname, c.qtype}, qopts, static_cast<std::uint16_t>(ids(rng)));
-            jobs.push_back(matrix::Job{t.url, q ? std::move(q).value() : std::vector<std::uint8_t>{}});
+            auto q = common::build_query({c.qname, c.qtype}, qopts,
+                                         static_cast<std::uint16_t>(ids(rng)));
+            jobs.push_back(
+                matrix::Job{t.url, q ? std::move(q).value() : std::vector<std::uint8_t>{}});
             job_targets.push_back(t);
             job_target_index.push_back(ti);
             report.results.push_back(CaseResult{ci, t.name, t.transport, {}, {}});
@@ -81,7 +83,8 @@ CheckReport run_check(matrix::Engine& engine, const std::vector<common::Target>&
             for (const auto& x : c.transports) {
                 list += (list.empty() ? "" : ", ") + x;
             }
-            report.results.push_back(CaseResult{ci, "", "", {}, {"no target matches transports [" + list + "]"}});
+            report.results.push_back(
+                CaseResult{ci, "", "", {}, {"no target matches transports [" + list + "]"}});
         }
     }
     auto outcomes = engine.run(jobs);
@@ -133,9 +136,14 @@ json check_json(const CheckReport& r) {
     for (const auto& res : r.results) {
         const auto& c = r.cases[res.case_index];
         passed += res.failures.empty() ? 1 : 0;
-        json jr = {{"case", c.id}, {"name", c.qname}, {"type", wire::type_name(c.qtype)},
-                   {"target", res.target}, {"transport", res.transport}, {"expect", c.outcome},
-                   {"pass", res.failures.empty()}, {"failures", res.failures}};
+        json jr = {{"case", c.id},
+                   {"name", c.qname},
+                   {"type", wire::type_name(c.qtype)},
+                   {"target", res.target},
+                   {"transport", res.transport},
+                   {"expect", c.outcome},
+                   {"pass", res.failures.empty()},
+                   {"failures", res.failures}};
         if (!res.target.empty()) {
             jr["result"] = matrix::observation_json(res.observation);
             jr["labels"] = compare::sinkhole_labels(res.observation, c.qtype);
@@ -167,7 +175,8 @@ std::string check_junit(const CheckReport& r) {
         cases << "  </testcase>\n";
     }
     std::ostringstream out;
-    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"dnslab-probe.check\" tests=\""
+    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"dnslab-probe.check\" "
+           "tests=\""
         << r.results.size() << "\" failures=\"" << failures << "\">\n"
         << cases.str() << "</testsuite>\n";
     return out.str();

@@ -16,7 +16,7 @@ namespace probes::check {
 /// One case asked over one target.
 struct CaseResult {
     std::size_t case_index = 0;
-    std::string target;    // target name ("" when no target matched the case's transports)
+    std::string target; // target name ("" when no target matched the case's transports)
     std::string transport;
     compare::Observation observation;
     std::vector<std::string> failures; // empty = pass

@@ -155,7 +155,8 @@ Result<std::vector<QuestionSpec>> read_pcap_questions(const std::string& path) {
     std::vector<QuestionSpec> out;
     for (const auto& dns : *messages) {
         auto parsed = resolver::wire::parse(dns);
-        if (!parsed || parsed.message->flag(resolver::wire::kFlagQr) || parsed.message->question.empty()) {
+        if (!parsed || parsed.message->flag(resolver::wire::kFlagQr) ||
+            parsed.message->question.empty()) {
             continue;
         }
         const auto& q = parsed.message->question.front();

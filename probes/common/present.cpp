@@ -31,7 +31,8 @@ std::vector<std::string> lines(const ldns_rr_list* list) {
 Presentation present(std::span<const std::uint8_t> wire) {
     Presentation p;
     ldns_pkt* raw = nullptr;
-    if (wire.empty() || ldns_wire2pkt(&raw, wire.data(), wire.size()) != LDNS_STATUS_OK || raw == nullptr) {
+    if (wire.empty() || ldns_wire2pkt(&raw, wire.data(), wire.size()) != LDNS_STATUS_OK ||
+        raw == nullptr) {
         p.header = ";; (answer not parsable by ldns)";
         return p;
     }
@@ -39,8 +40,9 @@ Presentation present(std::span<const std::uint8_t> wire) {
     CString rcode(ldns_pkt_rcode2str(ldns_pkt_get_rcode(pkt.get())));
     std::string flags;
     const std::pair<const char*, bool> bits[] = {
-        {"qr", ldns_pkt_qr(pkt.get())}, {"aa", ldns_pkt_aa(pkt.get())}, {"tc", ldns_pkt_tc(pkt.get())},
-        {"rd", ldns_pkt_rd(pkt.get())}, {"ra", ldns_pkt_ra(pkt.get())}, {"ad", ldns_pkt_ad(pkt.get())},
+        {"qr", ldns_pkt_qr(pkt.get())}, {"aa", ldns_pkt_aa(pkt.get())},
+        {"tc", ldns_pkt_tc(pkt.get())}, {"rd", ldns_pkt_rd(pkt.get())},
+        {"ra", ldns_pkt_ra(pkt.get())}, {"ad", ldns_pkt_ad(pkt.get())},
         {"cd", ldns_pkt_cd(pkt.get())}};
     for (const auto& [name, on] : bits) {
         if (on) {

@@ -41,7 +41,8 @@ Result<wire::EdnsOption> parse_raw_option(const std::string& text) {
     }
     auto data = from_hex(colon == std::string::npos ? "" : text.substr(colon + 1));
     if (!data) {
-        return fail(Errc::ConfigInvalid, "bad --opt '" + text + "': HEX must be pairs of hex digits");
+        return fail(Errc::ConfigInvalid,
+                    "bad --opt '" + text + "': HEX must be pairs of hex digits");
     }
     return wire::EdnsOption{static_cast<std::uint16_t>(code), *data};
 }
@@ -78,7 +79,8 @@ Result<std::string> ecs_option_data(const std::string& cidr) {
     for (unsigned i = 0; i < bytes; ++i) {
         unsigned char b = buf[i];
         if (i == bytes - 1 && prefix % 8 != 0) {
-            b = static_cast<unsigned char>(b & (0xFF << (8 - prefix % 8))); // RFC 7871 §6: zero the rest
+            b = static_cast<unsigned char>(
+                b & (0xFF << (8 - prefix % 8))); // RFC 7871 §6: zero the rest
         }
         data.push_back(static_cast<char>(b));
     }
@@ -105,12 +107,14 @@ Result<std::vector<QuestionSpec>> parse_question_list(const std::string& text) {
         if (!type.empty()) {
             auto t = wire::type_from_name(type);
             if (!t) {
-                return fail(Errc::ConfigInvalid, "line " + std::to_string(line_no) + ": unknown type '" + type + "'");
+                return fail(Errc::ConfigInvalid,
+                            "line " + std::to_string(line_no) + ": unknown type '" + type + "'");
             }
             q.type = *t;
         }
         if (!wire::Name::from_text(name)) {
-            return fail(Errc::ConfigInvalid, "line " + std::to_string(line_no) + ": bad name '" + name + "'");
+            return fail(Errc::ConfigInvalid,
+                        "line " + std::to_string(line_no) + ": bad name '" + name + "'");
         }
         out.push_back(q);
     }

@@ -20,14 +20,14 @@ struct QuestionSpec {
 struct QueryOptions {
     bool rd = true;
     bool cd = false;
-    bool dnssec_ok = false;   // --do
-    bool no_edns = false;     // --no-edns: no OPT record at all
+    bool dnssec_ok = false; // --do
+    bool no_edns = false;   // --no-edns: no OPT record at all
     std::uint16_t bufsize = 1232;
-    std::string ecs;          // --ecs CIDR, RFC 7871 §6
-    bool padding = false;     // RFC 7830 + RFC 8467 §4.1 block-length padding (128 octets)
-    bool nsid = false;        // RFC 5001
-    std::string cookie;       // RFC 7873 client cookie, 8 bytes; "" = none
-    std::string location;     // EDNS 65011: Gateway location (DoH/DoT subdomain)
+    std::string ecs;      // --ecs CIDR, RFC 7871 §6
+    bool padding = false; // RFC 7830 + RFC 8467 §4.1 block-length padding (128 octets)
+    bool nsid = false;    // RFC 5001
+    std::string cookie;   // RFC 7873 client cookie, 8 bytes; "" = none
+    std::string location; // EDNS 65011: Gateway location (DoH/DoT subdomain)
     std::vector<resolver::wire::EdnsOption> raw; // --opt CODE:HEX
 };
 

@@ -72,8 +72,9 @@ Result<std::vector<Target>> expand(const std::string& prefix, const std::string&
             st = add("tls", base + (tls_params.empty() ? "" : "?" + tls_params));
         } else if (std::string(kind) == "https") {
             for (const char* method : {"get", "post", "json"}) {
-                st = add(std::string("https-") + method, base + path + "?method=" + method +
-                                                             (tls_params.empty() ? "" : "&" + tls_params));
+                st = add(std::string("https-") + method,
+                         base + path + "?method=" + method +
+                             (tls_params.empty() ? "" : "&" + tls_params));
                 if (!st) {
                     break;
                 }
@@ -116,7 +117,8 @@ Result<std::vector<Target>> parse_target(std::string_view spec_in) {
         // the host/params parser, then expand.
         auto url = util::parse_url("https://" + spec.substr(6));
         if (!url) {
-            return fail(Errc::ConfigInvalid, "bad lab:// target '" + spec + "': " + url.error().detail);
+            return fail(Errc::ConfigInvalid,
+                        "bad lab:// target '" + spec + "': " + url.error().detail);
         }
         std::map<std::string, std::string> ports, extra;
         for (const auto& [k, v] : url->params) {
@@ -130,7 +132,8 @@ Result<std::vector<Target>> parse_target(std::string_view spec_in) {
     }
     static constexpr std::string_view kSchemes[] = {"udp", "tcp", "tls", "https"};
     if (std::find(std::begin(kSchemes), std::end(kSchemes), url->scheme) == std::end(kSchemes)) {
-        return fail(Errc::ConfigInvalid, "bad target '" + spec + "': scheme must be udp, tcp, tls, https or lab");
+        return fail(Errc::ConfigInvalid,
+                    "bad target '" + spec + "': scheme must be udp, tcp, tls, https or lab");
     }
     if (!url->port) {
         url->port = url->scheme == "tls" ? 853 : url->scheme == "https" ? 443 : 53;
@@ -159,7 +162,8 @@ Result<std::vector<Target>> parse_host(std::string_view spec_in) {
             return fail(Errc::ConfigInvalid, "bad --host '" + spec + "'");
         }
         rest = rest.empty() ? "" : rest.substr(1);
-    } else if (auto colon = spec.find(':'); colon != std::string::npos && !util::is_ipv6_literal(spec)) {
+    } else if (auto colon = spec.find(':');
+               colon != std::string::npos && !util::is_ipv6_literal(spec)) {
         host = spec.substr(0, colon);
         rest = spec.substr(colon + 1);
     } else {
@@ -177,11 +181,14 @@ Result<std::vector<Target>> parse_host(std::string_view spec_in) {
         std::size_t pos = 0;
         while (pos <= rest.size()) {
             auto end = rest.find(',', pos);
-            const std::string item = rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+            const std::string item =
+                rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
             auto eq = item.find('=');
             const std::string key = item.substr(0, eq);
-            if (eq == std::string::npos || (key != "udp" && key != "tcp" && key != "tls" && key != "https")) {
-                return fail(Errc::ConfigInvalid, "bad --host port item '" + item + "' (udp=P,tcp=P,tls=P,https=P)");
+            if (eq == std::string::npos ||
+                (key != "udp" && key != "tcp" && key != "tls" && key != "https")) {
+                return fail(Errc::ConfigInvalid,
+                            "bad --host port item '" + item + "' (udp=P,tcp=P,tls=P,https=P)");
             }
             ports[key] = item.substr(eq + 1);
             if (end == std::string::npos) {
@@ -198,7 +205,8 @@ Result<std::vector<Target>> parse_targets_file(std::string_view text) {
     std::size_t line_no = 0, pos = 0;
     while (pos <= text.size()) {
         auto end = text.find('\n', pos);
-        std::string line(text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+        std::string line(
+            text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
         ++line_no;
         if (auto hash = line.find('#'); hash != std::string::npos) {
             line.resize(hash);
@@ -207,7 +215,8 @@ Result<std::vector<Target>> parse_targets_file(std::string_view text) {
         if (!line.empty()) {
             auto t = parse_target(line);
             if (!t) {
-                return fail(Errc::ConfigInvalid, "line " + std::to_string(line_no) + ": " + t.error().detail);
+                return fail(Errc::ConfigInvalid,
+                            "line " + std::to_string(line_no) + ": " + t.error().detail);
             }
             out.insert(out.end(), t->begin(), t->end());
         }

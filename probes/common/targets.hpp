@@ -11,7 +11,7 @@ namespace probes::common {
 
 /// One place to send questions: a named upstream URL, as make_upstream() understands it.
 struct Target {
-    std::string name;      // shown in reports; unique within a run
+    std::string name; // shown in reports; unique within a run
     resolver::util::Url url;
     std::string transport; // udp, tcp, tls, https-get, https-post, https-json
 };

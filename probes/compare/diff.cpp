@@ -56,9 +56,8 @@ std::uint32_t gap(std::uint32_t x, std::uint32_t y) {
 }
 
 // First RRset pair (same data) whose TTLs are further apart than the tolerance.
-std::optional<std::pair<const RRset*, const RRset*>> ttl_gap(const std::vector<RRset>& a,
-                                                            const std::vector<RRset>& b,
-                                                            std::uint32_t tolerance) {
+std::optional<std::pair<const RRset*, const RRset*>>
+ttl_gap(const std::vector<RRset>& a, const std::vector<RRset>& b, std::uint32_t tolerance) {
     for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
         if (gap(a[i].ttl, b[i].ttl) > tolerance) {
             return std::make_pair(&a[i], &b[i]);
@@ -92,9 +91,10 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
         }
         return std::nullopt;
     };
-#define PROBE_CHECK(field, differs, ta, tb)                                                  \
-    if (auto d = check(field, differs, [&] { return ta; }, [&] { return tb; })) {            \
-        return d;                                                                            \
+#define PROBE_CHECK(field, differs, ta, tb)                                                        \
+    if (auto d = check(                                                                            \
+            field, differs, [&] { return ta; }, [&] { return tb; })) {                             \
+        return d;                                                                                  \
     }
     // Between two DoH targets that both got an HTTP response, the status explains more
     // than "one failed", so it comes first.
@@ -107,8 +107,8 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
     }
     // A failed exchange only ever agrees with another failure; the error texts themselves
     // name ports and timings, so they are not compared.
-    PROBE_CHECK("error", a.error.has_value() != b.error.has_value(),
-                a.error.value_or("answered"), b.error.value_or("answered"));
+    PROBE_CHECK("error", a.error.has_value() != b.error.has_value(), a.error.value_or("answered"),
+                b.error.value_or("answered"));
     PROBE_CHECK("answered", a.answered != b.answered, a.answered ? "DNS answer" : "no DNS answer",
                 b.answered ? "DNS answer" : "no DNS answer");
     if (!a.answered || !b.answered) {
@@ -137,8 +137,8 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
     }
     PROBE_CHECK("authority", !same_data(a.authority, b.authority), section_text(a.authority),
                 section_text(b.authority));
-    PROBE_CHECK("additional", !same_data(a.additional, b.additional),
-                section_text(a.additional), section_text(b.additional));
+    PROBE_CHECK("additional", !same_data(a.additional, b.additional), section_text(a.additional),
+                section_text(b.additional));
     auto codes = [](const std::vector<Ede>& e) {
         std::vector<std::uint16_t> c;
         for (const auto& x : e) {
@@ -147,7 +147,10 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
         return c;
     };
     PROBE_CHECK("ede", codes(a.ede) != codes(b.ede), ede_text(a.ede), ede_text(b.ede));
-    PROBE_CHECK("ede.text", a.ede.size() == b.ede.size() && !std::equal(a.ede.begin(), a.ede.end(), b.ede.begin(), [](const Ede& x, const Ede& y) { return x.text == y.text; }),
+    PROBE_CHECK("ede.text",
+                a.ede.size() == b.ede.size() &&
+                    !std::equal(a.ede.begin(), a.ede.end(), b.ede.begin(),
+                                [](const Ede& x, const Ede& y) { return x.text == y.text; }),
                 ede_text(a.ede), ede_text(b.ede));
     if (a.edns && b.edns) {
         PROBE_CHECK("edns", *a.edns != *b.edns, *a.edns ? "OPT present" : "no OPT",
@@ -159,8 +162,8 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
     }
     if (opts.ttl_strict) {
         using Section = std::vector<RRset> Observation::*;
-        const std::pair<const char*, Section> sections[] = {{"answer.ttl", &Observation::answer},
-                                                            {"authority.ttl", &Observation::authority}};
+        const std::pair<const char*, Section> sections[] = {
+            {"answer.ttl", &Observation::answer}, {"authority.ttl", &Observation::authority}};
         for (const auto& [field, section] : sections) {
             if (auto g = ttl_gap(a.*section, b.*section, opts.ttl_tolerance)) {
                 PROBE_CHECK(field, true, g->first->to_text(), g->second->to_text());
@@ -182,9 +185,8 @@ std::vector<std::string> notes(const Observation& a, const Observation& b,
             const auto lo = std::min(g->first->ttl, g->second->ttl);
             const auto hi = std::max(g->first->ttl, g->second->ttl);
             out.push_back(g->first->name + " " + wire::type_name(g->first->type) + " TTL " +
-                          std::to_string(lo) + " (" +
-                          (g->first->ttl == lo ? a.target : b.target) + ") vs " +
-                          std::to_string(hi) + " (" +
+                          std::to_string(lo) + " (" + (g->first->ttl == lo ? a.target : b.target) +
+                          ") vs " + std::to_string(hi) + " (" +
                           (g->first->ttl == hi ? a.target : b.target) +
                           "): cache-aged, not a difference (--ttl-strict to report)");
         }
@@ -230,7 +232,7 @@ std::vector<std::string> sinkhole_labels(const Observation& o, std::uint16_t qty
     }
     for (const auto& e : o.ede) {
         // RFC 8914 §4.16-4.18: 15 Blocked, 16 Censored, 17 Filtered.
-        const char* name = e.code == 15 ? "ede-blocked"
+        const char* name = e.code == 15   ? "ede-blocked"
                            : e.code == 16 ? "ede-censored"
                            : e.code == 17 ? "ede-filtered"
                                           : nullptr;
@@ -239,7 +241,8 @@ std::vector<std::string> sinkhole_labels(const Observation& o, std::uint16_t qty
         }
     }
     if (o.rcode == wire::rcode::NxDomain &&
-        std::any_of(others.begin(), others.end(), [](const Observation& x) { return has_data_for(x); })) {
+        std::any_of(others.begin(), others.end(),
+                    [](const Observation& x) { return has_data_for(x); })) {
         labels.emplace_back("nxdomain");
     }
     return labels;
@@ -295,9 +298,9 @@ Comparison compare_all(const std::vector<Observation>& obs, std::uint16_t qtype,
                                   obs[c.classes[i].members.front()], opts);
         c.differences.push_back(d.value_or(Difference{"(none)", "", ""}));
     }
-    const bool all_failed = !obs.empty() && std::all_of(obs.begin(), obs.end(), [](const Observation& o) {
-        return o.error.has_value();
-    });
+    const bool all_failed =
+        !obs.empty() && std::all_of(obs.begin(), obs.end(),
+                                    [](const Observation& o) { return o.error.has_value(); });
     c.verdict = all_failed ? "all-failed" : c.classes.size() <= 1 ? "agree" : "differ";
     for (const auto& b : blocked) {
         c.verdict_detail += (c.verdict_detail.empty() ? "" : "; ") + b;

@@ -234,8 +234,8 @@ Observation normalize_json(const std::string& body) {
     };
     // The JSON API has no AA bit and no opcode: left unknown, never a difference.
     o.flags = Flags{std::nullopt, flag("TC"), flag("RD"), flag("RA"), flag("AD"), flag("CD")};
-    if (auto q = doc.find("Question"); q != doc.end() && q->is_array() && !q->empty() &&
-                                       (*q)[0].is_object()) {
+    if (auto q = doc.find("Question");
+        q != doc.end() && q->is_array() && !q->empty() && (*q)[0].is_object()) {
         o.has_question = true;
         o.qname_raw = (*q)[0].value("name", std::string{"."});
         if (o.qname_raw.empty() || o.qname_raw.back() != '.') {

@@ -13,7 +13,7 @@ namespace probes::compare {
 /// is kept as canonical presentation text (through ldns) so that wire answers and DoH JSON
 /// answers compare equal when they carry the same data.
 struct RRset {
-    std::string name;   // lower-case presentation with trailing dot (RFC 4343)
+    std::string name; // lower-case presentation with trailing dot (RFC 4343)
     std::uint16_t type = 0;
     std::uint16_t rclass = 1;
     std::uint32_t ttl = 0;          // smallest TTL of the records (RFC 2181 §5.2 wants them equal)
@@ -37,8 +37,8 @@ struct Ede {
 /// How one target answered one question, normalised. Built by normalize_wire() or
 /// normalize_json(); compared by diff.hpp. Pure data, no I/O.
 struct Observation {
-    std::string target;    // the target's name, as the user sees it
-    std::string transport; // udp, tcp, tls, https-get, https-post, https-json
+    std::string target;               // the target's name, as the user sees it
+    std::string transport;            // udp, tcp, tls, https-get, https-post, https-json
     std::optional<std::string> error; // the exchange failed (timeout, refused, TLS, HTTP ...)
 
     // DoH only (doh == false for the others): HTTP status and whether the content type is
@@ -60,8 +60,8 @@ struct Observation {
     std::vector<RRset> answer, authority, additional; // sorted by (name, type, class)
     std::optional<bool> edns;                         // OPT present; nullopt for JSON
     std::uint16_t udp_size = 0;
-    std::vector<Ede> ede; // sorted by code
-    std::string nsid;     // informational only
+    std::vector<Ede> ede;           // sorted by code
+    std::string nsid;               // informational only
     std::vector<std::uint8_t> wire; // the raw answer, kept for dig-like presentation
 };
 

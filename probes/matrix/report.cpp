@@ -32,7 +32,10 @@ std::string fmt_ms(double v) {
 json rrsets_json(const std::vector<compare::RRset>& sets) {
     json arr = json::array();
     for (const auto& s : sets) {
-        arr.push_back({{"name", s.name}, {"type", wire::type_name(s.type)}, {"ttl", s.ttl}, {"rdata", s.rdata}});
+        arr.push_back({{"name", s.name},
+                       {"type", wire::type_name(s.type)},
+                       {"ttl", s.ttl},
+                       {"rdata", s.rdata}});
     }
     return arr;
 }
@@ -54,10 +57,18 @@ std::string xml_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
         default:
             // Control characters are not allowed in XML 1.0.
             out += (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') ? '?' : c;
@@ -82,14 +93,17 @@ std::vector<std::string> record_lines(const compare::Observation& o) {
             out.push_back(l + "   ; authority");
         }
         for (const auto& e : o.ede) {
-            out.push_back(";; EDE " + std::to_string(e.code) + (e.text.empty() ? "" : ": " + e.text));
+            out.push_back(";; EDE " + std::to_string(e.code) +
+                          (e.text.empty() ? "" : ": " + e.text));
         }
         return out;
     }
-    out.push_back(";; status: " + wire::rcode_name(o.rcode) + ", flags: " + flags_text(o.flags) + " (DoH JSON)");
+    out.push_back(";; status: " + wire::rcode_name(o.rcode) + ", flags: " + flags_text(o.flags) +
+                  " (DoH JSON)");
     for (const auto& s : o.answer) {
         for (const auto& r : s.rdata) {
-            out.push_back(s.name + "\t" + std::to_string(s.ttl) + "\tIN\t" + wire::type_name(s.type) + "\t" + r);
+            out.push_back(s.name + "\t" + std::to_string(s.ttl) + "\tIN\t" +
+                          wire::type_name(s.type) + "\t" + r);
         }
     }
     for (const auto& e : o.ede) {
@@ -104,7 +118,8 @@ std::string render_table(const MatrixReport& r, bool color) {
     for (const auto& q : r.questions) {
         const auto& cmp = q.comparison;
         const std::string verdict = cmp.verdict == "agree" ? c.good("agree") : c.bad(cmp.verdict);
-        out << c.bold(";; " + q.question.name + " " + wire::type_name(q.question.type)) << "  " << verdict;
+        out << c.bold(";; " + q.question.name + " " + wire::type_name(q.question.type)) << "  "
+            << verdict;
         if (!cmp.verdict_detail.empty()) {
             out << " - " << cmp.verdict_detail;
         }
@@ -144,10 +159,12 @@ std::string render_table(const MatrixReport& r, bool color) {
         for (std::size_t ti = 0; ti < q.observations.size(); ++ti) {
             const auto& lat = q.latency[ti];
             char line[256];
-            std::snprintf(line, sizeof line, "    %-28s %7s %6s %5s %5s %5s\n", q.observations[ti].target.c_str(),
+            std::snprintf(line, sizeof line, "    %-28s %7s %6s %5s %5s %5s\n",
+                          q.observations[ti].target.c_str(),
                           lat.connect_ms.empty() ? "-" : fmt_ms(lat.connect_ms.front()).c_str(),
                           lat.query_ms.empty() ? "-" : fmt_ms(lat.query_ms.front()).c_str(),
-                          fmt_ms(lat.p50).c_str(), fmt_ms(lat.p95).c_str(), fmt_ms(lat.max).c_str());
+                          fmt_ms(lat.p50).c_str(), fmt_ms(lat.p95).c_str(),
+                          fmt_ms(lat.max).c_str());
             out << line;
         }
         out << "\n";
@@ -159,7 +176,8 @@ json observation_json(const compare::Observation& o) {
     json j = {{"target", o.target}, {"transport", o.transport}};
     j["error"] = o.error ? json(*o.error) : json(nullptr);
     if (o.doh) {
-        j["http"] = {{"status", o.http_status}, {"content_type", o.content_type},
+        j["http"] = {{"status", o.http_status},
+                     {"content_type", o.content_type},
                      {"content_type_ok", o.content_type_ok}};
     }
     if (!o.answered) {
@@ -191,7 +209,8 @@ json to_json(const MatrixReport& r) {
     json doc = {{"schema", "dnslab.probe.v1"}, {"repeat", r.repeat}};
     json targets = json::array();
     for (const auto& t : r.targets) {
-        targets.push_back({{"name", t.name}, {"url", t.url.to_string()}, {"transport", t.transport}});
+        targets.push_back(
+            {{"name", t.name}, {"url", t.url.to_string()}, {"transport", t.transport}});
     }
     doc["targets"] = targets;
     json questions = json::array();
@@ -200,8 +219,8 @@ json to_json(const MatrixReport& r) {
         const auto& cmp = q.comparison;
         (cmp.verdict == "agree" ? agree : cmp.verdict == "differ" ? differ : failed)++;
         json jq = {{"name", q.question.name}, {"type", wire::type_name(q.question.type)},
-                   {"verdict", cmp.verdict}, {"verdict_detail", cmp.verdict_detail},
-                   {"notes", cmp.notes}, {"instability", q.instability}};
+                   {"verdict", cmp.verdict},  {"verdict_detail", cmp.verdict_detail},
+                   {"notes", cmp.notes},      {"instability", q.instability}};
         json classes = json::array();
         for (std::size_t ci = 0; ci < cmp.classes.size(); ++ci) {
             json members = json::array();
@@ -219,18 +238,24 @@ json to_json(const MatrixReport& r) {
         json results = json::array();
         for (std::size_t ti = 0; ti < q.observations.size(); ++ti) {
             json jr = observation_json(q.observations[ti]);
-            jr["labels"] = compare::sinkhole_labels(q.observations[ti], q.question.type, q.observations);
+            jr["labels"] =
+                compare::sinkhole_labels(q.observations[ti], q.question.type, q.observations);
             const auto& lat = q.latency[ti];
-            jr["latency"] = {{"connect_ms", lat.connect_ms}, {"query_ms", lat.query_ms},
-                             {"reused_connection", lat.reused}, {"p50_ms", lat.p50},
-                             {"p95_ms", lat.p95}, {"max_ms", lat.max}};
+            jr["latency"] = {{"connect_ms", lat.connect_ms},
+                             {"query_ms", lat.query_ms},
+                             {"reused_connection", lat.reused},
+                             {"p50_ms", lat.p50},
+                             {"p95_ms", lat.p95},
+                             {"max_ms", lat.max}};
             results.push_back(jr);
         }
         jq["results"] = results;
         questions.push_back(jq);
     }
     doc["questions"] = questions;
-    doc["summary"] = {{"questions", r.questions.size()}, {"agree", agree}, {"differ", differ},
+    doc["summary"] = {{"questions", r.questions.size()},
+                      {"agree", agree},
+                      {"differ", differ},
                       {"all_failed", failed}};
     doc["exit_code"] = r.all_agree() ? 0 : 1;
     return doc;
@@ -241,7 +266,8 @@ std::string to_junit(const MatrixReport& r) {
     std::ostringstream cases;
     for (const auto& q : r.questions) {
         const std::string name = q.question.name + " " + wire::type_name(q.question.type);
-        cases << "  <testcase classname=\"dnslab-probe.matrix\" name=\"" << xml_escape(name) << "\">\n";
+        cases << "  <testcase classname=\"dnslab-probe.matrix\" name=\"" << xml_escape(name)
+              << "\">\n";
         if (q.comparison.verdict != "agree") {
             ++failures;
             std::string msg = q.comparison.verdict;

@@ -60,7 +60,8 @@ double percentile(std::vector<double> values, double p) {
         return 0;
     }
     std::sort(values.begin(), values.end());
-    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
     return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
 }
 
@@ -100,7 +101,8 @@ void record_pcap(common::PcapWriter* pcap, std::size_t target_index, const commo
         return;
     }
     const auto server = server_endpoint(target, outcome);
-    const common::PacketEndpoint client{resolver::util::is_ipv6_literal(server.ip) ? "::1" : "127.0.0.1",
+    const common::PacketEndpoint client{resolver::util::is_ipv6_literal(server.ip) ? "::1"
+                                                                                   : "127.0.0.1",
                                         static_cast<std::uint16_t>(40000 + target_index % 20000)};
     pcap->write(outcome.sent_us, client, server, query);
     if (outcome.exchange && !outcome.exchange->wire.empty()) {
@@ -139,7 +141,8 @@ MatrixReport run_matrix(Engine& engine, const std::vector<common::Target>& targe
     }
     for (unsigned pass = 0; pass < report.repeat; ++pass) {
         for (std::size_t i = 0; i < all[pass].size(); ++i) {
-            record_pcap(pcap, i % targets.size(), targets[i % targets.size()], sent[pass][i], all[pass][i]);
+            record_pcap(pcap, i % targets.size(), targets[i % targets.size()], sent[pass][i],
+                        all[pass][i]);
         }
     }
     for (std::size_t qi = 0; qi < questions.size(); ++qi) {
@@ -159,15 +162,17 @@ MatrixReport run_matrix(Engine& engine, const std::vector<common::Target>& targe
                 if (pass > 0) {
                     auto later = observe(targets[ti], out);
                     if (auto d = compare::first_difference(qr.observations.back(), later, copts)) {
-                        qr.instability.push_back(targets[ti].name + " pass " + std::to_string(pass + 1) +
-                                                 " differs from pass 1 in " + d->field + ": " + d->a +
-                                                 " -> " + d->b);
+                        qr.instability.push_back(
+                            targets[ti].name + " pass " + std::to_string(pass + 1) +
+                            " differs from pass 1 in " + d->field + ": " + d->a + " -> " + d->b);
                     }
                 }
             }
             lat.p50 = percentile(lat.query_ms, 50);
             lat.p95 = percentile(lat.query_ms, 95);
-            lat.max = lat.query_ms.empty() ? 0 : *std::max_element(lat.query_ms.begin(), lat.query_ms.end());
+            lat.max = lat.query_ms.empty()
+                          ? 0
+                          : *std::max_element(lat.query_ms.begin(), lat.query_ms.end());
             qr.latency.push_back(std::move(lat));
         }
         qr.comparison = compare::compare_all(qr.observations, questions[qi].type, copts);

@@ -29,7 +29,7 @@ struct QuestionReport {
     common::QuestionSpec question;
     std::vector<compare::Observation> observations; // first (cold) pass, one per target
     compare::Comparison comparison;
-    std::vector<Latency> latency;  // one per target
+    std::vector<Latency> latency;         // one per target
     std::vector<std::string> instability; // later passes that differ from the first
 };
 

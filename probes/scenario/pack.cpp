@@ -256,9 +256,9 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
             return fail(Errc::ConfigInvalid, "refused: '" + rel + "' is not in the manifest");
         }
         if (sha256_hex(e.data) != it->second) {
-            return fail(
-                Errc::ConfigInvalid,
-                "refused: '" + rel + "' does not match its sha256 in the manifest (tampered)");
+            return fail(Errc::ConfigInvalid,
+                        "refused: '" + rel +
+                            "' does not match its sha256 in the manifest (tampered)");
         }
         have[rel] = &e.data;
     }

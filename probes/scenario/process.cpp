@@ -89,9 +89,8 @@ int Process::stop(std::chrono::milliseconds grace) {
     return status_;
 }
 
-resolver::Result<std::vector<std::string>> wait_ready(Process& p,
-                                                      const std::filesystem::path& ready_file,
-                                                      std::chrono::milliseconds timeout) {
+resolver::Result<std::vector<std::string>>
+wait_ready(Process& p, const std::filesystem::path& ready_file, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         std::ifstream in(ready_file);

@@ -40,8 +40,7 @@ private:
 
 /// Waits (bounded) until `ready_file` exists and ends with a newline (the resolver writes it
 /// atomically once every listener is up). Fails early when the process exits.
-resolver::Result<std::vector<std::string>> wait_ready(Process& p,
-                                                      const std::filesystem::path& ready_file,
-                                                      std::chrono::milliseconds timeout);
+resolver::Result<std::vector<std::string>>
+wait_ready(Process& p, const std::filesystem::path& ready_file, std::chrono::milliseconds timeout);
 
 } // namespace probes::scenario

@@ -72,7 +72,8 @@ resolver::Result<std::string> gzip(const std::string& data) {
     return out;
 }
 
-resolver::Status write_bundle(const std::string& path, const std::vector<BundleFile>& files, long mtime) {
+resolver::Status write_bundle(const std::string& path, const std::vector<BundleFile>& files,
+                              long mtime) {
     auto gz = gzip(make_tar(files, mtime));
     if (!gz) {
         return gz.error();

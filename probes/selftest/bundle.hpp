@@ -19,6 +19,7 @@ std::string make_tar(const std::vector<BundleFile>& files, long mtime);
 resolver::Result<std::string> gzip(const std::string& data);
 
 /// Writes make_tar + gzip of `files` to `path` (a `.tar.gz` a customer attaches to a ticket).
-resolver::Status write_bundle(const std::string& path, const std::vector<BundleFile>& files, long mtime);
+resolver::Status write_bundle(const std::string& path, const std::vector<BundleFile>& files,
+                              long mtime);
 
 } // namespace probes::selftest

@@ -69,14 +69,18 @@ int run_diff(const Cli& cli) {
     }
     const auto lines = diff_reports(*a, *b);
     if (cli.json) {
-        std::cout << json({{"schema", "dnslab.selftest.diff.v1"}, {"a", cli.diff_a}, {"b", cli.diff_b},
-                           {"differences", lines}}).dump(2)
+        std::cout << json({{"schema", "dnslab.selftest.diff.v1"},
+                           {"a", cli.diff_a},
+                           {"b", cli.diff_b},
+                           {"differences", lines}})
+                         .dump(2)
                   << "\n";
     } else {
         for (const auto& l : lines) {
             std::cout << l << "\n";
         }
-        std::cout << (lines.empty() ? "reports agree\n" : std::to_string(lines.size()) + " differences\n");
+        std::cout << (lines.empty() ? "reports agree\n"
+                                    : std::to_string(lines.size()) + " differences\n");
     }
     return lines.empty() ? 0 : kExitFail;
 }
@@ -84,34 +88,50 @@ int run_diff(const Cli& cli) {
 } // namespace
 
 void add_cli(CLI::App& app, Cli& cli) {
-    auto* s = app.add_subcommand("selftest", "Customer self-test: reachability, TLS, interception, policy, features, local configuration");
+    auto* s = app.add_subcommand("selftest", "Customer self-test: reachability, TLS, interception, "
+                                             "policy, features, local configuration");
     cli.cmd = s;
     auto& o = cli.opts;
-    s->add_option("--lab", o.lab_ready, "Lab profile: ready file of a running dnslab-resolver (default /tmp/dnslab.ready)");
-    s->add_option("--lab-host", o.lab_host, "Lab profile: ADDR:udp=P,tcp=P,tls=P,https=P (probe --host syntax)");
-    s->add_option("--doh", o.doh, "Gateway profile: DoH URL, https://<sub>.cloudflare-gateway.com/dns-query");
+    s->add_option(
+        "--lab", o.lab_ready,
+        "Lab profile: ready file of a running dnslab-resolver (default /tmp/dnslab.ready)");
+    s->add_option("--lab-host", o.lab_host,
+                  "Lab profile: ADDR:udp=P,tcp=P,tls=P,https=P (probe --host syntax)");
+    s->add_option("--doh", o.doh,
+                  "Gateway profile: DoH URL, https://<sub>.cloudflare-gateway.com/dns-query");
     s->add_option("--dot", o.dot, "Gateway profile: DoT host[:port], <sub>.cloudflare-gateway.com");
-    s->add_option("--ipv4", o.ipv4, "Plain DNS over IPv4: ADDR[:PORT] (location's resolver address)");
+    s->add_option("--ipv4", o.ipv4,
+                  "Plain DNS over IPv4: ADDR[:PORT] (location's resolver address)");
     s->add_option("--ipv6", o.ipv6, "Plain DNS over IPv6: ADDR or [ADDR]:PORT");
-    s->add_option("--ca", o.ca, "Trust store for DoT/DoH (default: system; lab: the lab CA from the ready file)");
-    s->add_option("--expected-issuer", o.expected_issuer, "CA PEM file or issuer name text a genuine chain leads to");
+    s->add_option("--ca", o.ca,
+                  "Trust store for DoT/DoH (default: system; lab: the lab CA from the ready file)");
+    s->add_option("--expected-issuer", o.expected_issuer,
+                  "CA PEM file or issuer name text a genuine chain leads to");
     s->add_option("--name", o.names, "Also classify this name's policy outcome (repeatable)");
-    s->add_option("--test-name", o.test_names, "Replace the Gateway category test names (repeatable)");
-    s->add_option("--expect", o.expect_file, "Expected outcomes, probe check TOML (docs/probe.md)")->check(CLI::ExistingFile);
-    s->add_option("--reach-name", o.reach_name, "Name asked over every transport (lab: www.example.com)");
-    s->add_option("--large-name", o.large_name, "Name with a TXT answer above 1232 bytes (lab: big.example.com)");
-    s->add_option("--signed-name", o.signed_name, "DNSSEC-signed name for the AD check (gateway: cloudflare.com)");
+    s->add_option("--test-name", o.test_names,
+                  "Replace the Gateway category test names (repeatable)");
+    s->add_option("--expect", o.expect_file, "Expected outcomes, probe check TOML (docs/probe.md)")
+        ->check(CLI::ExistingFile);
+    s->add_option("--reach-name", o.reach_name,
+                  "Name asked over every transport (lab: www.example.com)");
+    s->add_option("--large-name", o.large_name,
+                  "Name with a TXT answer above 1232 bytes (lab: big.example.com)");
+    s->add_option("--signed-name", o.signed_name,
+                  "DNSSEC-signed name for the AD check (gateway: cloudflare.com)");
     s->add_option("--error-name", o.error_name, "Name whose answer is an error, for the EDE check");
     s->add_option("--resolv-conf", o.resolv_conf, "System resolver configuration to report");
-    s->add_option("--timeout", o.timeout_ms, "Per-query timeout in ms")->check(CLI::Range(100U, 60000U));
+    s->add_option("--timeout", o.timeout_ms, "Per-query timeout in ms")
+        ->check(CLI::Range(100U, 60000U));
     s->add_option("--retries", o.retries, "Retries per query")->check(CLI::Range(0U, 5U));
     s->add_option("--out", cli.out_dir, "Directory for report.json, report.md, summary.txt");
     s->add_option("--bundle", cli.bundle, "The .tar.gz to attach to a ticket (default OUT.tar.gz)");
-    s->add_flag("--redact", cli.redact, "Replace this machine's addresses and host name with placeholders");
+    s->add_flag("--redact", cli.redact,
+                "Replace this machine's addresses and host name with placeholders");
     s->add_flag("--json", cli.json, "Print report.json instead of the summary");
     s->add_flag("--no-color", cli.no_color, "No ANSI colours");
     s->add_flag("--quiet,-q", cli.quiet, "No progress line on stderr");
-    auto* d = s->add_subcommand("diff", "Compare two report.json files (customer vs lab, before vs after)");
+    auto* d = s->add_subcommand("diff",
+                                "Compare two report.json files (customer vs lab, before vs after)");
     d->add_option("a", cli.diff_a, "First report.json")->required();
     d->add_option("b", cli.diff_b, "Second report.json")->required();
     d->add_flag("--json", cli.json, "Machine output");
@@ -123,7 +143,8 @@ int run_cli(Cli& cli) {
         return run_diff(cli);
     }
     auto& o = cli.opts;
-    const bool gateway_given = !o.doh.empty() || !o.dot.empty() || !o.ipv4.empty() || !o.ipv6.empty();
+    const bool gateway_given =
+        !o.doh.empty() || !o.dot.empty() || !o.ipv4.empty() || !o.ipv6.empty();
     if (o.lab_ready.empty() && o.lab_host.empty() && !gateway_given) {
         o.lab_ready = "/tmp/dnslab.ready"; // where README/docs start the lab resolver
     }
@@ -153,8 +174,8 @@ int run_cli(Cli& cli) {
             return;
         }
         // One line rewritten in place on a terminal; plain lines in logs.
-        std::cerr << (tty ? "\r\033[K" : "") << "selftest [" << step << "/" << total << "] " << what << "..."
-                  << (tty ? "" : "\n") << std::flush;
+        std::cerr << (tty ? "\r\033[K" : "") << "selftest [" << step << "/" << total << "] " << what
+                  << "..." << (tty ? "" : "\n") << std::flush;
     };
     auto report = run_selftest(o, *endpoints, progress);
     const auto local = collect_local_facts(o.resolv_conf, o.tool_version);
@@ -165,31 +186,47 @@ int run_cli(Cli& cli) {
         if (rc.contains("nameservers")) {
             ns = rc["nameservers"].get<std::vector<std::string>>();
         }
-        report.checks.push_back({"local.resolv-conf", "local", "System resolver configuration",
-                                 rc.value("readable", false) ? Verdict::Info : Verdict::Warn,
-                                 rc.value("readable", false) ? "nameservers: " + (ns.empty() ? std::string("(none)") : join(ns))
-                                                             : "cannot read " + o.resolv_conf,
-                                 {{"nameservers", ns}}});
+        report.checks.push_back(
+            {"local.resolv-conf",
+             "local",
+             "System resolver configuration",
+             rc.value("readable", false) ? Verdict::Info : Verdict::Warn,
+             rc.value("readable", false)
+                 ? "nameservers: " + (ns.empty() ? std::string("(none)") : join(ns))
+                 : "cannot read " + o.resolv_conf,
+             {{"nameservers", ns}}});
         const auto& sd = local.json["systemd_resolved"];
-        report.checks.push_back({"local.systemd-resolved", "local", "systemd-resolved",
-                                 sd.value("present", false) ? Verdict::Info : Verdict::NotApplicable,
-                                 sd.value("present", false) ? "present (resolvectl status in the report)" : "not in use on this machine",
-                                 {{"present", sd.value("present", false)}}});
+        report.checks.push_back(
+            {"local.systemd-resolved",
+             "local",
+             "systemd-resolved",
+             sd.value("present", false) ? Verdict::Info : Verdict::NotApplicable,
+             sd.value("present", false) ? "present (resolvectl status in the report)"
+                                        : "not in use on this machine",
+             {{"present", sd.value("present", false)}}});
         const auto os = local.json["os_release"].value("PRETTY_NAME", std::string("unknown OS"));
-        const auto kern = local.json.contains("uname") ? local.json["uname"].value("release", std::string()) : std::string();
-        report.checks.push_back({"local.system", "local", "Operating system and tools", Verdict::Info,
-                                 os + ", kernel " + kern, {{"os", os}, {"kernel", kern}}});
+        const auto kern = local.json.contains("uname")
+                              ? local.json["uname"].value("release", std::string())
+                              : std::string();
+        report.checks.push_back({"local.system",
+                                 "local",
+                                 "Operating system and tools",
+                                 Verdict::Info,
+                                 os + ", kernel " + kern,
+                                 {{"os", os}, {"kernel", kern}}});
     }
     if (!cli.quiet) {
-        std::cerr << (tty ? "\r\033[K" : "") << "selftest done in " << static_cast<long>(report.duration_ms) << " ms\n";
+        std::cerr << (tty ? "\r\033[K" : "") << "selftest done in "
+                  << static_cast<long>(report.duration_ms) << " ms\n";
     }
 
     // Redaction works on the rendered text, so every place an address appears is covered.
     std::vector<std::string> secrets;
     if (cli.redact) {
         for (const auto& a : local.customer_addresses) {
-            const bool endpoint = std::any_of(endpoints->begin(), endpoints->end(),
-                                              [&](const Endpoint& e) { return e.target.url.host == a; });
+            const bool endpoint =
+                std::any_of(endpoints->begin(), endpoints->end(),
+                            [&](const Endpoint& e) { return e.target.url.host == a; });
             if (!endpoint) {
                 secrets.push_back(a);
             }
@@ -219,7 +256,8 @@ int run_cli(Cli& cli) {
         std::cout << json_text;
     } else {
         const bool color = !cli.no_color && isatty(STDOUT_FILENO) != 0;
-        std::cout << scrub(render_summary(doc, color)) << "Report: " << base << "report.json, bundle: " << cli.bundle << "\n";
+        std::cout << scrub(render_summary(doc, color)) << "Report: " << base
+                  << "report.json, bundle: " << cli.bundle << "\n";
     }
     return report.exit_code();
 }

@@ -14,9 +14,9 @@ struct Cli {
     std::string out_dir; // report.json, report.md, summary.txt
     std::string bundle;  // .tar.gz of the above
     bool redact = false;
-    bool json = false;   // report.json on stdout instead of the summary
+    bool json = false; // report.json on stdout instead of the summary
     bool no_color = false;
-    bool quiet = false;  // no progress line
+    bool quiet = false; // no progress line
     std::string diff_a, diff_b;
     CLI::App* cmd = nullptr;
     CLI::App* diff = nullptr;

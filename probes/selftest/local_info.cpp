@@ -111,7 +111,9 @@ json parse_os_release(const std::string& text) {
 std::vector<std::string> find_addresses(const std::string& text) {
     std::vector<std::string> out;
     std::set<std::string> seen;
-    auto is_tok = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':'; };
+    auto is_tok = [](char c) {
+        return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':';
+    };
     std::size_t i = 0;
     while (i < text.size()) {
         if (!is_tok(text[i])) {
@@ -129,15 +131,18 @@ std::vector<std::string> find_addresses(const std::string& text) {
         }
         unsigned char buf[16];
         std::string candidate = tok;
-        if (inet_pton(AF_INET6, candidate.c_str(), buf) != 1 && inet_pton(AF_INET, candidate.c_str(), buf) != 1) {
+        if (inet_pton(AF_INET6, candidate.c_str(), buf) != 1 &&
+            inet_pton(AF_INET, candidate.c_str(), buf) != 1) {
             // IPv4 with a port suffix.
             auto colon = tok.rfind(':');
             candidate = colon == std::string::npos ? "" : tok.substr(0, colon);
-            if (candidate.find(':') != std::string::npos || inet_pton(AF_INET, candidate.c_str(), buf) != 1) {
+            if (candidate.find(':') != std::string::npos ||
+                inet_pton(AF_INET, candidate.c_str(), buf) != 1) {
                 candidate.clear();
             }
         }
-        if (!candidate.empty() && candidate.find_first_of(".:") != std::string::npos && seen.insert(candidate).second) {
+        if (!candidate.empty() && candidate.find_first_of(".:") != std::string::npos &&
+            seen.insert(candidate).second) {
             out.push_back(candidate);
         }
         i = j;
@@ -158,7 +163,8 @@ bool is_local_only(const std::string& address) {
     return false;
 }
 
-LocalFacts collect_local_facts(const std::string& resolv_conf_path, const std::string& tool_version) {
+LocalFacts collect_local_facts(const std::string& resolv_conf_path,
+                               const std::string& tool_version) {
     LocalFacts f;
     std::set<std::string> customer;
     auto note = [&](const std::string& a) {
@@ -199,13 +205,16 @@ LocalFacts collect_local_facts(const std::string& resolv_conf_path, const std::s
     ifaddrs* list = nullptr;
     if (getifaddrs(&list) == 0) {
         for (auto* i = list; i != nullptr; i = i->ifa_next) {
-            if (i->ifa_addr == nullptr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
+            if (i->ifa_addr == nullptr ||
+                (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
                 continue;
             }
             char buf[INET6_ADDRSTRLEN] = {};
             const void* src = i->ifa_addr->sa_family == AF_INET
-                                  ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr)
-                                  : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+                                  ? static_cast<const void*>(
+                                        &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr)
+                                  : static_cast<const void*>(
+                                        &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
             if (inet_ntop(i->ifa_addr->sa_family, src, buf, sizeof buf) == nullptr) {
                 continue;
             }
@@ -220,16 +229,17 @@ LocalFacts collect_local_facts(const std::string& resolv_conf_path, const std::s
     f.json["os_release"] = ok ? parse_os_release(os_text) : json::object();
     utsname u{};
     if (uname(&u) == 0) {
-        f.json["uname"] = {{"sysname", u.sysname}, {"release", u.release}, {"version", u.version},
-                           {"machine", u.machine}, {"nodename", u.nodename}};
+        f.json["uname"] = {{"sysname", u.sysname},
+                           {"release", u.release},
+                           {"version", u.version},
+                           {"machine", u.machine},
+                           {"nodename", u.nodename}};
         f.hostname = u.nodename;
     }
-    f.json["tools"] = {{"dnslab-probe", tool_version},
-                       {"openssl", OpenSSL_version(OPENSSL_VERSION)},
-                       {"libuv", uv_version_string()},
-                       {"c-ares", ares_version(nullptr)},
-                       {"ldns", ldns_version()},
-                       {"nghttp2", nghttp2_version(0)->version_str}};
+    f.json["tools"] = {
+        {"dnslab-probe", tool_version}, {"openssl", OpenSSL_version(OPENSSL_VERSION)},
+        {"libuv", uv_version_string()}, {"c-ares", ares_version(nullptr)},
+        {"ldns", ldns_version()},       {"nghttp2", nghttp2_version(0)->version_str}};
     f.customer_addresses.assign(customer.begin(), customer.end());
     return f;
 }

@@ -36,6 +36,7 @@ struct LocalFacts {
 
 /// Collects: resolv.conf (`resolv_conf_path`), `resolvectl status` when present (bounded by
 /// `timeout 3`), os-release, uname, the interface addresses, the library versions linked in.
-LocalFacts collect_local_facts(const std::string& resolv_conf_path, const std::string& tool_version);
+LocalFacts collect_local_facts(const std::string& resolv_conf_path,
+                               const std::string& tool_version);
 
 } // namespace probes::selftest

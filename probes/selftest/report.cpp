@@ -39,7 +39,10 @@ bool verdict_from_name(const std::string& s, Verdict& out) {
 }
 
 int Report::exit_code() const {
-    return std::any_of(checks.begin(), checks.end(), [](const Check& c) { return c.verdict == Verdict::Fail; }) ? 1 : 0;
+    return std::any_of(checks.begin(), checks.end(),
+                       [](const Check& c) { return c.verdict == Verdict::Fail; })
+               ? 1
+               : 0;
 }
 
 std::map<std::string, int> Report::counts() const {
@@ -140,12 +143,13 @@ std::string to_markdown(const json& report) {
     }
     out << "\n## Endpoints\n\n| id | transport | url |\n|---|---|---|\n";
     for (const auto& e : report.value("endpoints", json::array())) {
-        out << "| " << cell(str(e, "id")) << " | " << cell(str(e, "transport")) << " | `" << cell(str(e, "url")) << "` |\n";
+        out << "| " << cell(str(e, "id")) << " | " << cell(str(e, "transport")) << " | `"
+            << cell(str(e, "url")) << "` |\n";
     }
     out << "\n## Checks\n\n| verdict | check | detail |\n|---|---|---|\n";
     for (const auto& c : report.value("checks", json::array())) {
-        out << "| " << badge(str(c, "verdict")) << " | `" << cell(str(c, "id")) << "` " << cell(str(c, "title"))
-            << " | " << cell(str(c, "detail")) << " |\n";
+        out << "| " << badge(str(c, "verdict")) << " | `" << cell(str(c, "id")) << "` "
+            << cell(str(c, "title")) << " | " << cell(str(c, "detail")) << " |\n";
     }
     bool heading = false;
     for (const auto& c : report.value("checks", json::array())) {
@@ -157,10 +161,12 @@ std::string to_markdown(const json& report) {
             out << "\n## Problems in detail\n";
             heading = true;
         }
-        out << "\n### " << badge(v) << " `" << str(c, "id") << "`\n\n" << str(c, "detail") << "\n\n```json\n"
+        out << "\n### " << badge(v) << " `" << str(c, "id") << "`\n\n"
+            << str(c, "detail") << "\n\n```json\n"
             << c.value("data", json::object()).dump(2) << "\n```\n";
     }
-    out << "\n## Local configuration\n\n```json\n" << report.value("local", json::object()).dump(2) << "\n```\n";
+    out << "\n## Local configuration\n\n```json\n"
+        << report.value("local", json::object()).dump(2) << "\n```\n";
     return out.str();
 }
 
@@ -169,7 +175,10 @@ std::string render_summary(const json& report, bool color) {
         if (!color) {
             return s;
         }
-        const char* code = verdict == "pass" ? "32" : verdict == "fail" ? "31" : verdict == "warn" ? "33" : "2";
+        const char* code = verdict == "pass"   ? "32"
+                           : verdict == "fail" ? "31"
+                           : verdict == "warn" ? "33"
+                                               : "2";
         return std::string("\033[") + code + "m" + s + "\033[0m";
     };
     std::ostringstream out;
@@ -183,10 +192,14 @@ std::string render_summary(const json& report, bool color) {
         out << "\n";
     }
     const auto s = report.value("summary", json::object());
-    out << "\n" << s.value("pass", 0) << " passed, " << s.value("fail", 0) << " failed, " << s.value("warn", 0)
-        << " warnings, " << s.value("info", 0) << " info, " << s.value("skipped", 0) << " skipped, "
-        << s.value("not_applicable", 0) << " not applicable\n";
-    out << (report.value("exit_code", 0) == 0 ? "Verdict: OK" : "Verdict: PROBLEMS FOUND (see the FAIL lines)") << "\n";
+    out << "\n"
+        << s.value("pass", 0) << " passed, " << s.value("fail", 0) << " failed, "
+        << s.value("warn", 0) << " warnings, " << s.value("info", 0) << " info, "
+        << s.value("skipped", 0) << " skipped, " << s.value("not_applicable", 0)
+        << " not applicable\n";
+    out << (report.value("exit_code", 0) == 0 ? "Verdict: OK"
+                                              : "Verdict: PROBLEMS FOUND (see the FAIL lines)")
+        << "\n";
     return out.str();
 }
 
@@ -209,9 +222,11 @@ std::string redact_text(const std::string& text, const std::vector<std::string>&
     int n6 = 0;
     for (const auto& a : uniq) {
         const bool v6 = a.find(':') != std::string::npos;
-        map.emplace_back(a, v6 ? "<ipv6-" + std::to_string(++n6) + ">" : "<ipv4-" + std::to_string(++n4) + ">");
+        map.emplace_back(a, v6 ? "<ipv6-" + std::to_string(++n6) + ">"
+                               : "<ipv4-" + std::to_string(++n4) + ">");
     }
-    std::sort(map.begin(), map.end(), [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+    std::sort(map.begin(), map.end(),
+              [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
     std::string out = text;
     for (const auto& [addr, ph] : map) {
         const bool v6 = addr.find(':') != std::string::npos;
@@ -282,14 +297,15 @@ std::vector<std::string> diff_reports(const json& a, const json& b) {
         const auto& x = ca[id];
         const auto& y = cb[id];
         if (str(x, "verdict") != str(y, "verdict")) {
-            out.push_back(id + ": " + str(x, "verdict") + " -> " + str(y, "verdict") + " (A: " + str(x, "detail") +
-                          "; B: " + str(y, "detail") + ")");
+            out.push_back(id + ": " + str(x, "verdict") + " -> " + str(y, "verdict") +
+                          " (A: " + str(x, "detail") + "; B: " + str(y, "detail") + ")");
             continue;
         }
         // Same verdict: name the facts engineers compare first.
         const auto dx = x.value("data", json::object());
         const auto dy = y.value("data", json::object());
-        for (const char* key : {"issuer", "protocol", "identity", "classification", "outcomes", "udp_size"}) {
+        for (const char* key :
+             {"issuer", "protocol", "identity", "classification", "outcomes", "udp_size"}) {
             if (dx.contains(key) && dy.contains(key) && dx[key] != dy[key]) {
                 out.push_back(id + ": " + key + " " + dx[key].dump() + " -> " + dy[key].dump());
             }

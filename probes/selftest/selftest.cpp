@@ -42,7 +42,8 @@ std::string host_part(const std::string& host) {
 }
 
 // "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 literal -> (host, port).
-resolver::Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& spec, std::uint16_t def) {
+resolver::Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& spec,
+                                                                        std::uint16_t def) {
     std::string host = spec;
     std::string port;
     if (!spec.empty() && spec.front() == '[') {
@@ -86,7 +87,8 @@ resolver::Result<common::Target> make_target(const std::string& id, const std::s
 
 using EndpointMap = std::map<std::string, common::Target>;
 
-resolver::Status add_do53(EndpointMap& m, const std::string& host, std::uint16_t port, bool udp, bool tcp) {
+resolver::Status add_do53(EndpointMap& m, const std::string& host, std::uint16_t port, bool udp,
+                          bool tcp) {
     const std::string fam = util::is_ipv6_literal(host) ? "6" : "4";
     const std::string hp = host_part(host) + ":" + std::to_string(port);
     for (auto [on, scheme] : {std::pair{udp, "udp"}, std::pair{tcp, "tcp"}}) {
@@ -117,8 +119,9 @@ void add_doh(EndpointMap& m, const util::Url& base) {
 resolver::Status read_ready(Options& o, EndpointMap& m) {
     std::ifstream in(o.lab_ready);
     if (!in) {
-        return fail(Errc::ConfigInvalid, "cannot read lab ready file " + o.lab_ready +
-                                             " (start the lab resolver with --ready-file, docs/selftest.md)");
+        return fail(Errc::ConfigInvalid,
+                    "cannot read lab ready file " + o.lab_ready +
+                        " (start the lab resolver with --ready-file, docs/selftest.md)");
     }
     std::string line;
     while (std::getline(in, line)) {
@@ -162,8 +165,9 @@ std::uint16_t fresh_id(std::mt19937& rng) {
 }
 
 // A query for `name`/`type`, class `qclass` (CHAOS for id.server, RFC 4892).
-std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type, std::uint16_t qclass,
-                                     const common::QueryOptions& q, std::mt19937& rng) {
+std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type,
+                                     std::uint16_t qclass, const common::QueryOptions& q,
+                                     std::mt19937& rng) {
     auto wire_q = common::build_query({name, type}, q, fresh_id(rng));
     if (!wire_q || qclass == wire::rrclass::IN) {
         return wire_q ? std::move(wire_q).value() : std::vector<std::uint8_t>{};
@@ -180,7 +184,8 @@ json latency_json(const matrix::Outcome& o) {
     if (!o.exchange) {
         return nullptr;
     }
-    return {{"connect_ms", o.exchange->connect_ms}, {"query_ms", o.exchange->query_ms},
+    return {{"connect_ms", o.exchange->connect_ms},
+            {"query_ms", o.exchange->query_ms},
             {"server", o.exchange->server}};
 }
 
@@ -232,10 +237,20 @@ bool has_expectation(const check::Case& c) {
 } // namespace
 
 const std::vector<std::string>& gateway_test_names() {
-    static const std::vector<std::string> names = {
-        "anonymizer",     "commandandcontrolandbotnet", "compromiseddomain", "cryptomining",
-        "malware",        "newdomains",                 "parkedandforsaledomains", "phishing",
-        "potentiallyunwantedsoftware", "privateipaddress", "spam", "spyware", "unreachable", "nudity"};
+    static const std::vector<std::string> names = {"anonymizer",
+                                                   "commandandcontrolandbotnet",
+                                                   "compromiseddomain",
+                                                   "cryptomining",
+                                                   "malware",
+                                                   "newdomains",
+                                                   "parkedandforsaledomains",
+                                                   "phishing",
+                                                   "potentiallyunwantedsoftware",
+                                                   "privateipaddress",
+                                                   "spam",
+                                                   "spyware",
+                                                   "unreachable",
+                                                   "nudity"};
     return names;
 }
 
@@ -305,7 +320,8 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
             }
             const bool v6 = util::is_ipv6_literal(hp->first);
             if (v6 != (spec == &o.ipv6) || !util::is_ip_literal(hp->first)) {
-                return fail(Errc::ConfigInvalid, "'" + *spec + "' is not an IPv" + (spec == &o.ipv6 ? "6" : "4") + " address");
+                return fail(Errc::ConfigInvalid, "'" + *spec + "' is not an IPv" +
+                                                     (spec == &o.ipv6 ? "6" : "4") + " address");
             }
             if (auto st = add_do53(m, hp->first, hp->second, true, true); !st) {
                 return st.error();
@@ -321,7 +337,8 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
         if (!hp) {
             return hp.error();
         }
-        auto t = make_target("dot", "tls://" + host_part(hp->first) + ":" + std::to_string(hp->second));
+        auto t =
+            make_target("dot", "tls://" + host_part(hp->first) + ":" + std::to_string(hp->second));
         if (!t) {
             return t.error();
         }
@@ -330,7 +347,8 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
     if (!o.doh.empty()) {
         auto url = util::parse_url(o.doh);
         if (!url || url->scheme != "https") {
-            return fail(Errc::ConfigInvalid, "--doh wants https://HOST[:PORT]/PATH, got '" + o.doh + "'");
+            return fail(Errc::ConfigInvalid,
+                        "--doh wants https://HOST[:PORT]/PATH, got '" + o.doh + "'");
         }
         add_doh(m, *url);
     }
@@ -342,7 +360,8 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
         }
     }
     if (targets.empty()) {
-        return fail(Errc::ConfigInvalid, "nothing to test: give --lab READY_FILE, --lab-host, or Gateway endpoints (--doh, --dot, --ipv4, --ipv6)");
+        return fail(Errc::ConfigInvalid, "nothing to test: give --lab READY_FILE, --lab-host, or "
+                                         "Gateway endpoints (--doh, --dot, --ipv4, --ipv6)");
     }
     common::finalize_targets(targets, o.ca, {});
     for (auto& t : targets) {
@@ -351,7 +370,8 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
     return out;
 }
 
-std::string classify(const compare::Observation& o, const std::vector<std::string>& labels, const check::Case& c) {
+std::string classify(const compare::Observation& o, const std::vector<std::string>& labels,
+                     const check::Case& c) {
     if (o.error || !o.answered) {
         return "error";
     }
@@ -386,7 +406,8 @@ std::string classify(const compare::Observation& o, const std::vector<std::strin
     return "error";
 }
 
-Verdict policy_verdict(const std::vector<std::string>& classes, bool has_exp, const std::vector<std::string>& failures) {
+Verdict policy_verdict(const std::vector<std::string>& classes, bool has_exp,
+                       const std::vector<std::string>& failures) {
     if (has_exp) {
         return failures.empty() ? Verdict::Pass : Verdict::Fail;
     }
@@ -397,7 +418,8 @@ Verdict policy_verdict(const std::vector<std::string>& classes, bool has_exp, co
     return distinct.size() == 1 && *distinct.begin() != "error" ? Verdict::Info : Verdict::Warn;
 }
 
-Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, const Progress& progress) {
+Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints,
+                    const Progress& progress) {
     const auto started = std::chrono::steady_clock::now();
     Report r;
     r.profile = profile_of(o);
@@ -432,20 +454,26 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
     progress(1, kSteps, "reachability of " + std::to_string(endpoints.size()) + " endpoints");
     std::vector<matrix::Job> jobs;
     for (const auto& e : endpoints) {
-        jobs.push_back({e.target.url, make_query(o.reach_name, wire::rrtype::A, wire::rrclass::IN, q, rng)});
+        jobs.push_back(
+            {e.target.url, make_query(o.reach_name, wire::rrtype::A, wire::rrclass::IN, q, rng)});
     }
     const auto reach = engine.run(jobs);
     std::vector<const Endpoint*> up; // reachable endpoints; later steps use only these
     std::map<std::string, compare::Observation> reach_obs;
     for (const char* id : {"udp4", "tcp4", "udp6", "tcp6", "dot", "doh-h2", "doh-h1"}) {
-        Check c{std::string("reachability.") + id, "reachability", std::string("Reachability over ") + id, Verdict::Skipped,
-                "not configured", json::object()};
+        Check c{std::string("reachability.") + id,
+                "reachability",
+                std::string("Reachability over ") + id,
+                Verdict::Skipped,
+                "not configured",
+                json::object()};
         for (std::size_t i = 0; i < endpoints.size(); ++i) {
             if (endpoints[i].id != id) {
                 continue;
             }
             auto obs = matrix::observe(endpoints[i].target, reach[i]);
-            c.data = {{"url", endpoints[i].target.url.to_string()}, {"question", o.reach_name + " A"},
+            c.data = {{"url", endpoints[i].target.url.to_string()},
+                      {"question", o.reach_name + " A"},
                       {"latency", latency_json(reach[i])},
                       {"rcode", obs.answered ? json(wire::rcode_name(obs.rcode)) : json(nullptr)},
                       {"error", obs.error ? json(*obs.error) : json(nullptr)}};
@@ -458,7 +486,8 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
             } else {
                 c.verdict = Verdict::Pass;
                 const auto& ex = *reach[i].exchange;
-                c.detail = "answered " + wire::rcode_name(obs.rcode) + " in " + fmt_ms(ex.connect_ms + ex.query_ms) +
+                c.detail = "answered " + wire::rcode_name(obs.rcode) + " in " +
+                           fmt_ms(ex.connect_ms + ex.query_ms) +
                            (ex.connect_ms > 0 ? " (connect " + fmt_ms(ex.connect_ms) + ")" : "");
                 up.push_back(&endpoints[i]);
                 reach_obs[id] = obs;
@@ -472,8 +501,12 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
     std::optional<TlsFacts> doh_facts;
     for (const char* id : {"dot", "doh"}) {
         const Endpoint* e = find_ep(std::string(id) == "dot" ? "dot" : "doh-h2");
-        Check c{std::string("tls.") + id, "tls", std::string("TLS certificate of ") + (std::string(id) == "dot" ? "DoT" : "DoH"),
-                Verdict::Skipped, "not configured", json::object()};
+        Check c{std::string("tls.") + id,
+                "tls",
+                std::string("TLS certificate of ") + (std::string(id) == "dot" ? "DoT" : "DoH"),
+                Verdict::Skipped,
+                "not configured",
+                json::object()};
         if (e != nullptr) {
             TlsProbeOptions t;
             t.host = e->target.url.host;
@@ -489,7 +522,8 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
             const auto f = probe_tls(t);
             c.data = tls_facts_json(f);
             c.data["server_name"] = t.server_name;
-            c.data["expected_issuer"] = t.expected_issuer.empty() ? json(nullptr) : json(t.expected_issuer);
+            c.data["expected_issuer"] =
+                t.expected_issuer.empty() ? json(nullptr) : json(t.expected_issuer);
             if (!f.connected) {
                 c.verdict = Verdict::Fail;
                 c.detail = f.error;
@@ -512,7 +546,8 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
                 c.detail = "certificate expires in " + std::to_string(f.days_left) + " days";
             } else {
                 c.verdict = Verdict::Pass;
-                c.detail = f.protocol + ", issuer " + (f.chain.empty() ? std::string("?") : f.chain.front().issuer) +
+                c.detail = f.protocol + ", issuer " +
+                           (f.chain.empty() ? std::string("?") : f.chain.front().issuer) +
                            ", valid " + std::to_string(f.days_left) + " more days";
             }
             if (std::string(id) == "doh") {
@@ -528,7 +563,8 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
     {
         jobs.clear();
         for (const auto* e : up) {
-            jobs.push_back({e->target.url, make_query("id.server", wire::rrtype::TXT, wire::rrclass::CH, q, rng)});
+            jobs.push_back({e->target.url,
+                            make_query("id.server", wire::rrtype::TXT, wire::rrclass::CH, q, rng)});
         }
         const auto out = engine.run(jobs);
         json per = json::object();
@@ -545,14 +581,20 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
             }
             (is_plain(up[i]->id) ? plain_ids : enc_ids).insert(txt);
         }
-        Check c{"interception.identity", "interception", "Resolver identity (id.server) across transports",
-                Verdict::Pass, "", {{"identity", per}}};
+        Check c{"interception.identity",
+                "interception",
+                "Resolver identity (id.server) across transports",
+                Verdict::Pass,
+                "",
+                {{"identity", per}}};
         if (plain_ids.empty() && enc_ids.empty()) {
             c.verdict = up.empty() ? Verdict::Skipped : Verdict::Info;
-            c.detail = up.empty() ? "no endpoint reachable" : "the resolver does not reveal an identity";
+            c.detail =
+                up.empty() ? "no endpoint reachable" : "the resolver does not reveal an identity";
         } else if (!plain_ids.empty() && !enc_ids.empty() && plain_ids != enc_ids) {
             c.verdict = Verdict::Fail;
-            c.detail = "plain DNS is answered by a different resolver than DoT/DoH: intercepted or redirected";
+            c.detail = "plain DNS is answered by a different resolver than DoT/DoH: intercepted or "
+                       "redirected";
         } else if (plain_ids.size() > 1 || enc_ids.size() > 1) {
             c.verdict = Verdict::Warn;
             c.detail = "transports report different identities";
@@ -570,7 +612,11 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         r.checks.push_back(std::move(c));
 
         // Answers only plain DNS gets: the reach answer over plain vs encrypted.
-        Check a{"interception.answers", "interception", "Same answer over plain DNS and DoT/DoH", Verdict::Pass, "",
+        Check a{"interception.answers",
+                "interception",
+                "Same answer over plain DNS and DoT/DoH",
+                Verdict::Pass,
+                "",
                 json::object()};
         const compare::Observation* ref = nullptr;
         for (const char* id : {"doh-h2", "dot", "doh-h1"}) {
@@ -592,14 +638,16 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
                 diffs[id] = {{"field", d->field}, {"encrypted", d->a}, {"plain", d->b}};
             }
         }
-        a.data = {{"question", o.reach_name + " A"}, {"reference", ref ? json(ref->target) : json(nullptr)},
+        a.data = {{"question", o.reach_name + " A"},
+                  {"reference", ref ? json(ref->target) : json(nullptr)},
                   {"differences", diffs}};
         if (ref == nullptr) {
             a.verdict = Verdict::Skipped;
             a.detail = "no encrypted endpoint reachable to compare with";
         } else if (!differ.empty()) {
             a.verdict = Verdict::Fail;
-            a.detail = "plain DNS (" + join(differ) + ") gets a different answer than " + ref->target + ": intercepted or rewritten";
+            a.detail = "plain DNS (" + join(differ) + ") gets a different answer than " +
+                       ref->target + ": intercepted or rewritten";
         } else {
             a.detail = "plain and encrypted answers agree";
         }
@@ -618,8 +666,9 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
             if (parsed) {
                 cases = *parsed;
             } else {
-                r.checks.push_back({"policy.expectations", "policy", "Expectation file", Verdict::Fail,
-                                    o.expect_file + ": " + parsed.error().detail, json::object()});
+                r.checks.push_back({"policy.expectations", "policy", "Expectation file",
+                                    Verdict::Fail, o.expect_file + ": " + parsed.error().detail,
+                                    json::object()});
             }
         }
         auto add_name = [&](const std::string& n) {
@@ -650,12 +699,17 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         std::set<std::string> used_ids;
         for (std::size_t ci = 0; ci < cases.size(); ++ci) {
             const auto& cs = cases[ci];
-            std::string id = "policy." + cs.qname + (cs.qtype == wire::rrtype::A ? "" : "/" + wire::type_name(cs.qtype));
+            std::string id = "policy." + cs.qname +
+                             (cs.qtype == wire::rrtype::A ? "" : "/" + wire::type_name(cs.qtype));
             for (int n = 2; !used_ids.insert(id).second; ++n) {
                 id += "#" + std::to_string(n);
             }
-            Check c{id, "policy", "Policy outcome of " + cs.qname + " " + wire::type_name(cs.qtype), Verdict::Skipped,
-                    "no endpoint reachable", json::object()};
+            Check c{id,
+                    "policy",
+                    "Policy outcome of " + cs.qname + " " + wire::type_name(cs.qtype),
+                    Verdict::Skipped,
+                    "no endpoint reachable",
+                    json::object()};
             std::vector<std::string> classes;
             std::vector<std::string> failures;
             std::map<std::string, std::vector<std::string>> by_class;
@@ -682,20 +736,26 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
                 for (const auto& rr : res.observation.answer) {
                     rdata.insert(rdata.end(), rr.rdata.begin(), rr.rdata.end());
                 }
-                outcomes[res.target] = {{"classification", cls},
-                                        {"labels", labels},
-                                        {"rcode", res.observation.answered ? json(wire::rcode_name(res.observation.rcode)) : json(nullptr)},
-                                        {"answer", rdata},
-                                        {"error", res.observation.error ? json(*res.observation.error) : json(nullptr)},
-                                        {"failures", res.failures}};
+                outcomes[res.target] = {
+                    {"classification", cls},
+                    {"labels", labels},
+                    {"rcode", res.observation.answered
+                                  ? json(wire::rcode_name(res.observation.rcode))
+                                  : json(nullptr)},
+                    {"answer", rdata},
+                    {"error", res.observation.error ? json(*res.observation.error) : json(nullptr)},
+                    {"failures", res.failures}};
                 for (const auto& f : res.failures) {
                     failures.push_back(res.target + ": " + f);
                 }
             }
             const bool exp = has_expectation(cs);
-            c.data = {{"name", cs.qname}, {"type", wire::type_name(cs.qtype)},
-                      {"expect", exp ? json(cs.outcome.empty() ? "(rcode/answer/ede)" : cs.outcome) : json(nullptr)},
-                      {"outcomes", outcomes}, {"failures", failures}};
+            c.data = {{"name", cs.qname},
+                      {"type", wire::type_name(cs.qtype)},
+                      {"expect", exp ? json(cs.outcome.empty() ? "(rcode/answer/ede)" : cs.outcome)
+                                     : json(nullptr)},
+                      {"outcomes", outcomes},
+                      {"failures", failures}};
             if (!classes.empty() || !failures.empty()) {
                 c.verdict = policy_verdict(classes, exp, failures);
                 std::vector<std::string> parts;
@@ -704,10 +764,12 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
                 }
                 c.detail = join(parts, "; ");
                 if (c.verdict == Verdict::Fail && !failures.empty()) {
-                    c.detail += " (expected " + (cs.outcome.empty() ? std::string("see data") : cs.outcome) + ": " +
+                    c.detail += " (expected " +
+                                (cs.outcome.empty() ? std::string("see data") : cs.outcome) + ": " +
                                 failures.front() + ")";
                 }
-                c.data["classification"] = by_class.size() == 1 ? json(by_class.begin()->first) : json("mixed");
+                c.data["classification"] =
+                    by_class.size() == 1 ? json(by_class.begin()->first) : json("mixed");
             }
             r.checks.push_back(std::move(c));
         }
@@ -716,12 +778,15 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
     // 5. Resolver features.
     progress(5, kSteps, "resolver features");
     {
-        Check c{"features.edns", "features", "EDNS (RFC 6891) in answers", Verdict::Skipped, "no endpoint reachable",
-                json::object()};
+        Check c{
+            "features.edns",         "features",    "EDNS (RFC 6891) in answers", Verdict::Skipped,
+            "no endpoint reachable", json::object()};
         json per = json::object();
         std::vector<std::string> without;
         for (const auto& [id, obs] : reach_obs) {
-            per[id] = obs.edns.has_value() ? json({{"present", *obs.edns}, {"udp_size", obs.udp_size}}) : json(nullptr);
+            per[id] = obs.edns.has_value()
+                          ? json({{"present", *obs.edns}, {"udp_size", obs.udp_size}})
+                          : json(nullptr);
             if (obs.edns.has_value() && !*obs.edns) {
                 without.push_back(id);
             }
@@ -729,7 +794,8 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         if (!reach_obs.empty()) {
             c.data = {{"endpoints", per}};
             c.verdict = without.empty() ? Verdict::Pass : Verdict::Fail;
-            c.detail = without.empty() ? "OPT record present on every transport" : "no OPT record over " + join(without);
+            c.detail = without.empty() ? "OPT record present on every transport"
+                                       : "no OPT record over " + join(without);
             if (const auto it = reach_obs.find("udp4"); without.empty() && it != reach_obs.end()) {
                 c.data["udp_size"] = it->second.udp_size;
                 c.detail += " (UDP payload size " + std::to_string(it->second.udp_size) + ")";
@@ -738,11 +804,13 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         r.checks.push_back(std::move(c));
     }
     {
-        Check c{"features.tcp-fallback", "features", "Large answer: TC over UDP, then TCP", Verdict::Skipped, "", json::object()};
+        Check c{"features.tcp-fallback", "features", "Large answer: TC over UDP, then TCP",
+                Verdict::Skipped,        "",         json::object()};
         const Endpoint* u = nullptr;
         const Endpoint* t = nullptr;
         for (const char* fam : {"4", "6"}) {
-            if (reach_obs.count(std::string("udp") + fam) != 0U && reach_obs.count(std::string("tcp") + fam) != 0U) {
+            if (reach_obs.count(std::string("udp") + fam) != 0U &&
+                reach_obs.count(std::string("tcp") + fam) != 0U) {
                 u = find_ep(std::string("udp") + fam);
                 t = find_ep(std::string("tcp") + fam);
                 break;
@@ -753,8 +821,10 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         } else if (u == nullptr) {
             c.detail = "needs reachable UDP and TCP endpoints of one address family";
         } else {
-            jobs = {{u->target.url, make_query(o.large_name, wire::rrtype::TXT, wire::rrclass::IN, q, rng)},
-                    {t->target.url, make_query(o.large_name, wire::rrtype::TXT, wire::rrclass::IN, q, rng)}};
+            jobs = {{u->target.url,
+                     make_query(o.large_name, wire::rrtype::TXT, wire::rrclass::IN, q, rng)},
+                    {t->target.url,
+                     make_query(o.large_name, wire::rrtype::TXT, wire::rrclass::IN, q, rng)}};
             const auto out = engine.run(jobs);
             const auto ou = matrix::observe(u->target, out[0]);
             const auto ot = matrix::observe(t->target, out[1]);
@@ -768,10 +838,16 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
             const bool udp_tc = ou.flags.tc.value_or(false);
             const bool tcp_tc = ot.flags.tc.value_or(false);
             c.data = {{"question", o.large_name + " TXT"},
-                      {"udp", {{"error", ou.error ? json(*ou.error) : json(nullptr)}, {"tc", udp_tc}, {"records", count(ou)},
-                               {"bytes", out[0].exchange ? out[0].exchange->wire.size() : 0}}},
-                      {"tcp", {{"error", ot.error ? json(*ot.error) : json(nullptr)}, {"tc", tcp_tc}, {"records", count(ot)},
-                               {"bytes", out[1].exchange ? out[1].exchange->wire.size() : 0}}}};
+                      {"udp",
+                       {{"error", ou.error ? json(*ou.error) : json(nullptr)},
+                        {"tc", udp_tc},
+                        {"records", count(ou)},
+                        {"bytes", out[0].exchange ? out[0].exchange->wire.size() : 0}}},
+                      {"tcp",
+                       {{"error", ot.error ? json(*ot.error) : json(nullptr)},
+                        {"tc", tcp_tc},
+                        {"records", count(ot)},
+                        {"bytes", out[1].exchange ? out[1].exchange->wire.size() : 0}}}};
             if (ou.error || ot.error) {
                 c.verdict = Verdict::Fail;
                 c.detail = ou.error ? "UDP: " + *ou.error : "TCP: " + *ot.error;
@@ -783,14 +859,17 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
                 c.detail = "UDP answer is incomplete but TC is not set";
             } else {
                 c.verdict = Verdict::Pass;
-                c.detail = udp_tc ? "UDP answer truncated (TC), TCP returned all " + std::to_string(count(ot)) + " records"
-                                  : "the answer fit in UDP (" + std::to_string(count(ou)) + " records)";
+                c.detail =
+                    udp_tc ? "UDP answer truncated (TC), TCP returned all " +
+                                 std::to_string(count(ot)) + " records"
+                           : "the answer fit in UDP (" + std::to_string(count(ou)) + " records)";
             }
         }
         r.checks.push_back(std::move(c));
     }
     {
-        Check c{"features.dnssec-ad", "features", "DNSSEC validation (AD bit)", Verdict::Skipped, "", json::object()};
+        Check c{"features.dnssec-ad", "features", "DNSSEC validation (AD bit)",
+                Verdict::Skipped,     "",         json::object()};
         const Endpoint* e = up.empty() ? nullptr : up.front();
         if (lab && o.signed_name.empty()) {
             c.verdict = Verdict::NotApplicable;
@@ -802,18 +881,24 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         } else {
             auto dq = q;
             dq.dnssec_ok = true;
-            jobs = {{e->target.url, make_query(o.signed_name, wire::rrtype::A, wire::rrclass::IN, dq, rng)}};
+            jobs = {{e->target.url,
+                     make_query(o.signed_name, wire::rrtype::A, wire::rrclass::IN, dq, rng)}};
             const auto obs = matrix::observe(e->target, engine.run(jobs)[0]);
             const bool ad = obs.flags.ad.value_or(false);
-            c.data = {{"question", o.signed_name + " A +dnssec"}, {"endpoint", e->id}, {"ad", ad},
+            c.data = {{"question", o.signed_name + " A +dnssec"},
+                      {"endpoint", e->id},
+                      {"ad", ad},
                       {"rcode", obs.answered ? json(wire::rcode_name(obs.rcode)) : json(nullptr)}};
             c.verdict = obs.error ? Verdict::Fail : ad ? Verdict::Pass : Verdict::Fail;
-            c.detail = obs.error ? *obs.error : ad ? "AD set on " + o.signed_name : "AD not set on the signed name " + o.signed_name;
+            c.detail = obs.error ? *obs.error
+                       : ad      ? "AD set on " + o.signed_name
+                                 : "AD not set on the signed name " + o.signed_name;
         }
         r.checks.push_back(std::move(c));
     }
     {
-        Check c{"features.ede", "features", "Extended DNS Errors (RFC 8914) on errors", Verdict::Skipped, "", json::object()};
+        Check c{"features.ede",   "features", "Extended DNS Errors (RFC 8914) on errors",
+                Verdict::Skipped, "",         json::object()};
         if (o.error_name.empty()) {
             c.detail = "no error name configured (--error-name)";
         } else if (up.empty()) {
@@ -821,7 +906,8 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
         } else {
             jobs.clear();
             for (const auto* e : up) {
-                jobs.push_back({e->target.url, make_query(o.error_name, wire::rrtype::A, wire::rrclass::IN, q, rng)});
+                jobs.push_back({e->target.url, make_query(o.error_name, wire::rrtype::A,
+                                                          wire::rrclass::IN, q, rng)});
             }
             const auto out = engine.run(jobs);
             json per = json::object();
@@ -834,8 +920,10 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
                 for (const auto& e : obs.ede) {
                     codes.push_back({{"code", e.code}, {"text", e.text}});
                 }
-                per[up[i]->id] = {{"rcode", obs.answered ? json(wire::rcode_name(obs.rcode)) : json(nullptr)}, {"ede", codes},
-                                  {"error", obs.error ? json(*obs.error) : json(nullptr)}};
+                per[up[i]->id] = {
+                    {"rcode", obs.answered ? json(wire::rcode_name(obs.rcode)) : json(nullptr)},
+                    {"ede", codes},
+                    {"error", obs.error ? json(*obs.error) : json(nullptr)}};
                 if (!obs.answered || obs.rcode == 0 || obs.rcode == 3) {
                     no_error.push_back(up[i]->id);
                 } else {
@@ -864,23 +952,30 @@ Report run_selftest(const Options& o, const std::vector<Endpoint>& endpoints, co
     // 6. Clock offset hint from the DoH endpoint's Date header.
     progress(6, kSteps, "local clock");
     {
-        Check c{"local.clock", "local", "Clock offset against the DoH endpoint", Verdict::Skipped, "no DoH endpoint", json::object()};
+        Check c{"local.clock",    "local",           "Clock offset against the DoH endpoint",
+                Verdict::Skipped, "no DoH endpoint", json::object()};
         if (doh_facts) {
-            c.data = {{"http_date", doh_facts->http_date ? json(*doh_facts->http_date) : json(nullptr)},
-                      {"offset_s", doh_facts->clock_offset_s ? json(*doh_facts->clock_offset_s) : json(nullptr)}};
+            c.data = {
+                {"http_date", doh_facts->http_date ? json(*doh_facts->http_date) : json(nullptr)},
+                {"offset_s",
+                 doh_facts->clock_offset_s ? json(*doh_facts->clock_offset_s) : json(nullptr)}};
             if (doh_facts->clock_offset_s) {
                 const long off = *doh_facts->clock_offset_s;
                 c.verdict = std::labs(off) > kClockWarnSeconds ? Verdict::Warn : Verdict::Pass;
-                c.detail = "local clock is " + std::to_string(off) + " s " + (off >= 0 ? "ahead of" : "behind") + " the DoH endpoint";
+                c.detail = "local clock is " + std::to_string(off) + " s " +
+                           (off >= 0 ? "ahead of" : "behind") + " the DoH endpoint";
             } else {
                 c.verdict = Verdict::NotApplicable;
-                c.detail = doh_facts->connected ? "the DoH endpoint sent no Date header" : "DoH endpoint not reachable over TLS";
+                c.detail = doh_facts->connected ? "the DoH endpoint sent no Date header"
+                                                : "DoH endpoint not reachable over TLS";
             }
         }
         r.checks.push_back(std::move(c));
     }
     progress(7, kSteps, "local configuration");
-    r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    r.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     return r;
 }
 

@@ -22,18 +22,18 @@ struct Options {
     std::string lab_host;
     // Gateway profile (also overrides single lab endpoints): public defaults are only
     // defaults, never test targets.
-    std::string doh;  // https://<sub>.cloudflare-gateway.com/dns-query
-    std::string dot;  // <sub>.cloudflare-gateway.com[:853]
-    std::string ipv4; // ADDR[:PORT]
-    std::string ipv6; // ADDR or [ADDR]:PORT
+    std::string doh;             // https://<sub>.cloudflare-gateway.com/dns-query
+    std::string dot;             // <sub>.cloudflare-gateway.com[:853]
+    std::string ipv4;            // ADDR[:PORT]
+    std::string ipv6;            // ADDR or [ADDR]:PORT
     std::string ca;              // trust store for DoT/DoH ("" = system, lab: the lab CA)
     std::string expected_issuer; // PEM file or issuer DN text (lab default: the lab CA)
 
     // Names. "" disables the check that uses it (reported as skipped).
-    std::string reach_name;  // asked over every transport
-    std::string large_name;  // TXT answer above 1232 bytes (TC over UDP)
-    std::string signed_name; // DNSSEC-signed name (AD bit)
-    std::string error_name;  // a name whose answer is an error (EDE expected)
+    std::string reach_name;              // asked over every transport
+    std::string large_name;              // TXT answer above 1232 bytes (TC over UDP)
+    std::string signed_name;             // DNSSEC-signed name (AD bit)
+    std::string error_name;              // a name whose answer is an error (EDE expected)
     std::vector<std::string> test_names; // policy names (default: Gateway's category test names)
     std::vector<std::string> names;      // customer-supplied policy names
     std::string expect_file;             // probe check TOML with expected outcomes
@@ -49,8 +49,9 @@ struct Options {
 std::string profile_of(const Options& opts);
 
 /// Fills the names a profile uses when the user left them out: the lab's fixture names
-/// (www.example.com, big.example.com TXT, servfail.example.com: SERVFAIL when the lab runs with the documented fault) or the public defaults
-/// of the Gateway profile, and Gateway's category test names (behaviour reference §7.1).
+/// (www.example.com, big.example.com TXT, servfail.example.com: SERVFAIL when the lab runs with the
+/// documented fault) or the public defaults of the Gateway profile, and Gateway's category test
+/// names (behaviour reference §7.1).
 void apply_profile_defaults(Options& opts);
 
 /// One endpoint under test: id (udp4, tcp4, udp6, tcp6, dot, doh-h2, doh-h1) and the probe
@@ -69,7 +70,8 @@ const std::vector<std::string>& gateway_test_names();
 
 /// Policy classification of one answer: "allowed", "blocked", "blockpage", "override" or
 /// "error", from the probe's sinkhole labels; `c` supplies an override expectation.
-std::string classify(const compare::Observation& o, const std::vector<std::string>& labels, const check::Case& c);
+std::string classify(const compare::Observation& o, const std::vector<std::string>& labels,
+                     const check::Case& c);
 
 /// Verdict of a policy check from the per-transport classifications and expectation failures.
 Verdict policy_verdict(const std::vector<std::string>& classes, bool has_expectation,
@@ -80,6 +82,7 @@ using Progress = std::function<void(int, int, const std::string&)>;
 
 /// Runs every check and returns the report (without local facts; the caller adds them).
 /// Never fails: a check that cannot run is reported as such.
-Report run_selftest(const Options& opts, const std::vector<Endpoint>& endpoints, const Progress& progress);
+Report run_selftest(const Options& opts, const std::vector<Endpoint>& endpoints,
+                    const Progress& progress);
 
 } // namespace probes::selftest

@@ -45,7 +45,8 @@ struct Fd {
 };
 
 int remaining_ms(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return left > 0 ? static_cast<int>(left) : 0;
 }
 
@@ -93,7 +94,8 @@ std::string fingerprint(X509* c) {
 }
 
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
@@ -173,7 +175,8 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
     hints.ai_flags = util::is_ip_literal(o.host) ? AI_NUMERICHOST : 0;
     addrinfo* res = nullptr;
     const std::string port = std::to_string(o.port);
-    if (const int rc = getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res); rc != 0 || res == nullptr) {
+    if (const int rc = getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res);
+        rc != 0 || res == nullptr) {
         f.error = "cannot resolve " + o.host + ": " + gai_strerror(rc);
         return f;
     }
@@ -202,7 +205,8 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
 
     resolver::tls::ClientTlsConfig cfg;
     cfg.server_name = o.server_name.empty() ? o.host : o.server_name;
-    cfg.sni = util::is_ip_literal(cfg.server_name) ? "" : cfg.server_name; // RFC 6066 §3: no IP in SNI
+    cfg.sni =
+        util::is_ip_literal(cfg.server_name) ? "" : cfg.server_name; // RFC 6066 §3: no IP in SNI
     cfg.verify = false; // judged below, so an untrusted chain is still seen and described
     cfg.alpn = o.alpn;
     auto ctx = resolver::tls::make_client_ctx(cfg);
@@ -227,8 +231,9 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
             (e == SSL_ERROR_WANT_WRITE && wait_fd(sock.fd, POLLOUT, deadline))) {
             continue;
         }
-        f.error = remaining_ms(deadline) == 0 ? "TLS handshake timed out"
-                                               : "TLS handshake failed: " + resolver::tls::handshake_error_text(s, e);
+        f.error = remaining_ms(deadline) == 0
+                      ? "TLS handshake timed out"
+                      : "TLS handshake failed: " + resolver::tls::handshake_error_text(s, e);
         return f;
     }
     f.connected = true;
@@ -245,13 +250,15 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
     for (int i = 0; presented != nullptr && i < sk_X509_num(presented); ++i) {
         X509* c = sk_X509_value(presented, i);
         f.chain.push_back({name_text(X509_get_subject_name(c)), name_text(X509_get_issuer_name(c)),
-                           time_text(X509_get0_notBefore(c)), time_text(X509_get0_notAfter(c)), fingerprint(c)});
+                           time_text(X509_get0_notBefore(c)), time_text(X509_get0_notAfter(c)),
+                           fingerprint(c)});
     }
     if (leaf == nullptr) {
         f.trust_error = "no certificate";
         return f;
     }
-    f.valid_now = X509_cmp_current_time(X509_get0_notBefore(leaf)) < 0 && X509_cmp_current_time(X509_get0_notAfter(leaf)) > 0;
+    f.valid_now = X509_cmp_current_time(X509_get0_notBefore(leaf)) < 0 &&
+                  X509_cmp_current_time(X509_get0_notAfter(leaf)) > 0;
     int days = 0;
     int secs = 0;
     if (ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(leaf)) == 1) {
@@ -259,14 +266,18 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
     }
     f.name_match = util::is_ip_literal(cfg.server_name)
                        ? X509_check_ip_asc(leaf, cfg.server_name.c_str(), 0) == 1
-                       : X509_check_host(leaf, cfg.server_name.c_str(), cfg.server_name.size(), 0, nullptr) == 1;
+                       : X509_check_host(leaf, cfg.server_name.c_str(), cfg.server_name.size(), 0,
+                                         nullptr) == 1;
 
     Store trust(X509_STORE_new());
-    const bool loaded = trust && (o.trust_ca_file.empty() ? X509_STORE_set_default_paths(trust.get()) == 1
-                                                          : X509_STORE_load_file(trust.get(), o.trust_ca_file.c_str()) == 1);
+    const bool loaded =
+        trust &&
+        (o.trust_ca_file.empty() ? X509_STORE_set_default_paths(trust.get()) == 1
+                                 : X509_STORE_load_file(trust.get(), o.trust_ca_file.c_str()) == 1);
     ERR_clear_error();
     if (!loaded) {
-        f.trust_error = "cannot load trust store " + (o.trust_ca_file.empty() ? std::string("(system)") : o.trust_ca_file);
+        f.trust_error = "cannot load trust store " +
+                        (o.trust_ca_file.empty() ? std::string("(system)") : o.trust_ca_file);
     } else {
         const int err = verify_against(trust.get(), leaf, presented);
         f.trusted = err == X509_V_OK;
@@ -295,8 +306,10 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
         // Any answer carries Date (RFC 9110 §6.6.1); a fixed query for example.com A keeps it a
         // normal DoH request (RFC 8484 §4.1, ID 0).
         const std::string host_hdr = cfg.sni.empty() ? o.host : cfg.sni;
-        const std::string req = "GET " + o.http_path + "?dns=AAABAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE HTTP/1.1\r\nHost: " +
-                                host_hdr + "\r\nAccept: application/dns-message\r\nConnection: close\r\n\r\n";
+        const std::string req =
+            "GET " + o.http_path +
+            "?dns=AAABAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE HTTP/1.1\r\nHost: " + host_hdr +
+            "\r\nAccept: application/dns-message\r\nConnection: close\r\n\r\n";
         if (ssl_write_all(s, sock.fd, req, deadline)) {
             const auto head = ssl_read_headers(s, sock.fd, deadline);
             const auto now = std::time(nullptr);
@@ -318,8 +331,11 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
 json tls_facts_json(const TlsFacts& f) {
     json chain = json::array();
     for (const auto& c : f.chain) {
-        chain.push_back({{"subject", c.subject}, {"issuer", c.issuer}, {"not_before", c.not_before},
-                         {"not_after", c.not_after}, {"sha256", c.sha256}});
+        chain.push_back({{"subject", c.subject},
+                         {"issuer", c.issuer},
+                         {"not_before", c.not_before},
+                         {"not_after", c.not_after},
+                         {"sha256", c.sha256}});
     }
     json j = {{"connected", f.connected},
               {"error", f.error.empty() ? json(nullptr) : json(f.error)},
@@ -334,7 +350,8 @@ json tls_facts_json(const TlsFacts& f) {
               {"name_match", f.name_match},
               {"valid_now", f.valid_now},
               {"days_left", f.days_left},
-              {"expected_issuer_match", f.expected_issuer_match ? json(*f.expected_issuer_match) : json(nullptr)},
+              {"expected_issuer_match",
+               f.expected_issuer_match ? json(*f.expected_issuer_match) : json(nullptr)},
               {"interception", f.interception()}};
     return j;
 }

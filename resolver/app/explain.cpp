@@ -39,14 +39,17 @@ Result<std::vector<wire::ResourceRecord>> read_records(const std::string& path) 
             continue;
         }
         ldns_rr* raw = nullptr;
-        if (ldns_rr_new_frm_str(&raw, line.c_str(), 3600, nullptr, nullptr) != LDNS_STATUS_OK || raw == nullptr) {
-            return fail(Errc::ConfigInvalid, path + ":" + std::to_string(lineno) + ": not a resource record: " + line);
+        if (ldns_rr_new_frm_str(&raw, line.c_str(), 3600, nullptr, nullptr) != LDNS_STATUS_OK ||
+            raw == nullptr) {
+            return fail(Errc::ConfigInvalid,
+                        path + ":" + std::to_string(lineno) + ": not a resource record: " + line);
         }
         util::LdnsRr rr(raw);
         std::uint8_t* wire_bytes = nullptr;
         std::size_t size = 0;
         if (ldns_rr2wire(&wire_bytes, rr.get(), LDNS_SECTION_ANSWER, &size) != LDNS_STATUS_OK) {
-            return fail(Errc::ConfigInvalid, path + ":" + std::to_string(lineno) + ": cannot encode");
+            return fail(Errc::ConfigInvalid,
+                        path + ":" + std::to_string(lineno) + ": cannot encode");
         }
         wire::WireReader r({wire_bytes, size});
         wire::ResourceRecord out_rr;
@@ -59,7 +62,8 @@ Result<std::vector<wire::ResourceRecord>> read_records(const std::string& path) 
         out_rr.rdata.assign(reinterpret_cast<const char*>(rdata.data()), rdata.size());
         std::free(wire_bytes);
         if (!r.ok()) {
-            return fail(Errc::ConfigInvalid, path + ":" + std::to_string(lineno) + ": cannot encode");
+            return fail(Errc::ConfigInvalid,
+                        path + ":" + std::to_string(lineno) + ": cannot encode");
         }
         out.push_back(std::move(out_rr));
     }
@@ -83,7 +87,8 @@ Result<wire::Message> ask(const std::string& url_text, const wire::Message& quer
         }
         wire::Message q = query;
         q.id = 0x4242;
-        (*up)->send(wire::serialize(q), [&](Result<upstream::Exchange> r) { got.emplace(std::move(r)); });
+        (*up)->send(wire::serialize(q),
+                    [&](Result<upstream::Exchange> r) { got.emplace(std::move(r)); });
         while (!got && uv_run(&loop, UV_RUN_ONCE) != 0) {
         }
         (*up)->shutdown();
@@ -121,7 +126,8 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
     const auto& set = (*snapshot)->set;
     const policy::Behaviour* behaviour = &(*snapshot)->behaviour;
     std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
     if (!req.at.empty()) {
         auto t = policy::parse_rfc3339(req.at);
         if (!t) {
@@ -156,7 +162,8 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
     if (!in.src) {
         return bad("--src must be an IP address");
     }
-    const std::string host = req.doh_subdomain.empty() ? "" : req.doh_subdomain + "." + behaviour->gateway_domain;
+    const std::string host =
+        req.doh_subdomain.empty() ? "" : req.doh_subdomain + "." + behaviour->gateway_domain;
     in.sni = req.sni.empty() ? std::string_view(host) : std::string_view(req.sni);
     in.http_host = host;
     in.http_location = req.doh_header;
@@ -209,7 +216,9 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
                 return bad(r.error().detail);
             }
             upstream_answer = std::move(r).value();
-            policy::evaluate_post(*set, facts, policy::ResponseFacts::from_message(*upstream_answer), *behaviour, opt, ev);
+            policy::evaluate_post(*set, facts,
+                                  policy::ResponseFacts::from_message(*upstream_answer), *behaviour,
+                                  opt, ev);
             if (auto s = policy::synthesize(query, ev, *behaviour); s && !s->pending_target) {
                 answer = s->message;
             } else {

@@ -13,15 +13,15 @@ struct ExplainRequest {
     std::string protocol = "udp"; // udp, tcp, tls, https
     std::string src = "127.0.0.1";
     std::string dst = "127.0.0.1";
-    std::string doh_subdomain;    // sets the DoH host <sub>.<gateway domain>
-    std::string doh_header;       // cf-dns-location
-    std::string sni;              // DoT/DoH SNI
-    std::string edns_location;    // EDNS 65011
+    std::string doh_subdomain;      // sets the DoH host <sub>.<gateway domain>
+    std::string doh_header;         // cf-dns-location
+    std::string sni;                // DoT/DoH SNI
+    std::string edns_location;      // EDNS 65011
     std::string request_categories; // EDNS 65050 JSON, e.g. {"categories":[2]}
-    std::string token;            // CF-Authorization
-    std::string at;               // RFC 3339 time; "" = now
-    std::string answer_file;      // records the upstream "answered" (presentation format)
-    std::string upstream;         // or: ask this upstream URL (fixture:DIR works offline)
+    std::string token;              // CF-Authorization
+    std::string at;                 // RFC 3339 time; "" = now
+    std::string answer_file;        // records the upstream "answered" (presentation format)
+    std::string upstream;           // or: ask this upstream URL (fixture:DIR works offline)
     bool json = false;
 };
 

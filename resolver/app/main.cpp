@@ -22,7 +22,8 @@ int usage_error(const std::string& msg) {
 } // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"dnslab-resolver: a local stub resolver that mirrors the Cloudflare Gateway resolver"};
+    CLI::App app{
+        "dnslab-resolver: a local stub resolver that mirrors the Cloudflare Gateway resolver"};
     app.set_version_flag("--version", std::string("dnslab-resolver ") + kVersion);
     std::string config_file;
     std::vector<std::string> listen;
@@ -34,39 +35,53 @@ int main(int argc, char** argv) {
     std::string tls_key;
     std::string gateway_domain;
     std::string rules, lists, locations, categories, geo, mmdb, identities;
-    app.add_option("--config", config_file, "TOML configuration file (flags override it)")->check(CLI::ExistingFile);
-    app.add_option("--listen", listen, "listener URL: udp://ADDR:PORT, tcp://ADDR:PORT, tls://ADDR:PORT, https://ADDR:PORT/PATH (repeatable; port 0 = ephemeral)");
-    app.add_option("--upstream", upstreams, "upstream URL: udp://IP:PORT, tcp://IP:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, fixture:DIR (repeatable; failover in order)");
-    app.add_option("--log-json", log_json, "write one gateway_dns JSON line per query to FILE ('-' = stdout)");
-    app.add_option("--ready-file", ready_file, "write the bound listener URLs to FILE once every listener is up");
+    app.add_option("--config", config_file, "TOML configuration file (flags override it)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--listen", listen,
+                   "listener URL: udp://ADDR:PORT, tcp://ADDR:PORT, tls://ADDR:PORT, "
+                   "https://ADDR:PORT/PATH (repeatable; port 0 = ephemeral)");
+    app.add_option("--upstream", upstreams,
+                   "upstream URL: udp://IP:PORT, tcp://IP:PORT, tls://HOST:PORT, "
+                   "https://HOST:PORT/PATH, fixture:DIR (repeatable; failover in order)");
+    app.add_option("--log-json", log_json,
+                   "write one gateway_dns JSON line per query to FILE ('-' = stdout)");
+    app.add_option("--ready-file", ready_file,
+                   "write the bound listener URLs to FILE once every listener is up");
     app.add_option("--state-dir", state_dir, "directory for generated state such as the lab CA");
-    app.add_option("--tls-cert", tls_cert, "certificate chain (PEM) for DoT/DoH listeners; default: lab CA leaf");
+    app.add_option("--tls-cert", tls_cert,
+                   "certificate chain (PEM) for DoT/DoH listeners; default: lab CA leaf");
     app.add_option("--tls-key", tls_key, "private key (PEM) for --tls-cert");
-    app.add_option("--gateway-domain", gateway_domain, "domain whose first label names a location (default cloudflare-gateway.com)");
+    app.add_option("--gateway-domain", gateway_domain,
+                   "domain whose first label names a location (default cloudflare-gateway.com)");
     app.add_option("--rules", rules, "Gateway rules export (JSON)");
     app.add_option("--lists", lists, "Gateway lists export (JSON)");
     app.add_option("--locations", locations, "Gateway locations export (JSON)");
     app.add_option("--categories", categories, "category data (CSV: domain,categories)");
     app.add_option("--geo", geo, "geo data (CSV: cidr,country,continent)");
     app.add_option("--mmdb", mmdb, "MaxMind country/city database for geo fields");
-    app.add_option("--identities", identities, "lab identity map (JSON: token or source IP -> user)");
+    app.add_option("--identities", identities,
+                   "lab identity map (JSON: token or source IP -> user)");
     resolver::app::ExplainRequest ex;
-    CLI::App* explain = app.add_subcommand("explain", "offline dry run: show how the policies decide one query and the exact answer");
+    CLI::App* explain = app.add_subcommand(
+        "explain", "offline dry run: show how the policies decide one query and the exact answer");
     explain->fallthrough(); // the policy input flags above apply to explain too
     explain->add_option("--name", ex.name, "query name")->required();
     explain->add_option("--type", ex.type, "query type (default A)");
     explain->add_option("--protocol", ex.protocol, "udp, tcp, tls or https (default udp)");
     explain->add_option("--src", ex.src, "client address (default 127.0.0.1)");
     explain->add_option("--dst", ex.dst, "address the query reached (default 127.0.0.1)");
-    explain->add_option("--doh-subdomain", ex.doh_subdomain, "DoH/DoT location subdomain (host <sub>.<gateway domain>)");
+    explain->add_option("--doh-subdomain", ex.doh_subdomain,
+                        "DoH/DoT location subdomain (host <sub>.<gateway domain>)");
     explain->add_option("--doh-header", ex.doh_header, "cf-dns-location header value");
     explain->add_option("--sni", ex.sni, "TLS server name");
     explain->add_option("--edns-location", ex.edns_location, "EDNS option 65011 value");
     explain->add_option("--request-categories", ex.request_categories, "EDNS option 65050 JSON");
     explain->add_option("--token", ex.token, "CF-Authorization token (identity map)");
     explain->add_option("--at", ex.at, "evaluate at this RFC 3339 time (schedules)");
-    explain->add_option("--answer", ex.answer_file, "upstream answer records in presentation format");
-    explain->add_option("--upstream", ex.upstream, "ask this upstream for the answer (fixture:DIR works offline)");
+    explain->add_option("--answer", ex.answer_file,
+                        "upstream answer records in presentation format");
+    explain->add_option("--upstream", ex.upstream,
+                        "ask this upstream for the answer (fixture:DIR works offline)");
     explain->add_flag("--json", ex.json, "JSON output (schema dnslab.explain.v1)");
     try {
         app.parse(argc, argv);

@@ -21,7 +21,8 @@ std::string lower(std::string_view s) {
 std::string subdomain_of(std::string_view host, std::string_view gateway_domain) {
     std::string h = lower(host);
     std::string suffix = "." + lower(gateway_domain);
-    if (h.size() <= suffix.size() || h.compare(h.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    if (h.size() <= suffix.size() ||
+        h.compare(h.size() - suffix.size(), suffix.size(), suffix) != 0) {
         return {};
     }
     std::string sub = h.substr(0, h.size() - suffix.size());

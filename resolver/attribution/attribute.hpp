@@ -16,12 +16,12 @@ enum class Transport : std::uint8_t { Udp, Tcp, Tls, Https };
 /// The transport facts that can decide a location. Views must outlive the call only.
 struct AttributionInput {
     Transport transport = Transport::Udp;
-    std::optional<policy::IpAddr> src; // client address
-    std::optional<policy::IpAddr> dst; // our address the query reached
-    std::string_view sni;              // DoT/DoH TLS server name
-    std::string_view http_host;        // DoH :authority / Host, no port
-    std::string_view http_path;        // DoH path without query string
-    std::string_view http_location;    // DoH `cf-dns-location` header
+    std::optional<policy::IpAddr> src;             // client address
+    std::optional<policy::IpAddr> dst;             // our address the query reached
+    std::string_view sni;                          // DoT/DoH TLS server name
+    std::string_view http_host;                    // DoH :authority / Host, no port
+    std::string_view http_path;                    // DoH path without query string
+    std::string_view http_location;                // DoH `cf-dns-location` header
     std::optional<std::string_view> edns_location; // EDNS option 65011 payload
 };
 

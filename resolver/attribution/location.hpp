@@ -15,11 +15,11 @@ struct Location {
     std::string id;
     std::string name;
     bool client_default = false;
-    std::string doh_subdomain;                 // also the DoT subdomain
-    std::optional<policy::IpAddr> ipv6;        // `ip`: the location's own resolver IPv6
+    std::string doh_subdomain;                      // also the DoT subdomain
+    std::optional<policy::IpAddr> ipv6;             // `ip`: the location's own resolver IPv6
     std::optional<policy::IpAddr> ipv4_destination; // dedicated resolver IPv4 (Enterprise)
     std::optional<policy::IpAddr> ipv4_destination_backup;
-    std::vector<policy::IpRange> networks;     // `networks[].network`: IPv4 source networks
+    std::vector<policy::IpRange> networks; // `networks[].network`: IPv4 source networks
     bool ecs_support = false;
     /// `endpoints.*.enabled`; absent endpoints object = every endpoint enabled.
     bool ipv4_enabled = true;

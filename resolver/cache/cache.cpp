@@ -25,8 +25,10 @@ void age_section(std::vector<wire::ResourceRecord>& rrs, std::uint32_t age) {
 }
 } // namespace
 
-CacheKey CacheKey::of(const wire::Question& q, bool dnssec_ok, bool checking_disabled, std::string route) {
-    return CacheKey{q.qname.lowered().wire(), q.qtype, q.qclass, dnssec_ok, checking_disabled, std::move(route)};
+CacheKey CacheKey::of(const wire::Question& q, bool dnssec_ok, bool checking_disabled,
+                      std::string route) {
+    return CacheKey{q.qname.lowered().wire(), q.qtype,         q.qclass, dnssec_ok,
+                    checking_disabled,        std::move(route)};
 }
 
 std::size_t CacheKeyHash::operator()(const CacheKey& k) const noexcept {
@@ -45,7 +47,8 @@ std::optional<std::uint32_t> Cache::cacheable_ttl(const wire::Message& m) const 
     if (rc == wire::rcode::ServFail) {
         return servfail_ttl_ > 0 ? std::optional<std::uint32_t>(servfail_ttl_) : std::nullopt;
     }
-    const bool negative = rc == wire::rcode::NxDomain || (rc == wire::rcode::NoError && m.answer.empty());
+    const bool negative =
+        rc == wire::rcode::NxDomain || (rc == wire::rcode::NoError && m.answer.empty());
     if (rc != wire::rcode::NoError && rc != wire::rcode::NxDomain) {
         return std::nullopt; // REFUSED, NOTIMP, FORMERR: never cached
     }
@@ -66,7 +69,8 @@ std::optional<std::uint32_t> Cache::cacheable_ttl(const wire::Message& m) const 
     return ttl;
 }
 
-bool Cache::insert(const CacheKey& key, const wire::Message& answer, std::string upstream, Clock::time_point now) {
+bool Cache::insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
+                   Clock::time_point now) {
     const auto ttl = cacheable_ttl(answer);
     if (!ttl || *ttl == 0 || max_entries_ == 0) {
         return false;
@@ -102,8 +106,9 @@ std::optional<CacheHit> Cache::lookup(const CacheKey& key, Clock::time_point now
     }
     lru_.splice(lru_.begin(), lru_, it->second);
     ++stats_.hits;
-    CacheHit hit{e.message, static_cast<std::uint32_t>(
-                                std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count()),
+    CacheHit hit{e.message,
+                 static_cast<std::uint32_t>(
+                     std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count()),
                  e.upstream};
     age_section(hit.message.answer, hit.age_s);
     age_section(hit.message.authority, hit.age_s);

@@ -59,7 +59,8 @@ public:
     [[nodiscard]] std::optional<std::uint32_t> cacheable_ttl(const wire::Message& answer) const;
 
     /// Stores `answer` (the upstream's message) when cacheable. Returns whether it was stored.
-    bool insert(const CacheKey& key, const wire::Message& answer, std::string upstream, Clock::time_point now);
+    bool insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
+                Clock::time_point now);
 
     /// The stored answer with every TTL reduced by its age; nullopt on miss or expiry.
     std::optional<CacheHit> lookup(const CacheKey& key, Clock::time_point now);

@@ -38,7 +38,8 @@ struct Reader {
                 for (const auto& el : *arr) {
                     auto v = el.value<std::string>();
                     if (!v) {
-                        error = file + ": " + where(el) + ": key '" + name + "' must be a list of strings";
+                        error = file + ": " + where(el) + ": key '" + name +
+                                "' must be a list of strings";
                         return;
                     }
                     out.push_back(*v);
@@ -58,12 +59,18 @@ struct Reader {
 
 const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys() {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
-        {"", {"listen", "upstream", "log_json", "ready_file", "state_dir", "resolver", "tcp", "tls", "doh", "policy", "behaviour"}},
-        {"resolver", {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold", "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms"}},
+        {"",
+         {"listen", "upstream", "log_json", "ready_file", "state_dir", "resolver", "tcp", "tls",
+          "doh", "policy", "behaviour"}},
+        {"resolver",
+         {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
+          "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms"}},
         {"tcp", {"idle_timeout_ms", "max_connections", "max_message_size", "max_in_flight"}},
         {"tls", {"cert", "key", "gateway_domain"}},
         {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
-        {"policy", {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities", "max_ttl_secs"}},
+        {"policy",
+         {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities",
+          "max_ttl_secs"}},
     };
     return keys;
 }
@@ -85,8 +92,9 @@ Result<Config> load_file(const std::string& path) {
         root = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
         const auto& s = e.source();
-        return fail(Errc::ConfigInvalid, path + ": line " + std::to_string(s.begin.line) + ", column " +
-                                             std::to_string(s.begin.column) + ": " + std::string(e.description()));
+        return fail(Errc::ConfigInvalid, path + ": line " + std::to_string(s.begin.line) +
+                                             ", column " + std::to_string(s.begin.column) + ": " +
+                                             std::string(e.description()));
     }
     // Unknown keys are errors: a typo must not silently fall back to a default.
     for (const auto& [section, keys] : known_keys()) {
@@ -100,7 +108,8 @@ Result<Config> load_file(const std::string& path) {
             }
             if (std::find(keys.begin(), keys.end(), std::string(k.str())) == keys.end()) {
                 return fail(Errc::ConfigInvalid, path + ": " + where(v) + ": unknown key '" +
-                                                     (section.empty() ? "" : section + ".") + std::string(k.str()) + "'");
+                                                     (section.empty() ? "" : section + ".") +
+                                                     std::string(k.str()) + "'");
             }
         }
     }
@@ -163,13 +172,15 @@ Result<Config> load_file(const std::string& path) {
             p = (std::filesystem::path(c.config_dir) / p).lexically_normal().string();
         }
     };
-    for (auto* p : {&c.log_json, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key, &c.rules_file, &c.lists_file,
-                    &c.locations_file, &c.categories_file, &c.geo_file, &c.mmdb_file, &c.identities_file}) {
+    for (auto* p : {&c.log_json, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
+                    &c.rules_file, &c.lists_file, &c.locations_file, &c.categories_file,
+                    &c.geo_file, &c.mmdb_file, &c.identities_file}) {
         rel(*p);
     }
     for (auto& u : c.upstream) {
         if (u.rfind("fixture:", 0) == 0 && std::filesystem::path(u.substr(8)).is_relative()) {
-            u = "fixture:" + (std::filesystem::path(c.config_dir) / u.substr(8)).lexically_normal().string();
+            u = "fixture:" +
+                (std::filesystem::path(c.config_dir) / u.substr(8)).lexically_normal().string();
         }
     }
     return c;

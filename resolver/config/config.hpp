@@ -19,12 +19,12 @@ struct Config {
     std::vector<std::string> upstream; // default upstream URLs, tried in order (failover)
     std::string log_json;              // "" = no query log; "-" = stdout
     std::string ready_file;
-    std::string state_dir;             // lab CA and other generated state
+    std::string state_dir; // lab CA and other generated state
 
     // [resolver]
     upstream::UpstreamOptions upstream_options;
-    unsigned fail_threshold = 1;       // consecutive failures before an upstream is backed off
-    std::size_t cache_size = 100000;   // entries; 0 disables the cache
+    unsigned fail_threshold = 1;     // consecutive failures before an upstream is backed off
+    std::size_t cache_size = 100000; // entries; 0 disables the cache
     std::uint32_t cache_max_ttl = 86400;
     std::uint16_t udp_payload = 1232;
     unsigned shutdown_grace_ms = 2000;

@@ -43,9 +43,7 @@ public:
 
 private:
     LivePlan(FaultPlan inline_rules, std::string file, Site site, std::string owner)
-        : inline_(std::move(inline_rules)),
-          file_(std::move(file)),
-          site_(site),
+        : inline_(std::move(inline_rules)), file_(std::move(file)), site_(site),
           owner_(std::move(owner)) {}
     Result<FaultPlan> build() const;
 

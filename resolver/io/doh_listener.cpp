@@ -70,38 +70,38 @@ bool wants_json(const HttpRequest& req, const std::map<std::string, std::string>
 
 const char* reason_phrase(int status) {
     switch (status) {
-        case 200:
-            return "OK";
-        case 400:
-            return "Bad Request";
-        case 401:
-            return "Unauthorized";
-        case 403:
-            return "Forbidden";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 413:
-            return "Content Too Large";
-        case 415:
-            return "Unsupported Media Type";
-        case 429:
-            return "Too Many Requests";
-        case 500:
-            return "Internal Server Error";
-        case 501:
-            return "Not Implemented";
-        case 502:
-            return "Bad Gateway";
-        case 503:
-            return "Service Unavailable";
-        case 504:
-            return "Gateway Timeout";
-        case 505:
-            return "HTTP Version Not Supported";
-        default:
-            return "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
     }
 }
 
@@ -270,10 +270,7 @@ class H2Session final : public StreamSession {
 public:
     H2Session(TlsConnection& conn, QueryHandler& handler, std::string path, const DohLimits& limits,
               std::shared_ptr<const fault::LivePlan> faults)
-        : conn_(conn),
-          handler_(handler),
-          path_(std::move(path)),
-          limits_(limits),
+        : conn_(conn), handler_(handler), path_(std::move(path)), limits_(limits),
           faults_(std::move(faults)) {}
 
     bool init() {
@@ -546,10 +543,7 @@ public:
     H1Session(TlsConnection& conn, QueryHandler& handler, std::string path,
               const StreamLimits& limits, const DohLimits& doh_limits,
               std::shared_ptr<const fault::LivePlan> faults)
-        : conn_(conn),
-          handler_(handler),
-          path_(std::move(path)),
-          doh_limits_(doh_limits),
+        : conn_(conn), handler_(handler), path_(std::move(path)), doh_limits_(doh_limits),
           faults_(std::move(faults)),
           parser_(doh_limits.max_header_bytes, doh_limits.max_body_bytes),
           max_pending_(std::max<std::size_t>(1, limits.max_in_flight)) {}

@@ -47,9 +47,7 @@ namespace {
 class DotSession final : public StreamSession {
 public:
     DotSession(TlsConnection& conn, QueryHandler& handler, const StreamLimits& limits)
-        : conn_(conn),
-          handler_(handler),
-          framer_(limits.max_message_size),
+        : conn_(conn), handler_(handler), framer_(limits.max_message_size),
           max_in_flight_(std::max<std::size_t>(1, limits.max_in_flight)) {
         base_.protocol = Protocol::Tls;
         base_.src = conn.peer().src;

@@ -11,7 +11,7 @@ struct StreamLimits {
     unsigned idle_timeout_ms = 10000;   // RFC 7766 §6.2.3: close idle connections
     std::size_t max_connections = 1024; // beyond this, new connections are closed at once
     std::size_t max_message_size = 65535;
-    std::size_t max_in_flight = 256;    // per connection: pipelined queries / HTTP/2 streams
+    std::size_t max_in_flight = 256; // per connection: pipelined queries / HTTP/2 streams
 };
 
 /// A bound, listening socket. Lives on one loop.

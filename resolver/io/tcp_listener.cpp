@@ -16,7 +16,8 @@ class TcpListener;
 /// One client connection. Owned by the listener's set; replies hold weak pointers.
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
-    Connection(TcpListener& owner, const StreamLimits& limits) : owner_(owner), limits_(limits), framer_(limits.max_message_size) {}
+    Connection(TcpListener& owner, const StreamLimits& limits)
+        : owner_(owner), limits_(limits), framer_(limits.max_message_size) {}
 
     bool start(uv_loop_t* loop, uv_stream_t* server);
     void close();
@@ -57,7 +58,8 @@ private:
 
 class TcpListener final : public Listener {
 public:
-    TcpListener(QueryHandler& handler, const StreamLimits& limits) : handler_(handler), limits_(limits) {}
+    TcpListener(QueryHandler& handler, const StreamLimits& limits)
+        : handler_(handler), limits_(limits) {}
     ~TcpListener() override {
         for (const auto& c : conns_) {
             c->close();
@@ -68,9 +70,11 @@ public:
         loop_ = loop;
         auto addr = to_sockaddr(url.host, url.port_or(53));
         if (!addr) {
-            return fail(Errc::ConfigInvalid, "listener " + url.to_string() + ": " + addr.error().detail);
+            return fail(Errc::ConfigInvalid,
+                        "listener " + url.to_string() + ": " + addr.error().detail);
         }
-        auto h = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
+        auto h =
+            util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
         if (!h) {
             return h.error();
         }
@@ -79,10 +83,12 @@ public:
         const unsigned flags = addr->ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
         int rc = uv_tcp_bind(server_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
         if (rc == 0) {
-            rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_.get()), 256, &TcpListener::on_connection);
+            rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_.get()), 256,
+                           &TcpListener::on_connection);
         }
         if (rc != 0) {
-            return fail(Errc::ConfigInvalid, "listener " + url.to_string() + ": cannot listen: " + uv_strerror(rc));
+            return fail(Errc::ConfigInvalid,
+                        "listener " + url.to_string() + ": cannot listen: " + uv_strerror(rc));
         }
         sockaddr_storage bound{};
         int len = sizeof bound;
@@ -135,7 +141,8 @@ bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(tcp_.get())) != 0) {
         return false;
     }
-    auto t = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* tm) { return uv_timer_init(loop, tm); });
+    auto t =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* tm) { return uv_timer_init(loop, tm); });
     if (!t) {
         return false;
     }
@@ -151,7 +158,8 @@ bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
     info_.dst = owner_.local();
     info_.listener = owner_.url();
     info_.datagram = false;
-    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc, &Connection::on_read) == 0;
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc,
+                             &Connection::on_read) == 0;
     arm_idle();
     return reading_;
 }
@@ -178,7 +186,8 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     if (nread == 0) {
         return;
     }
-    if (!self->framer_.feed({reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)})) {
+    if (!self->framer_.feed(
+            {reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)})) {
         self->close(); // zero or oversized length prefix: not a DNS client we can talk to
         return;
     }
@@ -237,7 +246,8 @@ void Connection::reply(Reply r) {
         }
     }
     if (!reading_ && !peer_done_ && in_flight_ < limits_.max_in_flight) {
-        reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc, &Connection::on_read) == 0;
+        reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc,
+                                 &Connection::on_read) == 0;
         dispatch(); // messages already buffered while paused
     }
     maybe_finish();
@@ -254,15 +264,17 @@ void Connection::flush() {
     req->bytes = std::move(out_);
     out_ = {};
     req->conn = shared_from_this();
-    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()), static_cast<unsigned>(req->bytes.size()));
-    if (uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1, [](uv_write_t* w, int status) {
-            std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
-            if (status < 0) {
-                done->conn->close();
-            } else {
-                done->conn->maybe_finish();
-            }
-        }) == 0) {
+    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()),
+                             static_cast<unsigned>(req->bytes.size()));
+    if (uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1,
+                 [](uv_write_t* w, int status) {
+                     std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
+                     if (status < 0) {
+                         done->conn->close();
+                     } else {
+                         done->conn->maybe_finish();
+                     }
+                 }) == 0) {
         (void)req.release(); // adopted by the write callback
     } else {
         close();
@@ -270,15 +282,17 @@ void Connection::flush() {
 }
 
 void Connection::maybe_finish() {
-    if (peer_done_ && in_flight_ == 0 && out_.empty() && tcp_ && uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(tcp_.get())) == 0) {
+    if (peer_done_ && in_flight_ == 0 && out_.empty() && tcp_ &&
+        uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(tcp_.get())) == 0) {
         close();
     }
 }
 
 void Connection::arm_idle() {
     if (idle_) {
-        uv_timer_start(idle_.get(), [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); },
-                       limits_.idle_timeout_ms, 0);
+        uv_timer_start(
+            idle_.get(), [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); },
+            limits_.idle_timeout_ms, 0);
     }
 }
 

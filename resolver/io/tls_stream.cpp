@@ -30,11 +30,8 @@ struct TlsConnection::WriteReq {
 };
 
 TlsConnection::TlsConnection(TlsStreamServer& server, util::Ssl ssl, util::UvHandle<uv_tcp_t> tcp)
-    : server_(&server),
-      ssl_(std::move(ssl)),
-      listener_url_(server.url()),
-      idle_timeout_ms_(server.limits().idle_timeout_ms),
-      tcp_(std::move(tcp)) {}
+    : server_(&server), ssl_(std::move(ssl)), listener_url_(server.url()),
+      idle_timeout_ms_(server.limits().idle_timeout_ms), tcp_(std::move(tcp)) {}
 
 TlsConnection::~TlsConnection() = default;
 
@@ -337,13 +334,8 @@ TlsStreamServer::TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::Ser
                                  const std::string_view* alpn, const StreamLimits& limits,
                                  SessionFactory factory, std::shared_ptr<fault::LivePlan> faults,
                                  std::string transport)
-    : loop_(loop),
-      ctx_(std::move(ctx)),
-      alpn_(alpn),
-      limits_(limits),
-      factory_(std::move(factory)),
-      faults_(std::move(faults)),
-      transport_(std::move(transport)) {}
+    : loop_(loop), ctx_(std::move(ctx)), alpn_(alpn), limits_(limits), factory_(std::move(factory)),
+      faults_(std::move(faults)), transport_(std::move(transport)) {}
 
 TlsStreamServer::~TlsStreamServer() {
     auto conns = std::move(conns_);
@@ -353,10 +345,11 @@ TlsStreamServer::~TlsStreamServer() {
     }
 }
 
-Result<std::unique_ptr<TlsStreamServer>> TlsStreamServer::create(
-    uv_loop_t* loop, const util::Url& url_template, std::shared_ptr<const tls::ServerContext> ctx,
-    const std::string_view* alpn, const StreamLimits& limits, SessionFactory factory,
-    std::shared_ptr<fault::LivePlan> faults) {
+Result<std::unique_ptr<TlsStreamServer>>
+TlsStreamServer::create(uv_loop_t* loop, const util::Url& url_template,
+                        std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
+                        const StreamLimits& limits, SessionFactory factory,
+                        std::shared_ptr<fault::LivePlan> faults) {
     if (!ctx) {
         return fail(Errc::ConfigInvalid, "TLS listener without a server context");
     }
@@ -443,8 +436,8 @@ void TlsStreamServer::on_connection() {
     auto conn = std::make_shared<TlsConnection>(*this, std::move(ssl), std::move(client.value()));
     if (faults_) {
         conn->hello_hook_.decide =
-            [faults = faults_, transport = transport_](
-                std::string_view sni) -> std::optional<fault::HandshakeFault> {
+            [faults = faults_,
+             transport = transport_](std::string_view sni) -> std::optional<fault::HandshakeFault> {
             const fault::FaultRule* rule = faults->current().match_handshake(sni, transport);
             return rule != nullptr ? rule->action.handshake : std::nullopt;
         };

@@ -97,8 +97,8 @@ private:
     TlsStreamServer* server_; // nulled when the server goes first
     util::Ssl ssl_;
     tls::HelloHook hello_hook_; // handshake fault injection; attached to ssl_ when in use
-    BIO* rbio_ = nullptr; // owned by ssl_
-    BIO* wbio_ = nullptr; // owned by ssl_
+    BIO* rbio_ = nullptr;       // owned by ssl_
+    BIO* wbio_ = nullptr;       // owned by ssl_
     std::unique_ptr<StreamSession> session_;
     TlsPeer peer_;
     std::string listener_url_;
@@ -106,7 +106,7 @@ private:
     std::vector<char> read_buf_;
     std::size_t write_queued_ = 0;
     bool handshake_done_ = false;
-    bool stalled_ = false; // injected HandshakeFault::Stall: input is read and ignored
+    bool stalled_ = false;   // injected HandshakeFault::Stall: input is read and ignored
     bool closing_ = false;   // close once writes drain
     bool lingering_ = false; // FIN sent, draining the peer until EOF or the linger timer
     bool closed_ = false;
@@ -130,11 +130,11 @@ public:
     /// be a static constant. `url_template` is the listener URL; its port is replaced by the
     /// real bound port. `faults` (may be null) fails chosen handshakes: its rules with a
     /// `tls=` fault are matched against the SNI on the transport named by the URL scheme.
-    static Result<std::unique_ptr<TlsStreamServer>> create(
-        uv_loop_t* loop, const util::Url& url_template,
-        std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
-        const StreamLimits& limits, SessionFactory factory,
-        std::shared_ptr<fault::LivePlan> faults = nullptr);
+    static Result<std::unique_ptr<TlsStreamServer>>
+    create(uv_loop_t* loop, const util::Url& url_template,
+           std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
+           const StreamLimits& limits, SessionFactory factory,
+           std::shared_ptr<fault::LivePlan> faults = nullptr);
     ~TlsStreamServer() override;
     TlsStreamServer(const TlsStreamServer&) = delete;
     TlsStreamServer& operator=(const TlsStreamServer&) = delete;

@@ -35,13 +35,13 @@ struct Endpoint {
 /// Filled by the listener; past decode the pipeline sees the transport only as this data.
 struct TransportInfo {
     Protocol protocol = Protocol::Udp;
-    Endpoint src;             // the client
-    Endpoint dst;             // the local address and port the query reached
-    std::string listener;     // the listener URL, as printed in the ready file
-    std::string sni;          // TLS server name (DoT and DoH), "" when absent
-    std::string http_host;    // DoH :authority or Host header, without port
-    std::string http_path;    // DoH request path without the query string
-    std::string http_location; // DoH `cf-dns-location` header
+    Endpoint src;                   // the client
+    Endpoint dst;                   // the local address and port the query reached
+    std::string listener;           // the listener URL, as printed in the ready file
+    std::string sni;                // TLS server name (DoT and DoH), "" when absent
+    std::string http_host;          // DoH :authority or Host header, without port
+    std::string http_path;          // DoH request path without the query string
+    std::string http_location;      // DoH `cf-dns-location` header
     std::string http_authorization; // DoH `CF-Authorization` header (a user token)
     /// Largest response the transport can carry: the client's EDNS size on UDP is applied
     /// later by the pipeline; streams carry 65535.

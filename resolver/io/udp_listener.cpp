@@ -20,7 +20,8 @@ public:
     Status start(uv_loop_t* loop, const util::Url& url) {
         auto addr = to_sockaddr(url.host, url.port_or(53));
         if (!addr) {
-            return fail(Errc::ConfigInvalid, "listener " + url.to_string() + ": " + addr.error().detail);
+            return fail(Errc::ConfigInvalid,
+                        "listener " + url.to_string() + ": " + addr.error().detail);
         }
         // recvmmsg(2): one system call takes up to kBatch queued queries (libuv splits the
         // buffer from on_alloc into 64 KiB slots and calls on_recv once per datagram).
@@ -32,21 +33,25 @@ public:
         udp_ = std::move(h).value();
         udp_.get()->data = this;
         const unsigned flags = addr->ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0;
-        if (int rc = uv_udp_bind(udp_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags); rc != 0) {
-            return fail(Errc::ConfigInvalid, "listener " + url.to_string() + ": cannot bind: " + uv_strerror(rc));
+        if (int rc = uv_udp_bind(udp_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
+            rc != 0) {
+            return fail(Errc::ConfigInvalid,
+                        "listener " + url.to_string() + ": cannot bind: " + uv_strerror(rc));
         }
         sockaddr_storage bound{};
         int len = sizeof bound;
         uv_udp_getsockname(udp_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
         local_ = to_endpoint(reinterpret_cast<const sockaddr*>(&bound));
         url_ = "udp://" + endpoint_text(local_);
-        if (int rc = uv_udp_recv_start(udp_.get(), &UdpListener::on_alloc, &UdpListener::on_recv); rc != 0) {
+        if (int rc = uv_udp_recv_start(udp_.get(), &UdpListener::on_alloc, &UdpListener::on_recv);
+            rc != 0) {
             return fail(Errc::Internal, "listener " + url_ + ": " + uv_strerror(rc));
         }
         // Answers produced while one batch of datagrams is handled (cache hits, local answers)
         // wait in the outbox and leave in one sendmmsg(2) call. The check handle flushes at the
         // end of every loop turn in case libuv's read loop stops before the socket is drained.
-        auto c = util::UvHandle<uv_check_t>::create([&](uv_check_t* ch) { return uv_check_init(loop, ch); });
+        auto c = util::UvHandle<uv_check_t>::create(
+            [&](uv_check_t* ch) { return uv_check_init(loop, ch); });
         if (!c) {
             return c.error();
         }
@@ -78,7 +83,8 @@ private:
         buf->len = self->buffer_.size();
     }
 
-    static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags) {
+    static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
+                        unsigned flags) {
         auto* self = static_cast<UdpListener*>(h->data);
         if (from == nullptr) {
             self->flush(); // end of a recvmmsg batch, or the socket is drained
@@ -100,17 +106,19 @@ private:
         info.listener = self->url_;
         info.datagram = true;
         sockaddr_storage peer{};
-        std::memcpy(&peer, from, from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+        std::memcpy(&peer, from,
+                    from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
         std::weak_ptr<bool> alive = self->alive_;
         auto in_flight = self->in_flight_;
         ++*in_flight;
-        self->handler_.handle(std::move(wire), std::move(info), [self, alive, peer, in_flight](Reply r) {
-            --*in_flight;
-            if (alive.expired() || r.dropped || r.wire.empty()) {
-                return;
-            }
-            self->send(peer, std::move(r.wire));
-        });
+        self->handler_.handle(std::move(wire), std::move(info),
+                              [self, alive, peer, in_flight](Reply r) {
+                                  --*in_flight;
+                                  if (alive.expired() || r.dropped || r.wire.empty()) {
+                                      return;
+                                  }
+                                  self->send(peer, std::move(r.wire));
+                              });
     }
 
     void send(const sockaddr_storage& peer, std::vector<std::uint8_t> bytes) {
@@ -120,7 +128,8 @@ private:
         if (batching_) {
             outbox_.push_back(Outgoing{peer, std::move(bytes)});
             if (outbox_.size() == 1) {
-                uv_check_start(flush_check_.get(), [](uv_check_t* c) { static_cast<UdpListener*>(c->data)->flush(); });
+                uv_check_start(flush_check_.get(),
+                               [](uv_check_t* c) { static_cast<UdpListener*>(c->data)->flush(); });
             }
             if (outbox_.size() >= kBatch) {
                 flush();
@@ -153,7 +162,8 @@ private:
                     iov[i].iov_base = o.bytes.data();
                     iov[i].iov_len = o.bytes.size();
                     msgs[i].msg_hdr.msg_name = &o.peer;
-                    msgs[i].msg_hdr.msg_namelen = o.peer.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+                    msgs[i].msg_hdr.msg_namelen =
+                        o.peer.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
                     msgs[i].msg_hdr.msg_iov = &iov[i];
                     msgs[i].msg_hdr.msg_iovlen = 1;
                 }
@@ -171,7 +181,8 @@ private:
     }
 
     void send_now(const sockaddr_storage& peer, std::vector<std::uint8_t> bytes) {
-        uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+        uv_buf_t b =
+            uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
         const int rc = uv_udp_try_send(udp_.get(), &b, 1, reinterpret_cast<const sockaddr*>(&peer));
         if (rc >= 0) {
             return;
@@ -181,7 +192,8 @@ private:
         }
         auto req = std::make_unique<SendReq>();
         req->bytes = std::move(bytes);
-        uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()), static_cast<unsigned>(req->bytes.size()));
+        uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()),
+                                  static_cast<unsigned>(req->bytes.size()));
         if (uv_udp_send(&req->req, udp_.get(), &qb, 1, reinterpret_cast<const sockaddr*>(&peer),
                         [](uv_udp_send_t* r, int) { delete reinterpret_cast<SendReq*>(r); }) == 0) {
             (void)req.release(); // adopted by the send callback above
@@ -209,7 +221,8 @@ private:
 
 } // namespace
 
-Result<ListenerPtr> make_udp_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler) {
+Result<ListenerPtr> make_udp_listener(uv_loop_t* loop, const util::Url& url,
+                                      QueryHandler& handler) {
     auto l = std::make_unique<UdpListener>(handler);
     if (auto st = l->start(loop, url); !st) {
         return st.error();

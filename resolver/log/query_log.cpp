@@ -17,7 +17,8 @@ Result<std::unique_ptr<QueryLog>> QueryLog::open(const std::string& path) {
     return std::unique_ptr<QueryLog>(new QueryLog(f, true));
 }
 
-QueryLog::QueryLog(std::FILE* f, bool owned) : file_(f), owned_(owned), writer_([this] { run(); }) {}
+QueryLog::QueryLog(std::FILE* f, bool owned)
+    : file_(f), owned_(owned), writer_([this] { run(); }) {}
 
 QueryLog::~QueryLog() {
     {

@@ -8,13 +8,15 @@
 namespace resolver::pipeline {
 namespace {
 std::string rfc3339(std::chrono::system_clock::time_point t) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
     const std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
     return buf;
 }
 
@@ -83,7 +85,9 @@ std::string render_log_record(const QueryContext& ctx) {
     w.end_array();
     w.field("IsResponseCached", ctx.source == AnswerSource::Cache);
     const auto elapsed = std::chrono::steady_clock::now() - ctx.received_at;
-    w.field("ResponseTimeMs", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+    w.field("ResponseTimeMs",
+            static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
     w.array_field("UpstreamRecordTTLs", ctx.upstream_ttls);
     w.key("EDEErrors").begin_array();
     for (auto c : ctx.ede_codes) {
@@ -110,7 +114,8 @@ std::string render_log_record(const QueryContext& ctx) {
         w.array_field("MatchedCategoryIDs", ev.matched_categories);
         w.array_field("RequestContextCategoryIDs", ev.request_context_categories);
         w.field("LabResolverDecisionCode", static_cast<unsigned>(ev.decision));
-        w.field("LabPolicyAction", ev.action ? policy::action_name(*ev.action) : std::string_view("none"));
+        w.field("LabPolicyAction",
+                ev.action ? policy::action_name(*ev.action) : std::string_view("none"));
     } else {
         w.field("ResolverDecision", "");
         w.field("PolicyID", "");

@@ -14,7 +14,9 @@ bool is_dnssec_type(std::uint16_t t) {
 // RFC 4035 §3.2.1: without DO, DNSSEC records are left out unless explicitly asked for.
 void strip_dnssec(std::vector<wire::ResourceRecord>& rrs, std::uint16_t qtype) {
     rrs.erase(std::remove_if(rrs.begin(), rrs.end(),
-                             [&](const wire::ResourceRecord& rr) { return is_dnssec_type(rr.type) && rr.type != qtype; }),
+                             [&](const wire::ResourceRecord& rr) {
+                                 return is_dnssec_type(rr.type) && rr.type != qtype;
+                             }),
               rrs.end());
 }
 } // namespace
@@ -88,7 +90,8 @@ Verdict Pipeline::decode(QueryContext& ctx, const std::vector<std::uint8_t>& wir
         // RFC 1035 §4.1.1: FORMERR, echoing the ID; the question is unreadable so none is sent.
         wire::Message r;
         r.id = parsed.failure.id;
-        r.flags = static_cast<std::uint16_t>(wire::kFlagQr | (parsed.failure.flags & (0x7800 | wire::kFlagRd)));
+        r.flags = static_cast<std::uint16_t>(wire::kFlagQr |
+                                             (parsed.failure.flags & (0x7800 | wire::kFlagRd)));
         r.set_rcode(wire::rcode::FormErr);
         ctx.drop_reason = parsed.failure.reason;
         ctx.response = std::move(r);
@@ -179,7 +182,8 @@ policy::QueryFacts Pipeline::facts(const QueryContext& ctx) const {
 Verdict Pipeline::pre_policy(QueryContext& ctx) {
     const PolicySnapshot& p = *ctx.policy;
     policy::EvalOptions opt;
-    opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
+    opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch())
+                  .count();
     opt.scratch = &eval_scratch_;
     ctx.facts = facts(ctx); // QueryContext never moves (owned by unique_ptr): views stay valid
     ctx.evaluation = policy::evaluate_pre(*p.set, ctx.facts, p.behaviour, opt);
@@ -261,10 +265,12 @@ Verdict Pipeline::post_policy(QueryContext& ctx) {
     }
     const PolicySnapshot& p = *ctx.policy;
     policy::EvalOptions opt;
-    opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch()).count();
+    opt.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch())
+                  .count();
     opt.scratch = &eval_scratch_;
-    policy::evaluate_post(*p.set, ctx.facts, policy::ResponseFacts::from_message(*ctx.upstream_answer),
-                          p.behaviour, opt, *ctx.evaluation);
+    policy::evaluate_post(*p.set, ctx.facts,
+                          policy::ResponseFacts::from_message(*ctx.upstream_answer), p.behaviour,
+                          opt, *ctx.evaluation);
     if (ctx.evaluation->needs_resolution()) {
         return Verdict::Continue;
     }
@@ -285,8 +291,9 @@ Verdict Pipeline::cache_lookup(QueryContext& ctx) {
     }
     const auto& q = *ctx.query;
     const bool do_bit = q.edns && q.edns->dnssec_ok;
-    auto hit = cache_.lookup(cache::CacheKey::of(q.question[0], do_bit, q.flag(wire::kFlagCd), ctx.route),
-                             std::chrono::steady_clock::now());
+    auto hit =
+        cache_.lookup(cache::CacheKey::of(q.question[0], do_bit, q.flag(wire::kFlagCd), ctx.route),
+                      std::chrono::steady_clock::now());
     if (!hit) {
         return Verdict::Continue;
     }
@@ -338,16 +345,18 @@ void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
     upstream::Exchange& ex = result.value();
     ctx.upstream_server = ex.server;
     auto parsed = wire::parse({ex.wire.data(), ex.wire.size()});
-    const wire::Question q = ctx.resolving_target
-                                 ? wire::Question{*ctx.synth->pending_target, ctx.query->question[0].qtype,
-                                                  ctx.query->question[0].qclass}
-                                 : ctx.query->question[0];
+    const wire::Question q = ctx.resolving_target ? wire::Question{*ctx.synth->pending_target,
+                                                                   ctx.query->question[0].qtype,
+                                                                   ctx.query->question[0].qclass}
+                                                  : ctx.query->question[0];
     // RFC 5452 §9.1: an answer must match the ID and the question we sent.
     if (!parsed || parsed.message->id != ctx.upstream_id || parsed.message->question.size() != 1 ||
-        !(parsed.message->question[0].qname == q.qname) || parsed.message->question[0].qtype != q.qtype) {
+        !(parsed.message->question[0].qname == q.qname) ||
+        parsed.message->question[0].qtype != q.qtype) {
         ++counters_.upstream_errors;
-        ctx.upstream_error = fail(Errc::UpstreamFailure, ex.server + " sent an answer that does not match the question" +
-                                                             (parsed ? "" : " (" + parsed.failure.reason + ")"));
+        ctx.upstream_error = fail(Errc::UpstreamFailure,
+                                  ex.server + " sent an answer that does not match the question" +
+                                      (parsed ? "" : " (" + parsed.failure.reason + ")"));
         answer_error(ctx, wire::rcode::ServFail);
         finish(ctx, Verdict::Answer);
         return;
@@ -364,8 +373,8 @@ void Pipeline::on_upstream(QueryId id, Result<upstream::Exchange> result) {
     }
     if (config_.cache_enabled) {
         const bool do_bit = ctx.query->edns && ctx.query->edns->dnssec_ok;
-        cache_.insert(cache::CacheKey::of(q, do_bit, ctx.query->flag(wire::kFlagCd), ctx.route), *parsed.message,
-                      ex.server, std::chrono::steady_clock::now());
+        cache_.insert(cache::CacheKey::of(q, do_bit, ctx.query->flag(wire::kFlagCd), ctx.route),
+                      *parsed.message, ex.server, std::chrono::steady_clock::now());
     }
     ctx.upstream_answer = std::move(parsed.message);
     after_answer(ctx);
@@ -468,7 +477,8 @@ void Pipeline::finish(QueryContext& ctx, Verdict verdict) {
         if (ctx.response->rcode() == wire::rcode::ServFail) {
             ++counters_.servfail;
         }
-        reply.upstream_timeout = ctx.upstream_error && ctx.upstream_error->code == Errc::UpstreamTimeout;
+        reply.upstream_timeout =
+            ctx.upstream_error && ctx.upstream_error->code == Errc::UpstreamTimeout;
         std::uint32_t min_ttl = UINT32_MAX;
         for (const auto& rr : ctx.response->answer) {
             min_ttl = std::min(min_ttl, rr.ttl);

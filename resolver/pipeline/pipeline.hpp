@@ -24,13 +24,14 @@ struct PipelineConfig {
 
 /// Makes the upstream for a resolver-policy route from Do53 URLs (udp://IP:PORT, in the
 /// rule's order, failing over). Called once per distinct route; the pipeline keeps it.
-using UpstreamMaker = std::function<Result<upstream::UpstreamPtr>(const std::vector<std::string>& urls)>;
+using UpstreamMaker =
+    std::function<Result<upstream::UpstreamPtr>(const std::vector<std::string>& urls)>;
 
 /// Counters for metrics and for tests; bad input is counted, never fatal.
 struct Counters {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
-    std::uint64_t dropped = 0;      // not even a header: nothing to answer
+    std::uint64_t dropped = 0; // not even a header: nothing to answer
     std::uint64_t formerr = 0;
     std::uint64_t notimp = 0;
     std::uint64_t servfail = 0;
@@ -42,7 +43,8 @@ struct Counters {
 /// handle() and on_upstream(); stages never call each other; every path, drops included,
 /// ends in finish(), which replies once and logs once.
 ///
-///   decode -> attribute -> pre-policy -> route -> cache -> upstream (async) -> post-policy -> finish
+///   decode -> attribute -> pre-policy -> route -> cache -> upstream (async) -> post-policy ->
+///   finish
 ///
 /// Runs on one loop thread; handle() and every completion happen on that thread.
 class Pipeline final : public io::QueryHandler {

@@ -23,7 +23,7 @@ using QueryId = std::uint64_t; // ours, unique per pipeline; not the DNS message
 struct PolicySnapshot {
     policy::PolicySetPtr set; // never null (an empty set when no policy files are given)
     policy::Behaviour behaviour;
-    std::uint64_t generation = 0; // bumped per successful load, logged as LabPolicyGeneration
+    std::uint64_t generation = 0;      // bumped per successful load, logged as LabPolicyGeneration
     std::uint32_t account_max_ttl = 0; // [policy] max_ttl_secs; 0: no account-wide TTL cap
 };
 using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
@@ -54,7 +54,7 @@ struct QueryContext {
     std::optional<wire::Message> query;
     std::string drop_reason; // why nothing was answered, for the log
     PolicySnapshotPtr policy;
-    std::string qname_text;                  // backing store for policy::QueryFacts views
+    std::string qname_text;                   // backing store for policy::QueryFacts views
     std::optional<std::string> edns_location; // EDNS 65011 payload
     std::optional<std::vector<std::int64_t>> request_categories; // EDNS 65050
 
@@ -74,17 +74,19 @@ struct QueryContext {
     std::uint32_t cache_age_s = 0;
 
     // upstream
-    std::uint16_t upstream_id = 0;           // the random ID we put on the wire
-    std::string upstream_server;             // who answered, or who failed
+    std::uint16_t upstream_id = 0; // the random ID we put on the wire
+    std::string upstream_server;   // who answered, or who failed
     std::optional<Error> upstream_error;
-    std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), TTLs as received
-    std::vector<std::uint32_t> upstream_ttls;     // UpstreamRecordTTLs: one per answer RR, before any cap
-    std::uint32_t applied_max_ttl = 0;            // AppliedMaxTTL: the cap applied to the answer, 0 none
+    std::optional<wire::Message>
+        upstream_answer; // upstream truth (pre post-policy), TTLs as received
+    std::vector<std::uint32_t>
+        upstream_ttls;                 // UpstreamRecordTTLs: one per answer RR, before any cap
+    std::uint32_t applied_max_ttl = 0; // AppliedMaxTTL: the cap applied to the answer, 0 none
 
     // finish
     std::optional<wire::Message> response; // what the client gets
     std::vector<std::uint16_t> ede_codes;  // EDEErrors as sent
-    std::size_t response_size = 0; // bytes sent; 0 = nothing sent
+    std::size_t response_size = 0;         // bytes sent; 0 = nothing sent
     bool truncated = false;
 };
 

@@ -173,7 +173,8 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
         } else if (key == "internal_upstream") {
             ok = str(b.internal_upstream);
         } else {
-            return fail(Errc::ConfigInvalid, "[behaviour] unknown setting '" + std::string(key) + "'");
+            return fail(Errc::ConfigInvalid,
+                        "[behaviour] unknown setting '" + std::string(key) + "'");
         }
         if (!ok) {
             return bad(key, "a value of the documented type (see docs/policy.md)");
@@ -187,10 +188,10 @@ Result<Behaviour> parse_behaviour_toml(std::string_view document) {
     try {
         doc = toml::parse(document);
     } catch (const toml::parse_error& e) {
-        return fail(Errc::ConfigInvalid,
-                    "[behaviour] TOML line " + std::to_string(e.source().begin.line) +
-                        " column " + std::to_string(e.source().begin.column) + ": " +
-                        std::string(e.description()));
+        return fail(Errc::ConfigInvalid, "[behaviour] TOML line " +
+                                             std::to_string(e.source().begin.line) + " column " +
+                                             std::to_string(e.source().begin.column) + ": " +
+                                             std::string(e.description()));
     }
     // Either a whole config with a [behaviour] table, or the table's own keys (the form
     // config::Config::behaviour_toml carries).

@@ -75,9 +75,13 @@ struct Behaviour {
     /// `restrictmoderate.youtube.com` (UNCONFIRMED if ever used).
     std::string ytrestricted_target = "restrict.youtube.com";
     /// Names ytrestricted applies to (suffixes).
-    std::vector<std::string> youtube_domains{"youtube.com", "www.youtube.com", "m.youtube.com",
-                                             "youtubei.googleapis.com", "youtube.googleapis.com",
-                                             "www.youtube-nocookie.com", "youtube-nocookie.com"};
+    std::vector<std::string> youtube_domains{"youtube.com",
+                                             "www.youtube.com",
+                                             "m.youtube.com",
+                                             "youtubei.googleapis.com",
+                                             "youtube.googleapis.com",
+                                             "www.youtube-nocookie.com",
+                                             "youtube-nocookie.com"};
 
     // ---- expression semantics ----
     /// `matches` anchoring. Rust `is_match` finds anywhere (default); true = whole value.

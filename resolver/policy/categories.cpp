@@ -72,8 +72,8 @@ Result<std::vector<CategoryInfo>> CategoryDb::parse_ids_csv(std::string_view csv
             return true;
         }
         CategoryInfo ci;
-        if (f.size() < 3 || std::from_chars(f[0].data(), f[0].data() + f[0].size(), ci.id).ec !=
-                                std::errc{} ||
+        if (f.size() < 3 ||
+            std::from_chars(f[0].data(), f[0].data() + f[0].size(), ci.id).ec != std::errc{} ||
             std::from_chars(f[2].data(), f[2].data() + f[2].size(), ci.parent).ec != std::errc{} ||
             ci.id <= 0 || ci.id > 255) {
             err = "line " + std::to_string(line_no) + ": expected id,name,parent with IDs 1-255";
@@ -143,8 +143,8 @@ Status CategoryDb::add_csv(std::string_view csv) {
         bool two_fields = false;
         if (line.find('"') == std::string_view::npos) {
             const auto c1 = line.find(',');
-            two_fields = c1 != std::string_view::npos &&
-                         line.find(',', c1 + 1) == std::string_view::npos;
+            two_fields =
+                c1 != std::string_view::npos && line.find(',', c1 + 1) == std::string_view::npos;
             if (two_fields) {
                 domain = trim_blanks(line.substr(0, c1));
                 cats = trim_blanks(line.substr(c1 + 1));
@@ -173,8 +173,8 @@ Status CategoryDb::add_csv(std::string_view csv) {
             int id = 0;
             auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), id);
             if (ec != std::errc{} || p != tok.data() + tok.size() || id <= 0 || id > 255) {
-                err = "line " + std::to_string(line_no) + ": bad category ID '" +
-                      std::string(tok) + "'";
+                err = "line " + std::to_string(line_no) + ": bad category ID '" + std::string(tok) +
+                      "'";
                 return false;
             }
             if (by_id_[static_cast<std::size_t>(id)].id == 0) {

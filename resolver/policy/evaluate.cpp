@@ -214,7 +214,6 @@ FactStore& fact_store(const EvalOptions& opt, std::optional<FactStore>& local) {
     return local.emplace();
 }
 
-
 void sort_unique(std::vector<std::int64_t>& v) {
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -237,8 +236,8 @@ void split_categories(const CategoryDb& db, const std::vector<std::int64_t>& all
     }
 }
 
-void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
-                       const Behaviour& b, Evaluation& ev) {
+void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q, const Behaviour& b,
+                       Evaluation& ev) {
     // dns.fqdn and dns.domains: behaviour decides case folding and the trailing dot.
     std::string_view name = q.qname;
     while (name.size() > 1 && name.back() == '.') {
@@ -366,8 +365,8 @@ void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluatio
         ev.cname_categories.insert(ev.cname_categories.end(), cats.begin(), cats.end());
     }
     sort_unique(ev.cname_categories);
-    ev.query_categories = merged(merged(ev.initial_categories, ev.cname_categories),
-                                 ev.resolved_ip_categories);
+    ev.query_categories =
+        merged(merged(ev.initial_categories, ev.cname_categories), ev.resolved_ip_categories);
 }
 
 /// The response's fields for post-resolution rules; response_categories() ran before.
@@ -639,10 +638,12 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         ev.finished = true;
         if (opt.trace) {
             for (const auto& r : set.dns_rules) {
-                record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped, [&] { return std::string("no location: policies do not apply"); });
+                record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped,
+                       [&] { return std::string("no location: policies do not apply"); });
             }
             for (const auto& r : set.resolver_rules) {
-                record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string("no location: policies do not apply"); });
+                record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
+                       [&] { return std::string("no location: policies do not apply"); });
             }
         }
         return ev;
@@ -695,25 +696,34 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
             if (!opt.trace) {
                 break;
             }
-            record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped, [&] { return std::string(ev.rule != nullptr ? "an earlier rule decided (" + ev.rule->id + ")"
-                                      : "the query was already decided"); });
+            record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped, [&] {
+                return std::string(ev.rule != nullptr
+                                       ? "an earlier rule decided (" + ev.rule->id + ")"
+                                       : "the query was already decided");
+            });
             continue;
         }
         if (r.phase != Phase::Pre) {
-            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, [&] { return std::string("uses post-resolution selectors: evaluated after resolution"); });
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, [&] {
+                return std::string("uses post-resolution selectors: evaluated after resolution");
+            });
             continue;
         }
         if (auto why = inactive_reason(r, opt); !why.empty()) {
-            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped,
+                   [&] { return std::string(why); });
             continue;
         }
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
-            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched, [&] { return std::string(why_not(r)); });
+            record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched,
+                   [&] { return std::string(why_not(r)); });
             continue;
         }
         decide(ev, r, m, Phase::Pre, b);
-        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched, [&] { return std::string(std::string(action_name(r.action)) + " (first match wins)"); });
+        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched, [&] {
+            return std::string(std::string(action_name(r.action)) + " (first match wins)");
+        });
     }
 
     if (!ev.action && !ev.finished) {
@@ -724,20 +734,26 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
     const bool routed = !ev.action || *ev.action == Action::Allow;
     for (const auto& r : set.resolver_rules) {
         if (!routed) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string("answered before resolution"); });
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
+                   [&] { return std::string("answered before resolution"); });
             continue;
         }
         if (ev.route.rule != nullptr) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string("an earlier resolver policy routed the query (" + ev.route.rule->id + ")"); });
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] {
+                return std::string("an earlier resolver policy routed the query (" +
+                                   ev.route.rule->id + ")");
+            });
             continue;
         }
         if (auto why = inactive_reason(r, opt); !why.empty()) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
+                   [&] { return std::string(why); });
             continue;
         }
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
-            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched, [&] { return std::string(why_not(r)); });
+            record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched,
+                   [&] { return std::string(why_not(r)); });
             continue;
         }
         Route& rt = ev.route;
@@ -752,7 +768,8 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         } else {
             rt.kind = Route::Kind::Cloudflare;
         }
-        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched, [&] { return std::string("route: " + rt.key()); });
+        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched,
+               [&] { return std::string("route: " + rt.key()); });
     }
     return ev;
 }
@@ -808,10 +825,12 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
     for (std::size_t vi = 0; vi < visits; ++vi) {
         const Rule& r = set.dns_rules[visit != nullptr ? (*visit)[vi] : vi];
         if (ev.finished) {
-            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string("an earlier rule decided (" + ev.rule->id + ")"); });
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
+                   [&] { return std::string("an earlier rule decided (" + ev.rule->id + ")"); });
             continue;
         }
-        const bool cname = !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
+        const bool cname =
+            !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
         const bool ipcat = r.settings.ip_categories && !ev.resolved_ip_categories.empty();
         // uses_category() walks the expression: ask only when there is something to re-check
         // (it was ~5% of a cache hit's CPU with 500 rules when asked for every rule).
@@ -820,26 +839,34 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
             continue; // already evaluated before resolution; nothing new to see
         }
         if (auto why = inactive_reason(r, opt); !why.empty()) {
-            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped, [&] { return std::string(why); });
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
+                   [&] { return std::string(why); });
             continue;
         }
         if (visit != nullptr) { // the prefilter; a trace (visit == null) runs every rule
             const Comparison* need = set.pre_index.resolved_need[(*visit)[vi]];
-            if (need != nullptr && std::none_of(fs->resolved.begin(), fs->resolved.end(),
-                                                [need](const IpAddr& ip) { return ip_matches(*need, ip); })) {
+            if (need != nullptr &&
+                std::none_of(fs->resolved.begin(), fs->resolved.end(),
+                             [need](const IpAddr& ip) { return ip_matches(*need, ip); })) {
                 continue;
             }
         }
         fs->select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
         Match m = run_rule(r, fs->values);
         if (!m.matched) {
-            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] { return std::string(recheck ? "categories of CNAME targets / resolved IPs do not match"
-                           : why_not(r)); });
+            record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] {
+                return std::string(recheck
+                                       ? "categories of CNAME targets / resolved IPs do not match"
+                                       : why_not(r));
+            });
             continue;
         }
         decide(ev, r, m, Phase::Post, b);
-        record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched, [&] { return std::string(std::string(action_name(r.action)) +
-                   (recheck ? " (on categories of the response)" : " (first match wins)")); });
+        record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched, [&] {
+            return std::string(
+                std::string(action_name(r.action)) +
+                (recheck ? " (on categories of the response)" : " (first match wins)"));
+        });
     }
 }
 

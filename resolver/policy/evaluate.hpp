@@ -54,11 +54,11 @@ std::optional<std::vector<std::int64_t>> parse_request_categories(std::string_vi
 
 /// Facts from the upstream answer, for post-resolution rules. Build with from_message().
 struct ResponseFacts {
-    std::vector<IpAddr> resolved_ips;  // A/AAAA RDATA in the answer section, in order
-    std::vector<std::string> cnames;   // CNAME targets, chain order, normalised
-    std::vector<std::string> mx;       // MX exchanges
-    std::vector<std::string> txt;      // TXT strings (character-strings concatenated)
-    std::vector<std::string> ptr;      // PTR targets
+    std::vector<IpAddr> resolved_ips;         // A/AAAA RDATA in the answer section, in order
+    std::vector<std::string> cnames;          // CNAME targets, chain order, normalised
+    std::vector<std::string> mx;              // MX exchanges
+    std::vector<std::string> txt;             // TXT strings (character-strings concatenated)
+    std::vector<std::string> ptr;             // PTR targets
     std::vector<IpAddr> authoritative_ns_ips; // when the upstream reveals them (rarely)
     static ResponseFacts from_message(const wire::Message& response);
 };
@@ -67,7 +67,7 @@ struct ResponseFacts {
 struct Route {
     enum class Kind : std::uint8_t { Default, CustomResolvers, Cloudflare, Internal };
     Kind kind = Kind::Default;
-    const Rule* rule = nullptr; // the matching resolver rule (ResolverPolicyID)
+    const Rule* rule = nullptr;             // the matching resolver rule (ResolverPolicyID)
     std::vector<ResolverAddress> resolvers; // Kind::CustomResolvers, in the rule's order
     std::string view_id;                    // Kind::Internal
     std::string fallback;                   // Kind::Internal: "none" | "public_dns"
@@ -96,22 +96,20 @@ struct Evaluation {
     const Rule* rule = nullptr;
     ResolverDecision decision = ResolverDecision::Unknown;
     Phase decided_in = Phase::Pre;
-    bool finished = false;          // no further phase runs (decision final)
+    bool finished = false;              // no further phase runs (decision final)
     bool request_context_block = false; // block came from dns.categories_in_request_context_matches
     Route route;
-    std::vector<std::int64_t> initial_categories;  // of the query name
-    std::vector<std::int64_t> cname_categories;    // of CNAME targets in the answer
+    std::vector<std::int64_t> initial_categories; // of the query name
+    std::vector<std::int64_t> cname_categories;   // of CNAME targets in the answer
     std::vector<std::int64_t> resolved_ip_categories;
-    std::vector<std::int64_t> query_categories;    // union (QueryCategoryIDs)
-    std::vector<std::int64_t> matched_categories;  // that made the rule match
+    std::vector<std::int64_t> query_categories;           // union (QueryCategoryIDs)
+    std::vector<std::int64_t> matched_categories;         // that made the rule match
     std::vector<std::int64_t> request_context_categories; // EDNS 65050 ∩ name categories
-    std::vector<RuleTrace> trace;                  // filled when EvalOptions::trace
+    std::vector<RuleTrace> trace;                         // filled when EvalOptions::trace
 
     /// True when the query must be resolved upstream (allow, no match, override_host and
     /// safe-search targets are resolved by the pipeline too: see answer.hpp).
-    [[nodiscard]] bool needs_resolution() const {
-        return !action || *action == Action::Allow;
-    }
+    [[nodiscard]] bool needs_resolution() const { return !action || *action == Action::Allow; }
     [[nodiscard]] bool blocked() const { return action && *action == Action::Block; }
 };
 

@@ -134,7 +134,9 @@ std::string render_explain_text(const ExplainInput& in) {
     // The trace is in precedence order with pre- and post-resolution rules interleaved; print
     // it grouped in the order the phases run (reference §1.6: pre, resolver, post), each
     // heading once, precedence order kept inside a group.
-    auto group = [](const RuleTrace& t) { return t.resolver ? 1 : (t.phase == Phase::Pre ? 0 : 2); };
+    auto group = [](const RuleTrace& t) {
+        return t.resolver ? 1 : (t.phase == Phase::Pre ? 0 : 2);
+    };
     for (int g = 0; g < 3; ++g) {
         bool first = true;
         for (const auto& t : ev.trace) {
@@ -157,15 +159,16 @@ std::string render_explain_text(const ExplainInput& in) {
     if (ev.route.rule != nullptr) {
         os << " (resolver policy " << ev.route.rule->id << ")";
     }
-    os << "\ndecision: " << decision_name(ev.decision) << " ("
-       << static_cast<int>(ev.decision) << ")";
+    os << "\ndecision: " << decision_name(ev.decision) << " (" << static_cast<int>(ev.decision)
+       << ")";
     if (ev.rule != nullptr) {
         os << " by " << action_name(ev.rule->action) << " rule \"" << ev.rule->name << "\" ("
            << ev.rule->id << ") in the " << phase_name(ev.decided_in) << " phase";
     }
     os << "\nmatched categories: " << ids(ev.matched_categories) << "\n";
     if (in.upstream != nullptr) {
-        os << "\n;; upstream answer (seen by post-resolution rules)\n" << format_message(*in.upstream);
+        os << "\n;; upstream answer (seen by post-resolution rules)\n"
+           << format_message(*in.upstream);
     }
     if (in.answer != nullptr) {
         os << "\n;; answer\n" << format_message(*in.answer);

@@ -30,7 +30,19 @@ inline constexpr int kMaxNesting = 64;
 
 /// Comparison operators of the wirefilter subset (reference §2.3).
 enum class Op : std::uint8_t {
-    Eq, Ne, Lt, Le, Gt, Ge, BitAnd, In, InList, Matches, Contains, Wildcard, StrictWildcard,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    BitAnd,
+    In,
+    InList,
+    Matches,
+    Contains,
+    Wildcard,
+    StrictWildcard,
     IsTrue,
 };
 std::string_view op_name(Op op);
@@ -55,9 +67,9 @@ struct FieldValues {
 
 /// Side facts one evaluation collects for ResolverDecision and the log.
 struct EvalNotes {
-    bool category_hit = false;       // a category comparison was true
+    bool category_hit = false;        // a category comparison was true
     bool request_context_hit = false; // dns.categories_in_request_context_matches was true
-    bool response_hit = false;       // a comparison on response IP facts was true
+    bool response_hit = false;        // a comparison on response IP facts was true
     std::vector<std::int64_t> matched_categories; // category values that made comparisons true
 };
 

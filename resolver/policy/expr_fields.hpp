@@ -52,8 +52,8 @@ struct FieldInfo {
     std::string_view name;
     FieldId id;
     ValueType type;
-    bool array;    // values are a list; `[*]`, `[N]` and any()/all() apply
-    bool map;      // indexed by a string key (identity.saml_attributes["..."])
+    bool array; // values are a list; `[*]`, `[N]` and any()/all() apply
+    bool map;   // indexed by a string key (identity.saml_attributes["..."])
     Phase phase;
     bool category; // counts as a category match for ResolverDecision / MatchedCategoryIDs
     bool response; // a fact from the upstream answer (blockedRule / allowedRule decisions)

@@ -124,9 +124,7 @@ private:
     // or < xor < and (reference §2.3: `or` binds loosest).
     NodePtr parse_or() { return parse_chain(Node::Kind::Or, "or", "||", &Parser::parse_xor); }
     NodePtr parse_xor() { return parse_chain(Node::Kind::Xor, "xor", "^^", &Parser::parse_and); }
-    NodePtr parse_and() {
-        return parse_chain(Node::Kind::And, "and", "&&", &Parser::parse_unary);
-    }
+    NodePtr parse_and() { return parse_chain(Node::Kind::And, "and", "&&", &Parser::parse_unary); }
 
     NodePtr parse_chain(Node::Kind kind, std::string_view word, std::string_view sym,
                         NodePtr (Parser::*next)()) {
@@ -234,9 +232,9 @@ private:
         }
         std::string name(s_.substr(start, pos_ - start));
         if (name.empty()) {
-            fail(start, pos_ < s_.size() ? "expected a field name, found '" +
-                                               std::string(1, s_[pos_]) + "'"
-                                         : "expected a field name, found the end");
+            fail(start, pos_ < s_.size()
+                            ? "expected a field name, found '" + std::string(1, s_[pos_]) + "'"
+                            : "expected a field name, found the end");
             return nullptr;
         }
         auto cmp = std::make_unique<Comparison>();
@@ -296,14 +294,15 @@ private:
             fail(index_pos, "field '" + name + "' is not a map");
             return nullptr;
         }
-        if (!f->array && (cmp->index == Comparison::Index::Star ||
-                          cmp->index == Comparison::Index::Pos)) {
+        if (!f->array &&
+            (cmp->index == Comparison::Index::Star || cmp->index == Comparison::Index::Pos)) {
             fail(index_pos, "field '" + name + "' is not an array");
             return nullptr;
         }
         if (cmp->index == Comparison::Index::Star) {
             if (!quantifier_) {
-                fail(start, "'" + name + "[*]' maps over an array: wrap it in any(...) or all(...)");
+                fail(start,
+                     "'" + name + "[*]' maps over an array: wrap it in any(...) or all(...)");
                 return nullptr;
             }
             star_seen_ = true;
@@ -345,16 +344,26 @@ private:
             bool word;
         };
         static constexpr Spelling kOps[] = {
-            {"==", Op::Eq, false},        {"!=", Op::Ne, false},
-            {"<=", Op::Le, false},        {">=", Op::Ge, false},
-            {"<", Op::Lt, false},         {">", Op::Gt, false},
-            {"~", Op::Matches, false},    {"&&", Op::IsTrue, false}, // not an op: logical and
-            {"&", Op::BitAnd, false},     {"eq", Op::Eq, true},
-            {"ne", Op::Ne, true},         {"lt", Op::Lt, true},
-            {"le", Op::Le, true},         {"gt", Op::Gt, true},
-            {"ge", Op::Ge, true},         {"matches", Op::Matches, true},
-            {"contains", Op::Contains, true}, {"wildcard", Op::Wildcard, true},
-            {"bitwise_and", Op::BitAnd, true}, {"in", Op::In, true},
+            {"==", Op::Eq, false},
+            {"!=", Op::Ne, false},
+            {"<=", Op::Le, false},
+            {">=", Op::Ge, false},
+            {"<", Op::Lt, false},
+            {">", Op::Gt, false},
+            {"~", Op::Matches, false},
+            {"&&", Op::IsTrue, false}, // not an op: logical and
+            {"&", Op::BitAnd, false},
+            {"eq", Op::Eq, true},
+            {"ne", Op::Ne, true},
+            {"lt", Op::Lt, true},
+            {"le", Op::Le, true},
+            {"gt", Op::Gt, true},
+            {"ge", Op::Ge, true},
+            {"matches", Op::Matches, true},
+            {"contains", Op::Contains, true},
+            {"wildcard", Op::Wildcard, true},
+            {"bitwise_and", Op::BitAnd, true},
+            {"in", Op::In, true},
         };
         if (eat_word("strict")) {
             if (!eat_word("wildcard")) {
@@ -395,8 +404,7 @@ private:
         }
         if (!ok) {
             fail(at, "operator '" + std::string(op_name(op)) + "' is not defined for field '" +
-                         std::string(f.name) + "' of type " +
-                         std::string(value_type_name(f.type)));
+                         std::string(f.name) + "' of type " + std::string(value_type_name(f.type)));
         }
         return ok;
     }
@@ -549,8 +557,7 @@ private:
         ++pos_; // '$'
         auto start = pos_;
         // `$` + [a-z0-9_.] (wirefilter) or a UUID with hyphens (Gateway, reference §2.3).
-        while (pos_ < s_.size() &&
-               (is_ident_char(s_[pos_]) || s_[pos_] == '-')) {
+        while (pos_ < s_.size() && (is_ident_char(s_[pos_]) || s_[pos_] == '-')) {
             ++pos_;
         }
         auto id = s_.substr(start, pos_ - start);
@@ -564,8 +571,8 @@ private:
             return false;
         }
         const auto type = c.field->type;
-        bool ok = (type == ValueType::Ip) == (list->type == ListType::Ip) &&
-                  type != ValueType::Bool;
+        bool ok =
+            (type == ValueType::Ip) == (list->type == ListType::Ip) && type != ValueType::Bool;
         if (!ok) {
             fail(at, "list '$" + std::string(id) + "' has type " +
                          std::string(list_type_name(list->type)) + ", field '" +
@@ -580,9 +587,8 @@ private:
 
     std::string_view ip_token() {
         auto start = pos_;
-        while (pos_ < s_.size() &&
-               (std::isxdigit(static_cast<unsigned char>(s_[pos_])) != 0 || s_[pos_] == ':' ||
-                s_[pos_] == '.' || s_[pos_] == '/')) {
+        while (pos_ < s_.size() && (std::isxdigit(static_cast<unsigned char>(s_[pos_])) != 0 ||
+                                    s_[pos_] == ':' || s_[pos_] == '.' || s_[pos_] == '/')) {
             ++pos_;
         }
         return s_.substr(start, pos_ - start);
@@ -651,9 +657,9 @@ private:
             return out;
         }
         if (pos_ >= s_.size() || s_[pos_] != '"') {
-            fail(at, pos_ < s_.size() ? "expected a string literal, found '" +
-                                            std::string(1, s_[pos_]) + "'"
-                                      : "expected a string literal, found the end");
+            fail(at, pos_ < s_.size()
+                         ? "expected a string literal, found '" + std::string(1, s_[pos_]) + "'"
+                         : "expected a string literal, found the end");
             return std::nullopt;
         }
         ++pos_;
@@ -773,10 +779,9 @@ std::string_view list_type_name(ListType t) {
 CompileResult compile_expr(std::string_view source, const ListLookup& lists) {
     CompileResult r;
     if (source.size() > kMaxExpressionLength) {
-        r.error = {kMaxExpressionLength + 1,
-                   "expression is " + std::to_string(source.size()) +
-                       " characters long; Gateway's limit is " +
-                       std::to_string(kMaxExpressionLength)};
+        r.error = {kMaxExpressionLength + 1, "expression is " + std::to_string(source.size()) +
+                                                 " characters long; Gateway's limit is " +
+                                                 std::to_string(kMaxExpressionLength)};
         return r;
     }
     bool blank = true;

@@ -30,7 +30,8 @@ Status GeoDb::add_csv(std::string_view csv) {
         if (header) {
             header = false;
             if (f.size() < 3 || f[0] != "cidr") {
-                err = "line " + std::to_string(line_no) + ": expected header cidr,country,continent";
+                err =
+                    "line " + std::to_string(line_no) + ": expected header cidr,country,continent";
                 return false;
             }
             return true;

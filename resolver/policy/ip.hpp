@@ -23,7 +23,9 @@ struct IpAddr {
     [[nodiscard]] std::string to_string() const;
 
     friend bool operator==(const IpAddr& a, const IpAddr& b) noexcept { return a.bytes == b.bytes; }
-    friend auto operator<=>(const IpAddr& a, const IpAddr& b) noexcept { return a.bytes <=> b.bytes; }
+    friend auto operator<=>(const IpAddr& a, const IpAddr& b) noexcept {
+        return a.bytes <=> b.bytes;
+    }
 };
 
 /// An inclusive address range; a CIDR is one too. IPv4 prefixes count from bit 96.

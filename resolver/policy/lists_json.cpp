@@ -329,8 +329,8 @@ std::string json_syntax_error(std::string_view text, std::string_view what, std:
             ++col;
         }
     }
-    return std::string(what) + ": line " + std::to_string(line) + " column " +
-           std::to_string(col) + ": invalid JSON (" + std::string(detail) + ")";
+    return std::string(what) + ": line " + std::to_string(line) + " column " + std::to_string(col) +
+           ": invalid JSON (" + std::string(detail) + ")";
 }
 
 Result<std::vector<std::unique_ptr<PolicyList>>> load_lists_json(std::string_view text,

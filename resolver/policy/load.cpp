@@ -192,8 +192,8 @@ std::optional<int> parse_hhmm(std::string_view t) {
     auto hs = t.substr(0, colon);
     auto ms = t.substr(colon + 1);
     if (std::from_chars(hs.data(), hs.data() + hs.size(), h).ec != std::errc{} ||
-        std::from_chars(ms.data(), ms.data() + ms.size(), m).ec != std::errc{} || h < 0 ||
-        h > 24 || m < 0 || m > 59 || (h == 24 && m != 0)) {
+        std::from_chars(ms.data(), ms.data() + ms.size(), m).ec != std::errc{} || h < 0 || h > 24 ||
+        m < 0 || m > 59 || (h == 24 && m != 0)) {
         return std::nullopt;
     }
     return h * 60 + m;
@@ -225,7 +225,8 @@ struct Loader {
         const json* arr = unwrap(*doc);
         if (arr == nullptr) {
             return fail(Errc::ConfigInvalid,
-                        std::string(file) + ": expected a JSON array of locations or an API envelope");
+                        std::string(file) +
+                            ": expected a JSON array of locations or an API envelope");
         }
         for (const auto& o : *arr) {
             attribution::Location loc;
@@ -315,7 +316,8 @@ struct Loader {
                               ? &(*doc)["identities"]
                               : nullptr;
         if (arr == nullptr || !arr->is_array()) {
-            return fail(Errc::ConfigInvalid, std::string(file) + ": expected an array of identities");
+            return fail(Errc::ConfigInvalid,
+                        std::string(file) + ": expected an array of identities");
         }
         for (const auto& o : *arr) {
             IdentityMap::Entry e;
@@ -419,9 +421,12 @@ struct Loader {
             r.enabled = bool_or(o, "enabled", true);
             const std::string action = str_or(o, "action");
             static const std::pair<const char*, Action> kActions[] = {
-                {"allow", Action::Allow},           {"block", Action::Block},
-                {"override", Action::Override},     {"safesearch", Action::SafeSearch},
-                {"ytrestricted", Action::YtRestricted}, {"resolve", Action::Resolve}};
+                {"allow", Action::Allow},
+                {"block", Action::Block},
+                {"override", Action::Override},
+                {"safesearch", Action::SafeSearch},
+                {"ytrestricted", Action::YtRestricted},
+                {"resolve", Action::Resolve}};
             bool known = false;
             for (const auto& [n, a] : kActions) {
                 if (action == n) {
@@ -434,25 +439,24 @@ struct Loader {
                             where + ": action \"" + action + "\" is not valid for DNS rules");
             }
             if ((r.action == Action::Resolve) != r.resolver_policy) {
-                return fail(Errc::ConfigInvalid,
-                            where + ": action \"" + action + "\" does not match filters [" +
-                                filters + "] (resolve needs dns_resolver)");
+                return fail(Errc::ConfigInvalid, where + ": action \"" + action +
+                                                     "\" does not match filters [" + filters +
+                                                     "] (resolve needs dns_resolver)");
             }
             for (const char* key : {"traffic", "identity"}) {
                 std::string src = str_or(o, key);
                 auto c = compile_expr(src, lookup);
                 if (!c) {
-                    return fail(Errc::ConfigInvalid,
-                                where + " " + key + " column " + std::to_string(c.error.column) +
-                                    ": " + c.error.message + "\n  in: " + src);
+                    return fail(Errc::ConfigInvalid, where + " " + key + " column " +
+                                                         std::to_string(c.error.column) + ": " +
+                                                         c.error.message + "\n  in: " + src);
                 }
-                (std::string_view(key) == "traffic" ? r.traffic : r.identity) =
-                    std::move(*c.expr);
+                (std::string_view(key) == "traffic" ? r.traffic : r.identity) = std::move(*c.expr);
             }
             r.device_posture = str_or(o, "device_posture");
             if (!r.device_posture.empty()) {
-                set.warnings.push_back(where +
-                                       ": device_posture is not evaluated in the lab (treated as true)");
+                set.warnings.push_back(
+                    where + ": device_posture is not evaluated in the lab (treated as true)");
             }
             Phase p = std::max(r.traffic.phase(), r.identity.phase());
             r.phase = p == Phase::Pre ? Phase::Pre : Phase::Post;
@@ -507,16 +511,17 @@ struct Loader {
                 if (auto at = str_or(*it, "expires_at"); !at.empty()) {
                     r.expires_at = parse_rfc3339(at);
                     if (!r.expires_at) {
-                        return fail(Errc::ConfigInvalid,
-                                    where + ": expiration.expires_at \"" + at +
-                                        "\" is not an RFC 3339 timestamp");
+                        return fail(Errc::ConfigInvalid, where + ": expiration.expires_at \"" + at +
+                                                             "\" is not an RFC 3339 timestamp");
                     }
                 }
                 r.expired = bool_or(*it, "expired", false);
             }
             (r.resolver_policy ? set.resolver_rules : set.dns_rules).push_back(std::move(r));
         }
-        auto by_precedence = [](const Rule& a, const Rule& b) { return a.precedence < b.precedence; };
+        auto by_precedence = [](const Rule& a, const Rule& b) {
+            return a.precedence < b.precedence;
+        };
         std::stable_sort(set.dns_rules.begin(), set.dns_rules.end(), by_precedence);
         std::stable_sort(set.resolver_rules.begin(), set.resolver_rules.end(), by_precedence);
         return ok();
@@ -587,8 +592,7 @@ struct Loader {
             rs.internal_fallback = str_or(*d, "fallback", "none");
         }
         const int routes = (rs.resolve_dns_through_cloudflare ? 1 : 0) +
-                           (rs.dns_resolvers.empty() ? 0 : 1) +
-                           (rs.resolve_dns_internally ? 1 : 0);
+                           (rs.dns_resolvers.empty() ? 0 : 1) + (rs.resolve_dns_internally ? 1 : 0);
         if (r.action == Action::Resolve && routes != 1) {
             return fail(Errc::ConfigInvalid,
                         where + ": a resolve rule needs exactly one of dns_resolvers, "
@@ -601,7 +605,9 @@ struct Loader {
 Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
     auto set = std::make_shared<PolicySet>();
     Loader l{*set, t.zoneinfo_dir, {}};
-    auto name = [](const std::string& n, const char* def) { return n.empty() ? std::string(def) : n; };
+    auto name = [](const std::string& n, const char* def) {
+        return n.empty() ? std::string(def) : n;
+    };
     auto with = [](const std::string& file, Status st) -> Status {
         if (!st) {
             return fail(Errc::ConfigInvalid, st.error().detail.rfind(file, 0) == 0
@@ -620,7 +626,9 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
         set->categories.set_ids(CategoryDb::builtin_ids());
     }
     if (!t.lists.empty()) {
-        if (auto st = with(name(names.lists, "lists"), l.load_lists(t.lists, name(names.lists, "lists"))); !st) {
+        if (auto st =
+                with(name(names.lists, "lists"), l.load_lists(t.lists, name(names.lists, "lists")));
+            !st) {
             return st.error();
         }
     }
@@ -630,7 +638,9 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
         }
     }
     if (!t.categories.empty()) {
-        if (auto st = with(name(names.categories, "categories"), set->categories.add_csv(t.categories)); !st) {
+        if (auto st =
+                with(name(names.categories, "categories"), set->categories.add_csv(t.categories));
+            !st) {
             return st.error();
         }
         set->categories.shrink();
@@ -678,12 +688,11 @@ Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
         out = std::move(*r);
         return ok();
     };
-    for (auto [path, out] : {std::pair{&files.rules, &t.rules}, std::pair{&files.lists, &t.lists},
-                             std::pair{&files.locations, &t.locations},
-                             std::pair{&files.categories, &t.categories},
-                             std::pair{&files.category_ids, &t.category_ids},
-                             std::pair{&files.geo, &t.geo},
-                             std::pair{&files.identities, &t.identities}}) {
+    for (auto [path, out] :
+         {std::pair{&files.rules, &t.rules}, std::pair{&files.lists, &t.lists},
+          std::pair{&files.locations, &t.locations}, std::pair{&files.categories, &t.categories},
+          std::pair{&files.category_ids, &t.category_ids}, std::pair{&files.geo, &t.geo},
+          std::pair{&files.identities, &t.identities}}) {
         if (auto st = read(*path, *out); !st) {
             return st.error();
         }

@@ -13,14 +13,14 @@ namespace resolver::policy {
 /// Paths of the policy inputs (any may be empty = not given). Config keys under [policy]
 /// and the `--rules/--lists/--locations/--categories/--geo/--mmdb/--identities` flags.
 struct PolicyFiles {
-    std::string rules;      // Cloudflare API export: JSON array or {"result": [...]} envelope
-    std::string lists;      // lists export: array / envelope of {id, name, type, items[].value}
-    std::string locations;  // locations export: array / envelope
-    std::string categories; // CSV domain,categories
+    std::string rules;        // Cloudflare API export: JSON array or {"result": [...]} envelope
+    std::string lists;        // lists export: array / envelope of {id, name, type, items[].value}
+    std::string locations;    // locations export: array / envelope
+    std::string categories;   // CSV domain,categories
     std::string category_ids; // CSV id,name,parent; "" = the compiled-in table (reference §6)
-    std::string geo;        // CSV cidr,country,continent
-    std::string mmdb;       // MaxMind DB (GeoLite2-Country or City)
-    std::string identities; // lab identity map JSON
+    std::string geo;          // CSV cidr,country,continent
+    std::string mmdb;         // MaxMind DB (GeoLite2-Country or City)
+    std::string identities;   // lab identity map JSON
     std::string zoneinfo_dir = "/usr/share/zoneinfo";
 };
 

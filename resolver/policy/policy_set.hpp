@@ -22,11 +22,11 @@ namespace resolver::policy {
 /// and evaluates only candidate rules, so 500 name rules cost a handful of hash lookups.
 struct RuleIndex {
     std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>>
-        by_name;                         // literal name -> indexes into dns_rules
+        by_name; // literal name -> indexes into dns_rules
     std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>>
-        by_rtype;                        // dns.query_rtype literal -> rules
+        by_rtype; // dns.query_rtype literal -> rules
     std::unordered_map<std::int64_t, std::vector<std::uint32_t>> by_category; // category ID
-    std::vector<std::uint32_t> always;   // pre-phase rules without a name requirement
+    std::vector<std::uint32_t> always; // pre-phase rules without a name requirement
     /// What evaluate_post visits: post-phase rules, and pre-phase rules using categories
     /// (re-checked on CNAME-target and resolved-IP categories), in precedence order.
     std::vector<std::uint32_t> post;

@@ -5,7 +5,8 @@
 
 namespace resolver::runtime {
 
-Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg, std::uint64_t generation) {
+Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg,
+                                                         std::uint64_t generation) {
     auto behaviour = policy::parse_behaviour_toml(cfg.behaviour_toml);
     if (!behaviour) {
         return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
@@ -14,7 +15,8 @@ Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& c
         behaviour->gateway_domain = cfg.gateway_domain;
     }
     if (cfg.max_ttl_secs != 0 && (cfg.max_ttl_secs < 60 || cfg.max_ttl_secs > 36000)) {
-        return fail(Errc::ConfigInvalid, "[policy] max_ttl_secs must be 0 (none) or 60..36000 (Gateway's range)");
+        return fail(Errc::ConfigInvalid,
+                    "[policy] max_ttl_secs must be 0 (none) or 60..36000 (Gateway's range)");
     }
     policy::PolicyFiles files;
     files.rules = cfg.rules_file;

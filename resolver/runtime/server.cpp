@@ -61,7 +61,8 @@ Status Server::init(const config::Config& cfg) {
         log_ = std::move(l).value();
     }
     if (cfg_.upstream.empty()) {
-        return fail(Errc::ConfigInvalid, "no upstream configured (--upstream URL or `upstream = [...]`)");
+        return fail(Errc::ConfigInvalid,
+                    "no upstream configured (--upstream URL or `upstream = [...]`)");
     }
     std::vector<upstream::UpstreamPtr> members;
     for (const auto& text : cfg_.upstream) {
@@ -79,7 +80,8 @@ Status Server::init(const config::Config& cfg) {
     for (const auto& u : cfg_.upstream) {
         name += (name.empty() ? "" : ",") + u;
     }
-    default_upstream_ = std::make_unique<upstream::UpstreamGroup>(name, std::move(members), cfg_.fail_threshold);
+    default_upstream_ =
+        std::make_unique<upstream::UpstreamGroup>(name, std::move(members), cfg_.fail_threshold);
     cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl);
     pipeline::PipelineConfig pc;
     pc.udp_payload = cfg_.udp_payload;
@@ -100,10 +102,11 @@ Status Server::init(const config::Config& cfg) {
             ms.push_back(std::move(up).value());
             group_name += (group_name.empty() ? "" : ",") + u;
         }
-        return upstream::UpstreamPtr(
-            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), cfg_.fail_threshold));
+        return upstream::UpstreamPtr(std::make_unique<upstream::UpstreamGroup>(
+            group_name, std::move(ms), cfg_.fail_threshold));
     };
-    pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(), maker);
+    pipeline_ =
+        std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(), maker);
     auto snapshot = load_policy(++policy_generation_);
     if (!snapshot) {
         return snapshot.error();
@@ -114,7 +117,8 @@ Status Server::init(const config::Config& cfg) {
     pipeline_->set_policy(*snapshot);
 
     if (cfg_.listen.empty()) {
-        return fail(Errc::ConfigInvalid, "no listener configured (--listen URL or `listen = [...]`)");
+        return fail(Errc::ConfigInvalid,
+                    "no listener configured (--listen URL or `listen = [...]`)");
     }
     for (const auto& l : cfg_.listen) {
         if (auto st = add_listener(l); !st) {
@@ -129,7 +133,8 @@ Status Server::init(const config::Config& cfg) {
     }
 
     auto make_signal = [&](util::UvHandle<uv_signal_t>& h, int signum, uv_signal_cb cb) -> Status {
-        auto s = util::UvHandle<uv_signal_t>::create([&](uv_signal_t* sig) { return uv_signal_init(&loop_, sig); });
+        auto s = util::UvHandle<uv_signal_t>::create(
+            [&](uv_signal_t* sig) { return uv_signal_init(&loop_, sig); });
         if (!s) {
             return s.error();
         }
@@ -145,14 +150,19 @@ Status Server::init(const config::Config& cfg) {
     if (auto st = make_signal(sigterm_, SIGTERM, on_stop); !st) {
         return st;
     }
-    if (auto st = make_signal(sighup_, SIGHUP, [](uv_signal_t* sig, int) { static_cast<Server*>(sig->data)->reload(); }); !st) {
+    if (auto st =
+            make_signal(sighup_, SIGHUP,
+                        [](uv_signal_t* sig, int) { static_cast<Server*>(sig->data)->reload(); });
+        !st) {
         return st;
     }
 
     {
         std::string ev;
         log::JsonWriter w(ev);
-        w.begin_object().field("LabEvent", "policy-loaded").field("LabPolicyGeneration", policy_generation_);
+        w.begin_object()
+            .field("LabEvent", "policy-loaded")
+            .field("LabPolicyGeneration", policy_generation_);
         w.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
         w.end_object();
         log_event(ev);
@@ -184,9 +194,10 @@ Status Server::add_listener(const std::string& text) {
     std::shared_ptr<fault::LivePlan> faults;
     if (fault::LivePlan::in(url->params)) {
         if (url->scheme != "tls" && url->scheme != "https") {
-            return fail(Errc::ConfigInvalid, "listener " + text +
-                                                 ": fault= and faults= exist for tls:// and "
-                                                 "https:// listeners (put DNS faults on the upstream)");
+            return fail(Errc::ConfigInvalid,
+                        "listener " + text +
+                            ": fault= and faults= exist for tls:// and "
+                            "https:// listeners (put DNS faults on the upstream)");
         }
         auto live = fault::LivePlan::take_from(
             url->params, url->scheme == "tls" ? fault::Site::DotListener : fault::Site::DohListener,
@@ -196,7 +207,8 @@ Status Server::add_listener(const std::string& text) {
         }
         faults = std::move(live).value();
     }
-    Result<io::ListenerPtr> l = fail(Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
+    Result<io::ListenerPtr> l = fail(
+        Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
     if (url->scheme == "dns") {
         // UDP and TCP on the same port, as dig and kdig expect when they retry over TCP.
         // With port 0 the kernel picks the UDP port and TCP takes the same one; when that TCP
@@ -218,15 +230,15 @@ Status Server::add_listener(const std::string& text) {
                 break;
             }
             if (!ephemeral || attempt == 20) {
-                return fail(Errc::ConfigInvalid, tcp.error().detail + " (the TCP half of " + text + ")");
+                return fail(Errc::ConfigInvalid,
+                            tcp.error().detail + " (the TCP half of " + text + ")");
             }
         }
     } else if (url->scheme == "udp") {
         l = io::make_udp_listener(&loop_, *url, *pipeline_);
     } else if (url->scheme == "tcp") {
         l = io::make_tcp_listener(&loop_, *url, *pipeline_, cfg_.stream_limits);
-    }
-    else if (url->scheme == "tls" || url->scheme == "https") {
+    } else if (url->scheme == "tls" || url->scheme == "https") {
         if (!tls_context_) {
             tls::TlsServerConfig tc;
             tc.cert_file = cfg_.tls_cert;
@@ -248,7 +260,8 @@ Status Server::add_listener(const std::string& text) {
             dl.max_streams = cfg_.doh_max_streams;
             dl.max_header_bytes = cfg_.doh_max_header_bytes;
             dl.max_body_bytes = cfg_.doh_max_body_bytes;
-            l = io::make_doh_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, dl, faults);
+            l = io::make_doh_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, dl,
+                                      faults);
         }
     }
     if (!l) {
@@ -286,7 +299,8 @@ void Server::reload_faults() {
         j.field("LabFaultFile", o.file).field("LabOk", o.error.empty());
         if (!o.error.empty()) {
             j.field("LabError", o.error);
-            std::fprintf(stderr, "dnslab-resolver: fault plan reload failed, keeping the old one: %s\n",
+            std::fprintf(stderr,
+                         "dnslab-resolver: fault plan reload failed, keeping the old one: %s\n",
                          o.error.c_str());
         } else {
             std::fprintf(stderr, "dnslab-resolver: fault plan reloaded: %s (%s)\n", o.file.c_str(),
@@ -301,7 +315,8 @@ void Server::reload() {
     if (stopping_) {
         return;
     }
-    reload_faults(); // small files, read here so the switch is in force when kill -HUP returns soon after
+    reload_faults(); // small files, read here so the switch is in force when kill -HUP returns soon
+                     // after
     if (reloading_) {
         return; // one policy reload at a time; a second SIGHUP during one is folded into it
     }
@@ -319,14 +334,19 @@ void Server::reload() {
         if (result->has_value() && (*result)->has_value()) {
             policy_generation_ = gen;
             pipeline_->set_policy((*result)->value());
-            std::fprintf(stderr, "dnslab-resolver: policy reloaded (generation %llu)\n", static_cast<unsigned long long>(gen));
+            std::fprintf(stderr, "dnslab-resolver: policy reloaded (generation %llu)\n",
+                         static_cast<unsigned long long>(gen));
             j.field("LabPolicyGeneration", gen).field("LabOk", true);
             j.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
         } else {
-            const std::string why = result->has_value() ? (*result)->error().detail : "reload did not run";
-            std::fprintf(stderr, "dnslab-resolver: policy reload failed, keeping generation %llu: %s\n",
+            const std::string why =
+                result->has_value() ? (*result)->error().detail : "reload did not run";
+            std::fprintf(stderr,
+                         "dnslab-resolver: policy reload failed, keeping generation %llu: %s\n",
                          static_cast<unsigned long long>(policy_generation_), why.c_str());
-            j.field("LabPolicyGeneration", policy_generation_).field("LabOk", false).field("LabError", why);
+            j.field("LabPolicyGeneration", policy_generation_)
+                .field("LabOk", false)
+                .field("LabError", why);
         }
         j.end_object();
         log_event(ev);
@@ -358,8 +378,10 @@ void Server::begin_stop() {
     for (auto& l : listeners_) {
         l->stop();
     }
-    stop_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.shutdown_grace_ms);
-    auto t = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(&loop_, h); });
+    stop_deadline_ =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.shutdown_grace_ms);
+    auto t =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(&loop_, h); });
     if (!t) {
         finish_stop();
         return;
@@ -367,12 +389,16 @@ void Server::begin_stop() {
     drain_timer_ = std::move(t).value();
     drain_timer_.get()->data = this;
     // Poll the in-flight table: finish what is running for up to the grace period.
-    uv_timer_start(drain_timer_.get(), [](uv_timer_t* h) {
-        auto* self = static_cast<Server*>(h->data);
-        if (self->pipeline_->in_flight() == 0 || std::chrono::steady_clock::now() >= self->stop_deadline_) {
-            self->finish_stop();
-        }
-    }, 0, 10);
+    uv_timer_start(
+        drain_timer_.get(),
+        [](uv_timer_t* h) {
+            auto* self = static_cast<Server*>(h->data);
+            if (self->pipeline_->in_flight() == 0 ||
+                std::chrono::steady_clock::now() >= self->stop_deadline_) {
+                self->finish_stop();
+            }
+        },
+        0, 10);
 }
 
 void Server::finish_stop() {

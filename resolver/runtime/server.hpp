@@ -53,7 +53,8 @@ private:
     std::unique_ptr<cache::Cache> cache_;
     upstream::UpstreamPtr default_upstream_;
     std::unique_ptr<pipeline::Pipeline> pipeline_;
-    std::shared_ptr<const void> tls_context_; // type-erased tls::ServerContext, created on first TLS listener
+    std::shared_ptr<const void>
+        tls_context_; // type-erased tls::ServerContext, created on first TLS listener
     std::string ca_file_;
     std::vector<io::ListenerPtr> listeners_;
     std::vector<std::string> ready_lines_;

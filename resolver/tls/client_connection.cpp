@@ -36,7 +36,8 @@ ClientConnection::ClientConnection(Params params, ClientConnectionHandler* handl
     : params_(std::move(params)), handler_(handler), started_(std::chrono::steady_clock::now()),
       read_buf_(kReadBufferSize) {}
 
-Result<ClientConnectionPtr> ClientConnection::start(Params params, ClientConnectionHandler* handler) {
+Result<ClientConnectionPtr> ClientConnection::start(Params params,
+                                                    ClientConnectionHandler* handler) {
     ClientConnectionPtr conn(new ClientConnection(std::move(params), handler));
     ClientConnection& c = *conn;
     auto ssl = make_client_ssl(c.params_.ctx, c.params_.tls);
@@ -54,22 +55,27 @@ Result<ClientConnectionPtr> ClientConnection::start(Params params, ClientConnect
     }
     SSL_set_bio(c.ssl_.get(), c.rbio_, c.wbio_); // ssl_ owns both from here
 
-    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(c.params_.loop, t); });
+    auto timer = util::UvHandle<uv_timer_t>::create(
+        [&](uv_timer_t* t) { return uv_timer_init(c.params_.loop, t); });
     if (!timer) {
         return timer.error();
     }
     c.connect_timer_ = std::move(timer).value();
     c.connect_timer_.get()->data = &c;
-    uv_timer_start(c.connect_timer_.get(), &ClientConnection::on_timeout, c.params_.connect_timeout_ms, 0);
+    uv_timer_start(c.connect_timer_.get(), &ClientConnection::on_timeout,
+                   c.params_.connect_timeout_ms, 0);
 
     const std::string port = std::to_string(c.params_.port);
     if (util::is_ip_literal(c.params_.host)) {
         sockaddr_storage ss{};
         const int rc = util::is_ipv6_literal(c.params_.host)
-                           ? uv_ip6_addr(c.params_.host.c_str(), c.params_.port, reinterpret_cast<sockaddr_in6*>(&ss))
-                           : uv_ip4_addr(c.params_.host.c_str(), c.params_.port, reinterpret_cast<sockaddr_in*>(&ss));
+                           ? uv_ip6_addr(c.params_.host.c_str(), c.params_.port,
+                                         reinterpret_cast<sockaddr_in6*>(&ss))
+                           : uv_ip4_addr(c.params_.host.c_str(), c.params_.port,
+                                         reinterpret_cast<sockaddr_in*>(&ss));
         if (rc != 0) {
-            return resolver::fail(Errc::ConfigInvalid, c.params_.label + ": bad address: " + uv_strerror(rc));
+            return resolver::fail(Errc::ConfigInvalid,
+                                  c.params_.label + ": bad address: " + uv_strerror(rc));
         }
         if (auto st = c.connect_to(reinterpret_cast<const sockaddr*>(&ss)); !st) {
             return st.error();
@@ -80,10 +86,11 @@ Result<ClientConnectionPtr> ClientConnection::start(Params params, ClientConnect
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     c.gai_.data = &c;
-    if (int rc = uv_getaddrinfo(c.params_.loop, &c.gai_, &ClientConnection::on_resolved, c.params_.host.c_str(),
-                                port.c_str(), &hints);
+    if (int rc = uv_getaddrinfo(c.params_.loop, &c.gai_, &ClientConnection::on_resolved,
+                                c.params_.host.c_str(), port.c_str(), &hints);
         rc != 0) {
-        return resolver::fail(Errc::UpstreamFailure, c.params_.label + ": cannot resolve " + c.params_.host + ": " + uv_strerror(rc));
+        return resolver::fail(Errc::UpstreamFailure, c.params_.label + ": cannot resolve " +
+                                                         c.params_.host + ": " + uv_strerror(rc));
     }
     c.gai_pending_ = true;
     return conn;
@@ -98,8 +105,10 @@ Status ClientConnection::connect_to(const sockaddr* addr) {
     tcp_.data = this;
     uv_tcp_nodelay(&tcp_, 1); // DNS messages are small and latency-bound
     connect_req_.data = this;
-    if (int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, &ClientConnection::on_connect); rc != 0) {
-        return resolver::fail(Errc::UpstreamFailure, params_.label + ": connect to " + peer_ + ": " + uv_strerror(rc));
+    if (int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, &ClientConnection::on_connect);
+        rc != 0) {
+        return resolver::fail(Errc::UpstreamFailure,
+                              params_.label + ": connect to " + peer_ + ": " + uv_strerror(rc));
     }
     return ok();
 }
@@ -124,7 +133,8 @@ std::string ClientConnection::alpn() const {
     const unsigned char* proto = nullptr;
     unsigned len = 0;
     SSL_get0_alpn_selected(ssl_.get(), &proto, &len);
-    return proto == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(proto), len);
+    return proto == nullptr ? std::string()
+                            : std::string(reinterpret_cast<const char*>(proto), len);
 }
 
 void ClientConnection::fail_with(Errc code, const std::string& why) {
@@ -151,7 +161,9 @@ void ClientConnection::drive() {
         }
         handshake_done_ = true;
         connect_timer_.close();
-        connect_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+        connect_ms_ =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+                .count();
         if (auto st = check_peer(ssl_.get(), params_.tls); !st) {
             fail_with(Errc::UpstreamFailure, st.error().detail);
             return;
@@ -193,7 +205,8 @@ void ClientConnection::drive() {
             fail_with(Errc::UpstreamFailure, "connection closed by peer");
         } else {
             const std::string why = drain_openssl_errors();
-            fail_with(Errc::UpstreamFailure, "TLS error: " + (why.empty() ? "SSL error " + std::to_string(err) : why));
+            fail_with(Errc::UpstreamFailure,
+                      "TLS error: " + (why.empty() ? "SSL error " + std::to_string(err) : why));
         }
         return;
     }
@@ -218,7 +231,8 @@ void ClientConnection::flush() {
     req->owner = this;
     req->req.data = req.get();
     uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-    if (int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &ClientConnection::on_write);
+    if (int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
+                          &ClientConnection::on_write);
         rc != 0) {
         fail_with(Errc::UpstreamFailure, std::string("write: ") + uv_strerror(rc));
         return;
@@ -264,7 +278,8 @@ void ClientConnection::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* 
     }
     if (status < 0 || res == nullptr) {
         uv_freeaddrinfo(res);
-        self->fail_with(Errc::UpstreamFailure, "cannot resolve " + self->params_.host + ": " + uv_strerror(status));
+        self->fail_with(Errc::UpstreamFailure,
+                        "cannot resolve " + self->params_.host + ": " + uv_strerror(status));
         return;
     }
     auto st = self->connect_to(res->ai_addr);
@@ -283,11 +298,12 @@ void ClientConnection::on_connect(uv_connect_t* req, int status) {
         return; // closing; on_tcp_closed frees
     }
     if (status < 0) {
-        self->fail_with(Errc::UpstreamFailure, "connect to " + self->peer_ + ": " + uv_strerror(status));
+        self->fail_with(Errc::UpstreamFailure,
+                        "connect to " + self->peer_ + ": " + uv_strerror(status));
         return;
     }
-    if (int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), &ClientConnection::on_alloc,
-                               &ClientConnection::on_read);
+    if (int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_),
+                               &ClientConnection::on_alloc, &ClientConnection::on_read);
         rc != 0) {
         self->fail_with(Errc::Internal, std::string("uv_read_start: ") + uv_strerror(rc));
         return;
@@ -307,10 +323,13 @@ void ClientConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_
     }
     if (nread < 0) {
         if (nread == UV_EOF) {
-            self->fail_with(Errc::UpstreamFailure, self->handshake_done_ ? "connection closed by peer"
-                                                                    : "TLS handshake failed: connection closed by peer");
+            self->fail_with(Errc::UpstreamFailure,
+                            self->handshake_done_
+                                ? "connection closed by peer"
+                                : "TLS handshake failed: connection closed by peer");
         } else {
-            self->fail_with(Errc::UpstreamFailure, std::string("read: ") + uv_strerror(static_cast<int>(nread)));
+            self->fail_with(Errc::UpstreamFailure,
+                            std::string("read: ") + uv_strerror(static_cast<int>(nread)));
         }
         return;
     }
@@ -332,8 +351,9 @@ void ClientConnection::on_write(uv_write_t* req, int status) {
 
 void ClientConnection::on_timeout(uv_timer_t* timer) {
     auto* self = static_cast<ClientConnection*>(timer->data);
-    self->fail_with(Errc::UpstreamTimeout,
-               "connect timeout after " + std::to_string(self->params_.connect_timeout_ms) + " ms");
+    self->fail_with(Errc::UpstreamTimeout, "connect timeout after " +
+                                               std::to_string(self->params_.connect_timeout_ms) +
+                                               " ms");
 }
 
 void ClientConnection::on_tcp_closed(uv_handle_t* handle) {

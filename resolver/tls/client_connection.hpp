@@ -50,7 +50,7 @@ class ClientConnection {
 public:
     struct Params {
         uv_loop_t* loop = nullptr;
-        std::string host;  // IP literal or name to resolve
+        std::string host; // IP literal or name to resolve
         std::uint16_t port = 853;
         SSL_CTX* ctx = nullptr; // must outlive the connection
         ClientTlsConfig tls;
@@ -88,8 +88,8 @@ private:
 
     Status connect_to(const sockaddr* addr);
     void fail_with(Errc code, const std::string& why);
-    void drive();  // handshake / read after new ciphertext arrived
-    void flush();  // ciphertext from the write BIO onto the socket
+    void drive(); // handshake / read after new ciphertext arrived
+    void flush(); // ciphertext from the write BIO onto the socket
     void maybe_destroy();
 
     static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res);

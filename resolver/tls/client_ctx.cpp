@@ -30,12 +30,12 @@ std::vector<std::string> split_list(const std::string& text) {
 
 std::string base64(const unsigned char* data, std::size_t len) {
     std::string out(4 * ((len + 2) / 3), '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
+    const int n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
     out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
     return out;
 }
 } // namespace
-
 
 Result<unsigned> ms_param(const util::Url& url, const std::string& key, unsigned fallback) {
     auto it = url.params.find(key);
@@ -46,12 +46,14 @@ Result<unsigned> ms_param(const util::Url& url, const std::string& key, unsigned
     const auto& text = it->second;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v == 0) {
-        return fail(Errc::ConfigInvalid, url.to_string() + ": " + key + "= must be a positive number of milliseconds");
+        return fail(Errc::ConfigInvalid,
+                    url.to_string() + ": " + key + "= must be a positive number of milliseconds");
     }
     return v;
 }
 
-Result<ClientTlsConfig> client_config_from_url(const util::Url& url, std::vector<std::string> alpn) {
+Result<ClientTlsConfig> client_config_from_url(const util::Url& url,
+                                               std::vector<std::string> alpn) {
     ClientTlsConfig cfg;
     cfg.server_name = url.param("sni", url.host);
     if (cfg.server_name.empty()) {

@@ -19,9 +19,9 @@ namespace resolver::tls {
 ///   verify=0     no certificate verification at all (lab use only: anyone can impersonate
 ///                the upstream; pins are still checked)
 struct ClientTlsConfig {
-    std::string server_name;       // verified name: DNS name or IP literal
-    std::string sni;               // sent in the ClientHello; "" when server_name is an IP (RFC 6066 §3)
-    std::string ca_file;           // "" -> system store (honours SSL_CERT_FILE / SSL_CERT_DIR)
+    std::string server_name; // verified name: DNS name or IP literal
+    std::string sni;         // sent in the ClientHello; "" when server_name is an IP (RFC 6066 §3)
+    std::string ca_file;     // "" -> system store (honours SSL_CERT_FILE / SSL_CERT_DIR)
     std::vector<std::string> pins; // base64 SPKI sha256
     bool verify = true;
     std::vector<std::string> alpn; // offered protocols, most preferred first
@@ -55,6 +55,5 @@ std::string handshake_error_text(SSL* ssl, int ssl_error);
 /// A duration URL parameter in milliseconds (`timeout=1500`): `fallback` when absent,
 /// ConfigInvalid when not a positive integer.
 Result<unsigned> ms_param(const util::Url& url, const std::string& key, unsigned fallback);
-
 
 } // namespace resolver::tls

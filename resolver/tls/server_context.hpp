@@ -23,14 +23,12 @@ struct TlsServerConfig {
 };
 
 /// ALPN protocol lists in RFC 7301 §3.1 wire form, in server preference order.
-inline constexpr std::string_view kAlpnDot =
-    "\x03"
-    "dot"; // RFC 7858 / IANA "dot"
-inline constexpr std::string_view kAlpnDoh =
-    "\x02"
-    "h2"
-    "\x08"
-    "http/1.1"; // RFC 8484 §5.2
+inline constexpr std::string_view kAlpnDot = "\x03"
+                                             "dot"; // RFC 7858 / IANA "dot"
+inline constexpr std::string_view kAlpnDoh = "\x02"
+                                             "h2"
+                                             "\x08"
+                                             "http/1.1"; // RFC 8484 §5.2
 
 /// The immutable server SSL_CTX shared by every DoT and DoH listener (and every worker loop:
 /// SSL_new() on a shared SSL_CTX is thread-safe). TLS 1.2 and 1.3 only, keylog enabled when

@@ -5,9 +5,11 @@
 
 namespace resolver::upstream {
 
-Result<std::unique_ptr<DelayedCompletions>> DelayedCompletions::create(uv_loop_t* loop, Error cancelled) {
+Result<std::unique_ptr<DelayedCompletions>> DelayedCompletions::create(uv_loop_t* loop,
+                                                                       Error cancelled) {
     std::unique_ptr<DelayedCompletions> q(new DelayedCompletions(loop, std::move(cancelled)));
-    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
+    auto timer =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
     if (!timer) {
         return timer.error();
     }
@@ -30,7 +32,8 @@ void DelayedCompletions::schedule(unsigned delay_ms, Result<Exchange> result, Co
     if (delay_ms > 0) {
         uv_update_time(loop_); // the cached loop time may be a whole callback old
     }
-    pending_.emplace(uv_now(loop_) + delay_ms, Pending{std::move(result), std::move(done), sent_ns});
+    pending_.emplace(uv_now(loop_) + delay_ms,
+                     Pending{std::move(result), std::move(done), sent_ns});
     arm();
 }
 

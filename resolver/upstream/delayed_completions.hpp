@@ -28,7 +28,8 @@ public:
 
     /// Runs `done(result)` after `delay_ms` (0 = next loop turn). With `sent_ns` (uv_hrtime()
     /// of the send), the delivered Exchange's query_ms is filled at delivery time.
-    void schedule(unsigned delay_ms, Result<Exchange> result, Completion done, std::uint64_t sent_ns = 0);
+    void schedule(unsigned delay_ms, Result<Exchange> result, Completion done,
+                  std::uint64_t sent_ns = 0);
     /// Completes everything queued with the `cancelled` error; later schedules complete at once.
     void cancel_all();
     [[nodiscard]] std::size_t size() const noexcept { return pending_.size(); }
@@ -39,7 +40,8 @@ private:
         Completion done;
         std::uint64_t sent_ns = 0;
     };
-    DelayedCompletions(uv_loop_t* loop, Error cancelled) : loop_(loop), cancelled_error_(std::move(cancelled)) {}
+    DelayedCompletions(uv_loop_t* loop, Error cancelled)
+        : loop_(loop), cancelled_error_(std::move(cancelled)) {}
     void arm();
     void on_timer();
 
@@ -47,8 +49,8 @@ private:
     Error cancelled_error_;
     std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); // lets on_timer see its own end
-    std::multimap<std::uint64_t, Pending> pending_; // due (uv_now ms) -> completion
-    util::UvHandle<uv_timer_t> timer_;              // last: closed first, its callback reads pending_
+    std::multimap<std::uint64_t, Pending> pending_;              // due (uv_now ms) -> completion
+    util::UvHandle<uv_timer_t> timer_; // last: closed first, its callback reads pending_
 };
 
 } // namespace resolver::upstream

@@ -43,7 +43,8 @@ Result<std::unique_ptr<Do53Client>> Do53Client::create(uv_loop_t* loop, const ut
         new Do53Client(loop, url.to_string(),
                        (util::is_ipv6_literal(url.host) ? "[" + url.host + "]" : url.host) + ":" +
                            std::to_string(url.port_or(53))));
-    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
+    auto timer =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
     if (!timer) {
         return timer.error();
     }
@@ -100,7 +101,8 @@ void Do53Client::send(std::vector<std::uint8_t> query, Completion done) {
         done(fail(Errc::UpstreamFailure, server_ + " client shut down"));
         return;
     }
-    auto pending = std::make_unique<Pending>(Pending{this, std::move(done), std::chrono::steady_clock::now()});
+    auto pending =
+        std::make_unique<Pending>(Pending{this, std::move(done), std::chrono::steady_clock::now()});
     ares_send(channel_.get(), query.data(), static_cast<int>(query.size()), &Do53Client::on_answer,
               pending.release()); // adopted again in on_answer, which c-ares calls exactly once
     if (!shut_down_) {
@@ -117,7 +119,9 @@ void Do53Client::on_answer(void* arg, int status, int /*timeouts*/, unsigned cha
     Exchange ex;
     ex.wire.assign(abuf, abuf + alen);
     ex.server = pending->self->server_;
-    ex.query_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pending->sent).count();
+    ex.query_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pending->sent)
+            .count();
     pending->done(std::move(ex));
 }
 
@@ -176,7 +180,8 @@ void Do53Client::rearm_timer() {
         uv_timer_stop(timer_.get());
         return;
     }
-    const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000 + static_cast<std::uint64_t>(tv.tv_usec) / 1000;
+    const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000 +
+                    static_cast<std::uint64_t>(tv.tv_usec) / 1000;
     uv_timer_start(timer_.get(), &Do53Client::on_timer, ms == 0 ? 1 : ms, 0);
 }
 

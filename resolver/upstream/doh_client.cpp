@@ -16,8 +16,8 @@
 namespace resolver::upstream {
 namespace {
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kMaxBody = 65535 + 1;      // a DNS message cannot be longer (JSON: same cap)
-constexpr std::size_t kMaxH1Head = 16 * 1024;    // status line + headers
+constexpr std::size_t kMaxBody = 65535 + 1;   // a DNS message cannot be longer (JSON: same cap)
+constexpr std::size_t kMaxH1Head = 16 * 1024; // status line + headers
 constexpr const char* kDnsMessage = "application/dns-message";
 constexpr const char* kDnsJson = "application/dns-json";
 
@@ -26,7 +26,8 @@ double ms_since(Clock::time_point t) {
 }
 
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
@@ -45,7 +46,8 @@ std::string percent_encode(std::string_view s) {
     return out;
 }
 
-/// The media type without parameters, lower-cased: "Application/DNS-Message; x=y" -> "application/dns-message".
+/// The media type without parameters, lower-cased: "Application/DNS-Message; x=y" ->
+/// "application/dns-message".
 std::string media_type(const std::string& content_type) {
     std::string t = lower(content_type.substr(0, content_type.find(';')));
     while (!t.empty() && t.back() == ' ') {
@@ -63,7 +65,8 @@ public:
     ~DohClient() override { shutdown(); }
 
     Status init() {
-        auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
+        auto timer = util::UvHandle<uv_timer_t>::create(
+            [&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
         if (!timer) {
             return timer.error();
         }
@@ -119,16 +122,18 @@ private:
 
     static void on_request_timeout(uv_timer_t* timer);
     static void on_idle(uv_timer_t* timer);
-    static int on_h2_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
-                            std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                            std::uint8_t flags, void* user);
+    static int on_h2_header(nghttp2_session* s, const nghttp2_frame* frame,
+                            const std::uint8_t* name, std::size_t namelen,
+                            const std::uint8_t* value, std::size_t valuelen, std::uint8_t flags,
+                            void* user);
     static int on_h2_data(nghttp2_session* s, std::uint8_t flags, std::int32_t stream_id,
                           const std::uint8_t* data, std::size_t len, void* user);
-    static int on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t error_code, void* user);
+    static int on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id,
+                                  std::uint32_t error_code, void* user);
     static int on_h2_frame(nghttp2_session* s, const nghttp2_frame* frame, void* user);
     static ssize_t on_h2_read_body(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
-                                   std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
-                                   void* user);
+                                   std::size_t length, std::uint32_t* flags,
+                                   nghttp2_data_source* source, void* user);
 
     uv_loop_t* loop_;
     std::string url_;
@@ -182,7 +187,8 @@ void DohClient::send(std::vector<std::uint8_t> query, Completion done) {
     }
     case DohOptions::Method::Get:
     case DohOptions::Method::Post:
-        // RFC 8484 §4.1: "DoH clients SHOULD use a DNS ID of 0 in every DNS request" (cache-friendly).
+        // RFC 8484 §4.1: "DoH clients SHOULD use a DNS ID of 0 in every DNS request"
+        // (cache-friendly).
         query[0] = 0;
         query[1] = 0;
         if (opts_.method == DohOptions::Method::Get) {
@@ -194,7 +200,8 @@ void DohClient::send(std::vector<std::uint8_t> query, Completion done) {
         break;
     }
     r->done = std::move(done);
-    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
+    auto timer =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
     if (!timer) {
         r->done(Error{Errc::Internal, label_ + ": " + timer.error().detail});
         return;
@@ -217,8 +224,9 @@ void DohClient::dispatch() {
     if (shut_down_) {
         return;
     }
-    const bool queued = std::any_of(requests_.begin(), requests_.end(),
-                                    [](const auto& kv) { return kv.second->state == State::Queued; });
+    const bool queued = std::any_of(requests_.begin(), requests_.end(), [](const auto& kv) {
+        return kv.second->state == State::Queued;
+    });
     if (!queued) {
         return;
     }
@@ -305,7 +313,8 @@ void DohClient::on_connected() {
         const int rc = nghttp2_session_client_new(&raw, cbs, this);
         nghttp2_session_callbacks_del(cbs);
         if (rc != 0) {
-            on_connection_error(Error{Errc::Internal, label_ + ": nghttp2: " + nghttp2_strerror(rc)});
+            on_connection_error(
+                Error{Errc::Internal, label_ + ": nghttp2: " + nghttp2_strerror(rc)});
             return;
         }
         session_.reset(raw);
@@ -324,15 +333,18 @@ void DohClient::submit_h2(Request& r) {
     // nghttp2 copies names and values (no NGHTTP2_NV_FLAG_NO_COPY_*), so views are enough.
     const auto nv = [](std::string_view name, std::string_view value) {
         return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                          value.size(), NGHTTP2_NV_FLAG_NONE};
+                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                          name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
     };
     const std::string length = std::to_string(r.body.size());
     const bool post = opts_.method == DohOptions::Method::Post;
-    std::vector<nghttp2_nv> nva = {nv(":method", post ? "POST" : "GET"), nv(":scheme", "https"),
-                                   nv(":authority", opts_.authority), nv(":path", r.path),
-                                   nv("accept", opts_.method == DohOptions::Method::Json ? kDnsJson : kDnsMessage),
-                                   nv("user-agent", "dnslab")};
+    std::vector<nghttp2_nv> nva = {
+        nv(":method", post ? "POST" : "GET"),
+        nv(":scheme", "https"),
+        nv(":authority", opts_.authority),
+        nv(":path", r.path),
+        nv("accept", opts_.method == DohOptions::Method::Json ? kDnsJson : kDnsMessage),
+        nv("user-agent", "dnslab")};
     if (post) {
         nva.push_back(nv("content-type", kDnsMessage));
         nva.push_back(nv("content-length", length));
@@ -346,7 +358,8 @@ void DohClient::submit_h2(Request& r) {
     const std::int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(),
                                                    post ? &body : nullptr, &r);
     if (id < 0) {
-        deferred_.emplace_back(r.serial, Error{Errc::Internal, label_ + ": nghttp2: " + nghttp2_strerror(id)});
+        deferred_.emplace_back(
+            r.serial, Error{Errc::Internal, label_ + ": nghttp2: " + nghttp2_strerror(id)});
         r.state = State::InFlight; // finished by run_deferred below
         return;
     }
@@ -364,7 +377,8 @@ void DohClient::pump_h2() {
         const std::uint8_t* data = nullptr;
         const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
         if (n < 0) {
-            const Error e{Errc::UpstreamFailure, label_ + ": HTTP/2: " + nghttp2_strerror(static_cast<int>(n))};
+            const Error e{Errc::UpstreamFailure,
+                          label_ + ": HTTP/2: " + nghttp2_strerror(static_cast<int>(n))};
             drop_connection();
             fail_all(e);
             return;
@@ -395,7 +409,8 @@ void DohClient::on_plaintext(std::span<const std::uint8_t> bytes) {
     }
     const ssize_t n = nghttp2_session_mem_recv(session_.get(), bytes.data(), bytes.size());
     if (n < 0) {
-        const Error e{Errc::UpstreamFailure, label_ + ": HTTP/2: " + nghttp2_strerror(static_cast<int>(n))};
+        const Error e{Errc::UpstreamFailure,
+                      label_ + ": HTTP/2: " + nghttp2_strerror(static_cast<int>(n))};
         drop_connection();
         run_deferred();
         fail_all(e);
@@ -404,9 +419,10 @@ void DohClient::on_plaintext(std::span<const std::uint8_t> bytes) {
     pump_h2(); // WINDOW_UPDATE, SETTINGS ack, and whatever the callbacks queued; runs deferred work
 }
 
-int DohClient::on_h2_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name,
-                            std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                            std::uint8_t /*flags*/, void* /*user*/) {
+int DohClient::on_h2_header(nghttp2_session* s, const nghttp2_frame* frame,
+                            const std::uint8_t* name, std::size_t namelen,
+                            const std::uint8_t* value, std::size_t valuelen, std::uint8_t /*flags*/,
+                            void* /*user*/) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_RESPONSE) {
         return 0;
     }
@@ -419,7 +435,8 @@ int DohClient::on_h2_header(nghttp2_session* s, const nghttp2_frame* frame, cons
     if (n == ":status") {
         r->status = 0;
         for (char c : v) {
-            r->status = std::isdigit(static_cast<unsigned char>(c)) != 0 ? r->status * 10 + (c - '0') : 0;
+            r->status =
+                std::isdigit(static_cast<unsigned char>(c)) != 0 ? r->status * 10 + (c - '0') : 0;
         }
     } else if (n == "content-type") {
         r->content_type = std::string(v);
@@ -442,7 +459,8 @@ int DohClient::on_h2_data(nghttp2_session* s, std::uint8_t /*flags*/, std::int32
     return 0;
 }
 
-int DohClient::on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id, std::uint32_t error_code, void* user) {
+int DohClient::on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id,
+                                  std::uint32_t error_code, void* user) {
     auto* self = static_cast<DohClient*>(user);
     auto* r = static_cast<Request*>(nghttp2_session_get_stream_user_data(s, stream_id));
     if (r == nullptr) {
@@ -451,7 +469,9 @@ int DohClient::on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id, st
     nghttp2_session_set_stream_user_data(s, stream_id, nullptr);
     r->stream_id = -1;
     if (r->status == -1) {
-        self->deferred_.emplace_back(r->serial, Error{Errc::UpstreamFailure, self->label_ + ": response body over 65535 bytes"});
+        self->deferred_.emplace_back(
+            r->serial,
+            Error{Errc::UpstreamFailure, self->label_ + ": response body over 65535 bytes"});
     } else if (error_code == NGHTTP2_NO_ERROR && r->status != 0) {
         self->answered(*r);
     } else if (error_code == NGHTTP2_REFUSED_STREAM && !r->retried) {
@@ -461,14 +481,15 @@ int DohClient::on_h2_stream_close(nghttp2_session* s, std::int32_t stream_id, st
     } else if (error_code == NGHTTP2_REFUSED_STREAM && self->goaway_ &&
                stream_id > self->goaway_last_stream_) {
         self->deferred_.emplace_back(
-            r->serial, Error{Errc::UpstreamFailure,
-                             self->label_ + ": HTTP/2 GOAWAY (" +
-                                 nghttp2_http2_strerror(self->goaway_code_) +
-                                 ") before the answer, also on a new connection"});
+            r->serial,
+            Error{Errc::UpstreamFailure, self->label_ + ": HTTP/2 GOAWAY (" +
+                                             nghttp2_http2_strerror(self->goaway_code_) +
+                                             ") before the answer, also on a new connection"});
     } else {
-        self->deferred_.emplace_back(r->serial,
-                                     Error{Errc::UpstreamFailure, self->label_ + ": HTTP/2 stream reset by server (" +
-                                                                      nghttp2_http2_strerror(error_code) + ")"});
+        self->deferred_.emplace_back(
+            r->serial,
+            Error{Errc::UpstreamFailure, self->label_ + ": HTTP/2 stream reset by server (" +
+                                             nghttp2_http2_strerror(error_code) + ")"});
     }
     return 0;
 }
@@ -485,8 +506,9 @@ int DohClient::on_h2_frame(nghttp2_session* /*s*/, const nghttp2_frame* frame, v
     return 0;
 }
 
-ssize_t DohClient::on_h2_read_body(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf, std::size_t length,
-                                   std::uint32_t* flags, nghttp2_data_source* /*source*/, void* /*user*/) {
+ssize_t DohClient::on_h2_read_body(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
+                                   std::size_t length, std::uint32_t* flags,
+                                   nghttp2_data_source* /*source*/, void* /*user*/) {
     // Looked up by stream rather than through `source`, which would dangle after a timeout.
     auto* r = static_cast<Request*>(nghttp2_session_get_stream_user_data(s, stream_id));
     if (r == nullptr) {
@@ -507,12 +529,13 @@ void DohClient::start_h1() {
             continue;
         }
         const bool post = opts_.method == DohOptions::Method::Post;
-        std::string head = std::string(post ? "POST " : "GET ") + r->path + " HTTP/1.1\r\nHost: " + opts_.authority +
-                           "\r\nAccept: " + (opts_.method == DohOptions::Method::Json ? kDnsJson : kDnsMessage) +
+        std::string head = std::string(post ? "POST " : "GET ") + r->path +
+                           " HTTP/1.1\r\nHost: " + opts_.authority + "\r\nAccept: " +
+                           (opts_.method == DohOptions::Method::Json ? kDnsJson : kDnsMessage) +
                            "\r\nUser-Agent: dnslab\r\n";
         if (post) {
-            head += std::string("Content-Type: ") + kDnsMessage + "\r\nContent-Length: " +
-                    std::to_string(r->body.size()) + "\r\n";
+            head += std::string("Content-Type: ") + kDnsMessage +
+                    "\r\nContent-Length: " + std::to_string(r->body.size()) + "\r\n";
         }
         for (const auto& [name, value] : opts_.headers) {
             head += name + ": " + value + "\r\n";
@@ -569,7 +592,8 @@ void DohClient::read_h1() {
         bool close_after = status_line.starts_with("HTTP/1.0");
         while (pos != std::string::npos) {
             const std::size_t next = head.find("\r\n", pos + 2);
-            const std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+            const std::string line = head.substr(
+                pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
             pos = next;
             const auto colon = line.find(':');
             if (colon == std::string::npos) {
@@ -661,7 +685,8 @@ void DohClient::answered(Request& r) {
     ex.query_ms = ms_since(r.sent_at);
     if (r.status != 200) {
         if (!opts_.errors_as_exchange) {
-            deferred_.emplace_back(r.serial, Error{Errc::UpstreamFailure, label_ + ": HTTP " + std::to_string(r.status)});
+            deferred_.emplace_back(r.serial, Error{Errc::UpstreamFailure,
+                                                   label_ + ": HTTP " + std::to_string(r.status)});
             return;
         }
         ex.body = std::move(r.response);
@@ -674,12 +699,14 @@ void DohClient::answered(Request& r) {
         return;
     }
     if (media_type(r.content_type) != kDnsMessage) { // RFC 8484 §4.2.1
-        deferred_.emplace_back(r.serial, Error{Errc::UpstreamFailure, label_ + ": HTTP 200 with content-type '" +
-                                                                          r.content_type + "', not " + kDnsMessage});
+        deferred_.emplace_back(
+            r.serial, Error{Errc::UpstreamFailure, label_ + ": HTTP 200 with content-type '" +
+                                                       r.content_type + "', not " + kDnsMessage});
         return;
     }
     if (r.response.size() < 12) {
-        deferred_.emplace_back(r.serial, Error{Errc::UpstreamFailure, label_ + ": answer shorter than a DNS header"});
+        deferred_.emplace_back(
+            r.serial, Error{Errc::UpstreamFailure, label_ + ": answer shorter than a DNS header"});
         return;
     }
     ex.wire.assign(r.response.begin(), r.response.end());
@@ -776,10 +803,12 @@ void DohClient::arm_idle() {
 void DohClient::on_request_timeout(uv_timer_t* timer) {
     auto* r = static_cast<Request*>(timer->data);
     DohClient* self = r->owner;
-    const bool blocks_h1 = self->opts_.http == DohOptions::Http::H1 && self->h1_current_ == r->serial;
+    const bool blocks_h1 =
+        self->opts_.http == DohOptions::Http::H1 && self->h1_current_ == r->serial;
     const char* why = self->conn_ && !self->conn_up_ ? " (TLS handshake not finished)" : "";
     self->finish(r->serial, fail(Errc::UpstreamTimeout, self->label_ + ": no answer within " +
-                                                            std::to_string(self->opts_.timeout_ms) + " ms" + why));
+                                                            std::to_string(self->opts_.timeout_ms) +
+                                                            " ms" + why));
     if (blocks_h1) {
         // HTTP/1.1 cannot cancel one request: the connection goes, the queue moves to a new one.
         self->drop_connection();
@@ -819,7 +848,6 @@ void DohClient::shutdown() {
 }
 } // namespace
 
-
 Result<std::string> json_query_string(std::span<const std::uint8_t> query) {
     auto parsed = wire::parse(query);
     if (!parsed || parsed.message->question.empty()) {
@@ -831,7 +859,8 @@ Result<std::string> json_query_string(std::span<const std::uint8_t> query) {
     if (name.size() > 1 && name.back() == '.') {
         name.pop_back();
     }
-    std::string out = "name=" + percent_encode(name) + "&type=" + percent_encode(wire::type_name(q.qtype));
+    std::string out =
+        "name=" + percent_encode(name) + "&type=" + percent_encode(wire::type_name(q.qtype));
     if (m.edns && m.edns->dnssec_ok) {
         out += "&do=1";
     }
@@ -879,15 +908,18 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
             continue;
         }
         std::string name = lower(key.substr(7));
-        const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-            return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
-        });
+        const bool token =
+            !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
+            });
         if (!token || value.find_first_of("\r\n") != std::string::npos) {
-            return fail(Errc::ConfigInvalid, url.to_string() + ": bad header parameter '" + key + "'");
+            return fail(Errc::ConfigInvalid,
+                        url.to_string() + ": bad header parameter '" + key + "'");
         }
         o.headers.emplace_back(std::move(name), value);
     }
-    auto cfg = tls::client_config_from_url(url, {o.http == DohOptions::Http::H2 ? "h2" : "http/1.1"});
+    auto cfg =
+        tls::client_config_from_url(url, {o.http == DohOptions::Http::H2 ? "h2" : "http/1.1"});
     if (!cfg) {
         return cfg.error();
     }
@@ -916,7 +948,8 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
     return o;
 }
 
-Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts) {
+Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url,
+                                      const UpstreamOptions& opts) {
     auto o = parse_doh_options(url, opts);
     if (!o) {
         return o.error();
@@ -925,7 +958,8 @@ Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url, con
     if (!ctx) {
         return Error{ctx.error().code, url.to_string() + ": " + ctx.error().detail};
     }
-    auto client = std::make_unique<DohClient>(loop, url.to_string(), std::move(o).value(), std::move(ctx).value());
+    auto client = std::make_unique<DohClient>(loop, url.to_string(), std::move(o).value(),
+                                              std::move(ctx).value());
     if (auto st = client->init(); !st) {
         return st.error();
     }

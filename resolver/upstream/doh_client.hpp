@@ -60,7 +60,8 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
 /// that status, the error body and no wire. TLS and connection failures are UpstreamFailure,
 /// the per-query timeout UpstreamTimeout. Lives on `loop`; completions run on the loop thread,
 /// synchronously inside send() only for errors found there.
-Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts);
+Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url,
+                                      const UpstreamOptions& opts);
 
 using util::base64url_decode; // resolver/util/base64url.hpp
 using util::base64url_encode;

@@ -29,7 +29,8 @@ public:
     ~DotClient() override { shutdown(); }
 
     Status init() {
-        auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
+        auto timer = util::UvHandle<uv_timer_t>::create(
+            [&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
         if (!timer) {
             return timer.error();
         }
@@ -51,7 +52,7 @@ private:
         std::vector<std::uint8_t> framed; // kept for the one retry on a fresh connection
         util::UvHandle<uv_timer_t> timer;
         Clock::time_point sent_at;
-        bool reused = false;  // written on a connection that was already up
+        bool reused = false; // written on a connection that was already up
         bool retried = false;
     };
 
@@ -112,7 +113,8 @@ void DotClient::send(std::vector<std::uint8_t> query, Completion done) {
     p->framed = io::StreamFramer::frame(query);
     p->done = std::move(done);
 
-    auto timer = util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
+    auto timer =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
     if (!timer) {
         p->done(fail(Errc::Internal, label_ + ": " + timer.error().detail));
         return;
@@ -173,7 +175,8 @@ void DotClient::on_connected() {
 void DotClient::on_plaintext(std::span<const std::uint8_t> bytes) {
     if (!framer_.feed(bytes)) {
         conn_.reset();
-        fail_all(Error{Errc::UpstreamFailure, label_ + ": server sent a bad DNS-over-TLS length prefix"});
+        fail_all(Error{Errc::UpstreamFailure,
+                       label_ + ": server sent a bad DNS-over-TLS length prefix"});
         return;
     }
     std::vector<std::uint8_t> msg;
@@ -261,8 +264,9 @@ void DotClient::on_query_timeout(uv_timer_t* timer) {
     // The connection stays: other queries on it may still be answered (RFC 7766 §6.2.4).
     // Say when the TLS handshake never finished: a stalled server or middlebox, not a slow answer.
     const char* why = self->conn_ && !self->conn_up_ ? " (TLS handshake not finished)" : "";
-    self->complete(p->wire_id, fail(Errc::UpstreamTimeout, self->label_ + ": no answer within " +
-                                                               std::to_string(self->opts_.timeout_ms) + " ms" + why));
+    self->complete(p->wire_id, fail(Errc::UpstreamTimeout,
+                                    self->label_ + ": no answer within " +
+                                        std::to_string(self->opts_.timeout_ms) + " ms" + why));
 }
 
 void DotClient::on_idle(uv_timer_t* timer) {
@@ -295,10 +299,12 @@ std::vector<std::uint8_t> pad_message(std::span<const std::uint8_t> wire, std::s
         msg.edns = wire::Edns{};
     }
     auto& options = msg.edns->options;
-    std::erase_if(options, [](const wire::EdnsOption& o) { return o.code == wire::edns_opt::Padding; });
+    std::erase_if(options,
+                  [](const wire::EdnsOption& o) { return o.code == wire::edns_opt::Padding; });
     const std::size_t bare = wire::serialize(msg).size() + 4; // + option code and length
     const std::size_t pad = (block - bare % block) % block;
-    options.push_back(wire::EdnsOption{wire::edns_opt::Padding, std::string(pad, '\0')}); // RFC 7830 §3: zeros
+    options.push_back(
+        wire::EdnsOption{wire::edns_opt::Padding, std::string(pad, '\0')}); // RFC 7830 §3: zeros
     return wire::serialize(msg);
 }
 
@@ -333,7 +339,8 @@ Result<DotOptions> parse_dot_options(const util::Url& url, const UpstreamOptions
     return o;
 }
 
-Result<UpstreamPtr> make_dot_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts) {
+Result<UpstreamPtr> make_dot_upstream(uv_loop_t* loop, const util::Url& url,
+                                      const UpstreamOptions& opts) {
     auto o = parse_dot_options(url, opts);
     if (!o) {
         return o.error();
@@ -342,7 +349,8 @@ Result<UpstreamPtr> make_dot_upstream(uv_loop_t* loop, const util::Url& url, con
     if (!ctx) {
         return Error{ctx.error().code, url.to_string() + ": " + ctx.error().detail};
     }
-    auto client = std::make_unique<DotClient>(loop, url.to_string(), std::move(o).value(), std::move(ctx).value());
+    auto client = std::make_unique<DotClient>(loop, url.to_string(), std::move(o).value(),
+                                              std::move(ctx).value());
     if (auto st = client->init(); !st) {
         return st.error();
     }

@@ -40,7 +40,8 @@ Result<DotOptions> parse_dot_options(const util::Url& url, const UpstreamOptions
 /// Exchange: wire, server ("ip:port"), connect_ms (0 when reused), query_ms, reused_connection.
 /// Lives on `loop`; completions run on the loop thread, synchronously inside send() only for
 /// errors found there (after shutdown(), a query shorter than a header, no socket).
-Result<UpstreamPtr> make_dot_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts);
+Result<UpstreamPtr> make_dot_upstream(uv_loop_t* loop, const util::Url& url,
+                                      const UpstreamOptions& opts);
 
 /// Adds (or replaces) an EDNS Padding option (RFC 7830) so that the message length is a
 /// multiple of `block` (RFC 8467 §4.1 recommends 128 for queries), creating the OPT record

@@ -9,7 +9,8 @@
 
 namespace resolver::upstream {
 
-Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts) {
+Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url,
+                                  const UpstreamOptions& opts) {
     if (has_fault_params(url)) { // fault=/faults= on any network upstream (issue 7, faulty.hpp)
         return make_faulty_upstream(loop, url, opts);
     }
@@ -29,7 +30,8 @@ Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url, const U
     if (url.scheme == "fixture") {
         return fixture::make_fixture_upstream(loop, url, opts);
     }
-    return fail(Errc::ConfigInvalid, url.to_string() + ": unsupported upstream scheme '" + url.scheme + "'");
+    return fail(Errc::ConfigInvalid,
+                url.to_string() + ": unsupported upstream scheme '" + url.scheme + "'");
 }
 
 } // namespace resolver::upstream

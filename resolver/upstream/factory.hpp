@@ -13,6 +13,7 @@ namespace resolver::upstream {
 ///   https://HOST:PORT/PATH?method=&http=   DNS over HTTPS (doh_client)
 ///   fixture:DIR                            in-process authoritative zones (fixture/)
 /// The object lives on `loop` and must be destroyed on that loop's thread.
-Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url, const UpstreamOptions& opts);
+Result<UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& url,
+                                  const UpstreamOptions& opts);
 
 } // namespace resolver::upstream

@@ -6,20 +6,15 @@
 
 namespace resolver::upstream {
 
-FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner, std::shared_ptr<fault::LivePlan> plan,
-                               std::string transport, std::string url, unsigned timeout_ms)
-    : loop_(loop),
-      inner_(std::move(inner)),
-      plan_(std::move(plan)),
-      transport_(std::move(transport)),
-      url_(std::move(url)),
-      timeout_ms_(timeout_ms) {}
+FaultyUpstream::FaultyUpstream(uv_loop_t* loop, UpstreamPtr inner,
+                               std::shared_ptr<fault::LivePlan> plan, std::string transport,
+                               std::string url, unsigned timeout_ms)
+    : loop_(loop), inner_(std::move(inner)), plan_(std::move(plan)),
+      transport_(std::move(transport)), url_(std::move(url)), timeout_ms_(timeout_ms) {}
 
-Result<std::unique_ptr<FaultyUpstream>> FaultyUpstream::create(uv_loop_t* loop, UpstreamPtr inner,
-                                                               std::shared_ptr<fault::LivePlan> plan,
-                                                               std::string transport,
-                                                               std::string url,
-                                                               unsigned timeout_ms) {
+Result<std::unique_ptr<FaultyUpstream>>
+FaultyUpstream::create(uv_loop_t* loop, UpstreamPtr inner, std::shared_ptr<fault::LivePlan> plan,
+                       std::string transport, std::string url, unsigned timeout_ms) {
     auto later = DelayedCompletions::create(loop, fail(Errc::UpstreamFailure, url + ": shut down"));
     if (!later) {
         return later.error();
@@ -43,8 +38,8 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
     auto parsed = wire::parse(query);
     const fault::FaultRule* rule = nullptr;
     if (parsed && parsed.message->question.size() == 1) {
-        rule = plan_->current().match(parsed.message->question[0].qname, parsed.message->question[0].qtype,
-                           transport_);
+        rule = plan_->current().match(parsed.message->question[0].qname,
+                                      parsed.message->question[0].qtype, transport_);
     }
     if (rule == nullptr) {
         inner_->send(std::move(query), std::move(done));
@@ -52,11 +47,11 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
     }
     const fault::FaultAction fault = rule->action; // the plan may be replaced meanwhile
     if (fault.drop || fault.delay_ms >= timeout_ms_) {
-        later_->schedule(
-            timeout_ms_,
-            fail(Errc::UpstreamTimeout, url_ + ": no answer within " + std::to_string(timeout_ms_) +
-                                            " ms (injected " + fault.describe() + ")"),
-            std::move(done));
+        later_->schedule(timeout_ms_,
+                         fail(Errc::UpstreamTimeout, url_ + ": no answer within " +
+                                                         std::to_string(timeout_ms_) +
+                                                         " ms (injected " + fault.describe() + ")"),
+                         std::move(done));
         return;
     }
     wire::Message q = *parsed.message;
@@ -113,8 +108,8 @@ Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
         return inner.error();
     }
     // One attempt of the wrapped client takes timeout_ms; a drop waits as long.
-    auto up = FaultyUpstream::create(loop, std::move(inner).value(), std::move(plan).value(), url.scheme,
-                                     inner_url.to_string(), opts.timeout_ms);
+    auto up = FaultyUpstream::create(loop, std::move(inner).value(), std::move(plan).value(),
+                                     url.scheme, inner_url.to_string(), opts.timeout_ms);
     if (!up) {
         return up.error();
     }

@@ -29,8 +29,9 @@ std::vector<std::size_t> UpstreamGroup::order() const {
     }
     // Down members whose backoff ends soonest come first; they are tried only after every
     // member that is up has failed this query.
-    std::sort(down.begin(), down.end(),
-              [&](std::size_t a, std::size_t b) { return health_[a].down_until < health_[b].down_until; });
+    std::sort(down.begin(), down.end(), [&](std::size_t a, std::size_t b) {
+        return health_[a].down_until < health_[b].down_until;
+    });
     if (up.empty() && !down.empty()) {
         up.push_back(down.front());
         down.erase(down.begin());

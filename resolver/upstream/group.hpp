@@ -27,8 +27,9 @@ class UpstreamGroup final : public Upstream {
 public:
     using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-    UpstreamGroup(std::string name, std::vector<UpstreamPtr> members, unsigned fail_threshold = 1,
-                  Clock clock = [] { return std::chrono::steady_clock::now(); });
+    UpstreamGroup(
+        std::string name, std::vector<UpstreamPtr> members, unsigned fail_threshold = 1,
+        Clock clock = [] { return std::chrono::steady_clock::now(); });
 
     /// Completes with the first answer, or with the last member's error, its detail listing
     /// every member's failure ("127.0.0.1:1 connection refused; 127.0.0.1:2 timed out").

@@ -12,9 +12,11 @@ namespace {
 std::string percent_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        if (s[i] == '%' && i + 2 < s.size() &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
             std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+            out.push_back(
+                static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
             i += 2;
         } else {
             out.push_back(s[i]);
@@ -64,7 +66,9 @@ Result<Url> parse_url(std::string_view text) {
     Url u;
     const auto colon = text.find(':');
     if (colon == std::string_view::npos || colon == 0) {
-        return fail(Errc::ConfigInvalid, "'" + std::string(text) + "': missing scheme (udp://, tcp://, tls://, https://, fixture:)");
+        return fail(Errc::ConfigInvalid,
+                    "'" + std::string(text) +
+                        "': missing scheme (udp://, tcp://, tls://, https://, fixture:)");
     }
     u.scheme = std::string(text.substr(0, colon));
     std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(),
@@ -75,13 +79,15 @@ Result<Url> parse_url(std::string_view text) {
             rest.remove_prefix(2);
         }
         if (rest.empty()) {
-            return fail(Errc::ConfigInvalid, "'" + std::string(text) + "': fixture: needs a directory");
+            return fail(Errc::ConfigInvalid,
+                        "'" + std::string(text) + "': fixture: needs a directory");
         }
         u.host = std::string(rest);
         return u;
     }
     if (!rest.starts_with("//")) {
-        return fail(Errc::ConfigInvalid, "'" + std::string(text) + "': expected '//' after the scheme");
+        return fail(Errc::ConfigInvalid,
+                    "'" + std::string(text) + "': expected '//' after the scheme");
     }
     rest.remove_prefix(2);
     if (auto q = rest.find('?'); q != std::string_view::npos) {
@@ -127,7 +133,8 @@ Result<Url> parse_url(std::string_view text) {
             u.host = std::string(hostport.substr(0, c));
             port_text = hostport.substr(c + 1);
         } else {
-            u.host = std::string(hostport); // bare IPv6 without brackets is not accepted as host:port
+            u.host =
+                std::string(hostport); // bare IPv6 without brackets is not accepted as host:port
         }
     }
     if (u.host.empty()) {
@@ -136,8 +143,10 @@ Result<Url> parse_url(std::string_view text) {
     if (!port_text.empty() || hostport.ends_with(":")) {
         unsigned v = 0;
         auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
-        if (port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() || v > 65535) {
-            return fail(Errc::ConfigInvalid, "'" + std::string(text) + "': bad port '" + std::string(port_text) + "'");
+        if (port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() ||
+            v > 65535) {
+            return fail(Errc::ConfigInvalid,
+                        "'" + std::string(text) + "': bad port '" + std::string(port_text) + "'");
         }
         u.port = static_cast<std::uint16_t>(v);
     }

@@ -13,17 +13,19 @@ namespace resolver::util {
 /// A listener or upstream URL: `udp://127.0.0.1:53`, `tls://[::1]:853?sni=x`,
 /// `https://dns.example:443/dns-query?method=post`, `fixture:fixtures/zones`.
 struct Url {
-    std::string scheme;    // lower-cased: udp, tcp, tls, https, fixture
-    std::string host;      // without IPv6 brackets; for `fixture:` the directory
+    std::string scheme; // lower-cased: udp, tcp, tls, https, fixture
+    std::string host;   // without IPv6 brackets; for `fixture:` the directory
     std::optional<std::uint16_t> port;
-    std::string path;      // "/dns-query"; "" when absent
+    std::string path;                          // "/dns-query"; "" when absent
     std::map<std::string, std::string> params; // from ?a=b&c=d, percent-decoded
 
     /// host:port, with brackets around IPv6 hosts.
     [[nodiscard]] std::string authority() const;
     /// The URL back in text, parameters included.
     [[nodiscard]] std::string to_string() const;
-    [[nodiscard]] std::uint16_t port_or(std::uint16_t fallback) const { return port.value_or(fallback); }
+    [[nodiscard]] std::uint16_t port_or(std::uint16_t fallback) const {
+        return port.value_or(fallback);
+    }
     [[nodiscard]] std::string param(const std::string& key, std::string fallback = "") const;
 };
 

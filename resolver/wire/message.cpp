@@ -18,24 +18,24 @@ struct TypeEntry {
     std::string_view name;
 };
 constexpr std::array kTypes{
-    TypeEntry{1, "A"},        TypeEntry{2, "NS"},       TypeEntry{5, "CNAME"},
-    TypeEntry{6, "SOA"},      TypeEntry{12, "PTR"},     TypeEntry{13, "HINFO"},
-    TypeEntry{15, "MX"},      TypeEntry{16, "TXT"},     TypeEntry{17, "RP"},
-    TypeEntry{18, "AFSDB"},   TypeEntry{28, "AAAA"},    TypeEntry{29, "LOC"},
-    TypeEntry{33, "SRV"},     TypeEntry{35, "NAPTR"},   TypeEntry{39, "DNAME"},
-    TypeEntry{41, "OPT"},     TypeEntry{43, "DS"},      TypeEntry{44, "SSHFP"},
-    TypeEntry{46, "RRSIG"},   TypeEntry{47, "NSEC"},    TypeEntry{48, "DNSKEY"},
-    TypeEntry{50, "NSEC3"},   TypeEntry{51, "NSEC3PARAM"}, TypeEntry{52, "TLSA"},
-    TypeEntry{59, "CDS"},     TypeEntry{60, "CDNSKEY"}, TypeEntry{64, "SVCB"},
-    TypeEntry{65, "HTTPS"},   TypeEntry{99, "SPF"},     TypeEntry{251, "IXFR"},
-    TypeEntry{252, "AXFR"},   TypeEntry{255, "ANY"},    TypeEntry{256, "URI"},
+    TypeEntry{1, "A"},      TypeEntry{2, "NS"},          TypeEntry{5, "CNAME"},
+    TypeEntry{6, "SOA"},    TypeEntry{12, "PTR"},        TypeEntry{13, "HINFO"},
+    TypeEntry{15, "MX"},    TypeEntry{16, "TXT"},        TypeEntry{17, "RP"},
+    TypeEntry{18, "AFSDB"}, TypeEntry{28, "AAAA"},       TypeEntry{29, "LOC"},
+    TypeEntry{33, "SRV"},   TypeEntry{35, "NAPTR"},      TypeEntry{39, "DNAME"},
+    TypeEntry{41, "OPT"},   TypeEntry{43, "DS"},         TypeEntry{44, "SSHFP"},
+    TypeEntry{46, "RRSIG"}, TypeEntry{47, "NSEC"},       TypeEntry{48, "DNSKEY"},
+    TypeEntry{50, "NSEC3"}, TypeEntry{51, "NSEC3PARAM"}, TypeEntry{52, "TLSA"},
+    TypeEntry{59, "CDS"},   TypeEntry{60, "CDNSKEY"},    TypeEntry{64, "SVCB"},
+    TypeEntry{65, "HTTPS"}, TypeEntry{99, "SPF"},        TypeEntry{251, "IXFR"},
+    TypeEntry{252, "AXFR"}, TypeEntry{255, "ANY"},       TypeEntry{256, "URI"},
     TypeEntry{257, "CAA"},
 };
 
 constexpr std::array<std::string_view, 24> kRcodes{
-    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-    "NXRRSET", "NOTAUTH", "NOTZONE",  "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
-    "BADVERS", "BADKEY", "BADTIME", "BADMODE", "BADNAME", "BADALG", "BADTRUNC", "BADCOOKIE"};
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",  "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE",  "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14",  "RCODE15",
+    "BADVERS", "BADKEY",  "BADTIME",  "BADMODE",   "BADNAME", "BADALG",  "BADTRUNC", "BADCOOKIE"};
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -183,10 +183,12 @@ private:
         std::uint16_t offset;
     };
 
-    static char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+    static char lower(char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
 
-    std::optional<std::uint16_t> find(const std::vector<std::uint8_t>& out, const std::string& w, std::size_t i,
-                                      std::uint64_t hash) const {
+    std::optional<std::uint16_t> find(const std::vector<std::uint8_t>& out, const std::string& w,
+                                      std::size_t i, std::uint64_t hash) const {
         for (const auto& s : seen_) {
             if (s.hash == hash && same(out, s.offset, w, i)) {
                 return s.offset;
@@ -197,7 +199,8 @@ private:
 
     /// Whether the (possibly compressed) name at `off` in `out` equals the suffix of `w` at
     /// `i`. Bounds-checked, and pointers in `out` only go backwards, so it always ends.
-    static bool same(const std::vector<std::uint8_t>& out, std::size_t off, const std::string& w, std::size_t i) {
+    static bool same(const std::vector<std::uint8_t>& out, std::size_t off, const std::string& w,
+                     std::size_t i) {
         for (std::size_t hops = 0; hops < 256; ++hops) {
             if (off >= out.size() || i >= w.size()) {
                 return false;
@@ -376,10 +379,10 @@ std::vector<Ede> Message::edes() const {
     }
     for (const auto& o : edns->options) {
         if (o.code == edns_opt::Ede && o.data.size() >= 2) {
-            out.push_back(Ede{static_cast<std::uint16_t>(
-                                  (static_cast<std::uint8_t>(o.data[0]) << 8) |
-                                  static_cast<std::uint8_t>(o.data[1])),
-                              o.data.substr(2)});
+            out.push_back(
+                Ede{static_cast<std::uint16_t>((static_cast<std::uint8_t>(o.data[0]) << 8) |
+                                               static_cast<std::uint8_t>(o.data[1])),
+                    o.data.substr(2)});
         }
     }
     return out;

@@ -28,16 +28,16 @@ inline constexpr std::uint16_t NoError = 0, FormErr = 1, ServFail = 2, NxDomain 
 namespace rrtype {
 inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16,
                                AAAA = 28, SRV = 33, NAPTR = 35, DNAME = 39, OPT = 41, DS = 43,
-                               RRSIG = 46, NSEC = 47, DNSKEY = 48, SVCB = 64, HTTPS = 65,
-                               ANY = 255, CAA = 257;
+                               RRSIG = 46, NSEC = 47, DNSKEY = 48, SVCB = 64, HTTPS = 65, ANY = 255,
+                               CAA = 257;
 }
 namespace rrclass {
 inline constexpr std::uint16_t IN = 1, CH = 3, ANY = 255;
 }
 namespace edns_opt {
 inline constexpr std::uint16_t Nsid = 3, Ecs = 8, Cookie = 10, Padding = 12, Ede = 15,
-                               Location = 65011,          // Gateway location subdomain
-                               RequestCategories = 65050; // Gateway request-context categories
+                               Location = 65011, // Gateway location subdomain
+    RequestCategories = 65050;                   // Gateway request-context categories
 }
 
 /// Mnemonic for a type ("A", "HTTPS", or "TYPE65280" per RFC 3597).

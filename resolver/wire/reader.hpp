@@ -40,7 +40,9 @@ public:
     void set_failed() noexcept { failed_ = true; }
 
     [[nodiscard]] std::size_t pos() const noexcept { return pos_; }
-    [[nodiscard]] std::size_t remaining() const noexcept { return failed_ ? 0 : wire_.size() - pos_; }
+    [[nodiscard]] std::size_t remaining() const noexcept {
+        return failed_ ? 0 : wire_.size() - pos_;
+    }
     [[nodiscard]] std::span<const std::uint8_t> whole() const noexcept { return wire_; }
     [[nodiscard]] bool ok() const noexcept { return !failed_; }
 

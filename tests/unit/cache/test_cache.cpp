@@ -14,7 +14,8 @@ wire::Message answer_with(std::string_view name, std::uint32_t ttl) {
     wire::Message m;
     m.flags = wire::kFlagQr | wire::kFlagRa;
     m.question.push_back(question(name));
-    m.answer.push_back({*wire::Name::from_text(name), wire::rrtype::A, wire::rrclass::IN, ttl, std::string("\x7f\0\0\1", 4)});
+    m.answer.push_back({*wire::Name::from_text(name), wire::rrtype::A, wire::rrclass::IN, ttl,
+                        std::string("\x7f\0\0\1", 4)});
     return m;
 }
 std::string soa_rdata(std::uint32_t minimum) {
@@ -48,12 +49,16 @@ TEST_CASE("TTLs count down on hits and the entry expires") {
 TEST_CASE("keys ignore name case but separate DO, CD, type and route") {
     cache::Cache c;
     const auto t0 = cache::Clock::time_point{} + 10s;
-    REQUIRE(c.insert(cache::CacheKey::of(question("WWW.Example.com"), false, false, "r"), answer_with("www.example.com", 60), "up", t0));
+    REQUIRE(c.insert(cache::CacheKey::of(question("WWW.Example.com"), false, false, "r"),
+                     answer_with("www.example.com", 60), "up", t0));
     CHECK(c.lookup(cache::CacheKey::of(question("www.example.COM"), false, false, "r"), t0));
     CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com"), true, false, "r"), t0));
     CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com"), false, true, "r"), t0));
-    CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com", wire::rrtype::AAAA), false, false, "r"), t0));
-    CHECK_FALSE(c.lookup(cache::CacheKey::of(question("www.example.com"), false, false, "other"), t0));
+    CHECK_FALSE(c.lookup(
+        cache::CacheKey::of(question("www.example.com", wire::rrtype::AAAA), false, false, "r"),
+        t0));
+    CHECK_FALSE(
+        c.lookup(cache::CacheKey::of(question("www.example.com"), false, false, "other"), t0));
 }
 
 TEST_CASE("negative answers are cached for min(SOA TTL, SOA minimum) per RFC 2308") {
@@ -62,7 +67,8 @@ TEST_CASE("negative answers are cached for min(SOA TTL, SOA minimum) per RFC 230
     nx.flags = wire::kFlagQr;
     nx.set_rcode(wire::rcode::NxDomain);
     nx.question.push_back(question("nope.example"));
-    nx.authority.push_back({*wire::Name::from_text("example"), wire::rrtype::SOA, wire::rrclass::IN, 3600, soa_rdata(30)});
+    nx.authority.push_back({*wire::Name::from_text("example"), wire::rrtype::SOA, wire::rrclass::IN,
+                            3600, soa_rdata(30)});
     CHECK(c.cacheable_ttl(nx) == 30u);
     nx.authority[0].ttl = 10;
     CHECK(c.cacheable_ttl(nx) == 10u);

@@ -119,8 +119,8 @@ TEST_CASE("a live plan keeps inline rules first, re-reads its file, keeps the ol
     CHECK(p.current().rules()[1].action.http_status == 502u);
 
     // A missing file at start-up is an error, not an empty plan.
-    CHECK_FALSE(fault::LivePlan::create("", (dir.path() / "missing.toml").string(),
-                                        Site::Upstream, "udp://127.0.0.1:53")
+    CHECK_FALSE(fault::LivePlan::create("", (dir.path() / "missing.toml").string(), Site::Upstream,
+                                        "udp://127.0.0.1:53")
                     .has_value());
     // A plan without a file is not registered for reloads.
     fault::LivePlans registry;

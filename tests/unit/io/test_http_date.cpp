@@ -12,8 +12,8 @@ TEST_SUITE_BEGIN("io.http_date");
 
 TEST_CASE("IMF-fixdate for known instants") {
     CHECK(http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT");
-    CHECK(http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT"); // RFC 9110's example
-    CHECK(http_date(951782400) == "Tue, 29 Feb 2000 00:00:00 GMT"); // leap day, 400-year rule
+    CHECK(http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT");  // RFC 9110's example
+    CHECK(http_date(951782400) == "Tue, 29 Feb 2000 00:00:00 GMT");  // leap day, 400-year rule
     CHECK(http_date(4107542399) == "Sun, 28 Feb 2100 23:59:59 GMT"); // 2100 is not a leap year
     CHECK(http_date(2147483648) == "Tue, 19 Jan 2038 03:14:08 GMT"); // past 32-bit time_t
     CHECK(http_date(-1) == "Wed, 31 Dec 1969 23:59:59 GMT");

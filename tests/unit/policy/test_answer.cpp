@@ -58,8 +58,10 @@ std::vector<std::string> addresses(const wire::Message& m) {
     return out;
 }
 
-const char* kBlock = R"j({"id":"b","action":"block","filters":["dns"],"traffic":"dns.fqdn == \"a.example\""})j";
-const char* kBlockPage = R"j({"id":"b","action":"block","filters":["dns"],"traffic":"dns.fqdn == \"a.example\"","rule_settings":{"block_page_enabled":true}})j";
+const char* kBlock =
+    R"j({"id":"b","action":"block","filters":["dns"],"traffic":"dns.fqdn == \"a.example\""})j";
+const char* kBlockPage =
+    R"j({"id":"b","action":"block","filters":["dns"],"traffic":"dns.fqdn == \"a.example\"","rule_settings":{"block_page_enabled":true}})j";
 
 } // namespace
 
@@ -71,9 +73,9 @@ TEST_CASE("block without block page: A 0.0.0.0 TTL 60, byte for byte") {
     REQUIRE(ans);
     CHECK_FALSE(ans->pending_target);
     auto wire_bytes = wire::serialize(ans->message);
-    CHECK(wire_bytes == bytes({0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
-                               1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1,
-                               0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 0, 0, 0, 0}));
+    CHECK(wire_bytes == bytes({0x12, 0x34, 0x81, 0x80, 0,   1,   0,   1, 0, 0, 0, 0, 1,    'a',  7,
+                               'e',  'x',  'a',  'm',  'p', 'l', 'e', 0, 0, 1, 0, 1, 0xc0, 0x0c, 0,
+                               1,    0,    1,    0,    0,   0,   60,  0, 4, 0, 0, 0, 0}));
 }
 
 TEST_CASE("block answers per query type, block page on and off") {
@@ -114,8 +116,9 @@ TEST_CASE("block answers per query type, block page on and off") {
 }
 
 TEST_CASE("request-context category blocks carry EDE 15 with the category IDs") {
-    Fixture f(R"j({"id":"rc","action":"block","filters":["dns"],"traffic":"dns.categories_in_request_context_matches"})j",
-              "m.example", wire::rrtype::A, "domain,categories\nm.example,117\n");
+    Fixture f(
+        R"j({"id":"rc","action":"block","filters":["dns"],"traffic":"dns.categories_in_request_context_matches"})j",
+        "m.example", wire::rrtype::A, "domain,categories\nm.example,117\n");
     REQUIRE(f.ev.request_context_block);
     auto ans = synthesize(query("m.example", wire::rrtype::A, true), f.ev, Behaviour{});
     REQUIRE(ans);
@@ -140,7 +143,8 @@ TEST_CASE("request-context category blocks carry EDE 15 with the category IDs") 
 }
 
 TEST_CASE("override with IPs answers the matching family, REFUSED for other types") {
-    const char* rule = R"j({"id":"o","action":"override","filters":["dns"],"traffic":"dns.fqdn == \"o.example\"","rule_settings":{"override_ips":["192.0.2.10","2001:db8::10"]}})j";
+    const char* rule =
+        R"j({"id":"o","action":"override","filters":["dns"],"traffic":"dns.fqdn == \"o.example\"","rule_settings":{"override_ips":["192.0.2.10","2001:db8::10"]}})j";
     struct Row {
         std::uint16_t type;
         std::uint16_t rcode;
@@ -163,8 +167,9 @@ TEST_CASE("override with IPs answers the matching family, REFUSED for other type
 }
 
 TEST_CASE("override_host and safe search answer with a CNAME and a target to resolve") {
-    Fixture f(R"j({"id":"o","action":"override","filters":["dns"],"traffic":"dns.fqdn == \"alias.example\"","rule_settings":{"override_host":"www.example.net"}})j",
-              "alias.example", wire::rrtype::A);
+    Fixture f(
+        R"j({"id":"o","action":"override","filters":["dns"],"traffic":"dns.fqdn == \"alias.example\"","rule_settings":{"override_host":"www.example.net"}})j",
+        "alias.example", wire::rrtype::A);
     auto ans = synthesize(query("alias.example", wire::rrtype::A), f.ev, Behaviour{});
     REQUIRE(ans);
     REQUIRE(ans->message.answer.size() == 1);
@@ -187,20 +192,23 @@ TEST_CASE("override_host and safe search answer with a CNAME and a target to res
     REQUIRE(fl->message.answer.size() == 1);
     CHECK(fl->message.answer[0].name.to_text() == "alias.example.");
 
-    Fixture s(R"j({"id":"s","action":"safesearch","filters":["dns"],"traffic":"any(dns.domains[*] == \"google.com\")"})j",
-              "www.google.com", wire::rrtype::AAAA);
+    Fixture s(
+        R"j({"id":"s","action":"safesearch","filters":["dns"],"traffic":"any(dns.domains[*] == \"google.com\")"})j",
+        "www.google.com", wire::rrtype::AAAA);
     auto ss = synthesize(query("www.google.com", wire::rrtype::AAAA), s.ev, Behaviour{});
     REQUIRE(ss);
     CHECK(wire::rdata_target(ss->message.answer[0])->to_text() == "forcesafesearch.google.com.");
     CHECK(ss->message.answer[0].ttl == 60);
-    Fixture y(R"j({"id":"y","action":"ytrestricted","filters":["dns"],"traffic":"any(dns.domains[*] == \"youtube.com\")"})j",
-              "m.youtube.com", wire::rrtype::A);
+    Fixture y(
+        R"j({"id":"y","action":"ytrestricted","filters":["dns"],"traffic":"any(dns.domains[*] == \"youtube.com\")"})j",
+        "m.youtube.com", wire::rrtype::A);
     auto yt = synthesize(query("m.youtube.com", wire::rrtype::A), y.ev, Behaviour{});
     REQUIRE(yt);
     CHECK(wire::rdata_target(yt->message.answer[0])->to_text() == "restrict.youtube.com.");
     // Not a YouTube name: nothing to rewrite.
-    Fixture y2(R"j({"id":"y","action":"ytrestricted","filters":["dns"],"traffic":"any(dns.domains[*] == \"youtube.com\")"})j",
-               "music.youtube.com", wire::rrtype::A);
+    Fixture y2(
+        R"j({"id":"y","action":"ytrestricted","filters":["dns"],"traffic":"any(dns.domains[*] == \"youtube.com\")"})j",
+        "music.youtube.com", wire::rrtype::A);
     CHECK_FALSE(synthesize(query("music.youtube.com", wire::rrtype::A), y2.ev, Behaviour{}));
 }
 

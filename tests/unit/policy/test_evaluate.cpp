@@ -87,25 +87,38 @@ TEST_CASE("pre-resolution decisions on the sample export") {
         const char* rule;
     };
     const Row rows[] = {
-        {"corp.example.com", wire::rrtype::A, ResolverDecision::AllowedByQueryName, "a1000000-0000-4000-8000-000000000001"},
-        {"www.corp.example.com.", wire::rrtype::A, ResolverDecision::AllowedByQueryName, "a1000000-0000-4000-8000-000000000001"},
+        {"corp.example.com", wire::rrtype::A, ResolverDecision::AllowedByQueryName,
+         "a1000000-0000-4000-8000-000000000001"},
+        {"www.corp.example.com.", wire::rrtype::A, ResolverDecision::AllowedByQueryName,
+         "a1000000-0000-4000-8000-000000000001"},
         // login.testcategory.com is phishing but the corporate allow (precedence 100) wins.
-        {"login.testcategory.com", wire::rrtype::A, ResolverDecision::AllowedByQueryName, "a1000000-0000-4000-8000-000000000001"},
-        {"malware.testcategory.com", wire::rrtype::A, ResolverDecision::BlockedByCategory, "a1000000-0000-4000-8000-000000000002"},
-        {"MALWARE.TestCategory.com", wire::rrtype::AAAA, ResolverDecision::BlockedByCategory, "a1000000-0000-4000-8000-000000000002"},
-        {"x.newdomains.testcategory.com", wire::rrtype::A, ResolverDecision::BlockedByCategory, "a1000000-0000-4000-8000-000000000002"},
+        {"login.testcategory.com", wire::rrtype::A, ResolverDecision::AllowedByQueryName,
+         "a1000000-0000-4000-8000-000000000001"},
+        {"malware.testcategory.com", wire::rrtype::A, ResolverDecision::BlockedByCategory,
+         "a1000000-0000-4000-8000-000000000002"},
+        {"MALWARE.TestCategory.com", wire::rrtype::AAAA, ResolverDecision::BlockedByCategory,
+         "a1000000-0000-4000-8000-000000000002"},
+        {"x.newdomains.testcategory.com", wire::rrtype::A, ResolverDecision::BlockedByCategory,
+         "a1000000-0000-4000-8000-000000000002"},
         {"nudity.testcategory.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch, ""},
-        {"blocked.example.com", wire::rrtype::A, ResolverDecision::BlockedByQueryName, "a1000000-0000-4000-8000-000000000003"},
-        {"deep.ads.example.net", wire::rrtype::TXT, ResolverDecision::BlockedByQueryName, "a1000000-0000-4000-8000-000000000003"},
-        {"portal.example.com", wire::rrtype::A, ResolverDecision::OverrideApplied, "a1000000-0000-4000-8000-000000000004"},
+        {"blocked.example.com", wire::rrtype::A, ResolverDecision::BlockedByQueryName,
+         "a1000000-0000-4000-8000-000000000003"},
+        {"deep.ads.example.net", wire::rrtype::TXT, ResolverDecision::BlockedByQueryName,
+         "a1000000-0000-4000-8000-000000000003"},
+        {"portal.example.com", wire::rrtype::A, ResolverDecision::OverrideApplied,
+         "a1000000-0000-4000-8000-000000000004"},
         {"www.portal.example.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch, ""},
-        {"alias.example.com", wire::rrtype::AAAA, ResolverDecision::OverrideApplied, "a1000000-0000-4000-8000-000000000005"},
-        {"www.google.com", wire::rrtype::A, ResolverDecision::OverrideForSafeSearch, "a1000000-0000-4000-8000-000000000006"},
-        {"www.youtube.com", wire::rrtype::A, ResolverDecision::OverrideForSafeSearch, "a1000000-0000-4000-8000-000000000007"},
+        {"alias.example.com", wire::rrtype::AAAA, ResolverDecision::OverrideApplied,
+         "a1000000-0000-4000-8000-000000000005"},
+        {"www.google.com", wire::rrtype::A, ResolverDecision::OverrideForSafeSearch,
+         "a1000000-0000-4000-8000-000000000006"},
+        {"www.youtube.com", wire::rrtype::A, ResolverDecision::OverrideForSafeSearch,
+         "a1000000-0000-4000-8000-000000000007"},
         {"expired.example.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch, ""},
         {"disabled.example.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch, ""},
         {"doh-blocked.example.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch, ""},
-        {"casino.example.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch, ""}, // not scheduled now
+        {"casino.example.com", wire::rrtype::A, ResolverDecision::AllowedOnNoPolicyMatch,
+         ""}, // not scheduled now
     };
     for (const auto& row : rows) {
         CAPTURE(row.name);
@@ -180,7 +193,8 @@ TEST_CASE("post-resolution rules see resolved IPs, MX values and CNAME categorie
 
     ResponseFacts mx;
     mx.mx = {"mx1.badmail.example.net"};
-    CHECK(run("example.org", wire::rrtype::MX, &mx).decision == ResolverDecision::BlockedByQueryName);
+    CHECK(run("example.org", wire::rrtype::MX, &mx).decision ==
+          ResolverDecision::BlockedByQueryName);
     CHECK(run("example.org", wire::rrtype::TXT, &mx).decision ==
           ResolverDecision::AllowedOnNoPolicyMatch);
 
@@ -195,7 +209,8 @@ TEST_CASE("post-resolution rules see resolved IPs, MX values and CNAME categorie
     CHECK(c.matched_categories == std::vector<std::int64_t>{21});
 }
 
-TEST_CASE("reference §1.6: a pre-resolution block beats a post-resolution allow with a lower precedence") {
+TEST_CASE("reference §1.6: a pre-resolution block beats a post-resolution allow with a lower "
+          "precedence") {
     PolicyTexts t;
     t.locations = R"j([{"id":"loc","name":"L","networks":[{"network":"127.0.0.0/8"}]}])j";
     t.geo = "cidr,country,continent\n192.0.2.0/24,US,NA\n";
@@ -278,12 +293,14 @@ TEST_CASE("identity, request-context categories and source selectors") {
         q.request_categories = std::move(rc);
         return evaluate_pre(**set, q, Behaviour{}, EvalOptions{});
     };
-    auto rc = eval("adult.example", wire::rrtype::A, "", "192.0.2.1", std::vector<std::int64_t>{2, 67});
+    auto rc =
+        eval("adult.example", wire::rrtype::A, "", "192.0.2.1", std::vector<std::int64_t>{2, 67});
     CHECK(rule_id(rc) == "rc");
     CHECK(rc.decision == ResolverDecision::BlockedByCategory);
     CHECK(rc.request_context_block);
     CHECK(rc.request_context_categories == std::vector<std::int64_t>{2});
-    CHECK(rule_id(eval("adult.example", wire::rrtype::A, "", "192.0.2.1", std::vector<std::int64_t>{8})) == "");
+    CHECK(rule_id(eval("adult.example", wire::rrtype::A, "", "192.0.2.1",
+                       std::vector<std::int64_t>{8})) == "");
     CHECK(rule_id(eval("app.example", wire::rrtype::A, "tok1", "192.0.2.1")) == "grp");
     CHECK(rule_id(eval("app.example", wire::rrtype::A, "other", "192.0.2.1")) == "");
     CHECK(rule_id(eval("x.example", wire::rrtype::TXT, "", "10.1.2.3")) == "geo");
@@ -308,7 +325,8 @@ TEST_CASE("always-blocked categories are blocked before any rule") {
     CHECK(ev.blocked());
     Behaviour off;
     off.always_block = false;
-    CHECK(evaluate_pre(**set, q, off, EvalOptions{}).decision == ResolverDecision::AllowedByQueryName);
+    CHECK(evaluate_pre(**set, q, off, EvalOptions{}).decision ==
+          ResolverDecision::AllowedByQueryName);
 }
 
 TEST_CASE("response facts are extracted from an upstream message") {
@@ -316,7 +334,8 @@ TEST_CASE("response facts are extracted from an upstream message") {
     auto name = *wire::Name::from_text("www.example.org");
     auto target = *wire::Name::from_text("CDN.example.net");
     m.answer.push_back({name, wire::rrtype::CNAME, wire::rrclass::IN, 300, target.wire()});
-    m.answer.push_back({target, wire::rrtype::A, wire::rrclass::IN, 300, std::string("\xC6\x33\x64\x14", 4)});
+    m.answer.push_back(
+        {target, wire::rrtype::A, wire::rrclass::IN, 300, std::string("\xC6\x33\x64\x14", 4)});
     auto f = ResponseFacts::from_message(m);
     CHECK(f.cnames == std::vector<std::string>{"cdn.example.net"});
     REQUIRE(f.resolved_ips.size() == 1);

@@ -23,8 +23,7 @@ struct Facts {
     std::vector<std::string_view> country{"DE", "US"};
     std::vector<std::int64_t> apps{505};
     std::vector<std::string_view> groups{"Contractors", "Staff"};
-    std::map<std::string, std::vector<std::string>, std::less<>> saml{
-        {"urn:dept", {"eng", "ops"}}};
+    std::map<std::string, std::vector<std::string>, std::less<>> saml{{"urn:dept", {"eng", "ops"}}};
     FieldValues values;
 
     Facts() {
@@ -53,7 +52,8 @@ struct Facts {
         auto& a = values.views[static_cast<std::size_t>(FieldId::AppIds)];
         a.present = true;
         a.ints = apps;
-        auto& b = values.views[static_cast<std::size_t>(FieldId::DnsCategoriesInRequestContextMatches)];
+        auto& b =
+            values.views[static_cast<std::size_t>(FieldId::DnsCategoriesInRequestContextMatches)];
         b.present = true;
         b.boolean = true;
         values.saml = &saml;
@@ -219,12 +219,9 @@ TEST_CASE("string escapes and raw strings decode exactly") {
     };
     Env env;
     const Row rows[] = {
-        {R"(dns.fqdn == "a\"b")", "a\"b"},
-        {R"(dns.fqdn == "a\\b")", "a\\b"},
-        {R"(dns.fqdn == "\x41\x62")", "Ab"},
-        {R"(dns.fqdn == "\101\142")", "Ab"},
-        {R"(dns.fqdn == r"a\b")", "a\\b"},
-        {R"(dns.fqdn == r#"say "hi""#)", "say \"hi\""},
+        {R"(dns.fqdn == "a\"b")", "a\"b"},       {R"(dns.fqdn == "a\\b")", "a\\b"},
+        {R"(dns.fqdn == "\x41\x62")", "Ab"},     {R"(dns.fqdn == "\101\142")", "Ab"},
+        {R"(dns.fqdn == r"a\b")", "a\\b"},       {R"(dns.fqdn == r#"say "hi""#)", "say \"hi\""},
         {R"(dns.fqdn == r##"x"#y"##)", "x\"#y"},
     };
     for (const auto& row : rows) {
@@ -249,15 +246,15 @@ TEST_CASE("regex bounds never change what matches, only skip what cannot") {
     };
     const Row rows[] = {
         {R"(^re12[0-9]+\.gen\.example$)", "re125.gen.example", true},
-        {R"(^re12[0-9]+\.gen\.example$)", "www.example.com", false},  // above the range
-        {R"(^re12[0-9]+\.gen\.example$)", "a.example", false},        // below it
+        {R"(^re12[0-9]+\.gen\.example$)", "www.example.com", false}, // above the range
+        {R"(^re12[0-9]+\.gen\.example$)", "a.example", false},       // below it
         {R"(^re12[0-9]+\.gen\.example$)", "re12.gen.example", false},
-        {R"(^www\.)", "www.example.com", true},       // not end-anchored: no upper bound
-        {R"(^ww(w\.)?)", "wwx", true},                  // a prefix matches
-        {R"(^a|zz)", "xzz", true},                       // alternation: no bounds at all
-        {R"(^x\$)", "x$y", true},                       // an escaped $ does not anchor
+        {R"(^www\.)", "www.example.com", true}, // not end-anchored: no upper bound
+        {R"(^ww(w\.)?)", "wwx", true},          // a prefix matches
+        {R"(^a|zz)", "xzz", true},              // alternation: no bounds at all
+        {R"(^x\$)", "x$y", true},               // an escaped $ does not anchor
         {R"(^(?i)WWW\.EXAMPLE\.COM$)", "www.example.com", true},
-        {R"(^a(?m)$)", "a\nb", true},                   // multi-line $: no bounds
+        {R"(^a(?m)$)", "a\nb", true}, // multi-line $: no bounds
     };
     for (const auto& row : rows) {
         // A raw wirefilter string: the pattern's backslashes reach RE2 as written.
@@ -352,8 +349,8 @@ TEST_CASE("phase and field use are derived from the fields an expression reads")
     CHECK(pre.expr->phase() == Phase::Pre);
     CHECK(pre.expr->uses(FieldId::DnsDomains));
     CHECK_FALSE(pre.expr->uses_category());
-    auto mixed = compile_expr(R"(dns.fqdn == "a" or any(dns.resolved_ips[*] == 10.0.0.1))",
-                              env.lookup);
+    auto mixed =
+        compile_expr(R"(dns.fqdn == "a" or any(dns.resolved_ips[*] == 10.0.0.1))", env.lookup);
     REQUIRE(mixed);
     CHECK(mixed.expr->phase() == Phase::Post);
     auto during = compile_expr(R"(dns.authoritative_ns_ips == 10.0.0.1)", env.lookup);

@@ -80,7 +80,8 @@ TEST_CASE("lists errors keep the file, line/column and list id") {
     // Syntax: line and column of the offending byte.
     const std::string broken = "[\n {\"id\": \"l1\",\n  \"items\": [oops]}]";
     std::string e = load_error(broken);
-    CHECK(e.rfind("lists: line 3 column 13: invalid JSON ([json.exception.parse_error.101]", 0) == 0);
+    CHECK(e.rfind("lists: line 3 column 13: invalid JSON ([json.exception.parse_error.101]", 0) ==
+          0);
     // Word for word what the DOM parser reports for the same text (the rules still use it).
     PolicyTexts dom;
     dom.rules = broken;
@@ -141,7 +142,8 @@ TEST_CASE("DomainTable: growth, reservation, merged values, closest parent") {
     CHECK(grown.size() == 5000);
     auto merged = grown.find("h1.example.com");
     REQUIRE(merged);
-    CHECK(std::vector<std::uint8_t>(merged->begin(), merged->end()) == std::vector<std::uint8_t>{7, 9});
+    CHECK(std::vector<std::uint8_t>(merged->begin(), merged->end()) ==
+          std::vector<std::uint8_t>{7, 9});
     CHECK_FALSE(grown.insert(std::string(256, 'x')));
     CHECK_FALSE(grown.insert(""));
     // Per entry: ~22-byte name records plus 8-byte slots at load <= 1/2.
@@ -171,10 +173,13 @@ TEST_CASE("category CSV: unquoted fast path and quoted rows agree") {
     CHECK(c.lookup_ip(*IpAddr::parse("198.51.100.9")) == std::vector<std::int64_t>{21, 117});
 
     for (auto [csv, needle] : {
-             std::pair{"domain,categories\na.example,117,extra\n", "line 2: expected domain,categories"},
-             std::pair{"domain,categories\n\"a.example\",\"117\",\"x\"\n", "line 2: expected domain,categories"},
+             std::pair{"domain,categories\na.example,117,extra\n",
+                       "line 2: expected domain,categories"},
+             std::pair{"domain,categories\n\"a.example\",\"117\",\"x\"\n",
+                       "line 2: expected domain,categories"},
              std::pair{"domain,categories\n ,117\n", "line 2: expected domain,categories"},
-             std::pair{"domain,categories\nok.example,117\nb.example,117 x\n", "line 3: bad category ID 'x'"},
+             std::pair{"domain,categories\nok.example,117\nb.example,117 x\n",
+                       "line 3: bad category ID 'x'"},
              std::pair{"domain,categories\nok.example,254\n", "line 2: unknown category ID 254"},
              std::pair{"domain\nok.example\n", "line 1: expected header domain,categories"},
          }) {

@@ -27,10 +27,11 @@ TEST_CASE("the sample Gateway export loads into one policy set") {
     CHECK(s.locations.client_default->name == "Roaming (WARP default)");
     CHECK(s.categories.lookup("malware.testcategory.com") == std::vector<std::int64_t>{21, 117});
     // Subdomains inherit unless they have their own row.
-    CHECK(s.categories.lookup("a.b.malware.testcategory.com") == std::vector<std::int64_t>{21, 117});
+    CHECK(s.categories.lookup("a.b.malware.testcategory.com") ==
+          std::vector<std::int64_t>{21, 117});
     CHECK(s.categories.lookup("casino.example.com") == std::vector<std::int64_t>{8, 99});
     CHECK(s.categories.lookup("www.example.com") == std::vector<std::int64_t>{26, 155});
-    CHECK(s.categories.lookup("unknown.example") .empty());
+    CHECK(s.categories.lookup("unknown.example").empty());
     CHECK(s.categories.is_security(117));
     CHECK(s.categories.is_security(169));
     CHECK_FALSE(s.categories.is_security(99));
@@ -65,8 +66,10 @@ TEST_CASE("load errors name the file, the rule, the expression and the column") 
          {"rule r6", "schedule.mon", "bad interval"}},
         {R"j([{"id":"r7","action":"block","filters":["dns"],"schedule":{"mon":"08:00-09:00","time_zone":"Mars/Olympus"}}])j",
          {"rule r7", "unknown time zone 'Mars/Olympus'", ""}},
-        {"[\n {\"id\": \"r8\",\n  \"action\": block}]", {"rules: line 3 column", "invalid JSON", ""}},
-        {R"j([{"id":"r9","action":"drop","filters":["dns"]}])j", {"rule r9", "action \"drop\"", ""}},
+        {"[\n {\"id\": \"r8\",\n  \"action\": block}]",
+         {"rules: line 3 column", "invalid JSON", ""}},
+        {R"j([{"id":"r9","action":"drop","filters":["dns"]}])j",
+         {"rule r9", "action \"drop\"", ""}},
     };
     for (const auto& row : rows) {
         CAPTURE(row.rules);
@@ -116,8 +119,8 @@ TEST_CASE("RFC 3339 timestamps and TZif offsets") {
     CHECK_FALSE(parse_rfc3339("2024-01-01 junk"));
     auto paris = TimeZone::load("Europe/Paris");
     REQUIRE(paris);
-    CHECK(paris->offset_at(1704067200) == 3600);  // January: CET
-    CHECK(paris->offset_at(1719792000) == 7200);  // July 2024: CEST
+    CHECK(paris->offset_at(1704067200) == 3600); // January: CET
+    CHECK(paris->offset_at(1719792000) == 7200); // July 2024: CEST
     auto utc = TimeZone::load("UTC");
     REQUIRE(utc);
     CHECK(utc->offset_at(1719792000) == 0);

@@ -116,8 +116,10 @@ TEST_CASE("a DoH JSON answer normalises into the same model as the wire answer")
     CHECK(json_obs.answer.at(0).rdata.at(0) == "2001:db8::1");
     CHECK_FALSE(first_difference(wire_obs, json_obs, {}));
     SUBCASE("TXT data compares with and without quotes") {
-        auto t1 = normalize_json(R"({"Status":0,"Answer":[{"name":"x.","type":16,"TTL":1,"data":"hello world"}]})");
-        auto t2 = normalize_json(R"({"Status":0,"Answer":[{"name":"x.","type":16,"TTL":1,"data":"\"hello world\""}]})");
+        auto t1 = normalize_json(
+            R"({"Status":0,"Answer":[{"name":"x.","type":16,"TTL":1,"data":"hello world"}]})");
+        auto t2 = normalize_json(
+            R"({"Status":0,"Answer":[{"name":"x.","type":16,"TTL":1,"data":"\"hello world\""}]})");
         CHECK(t1.answer.at(0).rdata == t2.answer.at(0).rdata);
     }
     SUBCASE("a body that is not DoH JSON is an error") {
@@ -147,7 +149,8 @@ TEST_CASE("EDE codes are compared and block shapes are labelled") {
     CHECK(sinkhole_labels(obs(page, "lab"), rrtype::A) == std::vector<std::string>{"blockpage"});
     CHECK(sinkhole_labels(obs(refused, "lab"), rrtype::A) == std::vector<std::string>{"refused"});
     CHECK(sinkhole_labels(obs(nx, "lab"), rrtype::A).empty());
-    CHECK(sinkhole_labels(obs(nx, "lab"), rrtype::A, {o_ok}) == std::vector<std::string>{"nxdomain"});
+    CHECK(sinkhole_labels(obs(nx, "lab"), rrtype::A, {o_ok}) ==
+          std::vector<std::string>{"nxdomain"});
 
     auto d = first_difference(obs(sink, "lab"), o_ok, {});
     REQUIRE(d);
@@ -181,7 +184,8 @@ TEST_CASE("targets are grouped into agreement classes with a verdict") {
     REQUIRE(c.differences.size() == 2);
     CHECK(c.differences[0].field == "answer");
     CHECK(c.differences[1].field == "error");
-    CHECK(c.verdict_detail == "blocked (sinkhole) by lab-udp, lab-tcp; answered by unbound, dnsdist");
+    CHECK(c.verdict_detail ==
+          "blocked (sinkhole) by lab-udp, lab-tcp; answered by unbound, dnsdist");
 
     auto same = compare_all({obs(ok, "a"), obs(ok, "b")}, rrtype::A, {});
     CHECK(same.verdict == "agree");

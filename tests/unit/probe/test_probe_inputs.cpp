@@ -17,7 +17,8 @@ namespace check = probes::check;
 TEST_SUITE_BEGIN("probe.inputs");
 
 TEST_CASE("a lab:// target expands into every transport it names") {
-    auto t = common::parse_target("lab=lab://127.0.0.1?udp=5300&tcp=5301&tls=8530&https=8443&sni=dns.lab");
+    auto t = common::parse_target(
+        "lab=lab://127.0.0.1?udp=5300&tcp=5301&tls=8530&https=8443&sni=dns.lab");
     REQUIRE(t);
     REQUIRE(t->size() == 6);
     CHECK((*t)[0].name == "lab-udp");
@@ -47,7 +48,8 @@ TEST_CASE("--host uses standard ports, one port, or a port per transport") {
 }
 
 TEST_CASE("target files take names, comments and report the bad line") {
-    auto t = common::parse_targets_file("# lab\nlab=udp://127.0.0.1:53\n\nhttps://127.0.0.1:443/q?method=get # doh\n");
+    auto t = common::parse_targets_file(
+        "# lab\nlab=udp://127.0.0.1:53\n\nhttps://127.0.0.1:443/q?method=get # doh\n");
     REQUIRE(t);
     REQUIRE(t->size() == 2);
     CHECK(t->at(0).name == "lab");
@@ -102,7 +104,8 @@ TEST_CASE("queries carry the EDNS knobs") {
 }
 
 TEST_CASE("question lists use the dnsperf format") {
-    auto q = common::parse_question_list("example.com A\n# c\nwww.example.com aaaa\nbare.example\n");
+    auto q =
+        common::parse_question_list("example.com A\n# c\nwww.example.com aaaa\nbare.example\n");
     REQUIRE(q);
     REQUIRE(q->size() == 3);
     CHECK(q->at(1).type == rrtype::AAAA);
@@ -136,7 +139,8 @@ TEST_SUITE_END();
 TEST_SUITE_BEGIN("probe.check");
 
 namespace {
-probes::compare::Observation a_answer(std::vector<std::string> ips, std::uint16_t rc = rcode::NoError) {
+probes::compare::Observation a_answer(std::vector<std::string> ips,
+                                      std::uint16_t rc = rcode::NoError) {
     Message m;
     m.flags = kFlagQr | kFlagRd | kFlagRa;
     m.set_rcode(rc);
@@ -183,8 +187,9 @@ headers = { "CF-Authorization" = "t" }
     CHECK(cases->at(1).rcode == rcode::Refused);
     CHECK(cases->at(1).transports == std::vector<std::string>{"tls"});
     CHECK(cases->at(2).headers.at("cf-authorization") == "t");
-    CHECK_FALSE(check::parse_cases("[[case]]\nname = \"x\"\n"));                  // nothing expected
-    CHECK_FALSE(check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"nope\"\n")); // unknown outcome
+    CHECK_FALSE(check::parse_cases("[[case]]\nname = \"x\"\n")); // nothing expected
+    CHECK_FALSE(
+        check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"nope\"\n")); // unknown outcome
     CHECK_FALSE(check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"allowed\"\ntypo = 1\n"));
     CHECK_FALSE(check::parse_cases("[[case]\n"));
 }

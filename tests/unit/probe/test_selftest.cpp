@@ -35,7 +35,8 @@ std::string gunzip(const std::string& in) {
     return out;
 }
 
-probes::compare::Observation answer_a(std::initializer_list<const char*> addrs, std::uint16_t rcode = 0) {
+probes::compare::Observation answer_a(std::initializer_list<const char*> addrs,
+                                      std::uint16_t rcode = 0) {
     probes::compare::Observation o;
     o.answered = true;
     o.rcode = rcode;
@@ -65,7 +66,8 @@ TEST_SUITE("probe.selftest") {
     }
 
     TEST_CASE("tar.gz bundle: ustar headers, contents, gzip round trip") {
-        const auto gz = st::gzip(st::make_tar({{"dnslab-selftest/a.txt", "hello"}, {"dnslab-selftest/b.json", "{}"}}, 1700000000));
+        const auto gz = st::gzip(st::make_tar(
+            {{"dnslab-selftest/a.txt", "hello"}, {"dnslab-selftest/b.json", "{}"}}, 1700000000));
         REQUIRE(gz);
         const auto tar = gunzip(*gz);
         REQUIRE(tar.size() == 512 * 2 + 512 * 2 + 1024);
@@ -82,13 +84,19 @@ TEST_SUITE("probe.selftest") {
     }
 
     TEST_CASE("resolv.conf, os-release and address scanning") {
-        const auto rc = st::parse_resolv_conf("# c\nnameserver 192.0.2.1 # x\nnameserver ::1\nsearch a.example b.example\noptions edns0 trust-ad\n");
+        const auto rc =
+            st::parse_resolv_conf("# c\nnameserver 192.0.2.1 # x\nnameserver ::1\nsearch a.example "
+                                  "b.example\noptions edns0 trust-ad\n");
         CHECK(rc.nameservers == std::vector<std::string>{"192.0.2.1", "::1"});
         CHECK(rc.search == std::vector<std::string>{"a.example", "b.example"});
         CHECK(rc.options == std::vector<std::string>{"edns0", "trust-ad"});
-        CHECK(st::parse_os_release("NAME=\"Debian GNU/Linux\"\nID=debian\n")["NAME"] == "Debian GNU/Linux");
-        const auto found = st::find_addresses("Current DNS Server: 192.0.2.53\nDNS Servers: 192.0.2.53 2001:db8::53\n  fe80::1%eth0 1.2.3.4:53 v1.2");
-        CHECK(found == std::vector<std::string>{"192.0.2.53", "2001:db8::53", "fe80::1", "1.2.3.4"});
+        CHECK(st::parse_os_release("NAME=\"Debian GNU/Linux\"\nID=debian\n")["NAME"] ==
+              "Debian GNU/Linux");
+        const auto found =
+            st::find_addresses("Current DNS Server: 192.0.2.53\nDNS Servers: 192.0.2.53 "
+                               "2001:db8::53\n  fe80::1%eth0 1.2.3.4:53 v1.2");
+        CHECK(found ==
+              std::vector<std::string>{"192.0.2.53", "2001:db8::53", "fe80::1", "1.2.3.4"});
         CHECK(st::is_local_only("127.0.0.53"));
         CHECK(st::is_local_only("::1"));
         CHECK(st::is_local_only("fe80::1"));
@@ -100,7 +108,8 @@ TEST_SUITE("probe.selftest") {
         plain.qname = "malware.testcategory.com";
         CHECK(st::classify(answer_a({"192.0.2.115"}), {}, plain) == "allowed");
         CHECK(st::classify(answer_a({"0.0.0.0"}), {"sinkhole"}, plain) == "blocked");
-        CHECK(st::classify(answer_a({"162.159.36.12", "162.159.46.12"}), {"blockpage"}, plain) == "blockpage");
+        CHECK(st::classify(answer_a({"162.159.36.12", "162.159.46.12"}), {"blockpage"}, plain) ==
+              "blockpage");
         CHECK(st::classify(answer_a({}, 5), {"refused"}, plain) == "blocked");
         CHECK(st::classify(answer_a({}, 2), {}, plain) == "error");
         probes::check::Case over = plain;
@@ -110,21 +119,25 @@ TEST_SUITE("probe.selftest") {
         CHECK(st::policy_verdict({"allowed", "blocked"}, false, {}) == st::Verdict::Warn);
         CHECK(st::policy_verdict({"error"}, false, {}) == st::Verdict::Warn);
         CHECK(st::policy_verdict({"blocked"}, true, {}) == st::Verdict::Pass);
-        CHECK(st::policy_verdict({"allowed"}, true, {"udp4: expected blocked"}) == st::Verdict::Fail);
+        CHECK(st::policy_verdict({"allowed"}, true, {"udp4: expected blocked"}) ==
+              st::Verdict::Fail);
     }
 
     TEST_CASE("report JSON, exit code and diff") {
         st::Report r;
         r.profile = "lab";
-        r.checks.push_back({"tls.dot", "tls", "TLS", st::Verdict::Pass, "ok", {{"issuer", "CN=a"}}});
-        r.checks.push_back({"features.edns", "features", "EDNS", st::Verdict::Pass, "", json::object()});
+        r.checks.push_back(
+            {"tls.dot", "tls", "TLS", st::Verdict::Pass, "ok", {{"issuer", "CN=a"}}});
+        r.checks.push_back(
+            {"features.edns", "features", "EDNS", st::Verdict::Pass, "", json::object()});
         CHECK(r.exit_code() == 0);
         const auto a = st::to_json(r, false);
         CHECK(a["schema"] == "dnslab.selftest.v1");
         CHECK(a["summary"]["pass"] == 2);
         r.checks[0].verdict = st::Verdict::Fail;
         r.checks[1].data = {{"udp_size", 512}};
-        r.checks.push_back({"local.clock", "local", "Clock", st::Verdict::Warn, "", json::object()});
+        r.checks.push_back(
+            {"local.clock", "local", "Clock", st::Verdict::Warn, "", json::object()});
         CHECK(r.exit_code() == 1);
         const auto b = st::to_json(r, true);
         const auto d = st::diff_reports(a, b);
@@ -146,7 +159,8 @@ TEST_SUITE("probe.selftest") {
         close(fd);
         {
             std::ofstream f(path);
-            f << "udp://127.0.0.1:5300\ntcp://127.0.0.1:5300\ndns://[::1]:5301\ntls://127.0.0.1:8853\n"
+            f << "udp://127.0.0.1:5300\ntcp://127.0.0.1:5300\ndns://[::1]:5301\ntls://"
+                 "127.0.0.1:8853\n"
                  "https://127.0.0.1:8443/dns-query\nca /tmp/lab-ca.pem\n";
         }
         st::Options o;
@@ -160,7 +174,8 @@ TEST_SUITE("probe.selftest") {
         for (const auto& e : *eps) {
             ids.push_back(e.id);
         }
-        CHECK(ids == std::vector<std::string>{"udp4", "tcp4", "udp6", "tcp6", "dot", "doh-h2", "doh-h1"});
+        CHECK(ids ==
+              std::vector<std::string>{"udp4", "tcp4", "udp6", "tcp6", "dot", "doh-h2", "doh-h1"});
         CHECK(o.ca == "/tmp/lab-ca.pem");
         CHECK((*eps)[4].target.url.port_or(0) == 9999); // --dot overrides the lab's DoT
         CHECK((*eps)[4].target.url.param("ca") == "/tmp/lab-ca.pem");

@@ -18,9 +18,8 @@ TEST_SUITE_BEGIN("tls.http1");
 TEST_CASE("a GET arrives in pieces and is parsed once complete") {
     Http1Parser p(4096, 65535);
     HttpRequest r;
-    const std::string req =
-        "GET /dns-query?dns=AAAB HTTP/1.1\r\nHost: Abc.Example:443\r\n"
-        "Accept: application/dns-message\r\nCF-DNS-Location: loc1\r\n\r\n";
+    const std::string req = "GET /dns-query?dns=AAAB HTTP/1.1\r\nHost: Abc.Example:443\r\n"
+                            "Accept: application/dns-message\r\nCF-DNS-Location: loc1\r\n\r\n";
     for (std::size_t i = 0; i + 1 < req.size(); ++i) {
         feed(p, req.substr(i, 1));
         REQUIRE(p.next(r) == State::NeedMore);

@@ -46,9 +46,10 @@ TEST_CASE("base64url: RFC 4648 §10 vectors, URL alphabet, no padding") {
 
 TEST_CASE("base64url: the RFC 8484 §4.1.1 example query") {
     // www.example.com A, ID 0, RD.
-    const std::vector<std::uint8_t> q{0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                      0x03, 0x77, 0x77, 0x77, 0x07, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65,
-                                      0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01};
+    const std::vector<std::uint8_t> q{0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                                      0x00, 0x00, 0x00, 0x03, 0x77, 0x77, 0x77, 0x07, 0x65,
+                                      0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x03, 0x63, 0x6f,
+                                      0x6d, 0x00, 0x00, 0x01, 0x00, 0x01};
     CHECK(base64url_encode(q) == "AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB");
     auto back = base64url_decode("AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB");
     REQUIRE(back);
@@ -66,9 +67,9 @@ TEST_CASE("base64url decode: round trip, padding accepted, junk rejected") {
         CHECK(*back == v);
     }
     CHECK(base64url_decode("Zg==") == std::optional(bytes("f")));
-    CHECK_FALSE(base64url_decode("Zm9v+A"));  // standard alphabet
-    CHECK_FALSE(base64url_decode("Z"));       // impossible length
-    CHECK_FALSE(base64url_decode("Zh"));      // non-zero leftover bits
+    CHECK_FALSE(base64url_decode("Zm9v+A")); // standard alphabet
+    CHECK_FALSE(base64url_decode("Z"));      // impossible length
+    CHECK_FALSE(base64url_decode("Zh"));     // non-zero leftover bits
 }
 
 TEST_CASE("defaults: POST over HTTP/2 to /dns-query, ALPN h2, authority without :443") {
@@ -115,7 +116,8 @@ TEST_CASE("bad parameters are rejected with the parameter named") {
 
 TEST_CASE("JSON API query string from the query wire") {
     wire::Message q;
-    q.question.push_back(wire::Question{*wire::Name::from_text("Example.COM."), wire::rrtype::AAAA, wire::rrclass::IN});
+    q.question.push_back(wire::Question{*wire::Name::from_text("Example.COM."), wire::rrtype::AAAA,
+                                        wire::rrclass::IN});
     auto qs = json_query_string(wire::serialize(q));
     REQUIRE(qs);
     CHECK(*qs == "name=Example.COM&type=AAAA");

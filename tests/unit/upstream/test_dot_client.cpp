@@ -29,7 +29,8 @@ std::vector<std::uint8_t> query(const char* name, bool edns) {
     wire::Message q;
     q.id = 0x1234;
     q.set_flag(wire::kFlagRd, true);
-    q.question.push_back(wire::Question{*wire::Name::from_text(name), wire::rrtype::A, wire::rrclass::IN});
+    q.question.push_back(
+        wire::Question{*wire::Name::from_text(name), wire::rrtype::A, wire::rrclass::IN});
     if (edns) {
         q.edns = wire::Edns{};
         q.edns->options.push_back(wire::EdnsOption{wire::edns_opt::Nsid, ""});
@@ -67,7 +68,8 @@ TEST_CASE("IP literal hosts are verified as IPs and send no SNI (RFC 6066 §3)")
 
 TEST_CASE("URL parameters override SNI, CA, pins, verification and timeouts") {
     const auto o = parse_ok("tls://127.0.0.1:8853?sni=abc.cloudflare-gateway.com&ca=/tmp/ca.pem"
-                            "&pin=kDjdVS+Qy5TkodDH+N2KmhEWXaty1DeXYKi0+86on4M=,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+                            "&pin=kDjdVS+Qy5TkodDH+N2KmhEWXaty1DeXYKi0+86on4M=,"
+                            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
                             "&verify=0&timeout=50&connect_timeout=60&idle_timeout=70&pad=1");
     CHECK(o.tls.server_name == "abc.cloudflare-gateway.com");
     CHECK(o.tls.sni == "abc.cloudflare-gateway.com");
@@ -100,8 +102,9 @@ TEST_CASE("a CA file that does not exist fails at creation, naming the file") {
 
 TEST_CASE("padding fills queries to 128-byte blocks (RFC 8467 §4.1)") {
     for (bool edns : {false, true}) {
-        for (const char* name : {"a.example", "a-much-longer-name.with.several.labels.example.com",
-                                 "x123456789012345678901234567890123456789012345678901234567890.example"}) {
+        for (const char* name :
+             {"a.example", "a-much-longer-name.with.several.labels.example.com",
+              "x123456789012345678901234567890123456789012345678901234567890.example"}) {
             CAPTURE(name);
             const auto padded = pad_message(query(name, edns));
             CHECK(padded.size() % 128 == 0);

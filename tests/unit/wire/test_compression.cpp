@@ -29,8 +29,10 @@ Message with_question(std::string_view qname) {
 }
 
 // Owner name bytes of the first answer record: right after header and question.
-std::vector<std::uint8_t> bytes_at(const std::vector<std::uint8_t>& w, std::size_t off, std::size_t n) {
-    return {w.begin() + static_cast<std::ptrdiff_t>(off), w.begin() + static_cast<std::ptrdiff_t>(off + n)};
+std::vector<std::uint8_t> bytes_at(const std::vector<std::uint8_t>& w, std::size_t off,
+                                   std::size_t n) {
+    return {w.begin() + static_cast<std::ptrdiff_t>(off),
+            w.begin() + static_cast<std::ptrdiff_t>(off + n)};
 }
 } // namespace
 
@@ -52,7 +54,7 @@ TEST_CASE("compression points to the first earlier copy, case-insensitively (RFC
 
 TEST_CASE("compression follows earlier pointers and never matches a shorter or longer suffix") {
     Message m = with_question("a.b.c");
-    m.answer.push_back(rr("x.b.c", rrtype::A, std::string(4, '\1')));  // x + pointer to b.c
+    m.answer.push_back(rr("x.b.c", rrtype::A, std::string(4, '\1')));   // x + pointer to b.c
     m.answer.push_back(rr("y.x.b.c", rrtype::A, std::string(4, '\2'))); // y + pointer to x.b.c
     m.answer.push_back(rr("b.c.b.c", rrtype::A, std::string(4, '\3'))); // b.c + pointer to b.c
     const auto w = serialize(m);
@@ -65,7 +67,8 @@ TEST_CASE("compression follows earlier pointers and never matches a shorter or l
     const std::size_t x = 12 + 7 + 4;
     CHECK(bytes_at(w, x, 4) == std::vector<std::uint8_t>{1, 'x', 0xC0, 14});
     const std::size_t y = x + 4 + 14;
-    CHECK(bytes_at(w, y, 4) == std::vector<std::uint8_t>{1, 'y', 0xC0, static_cast<std::uint8_t>(x)});
+    CHECK(bytes_at(w, y, 4) ==
+          std::vector<std::uint8_t>{1, 'y', 0xC0, static_cast<std::uint8_t>(x)});
     const std::size_t bcbc = y + 4 + 14;
     CHECK(bytes_at(w, bcbc, 6) == std::vector<std::uint8_t>{1, 'b', 1, 'c', 0xC0, 14});
 }

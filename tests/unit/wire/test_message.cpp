@@ -38,7 +38,8 @@ TEST_CASE("names round-trip between text and wire, compare case-insensitively") 
     CHECK(*n == *Name::from_text("www.example.com"));
     CHECK(n->label_count() == 3);
     CHECK(n->is_subdomain_of(*Name::from_text("example.com")));
-    CHECK_FALSE(Name::from_text("badexample.com")->is_subdomain_of(*Name::from_text("example.com")));
+    CHECK_FALSE(
+        Name::from_text("badexample.com")->is_subdomain_of(*Name::from_text("example.com")));
     CHECK(Name().to_gateway_text() == ".");
     CHECK_FALSE(Name::from_text("a..b"));
     CHECK_FALSE(Name::from_text(std::string(64, 'x') + ".com"));
@@ -122,7 +123,8 @@ TEST_CASE("malformed packets fail cleanly with the right kind") {
         CHECK(p.failure.kind == ParseFailure::Kind::ShortHeader);
     }
     SUBCASE("question count beyond the data is FORMERR with the ID") {
-        std::vector<std::uint8_t> w{0xAB, 0xCD, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3, 'f', 'o', 'o', 0, 0, 1, 0, 1};
+        std::vector<std::uint8_t> w{0xAB, 0xCD, 1,   0,   0,   2, 0, 0, 0, 0, 0,
+                                    0,    3,    'f', 'o', 'o', 0, 0, 1, 0, 1};
         auto p = parse(as_span(w));
         CHECK_FALSE(p);
         CHECK(p.failure.kind == ParseFailure::Kind::Malformed);
