@@ -54,7 +54,7 @@ public:
         r.set_flag(wire::kFlagRa, true);
         if (q.question[0].qtype == wire::rrtype::TXT) {
             std::string rdata;
-            rdata += txt_rdata("proto=" + std::string(io::protocol_name(info.protocol)));
+            rdata += txt_rdata("proto=" + std::string(net::transport_name(info.protocol)));
             rdata += txt_rdata("sni=" + info.sni);
             rdata += txt_rdata("host=" + info.http_host);
             rdata += txt_rdata("path=" + info.http_path);

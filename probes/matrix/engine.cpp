@@ -5,7 +5,7 @@
 #include <deque>
 #include <memory>
 
-#include "resolver/upstream/factory.hpp"
+#include "resolver/runtime/upstream_factory.hpp"
 
 namespace probes::matrix {
 namespace upstream = resolver::upstream;
@@ -27,7 +27,7 @@ upstream::Upstream* Engine::upstream_for(const resolver::util::Url& url, std::st
     if (auto it = upstreams_.find(key); it != upstreams_.end()) {
         return it->second.get();
     }
-    auto made = upstream::make_upstream(loop_, url, opts_);
+    auto made = resolver::runtime::make_upstream(loop_, url, opts_);
     if (!made) {
         error = made.error().detail;
         return nullptr;

@@ -30,7 +30,7 @@ struct Outcome {
 };
 
 /// Runs exchanges concurrently on one libuv loop, one Upstream per distinct URL, created
-/// only through resolver::upstream::make_upstream. Retries and timeouts are the
+/// only through resolver::runtime::make_upstream. Retries and timeouts are the
 /// upstream's (UpstreamOptions). Single-threaded; lives on the loop's thread.
 class Engine {
 public:

@@ -12,7 +12,7 @@
 #include "resolver/policy/explain.hpp"
 #include "resolver/policy/load.hpp"
 #include "resolver/runtime/policy_loader.hpp"
-#include "resolver/upstream/factory.hpp"
+#include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace resolver::app {
@@ -80,7 +80,7 @@ Result<wire::Message> ask(const std::string& url_text, const wire::Message& quer
     uv_loop_init(&loop);
     std::optional<Result<upstream::Exchange>> got;
     {
-        auto up = upstream::make_upstream(&loop, *url, upstream::UpstreamOptions{});
+        auto up = runtime::make_upstream(&loop, *url, upstream::UpstreamOptions{});
         if (!up) {
             uv_loop_close(&loop);
             return up.error();
@@ -147,18 +147,18 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
 
     attribution::AttributionInput in;
     if (req.protocol == "udp") {
-        in.transport = attribution::Transport::Udp;
+        in.transport = net::Transport::Udp;
     } else if (req.protocol == "tcp") {
-        in.transport = attribution::Transport::Tcp;
+        in.transport = net::Transport::Tcp;
     } else if (req.protocol == "tls" || req.protocol == "dot") {
-        in.transport = attribution::Transport::Tls;
+        in.transport = net::Transport::Tls;
     } else if (req.protocol == "https" || req.protocol == "doh") {
-        in.transport = attribution::Transport::Https;
+        in.transport = net::Transport::Https;
     } else {
         return bad("--protocol must be udp, tcp, tls or https");
     }
-    in.src = policy::IpAddr::parse(req.src);
-    in.dst = policy::IpAddr::parse(req.dst);
+    in.src = net::IpAddr::parse(req.src);
+    in.dst = net::IpAddr::parse(req.dst);
     if (!in.src) {
         return bad("--src must be an IP address");
     }

@@ -32,14 +32,14 @@ std::string subdomain_of(std::string_view host, std::string_view gateway_domain)
     return sub == "dns" ? std::string() : sub;
 }
 
-bool endpoint_enabled(const Location& l, Transport t, bool v6) {
+bool endpoint_enabled(const Location& l, net::Transport t, bool v6) {
     switch (t) {
-    case Transport::Https:
+    case net::Transport::Https:
         return l.doh_enabled;
-    case Transport::Tls:
+    case net::Transport::Tls:
         return l.dot_enabled;
-    case Transport::Udp:
-    case Transport::Tcp:
+    case net::Transport::Udp:
+    case net::Transport::Tcp:
         return v6 ? l.ipv6_enabled : l.ipv4_enabled;
     }
     return true;
@@ -81,7 +81,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
             m.reason = "none: " + std::string(what) + " query without a location hint";
         }
     };
-    if (in.transport == Transport::Https) {
+    if (in.transport == net::Transport::Https) {
         std::string sub = subdomain_of(in.http_host, behaviour.gateway_domain);
         if (sub.empty() && in.http_host.empty()) {
             sub = subdomain_of(in.sni, behaviour.gateway_domain);
@@ -102,7 +102,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
         encrypted(decided, m.doh_subdomain, "DoH");
         return m;
     }
-    if (in.transport == Transport::Tls) {
+    if (in.transport == net::Transport::Tls) {
         std::string sub = subdomain_of(in.sni, behaviour.gateway_domain);
         const bool decided = !sub.empty() ? by_sub(sub, "dot-sni") : edns();
         encrypted(decided, m.dot_subdomain, "DoT");

@@ -6,18 +6,16 @@
 
 #include "resolver/attribution/location.hpp"
 #include "resolver/policy/behaviour.hpp"
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
+#include "resolver/net/transport.hpp"
 
 namespace resolver::attribution {
 
-/// How the query arrived (mirrors io::Protocol without depending on io/).
-enum class Transport : std::uint8_t { Udp, Tcp, Tls, Https };
-
 /// The transport facts that can decide a location. Views must outlive the call only.
 struct AttributionInput {
-    Transport transport = Transport::Udp;
-    std::optional<policy::IpAddr> src;             // client address
-    std::optional<policy::IpAddr> dst;             // our address the query reached
+    net::Transport transport = net::Transport::Udp;
+    std::optional<net::IpAddr> src;                // client address
+    std::optional<net::IpAddr> dst;                // our address the query reached
     std::string_view sni;                          // DoT/DoH TLS server name
     std::string_view http_host;                    // DoH :authority / Host, no port
     std::string_view http_path;                    // DoH path without query string

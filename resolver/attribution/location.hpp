@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 
 namespace resolver::attribution {
 
@@ -15,11 +15,11 @@ struct Location {
     std::string id;
     std::string name;
     bool client_default = false;
-    std::string doh_subdomain;                      // also the DoT subdomain
-    std::optional<policy::IpAddr> ipv6;             // `ip`: the location's own resolver IPv6
-    std::optional<policy::IpAddr> ipv4_destination; // dedicated resolver IPv4 (Enterprise)
-    std::optional<policy::IpAddr> ipv4_destination_backup;
-    std::vector<policy::IpRange> networks; // `networks[].network`: IPv4 source networks
+    std::string doh_subdomain;                   // also the DoT subdomain
+    std::optional<net::IpAddr> ipv6;             // `ip`: the location's own resolver IPv6
+    std::optional<net::IpAddr> ipv4_destination; // dedicated resolver IPv4 (Enterprise)
+    std::optional<net::IpAddr> ipv4_destination_backup;
+    std::vector<net::IpRange> networks; // `networks[].network`: IPv4 source networks
     bool ecs_support = false;
     /// `endpoints.*.enabled`; absent endpoints object = every endpoint enabled.
     bool ipv4_enabled = true;
@@ -54,7 +54,7 @@ struct LocationMap {
     std::vector<Location> locations;
     std::unordered_map<std::string, std::size_t> by_subdomain; // lower-case doh_subdomain
     /// Source networks with their location index, longest prefix first.
-    std::vector<std::pair<policy::IpRange, std::size_t>> networks;
+    std::vector<std::pair<net::IpRange, std::size_t>> networks;
     std::vector<std::string> network_reasons; // "src-network:CIDR", parallel to networks
     const Location* client_default = nullptr;
 

@@ -130,7 +130,7 @@ HttpResponse injected_status(unsigned status) {
 
 TransportInfo doh_info(const HttpRequest& req, const TlsConnection& conn) {
     TransportInfo info;
-    info.protocol = Protocol::Https;
+    info.protocol = net::Transport::Https;
     info.src = conn.peer().src;
     info.dst = conn.peer().dst;
     info.listener = conn.listener_url();

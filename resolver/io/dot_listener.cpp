@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "resolver/io/stream_framer.hpp"
+#include "resolver/wire/stream_framer.hpp"
 #include "resolver/io/tls_stream.hpp"
 #include "resolver/wire/message.hpp"
 
@@ -49,7 +49,7 @@ public:
     DotSession(TlsConnection& conn, QueryHandler& handler, const StreamLimits& limits)
         : conn_(conn), handler_(handler), framer_(limits.max_message_size),
           max_in_flight_(std::max<std::size_t>(1, limits.max_in_flight)) {
-        base_.protocol = Protocol::Tls;
+        base_.protocol = net::Transport::Tls;
         base_.src = conn.peer().src;
         base_.dst = conn.peer().dst;
         base_.listener = conn.listener_url();
@@ -99,7 +99,7 @@ private:
         --in_flight_;
         if (!reply.dropped && !reply.wire.empty()) {
             const auto wire = pad ? pad_response(reply.wire) : std::move(reply.wire);
-            conn_.send(StreamFramer::frame(wire));
+            conn_.send(wire::StreamFramer::frame(wire));
         }
         conn_.touch();
         if (!dispatch()) {
@@ -109,7 +109,7 @@ private:
 
     TlsConnection& conn_;
     QueryHandler& handler_;
-    StreamFramer framer_;
+    wire::StreamFramer framer_;
     TransportInfo base_;
     std::size_t max_in_flight_;
     std::size_t in_flight_ = 0;

@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "resolver/io/sockaddr.hpp"
-#include "resolver/io/stream_framer.hpp"
+#include "resolver/wire/stream_framer.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace resolver::io {
@@ -40,7 +40,7 @@ private:
 
     TcpListener& owner_;
     StreamLimits limits_;
-    StreamFramer framer_;
+    wire::StreamFramer framer_;
     util::UvHandle<uv_tcp_t> tcp_;
     util::UvHandle<uv_timer_t> idle_;
     TransportInfo info_;
@@ -153,7 +153,7 @@ bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
     sockaddr_storage peer{};
     int len = sizeof peer;
     uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&peer), &len);
-    info_.protocol = Protocol::Tcp;
+    info_.protocol = net::Transport::Tcp;
     info_.src = to_endpoint(reinterpret_cast<const sockaddr*>(&peer));
     info_.dst = owner_.local();
     info_.listener = owner_.url();

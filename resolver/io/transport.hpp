@@ -6,24 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "resolver/net/transport.hpp"
+
 namespace resolver::io {
-
-/// How a query reached us. The names are Gateway's `Protocol` log values.
-enum class Protocol : std::uint8_t { Udp, Tcp, Tls, Https };
-
-constexpr std::string_view protocol_name(Protocol p) {
-    switch (p) {
-    case Protocol::Udp:
-        return "udp";
-    case Protocol::Tcp:
-        return "tcp";
-    case Protocol::Tls:
-        return "tls";
-    case Protocol::Https:
-        return "https";
-    }
-    return "udp";
-}
 
 /// An IP address in presentation form and a port.
 struct Endpoint {
@@ -34,7 +19,7 @@ struct Endpoint {
 /// Every transport detail that can decide a Gateway location or appear in the log.
 /// Filled by the listener; past decode the pipeline sees the transport only as this data.
 struct TransportInfo {
-    Protocol protocol = Protocol::Udp;
+    net::Transport protocol = net::Transport::Udp;
     Endpoint src;                   // the client
     Endpoint dst;                   // the local address and port the query reached
     std::string listener;           // the listener URL, as printed in the ready file

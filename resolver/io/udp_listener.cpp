@@ -100,7 +100,7 @@ private:
         std::vector<std::uint8_t> wire(reinterpret_cast<const std::uint8_t*>(buf->base),
                                        reinterpret_cast<const std::uint8_t*>(buf->base) + nread);
         TransportInfo info;
-        info.protocol = Protocol::Udp;
+        info.protocol = net::Transport::Udp;
         info.src = to_endpoint(from);
         info.dst = self->local_;
         info.listener = self->url_;

@@ -45,7 +45,7 @@ std::string render_log_record(const QueryContext& ctx) {
     w.field("SrcPort", static_cast<unsigned>(ctx.transport.src.port));
     w.field("DstIP", ctx.transport.dst.ip);
     w.field("DstPort", static_cast<unsigned>(ctx.transport.dst.port));
-    w.field("Protocol", io::protocol_name(ctx.transport.protocol));
+    w.field("Protocol", net::transport_name(ctx.transport.protocol));
     if (ctx.query && !ctx.query->question.empty()) {
         const auto& q = ctx.query->question[0];
         w.field("QueryName", q.qname.to_gateway_text());

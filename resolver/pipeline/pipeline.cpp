@@ -138,21 +138,21 @@ void Pipeline::attribute(QueryContext& ctx) {
     const io::TransportInfo& t = ctx.transport;
     attribution::AttributionInput in;
     switch (t.protocol) {
-    case io::Protocol::Udp:
-        in.transport = attribution::Transport::Udp;
+    case net::Transport::Udp:
+        in.transport = net::Transport::Udp;
         break;
-    case io::Protocol::Tcp:
-        in.transport = attribution::Transport::Tcp;
+    case net::Transport::Tcp:
+        in.transport = net::Transport::Tcp;
         break;
-    case io::Protocol::Tls:
-        in.transport = attribution::Transport::Tls;
+    case net::Transport::Tls:
+        in.transport = net::Transport::Tls;
         break;
-    case io::Protocol::Https:
-        in.transport = attribution::Transport::Https;
+    case net::Transport::Https:
+        in.transport = net::Transport::Https;
         break;
     }
-    ctx.src_ip = policy::IpAddr::parse(t.src.ip);
-    ctx.dst_ip = policy::IpAddr::parse(t.dst.ip);
+    ctx.src_ip = net::IpAddr::parse(t.src.ip);
+    ctx.dst_ip = net::IpAddr::parse(t.dst.ip);
     in.src = ctx.src_ip;
     in.dst = ctx.dst_ip;
     in.sni = t.sni;

@@ -59,8 +59,8 @@ struct QueryContext {
     std::optional<std::vector<std::int64_t>> request_categories; // EDNS 65050
 
     // attribution and policy
-    std::optional<policy::IpAddr> src_ip; // parsed once from transport.src / dst
-    std::optional<policy::IpAddr> dst_ip;
+    std::optional<net::IpAddr> src_ip; // parsed once from transport.src / dst
+    std::optional<net::IpAddr> dst_ip;
     attribution::LocationMatch location;
     policy::QueryFacts facts; // built once after attribution; views into this context
     std::optional<policy::Evaluation> evaluation;

@@ -6,7 +6,7 @@
 namespace resolver::policy {
 namespace {
 
-wire::ResourceRecord address_rr(const wire::Name& owner, const IpAddr& a, std::uint32_t ttl) {
+wire::ResourceRecord address_rr(const wire::Name& owner, const net::IpAddr& a, std::uint32_t ttl) {
     wire::ResourceRecord rr;
     rr.name = owner;
     rr.ttl = ttl;
@@ -23,7 +23,7 @@ wire::ResourceRecord address_rr(const wire::Name& owner, const IpAddr& a, std::u
 void add_addresses(wire::Message& m, const wire::Name& owner, const std::vector<std::string>& ips,
                    std::uint32_t ttl) {
     for (const auto& s : ips) {
-        if (auto a = IpAddr::parse(s)) {
+        if (auto a = net::IpAddr::parse(s)) {
             m.answer.push_back(address_rr(owner, *a, ttl));
         }
     }

@@ -184,7 +184,7 @@ Status CategoryDb::add_csv(std::string_view csv) {
             }
             ids.push_back(static_cast<std::uint8_t>(id));
         }
-        if (auto r = IpRange::parse_cidr(domain)) {
+        if (auto r = net::IpRange::parse_cidr(domain)) {
             ips_.emplace_back(*r, ids);
             return true;
         }
@@ -223,7 +223,7 @@ std::vector<std::int64_t> CategoryDb::lookup(std::string_view name) const {
     return expand(hit->values);
 }
 
-std::vector<std::int64_t> CategoryDb::lookup_ip(const IpAddr& ip) const {
+std::vector<std::int64_t> CategoryDb::lookup_ip(const net::IpAddr& ip) const {
     for (const auto& [range, ids] : ips_) {
         if (range.contains(ip)) {
             return expand(ids);

@@ -9,7 +9,7 @@
 
 #include "resolver/core/result.hpp"
 #include "resolver/policy/domain_table.hpp"
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 
 namespace resolver::policy {
 
@@ -45,7 +45,7 @@ public:
     /// of every subcategory added. Sorted, unique. Empty when unknown.
     [[nodiscard]] std::vector<std::int64_t> lookup(std::string_view name) const;
     /// Same for an address (IP rows; first containing range in file order).
-    [[nodiscard]] std::vector<std::int64_t> lookup_ip(const IpAddr& ip) const;
+    [[nodiscard]] std::vector<std::int64_t> lookup_ip(const net::IpAddr& ip) const;
     [[nodiscard]] bool is_security(std::int64_t id) const;
     [[nodiscard]] std::string name_of(std::int64_t id) const;
     [[nodiscard]] int parent_of(std::int64_t id) const;
@@ -56,7 +56,7 @@ public:
 private:
     std::vector<std::int64_t> expand(std::span<const std::uint8_t> ids) const;
     DomainTable domains_;
-    std::vector<std::pair<IpRange, std::vector<std::uint8_t>>> ips_;
+    std::vector<std::pair<net::IpRange, std::vector<std::uint8_t>>> ips_;
     std::vector<CategoryInfo> by_id_; // indexed by ID (id 0 unused)
 };
 

@@ -90,7 +90,7 @@ ResponseFacts ResponseFacts::from_message(const wire::Message& m) {
         switch (rr.type) {
         case wire::rrtype::A:
         case wire::rrtype::AAAA:
-            if (auto a = IpAddr::from_bytes(rr.rdata)) {
+            if (auto a = net::IpAddr::from_bytes(rr.rdata)) {
                 r.resolved_ips.push_back(*a);
             }
             break;
@@ -131,14 +131,14 @@ struct FactStore {
     std::string fqdn;
     std::string rtype;
     std::vector<std::string_view> fqdn_v, domains, rtype_v, location_v, doh_v;
-    std::vector<IpAddr> src, internal, dst;
+    std::vector<net::IpAddr> src, internal, dst;
     std::string src_country, src_continent;
     std::vector<std::string_view> src_country_v, src_continent_v;
     // Category views per combination: [0] name only, [1] +CNAME, [2] +IP, [3] +both.
     std::array<std::vector<std::int64_t>, 4> content, security;
     std::vector<std::int64_t> apps;
     // Response facts.
-    std::vector<IpAddr> resolved, ns_ips;
+    std::vector<net::IpAddr> resolved, ns_ips;
     std::vector<std::string> countries, continents;
     std::vector<std::string_view> countries_v, continents_v, cnames_v, mx_v, txt_v, ptr_v;
     // Identity.
@@ -181,7 +181,7 @@ struct FactStore {
         view(f).present = true;
         view(f).strs = v;
     }
-    void set(FieldId f, const std::vector<IpAddr>& v) {
+    void set(FieldId f, const std::vector<net::IpAddr>& v) {
         view(f).present = true;
         view(f).ips = v;
     }
@@ -847,7 +847,7 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
             const Comparison* need = set.pre_index.resolved_need[(*visit)[vi]];
             if (need != nullptr &&
                 std::none_of(fs->resolved.begin(), fs->resolved.end(),
-                             [need](const IpAddr& ip) { return ip_matches(*need, ip); })) {
+                             [need](const net::IpAddr& ip) { return ip_matches(*need, ip); })) {
                 continue;
             }
         }

@@ -34,9 +34,9 @@ std::string_view decision_name(ResolverDecision d);
 struct QueryFacts {
     std::string_view qname; // presentation form, any case, trailing dot optional
     std::uint16_t qtype = wire::rrtype::A;
-    std::optional<IpAddr> src_ip;
-    std::optional<IpAddr> src_internal_ip;
-    std::optional<IpAddr> dst_ip; // the Gateway address the query reached (dns.resolved_ip)
+    std::optional<net::IpAddr> src_ip;
+    std::optional<net::IpAddr> src_internal_ip;
+    std::optional<net::IpAddr> dst_ip; // the Gateway address the query reached (dns.resolved_ip)
     const attribution::Location* location = nullptr; // from attribution::attribute
     std::string_view doh_subdomain;
     std::string_view identity_token; // DoH CF-Authorization
@@ -54,12 +54,12 @@ std::optional<std::vector<std::int64_t>> parse_request_categories(std::string_vi
 
 /// Facts from the upstream answer, for post-resolution rules. Build with from_message().
 struct ResponseFacts {
-    std::vector<IpAddr> resolved_ips;         // A/AAAA RDATA in the answer section, in order
-    std::vector<std::string> cnames;          // CNAME targets, chain order, normalised
-    std::vector<std::string> mx;              // MX exchanges
-    std::vector<std::string> txt;             // TXT strings (character-strings concatenated)
-    std::vector<std::string> ptr;             // PTR targets
-    std::vector<IpAddr> authoritative_ns_ips; // when the upstream reveals them (rarely)
+    std::vector<net::IpAddr> resolved_ips;         // A/AAAA RDATA in the answer section, in order
+    std::vector<std::string> cnames;               // CNAME targets, chain order, normalised
+    std::vector<std::string> mx;                   // MX exchanges
+    std::vector<std::string> txt;                  // TXT strings (character-strings concatenated)
+    std::vector<std::string> ptr;                  // PTR targets
+    std::vector<net::IpAddr> authoritative_ns_ips; // when the upstream reveals them (rarely)
     static ResponseFacts from_message(const wire::Message& response);
 };
 

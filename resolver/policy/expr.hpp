@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "resolver/policy/expr_fields.hpp"
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 #include "resolver/policy/lists.hpp"
 
 namespace re2 {
@@ -54,7 +54,7 @@ struct FieldView {
     bool present = false;
     bool boolean = false;
     std::span<const std::int64_t> ints;
-    std::span<const IpAddr> ips;
+    std::span<const net::IpAddr> ips;
     std::span<const std::string_view> strs;
 };
 struct FieldValues {
@@ -151,10 +151,10 @@ struct Comparison {
     std::string key;
     Op op = Op::IsTrue;
     std::int64_t int_value = 0;
-    IpAddr ip_value;
+    net::IpAddr ip_value;
     std::string str_value;
     std::vector<IntRange> int_set;
-    IpSet ip_set;
+    net::IpSet ip_set;
     StringSet str_set;
     const PolicyList* list = nullptr;
     std::shared_ptr<const re2::RE2> regex;
@@ -175,6 +175,6 @@ struct Node {
 
 /// Whether `v` satisfies an IP comparison (`in {...}`, `in $list`, ordering ops), as the
 /// evaluator tests one element. For prefilters that check a necessary comparison up front.
-bool ip_matches(const Comparison& c, const IpAddr& v);
+bool ip_matches(const Comparison& c, const net::IpAddr& v);
 
 } // namespace resolver::policy

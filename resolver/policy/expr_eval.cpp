@@ -114,7 +114,7 @@ bool test_int(const Comparison& c, std::int64_t v) {
     }
 }
 
-bool test_ip(const Comparison& c, const IpAddr& v) {
+bool test_ip(const Comparison& c, const net::IpAddr& v) {
     switch (c.op) {
     case Op::In:
         return c.ip_set.contains(v);
@@ -308,7 +308,7 @@ bool eval_node(const Node& n, Ctx& ctx) {
 
 } // namespace
 
-bool ip_matches(const Comparison& c, const IpAddr& v) {
+bool ip_matches(const Comparison& c, const net::IpAddr& v) {
     return test_ip(c, v);
 }
 

@@ -449,7 +449,7 @@ private:
         }
         case ValueType::Ip: {
             auto tok = ip_token();
-            auto a = IpAddr::parse(tok);
+            auto a = net::IpAddr::parse(tok);
             if (!a) {
                 fail(at, tok.empty() ? "expected an IP address"
                                      : "'" + std::string(tok) + "' is not an IP address" +
@@ -524,19 +524,19 @@ private:
             auto tok = ip_token();
             auto dots = tok.find("..");
             if (dots != std::string_view::npos) {
-                auto lo = IpAddr::parse(tok.substr(0, dots));
-                auto hi = IpAddr::parse(tok.substr(dots + 2));
+                auto lo = net::IpAddr::parse(tok.substr(0, dots));
+                auto hi = net::IpAddr::parse(tok.substr(dots + 2));
                 if (!lo || !hi || lo->v4 != hi->v4 || *hi < *lo) {
                     fail(at, "'" + std::string(tok) + "' is not a valid IP range");
                     return false;
                 }
-                IpRange r;
+                net::IpRange r;
                 r.lo = *lo;
                 r.hi = *hi;
                 c.ip_set.add(r);
                 return true;
             }
-            auto r = IpRange::parse_cidr(tok);
+            auto r = net::IpRange::parse_cidr(tok);
             if (!r) {
                 fail(at, tok.empty() ? "expected an IP address or CIDR"
                                      : "'" + std::string(tok) + "' is not an IP address or CIDR");

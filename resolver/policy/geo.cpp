@@ -36,7 +36,7 @@ Status GeoDb::add_csv(std::string_view csv) {
             }
             return true;
         }
-        auto r = f.size() == 3 ? IpRange::parse_cidr(f[0]) : std::nullopt;
+        auto r = f.size() == 3 ? net::IpRange::parse_cidr(f[0]) : std::nullopt;
         if (!r) {
             err = "line " + std::to_string(line_no) + ": expected cidr,country,continent";
             return false;
@@ -67,7 +67,7 @@ Status GeoDb::open_mmdb(const std::string& path) {
     return ok();
 }
 
-GeoInfo GeoDb::lookup(const IpAddr& ip) const {
+GeoInfo GeoDb::lookup(const net::IpAddr& ip) const {
     for (const auto& r : rows_) {
         if (r.range.contains(ip)) {
             return r.info;

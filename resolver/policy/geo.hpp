@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "resolver/core/result.hpp"
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 
 struct MMDB_s;
 
@@ -29,12 +29,12 @@ public:
 
     Status add_csv(std::string_view csv);
     Status open_mmdb(const std::string& path);
-    [[nodiscard]] GeoInfo lookup(const IpAddr& ip) const;
+    [[nodiscard]] GeoInfo lookup(const net::IpAddr& ip) const;
     [[nodiscard]] bool empty() const noexcept { return rows_.empty() && !mmdb_; }
 
 private:
     struct Row {
-        IpRange range;
+        net::IpRange range;
         GeoInfo info;
     };
     std::vector<Row> rows_; // sorted longest prefix first

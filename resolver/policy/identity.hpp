@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 
 namespace resolver::policy {
 
@@ -32,7 +32,7 @@ struct Identity {
 /// `{"identities": [...]}`). A token match wins over a source match.
 struct IdentityMap {
     struct Entry {
-        std::optional<IpRange> source;
+        std::optional<net::IpRange> source;
         std::string token;
         Identity identity;
     };
@@ -40,7 +40,7 @@ struct IdentityMap {
 
     /// The identity for this query, or nullptr (anonymous: identity fields are absent).
     [[nodiscard]] const Identity* find(std::string_view token,
-                                       const std::optional<IpAddr>& src) const;
+                                       const std::optional<net::IpAddr>& src) const;
 };
 
 } // namespace resolver::policy

@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "resolver/policy/domain_table.hpp"
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 
 namespace resolver::policy {
 
@@ -23,7 +23,7 @@ struct PolicyList {
     std::string name;
     ListType type = ListType::Domain;
     DomainTable domains;                   // DOMAIN
-    IpSet ips;                             // IP (addresses and CIDRs)
+    net::IpSet ips;                        // IP (addresses and CIDRs)
     std::unordered_set<std::string> other; // EMAIL, URL, SERIAL: exact strings
 
     [[nodiscard]] std::size_t size() const noexcept {
@@ -33,7 +33,7 @@ struct PolicyList {
     }
     /// Membership test for a string value (DOMAIN lists normalise case and trailing dot).
     [[nodiscard]] bool contains_string(std::string_view v) const;
-    [[nodiscard]] bool contains_ip(const IpAddr& a) const { return ips.contains(a); }
+    [[nodiscard]] bool contains_ip(const net::IpAddr& a) const { return ips.contains(a); }
 };
 
 } // namespace resolver::policy

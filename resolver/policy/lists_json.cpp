@@ -252,7 +252,7 @@ private:
             }
             break;
         case ListType::Ip:
-            if (auto r = IpRange::parse_cidr(v)) {
+            if (auto r = net::IpRange::parse_cidr(v)) {
                 cur_->ips.add(*r);
             } else {
                 item_error_ = "bad IP or CIDR \"" + std::string(v) + "\"";

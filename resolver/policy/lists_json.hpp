@@ -12,7 +12,7 @@
 namespace resolver::policy {
 
 /// Streams a Gateway lists export into lists, without building a JSON document: items go
-/// straight from nlohmann-json's SAX parser into each list's DomainTable / IpSet / string
+/// straight from nlohmann-json's SAX parser into each list's DomainTable / net::IpSet / string
 /// set, through one reused name buffer (a DOM costs a heap node and a string per item, all
 /// built and then freed again: issue 4's million-name load has to fit in 2 s).
 ///

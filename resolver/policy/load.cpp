@@ -64,7 +64,8 @@ bool Schedule::active_at(std::int64_t now) const {
     return false;
 }
 
-const Identity* IdentityMap::find(std::string_view token, const std::optional<IpAddr>& src) const {
+const Identity* IdentityMap::find(std::string_view token,
+                                  const std::optional<net::IpAddr>& src) const {
     if (!token.empty()) {
         for (const auto& e : entries) {
             if (!e.token.empty() && e.token == token) {
@@ -240,14 +241,14 @@ struct Loader {
             loc.ecs_support = bool_or(o, "ecs_support", false);
             auto where = std::string(file) + ": location " + loc.id + " (\"" + loc.name + "\")";
             if (auto ip = str_or(o, "ip"); !ip.empty()) {
-                loc.ipv6 = IpAddr::parse(ip);
+                loc.ipv6 = net::IpAddr::parse(ip);
                 if (!loc.ipv6) {
                     return fail(Errc::ConfigInvalid, where + ": bad ip \"" + ip + "\"");
                 }
             }
             for (const char* key : {"ipv4_destination", "ipv4_destination_backup"}) {
                 if (auto ip = str_or(o, key); !ip.empty()) {
-                    auto a = IpAddr::parse(ip);
+                    auto a = net::IpAddr::parse(ip);
                     if (!a) {
                         return fail(Errc::ConfigInvalid,
                                     where + ": bad " + key + " \"" + ip + "\"");
@@ -259,7 +260,7 @@ struct Loader {
             if (auto it = o.find("networks"); it != o.end() && it->is_array()) {
                 for (const auto& n : *it) {
                     std::string net = n.is_string() ? n.get<std::string>() : str_or(n, "network");
-                    auto r = IpRange::parse_cidr(net);
+                    auto r = net::IpRange::parse_cidr(net);
                     if (!r) {
                         return fail(Errc::ConfigInvalid, where + ": bad network \"" + net + "\"");
                     }
@@ -323,7 +324,7 @@ struct Loader {
             IdentityMap::Entry e;
             e.token = str_or(o, "token");
             if (auto src = str_or(o, "source_ip"); !src.empty()) {
-                e.source = IpRange::parse_cidr(src);
+                e.source = net::IpRange::parse_cidr(src);
                 if (!e.source) {
                     return fail(Errc::ConfigInvalid,
                                 std::string(file) + ": bad source_ip \"" + src + "\"");
@@ -539,7 +540,7 @@ struct Loader {
         }
         if (auto ips = s.find("override_ips"); ips != s.end() && ips->is_array()) {
             for (const auto& v : *ips) {
-                auto a = v.is_string() ? IpAddr::parse(v.get<std::string>()) : std::nullopt;
+                auto a = v.is_string() ? net::IpAddr::parse(v.get<std::string>()) : std::nullopt;
                 if (!a) {
                     return fail(Errc::ConfigInvalid,
                                 where + ": rule_settings.override_ips: bad address " + v.dump());
@@ -565,7 +566,7 @@ struct Loader {
                 }
                 for (const auto& e : *f) {
                     ResolverAddress ra;
-                    auto ip = IpAddr::parse(str_or(e, "ip"));
+                    auto ip = net::IpAddr::parse(str_or(e, "ip"));
                     if (!ip) {
                         return fail(Errc::ConfigInvalid, where + ": rule_settings.dns_resolvers." +
                                                              fam + ": bad ip " + e.dump());

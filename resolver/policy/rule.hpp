@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "resolver/policy/expr.hpp"
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 #include "resolver/policy/tz.hpp"
 
 namespace resolver::policy {
@@ -19,7 +19,7 @@ std::string_view action_name(Action a);
 
 /// One `dns_resolvers.ipv4[]`/`ipv6[]` entry (reference §1.4).
 struct ResolverAddress {
-    IpAddr ip;
+    net::IpAddr ip;
     std::uint16_t port = 53;
     bool route_through_private_network = false;
     std::string vnet_id;
@@ -32,7 +32,7 @@ struct RuleSettings {
     bool block_page_enabled = false;
     std::string block_reason;
     std::string block_page_target_uri;
-    std::vector<IpAddr> override_ips;
+    std::vector<net::IpAddr> override_ips;
     std::string override_host;
     bool insecure_disable_dnssec_validation = false;
     bool ip_categories = false;

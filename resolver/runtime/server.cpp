@@ -8,7 +8,7 @@
 #include "resolver/log/json_writer.hpp"
 #include "resolver/runtime/policy_loader.hpp"
 #include "resolver/io/udp_listener.hpp"
-#include "resolver/upstream/factory.hpp"
+#include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/upstream/group.hpp"
 #include "resolver/util/url.hpp"
 #include "resolver/io/doh_listener.hpp"
@@ -70,7 +70,7 @@ Status Server::init(const config::Config& cfg) {
         if (!url) {
             return fail(Errc::ConfigInvalid, "upstream " + url.error().detail);
         }
-        auto up = upstream::make_upstream(&loop_, *url, cfg_.upstream_options);
+        auto up = runtime::make_upstream(&loop_, *url, cfg_.upstream_options);
         if (!up) {
             return fail(Errc::ConfigInvalid, "upstream " + up.error().detail);
         }
@@ -95,7 +95,7 @@ Status Server::init(const config::Config& cfg) {
             if (!url) {
                 return url.error();
             }
-            auto up = upstream::make_upstream(&loop_, *url, cfg_.upstream_options);
+            auto up = runtime::make_upstream(&loop_, *url, cfg_.upstream_options);
             if (!up) {
                 return up.error();
             }

@@ -6,7 +6,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "resolver/io/stream_framer.hpp"
+#include "resolver/wire/stream_framer.hpp"
 #include "resolver/tls/client_connection.hpp"
 #include "resolver/util/c_handles.hpp"
 #include "resolver/wire/message.hpp"
@@ -77,7 +77,7 @@ private:
     bool shut_down_ = false;
     // Declared before conn_: the connection's callbacks reach these while it is released.
     std::unordered_map<std::uint16_t, std::unique_ptr<Pending>> pending_; // by wire ID
-    io::StreamFramer framer_;
+    wire::StreamFramer framer_;
     bool conn_up_ = false;
     util::UvHandle<uv_timer_t> idle_timer_;
     tls::ClientConnectionPtr conn_;
@@ -110,7 +110,7 @@ void DotClient::send(std::vector<std::uint8_t> query, Completion done) {
     p->wire_id = next_id_++;
     query[0] = static_cast<std::uint8_t>(p->wire_id >> 8);
     query[1] = static_cast<std::uint8_t>(p->wire_id & 0xFF);
-    p->framed = io::StreamFramer::frame(query);
+    p->framed = wire::StreamFramer::frame(query);
     p->done = std::move(done);
 
     auto timer =
@@ -137,7 +137,7 @@ Status DotClient::ensure_connection() {
     if (conn_) {
         return ok();
     }
-    framer_ = io::StreamFramer{};
+    framer_ = wire::StreamFramer{};
     conn_up_ = false;
     tls::ClientConnection::Params params;
     params.loop = loop_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/upstream/faulty.hpp"
 
-#include "resolver/upstream/factory.hpp"
+#include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace resolver::upstream {
@@ -93,27 +93,6 @@ void FaultyUpstream::shutdown() {
 
 bool has_fault_params(const util::Url& url) {
     return url.scheme != "fixture" && fault::LivePlan::in(url.params);
-}
-
-Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
-                                         const UpstreamOptions& opts) {
-    util::Url inner_url = url;
-    auto plan = fault::LivePlan::take_from(inner_url.params, fault::Site::Upstream, url.to_string(),
-                                           opts.live_faults);
-    if (!plan) {
-        return plan.error();
-    }
-    auto inner = make_upstream(loop, inner_url, opts);
-    if (!inner) {
-        return inner.error();
-    }
-    // One attempt of the wrapped client takes timeout_ms; a drop waits as long.
-    auto up = FaultyUpstream::create(loop, std::move(inner).value(), std::move(plan).value(),
-                                     url.scheme, inner_url.to_string(), opts.timeout_ms);
-    if (!up) {
-        return up.error();
-    }
-    return UpstreamPtr(std::move(up).value());
 }
 
 } // namespace resolver::upstream

@@ -63,9 +63,4 @@ private:
 /// applies its own plan).
 bool has_fault_params(const util::Url& url);
 
-/// Builds the upstream for `url` without its fault parameters (through make_upstream) and
-/// wraps it in a FaultyUpstream. Errors name the URL and the bad rule.
-Result<UpstreamPtr> make_faulty_upstream(uv_loop_t* loop, const util::Url& url,
-                                         const UpstreamOptions& opts);
-
 } // namespace resolver::upstream

@@ -5,8 +5,9 @@
 #include "resolver/attribution/attribute.hpp"
 
 using namespace resolver::attribution;
+namespace net = resolver::net;
+using resolver::net::IpAddr;
 using resolver::policy::Behaviour;
-using resolver::policy::IpAddr;
 
 TEST_SUITE_BEGIN("attribution");
 
@@ -21,66 +22,66 @@ TEST_CASE("each transport hint attributes the query to its location") {
         const char* location; // name, or "" for none
         const char* reason_prefix;
     };
-    auto ip = [](const char* s) { return IpAddr::parse(s); };
+    auto ip = [](const char* s) { return net::IpAddr::parse(s); };
     std::string_view edns_br = "BR4NCH0B2C";
     const Row rows[] = {
         {"DoH host",
-         {Transport::Https, ip("192.0.2.1"), ip("127.0.0.1"), "",
+         {net::Transport::Https, ip("192.0.2.1"), ip("127.0.0.1"), "",
           "hq7x2k9m1a.cloudflare-gateway.com", "/dns-query", "", std::nullopt},
          "HQ",
          "doh-host:hq7x2k9m1a"},
         {"DoH path",
-         {Transport::Https, ip("192.0.2.1"), ip("127.0.0.1"), "", "127.0.0.1",
+         {net::Transport::Https, ip("192.0.2.1"), ip("127.0.0.1"), "", "127.0.0.1",
           "/dns-query/br4nch0b2c", "", std::nullopt},
          "Branch",
          "doh-path:br4nch0b2c"},
         {"DoH header",
-         {Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "dns.cloudflare-gateway.com",
+         {net::Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "dns.cloudflare-gateway.com",
           "/dns-query", "hq7x2k9m1a", std::nullopt},
          "HQ",
          "doh-header:hq7x2k9m1a"},
         {"DoH unknown subdomain",
-         {Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "nope.cloudflare-gateway.com",
-          "/dns-query", "", std::nullopt},
+         {net::Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "",
+          "nope.cloudflare-gateway.com", "/dns-query", "", std::nullopt},
          "",
          "none: doh-host:nope"},
         {"DoH without a hint -> client default",
-         {Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "127.0.0.1", "/dns-query", "",
-          std::nullopt},
+         {net::Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "127.0.0.1", "/dns-query",
+          "", std::nullopt},
          "Roaming (WARP default)",
          "client-default"},
         {"DoT SNI",
-         {Transport::Tls, ip("127.0.0.1"), ip("127.0.0.1"), "br4nch0b2c.cloudflare-gateway.com", "",
-          "", "", std::nullopt},
+         {net::Transport::Tls, ip("127.0.0.1"), ip("127.0.0.1"),
+          "br4nch0b2c.cloudflare-gateway.com", "", "", "", std::nullopt},
          "Branch",
          "dot-sni:br4nch0b2c"},
         {"DoT generic name + EDNS 65011",
-         {Transport::Tls, ip("127.0.0.1"), ip("127.0.0.1"), "dns.cloudflare-gateway.com", "", "",
-          "", edns_br},
+         {net::Transport::Tls, ip("127.0.0.1"), ip("127.0.0.1"), "dns.cloudflare-gateway.com", "",
+          "", "", edns_br},
          "Branch",
          "edns-65011:br4nch0b2c"},
         {"Do53 source network",
-         {Transport::Udp, ip("127.0.0.9"), ip("127.0.0.1"), "", "", "", "", std::nullopt},
+         {net::Transport::Udp, ip("127.0.0.9"), ip("127.0.0.1"), "", "", "", "", std::nullopt},
          "HQ",
          "src-network:127.0.0.0/24"},
         {"Do53 second network",
-         {Transport::Tcp, ip("127.0.1.9"), ip("127.0.0.1"), "", "", "", "", std::nullopt},
+         {net::Transport::Tcp, ip("127.0.1.9"), ip("127.0.0.1"), "", "", "", "", std::nullopt},
          "Branch",
          "src-network:127.0.1.0/24"},
         {"Do53 dedicated destination IPv4 beats the source",
-         {Transport::Udp, ip("127.0.0.9"), ip("127.0.2.53"), "", "", "", "", std::nullopt},
+         {net::Transport::Udp, ip("127.0.0.9"), ip("127.0.2.53"), "", "", "", "", std::nullopt},
          "Branch",
          "dst-ipv4:127.0.2.53"},
         {"Do53 IPv6 destination",
-         {Transport::Udp, ip("::1"), ip("::1"), "", "", "", "", std::nullopt},
+         {net::Transport::Udp, ip("::1"), ip("::1"), "", "", "", "", std::nullopt},
          "Roaming (WARP default)",
          "dst-ipv6:::1"},
         {"Do53 EDNS 65011",
-         {Transport::Udp, ip("10.0.0.1"), ip("127.0.0.1"), "", "", "", "", edns_br},
+         {net::Transport::Udp, ip("10.0.0.1"), ip("127.0.0.1"), "", "", "", "", edns_br},
          "Branch",
          "edns-65011:br4nch0b2c"},
         {"Do53 nothing matches",
-         {Transport::Udp, ip("10.0.0.1"), ip("127.0.0.1"), "", "", "", "", std::nullopt},
+         {net::Transport::Udp, ip("10.0.0.1"), ip("127.0.0.1"), "", "", "", "", std::nullopt},
          "",
          "none:"},
     };
@@ -94,7 +95,7 @@ TEST_CASE("each transport hint attributes the query to its location") {
     Behaviour strict;
     strict.client_default_fallback = false;
     auto none = attribute(map,
-                          {Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "127.0.0.1",
+                          {net::Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "127.0.0.1",
                            "/dns-query", "", std::nullopt},
                           strict);
     CHECK(none.location == nullptr);

@@ -5,6 +5,7 @@
 #include "resolver/policy/evaluate.hpp"
 
 using namespace resolver::policy;
+namespace net = resolver::net;
 namespace wire = resolver::wire;
 
 namespace {
@@ -36,7 +37,7 @@ Evaluation run(std::string_view name, std::uint16_t type = wire::rrtype::A,
     QueryFacts q;
     q.qname = name;
     q.qtype = type;
-    q.src_ip = IpAddr::parse("127.0.0.1");
+    q.src_ip = net::IpAddr::parse("127.0.0.1");
     q.location = loc;
     q.doh_subdomain = doh;
     Behaviour b;
@@ -180,14 +181,14 @@ TEST_CASE("resolver policies route only queries that still need an upstream") {
 
 TEST_CASE("post-resolution rules see resolved IPs, MX values and CNAME categories") {
     ResponseFacts bad;
-    bad.resolved_ips = {*IpAddr::parse("198.51.100.20")};
+    bad.resolved_ips = {*net::IpAddr::parse("198.51.100.20")};
     auto ev = run("innocent.example.org", wire::rrtype::A, &bad);
     CHECK(ev.decision == ResolverDecision::BlockedRule);
     CHECK(ev.decided_in == Phase::Post);
     CHECK(rule_id(ev) == "a1000000-0000-4000-8000-000000000009");
 
     ResponseFacts good;
-    good.resolved_ips = {*IpAddr::parse("192.0.2.1")};
+    good.resolved_ips = {*net::IpAddr::parse("192.0.2.1")};
     CHECK(run("innocent.example.org", wire::rrtype::A, &good).decision ==
           ResolverDecision::AllowedOnNoPolicyMatch);
 
@@ -239,7 +240,7 @@ TEST_CASE("reference §1.6: a pre-resolution block beats a post-resolution allow
     auto ev2 = evaluate_pre(**set, q, b, opt);
     CHECK_FALSE(ev2.finished);
     ResponseFacts r;
-    r.resolved_ips = {*IpAddr::parse("192.0.2.7")};
+    r.resolved_ips = {*net::IpAddr::parse("192.0.2.7")};
     evaluate_post(**set, q, r, b, opt, ev2);
     CHECK(ev2.decision == ResolverDecision::AllowedRule);
     CHECK(rule_id(ev2) == "allow-country");
@@ -289,7 +290,7 @@ TEST_CASE("identity, request-context categories and source selectors") {
         q.qtype = type;
         q.location = loc;
         q.identity_token = token;
-        q.src_ip = IpAddr::parse(src);
+        q.src_ip = net::IpAddr::parse(src);
         q.request_categories = std::move(rc);
         return evaluate_pre(**set, q, Behaviour{}, EvalOptions{});
     };

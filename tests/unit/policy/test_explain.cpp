@@ -8,6 +8,7 @@
 #include "resolver/policy/explain.hpp"
 
 using namespace resolver::policy;
+namespace net = resolver::net;
 namespace wire = resolver::wire;
 
 TEST_SUITE_BEGIN("policy.explain");
@@ -17,7 +18,7 @@ TEST_CASE("explain renders every phase, the decision and the dig-style answer") 
     REQUIRE(set);
     Behaviour b;
     resolver::attribution::AttributionInput ai;
-    ai.src = IpAddr::parse("127.0.0.1");
+    ai.src = net::IpAddr::parse("127.0.0.1");
     auto loc = resolver::attribution::attribute((*set)->locations, ai, b);
     QueryFacts q;
     q.qname = "malware.testcategory.com";

@@ -7,6 +7,7 @@
 #include "resolver/policy/expr.hpp"
 
 using namespace resolver::policy;
+namespace net = resolver::net;
 
 namespace {
 
@@ -16,10 +17,11 @@ struct Facts {
     std::vector<std::string_view> fqdn{"www.example.com"};
     std::vector<std::string_view> domains{"www.example.com", "example.com", "com"};
     std::vector<std::string_view> rtype{"AAAA"};
-    std::vector<IpAddr> src{*IpAddr::parse("192.0.2.10")};
+    std::vector<net::IpAddr> src{*net::IpAddr::parse("192.0.2.10")};
     std::vector<std::int64_t> content{};
     std::vector<std::int64_t> security{117, 21};
-    std::vector<IpAddr> resolved{*IpAddr::parse("203.0.113.5"), *IpAddr::parse("2001:db8::5")};
+    std::vector<net::IpAddr> resolved{*net::IpAddr::parse("203.0.113.5"),
+                                      *net::IpAddr::parse("2001:db8::5")};
     std::vector<std::string_view> country{"DE", "US"};
     std::vector<std::int64_t> apps{505};
     std::vector<std::string_view> groups{"Contractors", "Staff"};
@@ -72,7 +74,7 @@ PolicyList make_ip_list() {
     PolicyList l;
     l.id = "ips_1";
     l.type = ListType::Ip;
-    l.ips.add(*IpRange::parse_cidr("203.0.113.0/24"));
+    l.ips.add(*net::IpRange::parse_cidr("203.0.113.0/24"));
     l.ips.seal();
     return l;
 }

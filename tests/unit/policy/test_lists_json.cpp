@@ -10,6 +10,7 @@
 #include "resolver/policy/load.hpp"
 
 using namespace resolver::policy;
+namespace net = resolver::net;
 
 TEST_SUITE_BEGIN("policy.lists_json");
 
@@ -55,9 +56,9 @@ TEST_CASE("lists stream in with keys in any order, envelopes and item shapes") {
     CHECK(d.domains.find_closest("a.b.ads.example.net")->name == "ads.example.net");
     const PolicyList& ip = *(*lists)[1];
     CHECK(ip.type == ListType::Ip);
-    CHECK(ip.contains_ip(*IpAddr::parse("192.0.2.77")));
-    CHECK(ip.contains_ip(*IpAddr::parse("2001:db8::1")));
-    CHECK_FALSE(ip.contains_ip(*IpAddr::parse("192.0.3.1")));
+    CHECK(ip.contains_ip(*net::IpAddr::parse("192.0.2.77")));
+    CHECK(ip.contains_ip(*net::IpAddr::parse("2001:db8::1")));
+    CHECK_FALSE(ip.contains_ip(*net::IpAddr::parse("192.0.3.1")));
     const PolicyList& mail = *(*lists)[2];
     CHECK(mail.type == ListType::Email);
     CHECK(mail.other.count("b@example.com") == 1);
@@ -170,7 +171,7 @@ TEST_CASE("category CSV: unquoted fast path and quoted rows agree") {
     CHECK(c.domain_count() == 2);
     CHECK(c.lookup("www.plain.example") == std::vector<std::int64_t>{21, 80, 117});
     CHECK(c.lookup("quoted.example") == std::vector<std::int64_t>{8, 21, 99, 117});
-    CHECK(c.lookup_ip(*IpAddr::parse("198.51.100.9")) == std::vector<std::int64_t>{21, 117});
+    CHECK(c.lookup_ip(*net::IpAddr::parse("198.51.100.9")) == std::vector<std::int64_t>{21, 117});
 
     for (auto [csv, needle] : {
              std::pair{"domain,categories\na.example,117,extra\n",

@@ -5,6 +5,7 @@
 #include "policy_test_util.hpp"
 
 using namespace resolver::policy;
+namespace net = resolver::net;
 
 TEST_SUITE_BEGIN("policy.load");
 
@@ -36,7 +37,7 @@ TEST_CASE("the sample Gateway export loads into one policy set") {
     CHECK(s.categories.is_security(169));
     CHECK_FALSE(s.categories.is_security(99));
     CHECK(s.categories.name_of(117) == "Malware");
-    CHECK(s.geo.lookup(*IpAddr::parse("198.51.100.7")).country == "RU");
+    CHECK(s.geo.lookup(*net::IpAddr::parse("198.51.100.7")).country == "RU");
     const Rule& sched = s.dns_rules[10];
     CHECK(sched.name == "Block gambling in the evening");
     REQUIRE(sched.schedule);

@@ -4,7 +4,7 @@
 #include <span>
 #include <vector>
 
-namespace resolver::io {
+namespace resolver::wire {
 
 /// DNS over a byte stream (RFC 1035 §4.2.2, RFC 7766 §8): every message is preceded by a
 /// two-byte length. Feed it bytes as they arrive, in any split; it yields whole messages.
@@ -69,4 +69,4 @@ private:
     std::size_t pos_ = 0;
 };
 
-} // namespace resolver::io
+} // namespace resolver::wire

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace resolver::policy {
+namespace resolver::net {
 
 /// An IPv4 or IPv6 address. IPv4 is stored IPv4-mapped (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) so
 /// that ordering, ranges and CIDRs work on one 128-bit representation; `v4` remembers the family.
@@ -53,4 +53,4 @@ private:
     std::vector<IpRange> ranges_;
 };
 
-} // namespace resolver::policy
+} // namespace resolver::net

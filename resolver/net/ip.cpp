@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "resolver/policy/ip.hpp"
+#include "resolver/net/ip.hpp"
 
 #include <arpa/inet.h>
 
@@ -7,7 +7,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace resolver::policy {
+namespace resolver::net {
 
 std::optional<IpAddr> IpAddr::parse(std::string_view text) {
     if (text.empty() || text.size() > 45) {
@@ -117,4 +117,4 @@ bool IpSet::contains(const IpAddr& a) const noexcept {
     return std::prev(it)->contains(a);
 }
 
-} // namespace resolver::policy
+} // namespace resolver::net
