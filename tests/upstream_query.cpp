@@ -34,6 +34,8 @@ const char* errc_name(Errc c) {
         return "UpstreamFailure";
     case Errc::ConfigInvalid:
         return "ConfigInvalid";
+    case Errc::Overloaded:
+        return "Overloaded";
     case Errc::Internal:
         return "Internal";
     }

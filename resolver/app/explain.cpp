@@ -7,13 +7,14 @@
 #include <iostream>
 #include <sstream>
 
-#include "resolver/policy/answer.hpp"
-#include "resolver/policy/evaluate.hpp"
+#include "resolver/log/query_record.hpp"
 #include "resolver/policy/explain.hpp"
 #include "resolver/policy/load.hpp"
 #include "resolver/runtime/policy_loader.hpp"
 #include "resolver/runtime/upstream_factory.hpp"
+#include "resolver/stages/runner.hpp"
 #include "resolver/util/c_handles.hpp"
+#include "resolver/util/hex.hpp"
 
 namespace resolver::app {
 namespace {
@@ -70,14 +71,17 @@ Result<std::vector<wire::ResourceRecord>> read_records(const std::string& path) 
     return out;
 }
 
-/// Asks `url` one question on a private loop and waits for the answer.
-Result<wire::Message> ask(const std::string& url_text, const wire::Message& query) {
+/// Sends the runner's upstream query to `url` on a private loop and waits for the answer.
+Result<stages::UpstreamAnswer> ask(const std::string& url_text,
+                                   const std::vector<std::uint8_t>& q) {
     auto url = util::parse_url(url_text);
     if (!url) {
         return url.error();
     }
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    if (int rc = uv_loop_init(&loop); rc != 0) {
+        return fail(Errc::Internal, std::string("uv_loop_init: ") + uv_strerror(rc));
+    }
     std::optional<Result<upstream::Exchange>> got;
     {
         auto up = runtime::make_upstream(&loop, *url, upstream::UpstreamOptions{});
@@ -85,10 +89,7 @@ Result<wire::Message> ask(const std::string& url_text, const wire::Message& quer
             uv_loop_close(&loop);
             return up.error();
         }
-        wire::Message q = query;
-        q.id = 0x4242;
-        (*up)->send(wire::serialize(q),
-                    [&](Result<upstream::Exchange> r) { got.emplace(std::move(r)); });
+        (*up)->send(q, [&](Result<upstream::Exchange> r) { got.emplace(std::move(r)); });
         while (!got && uv_run(&loop, UV_RUN_ONCE) != 0) {
         }
         (*up)->shutdown();
@@ -101,149 +102,180 @@ Result<wire::Message> ask(const std::string& url_text, const wire::Message& quer
     if (!*got) {
         return got->error();
     }
-    auto parsed = wire::parse({(*got)->wire.data(), (*got)->wire.size()});
-    if (!parsed) {
-        return fail(Errc::UpstreamFailure, url_text + ": " + parsed.failure.reason);
+    return stages::UpstreamAnswer{std::move((*got)->wire), url_text};
+}
+
+/// The upstream's answer made from an answer file: the records as a recursive resolver
+/// would return them to the runner's query (same ID and question, RD RA, NOERROR).
+Result<stages::UpstreamAnswer> answer_from_file(const std::string& path,
+                                                const stages::UpstreamRequest& req) {
+    auto rrs = read_records(path);
+    if (!rrs) {
+        return rrs.error();
     }
-    return std::move(*parsed.message);
+    auto query = wire::parse({req.wire.data(), req.wire.size()});
+    wire::Message m = wire::make_response(*query.message, wire::rcode::NoError);
+    m.set_flag(wire::kFlagRa, true);
+    m.answer = std::move(rrs).value();
+    return stages::UpstreamAnswer{wire::serialize(m), "answer file " + path};
+}
+
+/// The client's query as `kdig`/`dig` would send it with the same flags.
+Result<wire::Message> build_query(const ExplainRequest& req) {
+    auto qname = wire::Name::from_text(req.name);
+    if (req.name.empty() || !qname) {
+        return fail(Errc::ConfigInvalid, "--name must be a domain name");
+    }
+    auto qtype = wire::type_from_name(req.type);
+    if (!qtype) {
+        return fail(Errc::ConfigInvalid, "unknown --type '" + req.type + "'");
+    }
+    wire::Message query;
+    query.id = req.id;
+    query.set_flag(wire::kFlagRd, true);
+    query.set_flag(wire::kFlagCd, req.cd);
+    query.question.push_back(wire::Question{*qname, *qtype, wire::rrclass::IN});
+    if (req.udp_size == 0) {
+        if (!req.edns_location.empty() || !req.request_categories.empty() || req.dnssec_ok) {
+            return fail(Errc::ConfigInvalid,
+                        "--no-edns cannot carry --edns-location, --request-categories or --do");
+        }
+        return query;
+    }
+    query.edns.emplace();
+    query.edns->udp_size = req.udp_size;
+    query.edns->dnssec_ok = req.dnssec_ok;
+    if (!req.edns_location.empty()) {
+        query.edns->options.push_back({wire::edns_opt::Location, req.edns_location});
+    }
+    if (!req.request_categories.empty()) {
+        if (!policy::parse_request_categories(req.request_categories)) {
+            return fail(Errc::ConfigInvalid,
+                        "--request-categories must be JSON like {\"categories\":[2,67]}");
+        }
+        query.edns->options.push_back({wire::edns_opt::RequestCategories, req.request_categories});
+    }
+    return query;
+}
+
+/// The transport facts a listener would have filled for the same query.
+Result<net::TransportInfo> build_transport(const ExplainRequest& req, const policy::Behaviour& b) {
+    net::TransportInfo t;
+    auto proto = net::transport_from_name(req.protocol);
+    if (!proto) {
+        return fail(Errc::ConfigInvalid, "--protocol must be udp, tcp, tls (dot) or https (doh)");
+    }
+    t.protocol = *proto;
+    t.datagram = net::row(*proto).datagram;
+    if (!net::IpAddr::parse(req.src)) {
+        return fail(Errc::ConfigInvalid, "--src must be an IP address");
+    }
+    if (!net::IpAddr::parse(req.dst)) {
+        return fail(Errc::ConfigInvalid, "--dst must be an IP address");
+    }
+    t.src = {req.src, 40000};
+    t.dst = {req.dst, net::row(*proto).default_port};
+    t.listener = std::string(net::transport_name(*proto)) + "://" + req.dst + " (explain)";
+    const bool encrypted = net::row(*proto).encrypted;
+    const bool https = *proto == net::Transport::Https;
+    std::string host = req.doh_host;
+    if (host.empty() && !req.doh_subdomain.empty()) {
+        host = req.doh_subdomain + "." + b.gateway_domain;
+    }
+    if (!encrypted && (!host.empty() || !req.sni.empty())) {
+        return fail(Errc::ConfigInvalid, "--doh-subdomain, --doh-host and --sni need "
+                                         "--protocol tls or https");
+    }
+    if (!https && (!req.doh_path.empty() || !req.doh_header.empty() || !req.token.empty())) {
+        return fail(Errc::ConfigInvalid, "--doh-path, --doh-header and --token need "
+                                         "--protocol https");
+    }
+    t.sni = req.sni.empty() ? host : req.sni;
+    if (https) {
+        t.http_host = host.empty() ? req.dst : host;
+        t.http_path = req.doh_path.empty() ? "/dns-query" : req.doh_path;
+        t.http_location = req.doh_header;
+        t.http_authorization = req.token;
+    }
+    return t;
 }
 
 } // namespace
 
 int run_explain(const config::Config& cfg, const ExplainRequest& req) {
-    auto qname = wire::Name::from_text(req.name);
-    if (req.name.empty() || !qname) {
-        return bad("--name must be a domain name");
-    }
-    auto qtype = wire::type_from_name(req.type);
-    if (!qtype) {
-        return bad("unknown --type '" + req.type + "'");
-    }
     auto snapshot = runtime::load_policy_snapshot(cfg, 1);
     if (!snapshot) {
         return bad(snapshot.error().detail);
     }
-    const auto& set = (*snapshot)->set;
-    const policy::Behaviour* behaviour = &(*snapshot)->behaviour;
-    std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    auto query = build_query(req);
+    if (!query) {
+        return bad(query.error().detail);
+    }
+    auto transport = build_transport(req, (*snapshot)->behaviour);
+    if (!transport) {
+        return bad(transport.error().detail);
+    }
+    auto start = std::chrono::system_clock::now();
     if (!req.at.empty()) {
         auto t = policy::parse_rfc3339(req.at);
         if (!t) {
             return bad("--at must be an RFC 3339 time, e.g. 2026-11-28T18:30:00Z");
         }
-        now = *t;
+        start = std::chrono::system_clock::time_point(std::chrono::seconds(*t));
+    }
+    core::ManualClock clock(start);
+    core::SystemRng rng;
+    stages::Environment env;
+    env.policy = *snapshot;
+    env.config.udp_payload = cfg.udp_payload;
+    env.clock = &clock;
+    env.rng = &rng;
+    env.trace = true;
+    stages::StageRunner runner(std::move(env));
+
+    stages::QueryContext ctx;
+    ctx.id = 1;
+    ctx.transport = std::move(transport).value();
+    const auto wire_in = wire::serialize(*query);
+    stages::Step step = runner.start(ctx, wire_in);
+    const bool can_resolve = !req.answer_file.empty() || !req.upstream.empty();
+    while (step == stages::Step::NeedUpstream && can_resolve) {
+        auto answer = !req.answer_file.empty()
+                          ? answer_from_file(req.answer_file, *ctx.upstream_request)
+                          : ask(req.upstream, ctx.upstream_request->wire);
+        if (!answer && answer.error().code == Errc::ConfigInvalid) {
+            return bad(answer.error().detail);
+        }
+        step = runner.resume(ctx, std::move(answer));
     }
 
-    wire::Message query;
-    query.id = 0;
-    query.set_flag(wire::kFlagRd, true);
-    query.question.push_back(wire::Question{*qname, *qtype, wire::rrclass::IN});
-    query.edns.emplace();
-    if (!req.edns_location.empty()) {
-        query.edns->options.push_back({wire::edns_opt::Location, req.edns_location});
+    // What the client receives, read back from the bytes the resolver would send.
+    std::optional<wire::Message> sent;
+    if (step == stages::Step::Done && ctx.disposition == stages::Disposition::Answered) {
+        sent = std::move(wire::parse({ctx.wire_out.data(), ctx.wire_out.size()}).message);
     }
-
-    attribution::AttributionInput in;
-    if (req.protocol == "udp") {
-        in.transport = net::Transport::Udp;
-    } else if (req.protocol == "tcp") {
-        in.transport = net::Transport::Tcp;
-    } else if (req.protocol == "tls" || req.protocol == "dot") {
-        in.transport = net::Transport::Tls;
-    } else if (req.protocol == "https" || req.protocol == "doh") {
-        in.transport = net::Transport::Https;
-    } else {
-        return bad("--protocol must be udp, tcp, tls or https");
-    }
-    in.src = net::IpAddr::parse(req.src);
-    in.dst = net::IpAddr::parse(req.dst);
-    if (!in.src) {
-        return bad("--src must be an IP address");
-    }
-    const std::string host =
-        req.doh_subdomain.empty() ? "" : req.doh_subdomain + "." + behaviour->gateway_domain;
-    in.sni = req.sni.empty() ? std::string_view(host) : std::string_view(req.sni);
-    in.http_host = host;
-    in.http_location = req.doh_header;
-    if (!req.edns_location.empty()) {
-        in.edns_location = req.edns_location;
-    }
-    const auto match = attribution::attribute(set->locations, in, *behaviour);
-
-    const std::string qname_text = qname->to_gateway_text();
-    policy::QueryFacts facts;
-    facts.qname = qname_text;
-    facts.qtype = *qtype;
-    facts.src_ip = in.src;
-    facts.dst_ip = in.dst;
-    facts.location = match.location;
-    facts.doh_subdomain = match.doh_subdomain;
-    facts.identity_token = req.token;
-    if (!req.request_categories.empty()) {
-        facts.request_categories = policy::parse_request_categories(req.request_categories);
-        if (!facts.request_categories) {
-            return bad("--request-categories must be JSON like {\"categories\":[2,67]}");
-        }
-    }
-    policy::EvalOptions opt;
-    opt.now = now;
-    opt.trace = true;
-    policy::Evaluation ev = policy::evaluate_pre(*set, facts, *behaviour, opt);
-
-    std::optional<wire::Message> upstream_answer;
-    auto resolve = [&](const wire::Message& q) -> Result<wire::Message> {
-        if (!req.answer_file.empty()) {
-            auto rrs = read_records(req.answer_file);
-            if (!rrs) {
-                return rrs.error();
-            }
-            wire::Message m = wire::make_response(q, wire::rcode::NoError);
-            m.answer = std::move(rrs).value();
-            return m;
-        }
-        if (!req.upstream.empty()) {
-            return ask(req.upstream, q);
-        }
-        return fail(Errc::ConfigInvalid, "no answer given");
-    };
-    std::optional<wire::Message> answer;
-    if (ev.needs_resolution()) {
-        if (!req.answer_file.empty() || !req.upstream.empty()) {
-            auto r = resolve(query);
-            if (!r) {
-                return bad(r.error().detail);
-            }
-            upstream_answer = std::move(r).value();
-            policy::evaluate_post(*set, facts,
-                                  policy::ResponseFacts::from_message(*upstream_answer), *behaviour,
-                                  opt, ev);
-            if (auto s = policy::synthesize(query, ev, *behaviour); s && !s->pending_target) {
-                answer = s->message;
-            } else {
-                answer = *upstream_answer;
-            }
-        }
-    } else if (auto s = policy::synthesize(query, ev, *behaviour)) {
-        if (s->pending_target && (!req.answer_file.empty() || !req.upstream.empty())) {
-            wire::Message tq = query;
-            tq.question[0].qname = *s->pending_target;
-            if (auto r = resolve(tq)) {
-                policy::complete_answer(*s, *r);
-            }
-        }
-        answer = s->message;
-    }
-
+    static const policy::Evaluation kNoEvaluation{};
     policy::ExplainInput out;
-    out.query = &facts;
-    out.location = &match;
-    out.ev = &ev;
-    out.behaviour = &*behaviour;
-    out.upstream = upstream_answer ? &*upstream_answer : nullptr;
-    out.answer = answer ? &*answer : nullptr;
-    out.now = now;
+    out.query = ctx.evaluation ? &ctx.facts : nullptr;
+    out.location = &ctx.location;
+    out.ev = ctx.evaluation ? &*ctx.evaluation : &kNoEvaluation;
+    out.behaviour = &ctx.policy->behaviour;
+    out.upstream = ctx.upstream_answer ? &*ctx.upstream_answer : nullptr;
+    out.answer = sent ? &*sent : nullptr;
+    out.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch())
+                  .count();
+    out.warnings = &ctx.policy->set->warnings;
+    out.pending = step == stages::Step::NeedUpstream
+                      ? "the answer needs the upstream's reply for " +
+                            ctx.upstream_request->question.qname.to_text() + " " +
+                            wire::type_name(ctx.upstream_request->question.qtype) + " (route " +
+                            ctx.upstream_request->route_key +
+                            "): give --answer FILE or --upstream URL"
+                      : "";
+    out.response_hex = util::hex(ctx.wire_out.data(), ctx.wire_out.size());
+    out.log_record = step == stages::Step::Done ? log::render_query_record(ctx) : "";
+    out.upstream_error = ctx.upstream_error ? ctx.upstream_error->detail : "";
+    out.note = ctx.drop_reason;
     std::cout << (req.json ? policy::render_explain_json(out) : policy::render_explain_text(out));
     if (req.json) {
         std::cout << "\n";

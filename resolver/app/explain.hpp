@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "resolver/config/config.hpp"
@@ -13,7 +14,9 @@ struct ExplainRequest {
     std::string protocol = "udp"; // udp, tcp, tls, https
     std::string src = "127.0.0.1";
     std::string dst = "127.0.0.1";
-    std::string doh_subdomain;      // sets the DoH host <sub>.<gateway domain>
+    std::string doh_subdomain;      // sets the DoH host / SNI <sub>.<gateway domain>
+    std::string doh_host;           // DoH :authority / Host as given (overrides doh_subdomain)
+    std::string doh_path;           // DoH request path, e.g. /dns-query/<sub>
     std::string doh_header;         // cf-dns-location
     std::string sni;                // DoT/DoH SNI
     std::string edns_location;      // EDNS 65011
@@ -22,6 +25,10 @@ struct ExplainRequest {
     std::string at;                 // RFC 3339 time; "" = now
     std::string answer_file;        // records the upstream "answered" (presentation format)
     std::string upstream;           // or: ask this upstream URL (fixture:DIR works offline)
+    std::uint16_t id = 0;           // the client's message ID
+    std::uint16_t udp_size = 1232;  // EDNS payload size; 0 = no EDNS (--no-edns)
+    bool dnssec_ok = false;         // EDNS DO
+    bool cd = false;                // CD
     bool json = false;
 };
 

@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
     explain->add_option("--dst", ex.dst, "address the query reached (default 127.0.0.1)");
     explain->add_option("--doh-subdomain", ex.doh_subdomain,
                         "DoH/DoT location subdomain (host <sub>.<gateway domain>)");
+    explain->add_option("--doh-host", ex.doh_host,
+                        "DoH :authority / Host (default from --doh-subdomain)");
+    explain->add_option("--doh-path", ex.doh_path,
+                        "DoH request path (default /dns-query; /dns-query/<sub> names a location)");
     explain->add_option("--doh-header", ex.doh_header, "cf-dns-location header value");
     explain->add_option("--sni", ex.sni, "TLS server name");
     explain->add_option("--edns-location", ex.edns_location, "EDNS option 65011 value");
@@ -82,6 +86,13 @@ int main(int argc, char** argv) {
                         "upstream answer records in presentation format");
     explain->add_option("--upstream", ex.upstream,
                         "ask this upstream for the answer (fixture:DIR works offline)");
+    explain->add_option("--id", ex.id, "the query's message ID (default 0)");
+    explain->add_option("--udp-size", ex.udp_size,
+                        "EDNS payload size the client advertises (default 1232)");
+    bool no_edns = false;
+    explain->add_flag("--no-edns", no_edns, "send the query without EDNS (like dig +noedns)");
+    explain->add_flag("--do", ex.dnssec_ok, "set the EDNS DO bit (like dig +dnssec)");
+    explain->add_flag("--cd", ex.cd, "set the CD bit (like dig +cd)");
     explain->add_flag("--json", ex.json, "JSON output (schema dnslab.explain.v1)");
     try {
         app.parse(argc, argv);
@@ -125,6 +136,9 @@ int main(int argc, char** argv) {
     override_str(cfg.mmdb_file, mmdb);
     override_str(cfg.identities_file, identities);
     if (explain->parsed()) {
+        if (no_edns) {
+            ex.udp_size = 0;
+        }
         return resolver::app::run_explain(cfg, ex);
     }
     if (cfg.listen.empty()) {

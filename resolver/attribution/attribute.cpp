@@ -48,7 +48,7 @@ bool endpoint_enabled(const Location& l, net::Transport t, bool v6) {
 } // namespace
 
 LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
-                        const policy::Behaviour& behaviour) {
+                        const AttributionSettings& settings) {
     LocationMatch m;
     const bool v6 = in.dst && !in.dst->v4;
     auto by_sub = [&](std::string_view sub, std::string_view how) -> bool {
@@ -71,7 +71,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
     // DoH and DoT after their hints: the subdomain field of the log, and the WARP default
     // location when no hint decided (reference §4.1).
     auto encrypted = [&](bool decided, std::string& subdomain, std::string_view what) {
-        if (!decided && behaviour.client_default_fallback && map.client_default != nullptr) {
+        if (!decided && settings.client_default_fallback && map.client_default != nullptr) {
             m.location = map.client_default;
             m.reason = "client-default";
         }
@@ -82,9 +82,9 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
         }
     };
     if (in.transport == net::Transport::Https) {
-        std::string sub = subdomain_of(in.http_host, behaviour.gateway_domain);
+        std::string sub = subdomain_of(in.http_host, settings.gateway_domain);
         if (sub.empty() && in.http_host.empty()) {
-            sub = subdomain_of(in.sni, behaviour.gateway_domain);
+            sub = subdomain_of(in.sni, settings.gateway_domain);
         }
         bool decided = false;
         if (!sub.empty()) {
@@ -103,7 +103,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
         return m;
     }
     if (in.transport == net::Transport::Tls) {
-        std::string sub = subdomain_of(in.sni, behaviour.gateway_domain);
+        std::string sub = subdomain_of(in.sni, settings.gateway_domain);
         const bool decided = !sub.empty() ? by_sub(sub, "dot-sni") : edns();
         encrypted(decided, m.dot_subdomain, "DoT");
         return m;

@@ -5,7 +5,6 @@
 #include <string_view>
 
 #include "resolver/attribution/location.hpp"
-#include "resolver/policy/behaviour.hpp"
 #include "resolver/net/ip.hpp"
 #include "resolver/net/transport.hpp"
 
@@ -23,6 +22,14 @@ struct AttributionInput {
     std::optional<std::string_view> edns_location; // EDNS option 65011 payload
 };
 
+/// The account settings attribution reads (policy::Behaviour::attribution() fills them).
+struct AttributionSettings {
+    std::string_view gateway_domain = "cloudflare-gateway.com";
+    /// DoH/DoT without any hint go to the `client_default` location (the WARP client's
+    /// default DoH endpoint).
+    bool client_default_fallback = true;
+};
+
 /// The attribution outcome. `location == nullptr` means no location: the query is resolved
 /// without the account's policies and logged `allowedOnNoLocation` (reference §4.1).
 struct LocationMatch {
@@ -36,7 +43,7 @@ struct LocationMatch {
 };
 
 /// Attributes one query to a location, following reference §4.1 / §8.1:
-///  - DoH: first label of the Host under `behaviour.gateway_domain` (not the generic `dns`),
+///  - DoH: first label of the Host under `settings.gateway_domain` (not the generic `dns`),
 ///    then the lab path `/dns-query/<sub>`, then the `cf-dns-location` header, then EDNS 65011.
 ///    The source address is never used for DoH.
 ///  - DoT: first label of the SNI under the gateway domain, then EDNS 65011 (the generic
@@ -44,10 +51,10 @@ struct LocationMatch {
 ///  - Do53: dedicated destination IPv4 (`ipv4_destination[_backup]`), then source IPv4 in a
 ///    location's `networks` (longest prefix), then the destination IPv6 (`ip`), then EDNS 65011.
 ///  - DoH/DoT with no hint at all fall back to the `client_default` location when
-///    `behaviour.client_default_fallback` (the WARP client's default DoH endpoint). A hint
+///    `settings.client_default_fallback` (the WARP client's default DoH endpoint). A hint
 ///    naming an unknown subdomain is no location, never the default.
 /// Locations whose endpoint for the transport is disabled are not matched. Pure and total.
 LocationMatch attribute(const LocationMap& locations, const AttributionInput& in,
-                        const policy::Behaviour& behaviour);
+                        const AttributionSettings& settings);
 
 } // namespace resolver::attribution

@@ -64,7 +64,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
           "doh", "policy", "behaviour"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
-          "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms"}},
+          "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
+          "max_waiting_queries"}},
         {"tcp", {"idle_timeout_ms", "max_connections", "max_message_size", "max_in_flight"}},
         {"tls", {"cert", "key", "gateway_domain"}},
         {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
@@ -131,6 +132,7 @@ Result<Config> load_file(const std::string& path) {
         r.get(*t, "resolver", "cache_max_ttl", c.cache_max_ttl);
         r.get(*t, "resolver", "udp_payload", c.udp_payload);
         r.get(*t, "resolver", "shutdown_grace_ms", c.shutdown_grace_ms);
+        r.get(*t, "resolver", "max_waiting_queries", c.max_waiting_queries);
     }
     if (const auto* t = root["tcp"].as_table()) {
         r.get(*t, "tcp", "idle_timeout_ms", c.stream_limits.idle_timeout_ms);

@@ -28,6 +28,7 @@ struct Config {
     std::uint32_t cache_max_ttl = 86400;
     std::uint16_t udp_payload = 1232;
     unsigned shutdown_grace_ms = 2000;
+    std::size_t max_waiting_queries = 10000; // queries waiting for upstreams at once
 
     // [tcp] (and DoT/DoH connection limits)
     io::StreamLimits stream_limits;

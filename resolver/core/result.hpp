@@ -15,6 +15,7 @@ enum class Errc : std::uint8_t {
     UpstreamTimeout,  // no usable answer before the deadline
     UpstreamFailure,  // SERVFAIL/REFUSED from upstream, TLS or HTTP errors, refused connection
     ConfigInvalid,    // only ever seen at startup or reload
+    Overloaded,       // a lab limit refused the work (in-flight caps): the detail names it
     Internal,         // a C library returned something we did not expect
 };
 

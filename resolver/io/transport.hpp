@@ -10,28 +10,10 @@
 
 namespace resolver::io {
 
-/// An IP address in presentation form and a port.
-struct Endpoint {
-    std::string ip;
-    std::uint16_t port = 0;
-};
-
-/// Every transport detail that can decide a Gateway location or appear in the log.
-/// Filled by the listener; past decode the pipeline sees the transport only as this data.
-struct TransportInfo {
-    net::Transport protocol = net::Transport::Udp;
-    Endpoint src;                   // the client
-    Endpoint dst;                   // the local address and port the query reached
-    std::string listener;           // the listener URL, as printed in the ready file
-    std::string sni;                // TLS server name (DoT and DoH), "" when absent
-    std::string http_host;          // DoH :authority or Host header, without port
-    std::string http_path;          // DoH request path without the query string
-    std::string http_location;      // DoH `cf-dns-location` header
-    std::string http_authorization; // DoH `CF-Authorization` header (a user token)
-    /// Largest response the transport can carry: the client's EDNS size on UDP is applied
-    /// later by the pipeline; streams carry 65535.
-    bool datagram = true;
-};
+// The transport facts moved to net/ (stages read them without knowing io/); these names
+// stay so that listener code reads as before.
+using Endpoint = net::Endpoint;
+using TransportInfo = net::TransportInfo;
 
 /// What the pipeline hands back to the listener for one query.
 struct Reply {

@@ -1,25 +1,26 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <random>
+#include <memory>
+#include <string>
 #include <unordered_map>
-
-#include <uv.h>
 
 #include "resolver/cache/cache.hpp"
 #include "resolver/io/transport.hpp"
 #include "resolver/log/query_log.hpp"
-#include "resolver/pipeline/query_context.hpp"
+#include "resolver/stages/runner.hpp"
 #include "resolver/upstream/upstream.hpp"
 
 namespace resolver::pipeline {
 
 struct PipelineConfig {
-    std::uint16_t udp_payload = 1232; // what we advertise in OPT (DNS flag day 2020)
+    stages::StageConfig stages;
     bool cache_enabled = true;
-    upstream::UpstreamOptions upstream_options; // for upstreams created by resolver policies
+    /// Queries waiting for an upstream at once, over every upstream; beyond it a query gets
+    /// SERVFAIL with an EDE naming this limit at once (a dead upstream under a burst must not
+    /// grow memory without bound).
+    std::size_t max_waiting = 10000;
 };
 
 /// Makes the upstream for a resolver-policy route from Do53 URLs (udp://IP:PORT, in the
@@ -31,31 +32,34 @@ using UpstreamMaker =
 struct Counters {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
-    std::uint64_t dropped = 0; // not even a header: nothing to answer
+    std::uint64_t dropped = 0;          // not worth an answer (screen) or dropped by a stage
+    std::uint64_t dropped_short = 0;    // ... of which: shorter than a header
+    std::uint64_t dropped_response = 0; // ... of which: QR=1 (a response sent to us)
     std::uint64_t formerr = 0;
     std::uint64_t notimp = 0;
+    std::uint64_t refused = 0;
     std::uint64_t servfail = 0;
     std::uint64_t cache_hits = 0;
     std::uint64_t upstream_errors = 0;
+    std::uint64_t overloaded = 0; // refused by PipelineConfig::max_waiting
 };
 
-/// The query path, in Gateway's phase order. The order of stages is written once, in
-/// handle() and on_upstream(); stages never call each other; every path, drops included,
-/// ends in finish(), which replies once and logs once.
-///
-///   decode -> attribute -> pre-policy -> route -> cache -> upstream (async) -> post-policy ->
-///   finish
-///
-/// Runs on one loop thread; handle() and every completion happen on that thread.
+/// The asynchronous plumbing around the stage runner (stages/ knows Gateway's phases): the
+/// in-flight table, dispatch of the runner's upstream requests, the reply and the log line.
+/// Every query the listeners hand in is replied to exactly once; every query that got past
+/// the screen is logged exactly once. Runs on one loop thread; handle() and every upstream
+/// completion happen on that thread.
 class Pipeline final : public io::QueryHandler {
 public:
+    /// Every reference must outlive the pipeline.
     Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, cache::Cache& cache,
-             log::QueryLog* log, UpstreamMaker make_upstream = {});
+             log::QueryLog* log, UpstreamMaker make_upstream, const core::Clock& clock,
+             core::Rng& rng);
+    ~Pipeline() override;
 
     /// Installs a new policy snapshot; queries already in flight keep the one they pinned.
-    void set_policy(PolicySnapshotPtr policy) { policy_ = std::move(policy); }
-    [[nodiscard]] const PolicySnapshotPtr& policy() const { return policy_; }
-    ~Pipeline() override;
+    void set_policy(stages::PolicySnapshotPtr policy) { runner_.env().policy = std::move(policy); }
+    [[nodiscard]] const stages::PolicySnapshotPtr& policy() const { return runner_.env().policy; }
 
     void handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) override;
 
@@ -63,36 +67,28 @@ public:
     [[nodiscard]] const Counters& counters() const { return counters_; }
 
 private:
-    Verdict decode(QueryContext& ctx, const std::vector<std::uint8_t>& wire);
-    void attribute(QueryContext& ctx);
-    Verdict pre_policy(QueryContext& ctx);
-    Verdict route(QueryContext& ctx);
-    Verdict cache_lookup(QueryContext& ctx);
-    void send_upstream(QueryContext& ctx, const wire::Question& question);
-    Verdict post_policy(QueryContext& ctx);
-    policy::QueryFacts facts(const QueryContext& ctx) const;
-    upstream::Upstream* upstream_for(QueryContext& ctx);
-    void on_upstream(QueryId id, Result<upstream::Exchange> result);
-    void after_answer(QueryContext& ctx);
-    /// Applies the maximum-TTL cap in force for ctx's location to an upstream answer.
-    void cap_ttls(QueryContext& ctx, wire::Message& r) const;
-    void finish(QueryContext& ctx, Verdict verdict);
+    struct InFlight {
+        stages::QueryContext ctx;
+        io::ReplyFn reply;
+    };
 
-    void answer_error(QueryContext& ctx, std::uint16_t rcode);
-    std::size_t response_limit(const QueryContext& ctx) const;
-    void log_query(const QueryContext& ctx);
+    void advance(InFlight& q, stages::Step step);
+    void dispatch(InFlight& q);
+    void on_upstream(stages::QueryId id, Result<upstream::Exchange> result);
+    upstream::Upstream* upstream_for(const stages::QueryContext& ctx);
+    void finish(InFlight& q);
+    void count(const stages::QueryContext& ctx);
 
     PipelineConfig config_;
     upstream::Upstream& default_upstream_;
-    cache::Cache& cache_;
     log::QueryLog* log_;
     UpstreamMaker make_upstream_;
     policy::EvalScratch eval_scratch_; // the policy engine's working memory, reused per query
-    PolicySnapshotPtr policy_;
+    stages::StageRunner runner_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
-    std::mt19937 rng_{std::random_device{}()};
-    QueryId next_id_ = 1;
-    std::unordered_map<QueryId, QueryContextPtr> in_flight_;
+    stages::QueryId next_id_ = 1;
+    std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>> in_flight_;
+    std::size_t waiting_ = 0; // queries with an upstream request out
     Counters counters_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

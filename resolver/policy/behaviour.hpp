@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "resolver/attribution/attribute.hpp"
 #include "resolver/core/result.hpp"
 
 namespace toml {
@@ -105,6 +106,9 @@ struct Behaviour {
     /// Use the `client_default` location for DoH/DoT queries that carry no location hint at
     /// all (the WARP client's default DoH endpoint). Plain DNS never falls back.
     bool client_default_fallback = true;
+    [[nodiscard]] attribution::AttributionSettings attribution() const noexcept {
+        return {gateway_domain, client_default_fallback};
+    }
 
     // ---- routing ----
     /// Upstream URL for `resolve_dns_internally` routes (the lab's stand-in for Cloudflare

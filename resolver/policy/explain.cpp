@@ -166,12 +166,29 @@ std::string render_explain_text(const ExplainInput& in) {
            << ev.rule->id << ") in the " << phase_name(ev.decided_in) << " phase";
     }
     os << "\nmatched categories: " << ids(ev.matched_categories) << "\n";
+    if (!in.note.empty()) {
+        os << "query note: " << in.note << "\n";
+    }
+    if (in.warnings != nullptr && !in.warnings->empty()) {
+        os << "\n== loader warnings (rules skipped or settings ignored) ==\n";
+        for (const auto& w : *in.warnings) {
+            os << "  " << w << "\n";
+        }
+    }
     if (in.upstream != nullptr) {
         os << "\n;; upstream answer (seen by post-resolution rules)\n"
            << format_message(*in.upstream);
     }
+    if (!in.upstream_error.empty()) {
+        os << "\nupstream error: " << in.upstream_error << "\n";
+    }
     if (in.answer != nullptr) {
-        os << "\n;; answer\n" << format_message(*in.answer);
+        os << "\n;; answer (as sent, " << in.response_hex.size() / 2 << " bytes)\n"
+           << format_message(*in.answer);
+    } else if (!in.pending.empty()) {
+        os << "\n;; answer: not known yet: " << in.pending << "\n";
+    } else {
+        os << "\n;; answer: none (the resolver sends nothing)\n";
     }
     return os.str();
 }
@@ -225,6 +242,20 @@ std::string render_explain_json(const ExplainInput& in) {
     if (in.answer != nullptr) {
         j["answer"] = format_message(*in.answer);
         j["rcode"] = wire::rcode_name(in.answer->rcode());
+        j["response_wire"] = in.response_hex;
+    }
+    if (!in.pending.empty()) {
+        j["pending"] = in.pending;
+    }
+    if (!in.upstream_error.empty()) {
+        j["upstream_error"] = in.upstream_error;
+    }
+    if (!in.note.empty()) {
+        j["note"] = in.note;
+    }
+    j["warnings"] = in.warnings != nullptr ? json(*in.warnings) : json::array();
+    if (!in.log_record.empty()) {
+        j["log_record"] = json::parse(in.log_record);
     }
     return j.dump();
 }

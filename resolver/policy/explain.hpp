@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "resolver/attribution/attribute.hpp"
 #include "resolver/policy/behaviour.hpp"
@@ -20,6 +21,12 @@ struct ExplainInput {
     const wire::Message* upstream = nullptr; // the answer post-resolution rules saw, if any
     const wire::Message* answer = nullptr;   // the final answer sent to the client
     std::int64_t now = 0;
+    const std::vector<std::string>* warnings = nullptr; // what the loader skipped or ignored
+    std::string pending;        // why there is no answer yet (no upstream answer given)
+    std::string response_hex;   // the response exactly as sent (hex)
+    std::string log_record;     // the gateway_dns record the resolver would log (JSON)
+    std::string upstream_error; // why the upstream gave no usable answer
+    std::string note;           // what decode said about the query (FORMERR, NOTIMP, ...)
 };
 
 /// Human-readable trace: attribution, then per phase every rule with its verdict and reason,

@@ -5,8 +5,8 @@
 
 namespace resolver::runtime {
 
-Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg,
-                                                         std::uint64_t generation) {
+Result<stages::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg,
+                                                       std::uint64_t generation) {
     auto behaviour = policy::parse_behaviour_toml(cfg.behaviour_toml);
     if (!behaviour) {
         return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
@@ -30,12 +30,12 @@ Result<pipeline::PolicySnapshotPtr> load_policy_snapshot(const config::Config& c
     if (!set) {
         return set.error();
     }
-    auto snap = std::make_shared<pipeline::PolicySnapshot>();
+    auto snap = std::make_shared<stages::PolicySnapshot>();
     snap->set = std::move(set).value();
     snap->behaviour = std::move(behaviour).value();
     snap->generation = generation;
     snap->account_max_ttl = cfg.max_ttl_secs;
-    return pipeline::PolicySnapshotPtr(std::move(snap));
+    return stages::PolicySnapshotPtr(std::move(snap));
 }
 
 } // namespace resolver::runtime

@@ -84,9 +84,9 @@ Status Server::init(const config::Config& cfg) {
         std::make_unique<upstream::UpstreamGroup>(name, std::move(members), cfg_.fail_threshold);
     cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl);
     pipeline::PipelineConfig pc;
-    pc.udp_payload = cfg_.udp_payload;
+    pc.stages.udp_payload = cfg_.udp_payload;
     pc.cache_enabled = cfg_.cache_size > 0;
-    pc.upstream_options = cfg_.upstream_options;
+    pc.max_waiting = cfg_.max_waiting_queries;
     auto maker = [this](const std::vector<std::string>& urls) -> Result<upstream::UpstreamPtr> {
         std::vector<upstream::UpstreamPtr> ms;
         std::string group_name;
@@ -105,8 +105,8 @@ Status Server::init(const config::Config& cfg) {
         return upstream::UpstreamPtr(std::make_unique<upstream::UpstreamGroup>(
             group_name, std::move(ms), cfg_.fail_threshold));
     };
-    pipeline_ =
-        std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(), maker);
+    pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
+                                                     maker, clock_, rng_);
     auto snapshot = load_policy(++policy_generation_);
     if (!snapshot) {
         return snapshot.error();
@@ -271,7 +271,7 @@ Status Server::add_listener(const std::string& text) {
     return ok();
 }
 
-Result<pipeline::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) const {
+Result<stages::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) const {
     return load_policy_snapshot(cfg_, generation);
 }
 
@@ -321,7 +321,7 @@ void Server::reload() {
         return; // one policy reload at a time; a second SIGHUP during one is folded into it
     }
     reloading_ = true;
-    auto result = std::make_shared<std::optional<Result<pipeline::PolicySnapshotPtr>>>();
+    auto result = std::make_shared<std::optional<Result<stages::PolicySnapshotPtr>>>();
     const std::uint64_t gen = policy_generation_ + 1;
     auto* w = new ReloadWork();
     w->server = this;

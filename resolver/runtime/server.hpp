@@ -37,7 +37,7 @@ private:
     Status init(const config::Config& cfg);
     Status add_listener(const std::string& url_text);
     /// Reads every policy input into a new snapshot (off the loop on reload).
-    Result<pipeline::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
+    Result<stages::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
     void reload();
     /// Re-reads every `faults=FILE` plan (upstreams and listeners) on the loop thread.
     void reload_faults();
@@ -50,6 +50,8 @@ private:
     uv_loop_t loop_{};
     bool loop_inited_ = false;
     std::unique_ptr<log::QueryLog> log_;
+    core::SystemClock clock_;
+    core::SystemRng rng_;
     std::unique_ptr<cache::Cache> cache_;
     upstream::UpstreamPtr default_upstream_;
     std::unique_ptr<pipeline::Pipeline> pipeline_;

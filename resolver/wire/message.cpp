@@ -399,7 +399,7 @@ void Message::add_ede(std::uint16_t code, std::string_view text) {
     edns->options.push_back(EdnsOption{edns_opt::Ede, std::move(data)});
 }
 
-ParseResult parse(std::span<const std::uint8_t> wire) {
+ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options) {
     ParseResult res;
     WireReader r(wire);
     Message m;
@@ -481,9 +481,10 @@ ParseResult parse(std::span<const std::uint8_t> wire) {
     if (!read_section(ar, m.additional, true)) {
         return malformed("malformed additional section");
     }
-    if (r.remaining() != 0) {
+    if (r.remaining() != 0 && !options.allow_trailing) {
         return malformed("trailing bytes after the last record");
     }
+    res.trailing = r.remaining();
     res.message = std::move(m);
     return res;
 }

@@ -125,14 +125,21 @@ struct ParseFailure {
     std::string reason;
 };
 
-/// Parses untrusted bytes. Every read is bounds-checked; trailing garbage is an error.
-/// Returns the message or a ParseFailure that says whether a FORMERR can be sent.
+struct ParseOptions {
+    /// Bytes after the last record are ignored (counted in ParseResult::trailing) instead of
+    /// making the message malformed: what resolvers do with client queries.
+    bool allow_trailing = false;
+};
+
+/// Parses untrusted bytes. Every read is bounds-checked; trailing garbage is an error unless
+/// allowed. Returns the message or a ParseFailure that says whether a FORMERR can be sent.
 struct ParseResult {
     std::optional<Message> message;
     ParseFailure failure;
+    std::size_t trailing = 0; // bytes ignored after the message (allow_trailing)
     explicit operator bool() const noexcept { return message.has_value(); }
 };
-ParseResult parse(std::span<const std::uint8_t> wire);
+ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options = {});
 
 /// Writes `msg` with name compression on owner names. When the message does not fit in
 /// `max_size`, whole RRsets are left out from the end (additional, then authority, then

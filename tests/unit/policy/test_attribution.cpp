@@ -3,6 +3,7 @@
 
 #include "policy_test_util.hpp"
 #include "resolver/attribution/attribute.hpp"
+#include "resolver/policy/behaviour.hpp"
 
 using namespace resolver::attribution;
 namespace net = resolver::net;
@@ -87,7 +88,7 @@ TEST_CASE("each transport hint attributes the query to its location") {
     };
     for (const auto& row : rows) {
         CAPTURE(row.what);
-        auto m = attribute(map, row.in, b);
+        auto m = attribute(map, row.in, b.attribution());
         CHECK(std::string(m.location != nullptr ? m.location->name : "") == row.location);
         CAPTURE(m.reason);
         CHECK(m.reason.rfind(row.reason_prefix, 0) == 0);
@@ -97,9 +98,9 @@ TEST_CASE("each transport hint attributes the query to its location") {
     auto none = attribute(map,
                           {net::Transport::Https, ip("127.0.0.1"), ip("127.0.0.1"), "", "127.0.0.1",
                            "/dns-query", "", std::nullopt},
-                          strict);
+                          strict.attribution());
     CHECK(none.location == nullptr);
-    auto doh = attribute(map, rows[0].in, b);
+    auto doh = attribute(map, rows[0].in, b.attribution());
     CHECK(doh.doh_subdomain == "hq7x2k9m1a");
     CHECK(doh.dot_subdomain.empty());
 }

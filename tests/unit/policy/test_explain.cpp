@@ -19,7 +19,7 @@ TEST_CASE("explain renders every phase, the decision and the dig-style answer") 
     Behaviour b;
     resolver::attribution::AttributionInput ai;
     ai.src = net::IpAddr::parse("127.0.0.1");
-    auto loc = resolver::attribution::attribute((*set)->locations, ai, b);
+    auto loc = resolver::attribution::attribute((*set)->locations, ai, b.attribution());
     QueryFacts q;
     q.qname = "malware.testcategory.com";
     q.src_ip = ai.src;
@@ -30,7 +30,13 @@ TEST_CASE("explain renders every phase, the decision and the dig-style answer") 
     query.question.push_back({*wire::Name::from_text(q.qname), wire::rrtype::A, wire::rrclass::IN});
     auto ans = synthesize(query, ev, b);
     REQUIRE(ans);
-    ExplainInput in{&q, &loc, &ev, &b, nullptr, &ans->message, 1720000800};
+    ExplainInput in;
+    in.query = &q;
+    in.location = &loc;
+    in.ev = &ev;
+    in.behaviour = &b;
+    in.answer = &ans->message;
+    in.now = 1720000800;
     auto text = render_explain_text(in);
     CHECK(text.find("location: HQ") != std::string::npos);
     CHECK(text.find("src-network:127.0.0.0/24") != std::string::npos);

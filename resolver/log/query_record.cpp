@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-#include "resolver/pipeline/log_record.hpp"
+#include "resolver/log/query_record.hpp"
 
 #include <ctime>
 
 #include "resolver/log/json_writer.hpp"
 
-namespace resolver::pipeline {
+namespace resolver::log {
+using stages::AnswerSource;
+using stages::QueryContext;
 namespace {
 std::string rfc3339(std::chrono::system_clock::time_point t) {
     const auto ms =
@@ -35,10 +37,10 @@ std::string_view source_name(AnswerSource s) {
 }
 } // namespace
 
-std::string render_log_record(const QueryContext& ctx) {
+std::string render_query_record(const QueryContext& ctx) {
     std::string out;
     out.reserve(512);
-    log::JsonWriter w(out);
+    JsonWriter w(out);
     w.begin_object();
     w.field("Datetime", rfc3339(ctx.received_wall));
     w.field("SrcIP", ctx.transport.src.ip);
@@ -57,7 +59,7 @@ std::string render_log_record(const QueryContext& ctx) {
         w.field("QueryTypeName", "");
     }
     w.field("QuerySize", static_cast<std::uint64_t>(ctx.query_size));
-    const bool answered = ctx.response.has_value() && ctx.response_size > 0;
+    const bool answered = ctx.disposition == stages::Disposition::Answered;
     if (answered) {
         w.field("RCode", static_cast<unsigned>(ctx.response->rcode()));
     } else {
@@ -84,7 +86,7 @@ std::string render_log_record(const QueryContext& ctx) {
     }
     w.end_array();
     w.field("IsResponseCached", ctx.source == AnswerSource::Cache);
-    const auto elapsed = std::chrono::steady_clock::now() - ctx.received_at;
+    const auto elapsed = ctx.finished_at - ctx.received_at;
     w.field("ResponseTimeMs",
             static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
@@ -169,4 +171,4 @@ std::string render_log_record(const QueryContext& ctx) {
     return out;
 }
 
-} // namespace resolver::pipeline
+} // namespace resolver::log

@@ -2,13 +2,13 @@
 #pragma once
 #include <string>
 
-#include "resolver/pipeline/query_context.hpp"
+#include "resolver/stages/query_context.hpp"
 
-namespace resolver::pipeline {
+namespace resolver::log {
 
 /// One `gateway_dns`-shaped JSON object for a finished query (no trailing newline). Field
 /// names follow the Logpush dataset where a field exists there; lab-only fields start with
 /// `Lab`. Documented in docs/query-log.md.
-std::string render_log_record(const QueryContext& ctx);
+std::string render_query_record(const stages::QueryContext& ctx);
 
-} // namespace resolver::pipeline
+} // namespace resolver::log

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "resolver/attribution/attribute.hpp"
+#include "resolver/core/result.hpp"
+#include "resolver/net/transport.hpp"
+#include "resolver/policy/answer.hpp"
+#include "resolver/policy/evaluate.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace resolver::stages {
+
+using QueryId = std::uint64_t; // ours, unique per pipeline; not the DNS message ID
+
+/// The policy inputs in force, pinned by every query when it starts: a reload builds a new
+/// snapshot and swaps the pointer, so a query never sees a half-built set.
+struct PolicySnapshot {
+    policy::PolicySetPtr set; // never null (an empty set when no policy files are given)
+    policy::Behaviour behaviour;
+    std::uint64_t generation = 0;      // bumped per successful load, logged as LabPolicyGeneration
+    std::uint32_t account_max_ttl = 0; // [policy] max_ttl_secs; 0: no account-wide TTL cap
+};
+using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
+/// A snapshot without any policy input (no rules, no locations).
+PolicySnapshotPtr empty_policy();
+
+/// Where the answer came from, for the log.
+enum class AnswerSource : std::uint8_t { None, Local, Cache, Upstream };
+
+/// How a finished query ended.
+enum class Disposition : std::uint8_t {
+    Pending,  // still running
+    Answered, // `wire_out` holds the response
+    Dropped,  // nothing is sent (still logged)
+};
+
+/// The one upstream exchange the runner is waiting for.
+struct UpstreamRequest {
+    enum class Purpose : std::uint8_t {
+        Answer, // the client's question
+        Target, // the override_host / safe-search target that completes a local answer
+    };
+    Purpose purpose = Purpose::Answer;
+    wire::Question question;
+    std::uint16_t id = 0;                 // the random ID on the wire (RFC 5452 §4.3)
+    std::vector<std::uint8_t> wire;       // the query to send
+    const policy::Route* route = nullptr; // resolver-policy route; null: the default upstream
+    std::string route_key;                // Route::key(), also the cache key's route
+};
+
+/// What an upstream returned for an UpstreamRequest.
+struct UpstreamAnswer {
+    std::vector<std::uint8_t> wire;
+    std::string server; // who answered
+};
+
+/// Everything known about one client query, from the listener to the log line. The stage
+/// runner fills it; the log line, `explain` and the probe's provenance view are renderings
+/// of this one record. Never moved while a query runs (policy::QueryFacts views point in).
+struct QueryContext {
+    // Identity: set by the driver before start(), never modified afterwards.
+    QueryId id = 0;
+    net::TransportInfo transport;
+    std::chrono::steady_clock::time_point received_at;
+    std::chrono::system_clock::time_point received_wall;
+    std::size_t query_size = 0;
+
+    // decode
+    std::optional<wire::Message> query;
+    std::string drop_reason; // why the query was refused, dropped or FORMERR'd, for the log
+    PolicySnapshotPtr policy;
+    std::string qname_text;                   // backing store for policy::QueryFacts views
+    std::optional<std::string> edns_location; // EDNS 65011 payload
+    std::optional<std::vector<std::int64_t>> request_categories; // EDNS 65050
+
+    // attribution and policy
+    std::optional<net::IpAddr> src_ip; // parsed once from transport.src / dst
+    std::optional<net::IpAddr> dst_ip;
+    attribution::LocationMatch location;
+    policy::QueryFacts facts; // built once after attribution; views into this context
+    std::optional<policy::Evaluation> evaluation;
+    std::optional<policy::SynthesizedAnswer> synth; // a locally built answer (block, override…)
+    std::string custom_resolver_address;
+
+    // route and cache
+    std::string route = "default";
+    AnswerSource source = AnswerSource::None;
+    std::uint32_t cache_age_s = 0;
+
+    // upstream
+    std::optional<UpstreamRequest> upstream_request; // the exchange asked for, if any
+    std::string upstream_server;                     // who answered, or who failed
+    std::optional<Error> upstream_error;
+    std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), as received
+    std::vector<std::uint32_t> upstream_ttls;     // UpstreamRecordTTLs: one per answer RR, uncapped
+    std::uint32_t applied_max_ttl = 0; // AppliedMaxTTL: the cap applied to the answer, 0 none
+
+    // finish
+    Disposition disposition = Disposition::Pending;
+    std::optional<wire::Message> response; // what the client gets, before serialization
+    std::vector<std::uint8_t> wire_out;    // exactly the bytes sent
+    std::vector<std::uint16_t> ede_codes;  // EDEErrors as sent
+    bool truncated = false;
+    std::chrono::steady_clock::time_point finished_at;
+};
+
+} // namespace resolver::stages

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The individual stages. Only runner.cpp calls them, in Gateway's phase order; a stage never
+// calls another, it records its facts in the QueryContext and returns what comes next.
+#include <cstdint>
+#include <span>
+
+#include "resolver/stages/runner.hpp"
+
+namespace resolver::stages {
+
+/// What a stage tells the runner.
+enum class Next : std::uint8_t {
+    Continue,     // go on with the next stage
+    Answer,       // ctx.response is final: finish
+    Drop,         // send nothing (still logged)
+    NeedUpstream, // resolve ctx.synth->pending_target (the override / safe-search detour)
+};
+
+/// Parses the query and applies the protocol rules (FORMERR, NOTIMP, BADVERS, REFUSED for
+/// classes we do not serve); pins nothing, reads only the bytes.
+Next decode(QueryContext& ctx, std::span<const std::uint8_t> wire, const StageConfig& cfg);
+
+/// The Gateway location from the transport hints (attribution/).
+void attribute(QueryContext& ctx);
+
+/// Pre-resolution DNS rules and resolver rules: may answer locally (block, override, safe
+/// search) or ask for the override/safe-search target (Next::NeedUpstream).
+Next pre_policy(QueryContext& ctx, const Environment& env);
+
+/// Binds the route the resolver rules chose (ctx.route, CustomResolverAddress).
+void route(QueryContext& ctx);
+
+/// A cached upstream answer for the route (Next::Answer) or a miss (Continue).
+Next cache_lookup(QueryContext& ctx, const Environment& env);
+
+/// Stores the fresh upstream truth before post-resolution policy sees it.
+void cache_insert(QueryContext& ctx, const Environment& env);
+
+/// The upstream query for `question` (fresh random ID, RD, CD and DO from the client, our
+/// EDNS payload size).
+UpstreamRequest upstream_request(const QueryContext& ctx, const Environment& env,
+                                 UpstreamRequest::Purpose purpose, const wire::Question& question);
+
+/// Checks the upstream's bytes against the request (RFC 5452 §9.1: ID and question) and
+/// parses them; records the server. On failure sets ctx.upstream_error and returns nullopt.
+std::optional<wire::Message> accept_upstream(QueryContext& ctx, Result<UpstreamAnswer> answer);
+
+/// Post-resolution DNS rules over the upstream truth: may block (Next::Answer).
+Next post_policy(QueryContext& ctx, const Environment& env);
+
+/// The client's answer from the upstream truth: RA, AD (RFC 6840 §5.8), DNSSEC records
+/// without DO (RFC 4035 §3.2.1), the upstream's EDEs, Gateway's maximum TTL.
+void answer_from_upstream(QueryContext& ctx, const Environment& env);
+
+/// The local answer completed with the target's records (override_host, safe search).
+void complete_target(QueryContext& ctx, const wire::Message& target_answer);
+
+/// An error answer with `rcode` for the decoded query; SERVFAIL carries the EDE for
+/// ctx.upstream_error (RFC 8914 §4.22/4.23).
+void answer_error(QueryContext& ctx, std::uint16_t rcode, const StageConfig& cfg);
+
+/// Serializes ctx.response within the transport's size limit (RFC 6891 §6.2.5: never below
+/// 512 on UDP, 512 without EDNS) into ctx.wire_out; records TC and the EDE codes.
+void serialize_response(QueryContext& ctx, const StageConfig& cfg);
+
+} // namespace resolver::stages
