@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "resolver/fixture/records.hpp"
 #include "resolver/log/query_record.hpp"
 #include "resolver/policy/explain.hpp"
 #include "resolver/policy/load.hpp"
@@ -22,53 +23,6 @@ namespace {
 int bad(const std::string& msg) {
     std::fprintf(stderr, "dnslab-resolver explain: %s\n", msg.c_str());
     return 2;
-}
-
-/// Reads resource records in presentation format ("name ttl class type rdata" per line).
-Result<std::vector<wire::ResourceRecord>> read_records(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        return fail(Errc::ConfigInvalid, path + ": cannot open");
-    }
-    std::vector<wire::ResourceRecord> out;
-    std::string line;
-    int lineno = 0;
-    while (std::getline(in, line)) {
-        ++lineno;
-        const auto first = line.find_first_not_of(" \t");
-        if (first == std::string::npos || line[first] == ';' || line[first] == '#') {
-            continue;
-        }
-        ldns_rr* raw = nullptr;
-        if (ldns_rr_new_frm_str(&raw, line.c_str(), 3600, nullptr, nullptr) != LDNS_STATUS_OK ||
-            raw == nullptr) {
-            return fail(Errc::ConfigInvalid,
-                        path + ":" + std::to_string(lineno) + ": not a resource record: " + line);
-        }
-        util::LdnsRr rr(raw);
-        std::uint8_t* wire_bytes = nullptr;
-        std::size_t size = 0;
-        if (ldns_rr2wire(&wire_bytes, rr.get(), LDNS_SECTION_ANSWER, &size) != LDNS_STATUS_OK) {
-            return fail(Errc::ConfigInvalid,
-                        path + ":" + std::to_string(lineno) + ": cannot encode");
-        }
-        wire::WireReader r({wire_bytes, size});
-        wire::ResourceRecord out_rr;
-        out_rr.name = wire::Name::read(r);
-        out_rr.type = r.u16();
-        out_rr.rclass = r.u16();
-        out_rr.ttl = r.u32();
-        const auto len = r.u16();
-        const auto rdata = r.bytes(len);
-        out_rr.rdata.assign(reinterpret_cast<const char*>(rdata.data()), rdata.size());
-        std::free(wire_bytes);
-        if (!r.ok()) {
-            return fail(Errc::ConfigInvalid,
-                        path + ":" + std::to_string(lineno) + ": cannot encode");
-        }
-        out.push_back(std::move(out_rr));
-    }
-    return out;
 }
 
 /// Sends the runner's upstream query to `url` on a private loop and waits for the answer.
@@ -109,7 +63,7 @@ Result<stages::UpstreamAnswer> ask(const std::string& url_text,
 /// would return them to the runner's query (same ID and question, RD RA, NOERROR).
 Result<stages::UpstreamAnswer> answer_from_file(const std::string& path,
                                                 const stages::UpstreamRequest& req) {
-    auto rrs = read_records(path);
+    auto rrs = fixture::read_records(path);
     if (!rrs) {
         return rrs.error();
     }

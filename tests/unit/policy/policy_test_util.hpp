@@ -8,25 +8,11 @@
 #include <string>
 
 #include "resolver/policy/load.hpp"
+#include "tests/unit/support/source_tree.hpp"
 
 namespace policy_test {
 
-/// The source tree's fixtures/: $DNSLAB_SOURCE_ROOT when set, else found walking up from cwd.
-inline std::filesystem::path fixtures_dir() {
-    namespace fs = std::filesystem;
-    if (const char* root = std::getenv("DNSLAB_SOURCE_ROOT"); root != nullptr && *root != '\0') {
-        return fs::path(root) / "fixtures";
-    }
-    for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
-        if (fs::exists(dir / "fixtures" / "policy" / "rules.json")) {
-            return dir / "fixtures";
-        }
-        if (dir == dir.root_path()) {
-            break;
-        }
-    }
-    return "fixtures";
-}
+using test_support::fixtures_dir;
 
 inline resolver::policy::PolicyFiles fixture_files() {
     auto d = fixtures_dir();
