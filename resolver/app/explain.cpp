@@ -10,6 +10,7 @@
 #include "resolver/fixture/records.hpp"
 #include "resolver/log/query_record.hpp"
 #include "resolver/policy/explain.hpp"
+#include "resolver/policy/expr_fields.hpp"
 #include "resolver/policy/load.hpp"
 #include "resolver/runtime/policy_loader.hpp"
 #include "resolver/runtime/upstream_factory.hpp"
@@ -235,6 +236,33 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
         std::cout << "\n";
     }
     return 0;
+}
+
+std::string render_selectors(bool markdown) {
+    std::ostringstream os;
+    if (markdown) {
+        os << "| selector | type | phase | filled by |\n|---|---|---|---|\n";
+    }
+    for (const auto& f : policy::all_fields()) {
+        std::string type(policy::value_type_name(f.type));
+        if (f.map) {
+            type = "Map<" + type + ">";
+        } else if (f.array) {
+            type = "Array<" + type + ">";
+        }
+        const std::string filled = f.producer.empty()
+                                       ? "not in this lab (needs " + std::string(f.missing) +
+                                             "): rules using it are refused"
+                                       : std::string(f.producer);
+        if (markdown) {
+            os << "| `" << f.name << "` | " << type << " | " << policy::phase_name(f.phase) << " | "
+               << filled << " |\n";
+        } else {
+            os << f.name << "\t" << type << "\t" << policy::phase_name(f.phase) << "\t" << filled
+               << "\n";
+        }
+    }
+    return os.str();
 }
 
 } // namespace resolver::app

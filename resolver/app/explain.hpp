@@ -37,4 +37,7 @@ struct ExplainRequest {
 /// Returns the process exit code: 0 done, 2 bad input (message on stderr).
 int run_explain(const config::Config& cfg, const ExplainRequest& req);
 
+/// The selector registry (policy/expr_fields) as a table: name, type, phase, what fills it.
+std::string render_selectors(bool markdown);
+
 } // namespace resolver::app

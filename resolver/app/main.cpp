@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
     explain->add_flag("--do", ex.dnssec_ok, "set the EDNS DO bit (like dig +dnssec)");
     explain->add_flag("--cd", ex.cd, "set the CD bit (like dig +cd)");
     explain->add_flag("--json", ex.json, "JSON output (schema dnslab.explain.v1)");
+    bool selectors_markdown = false;
+    CLI::App* selectors = app.add_subcommand(
+        "selectors", "list the policy selectors this lab evaluates, with what fills each");
+    selectors->add_flag("--markdown", selectors_markdown, "a Markdown table (docs/policy.md)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -103,6 +107,10 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    if (selectors->parsed()) {
+        std::fputs(resolver::app::render_selectors(selectors_markdown).c_str(), stdout);
+        return 0;
+    }
     resolver::config::Config cfg;
     if (!config_file.empty()) {
         auto loaded = resolver::config::load_file(config_file);

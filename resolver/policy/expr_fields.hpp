@@ -48,6 +48,8 @@ enum class FieldId : std::uint8_t {
 };
 inline constexpr std::size_t kFieldCount = static_cast<std::size_t>(FieldId::Count_);
 
+/// One row of the selector registry: everything about a selector is declared here once; the
+/// parser, the evaluator's fact store, `dnslab-resolver selectors` and docs/policy.md read it.
 struct FieldInfo {
     std::string_view name;
     FieldId id;
@@ -57,7 +59,15 @@ struct FieldInfo {
     Phase phase;
     bool category; // counts as a category match for ResolverDecision / MatchedCategoryIDs
     bool response; // a fact from the upstream answer (blockedRule / allowedRule decisions)
+    /// What fills the fact in this lab (the stage and its input). Empty: the lab has no input
+    /// for the selector yet, so a rule using it is refused at load instead of loading and
+    /// silently never matching; `missing` then says what Gateway reads there.
+    std::string_view producer;
+    std::string_view missing = {};
 };
+
+/// Adding a selector (STYLE.md recipe): one row in expr_fields.cpp naming its producer, the
+/// fact in evaluate.cpp's store, a table-driven unit test, a row in docs/policy.md.
 
 /// The field with this exact name (aliases included: `identity.groups.name`), or nullptr.
 const FieldInfo* find_field(std::string_view name);

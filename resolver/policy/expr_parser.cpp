@@ -281,6 +281,11 @@ private:
             fail(start, "unknown field '" + name + "'");
             return nullptr;
         }
+        if (f->producer.empty()) {
+            fail(start, "field '" + name + "' needs " + std::string(f->missing) +
+                            ", which this lab has no input for yet");
+            return nullptr;
+        }
         cmp->field = f;
         fields |= 1ULL << static_cast<unsigned>(f->id);
         if (f->phase > phase) {

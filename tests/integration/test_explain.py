@@ -68,6 +68,29 @@ class Explain(unittest.TestCase):
             f.write(text)
         return path
 
+    def test_selector_table_in_docs_matches_the_registry(self):
+        p = subprocess.run([harness.RESOLVER, "selectors", "--markdown"], capture_output=True,
+                           text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(harness.ROOT, "docs/policy.md")) as f:
+            doc = f.read()
+        table = doc.split("<!-- selectors:begin -->\n", 1)[1].split("<!-- selectors:end -->", 1)[0]
+        self.assertEqual(table, p.stdout, "regenerate with: dnslab-resolver selectors --markdown")
+        self.assertIn("`app.ids` | Array<Int> | pre-resolution | not in this lab", p.stdout)
+
+    def test_rule_on_a_selector_without_input_is_refused_with_its_column(self):
+        rules = os.path.join(self.tmp, "internal-ip-rules.json")
+        with open(rules, "w") as f:
+            json.dump([{"id": "r-internal", "name": "internal", "precedence": 1, "enabled": True,
+                        "action": "block", "filters": ["dns"],
+                        "traffic": 'dns.fqdn == "x.example" and dns.src_internal_ip in {10.0.0.0/8}'}], f)
+        p = subprocess.run([harness.RESOLVER, "explain", "--rules", rules, "--name", "x.example"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("r-internal", p.stderr)
+        self.assertIn("traffic column 29", p.stderr)
+        self.assertIn("dns.src_internal_ip", p.stderr)
+
     def test_block_text(self):
         out = explain("--name", "blocked.example.com", "--type", "AAAA").stdout
         self.assertIn("query: blocked.example.com AAAA from 127.0.0.1", out)

@@ -23,7 +23,6 @@ struct Facts {
     std::vector<net::IpAddr> resolved{*net::IpAddr::parse("203.0.113.5"),
                                       *net::IpAddr::parse("2001:db8::5")};
     std::vector<std::string_view> country{"DE", "US"};
-    std::vector<std::int64_t> apps{505};
     std::vector<std::string_view> groups{"Contractors", "Staff"};
     std::map<std::string, std::vector<std::string>, std::less<>> saml{{"urn:dept", {"eng", "ops"}}};
     FieldValues values;
@@ -51,9 +50,6 @@ struct Facts {
         auto& sc = values.views[static_cast<std::size_t>(FieldId::DnsSecurityCategory)];
         sc.present = true;
         sc.ints = security;
-        auto& a = values.views[static_cast<std::size_t>(FieldId::AppIds)];
-        a.present = true;
-        a.ints = apps;
         auto& b =
             values.views[static_cast<std::size_t>(FieldId::DnsCategoriesInRequestContextMatches)];
         b.present = true;
@@ -166,7 +162,7 @@ TEST_CASE("every comparison operator evaluates as wirefilter defines it") {
         {R"(dns.security_category[0] == 117)", true},
         {R"(dns.security_category[1] == 117)", false},
         {R"(dns.security_category[5] == 117)", false},
-        {R"(any(app.ids[*] in {-1 505}))", true},
+        {R"(any(dns.security_category[*] in {-1 117}))", true},
         {R"(dns.categories_in_request_context_matches)", true},
         {R"(not dns.categories_in_request_context_matches)", false},
         {R"(dns.dst.geo.country == "US")", true},
@@ -274,10 +270,10 @@ TEST_CASE("regex bounds never change what matches, only skip what cannot") {
 }
 
 TEST_CASE("integers: decimal, hex, octal and negative") {
-    CHECK(eval("any(app.ids[*] == 505)"));
-    CHECK(eval("any(app.ids[*] == 0x1f9)"));
-    CHECK(eval("any(app.ids[*] == 0771)"));
-    CHECK_FALSE(eval("any(app.ids[*] == -505)"));
+    CHECK(eval("any(dns.security_category[*] == 117)"));
+    CHECK(eval("any(dns.security_category[*] == 0x75)"));
+    CHECK(eval("any(dns.security_category[*] == 0165)"));
+    CHECK_FALSE(eval("any(dns.security_category[*] == -117)"));
 }
 
 TEST_CASE("compile errors carry a 1-based column and a message") {
@@ -301,13 +297,17 @@ TEST_CASE("compile errors carry a 1-based column and a message") {
         {R"(dns.fqdn == "abc)", 13, "unterminated string"},
         {R"(dns.domains[*] == "x")", 1, "wrap it in any"},
         {R"(dns.fqdn[*] == "x")", 9, "not an array"},
-        {R"(any(app.ids[*] contains "x"))", 16, "not defined for field 'app.ids'"},
+        {R"(any(dns.security_category[*] contains "x"))", 30,
+         "not defined for field 'dns.security_category'"},
         {R"(dns.fqdn & 1)", 10, "not defined"},
         {R"(dns.fqdn)", 9, "expected a comparison operator"},
         {R"(any(dns.fqdn == "x"))", 5, "needs an array field mapped with [*]"},
-        {R"(any(app.ids[*] in {5..1}))", 20, "empty integer range"},
+        {R"(any(dns.security_category[*] in {5..1}))", 34, "empty integer range"},
         {R"(dns.fqdn in {"a" "b")", 21, "unterminated set"},
-        {R"(any(app.ids[*] == 12ab))", 19, "not a valid integer"},
+        {R"(any(dns.security_category[*] == 12ab))", 33, "not a valid integer"},
+        // A selector the lab has no producer for is refused, never accepted and always false.
+        {R"(any(app.ids[*] in {505}))", 5, "which this lab has no input for yet"},
+        {R"(dns.src_internal_ip in {10.0.0.0/8})", 1, "private on-ramp"},
         {R"(identity.saml_attributes == "x")", 25, "is a map"},
     };
     for (const auto& row : rows) {
