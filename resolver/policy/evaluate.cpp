@@ -474,8 +474,25 @@ void decide(Evaluation& ev, const Rule& r, const Match& m, Phase phase, const Be
     }
 }
 
-const char* why_not(const Rule& r) {
-    return r.traffic.empty() && r.identity.empty() ? "no condition" : "conditions are false";
+/// The first clause that kept a rule from matching and the fact it compared (trace only).
+std::string why_not(const Rule& r, const FieldValues& values,
+                    const attribution::Location* location) {
+    EvalNotes notes;
+    if (!r.traffic.eval(values, notes)) {
+        std::string why = "traffic: " + r.traffic.why_false(values);
+        // Location IDs are UUIDs: name the query's location where its ID is shown.
+        if (location != nullptr) {
+            const std::string id = "dns.location is \"" + location->id + "\"";
+            if (auto at = why.find(id); at != std::string::npos) {
+                why.insert(at + id.size(), " (" + location->name + ")");
+            }
+        }
+        return why;
+    }
+    if (!r.identity.eval(values, notes)) {
+        return "identity: " + r.identity.why_false(values);
+    }
+    return "conditions are false";
 }
 
 /// A comparison on dns.resolved_ips that must hold (for some element) for `n` to be true.
@@ -717,7 +734,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched,
-                   [&] { return std::string(why_not(r)); });
+                   [&] { return why_not(r, fs.values, q.location); });
             continue;
         }
         decide(ev, r, m, Phase::Pre, b);
@@ -753,7 +770,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched,
-                   [&] { return std::string(why_not(r)); });
+                   [&] { return why_not(r, fs.values, q.location); });
             continue;
         }
         Route& rt = ev.route;
@@ -857,7 +874,7 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] {
                 return std::string(recheck
                                        ? "categories of CNAME targets / resolved IPs do not match"
-                                       : why_not(r));
+                                       : why_not(r, fs->values, q.location));
             });
             continue;
         }

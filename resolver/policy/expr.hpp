@@ -95,6 +95,9 @@ public:
     [[nodiscard]] bool uses_category() const noexcept;
     /// Evaluates; pure, no allocation unless `notes` records matched categories.
     [[nodiscard]] bool eval(const FieldValues& values, EvalNotes& notes) const;
+    /// Why eval() is false for `values`, for explain: the first clause that decided it and
+    /// the fact it compared, e.g. `dns.location in {"…"}: dns.location is "…"`. Allocates.
+    [[nodiscard]] std::string why_false(const FieldValues& values) const;
     [[nodiscard]] const std::string& source() const noexcept { return source_; }
     [[nodiscard]] const Node* root() const noexcept { return root_.get(); }
 
@@ -176,5 +179,8 @@ struct Node {
 /// Whether `v` satisfies an IP comparison (`in {...}`, `in $list`, ordering ops), as the
 /// evaluator tests one element. For prefilters that check a necessary comparison up front.
 bool ip_matches(const Comparison& c, const net::IpAddr& v);
+
+/// Evaluates one node of a compiled expression on its own (explain's clause-by-clause view).
+bool eval_subtree(const Node& n, const FieldValues& values, EvalNotes& notes);
 
 } // namespace resolver::policy

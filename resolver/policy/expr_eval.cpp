@@ -312,6 +312,11 @@ bool ip_matches(const Comparison& c, const net::IpAddr& v) {
     return test_ip(c, v);
 }
 
+bool eval_subtree(const Node& n, const FieldValues& values, EvalNotes& notes) {
+    Ctx ctx{values, notes};
+    return eval_node(n, ctx);
+}
+
 bool Expr::eval(const FieldValues& values, EvalNotes& notes) const {
     if (!root_) {
         return true;

@@ -91,6 +91,26 @@ class Explain(unittest.TestCase):
         self.assertIn("traffic column 29", p.stderr)
         self.assertIn("dns.src_internal_ip", p.stderr)
 
+    def test_not_matched_names_the_clause_and_the_fact(self):
+        with open(os.path.join(POLICY, "locations.json")) as f:
+            locs = json.load(f)
+        locs = locs.get("result", locs)
+        hq = [l for l in locs if l["name"] == "HQ"][0]["id"]
+        branch = [l for l in locs if l["name"] == "Branch"][0]["id"]
+        rules = os.path.join(self.tmp, "location-rules.json")
+        with open(rules, "w") as f:
+            json.dump([{"id": "r-hq-only", "name": "HQ only", "precedence": 1, "enabled": True,
+                        "action": "block", "filters": ["dns"],
+                        "traffic": f'dns.location in {{"{hq}"}} and dns.fqdn == "www.example.com"'}], f)
+        p = subprocess.run([harness.RESOLVER, "explain", "--rules", rules, "--locations",
+                            os.path.join(POLICY, "locations.json"), "--name", "www.example.com",
+                            "--src", "127.0.1.9", "--json"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        line = trace_line(json.loads(p.stdout), "r-hq-only")
+        self.assertEqual(line["verdict"], "not matched")
+        self.assertEqual(line["reason"],
+                         f'traffic: dns.location in {{"{hq}"}}: dns.location is "{branch}" (Branch)')
+
     def test_block_text(self):
         out = explain("--name", "blocked.example.com", "--type", "AAAA").stdout
         self.assertIn("query: blocked.example.com AAAA from 127.0.0.1", out)

@@ -381,3 +381,37 @@ TEST_CASE("category comparisons record every matched category ID") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("why_false names the first failing clause and the fact it compared") {
+    Env env;
+    Facts f;
+    struct Row {
+        const char* expr;
+        const char* why;
+    };
+    const Row rows[] = {
+        {R"(dns.fqdn == "portal.example.com")",
+         R"(dns.fqdn == "portal.example.com": dns.fqdn is "www.example.com")"},
+        // and: the first false part decides, later parts are not blamed
+        {R"(dns.query_rtype == "AAAA" and dns.src_ip in {10.0.0.0/8} and dns.fqdn == "x")",
+         R"(dns.src_ip in {…}: dns.src_ip is 192.0.2.10)"},
+        {R"(any(dns.security_category[*] in {1 2}))",
+         R"(any(dns.security_category[*] in {1 2}): dns.security_category is [117 21])"},
+        {R"(not(dns.query_rtype == "AAAA"))",
+         R"(not(dns.query_rtype == "AAAA"): the inner condition matched)"},
+        {R"(dns.fqdn == "a" or dns.query_rtype == "MX")",
+         R"(no alternative matched: dns.fqdn == "a": dns.fqdn is "www.example.com"; )"
+         R"(dns.query_rtype == "MX": dns.query_rtype is "AAAA")"},
+        {R"(identity.email == "x@example.com")",
+         "identity.email == \"x@example.com\": identity.email has no value for this query (it "
+         "comes from identity map (--identities) by token or source address)"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.expr);
+        auto r = compile_expr(row.expr, env.lookup);
+        REQUIRE(r);
+        EvalNotes notes;
+        REQUIRE_FALSE(r.expr->eval(f.values, notes));
+        CHECK(std::string(r.expr->why_false(f.values)) == std::string(row.why));
+    }
+}
