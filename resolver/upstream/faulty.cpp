@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/upstream/faulty.hpp"
 
-#include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace resolver::upstream {
