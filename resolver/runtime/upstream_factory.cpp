@@ -6,6 +6,7 @@
 #include "resolver/upstream/doh_client.hpp"
 #include "resolver/upstream/faulty.hpp"
 #include "resolver/fixture/fixture_upstream.hpp"
+#include "resolver/net/transport.hpp"
 
 namespace resolver::runtime {
 namespace {
@@ -40,21 +41,24 @@ Result<upstream::UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& ur
             url)) { // fault=/faults= on any network upstream (issue 7, faulty.hpp)
         return make_faulty_upstream(loop, url, opts);
     }
-    if (url.scheme == "udp" || url.scheme == "tcp") {
-        auto c = upstream::Do53Client::create(loop, url, opts);
-        if (!c) {
-            return c.error();
-        }
-        return upstream::UpstreamPtr(std::move(c).value());
-    }
-    if (url.scheme == "tls") {
-        return upstream::make_dot_upstream(loop, url, opts);
-    }
-    if (url.scheme == "https") {
-        return upstream::make_doh_upstream(loop, url, opts);
-    }
     if (url.scheme == "fixture") {
         return fixture::make_fixture_upstream(loop, url, opts);
+    }
+    if (auto t = net::transport_from_name(url.scheme); t && url.scheme == net::transport_name(*t)) {
+        switch (*t) {
+        case net::Transport::Udp:
+        case net::Transport::Tcp: {
+            auto c = upstream::Do53Client::create(loop, url, opts);
+            if (!c) {
+                return c.error();
+            }
+            return upstream::UpstreamPtr(std::move(c).value());
+        }
+        case net::Transport::Tls:
+            return upstream::make_dot_upstream(loop, url, opts);
+        case net::Transport::Https:
+            return upstream::make_doh_upstream(loop, url, opts);
+        }
     }
     return fail(Errc::ConfigInvalid,
                 url.to_string() + ": unsupported upstream scheme '" + url.scheme + "'");

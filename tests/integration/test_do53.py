@@ -7,6 +7,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -198,6 +199,39 @@ class Do53Upstreams(unittest.TestCase):
         finally:
             silent.close()
 
+    def test_queries_beyond_the_waiting_cap_get_servfail_naming_the_cap_at_once(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))  # a dead upstream that never answers
+        port = silent.getsockname()[1]
+        cfg = "[resolver]\ntimeout_ms = 1500\ntries = 1\nmax_waiting_queries = 5\n"
+        try:
+            with Resolver(upstream=(f"udp://127.0.0.1:{port}",), config=cfg) as r:
+                addr = r.addr("udp")
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(5)
+                t0 = time.time()
+                for i in range(20):
+                    s.sendto(build_query(f"n{i}.example.com", qid=i, edns_size=1232), addr)
+                fast, slow = [], []
+                while len(fast) + len(slow) < 20:
+                    data, _ = s.recvfrom(4096)
+                    (fast if time.time() - t0 < 1.0 else slow).append(data)
+                s.close()
+                # 5 wait for the dead upstream (EDE 22 after the timeout); 15 are refused at
+                # once with SERVFAIL and EDE 0 whose text names the limit.
+                self.assertEqual(len(fast), 15, "the queries over the cap must not wait")
+                self.assertEqual(len(slow), 5)
+                for d in fast:
+                    self.assertEqual(header(d)[6], 2)
+                    self.assertIn(b"max_waiting_queries", d)
+                for d in slow:
+                    self.assertEqual(header(d)[6], 2)
+                    self.assertNotIn(b"max_waiting_queries", d)
+                recs = r.log_records(wait_for=20)
+                self.assertEqual(sum(1 for x in recs if x["EDEErrors"] == [0]), 15)
+        finally:
+            silent.close()
+
     def test_refused_upstream_gives_network_error_ede(self):
         dead = dead_udp_port()
         with Resolver(upstream=(f"udp://127.0.0.1:{dead}",)) as r:
@@ -226,9 +260,11 @@ class Do53Process(unittest.TestCase):
             s.close()
 
     def test_bad_config_key_exits_2_naming_the_key(self):
-        with open("/tmp/dnslab-bad.toml", "w") as f:
-            f.write("[resolver]\ntimout_ms = 5\n")
-        p = subprocess.run([RESOLVER, "--config", "/tmp/dnslab-bad.toml"], capture_output=True, text=True, timeout=10)
+        with tempfile.TemporaryDirectory(prefix="dnslab-badcfg-") as d:
+            bad = os.path.join(d, "bad.toml")
+            with open(bad, "w") as f:
+                f.write("[resolver]\ntimout_ms = 5\n")
+            p = subprocess.run([RESOLVER, "--config", bad], capture_output=True, text=True, timeout=10)
         self.assertEqual(p.returncode, 2)
         self.assertIn("resolver.timout_ms", p.stderr)
 
