@@ -69,17 +69,19 @@ std::optional<std::uint32_t> Cache::cacheable_ttl(const wire::Message& m) const 
     return ttl;
 }
 
-bool Cache::insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
-                   Clock::time_point now) {
+std::uint64_t Cache::insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
+                            Clock::time_point now) {
     const auto ttl = cacheable_ttl(answer);
     if (!ttl || *ttl == 0 || max_entries_ == 0) {
-        return false;
+        return 0;
     }
     if (auto it = index_.find(key); it != index_.end()) {
         lru_.erase(it->second);
         index_.erase(it);
     }
-    lru_.push_front(Entry{key, answer, std::move(upstream), now, now + std::chrono::seconds(*ttl)});
+    const std::uint64_t serial = ++last_serial_;
+    lru_.push_front(
+        Entry{key, answer, std::move(upstream), now, now + std::chrono::seconds(*ttl), serial});
     index_.emplace(key, lru_.begin());
     ++stats_.inserts;
     while (index_.size() > max_entries_) {
@@ -87,7 +89,7 @@ bool Cache::insert(const CacheKey& key, const wire::Message& answer, std::string
         lru_.pop_back();
         ++stats_.evictions;
     }
-    return true;
+    return serial;
 }
 
 std::optional<CacheHit> Cache::lookup(const CacheKey& key, Clock::time_point now) {
@@ -109,7 +111,7 @@ std::optional<CacheHit> Cache::lookup(const CacheKey& key, Clock::time_point now
     CacheHit hit{e.message,
                  static_cast<std::uint32_t>(
                      std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count()),
-                 e.upstream};
+                 e.upstream, e.serial};
     age_section(hit.message.answer, hit.age_s);
     age_section(hit.message.authority, hit.age_s);
     age_section(hit.message.additional, hit.age_s);

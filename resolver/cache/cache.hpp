@@ -36,7 +36,8 @@ struct CacheKeyHash {
 struct CacheHit {
     wire::Message message;
     std::uint32_t age_s = 0;
-    std::string upstream; // who gave us the answer originally
+    std::string upstream;     // who gave us the answer originally
+    std::uint64_t serial = 0; // which insert stored it: the same answer has the same serial
 };
 
 struct CacheStats {
@@ -58,9 +59,10 @@ public:
     /// configured, truncated answers).
     [[nodiscard]] std::optional<std::uint32_t> cacheable_ttl(const wire::Message& answer) const;
 
-    /// Stores `answer` (the upstream's message) when cacheable. Returns whether it was stored.
-    bool insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
-                Clock::time_point now);
+    /// Stores `answer` (the upstream's message) when cacheable. Returns the entry's serial
+    /// (never 0, unique per insert), or 0 when it was not stored.
+    std::uint64_t insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
+                         Clock::time_point now);
 
     /// The stored answer with every TTL reduced by its age; nullopt on miss or expiry.
     std::optional<CacheHit> lookup(const CacheKey& key, Clock::time_point now);
@@ -76,6 +78,7 @@ private:
         std::string upstream;
         Clock::time_point stored;
         Clock::time_point expires;
+        std::uint64_t serial;
     };
     using Lru = std::list<Entry>;
 
@@ -85,6 +88,7 @@ private:
     Lru lru_; // front = most recently used
     std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash> index_;
     CacheStats stats_;
+    std::uint64_t last_serial_ = 0;
 };
 
 } // namespace resolver::cache

@@ -12,6 +12,7 @@ Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, 
       make_upstream_(std::move(make_upstream)), runner_([&] {
           stages::Environment env;
           env.cache = config.cache_enabled ? &cache : nullptr;
+          env.decisions = config.cache_enabled ? &decisions_ : nullptr;
           env.config = config.stages;
           env.clock = &clock;
           env.rng = &rng;

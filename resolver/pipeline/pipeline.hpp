@@ -84,6 +84,7 @@ private:
     log::QueryLog* log_;
     UpstreamMaker make_upstream_;
     policy::EvalScratch eval_scratch_; // the policy engine's working memory, reused per query
+    stages::DecisionCache decisions_;
     stages::StageRunner runner_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
     stages::QueryId next_id_ = 1;

@@ -53,7 +53,21 @@ void attribute(QueryContext& ctx) {
 Next pre_policy(QueryContext& ctx, const Environment& env) {
     const PolicySnapshot& p = *ctx.policy;
     ctx.facts = facts_of(ctx); // ctx never moves while the query runs: the views stay valid
-    ctx.evaluation = policy::evaluate_pre(*p.set, ctx.facts, p.behaviour, eval_options(ctx, env));
+    const auto opt = eval_options(ctx, env);
+    DecisionCache* decisions = env.trace ? nullptr : env.decisions; // a trace needs every rule
+    if (decisions != nullptr) {
+        ctx.decision = decisions->find(ctx, opt.now);
+    }
+    if (ctx.decision) {
+        ctx.evaluation = ctx.decision->pre;
+    } else {
+        auto ev = std::make_shared<const policy::Evaluation>(
+            policy::evaluate_pre(*p.set, ctx.facts, p.behaviour, opt));
+        ctx.evaluation = ev;
+        if (decisions != nullptr) {
+            ctx.decision = decisions->insert(ctx, std::move(ev), opt.now);
+        }
+    }
     if (ctx.evaluation->needs_resolution()) {
         return Next::Continue;
     }
@@ -90,9 +104,21 @@ Next post_policy(QueryContext& ctx, const Environment& env) {
         return Next::Continue;
     }
     const PolicySnapshot& p = *ctx.policy;
-    policy::evaluate_post(*p.set, ctx.facts,
-                          policy::ResponseFacts::from_message(*ctx.upstream_answer), p.behaviour,
-                          eval_options(ctx, env), *ctx.evaluation);
+    Decision* d = ctx.decision.get();
+    if (d != nullptr && d->post && ctx.upstream_serial != 0 &&
+        d->upstream_serial == ctx.upstream_serial) {
+        ctx.evaluation = d->post; // the same cached answer as last time: the same verdict
+    } else {
+        auto post = std::make_shared<policy::Evaluation>(*ctx.evaluation);
+        policy::evaluate_post(*p.set, ctx.facts,
+                              policy::ResponseFacts::from_message(*ctx.upstream_answer),
+                              p.behaviour, eval_options(ctx, env), *post);
+        ctx.evaluation = post;
+        if (d != nullptr && ctx.upstream_serial != 0) {
+            d->upstream_serial = ctx.upstream_serial;
+            d->post = std::move(post);
+        }
+    }
     if (ctx.evaluation->needs_resolution()) {
         return Next::Continue;
     }

@@ -30,6 +30,8 @@ using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
 /// A snapshot without any policy input (no rules, no locations).
 PolicySnapshotPtr empty_policy();
 
+struct Decision; // decision_cache.hpp
+
 /// Where the answer came from, for the log.
 enum class AnswerSource : std::uint8_t { None, Local, Cache, Upstream };
 
@@ -84,7 +86,10 @@ struct QueryContext {
     std::optional<net::IpAddr> dst_ip;
     attribution::LocationMatch location;
     policy::QueryFacts facts; // built once after attribution; views into this context
-    std::optional<policy::Evaluation> evaluation;
+    /// The policy verdict: shared with the decision cache, never modified once set (the
+    /// post-resolution phase makes a new one).
+    std::shared_ptr<const policy::Evaluation> evaluation;
+    std::shared_ptr<Decision> decision;             // the decision-cache entry in use, if any
     std::optional<policy::SynthesizedAnswer> synth; // a locally built answer (block, override…)
     std::string custom_resolver_address;
 
@@ -98,7 +103,8 @@ struct QueryContext {
     std::string upstream_server;                     // who answered, or who failed
     std::optional<Error> upstream_error;
     std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), as received
-    std::vector<std::uint32_t> upstream_ttls;     // UpstreamRecordTTLs: one per answer RR, uncapped
+    std::uint64_t upstream_serial = 0; // cache entry holding that truth (cache::CacheHit::serial)
+    std::vector<std::uint32_t> upstream_ttls; // UpstreamRecordTTLs: one per answer RR, uncapped
     std::uint32_t applied_max_ttl = 0; // AppliedMaxTTL: the cap applied to the answer, 0 none
 
     // finish

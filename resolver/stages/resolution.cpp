@@ -64,6 +64,7 @@ Next cache_lookup(QueryContext& ctx, const Environment& env) {
     ctx.source = AnswerSource::Cache;
     ctx.cache_age_s = hit->age_s;
     ctx.upstream_server = std::move(hit->upstream);
+    ctx.upstream_serial = hit->serial;
     ctx.upstream_answer = std::move(hit->message);
     record_upstream_ttls(ctx);
     return Next::Answer;
@@ -73,8 +74,9 @@ void cache_insert(QueryContext& ctx, const Environment& env) {
     ctx.source = AnswerSource::Upstream;
     record_upstream_ttls(ctx);
     if (env.cache != nullptr) {
-        env.cache->insert(key_for(ctx, ctx.upstream_request->question), *ctx.upstream_answer,
-                          ctx.upstream_server, env.clock->now());
+        ctx.upstream_serial =
+            env.cache->insert(key_for(ctx, ctx.upstream_request->question), *ctx.upstream_answer,
+                              ctx.upstream_server, env.clock->now());
     }
 }
 

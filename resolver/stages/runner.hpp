@@ -6,6 +6,7 @@
 #include "resolver/cache/cache.hpp"
 #include "resolver/core/clock.hpp"
 #include "resolver/core/rng.hpp"
+#include "resolver/stages/decision_cache.hpp"
 #include "resolver/stages/query_context.hpp"
 
 namespace resolver::stages {
@@ -19,6 +20,7 @@ struct StageConfig {
 struct Environment {
     PolicySnapshotPtr policy = empty_policy(); // pinned by each query at start()
     cache::Cache* cache = nullptr;             // null: no cache (explain, tests)
+    DecisionCache* decisions = nullptr;        // null: evaluate every query (explain, tests)
     StageConfig config;
     const core::Clock* clock = nullptr;     // never null once the runner runs
     core::Rng* rng = nullptr;               // never null once the runner runs

@@ -173,6 +173,7 @@ public:
               stages::Environment env;
               env.policy = std::move(policy);
               env.cache = with_cache ? &cache_ : nullptr;
+              env.decisions = with_cache ? &decisions_ : nullptr; // as the live pipeline
               env.clock = &clock_;
               env.rng = &rng_;
               return env;
@@ -211,6 +212,7 @@ public:
     core::ManualClock& clock() { return clock_; }
     stages::Environment& env() { return runner_.env(); }
     resolver::cache::Cache& cache() { return cache_; }
+    stages::DecisionCache& decisions() { return decisions_; }
 
 private:
     Result<stages::UpstreamAnswer> answer(const stages::UpstreamRequest& req) {
@@ -246,6 +248,7 @@ private:
     core::ManualClock clock_;
     core::SequenceRng rng_{{0x1111, 0x2222, 0x3333, 0x4444}};
     resolver::cache::Cache cache_;
+    stages::DecisionCache decisions_;
     stages::StageRunner runner_;
     std::map<std::pair<std::string, std::uint16_t>, Script> scripts_;
     stages::QueryId next_id_ = 1;
