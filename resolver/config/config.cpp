@@ -66,7 +66,9 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
           "max_waiting_queries"}},
-        {"tcp", {"idle_timeout_ms", "max_connections", "max_message_size", "max_in_flight"}},
+        {"tcp",
+         {"idle_timeout_ms", "handshake_timeout_ms", "request_timeout_ms", "max_connections",
+          "max_message_size", "max_in_flight"}},
         {"tls", {"cert", "key", "gateway_domain"}},
         {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
         {"policy",
@@ -136,6 +138,8 @@ Result<Config> load_file(const std::string& path) {
     }
     if (const auto* t = root["tcp"].as_table()) {
         r.get(*t, "tcp", "idle_timeout_ms", c.stream_limits.idle_timeout_ms);
+        r.get(*t, "tcp", "handshake_timeout_ms", c.stream_limits.handshake_timeout_ms);
+        r.get(*t, "tcp", "request_timeout_ms", c.stream_limits.request_timeout_ms);
         r.get(*t, "tcp", "max_connections", c.stream_limits.max_connections);
         r.get(*t, "tcp", "max_message_size", c.stream_limits.max_message_size);
         r.get(*t, "tcp", "max_in_flight", c.stream_limits.max_in_flight);
@@ -167,6 +171,16 @@ Result<Config> load_file(const std::string& path) {
     }
     if (!r.error.empty()) {
         return fail(Errc::ConfigInvalid, r.error);
+    }
+    // A zero deadline would close every connection at once: refuse it by name.
+    for (const auto& [key, value] :
+         {std::pair{"idle_timeout_ms", c.stream_limits.idle_timeout_ms},
+          std::pair{"handshake_timeout_ms", c.stream_limits.handshake_timeout_ms},
+          std::pair{"request_timeout_ms", c.stream_limits.request_timeout_ms}}) {
+        if (value == 0) {
+            return fail(Errc::ConfigInvalid,
+                        path + ": key 'tcp." + std::string(key) + "' must be at least 1");
+        }
     }
     // Relative file paths in a config file are relative to the file, not to the cwd.
     auto rel = [&](std::string& p) {

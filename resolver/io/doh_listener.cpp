@@ -15,6 +15,7 @@
 #include "resolver/io/tls_stream.hpp"
 #include "resolver/util/c_handles.hpp"
 #include "resolver/wire/message.hpp"
+#include "resolver/wire/reader.hpp"
 
 namespace resolver::io {
 namespace {
@@ -105,29 +106,6 @@ const char* reason_phrase(int status) {
     }
 }
 
-/// The fault a listener's plan injects for one decoded request, if any.
-std::optional<fault::FaultAction> request_fault(const fault::LivePlan* faults,
-                                                const std::vector<std::uint8_t>& query) {
-    if (faults == nullptr || faults->current().empty()) {
-        return std::nullopt;
-    }
-    const auto parsed = wire::parse(query);
-    if (!parsed || parsed.message->question.size() != 1) {
-        return std::nullopt;
-    }
-    const auto& q = parsed.message->question[0];
-    const fault::FaultRule* rule = faults->current().match(q.qname, q.qtype, "https");
-    return rule != nullptr ? std::optional(rule->action) : std::nullopt;
-}
-
-HttpResponse injected_status(unsigned status) {
-    HttpResponse r;
-    r.status = static_cast<int>(status);
-    r.content_type = "text/plain";
-    r.body = "injected fault: http=" + std::to_string(status) + "\n";
-    return r;
-}
-
 TransportInfo doh_info(const HttpRequest& req, const TlsConnection& conn) {
     TransportInfo info;
     info.protocol = net::Transport::Https;
@@ -174,9 +152,11 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
             error_response(404, "not found: this listener serves " + std::string(served_path));
         return d;
     }
-    if (req.method != "GET" && req.method != "POST") {
+    // HEAD is GET without the body (RFC 9110 §9.3.2); the session leaves the body out.
+    const bool get = req.method == "GET" || req.method == "HEAD";
+    if (!get && req.method != "POST") {
         d.response = error_response(405, "method not allowed: use GET or POST (RFC 8484 §4.1)");
-        d.response->headers.emplace_back("allow", "GET, POST");
+        d.response->headers.emplace_back("allow", "GET, HEAD, POST");
         return d;
     }
     if (req.too_large) {
@@ -184,7 +164,7 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
         return d;
     }
 
-    if (req.method == "GET") {
+    if (get) {
         const std::size_t q = req.target.find('?');
         const auto params =
             parse_query_string(q == std::string::npos ? std::string_view{}
@@ -245,7 +225,7 @@ HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
         return error_response(504, reply.upstream_timeout ? "upstream timeout" : "no answer");
     }
     HttpResponse r;
-    r.max_age = reply.min_ttl;
+    r.max_age = doh_freshness(reply.wire);
     if (query.json) {
         const auto parsed = wire::parse(reply.wire);
         if (!parsed) {
@@ -263,15 +243,144 @@ HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
 
 namespace {
 
+/// Skips a domain name (labels, or a compression pointer that ends it: RFC 1035 §4.1.4).
+void skip_name(wire::WireReader& r) {
+    for (int labels = 0; labels < 128 && r.ok(); ++labels) {
+        const std::uint8_t len = r.u8();
+        if (len == 0) {
+            return;
+        }
+        if ((len & 0xC0) == 0xC0) {
+            r.skip(1);
+            return;
+        }
+        r.skip(len);
+    }
+    r.set_failed();
+}
+
+} // namespace
+
+std::uint32_t doh_freshness(std::span<const std::uint8_t> wire) {
+    wire::WireReader r(wire);
+    r.skip(4); // ID, flags
+    const unsigned qd = r.u16();
+    const unsigned an = r.u16();
+    const unsigned ns = r.u16();
+    r.skip(2);
+    for (unsigned i = 0; i < qd && r.ok(); ++i) {
+        skip_name(r);
+        r.skip(4);
+    }
+    std::optional<std::uint32_t> fresh;
+    auto cap = [&](std::uint32_t ttl) { fresh = std::min(fresh.value_or(ttl), ttl); };
+    for (unsigned i = 0; i < an + ns && r.ok(); ++i) {
+        skip_name(r);
+        const std::uint16_t type = r.u16();
+        r.skip(2);
+        const std::uint32_t ttl = r.u32();
+        const std::uint16_t rdlen = r.u16();
+        const auto rdata = r.bytes(rdlen);
+        if (i < an) {
+            cap(ttl);
+        } else if (type == wire::rrtype::SOA && rdlen >= 4) {
+            // RFC 2308 §5: a negative answer may be cached for min(SOA TTL, SOA MINIMUM);
+            // MINIMUM is the last field of the SOA RDATA (RFC 1035 §3.3.13).
+            wire::WireReader min(rdata.subspan(rdlen - 4));
+            cap(std::min(ttl, min.u32()));
+        }
+    }
+    return r.ok() ? fresh.value_or(0) : 0;
+}
+
+void ResolvingDoh::handle(DohQuery query, TransportInfo info, DohAnswerFn answer) {
+    std::vector<std::uint8_t> wire = std::move(query.wire);
+    query.wire.clear();
+    resolver_.handle(std::move(wire), std::move(info),
+                     [query = std::move(query), answer = std::move(answer)](Reply reply) {
+                         DohAnswer a;
+                         a.response = encode_doh_reply(reply, query);
+                         answer(std::move(a));
+                     });
+}
+
+namespace {
+
+/// Where the client's byte stream stands against HTTP/2 frame boundaries (the connection
+/// preface, RFC 9113 §3.4, then 9-byte frame headers with a 24-bit length, §4.1). nghttp2
+/// buffers a partial frame silently; this lets the request deadline cover a frame trickled
+/// byte by byte.
+class H2FrameBoundary {
+public:
+    /// Consumes bytes; true when at least one frame (or the preface) completed in them.
+    bool feed(std::span<const std::uint8_t> bytes) {
+        bool completed = false;
+        std::size_t i = 0;
+        while (i < bytes.size()) {
+            if (preface_left_ > 0) {
+                const std::size_t n = std::min(preface_left_, bytes.size() - i);
+                preface_left_ -= n;
+                i += n;
+                completed = completed || preface_left_ == 0;
+            } else if (header_got_ < kFrameHeader) {
+                if (header_got_ < 3) {
+                    payload_left_ = (payload_left_ << 8) | bytes[i];
+                }
+                ++header_got_;
+                ++i;
+                if (header_got_ == kFrameHeader && payload_left_ == 0) {
+                    header_got_ = 0;
+                    completed = true;
+                }
+            } else {
+                const std::size_t n = std::min(payload_left_, bytes.size() - i);
+                payload_left_ -= n;
+                i += n;
+                if (payload_left_ == 0) {
+                    header_got_ = 0;
+                    completed = true;
+                }
+            }
+        }
+        return completed;
+    }
+    [[nodiscard]] bool mid_frame() const {
+        return preface_left_ > 0 ? preface_left_ < kPreface : header_got_ > 0;
+    }
+
+private:
+    static constexpr std::size_t kPreface = 24;
+    static constexpr std::size_t kFrameHeader = 9;
+    std::size_t preface_left_ = kPreface;
+    std::size_t header_got_ = 0;
+    std::size_t payload_left_ = 0;
+};
+
+/// Answers sent when a request is refused before it is complete.
+HttpResponse too_large_response() {
+    return error_response(413, "request too large");
+}
+
+/// The decimal value of a content-length, or nullopt; any length over 9 digits counts as
+/// 1e9 (more than any cap).
+std::optional<std::size_t> content_length_value(std::string_view v) {
+    if (v.empty() ||
+        !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+        return std::nullopt;
+    }
+    const std::size_t nz = std::min(v.find_first_not_of('0'), v.size() - 1);
+    const std::string_view digits = v.substr(nz);
+    return digits.size() > 9 ? std::size_t{1000000000} : std::stoul(std::string(digits));
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP/2
 
 class H2Session final : public StreamSession {
 public:
-    H2Session(TlsConnection& conn, QueryHandler& handler, std::string path, const DohLimits& limits,
-              std::shared_ptr<const fault::LivePlan> faults)
-        : conn_(conn), handler_(handler), path_(std::move(path)), limits_(limits),
-          faults_(std::move(faults)) {}
+    H2Session(TlsConnection& conn, DohRequestHandler& handler, std::string path,
+              const DohLimits& limits)
+        : conn_(conn), handler_(handler), path_(std::move(path)), limits_(limits) {}
 
     bool init() {
         nghttp2_session_callbacks* raw_cbs = nullptr;
@@ -303,6 +412,8 @@ public:
     }
 
     bool on_data(std::span<const std::uint8_t> bytes) override {
+        const bool completed = frames_.feed(bytes);
+        frame_since_.after_read(conn_.now(), completed, frames_.mid_frame());
         in_recv_ = true;
         const auto rv = nghttp2_session_mem_recv(session_.get(), bytes.data(), bytes.size());
         in_recv_ = false;
@@ -315,19 +426,51 @@ public:
 
     [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
 
+    // The oldest of: a frame still arriving, a stream whose request has not ended.
+    [[nodiscard]] std::optional<std::uint64_t> incomplete_since() const override {
+        std::optional<std::uint64_t> since = frame_since_.get();
+        for (const auto& [id, st] : streams_) {
+            if (!st->complete && !st->answered) {
+                since = std::min(since.value_or(st->opened_ms), st->opened_ms);
+            }
+        }
+        return since;
+    }
+
+    void on_request_timeout() override { on_goodbye(); }
+
+    // RFC 9113 §6.8: a first GOAWAY with the largest stream ID announces the shutdown and
+    // still lets requests already on their way in; the last one (on_goodbye) closes.
+    void on_drain() override {
+        nghttp2_submit_shutdown_notice(session_.get());
+        flush();
+    }
+
+    void on_goodbye() override {
+        nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(session_.get()),
+                              NGHTTP2_NO_ERROR, nullptr, 0);
+        flush();
+    }
+
 private:
     struct Stream {
         HttpRequest req;
         std::size_t header_bytes = 0;
         std::string response_body;
         std::size_t response_off = 0;
+        std::uint64_t opened_ms = 0;
+        bool complete = false; // END_STREAM received
+        bool answered = false; // answered before the request ended (413); body discarded
     };
 
     static H2Session& self(void* user_data) { return *static_cast<H2Session*>(user_data); }
 
     static int on_begin_headers(nghttp2_session* /*s*/, const nghttp2_frame* frame, void* ud) {
         if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-            self(ud).streams_[frame->hd.stream_id] = std::make_unique<Stream>();
+            auto st = std::make_unique<Stream>();
+            st->opened_ms = self(ud).conn_.now();
+            self(ud).streams_[frame->hd.stream_id] = std::move(st);
         }
         return 0;
     }
@@ -358,6 +501,13 @@ private:
             }
             st->req.headers.emplace_back(n, std::move(v));
         } else if (n.empty() || n.front() != ':') {
+            if (n == "content-length") {
+                // A body we would refuse is refused now, without reading it.
+                const auto len = content_length_value(v);
+                st->req.too_large =
+                    st->req.too_large ||
+                    (len && *len > std::min(self(ud).limits_.max_body_bytes, kMaxDnsMessage));
+            }
             st->req.headers.emplace_back(n, std::move(v)); // HTTP/2 names arrive lower-case
         }
         return 0;
@@ -366,12 +516,11 @@ private:
     static int on_data_chunk(nghttp2_session* /*s*/, std::uint8_t /*flags*/, std::int32_t stream_id,
                              const std::uint8_t* data, std::size_t len, void* ud) {
         Stream* st = self(ud).find(stream_id);
-        if (st == nullptr || st->req.too_large) {
-            return 0;
+        if (st == nullptr || st->req.too_large || st->answered) {
+            return 0; // flow control still credits the bytes (nghttp2's automatic WINDOW_UPDATE)
         }
         if (st->req.body.size() + len > self(ud).limits_.max_body_bytes) {
-            st->req.too_large =
-                true; // keep reading (flow control continues), answer 413 at the end
+            st->req.too_large = true; // answered 413 when this frame ends
             st->req.body.clear();
             return 0;
         }
@@ -380,9 +529,26 @@ private:
     }
 
     static int on_frame_recv(nghttp2_session* /*s*/, const nghttp2_frame* frame, void* ud) {
-        if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
-            self(ud).on_request(frame->hd.stream_id);
+        if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
+            return 0;
+        }
+        H2Session& me = self(ud);
+        Stream* st = me.find(frame->hd.stream_id);
+        if (st == nullptr) {
+            return 0;
+        }
+        if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+            st->complete = true;
+            if (!st->answered) {
+                me.on_request(frame->hd.stream_id);
+            }
+        } else if (st->req.too_large && !st->answered) {
+            // Answered now, before the body. RFC 9113 §8.1 would let us follow with
+            // RST_STREAM(NO_ERROR), but curl 7.88 (Debian 12) then fails the transfer with
+            // "Stream error in the HTTP/2 framing layer" instead of reporting the 413, so the
+            // rest of the body is discarded as it arrives (on_data_chunk), never stored.
+            st->answered = true;
+            me.respond(frame->hd.stream_id, too_large_response());
         }
         return 0;
     }
@@ -416,45 +582,44 @@ private:
         if (st == nullptr) {
             return;
         }
+        conn_.progress();
         DohDecision d = decode_doh_request(st->req, path_, limits_);
         if (d.response) {
             respond(id, *d.response);
             return;
         }
-        if (auto f = request_fault(faults_.get(), d.query.wire)) {
-            inject(id, *f);
-            return;
-        }
         TransportInfo info = doh_info(st->req, conn_);
         ++in_flight_;
-        handler_.handle(std::move(d.query.wire), std::move(info),
-                        [weak = conn_.weak_from_this(), this, id,
-                         query = DohQuery{{}, d.query.json, d.query.pad}](Reply reply) {
+        handler_.handle(std::move(d.query), std::move(info),
+                        [weak = conn_.weak_from_this(), this, id](DohAnswer answer) {
                             auto conn = weak.lock();
                             if (!conn || conn->closed()) {
                                 return;
                             }
                             --in_flight_;
                             if (find(id) != nullptr) {
-                                respond(id, encode_doh_reply(reply, query));
+                                deliver(id, answer);
                             }
-                            conn_.touch();
+                            conn_.progress();
                             flush();
                         });
     }
 
-    void inject(std::int32_t id, const fault::FaultAction& f) {
-        if (f.goaway) {
+    void deliver(std::int32_t id, const DohAnswer& a) {
+        switch (a.kind) {
+        case DohAnswer::Kind::Respond:
+            respond(id, a.response);
+            return;
+        case DohAnswer::Kind::GoAway:
             // Last stream ID below this one: the request was not processed (RFC 9113 §6.8);
             // nghttp2 closes it once the GOAWAY is out, streams below it finish first.
-            static constexpr std::string_view kDebug = "injected fault";
-            nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, std::max(0, id - 2), *f.goaway,
-                                  reinterpret_cast<const std::uint8_t*>(kDebug.data()),
-                                  kDebug.size());
-        } else if (f.rst_stream) {
-            nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, *f.rst_stream);
-        } else if (f.http_status) {
-            respond(id, injected_status(*f.http_status));
+            nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, std::max(0, id - 2),
+                                  a.h2_error, reinterpret_cast<const std::uint8_t*>(a.debug.data()),
+                                  a.debug.size());
+            return;
+        case DohAnswer::Kind::ResetStream:
+            nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, a.h2_error);
+            return;
         }
     }
 
@@ -487,13 +652,15 @@ private:
                  const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())),
                  k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
         }
-        st->response_body = r.body;
+        // HEAD: the same fields, content-length included, and no DATA (RFC 9110 §9.3.2).
+        const bool body = !r.body.empty() && st->req.method != "HEAD";
+        st->response_body = body ? r.body : std::string();
         st->response_off = 0;
-        nghttp2_data_provider body{};
-        body.source.ptr = st;
-        body.read_callback = &read_body;
+        nghttp2_data_provider provider{};
+        provider.source.ptr = st;
+        provider.read_callback = &read_body;
         nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(),
-                                r.body.empty() ? nullptr : &body);
+                                body ? &provider : nullptr);
     }
 
     void flush() {
@@ -525,11 +692,12 @@ private:
     }
 
     TlsConnection& conn_;
-    QueryHandler& handler_;
+    DohRequestHandler& handler_;
     std::string path_;
     DohLimits limits_;
-    std::shared_ptr<const fault::LivePlan> faults_;
     std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+    H2FrameBoundary frames_;
+    IncompleteSince frame_since_;
     std::size_t in_flight_ = 0;
     bool in_recv_ = false;
     util::Http2Session session_; // last: deleting it may call back into the members above
@@ -540,11 +708,9 @@ private:
 
 class H1Session final : public StreamSession {
 public:
-    H1Session(TlsConnection& conn, QueryHandler& handler, std::string path,
-              const StreamLimits& limits, const DohLimits& doh_limits,
-              std::shared_ptr<const fault::LivePlan> faults)
+    H1Session(TlsConnection& conn, DohRequestHandler& handler, std::string path,
+              const StreamLimits& limits, const DohLimits& doh_limits)
         : conn_(conn), handler_(handler), path_(std::move(path)), doh_limits_(doh_limits),
-          faults_(std::move(faults)),
           parser_(doh_limits.max_header_bytes, doh_limits.max_body_bytes),
           max_pending_(std::max<std::size_t>(1, limits.max_in_flight)) {}
 
@@ -555,11 +721,34 @@ public:
     }
 
     [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
+    [[nodiscard]] std::optional<std::uint64_t> incomplete_since() const override {
+        return incomplete_.get();
+    }
+
+    // RFC 9110 §15.5.9: 408 when the request did not arrive in time; the connection closes.
+    void on_request_timeout() override {
+        if (slots_.empty()) {
+            const std::string bytes =
+                serialize(error_response(408, "request not complete in time"), false, false);
+            conn_.send({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+        }
+    }
+
+    // The next answer (or the last one pending) says `connection: close` and ends it
+    // (RFC 9112 §9.6); nothing is parsed after it.
+    void on_drain() override {
+        draining_ = true;
+        if (!slots_.empty()) {
+            slots_.back().close = true;
+            stop_parsing_ = true;
+        }
+    }
 
 private:
     struct Slot {
         bool ready = false;
         bool close = false;
+        bool head = false;
         std::string bytes;
     };
 
@@ -569,9 +758,12 @@ private:
         }
         pumping_ = true;
         HttpRequest req;
+        bool completed = false;
+        bool need_more = false;
         while (!stop_parsing_ && slots_.size() < max_pending_ && !conn_.closed()) {
             const auto state = parser_.next(req);
             if (state == Http1Parser::State::NeedMore) {
+                need_more = true;
                 break;
             }
             if (state == Http1Parser::State::Error) {
@@ -581,12 +773,19 @@ private:
                 slot.close = true;
                 slot.ready = true;
                 slot.bytes = serialize(
-                    error_response(parser_.error_status(), parser_.error_reason()), false);
+                    error_response(parser_.error_status(), parser_.error_reason()), false, false);
                 break;
             }
+            completed = true;
             on_request(req);
         }
         pumping_ = false;
+        // Unparsed bytes while we wait for more are a request in progress; while the window
+        // of pending answers is full the wait is ours and no request deadline runs.
+        incomplete_.after_read(conn_.now(), completed, need_more && parser_.buffered() > 0);
+        if (completed) {
+            conn_.progress();
+        }
         write_ready();
         // Pipelined requests beyond the window wait in the parser; bound what we buffer.
         if (!conn_.closed()) {
@@ -598,45 +797,43 @@ private:
     void on_request(const HttpRequest& req) {
         const std::uint64_t seq = base_seq_ + slots_.size();
         auto& slot = slots_.emplace_back();
-        slot.close = !req.keep_alive;
+        slot.close = !req.keep_alive || draining_;
+        slot.head = req.method == "HEAD";
         if (slot.close) {
             stop_parsing_ = true; // RFC 9112 §9.6: nothing after `Connection: close`
         }
         DohDecision d = decode_doh_request(req, path_, doh_limits_);
         if (d.response) {
             slot.ready = true;
-            slot.bytes = serialize(*d.response, !slot.close);
-            return;
-        }
-        if (auto f = request_fault(faults_.get(), d.query.wire)) {
-            slot.ready = true;
-            if (f->goaway || f->rst_stream) {
-                // No GOAWAY or RST_STREAM in HTTP/1.1: the answers before this one go out,
-                // then the connection closes with this request unanswered.
-                slot.close = true;
-                stop_parsing_ = true;
-            } else {
-                slot.bytes = serialize(injected_status(*f->http_status), !slot.close);
-            }
+            slot.bytes = serialize(*d.response, !slot.close, slot.head);
             return;
         }
         ++in_flight_;
-        handler_.handle(std::move(d.query.wire), doh_info(req, conn_),
-                        [weak = conn_.weak_from_this(), this, seq,
-                         query = DohQuery{{}, d.query.json, d.query.pad}](Reply reply) {
+        handler_.handle(std::move(d.query), doh_info(req, conn_),
+                        [weak = conn_.weak_from_this(), this, seq](DohAnswer answer) {
                             auto conn = weak.lock();
                             if (!conn || conn->closed()) {
                                 return;
                             }
                             --in_flight_;
                             if (seq >= base_seq_ && seq - base_seq_ < slots_.size()) {
-                                Slot& s = slots_[seq - base_seq_];
-                                s.bytes = serialize(encode_doh_reply(reply, query), !s.close);
-                                s.ready = true;
+                                fill(slots_[seq - base_seq_], answer);
                             }
-                            conn_.touch();
+                            conn_.progress();
                             pump();
                         });
+    }
+
+    void fill(Slot& slot, const DohAnswer& answer) {
+        slot.ready = true;
+        if (answer.kind != DohAnswer::Kind::Respond) {
+            // No GOAWAY or RST_STREAM in HTTP/1.1: the answers before this one go out, then
+            // the connection closes with this request unanswered.
+            slot.close = true;
+            stop_parsing_ = true;
+            return;
+        }
+        slot.bytes = serialize(answer.response, !slot.close, slot.head);
     }
 
     // Responses leave strictly in request order (RFC 9112 §9.3.2).
@@ -654,7 +851,8 @@ private:
         }
     }
 
-    static std::string serialize(const HttpResponse& r, bool keep_alive) {
+    // HEAD: the same header fields, content-length included, and no body (RFC 9110 §9.3.2).
+    static std::string serialize(const HttpResponse& r, bool keep_alive, bool head) {
         std::string out =
             "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
         out += "date: " + http_date(std::time(nullptr)) + "\r\n"; // RFC 9110 §6.6.1
@@ -672,30 +870,32 @@ private:
             out += "connection: close\r\n";
         }
         out += "\r\n";
-        out += r.body;
+        if (!head) {
+            out += r.body;
+        }
         return out;
     }
 
     TlsConnection& conn_;
-    QueryHandler& handler_;
+    DohRequestHandler& handler_;
     std::string path_;
     DohLimits doh_limits_;
-    std::shared_ptr<const fault::LivePlan> faults_;
     Http1Parser parser_;
     std::size_t max_pending_;
     std::deque<Slot> slots_;
     std::uint64_t base_seq_ = 0; // sequence number of slots_.front()
+    IncompleteSince incomplete_;
     std::size_t in_flight_ = 0;
     bool pumping_ = false;
     bool stop_parsing_ = false;
+    bool draining_ = false;
 };
 
-} // namespace
-
-Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
-                                      std::shared_ptr<const tls::ServerContext> ctx,
-                                      const StreamLimits& limits, const DohLimits& doh_limits,
-                                      std::shared_ptr<fault::LivePlan> faults) {
+Result<ListenerPtr> doh_listener(uv_loop_t* loop, const util::Url& url, DohRequestHandler& handler,
+                                 std::shared_ptr<DohRequestHandler> owned,
+                                 std::shared_ptr<const tls::ServerContext> ctx,
+                                 const StreamLimits& limits, const DohLimits& doh_limits,
+                                 HandshakeGate* gate) {
     if (url.scheme != "https") {
         return fail(Errc::ConfigInvalid, "DoH listener needs an https:// URL: " + url.to_string());
     }
@@ -705,22 +905,41 @@ Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, Que
     }
     auto server = TlsStreamServer::create(
         loop, effective, std::move(ctx), &tls::kAlpnDoh, limits,
-        [&handler, limits, doh_limits, path = effective.path,
-         faults](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
+        [&handler, owned = std::move(owned), limits, doh_limits,
+         path = effective.path](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
             if (conn.peer().alpn == "h2") {
-                auto s = std::make_unique<H2Session>(conn, handler, path, doh_limits, faults);
+                auto s = std::make_unique<H2Session>(conn, handler, path, doh_limits);
                 if (!s->init()) {
                     return nullptr;
                 }
                 return s;
             }
-            return std::make_unique<H1Session>(conn, handler, path, limits, doh_limits, faults);
+            return std::make_unique<H1Session>(conn, handler, path, limits, doh_limits);
         },
-        faults);
+        gate);
     if (!server) {
         return server.error();
     }
     return ListenerPtr(std::move(server).value());
+}
+
+} // namespace
+
+Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url,
+                                      DohRequestHandler& handler,
+                                      std::shared_ptr<const tls::ServerContext> ctx,
+                                      const StreamLimits& limits, const DohLimits& doh_limits,
+                                      HandshakeGate* gate) {
+    return doh_listener(loop, url, handler, nullptr, std::move(ctx), limits, doh_limits, gate);
+}
+
+Result<ListenerPtr> make_doh_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& resolver,
+                                      std::shared_ptr<const tls::ServerContext> ctx,
+                                      const StreamLimits& limits, const DohLimits& doh_limits) {
+    auto owned = std::make_shared<ResolvingDoh>(resolver);
+    DohRequestHandler& handler = *owned;
+    return doh_listener(loop, url, handler, std::move(owned), std::move(ctx), limits, doh_limits,
+                        nullptr);
 }
 
 } // namespace resolver::io

@@ -65,6 +65,9 @@ public:
     }
 
     [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
+    [[nodiscard]] std::optional<std::uint64_t> incomplete_since() const override {
+        return incomplete_.get();
+    }
 
 private:
     bool dispatch() {
@@ -73,11 +76,13 @@ private:
         }
         dispatching_ = true;
         std::vector<std::uint8_t> msg;
+        bool completed = false;
         while (in_flight_ < max_in_flight_ && !conn_.closed() && framer_.next(msg)) {
             if (msg.empty()) {
                 dispatching_ = false;
                 return false;
             }
+            completed = true;
             const bool pad = query_requests_padding(msg);
             ++in_flight_;
             handler_.handle(std::move(msg), base_,
@@ -91,6 +96,16 @@ private:
         // Over the in-flight cap the rest waits in the framer; stop reading once a full
         // window of maximum-size messages is queued, so a flood cannot grow memory.
         dispatching_ = false;
+        if (conn_.closed()) {
+            return true;
+        }
+        // Bytes left while we still take messages are the start of one not complete yet;
+        // over the cap the wait is ours, not the client's, and no request deadline runs.
+        const bool paused = in_flight_ >= max_in_flight_;
+        incomplete_.after_read(conn_.now(), completed, !paused && framer_.buffered() > 0);
+        if (completed) {
+            conn_.progress();
+        }
         conn_.set_reading(framer_.buffered() < max_in_flight_ * 65537);
         return true;
     }
@@ -101,10 +116,11 @@ private:
             const auto wire = pad ? pad_response(reply.wire) : std::move(reply.wire);
             conn_.send(wire::StreamFramer::frame(wire));
         }
-        conn_.touch();
         if (!dispatch()) {
             conn_.close();
+            return;
         }
+        conn_.progress();
     }
 
     TlsConnection& conn_;
@@ -112,6 +128,7 @@ private:
     wire::StreamFramer framer_;
     TransportInfo base_;
     std::size_t max_in_flight_;
+    IncompleteSince incomplete_;
     std::size_t in_flight_ = 0;
     bool dispatching_ = false;
 };
@@ -120,8 +137,7 @@ private:
 
 Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
                                       std::shared_ptr<const tls::ServerContext> ctx,
-                                      const StreamLimits& limits,
-                                      std::shared_ptr<fault::LivePlan> faults) {
+                                      const StreamLimits& limits, HandshakeGate* gate) {
     if (url.scheme != "tls") {
         return fail(Errc::ConfigInvalid, "DoT listener needs a tls:// URL: " + url.to_string());
     }
@@ -130,7 +146,7 @@ Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, Que
         [&handler, limits](TlsConnection& conn) -> std::unique_ptr<StreamSession> {
             return std::make_unique<DotSession>(conn, handler, limits);
         },
-        std::move(faults));
+        gate);
     if (!server) {
         return server.error();
     }

@@ -8,8 +8,8 @@
 #include <uv.h>
 
 #include "resolver/core/result.hpp"
-#include "resolver/fault/live_plan.hpp"
 #include "resolver/io/listener.hpp"
+#include "resolver/io/tls_stream.hpp"
 #include "resolver/io/transport.hpp"
 #include "resolver/tls/server_context.hpp"
 #include "resolver/util/url.hpp"
@@ -38,10 +38,9 @@ std::vector<std::uint8_t> pad_response(std::span<const std::uint8_t> response,
 /// TransportInfo: protocol Tls, src/dst, listener URL, SNI, datagram=false.
 /// `handler` and the loop must outlive the listener; ReplyFn may run after the connection
 /// closed (it is then a no-op).
-/// `faults` (may be null): handshake faults (Site::DotListener) of this listener.
+/// `gate` (may be null, must outlive the listener) sees every ClientHello (lab faults).
 Result<ListenerPtr> make_dot_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
                                       std::shared_ptr<const tls::ServerContext> ctx,
-                                      const StreamLimits& limits,
-                                      std::shared_ptr<fault::LivePlan> faults = nullptr);
+                                      const StreamLimits& limits, HandshakeGate* gate = nullptr);
 
 } // namespace resolver::io

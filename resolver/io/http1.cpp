@@ -79,30 +79,86 @@ Http1Parser::State Http1Parser::set_error(int status, std::string reason) {
     return State::Error;
 }
 
+namespace {
+
+// RFC 9110 §5.5: a field value holds visible characters, obs-text, SP and HTAB; CR, LF and
+// NUL in particular are "invalid and dangerous". We refuse the message rather than repair it.
+bool valid_field_value(std::string_view v) {
+    return std::none_of(v.begin(), v.end(),
+                        [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7F; });
+}
+
+// RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [ ":" port ], so unreserved, pct-encoded,
+// sub-delims, ":" and the IPv6 brackets. Empty is allowed (no authority in the target).
+bool valid_host(std::string_view v) {
+    return std::all_of(v.begin(), v.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 ||
+               std::string_view("-._~%!$&'()*+,;=:[]").find(static_cast<char>(c)) !=
+                   std::string_view::npos;
+    });
+}
+
+/// The next line of `head` from `pos`, without its LF and the CR before it (RFC 9112 §2.2:
+/// a recipient MAY take a bare LF as a line terminator). `pos` moves past the LF.
+std::string_view next_line(std::string_view head, std::size_t& pos) {
+    const std::size_t nl = head.find('\n', pos);
+    std::string_view line = head.substr(pos, nl - pos);
+    pos = nl == std::string_view::npos ? head.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+    }
+    return line;
+}
+
+/// Where the header block ends (the offset just past its empty line), or npos when it has
+/// not arrived yet. Lines end in CRLF or a bare LF.
+std::size_t head_end(std::string_view view) {
+    std::size_t pos = 0;
+    while (pos < view.size()) {
+        const std::size_t nl = view.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            return std::string_view::npos;
+        }
+        const std::size_t len = nl - pos;
+        if (pos > 0 && (len == 0 || (len == 1 && view[pos] == '\r'))) {
+            return nl + 1;
+        }
+        pos = nl + 1;
+    }
+    return std::string_view::npos;
+}
+
+} // namespace
+
 Http1Parser::State Http1Parser::next(HttpRequest& out) {
     if (error_status_ != 0) {
         return State::Error;
     }
-    // RFC 9112 §2.2: ignore empty lines before a request line.
-    while (buf_.compare(pos_, 2, "\r\n") == 0) {
-        pos_ += 2;
+    // RFC 9112 §2.2: ignore empty lines (CRLF or LF) before a request line.
+    while (pos_ < buf_.size() &&
+           (buf_[pos_] == '\n' ||
+            (buf_[pos_] == '\r' && pos_ + 1 < buf_.size() && buf_[pos_ + 1] == '\n'))) {
+        pos_ += buf_[pos_] == '\n' ? 1 : 2;
     }
     const std::string_view view = std::string_view(buf_).substr(pos_);
-    const std::size_t end = view.find("\r\n\r\n");
+    const std::size_t end = head_end(view);
     if (end == std::string_view::npos) {
         if (view.size() > max_header_) {
             return set_error(413, "header block too large");
         }
         return State::NeedMore;
     }
-    if (end + 4 > max_header_) {
+    if (end > max_header_) {
         return set_error(413, "header block too large");
     }
 
     HttpRequest req;
     const std::string_view head = view.substr(0, end);
-    std::size_t line_end = head.find("\r\n");
-    const std::string_view request_line = head.substr(0, line_end);
+    std::size_t cursor = 0;
+    const std::string_view request_line = next_line(head, cursor);
+    if (request_line.find('\r') != std::string_view::npos) {
+        return set_error(400, "bare CR in the request line"); // RFC 9112 §2.2
+    }
     const std::size_t sp1 = request_line.find(' ');
     const std::size_t sp2 = request_line.rfind(' ');
     if (sp1 == std::string_view::npos || sp2 == sp1) {
@@ -121,11 +177,13 @@ Http1Parser::State Http1Parser::next(HttpRequest& out) {
 
     std::size_t content_length = 0;
     bool have_length = false;
-    while (line_end != std::string_view::npos) {
-        const std::size_t start = line_end + 2;
-        line_end = head.find("\r\n", start);
-        const std::string_view line = head.substr(start, line_end - start);
-        if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+    unsigned hosts = 0;
+    for (;;) {
+        const std::string_view line = next_line(head, cursor);
+        if (line.empty()) {
+            break; // the empty line that ends the block
+        }
+        if (line.front() == ' ' || line.front() == '\t') {
             return set_error(400, "obsolete line folding"); // RFC 9112 §5.2
         }
         const std::size_t colon = line.find(':');
@@ -133,39 +191,58 @@ Http1Parser::State Http1Parser::next(HttpRequest& out) {
             return set_error(400, "malformed header field");
         }
         std::string name = lower(line.substr(0, colon));
-        std::string value(trim(line.substr(colon + 1)));
+        const std::string_view raw_value = trim(line.substr(colon + 1));
+        if (!valid_field_value(raw_value)) {
+            return set_error(400, "control character (NUL, CR, ...) in header field " + name);
+        }
+        std::string value(raw_value);
         if (name == "transfer-encoding") {
             return set_error(501, "transfer codings are not supported");
         }
         if (name == "content-length") {
-            if (value.empty() || value.size() > 9 ||
-                !std::all_of(value.begin(), value.end(),
-                             [](unsigned char c) { return std::isdigit(c); })) {
+            if (value.empty() || !std::all_of(value.begin(), value.end(),
+                                              [](unsigned char c) { return std::isdigit(c); })) {
                 return set_error(400, "bad content-length");
             }
-            const std::size_t len = std::stoul(value);
+            // Any number of digits is a valid length (RFC 9110 §8.6); one we would never read
+            // is refused at once, before the body arrives, however many digits it has.
+            const std::string_view digits = std::string_view(value).substr(
+                std::min(value.find_first_not_of('0'), value.size() - 1));
+            if (digits.size() > 9 || std::stoul(std::string(digits)) > max_body_) {
+                return set_error(413, "body too large");
+            }
+            const std::size_t len = std::stoul(std::string(digits));
             if (have_length && len != content_length) {
                 return set_error(400, "conflicting content-length"); // RFC 9112 §6.3
             }
             content_length = len;
             have_length = true;
         }
-        if (name == "host" && req.authority.empty()) {
+        if (name == "host") {
+            ++hosts;
+            if (!valid_host(value)) {
+                return set_error(400, "invalid Host"); // RFC 9112 §3.2
+            }
             req.authority = value;
         }
         req.headers.emplace_back(std::move(name), std::move(value));
     }
-    if (content_length > max_body_) {
-        return set_error(413, "body too large");
+    // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host and for any request with more
+    // than one Host line.
+    if (hosts > 1) {
+        return set_error(400, "more than one Host");
     }
-    if (view.size() - end - 4 < content_length) {
+    if (hosts == 0 && !http10) {
+        return set_error(400, "missing Host (RFC 9112 §3.2)");
+    }
+    if (view.size() - end < content_length) {
         return State::NeedMore;
     }
-    req.body = std::string(view.substr(end + 4, content_length));
+    req.body = std::string(view.substr(end, content_length));
     const std::string* connection = req.header("connection");
     req.keep_alive = http10 ? (connection != nullptr && has_token(*connection, "keep-alive"))
                             : (connection == nullptr || !has_token(*connection, "close"));
-    pos_ += end + 4 + content_length;
+    pos_ += end + content_length;
     out = std::move(req);
     return State::Request;
 }

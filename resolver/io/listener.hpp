@@ -6,10 +6,23 @@
 
 namespace resolver::io {
 
-/// Limits shared by every stream listener (TCP, DoT, DoH).
+/// Limits shared by every stream listener (TCP, DoT, DoH). The three deadlines run on
+/// complete requests, never on byte arrival: a client trickling bytes that never complete a
+/// message moves none of them (issue 12: one byte every 4 s held a connection forever).
 struct StreamLimits {
-    unsigned idle_timeout_ms = 10000;   // RFC 7766 §6.2.3: close idle connections
-    std::size_t max_connections = 1024; // beyond this, new connections are closed at once
+    /// RFC 7766 §6.2.3: a connection with nothing in flight and no request in progress is
+    /// closed this long after its last complete request or answer.
+    unsigned idle_timeout_ms = 10000;
+    /// TLS only: from accept to a finished handshake (a trickled ClientHello ends here).
+    unsigned handshake_timeout_ms = 5000;
+    /// A request must be complete within this long of its first byte (DoT/TCP message,
+    /// HTTP/1.1 request, HTTP/2 frame or stream); like nginx's client_header_timeout.
+    unsigned request_timeout_ms = 5000;
+    /// At the cap a new connection closes the stalest one that has nothing in flight (the
+    /// slowest handshake or request, else the longest idle), as dnsdist and nghttpx do, so
+    /// slow clients cannot lock everyone out; only when every connection has answers
+    /// outstanding is the new one closed at accept.
+    std::size_t max_connections = 1024;
     std::size_t max_message_size = 65535;
     std::size_t max_in_flight = 256; // per connection: pipelined queries / HTTP/2 streams
 };

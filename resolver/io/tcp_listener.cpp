@@ -2,26 +2,40 @@
 #include "resolver/io/tcp_listener.hpp"
 
 #include <memory>
-#include <unordered_set>
+#include <unordered_map>
+#include <vector>
 
 #include "resolver/io/sockaddr.hpp"
+#include "resolver/io/stream_deadlines.hpp"
 #include "resolver/wire/stream_framer.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace resolver::io {
 namespace {
 
+// After stop(), how long a connection with nothing outstanding stays open, so that a query
+// already on the wire is still read and answered rather than cut.
+constexpr unsigned kDrainSettleMs = 100;
+
 class TcpListener;
 
-/// One client connection. Owned by the listener's set; replies hold weak pointers.
+/// One client connection. Owned by the listener's map; replies hold weak pointers.
+/// Deadlines as for DoT (StreamDeadlines, no handshake): a message must be complete within
+/// request_timeout_ms of its first byte, and idle_timeout_ms runs from the last complete
+/// query or answer, never from a byte.
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
-    Connection(TcpListener& owner, const StreamLimits& limits)
-        : owner_(owner), limits_(limits), framer_(limits.max_message_size) {}
+    Connection(TcpListener& owner, uv_loop_t* loop, const StreamLimits& limits)
+        : owner_(owner), loop_(loop), limits_(limits), framer_(limits.max_message_size),
+          deadlines_(limits, uv_now(loop), false) {}
 
-    bool start(uv_loop_t* loop, uv_stream_t* server);
+    bool start(uv_stream_t* server);
     void close();
+    /// The listener stopped: answer what was received, close once nothing is outstanding.
+    void drain();
     [[nodiscard]] bool closing() const { return closing_; }
+    [[nodiscard]] bool busy() const { return in_flight_ > 0; }
+    [[nodiscard]] const StreamDeadlines& deadlines() const { return deadlines_; }
 
 private:
     struct WriteReq {
@@ -35,14 +49,19 @@ private:
     void dispatch();
     void reply(Reply r);
     void flush();
-    void arm_idle();
+    void arm_timer();
+    void on_timer();
     void maybe_finish();
+    [[nodiscard]] std::uint64_t now() const { return uv_now(loop_); }
 
     TcpListener& owner_;
+    uv_loop_t* loop_;
     StreamLimits limits_;
     wire::StreamFramer framer_;
+    StreamDeadlines deadlines_;
+    IncompleteSince incomplete_;
     util::UvHandle<uv_tcp_t> tcp_;
-    util::UvHandle<uv_timer_t> idle_;
+    util::UvHandle<uv_timer_t> timer_;
     TransportInfo info_;
     std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(16384);
     // Answers framed but not yet handed to libuv. Answers produced while dispatch() runs
@@ -61,7 +80,7 @@ public:
     TcpListener(QueryHandler& handler, const StreamLimits& limits)
         : handler_(handler), limits_(limits) {}
     ~TcpListener() override {
-        for (const auto& c : conns_) {
+        for (const auto& c : snapshot()) {
             c->close();
         }
     }
@@ -99,28 +118,57 @@ public:
     }
 
     [[nodiscard]] std::string url() const override { return url_; }
-    void stop() override { server_.close(); }
+    /// Stops accepting; every connection answers what it received and then closes.
+    void stop() override {
+        server_.close();
+        for (const auto& c : snapshot()) {
+            c->drain();
+        }
+    }
     [[nodiscard]] std::size_t active() const override { return conns_.size(); }
 
     QueryHandler& handler() { return handler_; }
     const Endpoint& local() const { return local_; }
-    void forget(const std::shared_ptr<Connection>& c) { conns_.erase(c); }
+    void forget(Connection* c) { conns_.erase(c); }
 
 private:
+    // A copy to iterate over: closing a connection removes it from conns_.
+    [[nodiscard]] std::vector<std::shared_ptr<Connection>> snapshot() const {
+        std::vector<std::shared_ptr<Connection>> out;
+        out.reserve(conns_.size());
+        for (const auto& [raw, conn] : conns_) {
+            out.push_back(conn);
+        }
+        return out;
+    }
+
     static void on_connection(uv_stream_t* server, int status) {
         auto* self = static_cast<TcpListener*>(server->data);
         if (status < 0) {
             return;
         }
-        auto conn = std::make_shared<Connection>(*self, self->limits_);
-        if (!conn->start(self->loop_, server)) {
+        auto conn = std::make_shared<Connection>(*self, self->loop_, self->limits_);
+        if (!conn->start(server)) {
             return;
         }
-        if (self->conns_.size() >= self->limits_.max_connections) {
-            conn->close(); // over the cap: accept and close at once, so the backlog drains
+        if (self->conns_.size() >= self->limits_.max_connections && !self->make_room()) {
+            conn->close(); // all busy: accept and close at once, so the backlog drains
             return;
         }
-        self->conns_.insert(std::move(conn));
+        self->conns_.emplace(conn.get(), conn);
+    }
+
+    /// At the cap: closes the connection that has made no progress for longest (a message
+    /// trickled in, or the oldest idle), so slow clients cannot lock everyone out.
+    bool make_room() {
+        Connection* victim = stalest_connection(
+            conns_, [](const Connection& c) { return !c.closing() && !c.busy(); },
+            [](const Connection& c) { return c.deadlines().stale_since(); });
+        if (victim == nullptr) {
+            return false;
+        }
+        victim->close();
+        return true;
     }
 
     QueryHandler& handler_;
@@ -129,10 +177,11 @@ private:
     util::UvHandle<uv_tcp_t> server_;
     Endpoint local_;
     std::string url_;
-    std::unordered_set<std::shared_ptr<Connection>> conns_;
+    std::unordered_map<Connection*, std::shared_ptr<Connection>> conns_;
 };
 
-bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
+bool Connection::start(uv_stream_t* server) {
+    auto* loop = loop_;
     auto h = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
     if (!h) {
         return false;
@@ -146,9 +195,9 @@ bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
     if (!t) {
         return false;
     }
-    idle_ = std::move(t).value();
+    timer_ = std::move(t).value();
     tcp_.get()->data = this;
-    idle_.get()->data = this;
+    timer_.get()->data = this;
     uv_tcp_nodelay(tcp_.get(), 1);
     sockaddr_storage peer{};
     int len = sizeof peer;
@@ -160,7 +209,7 @@ bool Connection::start(uv_loop_t* loop, uv_stream_t* server) {
     info_.datagram = false;
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc,
                              &Connection::on_read) == 0;
-    arm_idle();
+    arm_timer();
     return reading_;
 }
 
@@ -198,9 +247,10 @@ void Connection::dispatch() {
     auto keep = shared_from_this(); // a synchronous reply may close us
     ++dispatch_depth_;
     std::vector<std::uint8_t> msg;
+    bool completed = false;
     while (!closing_ && in_flight_ < limits_.max_in_flight && framer_.next(msg)) {
         ++in_flight_;
-        uv_timer_stop(idle_.get());
+        completed = true;
         std::weak_ptr<Connection> weak = keep;
         owner_.handler().handle(std::move(msg), info_, [weak](Reply r) {
             if (auto c = weak.lock()) {
@@ -219,11 +269,20 @@ void Connection::dispatch() {
             return;
         }
     }
+    // Bytes left while we still take messages are the start of one not complete yet; over
+    // the in-flight cap the wait is ours, not the client's, and no request deadline runs.
+    const bool paused = in_flight_ >= limits_.max_in_flight;
+    incomplete_.after_read(now(), completed, !paused && framer_.buffered() > 0);
+    deadlines_.set_incomplete(incomplete_.get());
+    if (completed) {
+        deadlines_.progress(now());
+    }
     // Back-pressure: stop reading while the in-flight cap is reached.
-    if (in_flight_ >= limits_.max_in_flight && reading_) {
+    if (paused && reading_) {
         uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_.get()));
         reading_ = false;
     }
+    arm_timer();
 }
 
 void Connection::reply(Reply r) {
@@ -245,14 +304,15 @@ void Connection::reply(Reply r) {
             }
         }
     }
+    deadlines_.progress(now());
     if (!reading_ && !peer_done_ && in_flight_ < limits_.max_in_flight) {
         reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_.get()), &Connection::on_alloc,
                                  &Connection::on_read) == 0;
         dispatch(); // messages already buffered while paused
     }
     maybe_finish();
-    if (!closing_ && in_flight_ == 0) {
-        arm_idle();
+    if (!closing_) {
+        arm_timer();
     }
 }
 
@@ -288,12 +348,36 @@ void Connection::maybe_finish() {
     }
 }
 
-void Connection::arm_idle() {
-    if (idle_) {
-        uv_timer_start(
-            idle_.get(), [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); },
-            limits_.idle_timeout_ms, 0);
+void Connection::arm_timer() {
+    if (!timer_ || closing_) {
+        return;
     }
+    const std::uint64_t at = deadlines_.next_check(busy());
+    if (at == StreamDeadlines::kNever) {
+        uv_timer_stop(timer_.get()); // busy and nothing partial: the answer re-arms it
+        return;
+    }
+    const std::uint64_t t = now();
+    uv_timer_start(
+        timer_.get(), [](uv_timer_t* h) { static_cast<Connection*>(h->data)->on_timer(); },
+        at > t ? at - t : 0, 0);
+}
+
+void Connection::on_timer() {
+    auto keep = shared_from_this();
+    if (deadlines_.expired(now(), busy()) == StreamDeadlines::Expired::None) {
+        arm_timer();
+        return;
+    }
+    close(); // a message not finished in time, or idle: DNS over TCP has nothing to say first
+}
+
+void Connection::drain() {
+    if (closing_) {
+        return;
+    }
+    deadlines_.drain(now(), kDrainSettleMs);
+    arm_timer();
 }
 
 void Connection::close() {
@@ -303,8 +387,8 @@ void Connection::close() {
     closing_ = true;
     auto keep = shared_from_this();
     tcp_.close();
-    idle_.close();
-    owner_.forget(keep);
+    timer_.close();
+    owner_.forget(this);
 }
 
 } // namespace

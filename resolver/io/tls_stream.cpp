@@ -18,8 +18,12 @@ constexpr std::size_t kReadBuffer = 64 * 1024;
 // Stop reading from a peer that does not read its answers; resume once it caught up.
 constexpr std::size_t kWriteHighWater = 4 * 1024 * 1024;
 constexpr std::size_t kWriteLowWater = 1024 * 1024;
-// After our FIN, how long we keep draining a peer that is still sending before we reset.
+// After our FIN, how long we keep draining a peer that is still sending before we reset;
+// also the bound on flushing the last answers of a closing connection.
 constexpr std::uint64_t kLingerMs = 2000;
+// After stop(), how long a connection with nothing outstanding stays open, so that a request
+// already on the wire is still read and answered rather than cut.
+constexpr unsigned kDrainSettleMs = 100;
 
 } // namespace
 
@@ -30,10 +34,19 @@ struct TlsConnection::WriteReq {
 };
 
 TlsConnection::TlsConnection(TlsStreamServer& server, util::Ssl ssl, util::UvHandle<uv_tcp_t> tcp)
-    : server_(&server), ssl_(std::move(ssl)), listener_url_(server.url()),
-      idle_timeout_ms_(server.limits().idle_timeout_ms), tcp_(std::move(tcp)) {}
+    : server_(&server), loop_(server.loop_), ssl_(std::move(ssl)), gate_(server.gate_),
+      listener_url_(server.url()), deadlines_(server.limits(), uv_now(server.loop_), true),
+      tcp_(std::move(tcp)) {}
 
 TlsConnection::~TlsConnection() = default;
+
+std::uint64_t TlsConnection::now() const noexcept {
+    return uv_now(loop_);
+}
+
+void TlsConnection::timer_cb(uv_timer_t* t) {
+    static_cast<TlsConnection*>(t->data)->on_timer();
+}
 
 bool TlsConnection::start() {
     auto timer = util::UvHandle<uv_timer_t>::create(
@@ -56,6 +69,9 @@ bool TlsConnection::start() {
     BIO_set_mem_eof_return(rbio_, -1);
     SSL_set_bio(ssl_.get(), rbio_, wbio_); // ssl_ owns both from here
     SSL_set_accept_state(ssl_.get());
+    if (gate_ != nullptr) {
+        tls::set_client_hello_callback(ssl_.get(), this);
+    }
 
     sockaddr_storage sa{};
     int len = sizeof sa;
@@ -67,9 +83,23 @@ bool TlsConnection::start() {
         peer_.dst = to_endpoint(reinterpret_cast<const sockaddr*>(&sa));
     }
     uv_tcp_nodelay(tcp_.get(), 1);
-    touch();
+    arm_timer();
     update_reading();
     return reading_;
+}
+
+tls::HelloVerdict TlsConnection::on_client_hello(std::string_view sni) {
+    gate_action_ = gate_ != nullptr ? gate_->on_client_hello(sni) : HandshakeAction::Proceed;
+    switch (gate_action_) {
+    case HandshakeAction::Proceed:
+        return tls::HelloVerdict::Continue;
+    case HandshakeAction::Alert:
+        return tls::HelloVerdict::Alert;
+    case HandshakeAction::Close:
+    case HandshakeAction::Stall:
+        break;
+    }
+    return tls::HelloVerdict::Pause; // advance_handshake() closes or goes silent
 }
 
 void TlsConnection::update_reading() {
@@ -103,30 +133,81 @@ void TlsConnection::set_reading(bool on) {
     update_reading();
 }
 
-void TlsConnection::touch() {
-    if (!timer_ || closed_) {
+void TlsConnection::progress() {
+    if (closed_) {
         return;
     }
-    uv_timer_start(
-        timer_.get(), [](uv_timer_t* t) { static_cast<TlsConnection*>(t->data)->on_idle(); },
-        idle_timeout_ms_, 0);
+    deadlines_.progress(now());
+    if (session_) {
+        deadlines_.set_incomplete(session_->incomplete_since());
+    }
+    arm_timer();
 }
 
-void TlsConnection::on_idle() {
+bool TlsConnection::busy() const {
+    return session_ && session_->in_flight() > 0;
+}
+
+void TlsConnection::arm_timer() {
+    if (!timer_ || closed_ || closing_) {
+        return; // a closing connection runs the flush/linger timer instead
+    }
+    const std::uint64_t at = deadlines_.next_check(busy());
+    if (at == StreamDeadlines::kNever) {
+        uv_timer_stop(timer_.get()); // busy and nothing partial: the answer re-arms it
+        return;
+    }
+    const std::uint64_t t = now();
+    uv_timer_start(timer_.get(), &timer_cb, at > t ? at - t : 0, 0);
+}
+
+void TlsConnection::on_timer() {
     auto self = shared_from_this();
     if (closing_) {
-        close(); // the linger period is over
+        close(); // the flush or linger period is over
         return;
     }
-    if (session_ && session_->in_flight() > 0) {
-        touch(); // RFC 7766 §6.2.3: idle means nothing outstanding
+    switch (deadlines_.expired(now(), busy())) {
+    case StreamDeadlines::Expired::None:
+        arm_timer();
         return;
-    }
-    if (handshake_done_) {
+    case StreamDeadlines::Expired::Handshake:
+        close(); // nothing to say to a peer that never finished its ClientHello
+        return;
+    case StreamDeadlines::Expired::Request:
+        session_->on_request_timeout();
         close_after_flush();
-    } else {
-        close(); // handshake deadline
+        return;
+    case StreamDeadlines::Expired::Idle:
+        session_->on_goodbye();
+        close_after_flush();
+        return;
     }
+}
+
+void TlsConnection::drain() {
+    if (closed_ || closing_ || draining_) {
+        return;
+    }
+    draining_ = true;
+    deadlines_.drain(now(), kDrainSettleMs);
+    if (session_) {
+        session_->on_drain(); // a handshake in progress gets it once it completes
+    }
+    arm_timer();
+}
+
+void TlsConnection::evict() {
+    auto self = shared_from_this();
+    if (!closing_ && handshake_done_) {
+        if (session_) {
+            session_->on_goodbye();
+        }
+        SSL_shutdown(ssl_.get()); // best effort: written now if the socket takes it
+        ERR_clear_error();
+        flush();
+    }
+    close(); // the slot is needed now, not after a linger
 }
 
 void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
@@ -142,7 +223,7 @@ void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
         close();
         return;
     }
-    touch();
+    // No deadline moves here: bytes that complete nothing must not keep a connection open.
     if (!handshake_done_) {
         const bool ok = advance_handshake();
         flush(); // the handshake reply, or the alert that explains the failure
@@ -160,6 +241,10 @@ void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
         return;
     }
     flush();
+    if (!closed_) {
+        deadlines_.set_incomplete(session_->incomplete_since());
+        arm_timer();
+    }
 }
 
 bool TlsConnection::advance_handshake() {
@@ -168,8 +253,8 @@ bool TlsConnection::advance_handshake() {
         const int err = SSL_get_error(ssl_.get(), rc);
         ERR_clear_error(); // per-connection failures must not leak into other connections
         if (err == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
-            // An injected handshake fault paused the handshake after the ClientHello.
-            stalled_ = hello_hook_.decided == fault::HandshakeFault::Stall;
+            // The handshake gate paused the handshake after the ClientHello.
+            stalled_ = gate_action_ == HandshakeAction::Stall;
             return stalled_; // Close: no answer at all, the caller closes
         }
         return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
@@ -185,8 +270,16 @@ bool TlsConnection::advance_handshake() {
     if (server_ == nullptr) {
         return false;
     }
+    deadlines_.handshake_done(now());
     session_ = server_->factory_(*this);
-    return session_ != nullptr;
+    if (session_ == nullptr) {
+        return false;
+    }
+    if (draining_) {
+        session_->on_drain();
+    }
+    arm_timer();
+    return true;
 }
 
 bool TlsConnection::read_plaintext() {
@@ -296,6 +389,9 @@ void TlsConnection::close_after_flush() {
         SSL_shutdown(ssl_.get()); // queues close_notify (RFC 8446 §6.1); we do not wait for theirs
         ERR_clear_error();
     }
+    if (timer_) {
+        uv_timer_start(timer_.get(), &timer_cb, kLingerMs, 0); // bounds the flush below
+    }
     flush();
 }
 
@@ -312,9 +408,7 @@ void TlsConnection::linger() {
         close();
         return;
     }
-    uv_timer_start(
-        timer_.get(), [](uv_timer_t* t) { static_cast<TlsConnection*>(t->data)->on_idle(); },
-        kLingerMs, 0);
+    uv_timer_start(timer_.get(), &timer_cb, kLingerMs, 0);
 }
 
 void TlsConnection::close() {
@@ -332,10 +426,9 @@ void TlsConnection::close() {
 
 TlsStreamServer::TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::ServerContext> ctx,
                                  const std::string_view* alpn, const StreamLimits& limits,
-                                 SessionFactory factory, std::shared_ptr<fault::LivePlan> faults,
-                                 std::string transport)
+                                 SessionFactory factory, HandshakeGate* gate)
     : loop_(loop), ctx_(std::move(ctx)), alpn_(alpn), limits_(limits), factory_(std::move(factory)),
-      faults_(std::move(faults)), transport_(std::move(transport)) {}
+      gate_(gate) {}
 
 TlsStreamServer::~TlsStreamServer() {
     auto conns = std::move(conns_);
@@ -348,8 +441,7 @@ TlsStreamServer::~TlsStreamServer() {
 Result<std::unique_ptr<TlsStreamServer>>
 TlsStreamServer::create(uv_loop_t* loop, const util::Url& url_template,
                         std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
-                        const StreamLimits& limits, SessionFactory factory,
-                        std::shared_ptr<fault::LivePlan> faults) {
+                        const StreamLimits& limits, SessionFactory factory, HandshakeGate* gate) {
     if (!ctx) {
         return fail(Errc::ConfigInvalid, "TLS listener without a server context");
     }
@@ -381,8 +473,7 @@ TlsStreamServer::create(uv_loop_t* loop, const util::Url& url_template,
     }
 
     std::unique_ptr<TlsStreamServer> server(
-        new TlsStreamServer(loop, std::move(ctx), alpn, limits, std::move(factory),
-                            std::move(faults), url_template.scheme));
+        new TlsStreamServer(loop, std::move(ctx), alpn, limits, std::move(factory), gate));
     auto handle =
         util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
     if (!handle) {
@@ -424,8 +515,8 @@ void TlsStreamServer::on_connection() {
                   reinterpret_cast<uv_stream_t*>(client->get())) != 0) {
         return;
     }
-    if (conns_.size() >= limits_.max_connections) {
-        return; // over the cap: `client` closes the socket as it goes out of scope
+    if (conns_.size() >= limits_.max_connections && !make_room()) {
+        return; // every connection is busy: `client` closes the socket as it goes out of scope
     }
     util::Ssl ssl{SSL_new(ctx_->ctx())};
     if (!ssl) {
@@ -434,15 +525,6 @@ void TlsStreamServer::on_connection() {
     }
     tls::set_alpn_preference(ssl.get(), alpn_);
     auto conn = std::make_shared<TlsConnection>(*this, std::move(ssl), std::move(client.value()));
-    if (faults_) {
-        conn->hello_hook_.decide =
-            [faults = faults_,
-             transport = transport_](std::string_view sni) -> std::optional<fault::HandshakeFault> {
-            const fault::FaultRule* rule = faults->current().match_handshake(sni, transport);
-            return rule != nullptr ? rule->action.handshake : std::nullopt;
-        };
-        tls::set_hello_hook(conn->ssl_.get(), &conn->hello_hook_);
-    }
     TlsConnection* raw = conn.get();
     conns_.emplace(raw, std::move(conn));
     if (!raw->start()) {
@@ -451,8 +533,31 @@ void TlsStreamServer::on_connection() {
     }
 }
 
+bool TlsStreamServer::make_room() {
+    // A closing connection has said its last words: it goes first, then the one that has
+    // made no progress for longest (an unfinished handshake or request, or the oldest idle).
+    TlsConnection* victim = stalest_connection(
+        conns_, [](const TlsConnection& c) { return !c.closed_ && (c.closing_ || !c.busy()); },
+        [](const TlsConnection& c) {
+            return c.closing_ ? std::uint64_t{0} : c.deadlines_.stale_since();
+        });
+    if (victim == nullptr) {
+        return false;
+    }
+    victim->evict();
+    return true;
+}
+
 void TlsStreamServer::stop() {
     listen_.close();
+    std::vector<std::shared_ptr<TlsConnection>> open;
+    open.reserve(conns_.size());
+    for (const auto& [raw, conn] : conns_) {
+        open.push_back(conn); // drain() may close and forget a connection
+    }
+    for (const auto& conn : open) {
+        conn->drain();
+    }
 }
 
 void TlsStreamServer::forget(TlsConnection* conn) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,8 +14,8 @@
 #include <uv.h>
 
 #include "resolver/core/result.hpp"
-#include "resolver/fault/live_plan.hpp"
 #include "resolver/io/listener.hpp"
+#include "resolver/io/stream_deadlines.hpp"
 #include "resolver/io/transport.hpp"
 #include "resolver/tls/server_context.hpp"
 #include "resolver/util/c_handles.hpp"
@@ -34,9 +35,39 @@ public:
     /// Decrypted application bytes, in order, any split. Return false to close at once
     /// (protocol violation). May call TlsConnection::send() re-entrantly.
     virtual bool on_data(std::span<const std::uint8_t> bytes) = 0;
-    /// Requests still being answered. The idle timer never closes a connection with work in
-    /// flight: it re-arms instead.
+    /// Requests still being answered. The idle deadline never closes a connection with work
+    /// in flight.
     [[nodiscard]] virtual std::size_t in_flight() const = 0;
+    /// Loop time (TlsConnection::now()) of the first byte of the oldest request that is not
+    /// complete yet; nullopt when every byte received belongs to a complete request, or when
+    /// the session itself paused reading. The connection closes once it is older than
+    /// StreamLimits::request_timeout_ms. Read after every on_data() and every answer.
+    [[nodiscard]] virtual std::optional<std::uint64_t> incomplete_since() const = 0;
+    /// The request deadline passed; the connection closes right after (HTTP/1.1 says 408).
+    virtual void on_request_timeout() {}
+    /// Graceful shutdown began: stop inviting requests (HTTP/2 GOAWAY notice, HTTP/1.1
+    /// `connection: close` on the next answer). Requests already received are answered.
+    virtual void on_drain() {}
+    /// Last words before a graceful close by the server (idle, drained, evicted at the cap):
+    /// HTTP/2 sends GOAWAY (RFC 9113 §6.8).
+    virtual void on_goodbye() {}
+};
+
+/// What a HandshakeGate decides for one connection once its ClientHello is in.
+enum class HandshakeAction : std::uint8_t {
+    Proceed, // complete the handshake
+    Alert,   // fatal handshake_failure alert
+    Close,   // close the TCP connection without a word (an SNI-filtering middlebox)
+    Stall,   // never answer: the client's handshake times out (the handshake deadline
+             // still closes the connection on our side)
+};
+
+/// A per-connection hook on the ClientHello of a TLS listener, by SNI. Production listeners
+/// have none; the lab's listener faults (fault::FaultyHandshakes) implement it. Loop thread.
+class HandshakeGate {
+public:
+    virtual ~HandshakeGate() = default;
+    virtual HandshakeAction on_client_hello(std::string_view sni) = 0;
 };
 
 /// What the handshake told us about the peer.
@@ -55,11 +86,13 @@ class TlsStreamServer;
 /// One accepted TCP connection running TLS through memory BIOs: libuv reads ciphertext into
 /// the read BIO, OpenSSL's output is taken from the write BIO and written with uv_write.
 /// Non-blocking handshake, close_notify on graceful close, any TLS or socket error closes
-/// the connection (never the process). Loop-thread only.
-class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
+/// the connection (never the process). Deadlines (StreamDeadlines) on one timer: handshake,
+/// request progress and idle, none moved by bytes that complete nothing. Loop-thread only.
+class TlsConnection : public std::enable_shared_from_this<TlsConnection>,
+                      private tls::ClientHelloCallback {
 public:
     TlsConnection(TlsStreamServer& server, util::Ssl ssl, util::UvHandle<uv_tcp_t> tcp);
-    ~TlsConnection();
+    ~TlsConnection() override;
     TlsConnection(const TlsConnection&) = delete;
     TlsConnection& operator=(const TlsConnection&) = delete;
 
@@ -72,8 +105,11 @@ public:
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     /// Stops or resumes reading from the socket (back-pressure from the session).
     void set_reading(bool on);
-    /// Restarts the idle timer; sessions call it when an answer goes out.
-    void touch();
+    /// A request completed or an answer went out: the idle deadline restarts, and the
+    /// session's incomplete_since() is read again. Sessions call it for both.
+    void progress();
+    /// Loop time in ms, the clock of StreamSession::incomplete_since().
+    [[nodiscard]] std::uint64_t now() const noexcept;
 
     [[nodiscard]] const TlsPeer& peer() const noexcept { return peer_; }
     /// The listener URL this connection arrived on.
@@ -86,27 +122,36 @@ private:
 
     bool start();
     void on_read(ssize_t nread, const uv_buf_t* buf);
-    void on_idle();
+    static void timer_cb(uv_timer_t* t);
+    void on_timer();
+    void arm_timer();
+    [[nodiscard]] bool busy() const;
+    void drain();
+    void evict();
     void on_write_done(std::size_t bytes, int status);
     void update_reading();
     void linger();
     bool advance_handshake();
     bool read_plaintext();
     void flush();
+    tls::HelloVerdict on_client_hello(std::string_view sni) override;
 
     TlsStreamServer* server_; // nulled when the server goes first
+    uv_loop_t* loop_;
     util::Ssl ssl_;
-    tls::HelloHook hello_hook_; // handshake fault injection; attached to ssl_ when in use
-    BIO* rbio_ = nullptr;       // owned by ssl_
-    BIO* wbio_ = nullptr;       // owned by ssl_
+    HandshakeGate* gate_ = nullptr; // may be null
+    BIO* rbio_ = nullptr;           // owned by ssl_
+    BIO* wbio_ = nullptr;           // owned by ssl_
     std::unique_ptr<StreamSession> session_;
     TlsPeer peer_;
     std::string listener_url_;
-    unsigned idle_timeout_ms_;
+    StreamDeadlines deadlines_;
     std::vector<char> read_buf_;
     std::size_t write_queued_ = 0;
+    HandshakeAction gate_action_ = HandshakeAction::Proceed;
     bool handshake_done_ = false;
-    bool stalled_ = false;   // injected HandshakeFault::Stall: input is read and ignored
+    bool stalled_ = false;   // HandshakeAction::Stall: input is read and ignored
+    bool draining_ = false;  // the listener stopped: close once nothing is outstanding
     bool closing_ = false;   // close once writes drain
     bool lingering_ = false; // FIN sent, draining the peer until EOF or the linger timer
     bool closed_ = false;
@@ -120,29 +165,30 @@ private:
 };
 
 /// A listening TCP socket that accepts TLS connections and hands each one, after its
-/// handshake, to a StreamSession from `factory`. Enforces StreamLimits::max_connections
-/// (excess connections are closed at accept) and idle_timeout_ms (also the handshake
-/// deadline). Binds with SO_REUSEPORT so several worker loops may share one address.
-/// It is the Listener the DoT and DoH factories return: they differ only in the session.
+/// handshake, to a StreamSession from `factory`. Enforces StreamLimits: the deadlines of each
+/// connection, and max_connections (at the cap the stalest connection with nothing in flight
+/// is closed for the new one; only when all are busy is the new one closed at accept).
+/// Binds with SO_REUSEPORT so several worker loops may share one address. It is the Listener
+/// the DoT and DoH factories return: they differ only in the session.
 class TlsStreamServer final : public Listener {
 public:
     /// Binds and listens on host:port (port 0 picks one). `alpn` (e.g. tls::kAlpnDoh) must
     /// be a static constant. `url_template` is the listener URL; its port is replaced by the
-    /// real bound port. `faults` (may be null) fails chosen handshakes: its rules with a
-    /// `tls=` fault are matched against the SNI on the transport named by the URL scheme.
+    /// real bound port. `gate` (may be null; must outlive the server) sees every ClientHello.
     static Result<std::unique_ptr<TlsStreamServer>>
     create(uv_loop_t* loop, const util::Url& url_template,
            std::shared_ptr<const tls::ServerContext> ctx, const std::string_view* alpn,
-           const StreamLimits& limits, SessionFactory factory,
-           std::shared_ptr<fault::LivePlan> faults = nullptr);
+           const StreamLimits& limits, SessionFactory factory, HandshakeGate* gate = nullptr);
     ~TlsStreamServer() override;
     TlsStreamServer(const TlsStreamServer&) = delete;
     TlsStreamServer& operator=(const TlsStreamServer&) = delete;
 
     [[nodiscard]] std::string url() const override { return url_; }
     [[nodiscard]] const Endpoint& local() const noexcept { return local_; }
-    /// Stops accepting; open connections keep running until they close.
+    /// Stops accepting and drains: every connection answers what it received, says goodbye
+    /// (HTTP/2 GOAWAY, HTTP/1.1 `connection: close`) and closes once nothing is outstanding.
     void stop() override;
+    /// Connections still open (draining ones included).
     [[nodiscard]] std::size_t active() const override { return conns_.size(); }
     [[nodiscard]] const StreamLimits& limits() const noexcept { return limits_; }
 
@@ -150,9 +196,10 @@ private:
     friend class TlsConnection;
     TlsStreamServer(uv_loop_t* loop, std::shared_ptr<const tls::ServerContext> ctx,
                     const std::string_view* alpn, const StreamLimits& limits,
-                    SessionFactory factory, std::shared_ptr<fault::LivePlan> faults,
-                    std::string transport);
+                    SessionFactory factory, HandshakeGate* gate);
     void on_connection();
+    /// At the cap: closes the stalest idle or slow connection; false when all are busy.
+    bool make_room();
     void forget(TlsConnection* conn);
 
     uv_loop_t* loop_;
@@ -160,8 +207,7 @@ private:
     const std::string_view* alpn_;
     StreamLimits limits_;
     SessionFactory factory_;
-    std::shared_ptr<fault::LivePlan> faults_;
-    std::string transport_; // "tls" or "https": what fault rules match
+    HandshakeGate* gate_;
     std::string url_;
     Endpoint local_;
     std::unordered_map<TlsConnection*, std::shared_ptr<TlsConnection>> conns_;

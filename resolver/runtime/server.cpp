@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/runtime/server.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
+#include "resolver/fault/listener_faults.hpp"
 #include "resolver/io/tcp_listener.hpp"
 #include "resolver/log/json_writer.hpp"
 #include "resolver/runtime/policy_loader.hpp"
@@ -253,15 +255,30 @@ Status Server::add_listener(const std::string& text) {
             tls_context_ = *ctx;
         }
         auto ctx = std::static_pointer_cast<const tls::ServerContext>(tls_context_);
+        // Listener faults are decorators on the listener's hooks (fault/listener_faults.hpp).
+        io::HandshakeGate* gate = nullptr;
+        if (faults) {
+            gate = handshake_gates_
+                       .emplace_back(std::make_unique<fault::FaultyHandshakes>(faults, url->scheme))
+                       .get();
+        }
         if (url->scheme == "tls") {
-            l = io::make_dot_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, faults);
+            l = io::make_dot_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, gate);
         } else {
             io::DohLimits dl;
             dl.max_streams = cfg_.doh_max_streams;
             dl.max_header_bytes = cfg_.doh_max_header_bytes;
             dl.max_body_bytes = cfg_.doh_max_body_bytes;
-            l = io::make_doh_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, dl,
-                                      faults);
+            if (!resolving_doh_) {
+                resolving_doh_ = std::make_unique<io::ResolvingDoh>(*pipeline_);
+            }
+            io::DohRequestHandler* doh = resolving_doh_.get();
+            if (faults) {
+                doh = doh_decorators_
+                          .emplace_back(std::make_unique<fault::FaultyDohRequests>(faults, *doh))
+                          .get();
+            }
+            l = io::make_doh_listener(&loop_, *url, *doh, ctx, cfg_.stream_limits, dl, gate);
         }
     }
     if (!l) {
@@ -393,12 +410,20 @@ void Server::begin_stop() {
         drain_timer_.get(),
         [](uv_timer_t* h) {
             auto* self = static_cast<Server*>(h->data);
-            if (self->pipeline_->in_flight() == 0 ||
+            if ((self->pipeline_->in_flight() == 0 && self->listeners_idle()) ||
                 std::chrono::steady_clock::now() >= self->stop_deadline_) {
                 self->finish_stop();
             }
         },
         0, 10);
+}
+
+bool Server::listeners_idle() const {
+    // Stream listeners drain on stop(): each connection answers what it received (an HTTP/2
+    // stream waiting for the pipeline included) and closes. Waiting for them as well as for
+    // the pipeline means no answer is cut by closing a connection under it.
+    return std::all_of(listeners_.begin(), listeners_.end(),
+                       [](const io::ListenerPtr& l) { return l->active() == 0; });
 }
 
 void Server::finish_stop() {

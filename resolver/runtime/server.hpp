@@ -9,7 +9,9 @@
 #include "resolver/cache/cache.hpp"
 #include "resolver/config/config.hpp"
 #include "resolver/fault/live_plan.hpp"
+#include "resolver/io/doh_listener.hpp"
 #include "resolver/io/listener.hpp"
+#include "resolver/io/tls_stream.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
 #include "resolver/upstream/upstream.hpp"
@@ -43,6 +45,7 @@ private:
     void reload_faults();
     void log_event(const std::string& json_object);
     void begin_stop();
+    [[nodiscard]] bool listeners_idle() const;
     void finish_stop();
 
     fault::LivePlans live_faults_; // first: cfg_.upstream_options points here
@@ -58,6 +61,10 @@ private:
     std::shared_ptr<const void>
         tls_context_; // type-erased tls::ServerContext, created on first TLS listener
     std::string ca_file_;
+    // Listener hooks: they must outlive the listeners, so they are declared before them.
+    std::unique_ptr<io::ResolvingDoh> resolving_doh_; // the pipeline behind DoH listeners
+    std::vector<std::unique_ptr<io::DohRequestHandler>> doh_decorators_; // listener faults
+    std::vector<std::unique_ptr<io::HandshakeGate>> handshake_gates_;    // listener faults
     std::vector<io::ListenerPtr> listeners_;
     std::vector<std::string> ready_lines_;
     util::UvHandle<uv_signal_t> sigint_, sigterm_, sighup_;

@@ -44,7 +44,7 @@ int on_servername(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) {
     return SSL_TLSEXT_ERR_OK;
 }
 
-int hello_hook_index() {
+int hello_callback_index() {
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return index;
 }
@@ -75,25 +75,26 @@ std::string client_hello_sni(SSL* ssl) {
 }
 
 int on_client_hello(SSL* ssl, int* alert, void* /*arg*/) {
-    auto* hook = static_cast<HelloHook*>(SSL_get_ex_data(ssl, hello_hook_index()));
-    if (hook == nullptr || !hook->decide) {
+    auto* cb = static_cast<ClientHelloCallback*>(SSL_get_ex_data(ssl, hello_callback_index()));
+    if (cb == nullptr) {
         return SSL_CLIENT_HELLO_SUCCESS;
     }
-    hook->decided = hook->decide(client_hello_sni(ssl));
-    if (!hook->decided) {
+    switch (cb->on_client_hello(client_hello_sni(ssl))) {
+    case HelloVerdict::Continue:
         return SSL_CLIENT_HELLO_SUCCESS;
-    }
-    if (*hook->decided == fault::HandshakeFault::Alert) {
+    case HelloVerdict::Alert:
         *alert = SSL_AD_HANDSHAKE_FAILURE; // what a server with nothing in common sends
         return SSL_CLIENT_HELLO_ERROR;
+    case HelloVerdict::Pause:
+        break;
     }
-    return SSL_CLIENT_HELLO_RETRY; // paused; the connection closes or goes silent
+    return SSL_CLIENT_HELLO_RETRY; // paused; the connection decides
 }
 
 } // namespace
 
-void set_hello_hook(SSL* ssl, HelloHook* hook) {
-    SSL_set_ex_data(ssl, hello_hook_index(), hook);
+void set_client_hello_callback(SSL* ssl, ClientHelloCallback* cb) {
+    SSL_set_ex_data(ssl, hello_callback_index(), cb);
 }
 
 void set_alpn_preference(SSL* ssl, const std::string_view* wire_list) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-#include <functional>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,7 +9,6 @@
 #include <openssl/ssl.h>
 
 #include "resolver/core/result.hpp"
-#include "resolver/fault/plan.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace resolver::tls {
@@ -57,17 +56,24 @@ private:
 /// (RFC 7301 §3.2 allows a fatal alert; real DoT clients often send none, so we stay lenient).
 void set_alpn_preference(SSL* ssl, const std::string_view* wire_list);
 
-/// Per-connection hook consulted by the server context's ClientHello callback, so a lab
-/// listener can fail chosen handshakes (fault::HandshakeFault). `decide` gets the SNI ("" when
-/// none). Alert: the handshake fails at once with a fatal handshake_failure alert.
-/// Close and Stall: the handshake pauses (SSL_ERROR_WANT_CLIENT_HELLO_CB) and the connection
-/// reads `decided` to close or go silent.
-struct HelloHook {
-    std::function<std::optional<fault::HandshakeFault>(std::string_view sni)> decide;
-    std::optional<fault::HandshakeFault> decided;
+/// What a ClientHelloCallback tells the handshake.
+enum class HelloVerdict : std::uint8_t {
+    Continue, // carry on
+    Alert,    // fail at once with a fatal handshake_failure alert (RFC 8446 §6.2)
+    Pause,    // suspend the handshake: SSL_do_handshake() returns SSL_ERROR_WANT_CLIENT_HELLO_CB
+              // and the connection decides what happens next (close, stay silent)
 };
 
-/// Attaches `hook` (which must outlive the handshake of `ssl`); null detaches.
-void set_hello_hook(SSL* ssl, HelloHook* hook);
+/// Called once per connection when its ClientHello has been read, before anything is sent
+/// back (OpenSSL's client_hello_cb). `sni` is the server_name host_name, "" when none.
+/// Generic: the lab's listener faults implement it through io::HandshakeGate.
+class ClientHelloCallback {
+public:
+    virtual ~ClientHelloCallback() = default;
+    virtual HelloVerdict on_client_hello(std::string_view sni) = 0;
+};
+
+/// Attaches `cb` to `ssl` (it must outlive the handshake); null detaches.
+void set_client_hello_callback(SSL* ssl, ClientHelloCallback* cb);
 
 } // namespace resolver::tls

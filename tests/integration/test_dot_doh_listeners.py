@@ -312,28 +312,45 @@ class DotDohListeners(unittest.TestCase):
             self.assertEqual(s.selected_alpn_protocol(), "h2")
 
     def test_connection_cap(self):
+        """At the cap a new connection closes the stalest idle one (issue 12: slow clients must
+        not lock everyone out); only when every connection has an answer outstanding is the
+        new one refused at accept."""
         capped = EchoServer("1")
         try:
             ctx = ssl.create_default_context(cafile=capped.ca)
-            first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", capped.dot_port), timeout=5),
-                                    server_hostname="localhost")
-            with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
-                second = ctx.wrap_socket(socket.create_connection(("127.0.0.1", capped.dot_port), timeout=5),
-                                         server_hostname="localhost")
-                second.close()
+
+            def connect():
+                return ctx.wrap_socket(socket.create_connection(("127.0.0.1", capped.dot_port), timeout=5),
+                                       server_hostname="localhost")
+
+            def ask(sock, name, qid):
+                q = dns_query(name, qid=qid)
+                sock.sendall(struct.pack(">H", len(q)) + q)
+
+            def answer_id(sock):
+                (n,) = struct.unpack(">H", self.read_exact(sock, 2))
+                return struct.unpack(">H", self.read_exact(sock, n)[:2])[0]
+
+            first = connect()
+            ask(first, "fast.test", 1)
+            self.assertEqual(answer_id(first), 1)
+            second = connect()  # the idle first one is closed for it
+            ask(second, "fast.test", 2)
+            self.assertEqual(answer_id(second), 2)
+            first.settimeout(2)
+            with self.assertRaises((EOFError, ssl.SSLError, ConnectionError, OSError)):
+                ask(first, "fast.test", 3)
+                answer_id(first)
             first.close()
-            # The slot frees up once the first connection is gone.
-            deadline = time.time() + 5
-            while True:
-                try:
-                    third = ctx.wrap_socket(socket.create_connection(("127.0.0.1", capped.dot_port), timeout=5),
-                                            server_hostname="localhost")
-                    third.close()
-                    break
-                except (ssl.SSLError, ConnectionError, OSError):
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.05)
+
+            # `second` has a slow answer outstanding: it is not evicted, the newcomer is refused.
+            ask(second, "slow.test", 4)
+            with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                third = connect()
+                ask(third, "fast.test", 5)
+                answer_id(third)
+            self.assertEqual(answer_id(second), 4)
+            second.close()
         finally:
             capped.close()
 

@@ -211,19 +211,92 @@ TEST_CASE("DoH errors map to the documented HTTP status codes") {
           std::string::npos);
 }
 
+namespace {
+// SOA RDATA (RFC 1035 §3.3.13): MNAME, RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM.
+std::string soa_rdata(std::uint32_t minimum) {
+    std::string r;
+    for (const std::string_view label : {"ns", "example", "", "host", "example", ""}) {
+        r.push_back(static_cast<char>(label.size())); // MNAME then RNAME, uncompressed
+        r.append(label);
+    }
+    for (const std::uint32_t v : {1U, 7200U, 900U, 1209600U, minimum}) {
+        for (int shift = 24; shift >= 0; shift -= 8) {
+            r.push_back(static_cast<char>((v >> shift) & 0xFF));
+        }
+    }
+    return r;
+}
+
+wire::ResourceRecord record(std::string_view owner, std::uint16_t type, std::uint32_t ttl,
+                            std::string rdata) {
+    return {*wire::Name::from_text(owner), type, wire::rrclass::IN, ttl, std::move(rdata)};
+}
+} // namespace
+
 TEST_CASE("replies become 200 with cache-control, or 504 on upstream timeout") {
     wire::Message q = *json_query_from_params({{"name", "example.com"}});
-    const auto resp = wire::serialize(wire::make_response(q, wire::rcode::NxDomain));
-    const auto ok = encode_doh_reply(Reply{resp, false, false, 42}, DohQuery{{}, false, false});
+    wire::Message nx = wire::make_response(q, wire::rcode::NxDomain);
+    nx.authority.push_back(record("example.com", wire::rrtype::SOA, 3600, soa_rdata(300)));
+    const auto resp = wire::serialize(nx);
+    const auto ok = encode_doh_reply(Reply{resp, false, false, 0}, DohQuery{{}, false, false});
     CHECK(ok.status == 200);
     CHECK(ok.content_type == "application/dns-message");
-    CHECK(ok.max_age == 42u);
+    CHECK(ok.max_age == 300u); // the SOA MINIMUM, not 0 (RFC 8484 §5.1)
     CHECK(ok.body == std::string(resp.begin(), resp.end()));
     const auto json = encode_doh_reply(Reply{resp, false, false, 0}, DohQuery{{}, true, false});
     CHECK(json.content_type == "application/dns-json");
+    CHECK(json.max_age == 300u);
     CHECK(nlohmann::json::parse(json.body)["Status"] == 3);
     CHECK(encode_doh_reply(Reply{{}, false, true, 0}, DohQuery{}).status == 504);
     CHECK(encode_doh_reply(Reply{{}, true, false, 0}, DohQuery{}).status == 504);
+}
+
+TEST_CASE("DoH freshness: smallest answer TTL, negative answers by the SOA (RFC 2308 §5)") {
+    wire::Message q = *json_query_from_params({{"name", "example.com"}});
+    const std::string a4("\xc0\x00\x02\x01", 4);
+    SUBCASE("answers: the smallest TTL") {
+        wire::Message m = wire::make_response(q, wire::rcode::NoError);
+        m.answer.push_back(record("example.com", wire::rrtype::A, 300, a4));
+        m.answer.push_back(record("example.com", wire::rrtype::A, 42, a4));
+        CHECK(doh_freshness(wire::serialize(m)) == 42u);
+    }
+    SUBCASE("NODATA: min(SOA TTL, MINIMUM), whichever is smaller") {
+        wire::Message m = wire::make_response(q, wire::rcode::NoError);
+        m.authority.push_back(record("example.com", wire::rrtype::SOA, 60, soa_rdata(300)));
+        CHECK(doh_freshness(wire::serialize(m)) == 60u);
+        m.authority[0].ttl = 3600;
+        CHECK(doh_freshness(wire::serialize(m)) == 300u);
+    }
+    SUBCASE("a CNAME into NXDOMAIN: no longer than either") {
+        wire::Message m = wire::make_response(q, wire::rcode::NxDomain);
+        m.answer.push_back(record("example.com", wire::rrtype::CNAME, 900,
+                                  std::string("\x01x\x07example\x00", 11)));
+        m.authority.push_back(record("example", wire::rrtype::SOA, 3600, soa_rdata(120)));
+        CHECK(doh_freshness(wire::serialize(m)) == 120u);
+    }
+    SUBCASE("nothing to go by, or bytes that do not parse: 0") {
+        CHECK(doh_freshness(wire::serialize(wire::make_response(q, wire::rcode::ServFail))) == 0u);
+        wire::Message m = wire::make_response(q, wire::rcode::NoError);
+        m.answer.push_back(record("example.com", wire::rrtype::A, 300, a4));
+        auto bytes = wire::serialize(m);
+        bytes.resize(bytes.size() - 3); // cut inside the RDATA
+        CHECK(doh_freshness(bytes) == 0u);
+        CHECK(doh_freshness({}) == 0u);
+    }
+}
+
+TEST_CASE("HEAD is decoded as GET; the 405 allow lists it") {
+    const auto wire = query_wire("example.com", wire::rrtype::A);
+    auto head = get("/dns-query?dns=" + base64url_encode(wire));
+    head.method = "HEAD";
+    const auto d = decode_doh_request(head, "/dns-query", {});
+    CHECK_FALSE(d.response.has_value());
+    CHECK(d.query.wire == wire);
+    auto put = get("/dns-query");
+    put.method = "PUT";
+    const auto refused = decode_doh_request(put, "/dns-query", {});
+    REQUIRE(refused.response.has_value());
+    CHECK(refused.response->headers.at(0).second == "GET, HEAD, POST");
 }
 
 TEST_CASE("the Host hint drops the port, IPv6 brackets and case") {
