@@ -91,6 +91,7 @@ class SlowClient:
         self.opened_at = time.monotonic()
         self.closed_at = None
         self.sent = 0
+        self.received = b""  # what the server sent (decrypted for TLS kinds), e.g. a 408
 
     def fileno(self):
         return self.sock.fileno()
@@ -125,6 +126,7 @@ class SlowClient:
                 if not data:
                     self.mark_closed()
                     return True
+                self.received += data[:4096]
         except (ssl.SSLWantReadError, BlockingIOError):
             return False
         except (ssl.SSLError, OSError):
