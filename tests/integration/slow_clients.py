@@ -79,6 +79,35 @@ def h2_post_headers(stream=1, end_stream=False):
     return h2_frame(0x1, 0x4 | (0x1 if end_stream else 0), stream, block)
 
 
+def h2_get_headers(stream, path, authority="localhost"):
+    """HEADERS for `GET path` with END_STREAM and END_HEADERS."""
+    block = b"\x82\x87" + h2_literal(4, path) + h2_literal(1, authority)  # :method GET, :scheme https
+    return h2_frame(0x1, 0x5, stream, block)
+
+
+def h2_read_frames(sock, until, timeout=3):
+    """Reads frames as (type, flags, stream, payload) until `until(frames)` is true or the
+    connection ends; returns (frames, closed)."""
+    sock.settimeout(timeout)
+    buf, frames = b"", []
+    end = time.monotonic() + timeout
+    while not until(frames) and time.monotonic() < end:
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ssl.SSLError, OSError):
+            return frames, True
+        if not chunk:
+            return frames, True
+        buf += chunk
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]))
+            buf = buf[9 + n:]
+    return frames, False
+
+
 class SlowClient:
     """One connection that trickles. `closed_at` is the monotonic time the server closed it
     (EOF or reset), None while it is open."""
