@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <sys/resource.h>
+
 #include "resolver/fault/listener_faults.hpp"
 #include "resolver/io/tcp_listener.hpp"
 #include "resolver/log/json_writer.hpp"
@@ -18,6 +20,35 @@
 #include "resolver/tls/server_context.hpp"
 
 namespace resolver::runtime {
+namespace {
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit: each stream listener may hold
+/// [tcp] max_connections sockets (1,024 by default), more than the usual soft limit of 1,024
+/// for even one listener, and an accept that fails with EMFILE cannot make room by closing
+/// the stalest connection. Warns when the hard limit is still below `wanted`.
+void raise_fd_limit(rlim_t wanted) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return;
+    }
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            lim = raised;
+        }
+    }
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
+        std::fprintf(stderr,
+                     "dnslab-resolver: warning: the open-file limit (%llu) is below what the "
+                     "listeners may hold (%llu); raise it (ulimit -n) or lower "
+                     "[tcp] max_connections\n",
+                     static_cast<unsigned long long>(lim.rlim_cur),
+                     static_cast<unsigned long long>(wanted));
+    }
+}
+
+} // namespace
 
 Result<std::unique_ptr<Server>> Server::start(const config::Config& cfg) {
     std::unique_ptr<Server> s(new Server());
@@ -127,6 +158,10 @@ Status Server::init(const config::Config& cfg) {
             return st;
         }
     }
+    const auto streams = std::count_if(listeners_.begin(), listeners_.end(), [](const auto& l) {
+        return l->url().rfind("udp://", 0) != 0;
+    });
+    raise_fd_limit(static_cast<rlim_t>(streams) * cfg_.stream_limits.max_connections + 256);
     for (const auto& l : listeners_) {
         ready_lines_.push_back(l->url());
     }
