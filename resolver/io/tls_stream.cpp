@@ -175,11 +175,15 @@ void TlsConnection::on_timer() {
         close(); // nothing to say to a peer that never finished its ClientHello
         return;
     case StreamDeadlines::Expired::Request:
-        session_->on_request_timeout();
+        if (session_) {
+            session_->on_request_timeout();
+        }
         close_after_flush();
         return;
     case StreamDeadlines::Expired::Idle:
-        session_->on_goodbye();
+        if (session_) {
+            session_->on_goodbye();
+        }
         close_after_flush();
         return;
     }
@@ -190,6 +194,10 @@ void TlsConnection::drain() {
         return;
     }
     draining_ = true;
+    if (stalled_) {
+        close(); // a stalled handshake will never carry a request
+        return;
+    }
     deadlines_.drain(now(), kDrainSettleMs);
     if (session_) {
         session_->on_drain(); // a handshake in progress gets it once it completes
