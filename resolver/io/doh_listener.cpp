@@ -16,7 +16,6 @@
 #include "resolver/io/tls_stream.hpp"
 #include "resolver/util/c_handles.hpp"
 #include "resolver/wire/message.hpp"
-#include "resolver/wire/reader.hpp"
 
 namespace resolver::io {
 namespace {
@@ -226,7 +225,7 @@ HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
         return error_response(504, reply.upstream_timeout ? "upstream timeout" : "no answer");
     }
     HttpResponse r;
-    r.max_age = doh_freshness(reply.wire);
+    r.max_age = reply.min_ttl; // the answer's freshness lifetime, from stages/
     if (query.json) {
         const auto parsed = wire::parse(reply.wire);
         if (!parsed) {
@@ -240,58 +239,6 @@ HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
     const auto wire = query.pad ? pad_response(reply.wire) : reply.wire;
     r.body.assign(wire.begin(), wire.end());
     return r;
-}
-
-namespace {
-
-/// Skips a domain name (labels, or a compression pointer that ends it: RFC 1035 §4.1.4).
-void skip_name(wire::WireReader& r) {
-    for (int labels = 0; labels < 128 && r.ok(); ++labels) {
-        const std::uint8_t len = r.u8();
-        if (len == 0) {
-            return;
-        }
-        if ((len & 0xC0) == 0xC0) {
-            r.skip(1);
-            return;
-        }
-        r.skip(len);
-    }
-    r.set_failed();
-}
-
-} // namespace
-
-std::uint32_t doh_freshness(std::span<const std::uint8_t> wire) {
-    wire::WireReader r(wire);
-    r.skip(4); // ID, flags
-    const unsigned qd = r.u16();
-    const unsigned an = r.u16();
-    const unsigned ns = r.u16();
-    r.skip(2);
-    for (unsigned i = 0; i < qd && r.ok(); ++i) {
-        skip_name(r);
-        r.skip(4);
-    }
-    std::optional<std::uint32_t> fresh;
-    auto cap = [&](std::uint32_t ttl) { fresh = std::min(fresh.value_or(ttl), ttl); };
-    for (unsigned i = 0; i < an + ns && r.ok(); ++i) {
-        skip_name(r);
-        const std::uint16_t type = r.u16();
-        r.skip(2);
-        const std::uint32_t ttl = r.u32();
-        const std::uint16_t rdlen = r.u16();
-        const auto rdata = r.bytes(rdlen);
-        if (i < an) {
-            cap(ttl);
-        } else if (type == wire::rrtype::SOA && rdlen >= 4) {
-            // RFC 2308 §5: a negative answer may be cached for min(SOA TTL, SOA MINIMUM);
-            // MINIMUM is the last field of the SOA RDATA (RFC 1035 §3.3.13).
-            wire::WireReader min(rdata.subspan(rdlen - 4));
-            cap(std::min(ttl, min.u32()));
-        }
-    }
-    return r.ok() ? fresh.value_or(0) : 0;
 }
 
 void ResolvingDoh::handle(DohQuery query, TransportInfo info, DohAnswerFn answer) {

@@ -64,14 +64,9 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
 
 /// Turns the pipeline's reply into HTTP: 504 for upstream_timeout (and for a dropped query,
 /// since an HTTP request must get an answer), else 200 with application/dns-message (padded
-/// when asked) or application/dns-json, and cache-control max-age = doh_freshness().
+/// when asked) or application/dns-json, and cache-control max-age = Reply::min_ttl (the
+/// answer's freshness lifetime: RFC 8484 §5.1, from the SOA for negative answers).
 HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query);
-
-/// The freshness lifetime of a DNS answer as an HTTP response (RFC 8484 §5.1): the smallest
-/// TTL in the answer section, and, when the authority section has an SOA (NXDOMAIN, NODATA),
-/// no more than min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). 0 when there is neither, or when
-/// `wire` does not parse.
-std::uint32_t doh_freshness(std::span<const std::uint8_t> wire);
 
 /// The location hint in :authority/Host: lower-cased, port and IPv6 brackets removed.
 std::string doh_host_hint(std::string_view authority);

@@ -20,7 +20,8 @@ struct Reply {
     std::vector<std::uint8_t> wire; // empty when `dropped`
     bool dropped = false;           // send nothing (still logged by the pipeline)
     bool upstream_timeout = false;  // DoH maps this to HTTP 504 (RFC 8484 leaves it open)
-    std::uint32_t min_ttl = 0;      // smallest TTL in the answer, for DoH cache-control
+    std::uint32_t min_ttl = 0;      // freshness for DoH cache-control: the smallest answer TTL, or
+                                    // min(SOA TTL, MINIMUM) for a negative answer (RFC 8484 §5.1)
 };
 
 /// Called exactly once per query, on the loop thread that received it; possibly before
