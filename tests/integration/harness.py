@@ -129,7 +129,8 @@ class Resolver:
             recs = []
             if self.log_path and os.path.exists(self.log_path):
                 with open(self.log_path) as f:
-                    recs = [json.loads(l) for l in f if l.strip()]
+                    # Only whole lines: the resolver may be in the middle of writing the last.
+                    recs = [json.loads(l) for l in f if l.strip() and l.endswith("\n")]
                 recs = [r for r in recs if ("LabEvent" in r) == events]
             if len(recs) >= wait_for or time.time() > deadline:
                 return recs
