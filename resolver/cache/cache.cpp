@@ -69,58 +69,128 @@ std::optional<std::uint32_t> Cache::cacheable_ttl(const wire::Message& m) const 
     return ttl;
 }
 
+struct Cache::Shard {
+    struct Entry {
+        CacheKey key;
+        wire::Message message;
+        std::string upstream;
+        Clock::time_point stored;
+        Clock::time_point expires;
+        std::uint64_t serial;
+    };
+    using Lru = std::list<Entry>;
+
+    std::size_t max_entries;
+    mutable std::mutex mu;
+    Lru lru; // front = most recently used
+    std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash> index;
+    CacheStats stats;
+};
+
+Cache::Cache(std::size_t max_entries, std::uint32_t max_ttl, std::uint32_t servfail_ttl,
+             std::size_t shards)
+    : max_ttl_(max_ttl), servfail_ttl_(servfail_ttl) {
+    shards = std::max<std::size_t>(1, shards);
+    for (std::size_t i = 0; i < shards; ++i) {
+        auto s = std::make_unique<Shard>();
+        // Every shard gets its share; the bound over all shards stays max_entries.
+        s->max_entries = max_entries / shards + (i < max_entries % shards ? 1 : 0);
+        shards_.push_back(std::move(s));
+    }
+}
+
+Cache::~Cache() = default;
+
+Cache::Shard& Cache::shard_for(const CacheKey& key) const {
+    // The high bits: the low ones already picked the bucket inside the shard's table.
+    return *shards_[(CacheKeyHash{}(key) >> 7) % shards_.size()];
+}
+
 std::uint64_t Cache::insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
                             Clock::time_point now) {
     const auto ttl = cacheable_ttl(answer);
-    if (!ttl || *ttl == 0 || max_entries_ == 0) {
+    Shard& sh = shard_for(key);
+    if (!ttl || *ttl == 0 || sh.max_entries == 0) {
         return 0;
     }
-    if (auto it = index_.find(key); it != index_.end()) {
-        lru_.erase(it->second);
-        index_.erase(it);
-    }
     const std::uint64_t serial = ++last_serial_;
-    lru_.push_front(
-        Entry{key, answer, std::move(upstream), now, now + std::chrono::seconds(*ttl), serial});
-    index_.emplace(key, lru_.begin());
-    ++stats_.inserts;
-    while (index_.size() > max_entries_) {
-        index_.erase(lru_.back().key);
-        lru_.pop_back();
-        ++stats_.evictions;
+    std::lock_guard lock(sh.mu);
+    if (auto it = sh.index.find(key); it != sh.index.end()) {
+        sh.lru.erase(it->second);
+        sh.index.erase(it);
+    }
+    sh.lru.push_front(Shard::Entry{key, answer, std::move(upstream), now,
+                                   now + std::chrono::seconds(*ttl), serial});
+    sh.index.emplace(key, sh.lru.begin());
+    ++sh.stats.inserts;
+    while (sh.index.size() > sh.max_entries) {
+        sh.index.erase(sh.lru.back().key);
+        sh.lru.pop_back();
+        ++sh.stats.evictions;
     }
     return serial;
 }
 
 std::optional<CacheHit> Cache::lookup(const CacheKey& key, Clock::time_point now) {
-    auto it = index_.find(key);
-    if (it == index_.end()) {
-        ++stats_.misses;
-        return std::nullopt;
+    Shard& sh = shard_for(key);
+    std::optional<CacheHit> hit;
+    {
+        std::lock_guard lock(sh.mu);
+        auto it = sh.index.find(key);
+        if (it == sh.index.end()) {
+            ++sh.stats.misses;
+            return std::nullopt;
+        }
+        Shard::Entry& e = *it->second;
+        if (now >= e.expires) {
+            sh.lru.erase(it->second);
+            sh.index.erase(it);
+            ++sh.stats.expired;
+            ++sh.stats.misses;
+            return std::nullopt;
+        }
+        sh.lru.splice(sh.lru.begin(), sh.lru, it->second);
+        ++sh.stats.hits;
+        hit.emplace(
+            CacheHit{e.message,
+                     static_cast<std::uint32_t>(
+                         std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count()),
+                     e.upstream, e.serial});
     }
-    Entry& e = *it->second;
-    if (now >= e.expires) {
-        lru_.erase(it->second);
-        index_.erase(it);
-        ++stats_.expired;
-        ++stats_.misses;
-        return std::nullopt;
-    }
-    lru_.splice(lru_.begin(), lru_, it->second);
-    ++stats_.hits;
-    CacheHit hit{e.message,
-                 static_cast<std::uint32_t>(
-                     std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count()),
-                 e.upstream, e.serial};
-    age_section(hit.message.answer, hit.age_s);
-    age_section(hit.message.authority, hit.age_s);
-    age_section(hit.message.additional, hit.age_s);
+    age_section(hit->message.answer, hit->age_s);
+    age_section(hit->message.authority, hit->age_s);
+    age_section(hit->message.additional, hit->age_s);
     return hit;
 }
 
+std::size_t Cache::size() const {
+    std::size_t n = 0;
+    for (const auto& sh : shards_) {
+        std::lock_guard lock(sh->mu);
+        n += sh->index.size();
+    }
+    return n;
+}
+
+CacheStats Cache::stats() const {
+    CacheStats t;
+    for (const auto& sh : shards_) {
+        std::lock_guard lock(sh->mu);
+        t.hits += sh->stats.hits;
+        t.misses += sh->stats.misses;
+        t.inserts += sh->stats.inserts;
+        t.evictions += sh->stats.evictions;
+        t.expired += sh->stats.expired;
+    }
+    return t;
+}
+
 void Cache::clear() {
-    lru_.clear();
-    index_.clear();
+    for (const auto& sh : shards_) {
+        std::lock_guard lock(sh->mu);
+        sh->lru.clear();
+        sh->index.clear();
+    }
 }
 
 } // namespace resolver::cache

@@ -2,7 +2,11 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <list>
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -45,13 +49,16 @@ struct CacheStats {
 };
 
 /// Upstream answers before post-resolution policy, bounded with LRU eviction. Time is passed
-/// in, never read, so TTL arithmetic is unit-testable. One cache per worker loop; not
-/// thread-safe.
+/// in, never read, so TTL arithmetic is unit-testable. Thread-safe: worker loops share one
+/// cache (so that a repeated query is a hit whichever worker's socket it reached, as on one
+/// resolver), split into `shards` independently locked LRUs to keep them from contending.
 class Cache {
 public:
     explicit Cache(std::size_t max_entries = 100000, std::uint32_t max_ttl = 86400,
-                   std::uint32_t servfail_ttl = 0)
-        : max_entries_(max_entries), max_ttl_(max_ttl), servfail_ttl_(servfail_ttl) {}
+                   std::uint32_t servfail_ttl = 0, std::size_t shards = 1);
+    ~Cache();
+    Cache(const Cache&) = delete;
+    Cache& operator=(const Cache&) = delete;
 
     /// TTL this answer may be cached for: the smallest RR TTL for positive answers; for
     /// NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) from the authority section (RFC 2308 §5);
@@ -60,35 +67,26 @@ public:
     [[nodiscard]] std::optional<std::uint32_t> cacheable_ttl(const wire::Message& answer) const;
 
     /// Stores `answer` (the upstream's message) when cacheable. Returns the entry's serial
-    /// (never 0, unique per insert), or 0 when it was not stored.
+    /// (never 0, unique per insert across shards), or 0 when it was not stored.
     std::uint64_t insert(const CacheKey& key, const wire::Message& answer, std::string upstream,
                          Clock::time_point now);
 
     /// The stored answer with every TTL reduced by its age; nullopt on miss or expiry.
     std::optional<CacheHit> lookup(const CacheKey& key, Clock::time_point now);
 
-    [[nodiscard]] std::size_t size() const { return index_.size(); }
-    [[nodiscard]] const CacheStats& stats() const { return stats_; }
+    [[nodiscard]] std::size_t size() const;
+    /// The shards' counters added up.
+    [[nodiscard]] CacheStats stats() const;
     void clear();
 
 private:
-    struct Entry {
-        CacheKey key;
-        wire::Message message;
-        std::string upstream;
-        Clock::time_point stored;
-        Clock::time_point expires;
-        std::uint64_t serial;
-    };
-    using Lru = std::list<Entry>;
+    struct Shard;
+    Shard& shard_for(const CacheKey& key) const;
 
-    std::size_t max_entries_;
     std::uint32_t max_ttl_;
     std::uint32_t servfail_ttl_;
-    Lru lru_; // front = most recently used
-    std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash> index_;
-    CacheStats stats_;
-    std::uint64_t last_serial_ = 0;
+    std::vector<std::unique_ptr<Shard>> shards_;
+    std::atomic<std::uint64_t> last_serial_{0};
 };
 
 } // namespace resolver::cache

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <thread>
+#include <vector>
+
 #include "resolver/cache/cache.hpp"
 
 using namespace resolver;
@@ -32,6 +36,55 @@ std::string soa_rdata(std::uint32_t minimum) {
 } // namespace
 
 TEST_SUITE_BEGIN("cache");
+
+TEST_CASE("a sharded cache keeps the bound over all shards and unique serials") {
+    cache::Cache c(10, 86400, 0, 4);
+    const auto t0 = cache::Clock::time_point{} + 1000s;
+    std::vector<std::uint64_t> serials;
+    for (int i = 0; i < 100; ++i) {
+        const std::string name = "n" + std::to_string(i) + ".example";
+        serials.push_back(c.insert(cache::CacheKey::of(question(name), false, false, "default"),
+                                   answer_with(name, 300), "up", t0));
+    }
+    CHECK(c.size() <= 10);
+    CHECK(c.stats().inserts == 100);
+    CHECK(c.stats().evictions >= 90);
+    std::sort(serials.begin(), serials.end());
+    CHECK(std::adjacent_find(serials.begin(), serials.end()) == serials.end());
+    CHECK(serials.front() != 0);
+}
+
+TEST_CASE("worker threads share one cache: what one stores the other finds") {
+    cache::Cache c(100000, 86400, 0, 8);
+    const auto t0 = cache::Clock::time_point{} + 1000s;
+    auto key = [](int i) {
+        return cache::CacheKey::of(question("w" + std::to_string(i) + ".example"), false, false,
+                                   "default");
+    };
+    std::thread writer([&] {
+        for (int i = 0; i < 20000; ++i) {
+            c.insert(key(i), answer_with("w" + std::to_string(i) + ".example", 300), "up", t0);
+        }
+    });
+    std::size_t seen = 0;
+    std::thread reader([&] {
+        for (int round = 0; round < 3; ++round) {
+            for (int i = 0; i < 20000; ++i) {
+                if (auto hit = c.lookup(key(i), t0 + 1s)) {
+                    CHECK(hit->message.answer[0].ttl == 299);
+                    ++seen;
+                }
+            }
+        }
+    });
+    writer.join();
+    reader.join();
+    for (int i = 0; i < 20000; ++i) {
+        REQUIRE(c.lookup(key(i), t0 + 2s));
+    }
+    CHECK(c.size() == 20000);
+    CHECK(seen <= 60000);
+}
 
 TEST_CASE("TTLs count down on hits and the entry expires") {
     cache::Cache c;
