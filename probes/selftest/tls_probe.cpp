@@ -18,6 +18,7 @@
 
 #include "resolver/util/hex.hpp"
 #include "resolver/tls/client_ctx.hpp"
+#include "resolver/tls/trust_store.hpp"
 #include "resolver/util/c_handles.hpp"
 #include "resolver/util/url.hpp"
 
@@ -272,7 +273,7 @@ TlsFacts probe_tls(const TlsProbeOptions& o) {
     Store trust(X509_STORE_new());
     const bool loaded =
         trust &&
-        (o.trust_ca_file.empty() ? X509_STORE_set_default_paths(trust.get()) == 1
+        (o.trust_ca_file.empty() ? static_cast<bool>(resolver::tls::load_system_trust(trust.get()))
                                  : X509_STORE_load_file(trust.get(), o.trust_ca_file.c_str()) == 1);
     ERR_clear_error();
     if (!loaded) {

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "resolver/tls/keylog.hpp"
+#include "resolver/tls/trust_store.hpp"
 
 namespace resolver::tls {
 namespace {
@@ -88,13 +89,13 @@ Result<util::SslCtx> make_client_ctx(const ClientTlsConfig& cfg) {
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     if (cfg.verify) {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-        const int rc = cfg.ca_file.empty()
-                           ? SSL_CTX_set_default_verify_paths(ctx.get())
-                           : SSL_CTX_load_verify_locations(ctx.get(), cfg.ca_file.c_str(), nullptr);
-        if (rc != 1) {
-            return fail(Errc::ConfigInvalid, (cfg.ca_file.empty() ? std::string("system CA store")
-                                                                  : "ca=" + cfg.ca_file) +
-                                                 ": " + drain_openssl_errors());
+        if (cfg.ca_file.empty()) {
+            // Found like curl finds it, also where this OpenSSL's built-in path does not exist.
+            if (auto st = load_system_trust(SSL_CTX_get_cert_store(ctx.get())); !st) {
+                return fail(Errc::ConfigInvalid, "system CA store: " + st.error().detail);
+            }
+        } else if (SSL_CTX_load_verify_locations(ctx.get(), cfg.ca_file.c_str(), nullptr) != 1) {
+            return fail(Errc::ConfigInvalid, "ca=" + cfg.ca_file + ": " + drain_openssl_errors());
         }
     } else {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
