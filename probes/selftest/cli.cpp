@@ -90,52 +90,107 @@ int run_diff(const Cli& cli) {
 void add_cli(CLI::App& app, Cli& cli) {
     auto* s = app.add_subcommand("selftest", "Customer self-test: reachability, TLS, interception, "
                                              "policy, features, local configuration");
+    add_options(*s, cli);
+}
+
+void add_options(CLI::App& s_app, Cli& cli) {
+    auto* s = &s_app;
     cli.cmd = s;
+    s->footer(customer_help());
     auto& o = cli.opts;
-    s->add_option(
-        "--lab", o.lab_ready,
-        "Lab profile: ready file of a running dnslab-resolver (default /tmp/dnslab.ready)");
-    s->add_option("--lab-host", o.lab_host,
-                  "Lab profile: ADDR:udp=P,tcp=P,tls=P,https=P (probe --host syntax)");
-    s->add_option("--doh", o.doh,
-                  "Gateway profile: DoH URL, https://<sub>.cloudflare-gateway.com/dns-query");
-    s->add_option("--dot", o.dot, "Gateway profile: DoT host[:port], <sub>.cloudflare-gateway.com");
-    s->add_option("--ipv4", o.ipv4,
-                  "Plain DNS over IPv4: ADDR[:PORT] (location's resolver address)");
-    s->add_option("--ipv6", o.ipv6, "Plain DNS over IPv6: ADDR or [ADDR]:PORT");
-    s->add_option("--ca", o.ca,
-                  "Trust store for DoT/DoH (default: system; lab: the lab CA from the ready file)");
+    const std::string gateway = "Your resolver (Cloudflare Gateway location)";
+    s->add_option("--doh", o.doh, "DoH URL, https://<sub>.cloudflare-gateway.com/dns-query")
+        ->group(gateway);
+    s->add_option("--dot", o.dot, "DoT host[:port], <sub>.cloudflare-gateway.com")->group(gateway);
+    s->add_option("--ipv4", o.ipv4, "Plain DNS over IPv4: ADDR[:PORT] (the location's address)")
+        ->group(gateway);
+    s->add_option("--ipv6", o.ipv6, "Plain DNS over IPv6: ADDR or [ADDR]:PORT")->group(gateway);
+    s->add_option("--ca", o.ca, "Trust store for DoT/DoH (default: the system's; lab: the lab CA)")
+        ->group(gateway);
     s->add_option("--expected-issuer", o.expected_issuer,
-                  "CA PEM file or issuer name text a genuine chain leads to");
-    s->add_option("--name", o.names, "Also classify this name's policy outcome (repeatable)");
+                  "CA PEM file or issuer name text a genuine chain leads to")
+        ->group(gateway);
+    const std::string lab = "The dnslab lab instead";
+    s->add_option(
+         "--lab", o.lab_ready,
+         "Ready file of a running dnslab-resolver (the default profile: /tmp/dnslab.ready)")
+        ->group(lab);
+    s->add_option("--lab-host", o.lab_host,
+                  "ADDR:udp=P,tcp=P,tls=P,https=P (dnslab-probe --host syntax)")
+        ->group(lab);
+    const std::string names = "Names asked";
+    s->add_option("--name", o.names, "Also classify this name's policy outcome (repeatable)")
+        ->group(names);
     s->add_option("--test-name", o.test_names,
-                  "Replace the Gateway category test names (repeatable)");
+                  "Replace the Gateway category test names (repeatable)")
+        ->group(names);
     s->add_option("--expect", o.expect_file, "Expected outcomes, probe check TOML (docs/probe.md)")
-        ->check(CLI::ExistingFile);
+        ->check(CLI::ExistingFile)
+        ->group(names);
     s->add_option("--reach-name", o.reach_name,
-                  "Name asked over every transport (lab: www.example.com)");
+                  "Name asked over every transport (gateway: www.cloudflare.com)")
+        ->group(names);
     s->add_option("--large-name", o.large_name,
-                  "Name with a TXT answer above 1232 bytes (lab: big.example.com)");
+                  "Name with a TXT answer above 1232 bytes (lab: big.example.com)")
+        ->group(names);
     s->add_option("--signed-name", o.signed_name,
-                  "DNSSEC-signed name for the AD check (gateway: cloudflare.com)");
-    s->add_option("--error-name", o.error_name, "Name whose answer is an error, for the EDE check");
-    s->add_option("--resolv-conf", o.resolv_conf, "System resolver configuration to report");
-    s->add_option("--timeout", o.timeout_ms, "Per-query timeout in ms")
-        ->check(CLI::Range(100U, 60000U));
-    s->add_option("--retries", o.retries, "Retries per query")->check(CLI::Range(0U, 5U));
-    s->add_option("--out", cli.out_dir, "Directory for report.json, report.md, summary.txt");
-    s->add_option("--bundle", cli.bundle, "The .tar.gz to attach to a ticket (default OUT.tar.gz)");
+                  "DNSSEC-signed name for the AD check (gateway: cloudflare.com)")
+        ->group(names);
+    s->add_option("--error-name", o.error_name,
+                  "Name whose answer is an error, for the EDE check (gateway: dnssec-failed.org)")
+        ->group(names);
+    const std::string output = "Report";
+    s->add_option("--out", cli.out_dir, "Directory for report.json, report.md, summary.txt")
+        ->group(output);
+    s->add_option("--bundle", cli.bundle, "The .tar.gz to attach to a ticket (default OUT.tar.gz)")
+        ->group(output);
     s->add_flag("--redact", cli.redact,
-                "Replace this machine's addresses and host name with placeholders");
-    s->add_flag("--json", cli.json, "Print report.json instead of the summary");
-    s->add_flag("--no-color", cli.no_color, "No ANSI colours");
-    s->add_flag("--quiet,-q", cli.quiet, "No progress line on stderr");
+                "Replace this machine's addresses and host name with placeholders")
+        ->group(output);
+    s->add_flag("--json", cli.json, "Print report.json instead of the summary")->group(output);
+    s->add_flag("--no-color", cli.no_color, "No ANSI colours")->group(output);
+    s->add_flag("--quiet,-q", cli.quiet, "No progress line on stderr")->group(output);
+    const std::string tuning = "Tuning";
+    s->add_option("--resolv-conf", o.resolv_conf, "System resolver configuration to report")
+        ->group(tuning);
+    s->add_option("--timeout", o.timeout_ms, "Per-query timeout in ms")
+        ->check(CLI::Range(100U, 60000U))
+        ->group(tuning);
+    s->add_option("--retries", o.retries, "Retries per query")
+        ->check(CLI::Range(0U, 5U))
+        ->group(tuning);
     auto* d = s->add_subcommand("diff",
                                 "Compare two report.json files (customer vs lab, before vs after)");
     d->add_option("a", cli.diff_a, "First report.json")->required();
     d->add_option("b", cli.diff_b, "Second report.json")->required();
     d->add_flag("--json", cli.json, "Machine output");
     cli.diff = d;
+}
+
+std::string customer_help() {
+    return R"(What it checks: whether this machine reaches your DNS resolver over plain DNS
+(UDP and TCP, IPv4 and IPv6), DNS over TLS and DNS over HTTPS; the TLS certificate each
+encrypted endpoint presents (a middlebox intercepting TLS shows up here); whether plain DNS
+is answered by the same resolver as the encrypted transports; how the Gateway category test
+names (malware.testcategory.com, ...) and the names you add with --name are answered; EDNS,
+truncation and TCP fallback, DNSSEC validation, Extended DNS Errors; this machine's clock,
+resolver configuration and operating system.
+
+What it sends, and to whom: DNS queries and TLS handshakes to the endpoints you name with
+--doh, --dot, --ipv4 and --ipv6, and nothing else (in the lab profile: the lab's own
+listeners). The names asked are www.cloudflare.com, cloudflare.com, dnssec-failed.org,
+id.server (class CHAOS), the *.testcategory.com test names and your --name names. Nothing is
+uploaded: it reads /etc/resolv.conf, /etc/os-release, the interface addresses and
+`resolvectl status` for the report only.
+
+What it writes: a directory dnslab-selftest-<time>/ with report.json, report.md and
+summary.txt, and one file, dnslab-selftest-<time>.tar.gz: attach that file to your support
+ticket. --redact replaces this machine's addresses and host name with placeholders first.
+
+Exit status: 0 every check passed, 1 a check failed, 2 the self-test could not run.
+Example:
+  dnslab-selftest --doh https://SUB.cloudflare-gateway.com/dns-query \
+    --dot SUB.cloudflare-gateway.com --ipv4 ADDR --redact)";
 }
 
 int run_cli(Cli& cli) {

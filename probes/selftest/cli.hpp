@@ -25,6 +25,15 @@ struct Cli {
 /// Registers `selftest` (and its `diff` subcommand) on `app`.
 void add_cli(CLI::App& app, Cli& cli);
 
+/// Registers the self-test's options and its `diff` subcommand on `app` itself: the
+/// `selftest` subcommand of dnslab-probe, or the top level of the standalone
+/// dnslab-selftest binary (probes/selftest/standalone.cpp).
+void add_options(CLI::App& app, Cli& cli);
+
+/// The --help footer written for a customer: what is checked, what is sent to whom, what is
+/// written and what to attach to the ticket.
+std::string customer_help();
+
 /// Runs the parsed subcommand. Exit codes: 0 every check passed (or reports equal),
 /// 1 a check failed (or reports differ), 2 the self-test could not run.
 int run_cli(Cli& cli);
