@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "resolver/app/cli_doc.hpp"
 #include "resolver/util/file.hpp"
 #include "probes/check/run.hpp"
 #include "probes/common/pcap.hpp"
@@ -32,6 +33,33 @@ constexpr int kExitDiffer = 1;
 constexpr int kExitUsage = 2;
 
 using resolver::util::read_file;
+
+// The man page beyond the flags (resolver/app/cli_doc.hpp).
+std::vector<std::pair<std::string, std::string>> man_sections() {
+    return {
+        {"Examples",
+         "The same question over plain DNS, DoT and DoH of the lab, answers diffed:\n"
+         "  dnslab-probe --host '127.0.0.1:udp=5353,tcp=5353,tls=8853,https=8443' \\\n"
+         "    --ca ~/.cache/dnslab/ca.pem www.example.com A\n"
+         "\n"
+         "A customer's self-test against their Gateway location:\n"
+         "  dnslab-probe selftest --doh https://SUB.cloudflare-gateway.com/dns-query \\\n"
+         "    --dot SUB.cloudflare-gateway.com --ipv4 ADDR --redact"},
+        {"Exit status", "Query matrix and check: 0 every target agrees (every expectation "
+                        "holds), 1 they differ (an expectation fails), 2 bad flags or input. "
+                        "selftest: 0 every check passed, 1 a check failed, 2 it could not run. "
+                        "selftest diff: 0 equal, 1 different, 2 unreadable."},
+        {"Environment", "DNSLAB_RESOLVER: the dnslab-resolver that scenario runs (default: "
+                        "next to dnslab-probe). SSL_CERT_FILE, SSL_CERT_DIR: the trust store "
+                        "for tls:// and https:// targets without --ca. SSLKEYLOGFILE: TLS "
+                        "session keys for Wireshark."},
+        {"Files", "/usr/share/dnslab: fixture zones, scenarios, expectation files and the "
+                  "self-test report schema (selftest/report.schema.json)."},
+        {"See also", "dnslab-resolver(1), kdig(1), dig(1). dnslab-selftest, installed next "
+                     "to dnslab-probe, runs dnslab-probe selftest. In the source repository: "
+                     "docs/probe.md, docs/selftest.md, docs/scenarios.md."},
+    };
+}
 
 int usage_error(const std::string& msg) {
     std::cerr << "dnslab-probe: " << msg << "\n";
@@ -109,6 +137,7 @@ int main(int argc, char** argv) {
     probes::scenario::Cli scenario; // issue 7: probes/scenario/, probes/replay/, docs/scenarios.md
     probes::scenario::add_cli(app, scenario);
     app.require_subcommand(0, 1);
+    resolver::app::add_doc_flags(app, {"dnslab-probe", "0.1.0", man_sections()});
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -161,6 +161,7 @@ void add_options(CLI::App& s_app, Cli& cli) {
         ->group(tuning);
     auto* d = s->add_subcommand("diff",
                                 "Compare two report.json files (customer vs lab, before vs after)");
+    d->footer(""); // CLI11 copies the parent's footer into a new subcommand
     d->add_option("a", cli.diff_a, "First report.json")->required();
     d->add_option("b", cli.diff_b, "Second report.json")->required();
     d->add_flag("--json", cli.json, "Machine output");
@@ -188,6 +189,7 @@ summary.txt, and one file, dnslab-selftest-<time>.tar.gz: attach that file to yo
 ticket. --redact replaces this machine's addresses and host name with placeholders first.
 
 Exit status: 0 every check passed, 1 a check failed, 2 the self-test could not run.
+
 Example:
   dnslab-selftest --doh https://SUB.cloudflare-gateway.com/dns-query \
     --dot SUB.cloudflare-gateway.com --ipv4 ADDR --redact)";

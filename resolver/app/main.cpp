@@ -8,12 +8,37 @@
 #include <CLI/CLI.hpp>
 #include <openssl/ssl.h>
 
+#include "resolver/app/cli_doc.hpp"
 #include "resolver/app/explain.hpp"
 #include "resolver/config/config.hpp"
 #include "resolver/runtime/server.hpp"
 
 namespace {
 constexpr const char* kVersion = "0.1.0";
+
+// The man page beyond the flags (resolver/app/cli_doc.hpp).
+std::vector<std::pair<std::string, std::string>> man_sections() {
+    return {
+        {"Examples",
+         "A lab on loopback, answering from the shipped fixture zones:\n"
+         "  dnslab-resolver --listen udp://127.0.0.1:5353 --listen tcp://127.0.0.1:5353 \\\n"
+         "    --upstream fixture:/usr/share/dnslab/zones --log-json -\n"
+         "  kdig @127.0.0.1 -p 5353 www.example.com\n"
+         "\n"
+         "Why a rule decides a query, offline:\n"
+         "  dnslab-resolver --rules rules.json explain --name ads.example.com"},
+        {"Exit status", "0 after a clean shutdown (SIGTERM, SIGINT); 2 for a bad flag, "
+                        "configuration or listener; explain: 0, or 2 when it cannot run."},
+        {"Environment", "SSLKEYLOGFILE: write TLS session keys (NSS key log format) for "
+                        "Wireshark. XDG_CACHE_HOME, HOME: the default --state-dir is "
+                        "$XDG_CACHE_HOME/dnslab (else ~/.cache/dnslab), where the lab CA lives. "
+                        "SSL_CERT_FILE, SSL_CERT_DIR: the trust store for DoT/DoH upstreams."},
+        {"Files", "/usr/share/dnslab: fixture zones, sample Gateway exports, scenarios, "
+                  "expectation files."},
+        {"See also", "dnslab-probe(1), kdig(1), dig(1). The documentation in the source "
+                     "repository: docs/configuration.md, docs/policy.md, docs/fixtures.md."},
+    };
+}
 
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "dnslab-resolver: %s\n", msg.c_str());
@@ -98,6 +123,8 @@ int main(int argc, char** argv) {
     CLI::App* selectors = app.add_subcommand(
         "selectors", "list the policy selectors this lab evaluates, with what fills each");
     selectors->add_flag("--markdown", selectors_markdown, "a Markdown table (docs/policy.md)");
+    resolver::app::add_doc_flags( // the man page and bash completion (packaging/meson.build)
+        app, {"dnslab-resolver", kVersion, man_sections()});
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
