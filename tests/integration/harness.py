@@ -55,12 +55,13 @@ class Resolver:
     """A running dnslab-resolver. Use as a context manager."""
 
     def __init__(self, *args, listen=("dns://127.0.0.1:0",),
-                 upstream=("fixture:" + ZONES,), log=True, env=None, config=None, timeout=10):
+                 upstream=("fixture:" + ZONES,), log=True, env=None, config=None, timeout=10,
+                 binary=None):
         self.tmp = tempfile.mkdtemp(prefix="dnslab-it-")
         self.ready = os.path.join(self.tmp, "ready")
         self.log_path = os.path.join(self.tmp, "queries.jsonl") if log else None
         self.stderr_path = os.path.join(self.tmp, "stderr")
-        cmd = [RESOLVER, "--ready-file", self.ready, "--state-dir", os.path.join(self.tmp, "state")]
+        cmd = [binary or RESOLVER, "--ready-file", self.ready, "--state-dir", os.path.join(self.tmp, "state")]
         if config:
             cfg = os.path.join(self.tmp, "config.toml")
             with open(cfg, "w") as f:
