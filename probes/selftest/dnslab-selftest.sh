@@ -341,7 +341,7 @@ BEGIN { have = 0; ans = 0 }
 /^;; Version: [0-9]+; flags:/ { edns = 1; s = $0; sub(/.*UDP size: /, "", s); sub(/[^0-9].*/, "", s); udp = s }
 /^;+ EDE: [0-9]+/ { s = $0; sub(/^;+ EDE: /, "", s); sub(/[^0-9].*/, "", s); ede[++ne] = s }
 /^;; ANSWER SECTION:/ { ans = 1; next }
-ans && /^[[:space:]]*$/ { ans = 0 }
+ans && /^[ \t]*$/ { ans = 0 }
 ans && !/^;/ {
     r = $5; for (i = 6; i <= NF; i++) r = r " " $i
     an[++na] = $4 " " r
@@ -863,9 +863,11 @@ check_tls_one() {
     else
         ct_match=$(openssl x509 -in "$WORK/cert.$ct_kind.1" -noout -checkhost "$ct_h" 2>/dev/null)
     fi
+    # "" when this openssl cannot tell (LibreSSL before 3.x has no -checkhost): not judged.
     case "$ct_match" in
     *"does match"*) ct_name=1 ;;
-    *) ct_name=0 ;;
+    *"does NOT match"*) ct_name=0 ;;
+    *) ct_name="" ;;
     esac
     ct_now=$(date -u +%s)
     ct_end=$(epoch_of "$ct_leaf_end")
@@ -896,7 +898,7 @@ check_tls_one() {
     fi
     ct_intercept=0
     [ "$ct_expmatch" = 0 ] && ct_intercept=1
-    ct_data="{\"connected\":true,\"error\":null,\"protocol\":$(jsn "$ct_proto"),\"cipher\":$(jsn "$ct_cipher"),\"alpn\":$(js "$ct_alpn_got"),\"chain\":[$ct_chain],\"issuer\":$(jsn "$ct_issuer"),\"trusted\":$(jb $ct_trusted),\"trust_error\":$([ $ct_trusted = 1 ] && printf null || jsn "$ct_vtext"),\"name_match\":$(jb $ct_name),\"valid_now\":$(jb $ct_valid),\"days_left\":$(jn "$ct_days"),\"expected_issuer_match\":$([ -n "$ct_expmatch" ] && jb "$ct_expmatch" || printf null),\"interception\":$(jb $ct_intercept),\"server_name\":$(js "$ct_h"),\"expected_issuer\":$(jsn "$ct_exp")}"
+    ct_data="{\"connected\":true,\"error\":null,\"protocol\":$(jsn "$ct_proto"),\"cipher\":$(jsn "$ct_cipher"),\"alpn\":$(js "$ct_alpn_got"),\"chain\":[$ct_chain],\"issuer\":$(jsn "$ct_issuer"),\"trusted\":$(jb $ct_trusted),\"trust_error\":$([ $ct_trusted = 1 ] && printf null || jsn "$ct_vtext"),\"name_match\":$([ -n "$ct_name" ] && jb "$ct_name" || printf null),\"valid_now\":$(jb $ct_valid),\"days_left\":$(jn "$ct_days"),\"expected_issuer_match\":$([ -n "$ct_expmatch" ] && jb "$ct_expmatch" || printf null),\"interception\":$(jb $ct_intercept),\"server_name\":$(js "$ct_h"),\"expected_issuer\":$(jsn "$ct_exp")}"
     if [ "$ct_intercept" = 1 ]; then
         add_check "tls.$ct_kind" tls "$ct_title" fail "certificate chain does not lead to the expected issuer (issuer: $ct_issuer): TLS interception by a middlebox, or the wrong endpoint" "$ct_data"
     elif [ "$ct_trusted" = 0 ]; then
