@@ -558,7 +558,10 @@ q_doh() {
         --data-binary @"$qh_q" -w '%{http_code} %{time_connect} %{time_appconnect} %{time_total} %{http_version}' \
         "$2" 2>"$qh_hdr.err")
     qh_rc=$?
-    qh_now=$(date -u +%s) # when the Date header was read, for the clock check
+    # When the Date header was read, for the clock check (the reach question only: one date(1)
+    # run per check, not per query).
+    qh_now=""
+    case "$1" in */r.reach.*) qh_now=$(date -u +%s) ;; esac
     # shellcheck disable=SC2086 # split the -w fields into $2...
     set -- "$1" $qh_w
     {
@@ -569,14 +572,13 @@ q_doh() {
         else
             od -An -v -tu1 "$qh_body" | awk -v framed=0 "$WIRE_AWK"
         fi
-        printf 'http_status %s\n' "${2:-}"
-        printf 'http_version %s\n' "${6:-}"
-        awk -v c="${3:-0}" -v a="${4:-0}" -v t="${5:-0}" 'BEGIN {
-            if (a == 0) a = c; printf "connect_ms %.1f\nms %.1f\n", a * 1000, (t - a) * 1000 }'
-        tr -d '\r' <"$qh_hdr" | awk 'tolower($1) == "date:" { sub(/^[^:]*: */, ""); print "date " $0 }'
-        printf 'received_at %s\n' "$qh_now"
+        # Status, version, timings (curl -w) and the Date header in one awk run.
+        awk -v st="${2:-}" -v ver="${6:-}" -v c="${3:-0}" -v a="${4:-0}" -v t="${5:-0}" \
+            -v now="$qh_now" 'BEGIN { if (a == 0) a = c
+                printf "http_status %s\nhttp_version %s\nconnect_ms %.1f\nms %.1f\n", st, ver, a * 1000, (t - a) * 1000
+                if (now != "") print "received_at " now }
+            { sub(/\r$/, "") } tolower($1) == "date:" { sub(/^[^:]*: */, ""); print "date " $0 }' "$qh_hdr"
     } >"$1"
-    rm -f "$qh_q" "$qh_body" "$qh_hdr" "$qh_hdr.err"
 }
 
 is_ip() {
@@ -600,6 +602,25 @@ ask() {
     doh-h2) q_doh "$1" "$(ep doh url)" 2 "$3" "$4" "$ak_class" "${6:-0}" ;;
     doh-h1) q_doh "$1" "$(ep doh url)" 1.1 "$3" "$4" "$ak_class" "${6:-0}" ;;
     esac
+}
+
+# Asks question $2 $3 [$4 class] of every endpoint in $5... at once, one background job each
+# (the answers come in parallel, as the binary's engine asks them); results in $1.<id>.
+ask_each() {
+    ae_prefix=$1
+    ae_name=$2
+    ae_type=$3
+    ae_class=$4
+    shift 4
+    ae_pids=""
+    for ae_id in "$@"; do
+        (
+            trap - INT TERM HUP
+            ask "$ae_prefix.$ae_id" "$ae_id" "$ae_name" "$ae_type" "$ae_class"
+        ) &
+        ae_pids="$ae_pids $!"
+    done
+    for ae_p in $ae_pids; do wait "$ae_p"; done
 }
 
 # ---- endpoints ----------------------------------------------------------------------------
@@ -717,7 +738,7 @@ EMPTY_OBJ='{}'
 add_check() { # id category title verdict detail data-json
     printf '{"id":%s,"category":%s,"title":%s,"verdict":%s,"detail":%s,"data":%s}\n' \
         "$(js "$1")" "$(js "$2")" "$(js "$3")" "$(js "$4")" "$(js "$5")" "${6:-$EMPTY_OBJ}" \
-        >>"$WORK/checks"
+        >>"${CHECKS_OUT:-$WORK/checks}"
 }
 
 progress() {
@@ -737,6 +758,12 @@ error_of() { res_get "$1" error; }
 
 check_reachability() {
     UP=""
+    cr_ask=""
+    for cr_id in $ALL_IDS; do
+        ep_known "$cr_id" && [ -z "$(tool_missing_for "$cr_id")" ] && cr_ask="$cr_ask $cr_id"
+    done
+    # shellcheck disable=SC2086 # one word per endpoint
+    ask_each "$WORK/r.reach" "$REACH_NAME" A IN $cr_ask
     for cr_id in $ALL_IDS; do
         cr_title="Reachability over $cr_id"
         if ! ep_known "$cr_id"; then
@@ -750,7 +777,6 @@ check_reachability() {
             continue
         fi
         cr_f="$WORK/r.reach.$cr_id"
-        ask "$cr_f" "$cr_id" "$REACH_NAME" A
         cr_rc=$(res_get "$cr_f" rcode)
         cr_err=$(error_of "$cr_f")
         cr_http=""
@@ -921,9 +947,10 @@ check_identity() {
     : >"$WORK/ids.plain"
     : >"$WORK/ids.enc"
     ci_silent=""
+    # shellcheck disable=SC2086
+    ask_each "$WORK/r.ident" id.server TXT CH $UP
     for ci_id in $UP; do
         ci_f="$WORK/r.ident.$ci_id"
-        ask "$ci_f" "$ci_id" id.server TXT CH
         ci_txt=$(awk '$1 == "an" && $2 == "TXT" { sub(/^an TXT /, ""); print }' "$ci_f" | sort)
         if [ -z "$ci_txt" ]; then
             ci_per="$ci_per${ci_per:+,}$(js "$ci_id"):null"
@@ -1254,9 +1281,10 @@ check_ede() {
     ed_with=""
     ed_without=""
     ed_blind=""
+    # shellcheck disable=SC2086
+    ask_each "$WORK/r.ede" "$ERROR_NAME" A IN $UP
     for ed_id in $UP; do
         ed_f="$WORK/r.ede.$ed_id"
-        ask "$ed_f" "$ed_id" "$ERROR_NAME" A
         ed_rc=$(res_get "$ed_f" rcode)
         ed_codes=$(awk '$1 == "ede" { printf "%s{\"code\":%s,\"text\":\"\"}", (n++ ? "," : ""), $2 }' "$ed_f")
         ed_per="$ed_per${ed_per:+,}$(js "$ed_id"):{\"rcode\":$(jsn "$ed_rc"),\"ede\":[$ed_codes],\"error\":$(jsn "$(error_of "$ed_f")")}"
@@ -1670,8 +1698,16 @@ for id in $ALL_IDS; do ep_known "$id" && n_eps=$((n_eps + 1)); done
 progress 1 "reachability of $n_eps endpoints"
 check_reachability
 progress 2 "TLS certificates"
-check_tls_one dot
-check_tls_one doh
+# Both handshakes at once; their checks are appended in order afterwards.
+(
+    trap - INT TERM HUP
+    CHECKS_OUT="$WORK/checks.tls.dot"
+    check_tls_one dot
+) &
+tls_pid=$!
+CHECKS_OUT="$WORK/checks.tls.doh" check_tls_one doh
+wait "$tls_pid"
+cat "$WORK/checks.tls.dot" "$WORK/checks.tls.doh" >>"$WORK/checks" 2>/dev/null
 progress 3 "plain DNS interception"
 check_identity
 check_answers

@@ -25,6 +25,10 @@ SHELLS = ["dash", "bash"]
 class SelftestScriptTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        if os.environ.get("DNSLAB_SANITIZED") == "1":
+            # The script is shell: the sanitized pass adds nothing here that the selftest suite
+            # does not cover (the same lab resolver, every transport), at two minutes.
+            raise unittest.SkipTest("shell script; the plain pass tests it")
         cls.tmp = tempfile.mkdtemp(prefix="dnslab-selftest-sh-")
         cls.v6 = have_ipv6()
         listen = ["udp://127.0.0.1:0", "tcp://127.0.0.1:0", "tls://127.0.0.1:0",
@@ -136,8 +140,9 @@ class SelftestScriptTest(unittest.TestCase):
                 self.assertIn("reports agree", d.stdout)
 
     def test_nslookup_and_openssl_only_say_what_they_could_not_run(self):
-        # A Mac-like machine: no dig/kdig with TLS, so DoT goes through openssl s_client.
-        for shell in SHELLS:
+        # A Mac-like machine: no dig/kdig with TLS, so DoT goes through openssl s_client
+        # (under bash too in the dead-transport test below).
+        for shell in ["dash"]:
             with self.subTest(shell=shell):
                 _, report, out, _ = self.script(shell, "nslookup", "--quiet",
                                                 tools="nslookup,curl,openssl", expect_rc=0)
