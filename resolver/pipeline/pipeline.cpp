@@ -42,7 +42,11 @@ void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io
     q.ctx.transport = std::move(info);
     q.reply = std::move(reply);
     in_flight_.emplace(q.ctx.id, std::move(owned));
-    advance(q, runner_.start(q.ctx, wire));
+    const stages::Step step = runner_.start(q.ctx, wire);
+    for (QueryObserver* o : observers_) {
+        o->on_client_query(q.ctx, wire);
+    }
+    advance(q, step);
 }
 
 void Pipeline::advance(InFlight& q, stages::Step step) {
@@ -106,6 +110,13 @@ void Pipeline::dispatch(InFlight& q) {
         return;
     }
     ++waiting_;
+    if (!observers_.empty()) {
+        q.upstream = up;
+        q.sent_at = runner_.env().clock->now();
+        for (QueryObserver* o : observers_) {
+            o->on_forwarder_query(ctx, *up);
+        }
+    }
     const stages::QueryId id = ctx.id;
     std::weak_ptr<bool> alive = alive_;
     up->send(ctx.upstream_request->wire, [this, alive, id](Result<upstream::Exchange> r) {
@@ -123,6 +134,11 @@ void Pipeline::on_upstream(stages::QueryId id, Result<upstream::Exchange> result
     }
     --waiting_;
     InFlight& q = *it->second;
+    if (q.upstream != nullptr) {
+        for (QueryObserver* o : observers_) {
+            o->on_forwarder_response(q.ctx, *q.upstream, result, q.sent_at);
+        }
+    }
     if (!result) {
         ++counters_.upstream_errors;
         advance(q, runner_.resume(q.ctx, result.error()));
@@ -170,6 +186,9 @@ void Pipeline::finish(InFlight& q) {
         reply.min_ttl = stages::freshness_lifetime(*ctx.response);
     } else {
         reply.dropped = true;
+    }
+    for (QueryObserver* o : observers_) {
+        o->on_client_response(ctx, reply.wire);
     }
     if (q.reply) {
         auto fn = std::move(q.reply);

@@ -9,6 +9,7 @@
 #include "resolver/cache/cache.hpp"
 #include "resolver/io/transport.hpp"
 #include "resolver/log/query_log.hpp"
+#include "resolver/pipeline/observer.hpp"
 #include "resolver/stages/runner.hpp"
 #include "resolver/upstream/upstream.hpp"
 
@@ -63,13 +64,20 @@ public:
 
     void handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) override;
 
+    /// Adds an observer (metrics, dnstap); it must outlive the pipeline. Not during a query.
+    void add_observer(QueryObserver& observer) { observers_.push_back(&observer); }
+
     [[nodiscard]] std::size_t in_flight() const { return in_flight_.size(); }
+    /// Queries with an upstream request out (what PipelineConfig::max_waiting caps).
+    [[nodiscard]] std::size_t waiting() const { return waiting_; }
     [[nodiscard]] const Counters& counters() const { return counters_; }
 
 private:
     struct InFlight {
         stages::QueryContext ctx;
         io::ReplyFn reply;
+        upstream::Upstream* upstream = nullptr; // the exchange out, for observers
+        std::chrono::steady_clock::time_point sent_at{};
     };
 
     void advance(InFlight& q, stages::Step step);
@@ -91,6 +99,7 @@ private:
     std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>> in_flight_;
     std::size_t waiting_ = 0; // queries with an upstream request out
     Counters counters_;
+    std::vector<QueryObserver*> observers_; // not owned
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
