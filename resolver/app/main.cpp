@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     std::string tls_cert;
     std::string tls_key;
     std::string gateway_domain;
+    std::string metrics, dnstap;
     std::string rules, lists, locations, categories, geo, mmdb, identities;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")
         ->check(CLI::ExistingFile);
@@ -72,6 +73,11 @@ int main(int argc, char** argv) {
                    "write one gateway_dns JSON line per query to FILE ('-' = stdout)");
     app.add_option("--ready-file", ready_file,
                    "write the bound listener URLs to FILE once every listener is up");
+    app.add_option("--metrics", metrics,
+                   "serve Prometheus metrics at URL: http://ADDR:PORT/metrics (port 0 = "
+                   "ephemeral; the ready file names it)");
+    app.add_option("--dnstap", dnstap,
+                   "write dnstap Frame Streams: unix:PATH (a reader's socket) or file:PATH");
     app.add_option("--state-dir", state_dir, "directory for generated state such as the lab CA");
     app.add_option("--tls-cert", tls_cert,
                    "certificate chain (PEM) for DoT/DoH listeners; default: lab CA leaf");
@@ -160,6 +166,8 @@ int main(int argc, char** argv) {
     override_str(cfg.log_json, log_json);
     override_str(cfg.ready_file, ready_file);
     override_str(cfg.state_dir, state_dir);
+    override_str(cfg.metrics, metrics);
+    override_str(cfg.dnstap, dnstap);
     override_str(cfg.tls_cert, tls_cert);
     override_str(cfg.tls_key, tls_key);
     override_str(cfg.gateway_domain, gateway_domain);

@@ -61,7 +61,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
         {"",
          {"listen", "upstream", "log_json", "ready_file", "state_dir", "resolver", "tcp", "tls",
-          "doh", "policy", "behaviour"}},
+          "doh", "policy", "behaviour", "telemetry"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
@@ -71,6 +71,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
           "max_message_size", "max_in_flight"}},
         {"tls", {"cert", "key", "gateway_domain"}},
         {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
+        {"telemetry", {"metrics", "dnstap"}},
         {"policy",
          {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities",
           "max_ttl_secs"}},
@@ -154,6 +155,10 @@ Result<Config> load_file(const std::string& path) {
         r.get(*t, "doh", "max_header_bytes", c.doh_max_header_bytes);
         r.get(*t, "doh", "max_body_bytes", c.doh_max_body_bytes);
     }
+    if (const auto* t = root["telemetry"].as_table()) {
+        r.get(*t, "telemetry", "metrics", c.metrics);
+        r.get(*t, "telemetry", "dnstap", c.dnstap);
+    }
     if (const auto* t = root["policy"].as_table()) {
         r.get(*t, "policy", "rules", c.rules_file);
         r.get(*t, "policy", "lists", c.lists_file);
@@ -192,6 +197,15 @@ Result<Config> load_file(const std::string& path) {
                     &c.rules_file, &c.lists_file, &c.locations_file, &c.categories_file,
                     &c.geo_file, &c.mmdb_file, &c.identities_file}) {
         rel(*p);
+    }
+    for (const char* kind : {"file:", "unix:"}) {
+        const std::size_t n = std::string_view(kind).size();
+        if (c.dnstap.rfind(kind, 0) == 0 &&
+            std::filesystem::path(c.dnstap.substr(n)).is_relative()) {
+            c.dnstap = kind + (std::filesystem::path(c.config_dir) / c.dnstap.substr(n))
+                                  .lexically_normal()
+                                  .string();
+        }
     }
     for (auto& u : c.upstream) {
         if (u.rfind("fixture:", 0) == 0 && std::filesystem::path(u.substr(8)).is_relative()) {

@@ -21,6 +21,10 @@ struct Config {
     std::string ready_file;
     std::string state_dir; // lab CA and other generated state
 
+    // [telemetry] (docs/metrics.md, docs/dnstap.md)
+    std::string metrics; // "" = off; http://ADDR:PORT/metrics serves Prometheus text format
+    std::string dnstap;  // "" = off; unix:PATH or file:PATH writes dnstap Frame Streams
+
     // [resolver]
     upstream::UpstreamOptions upstream_options;
     unsigned fail_threshold = 1;     // consecutive failures before an upstream is backed off

@@ -526,6 +526,7 @@ private:
         if (st == nullptr) {
             return;
         }
+        conn_.count_http_status(r.status);
         const std::string status = std::to_string(r.status);
         const std::string length = std::to_string(r.body.size());
         const std::string cache = r.max_age ? "max-age=" + std::to_string(*r.max_age) : "";
@@ -750,7 +751,8 @@ private:
     }
 
     // HEAD: the same header fields, content-length included, and no body (RFC 9110 §9.3.2).
-    static std::string serialize(const HttpResponse& r, bool keep_alive, bool head) {
+    std::string serialize(const HttpResponse& r, bool keep_alive, bool head) {
+        conn_.count_http_status(r.status);
         std::string out =
             "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
         out += "date: " + http_date(std::time(nullptr)) + "\r\n"; // RFC 9110 §6.6.1

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -27,6 +29,14 @@ struct StreamLimits {
     std::size_t max_in_flight = 256; // per connection: pipelined queries / HTTP/2 streams
 };
 
+/// What a DoT/DoH listener counts for metrics: plain integers, written and read on the
+/// listener's loop only.
+struct ListenerCounters {
+    std::uint64_t tls_handshakes = 0;         // completed
+    std::uint64_t tls_handshake_failures = 0; // connections closed before a completed handshake
+    std::map<int, std::uint64_t> http_status; // DoH responses sent, by status
+};
+
 /// A bound, listening socket. Lives on one loop.
 class Listener {
 public:
@@ -37,6 +47,8 @@ public:
     virtual void stop() = 0;
     /// Connections or queries still being served, for graceful shutdown.
     [[nodiscard]] virtual std::size_t active() const = 0;
+    /// TLS and HTTP counters; null for listeners without TLS.
+    [[nodiscard]] virtual const ListenerCounters* counters() const { return nullptr; }
 };
 
 using ListenerPtr = std::unique_ptr<Listener>;

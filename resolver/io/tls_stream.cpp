@@ -268,6 +268,9 @@ bool TlsConnection::advance_handshake() {
         return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
     }
     handshake_done_ = true;
+    if (server_ != nullptr) {
+        ++server_->counters_.tls_handshakes;
+    }
     if (const char* sni = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name)) {
         peer_.sni = sni;
     }
@@ -419,6 +422,12 @@ void TlsConnection::linger() {
     uv_timer_start(timer_.get(), &timer_cb, kLingerMs, 0);
 }
 
+void TlsConnection::count_http_status(int status) {
+    if (server_ != nullptr) {
+        ++server_->counters_.http_status[status];
+    }
+}
+
 void TlsConnection::close() {
     if (closed_) {
         return;
@@ -427,6 +436,9 @@ void TlsConnection::close() {
     reading_ = false;
     timer_.close();
     tcp_.close();
+    if (server_ != nullptr && !handshake_done_) {
+        ++server_->counters_.tls_handshake_failures;
+    }
     if (server_ != nullptr) {
         server_->forget(this); // the caller holds a shared_ptr, so we outlive this call
     }

@@ -115,6 +115,8 @@ public:
     /// The listener URL this connection arrived on.
     [[nodiscard]] const std::string& listener_url() const noexcept { return listener_url_; }
     [[nodiscard]] StreamSession* session() const noexcept { return session_.get(); }
+    /// Counts one HTTP response on the listener's counters (DoH sessions).
+    void count_http_status(int status);
 
 private:
     friend class TlsStreamServer;
@@ -191,6 +193,7 @@ public:
     /// Connections still open (draining ones included).
     [[nodiscard]] std::size_t active() const override { return conns_.size(); }
     [[nodiscard]] const StreamLimits& limits() const noexcept { return limits_; }
+    [[nodiscard]] const ListenerCounters* counters() const override { return &counters_; }
 
 private:
     friend class TlsConnection;
@@ -211,6 +214,7 @@ private:
     std::string url_;
     Endpoint local_;
     std::unordered_map<TlsConnection*, std::shared_ptr<TlsConnection>> conns_;
+    ListenerCounters counters_;
     util::UvHandle<uv_tcp_t> listen_; // last: its callback uses everything above
 };
 

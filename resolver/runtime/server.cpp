@@ -93,6 +93,11 @@ Status Server::init(const config::Config& cfg) {
         }
         log_ = std::move(l).value();
     }
+    auto tel = Telemetry::create(&loop_, cfg_, clock_);
+    if (!tel) {
+        return tel.error();
+    }
+    telemetry_ = std::move(tel).value();
     if (cfg_.upstream.empty()) {
         return fail(Errc::ConfigInvalid,
                     "no upstream configured (--upstream URL or `upstream = [...]`)");
@@ -107,7 +112,7 @@ Status Server::init(const config::Config& cfg) {
         if (!up) {
             return fail(Errc::ConfigInvalid, "upstream " + up.error().detail);
         }
-        members.push_back(std::move(up).value());
+        members.push_back(telemetry_->meter(std::move(up).value()));
     }
     std::string name;
     for (const auto& u : cfg_.upstream) {
@@ -132,7 +137,7 @@ Status Server::init(const config::Config& cfg) {
             if (!up) {
                 return up.error();
             }
-            ms.push_back(std::move(up).value());
+            ms.push_back(telemetry_->meter(std::move(up).value()));
             group_name += (group_name.empty() ? "" : ",") + u;
         }
         return upstream::UpstreamPtr(std::make_unique<upstream::UpstreamGroup>(
@@ -140,10 +145,15 @@ Status Server::init(const config::Config& cfg) {
     };
     pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
                                                      maker, clock_, rng_);
+    const auto load_start = std::chrono::steady_clock::now();
     auto snapshot = load_policy(++policy_generation_);
     if (!snapshot) {
         return snapshot.error();
     }
+    telemetry_->policy_loaded(
+        **snapshot,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
+        false);
     for (const auto& w : (*snapshot)->set->warnings) {
         std::fprintf(stderr, "dnslab-resolver: policy: %s\n", w.c_str());
     }
@@ -164,6 +174,16 @@ Status Server::init(const config::Config& cfg) {
     raise_fd_limit(static_cast<rlim_t>(streams) * cfg_.stream_limits.max_connections + 256);
     for (const auto& l : listeners_) {
         ready_lines_.push_back(l->url());
+    }
+    if (auto st = telemetry_->attach(&loop_, *pipeline_, *cache_, listeners_); !st) {
+        return st;
+    }
+    auto metrics_line = telemetry_->start_server();
+    if (!metrics_line) {
+        return metrics_line.error();
+    }
+    if (!metrics_line->empty()) {
+        ready_lines_.push_back(*metrics_line);
     }
     if (!ca_file_.empty()) {
         ready_lines_.push_back("ca " + ca_file_);
@@ -377,8 +397,13 @@ void Server::reload() {
     const std::uint64_t gen = policy_generation_ + 1;
     auto* w = new ReloadWork();
     w->server = this;
-    w->work = [this, result, gen] { result->emplace(load_policy(gen)); };
-    w->after = [this, result, gen] {
+    auto seconds = std::make_shared<double>(0);
+    w->work = [this, result, gen, seconds] {
+        const auto start = std::chrono::steady_clock::now();
+        result->emplace(load_policy(gen));
+        *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    w->after = [this, result, gen, seconds] {
         reloading_ = false;
         std::string ev;
         log::JsonWriter j(ev);
@@ -386,11 +411,13 @@ void Server::reload() {
         if (result->has_value() && (*result)->has_value()) {
             policy_generation_ = gen;
             pipeline_->set_policy((*result)->value());
+            telemetry_->policy_loaded(*(*result)->value(), *seconds, true);
             std::fprintf(stderr, "dnslab-resolver: policy reloaded (generation %llu)\n",
                          static_cast<unsigned long long>(gen));
             j.field("LabPolicyGeneration", gen).field("LabOk", true);
             j.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
         } else {
+            telemetry_->policy_reload_failed();
             const std::string why =
                 result->has_value() ? (*result)->error().detail : "reload did not run";
             std::fprintf(stderr,
@@ -463,6 +490,7 @@ bool Server::listeners_idle() const {
 
 void Server::finish_stop() {
     drain_timer_.close();
+    telemetry_->stop();
     sigint_.close();
     sigterm_.close();
     sighup_.close();

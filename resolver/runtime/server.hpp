@@ -14,6 +14,7 @@
 #include "resolver/io/tls_stream.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
+#include "resolver/runtime/telemetry.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/c_handles.hpp"
 
@@ -55,6 +56,7 @@ private:
     std::unique_ptr<log::QueryLog> log_;
     core::SystemClock clock_;
     core::SystemRng rng_;
+    std::unique_ptr<Telemetry> telemetry_; // before what it observes: destroyed after it
     std::unique_ptr<cache::Cache> cache_;
     upstream::UpstreamPtr default_upstream_;
     std::unique_ptr<pipeline::Pipeline> pipeline_;
