@@ -30,6 +30,8 @@ echo
 "$ROOT/bench/do53.sh" "$BUILD"
 echo
 "$ROOT/bench/dot_doh.sh" "$BUILD"
+echo
+"$ROOT/bench/telemetry.sh" "$BUILD"
 if [ -x "$BUILD/bench/policy/bench_policy" ]; then
     echo
     echo "policy engine (bench/policy):"
