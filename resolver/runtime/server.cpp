@@ -59,6 +59,9 @@ Result<std::unique_ptr<Server>> Server::start(const config::Config& cfg) {
 }
 
 Server::~Server() {
+    if (telemetry_) {
+        telemetry_->stop(); // its HTTP listener would keep the loop below running
+    }
     listeners_.clear();
     pipeline_.reset();
     if (default_upstream_) {

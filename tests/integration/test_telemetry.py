@@ -328,6 +328,24 @@ class DeadUpstream(unittest.TestCase):
             lab.close()
 
 
+class BadOutputs(unittest.TestCase):
+    def test_unusable_metrics_or_dnstap_outputs_stop_the_start_with_a_message(self):
+        tmp = tempfile.mkdtemp(prefix="dnslab-telemetry-")
+        try:
+            for flag, value, want in (
+                    ("--metrics", "ftp://127.0.0.1:0/metrics", "want http://"),
+                    ("--dnstap", "tcp:127.0.0.1:6000", "unix:PATH or file:PATH"),
+                    ("--dnstap", "file:" + os.path.join(tmp, "missing", "tap"), "cannot write")):
+                p = subprocess.run([harness.RESOLVER, "--listen", "dns://127.0.0.1:0",
+                                    "--upstream", "fixture:" + harness.ZONES, "--state-dir",
+                                    os.path.join(tmp, "state"), flag, value],
+                                   capture_output=True, text=True, timeout=20)
+                self.assertEqual(p.returncode, 2, (flag, value, p.stderr))
+                self.assertIn(want, p.stderr, (flag, value))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @unittest.skipUnless(DNSTAP_LDNS, "dnstap-ldns not installed")
 class Dnstap(unittest.TestCase):
     def check_messages(self, path, lines):
