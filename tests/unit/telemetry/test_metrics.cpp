@@ -81,8 +81,9 @@ TEST_CASE("exposition: HELP/TYPE once, escaped label values, cumulative histogra
 TEST_CASE("MetricsObserver counts by transport, rcode, decision, location and FORMERR reason") {
     telemetry::MetricsObserver m;
     auto udp_ok = answered(net::Transport::Udp, wire::rcode::NoError);
-    udp_ok.evaluation.emplace();
-    udp_ok.evaluation->decision = resolver::policy::ResolverDecision::BlockedByQueryName;
+    resolver::policy::Evaluation blocked;
+    blocked.decision = resolver::policy::ResolverDecision::BlockedByQueryName;
+    udp_ok.evaluation = std::make_shared<const resolver::policy::Evaluation>(blocked);
     resolver::attribution::Location office;
     office.name = "Office";
     udp_ok.location.location = &office;
