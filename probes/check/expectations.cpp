@@ -108,7 +108,7 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
         };
         for (const auto& [key, value] : *t) {
             static const std::vector<std::string_view> kKeys{
-                "id",       "name",    "type",   "transports", "location", "sni",
+                "id",       "name",    "type",   "transports", "location", "source", "sni",
                 "doh_path", "headers", "expect", "rcode",      "answer",   "ede"};
             if (std::find(kKeys.begin(), kKeys.end(), key.str()) == kKeys.end()) {
                 return fail(Errc::ConfigInvalid, "case " + std::to_string(index) +
@@ -138,6 +138,11 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
         }
         c.transports = strings(get("transports")).value_or(std::vector<std::string>{});
         c.location = get("location") != nullptr ? get("location")->value_or(std::string{}) : "";
+        c.source = get("source") != nullptr ? get("source")->value_or(std::string{}) : "";
+        if (!c.source.empty() && !resolver::util::is_ip_literal(c.source)) {
+            return fail(Errc::ConfigInvalid,
+                        where + ": `source` must be an IP address of this machine");
+        }
         c.sni = get("sni") != nullptr ? get("sni")->value_or(std::string{}) : "";
         c.doh_path = get("doh_path") != nullptr ? get("doh_path")->value_or(std::string{}) : "";
         if (const auto* h = get("headers"); h != nullptr && h->as_table() != nullptr) {
@@ -146,13 +151,14 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
             }
         }
         c.outcome = get("expect") != nullptr ? get("expect")->value_or(std::string{}) : "";
-        static const std::vector<std::string> kOutcomes{"blocked", "blockpage", "allowed",
-                                                        "safesearch"};
+        static const std::vector<std::string> kOutcomes{"blocked", "blockpage", "blocked-any",
+                                                        "allowed", "safesearch"};
         if (!c.outcome.empty() && c.outcome.rfind("override:", 0) != 0 &&
             std::find(kOutcomes.begin(), kOutcomes.end(), c.outcome) == kOutcomes.end()) {
-            return fail(Errc::ConfigInvalid,
-                        where + ": unknown `expect` '" + c.outcome +
-                            "' (blocked, blockpage, allowed, safesearch, override:IPS|HOST)");
+            return fail(
+                Errc::ConfigInvalid,
+                where + ": unknown `expect` '" + c.outcome +
+                    "' (blocked, blockpage, blocked-any, allowed, safesearch, override:IPS|HOST)");
         }
         if (const auto* r = get("rcode")) {
             auto rc = r->value<std::string>() ? wire::rcode_from_name(*r->value<std::string>())
@@ -226,10 +232,21 @@ std::vector<std::string> evaluate(const Case& c, const compare::Observation& o) 
             cnames.insert(cnames.end(), s.rdata.begin(), s.rdata.end());
         }
     }
+    const bool page = std::find(labels.begin(), labels.end(), "blockpage") != labels.end();
     if (c.outcome == "blocked") {
-        if (!compare::is_block(labels)) {
+        // The block answer without the block page: a block page is another outcome (Gateway's
+        // "Display block page" setting), so it does not count here.
+        if (page) {
+            why.push_back("expected a block without the block page, got the block page {" +
+                          join(got) + "}");
+        } else if (!compare::is_block(labels)) {
             why.push_back("expected a block, got " + wire::rcode_name(o.rcode) + " {" + join(got) +
                           "}");
+        }
+    } else if (c.outcome == "blocked-any") {
+        if (!compare::is_block(labels)) {
+            why.push_back("expected a block or the block page, got " + wire::rcode_name(o.rcode) +
+                          " {" + join(got) + "}");
         }
     } else if (c.outcome == "blockpage") {
         if (std::find(labels.begin(), labels.end(), "blockpage") == labels.end()) {

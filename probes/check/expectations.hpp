@@ -19,15 +19,18 @@ struct Case {
     std::uint16_t qtype = 1;
     std::vector<std::string> transports; // transport labels or target names; empty = all
 
-    // Location hints, applied per transport (see docs/probe.md "location hints").
+    // Location hints, applied per transport (see docs/probe.md "check FILE").
     std::string location;                       // EDNS 65011 / cf-dns-location header
+    std::string source;                         // local address plain DNS is sent from
     std::string sni;                            // TLS SNI for tls and https targets
     std::string doh_path;                       // replaces the DoH URL path
     std::map<std::string, std::string> headers; // extra DoH request headers
 
     // Expected outcome; every given item must hold.
-    std::string outcome;                // blocked, blockpage, allowed, safesearch, override:...
-    std::optional<std::uint16_t> rcode; // `rcode = "NXDOMAIN"`
+    /// blocked (block answer without the block page: 0.0.0.0/::, REFUSED, EDE 15-17),
+    /// blockpage (the block page IPs), blocked-any (either), allowed, safesearch, override:...
+    std::string outcome;
+    std::optional<std::uint16_t> rcode;             // `rcode = "NXDOMAIN"`
     std::optional<std::vector<std::string>> answer; // rdata of qtype records, as a set
     std::vector<std::uint16_t> ede;                 // codes that must be present
 };

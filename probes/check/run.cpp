@@ -2,16 +2,25 @@
 #include "probes/check/run.hpp"
 
 #include <algorithm>
-#include <random>
-#include <sstream>
 
-#include "probes/matrix/report.hpp"
-#include "probes/matrix/run.hpp"
-#include "resolver/wire/message.hpp"
+#include "probes/session/observe.hpp"
+#include "resolver/net/transport.hpp"
 
 namespace probes::check {
-namespace wire = resolver::wire;
-using nlohmann::json;
+namespace net = resolver::net;
+
+namespace {
+
+std::optional<net::Transport> kind_of(const common::Target& t) {
+    return net::transport_from_name(t.url.scheme);
+}
+
+bool plain_dns(const common::Target& t) {
+    const auto k = kind_of(t);
+    return k && !net::row(*k).encrypted;
+}
+
+} // namespace
 
 bool CheckReport::all_pass() const {
     return !results.empty() && std::all_of(results.begin(), results.end(),
@@ -21,17 +30,20 @@ bool CheckReport::all_pass() const {
 bool case_selects(const Case& c, const common::Target& t) {
     return c.transports.empty() ||
            std::find_if(c.transports.begin(), c.transports.end(), [&](const std::string& x) {
-               return x == t.transport || x == t.name || (x == "https" && t.url.scheme == "https");
+               return x == t.transport || x == t.name ||
+                      (x == net::transport_name(net::Transport::Https) &&
+                       kind_of(t) == net::Transport::Https);
            }) != c.transports.end();
 }
 
 common::Target target_for_case(const common::Target& t, const Case& c) {
     common::Target out = t;
-    const bool tls = t.url.scheme == "tls" || t.url.scheme == "https";
+    const auto kind = kind_of(t);
+    const bool tls = kind && net::row(*kind).encrypted;
     if (tls && !c.sni.empty()) {
         out.url.params["sni"] = c.sni;
     }
-    if (t.url.scheme == "https") {
+    if (kind == net::Transport::Https) {
         if (!c.doh_path.empty()) {
             out.url.path = c.doh_path;
         }
@@ -43,20 +55,75 @@ common::Target target_for_case(const common::Target& t, const Case& c) {
             out.url.params.try_emplace("header.cf-dns-location", c.location);
         }
     }
+    if (!tls && !c.source.empty()) {
+        out.url.params["source"] = c.source; // the Do53 client binds it (kdig -b)
+    }
     return out;
 }
 
-CheckReport run_check(matrix::Engine& engine, const std::vector<common::Target>& targets,
+LocationPlan plan_location(const Case& c, const common::Target& t,
+                           const common::QueryOptions& base) {
+    LocationPlan p;
+    const std::string over = " over " + t.transport;
+    if (!c.source.empty() && !plain_dns(t)) {
+        p.cannot = "cannot send from " + c.source + over +
+                   ": source= applies to plain DNS; DoT and DoH carry a location in SNI, the DoH "
+                   "path or the cf-dns-location header";
+        return p;
+    }
+    if (c.location.empty()) {
+        if (!c.source.empty()) {
+            p.sent_as = "source " + c.source;
+        }
+        return p;
+    }
+    const auto kind = kind_of(t);
+    if (kind == net::Transport::Https) {
+        const bool in_path = c.doh_path.rfind("/dns-query/", 0) == 0;
+        p.sent_as = in_path ? "DoH path " + c.doh_path
+                    : c.headers.count("cf-dns-location") != 0U
+                        ? "cf-dns-location header " + c.headers.at("cf-dns-location")
+                        : "cf-dns-location header";
+        return p;
+    }
+    if (kind == net::Transport::Tls) {
+        if (!c.sni.empty()) {
+            p.sent_as = "SNI " + c.sni;
+        } else if (base.no_edns) {
+            p.cannot = "cannot set this location" + over +
+                       ": EDNS is off (--no-edns) and no sni= names the location";
+            return p;
+        }
+        p.edns_65011 = !base.no_edns;
+        p.sent_as +=
+            std::string(p.sent_as.empty() ? "" : " and ") + (p.edns_65011 ? "EDNS 65011" : "");
+        return p;
+    }
+    // Plain DNS (RFC 1035) carries no location of its own: Gateway takes it from the
+    // destination address or the source network, and EDNS 65011 only when neither matches.
+    if (base.no_edns && c.source.empty()) {
+        p.cannot = "cannot set this location" + over +
+                   ": plain DNS carries a location only in EDNS 65011 (off: --no-edns) or by the "
+                   "source address (give the case source = an address in the location's network)";
+        return p;
+    }
+    p.edns_65011 = !base.no_edns;
+    if (!c.source.empty()) {
+        p.sent_as = "source " + c.source + (p.edns_65011 ? " and EDNS 65011" : "");
+    } else {
+        p.sent_as = "EDNS 65011";
+    }
+    return p;
+}
+
+CheckReport run_check(session::ProbeSession& session, const std::vector<common::Target>& targets,
                       const std::vector<Case>& cases, const common::QueryOptions& base,
                       common::PcapWriter* pcap) {
     CheckReport report;
     report.cases = cases;
-    std::random_device seed;
-    std::mt19937 rng(seed());
-    std::uniform_int_distribution<unsigned> ids(0, 0xFFFF);
-    std::vector<matrix::Job> jobs;
+    std::vector<session::Job> jobs;
     std::vector<common::Target> job_targets;
-    std::vector<std::size_t> job_target_index;
+    std::vector<std::size_t> job_target_index, job_result;
     for (std::size_t ci = 0; ci < cases.size(); ++ci) {
         const auto& c = cases[ci];
         bool any = false;
@@ -65,121 +132,53 @@ CheckReport run_check(matrix::Engine& engine, const std::vector<common::Target>&
                 continue;
             }
             any = true;
+            const auto plan = plan_location(c, targets[ti], base);
             auto t = target_for_case(targets[ti], c);
-            auto qopts = base;
-            if (t.url.scheme != "https" && !c.location.empty()) {
-                qopts.location = c.location; // EDNS 65011 on Do53 and DoT
+            CaseResult r;
+            r.case_index = ci;
+            r.target = t.name;
+            r.transport = t.transport;
+            r.url = t.url;
+            r.location_sent_as = plan.sent_as;
+            r.source = c.source;
+            if (!plan.cannot.empty()) {
+                r.failures.push_back(plan.cannot);
+                report.results.push_back(std::move(r));
+                continue;
             }
-            auto q = common::build_query({c.qname, c.qtype}, qopts,
-                                         static_cast<std::uint16_t>(ids(rng)));
+            auto qopts = base;
+            if (plan.edns_65011) {
+                qopts.location = c.location;
+            }
+            auto q = common::build_query({c.qname, c.qtype}, qopts, session.fresh_id());
+            r.asked = true;
+            r.edns_location = qopts.no_edns ? "" : qopts.location;
             jobs.push_back(
-                matrix::Job{t.url, q ? std::move(q).value() : std::vector<std::uint8_t>{}});
+                session::Job{t.url, q ? std::move(q).value() : std::vector<std::uint8_t>{}});
             job_targets.push_back(t);
             job_target_index.push_back(ti);
-            report.results.push_back(CaseResult{ci, t.name, t.transport, {}, {}});
+            job_result.push_back(report.results.size());
+            report.results.push_back(std::move(r));
         }
         if (!any) {
             std::string list;
             for (const auto& x : c.transports) {
                 list += (list.empty() ? "" : ", ") + x;
             }
-            report.results.push_back(
-                CaseResult{ci, "", "", {}, {"no target matches transports [" + list + "]"}});
+            CaseResult r;
+            r.case_index = ci;
+            r.failures.push_back("no target matches transports [" + list + "]");
+            report.results.push_back(std::move(r));
         }
     }
-    auto outcomes = engine.run(jobs);
-    std::size_t j = 0;
-    for (auto& r : report.results) {
-        if (r.target.empty()) {
-            continue;
-        }
-        matrix::record_pcap(pcap, job_target_index[j], job_targets[j], jobs[j].query, outcomes[j]);
-        r.observation = matrix::observe(job_targets[j], outcomes[j]);
+    const auto outcomes = session.run(jobs);
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        auto& r = report.results[job_result[j]];
+        session::record_pcap(pcap, job_target_index[j], job_targets[j], jobs[j].query, outcomes[j]);
+        r.observation = session::observe(job_targets[j], outcomes[j]);
         r.failures = evaluate(cases[r.case_index], r.observation);
-        ++j;
     }
     return report;
-}
-
-std::string render_check_table(const CheckReport& r, bool color) {
-    auto paint = [&](const char* code, const std::string& s) {
-        return color ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
-    };
-    std::ostringstream out;
-    std::size_t passed = 0;
-    for (const auto& res : r.results) {
-        const auto& c = r.cases[res.case_index];
-        const bool ok = res.failures.empty();
-        passed += ok ? 1 : 0;
-        out << (ok ? paint("32", "PASS") : paint("31", "FAIL")) << "  " << c.id << "  ["
-            << (res.target.empty() ? "-" : res.target) << "]";
-        if (!c.outcome.empty()) {
-            out << "  expect " << c.outcome;
-        }
-        out << "\n";
-        for (const auto& f : res.failures) {
-            out << "      " << f << "\n";
-        }
-        if (!ok && !res.target.empty()) {
-            for (const auto& line : matrix::record_lines(res.observation)) {
-                out << "      | " << line << "\n";
-            }
-        }
-    }
-    out << passed << " passed, " << r.results.size() - passed << " failed\n";
-    return out.str();
-}
-
-json check_json(const CheckReport& r) {
-    json results = json::array();
-    std::size_t passed = 0;
-    for (const auto& res : r.results) {
-        const auto& c = r.cases[res.case_index];
-        passed += res.failures.empty() ? 1 : 0;
-        json jr = {{"case", c.id},
-                   {"name", c.qname},
-                   {"type", wire::type_name(c.qtype)},
-                   {"target", res.target},
-                   {"transport", res.transport},
-                   {"expect", c.outcome},
-                   {"pass", res.failures.empty()},
-                   {"failures", res.failures}};
-        if (!res.target.empty()) {
-            jr["result"] = matrix::observation_json(res.observation);
-            jr["labels"] = compare::sinkhole_labels(res.observation, c.qtype);
-        }
-        results.push_back(jr);
-    }
-    return {{"schema", "dnslab.probe.check.v1"},
-            {"results", results},
-            {"summary", {{"passed", passed}, {"failed", r.results.size() - passed}}},
-            {"exit_code", r.all_pass() ? 0 : 1}};
-}
-
-std::string check_junit(const CheckReport& r) {
-    std::ostringstream cases;
-    std::size_t failures = 0;
-    for (const auto& res : r.results) {
-        const auto& c = r.cases[res.case_index];
-        cases << "  <testcase classname=\"" << matrix::xml_escape(c.id) << "\" name=\""
-              << matrix::xml_escape(res.target.empty() ? "(no target)" : res.target) << "\">\n";
-        if (!res.failures.empty()) {
-            ++failures;
-            std::string all;
-            for (const auto& f : res.failures) {
-                all += f + "\n";
-            }
-            cases << "    <failure message=\"" << matrix::xml_escape(res.failures.front()) << "\">"
-                  << matrix::xml_escape(all) << "</failure>\n";
-        }
-        cases << "  </testcase>\n";
-    }
-    std::ostringstream out;
-    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"dnslab-probe.check\" "
-           "tests=\""
-        << r.results.size() << "\" failures=\"" << failures << "\">\n"
-        << cases.str() << "</testsuite>\n";
-    return out.str();
 }
 
 } // namespace probes::check

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace probes::common {
@@ -92,6 +93,33 @@ Result<std::vector<Target>> expand(const std::string& prefix, const std::string&
     return out;
 }
 
+// "IP", "IP:PORT", "[V6]:PORT" or a bare IPv6 literal: (host, port), else nullopt.
+std::optional<std::pair<std::string, std::uint16_t>> bare_address(const std::string& spec) {
+    if (spec.find("://") != std::string::npos) {
+        return std::nullopt;
+    }
+    if (util::is_ip_literal(spec)) {
+        return std::make_pair(spec, std::uint16_t{53});
+    }
+    std::string host, port;
+    if (!spec.empty() && spec.front() == '[') {
+        const auto close = spec.find(']');
+        if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':') {
+            return std::nullopt;
+        }
+        host = spec.substr(1, close - 1);
+        port = spec.substr(close + 2);
+    } else if (auto colon = spec.find(':'); colon != std::string::npos) {
+        host = spec.substr(0, colon);
+        port = spec.substr(colon + 1);
+    }
+    const auto p = parse_port(port);
+    if (!p || !util::is_ip_literal(host)) {
+        return std::nullopt;
+    }
+    return std::make_pair(host, *p);
+}
+
 } // namespace
 
 std::string transport_of(const util::Url& url) {
@@ -111,6 +139,24 @@ Result<std::vector<Target>> parse_target(std::string_view spec_in) {
             name = spec.substr(0, eq);
             spec = spec.substr(eq + 1);
         }
+    }
+    if (auto bare = bare_address(spec)) {
+        const auto& [host, port] = *bare;
+        std::vector<Target> out;
+        for (const char* scheme : {"udp", "tcp"}) {
+            auto url = util::parse_url(std::string(scheme) + "://" + host_part(host) + ":" +
+                                       std::to_string(port));
+            if (!url) {
+                return fail(Errc::ConfigInvalid,
+                            "bad target '" + spec + "': " + url.error().detail);
+            }
+            Target t{name.empty() ? "" : name + "-" + scheme, *url, scheme};
+            if (t.name.empty()) {
+                t.name = t.transport + "@" + url->authority();
+            }
+            out.push_back(std::move(t));
+        }
+        return out;
     }
     if (spec.rfind("lab://", 0) == 0) {
         // lab://HOST?udp=P&... is not a real URL scheme: parse it as an https URL to reuse
@@ -229,9 +275,13 @@ Result<std::vector<Target>> parse_targets_file(std::string_view text) {
 }
 
 void finalize_targets(std::vector<Target>& targets, const std::string& ca_file,
-                      const std::vector<std::pair<std::string, std::string>>& headers) {
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      const std::string& source) {
     std::map<std::string, int> seen;
     for (auto& t : targets) {
+        if ((t.url.scheme == "udp" || t.url.scheme == "tcp") && !source.empty()) {
+            t.url.params.try_emplace("source", source);
+        }
         if (t.url.scheme == "udp" && t.url.params.count("tc") == 0) {
             t.url.params["tc"] = "keep";
         }
@@ -250,6 +300,34 @@ void finalize_targets(std::vector<Target>& targets, const std::string& ca_file,
             t.name += "#" + std::to_string(n);
         }
     }
+}
+
+Result<DigWords> parse_dig_words(const std::vector<std::string>& words) {
+    DigWords out;
+    for (const auto& w : words) {
+        if (!w.empty() && w.front() == '@') {
+            if (w.size() == 1) {
+                return fail(Errc::ConfigInvalid, "'@' without a server");
+            }
+            out.servers.push_back(w.substr(1));
+        } else if (!w.empty() && w.front() == '+') {
+            if (w == "+short") {
+                out.short_answers = true;
+            } else if (w == "+noshort") {
+                out.short_answers = false;
+            } else {
+                return fail(Errc::ConfigInvalid,
+                            "unknown option '" + w + "' (dig options understood: +short)");
+            }
+        } else if (out.qname.empty()) {
+            out.qname = w;
+        } else if (out.qtype.empty()) {
+            out.qtype = w;
+        } else {
+            return fail(Errc::ConfigInvalid, "unexpected '" + w + "' after the name and the type");
+        }
+    }
+    return out;
 }
 
 } // namespace probes::common

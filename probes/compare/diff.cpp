@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <map>
+#include <set>
 
 namespace probes::compare {
 namespace wire = resolver::wire;
@@ -82,20 +85,17 @@ bool CompareOptions::ignored(const std::string& field) const {
     return false;
 }
 
-std::optional<Difference> first_difference(const Observation& a, const Observation& b,
-                                           const CompareOptions& opts) {
-    auto check = [&](const std::string& field, bool differs, auto&& text_a,
-                     auto&& text_b) -> std::optional<Difference> {
+std::vector<Difference> differences(const Observation& a, const Observation& b,
+                                    const CompareOptions& opts) {
+    std::vector<Difference> out;
+    auto check = [&](const std::string& field, bool differs, auto&& text_a, auto&& text_b) {
         if (differs && !opts.ignored(field)) {
-            return Difference{field, text_a(), text_b()};
+            out.push_back(Difference{field, text_a(), text_b()});
         }
-        return std::nullopt;
     };
 #define PROBE_CHECK(field, differs, ta, tb)                                                        \
-    if (auto d = check(                                                                            \
-            field, differs, [&] { return ta; }, [&] { return tb; })) {                             \
-        return d;                                                                                  \
-    }
+    check(                                                                                         \
+        field, differs, [&] { return ta; }, [&] { return tb; })
     // Between two DoH targets that both got an HTTP response, the status explains more
     // than "one failed", so it comes first.
     if (a.doh && b.doh && a.http_status != 0 && b.http_status != 0) {
@@ -112,7 +112,7 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
     PROBE_CHECK("answered", a.answered != b.answered, a.answered ? "DNS answer" : "no DNS answer",
                 b.answered ? "DNS answer" : "no DNS answer");
     if (!a.answered || !b.answered) {
-        return std::nullopt;
+        return out;
     }
     if (a.opcode && b.opcode) {
         PROBE_CHECK("opcode", *a.opcode != *b.opcode, std::to_string(*a.opcode),
@@ -123,11 +123,20 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
                 a.has_question != b.has_question || a.qname != b.qname || a.qtype != b.qtype ||
                     a.qclass != b.qclass,
                 a.qname + " " + wire::type_name(a.qtype), b.qname + " " + wire::type_name(b.qtype));
-    PROBE_CHECK("answer", !same_data(a.answer, b.answer), section_text(a.answer),
+    // TC before the answer: a truncated UDP answer lacks records because it was cut (RFC
+    // 1035 §4.2.1, RFC 7766 §5), which is what the difference is, not its missing data.
+    if (a.flags.tc && b.flags.tc) {
+        PROBE_CHECK("flags.tc", *a.flags.tc != *b.flags.tc, bool_text(*a.flags.tc),
+                    bool_text(*b.flags.tc));
+    }
+    const bool cut = a.flags.tc.value_or(false) || b.flags.tc.value_or(false);
+    PROBE_CHECK("answer", !cut && !same_data(a.answer, b.answer), section_text(a.answer),
                 section_text(b.answer));
-    const std::pair<const char*, std::optional<bool> Flags::*> bits[] = {
-        {"flags.aa", &Flags::aa}, {"flags.tc", &Flags::tc}, {"flags.rd", &Flags::rd},
-        {"flags.ra", &Flags::ra}, {"flags.ad", &Flags::ad}, {"flags.cd", &Flags::cd}};
+    const std::pair<const char*, std::optional<bool> Flags::*> bits[] = {{"flags.aa", &Flags::aa},
+                                                                         {"flags.rd", &Flags::rd},
+                                                                         {"flags.ra", &Flags::ra},
+                                                                         {"flags.ad", &Flags::ad},
+                                                                         {"flags.cd", &Flags::cd}};
     for (const auto& [name, member] : bits) {
         const auto& fa = a.flags.*member;
         const auto& fb = b.flags.*member;
@@ -135,10 +144,10 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
             PROBE_CHECK(name, *fa != *fb, bool_text(*fa), bool_text(*fb));
         }
     }
-    PROBE_CHECK("authority", !same_data(a.authority, b.authority), section_text(a.authority),
-                section_text(b.authority));
-    PROBE_CHECK("additional", !same_data(a.additional, b.additional), section_text(a.additional),
-                section_text(b.additional));
+    PROBE_CHECK("authority", !cut && !same_data(a.authority, b.authority),
+                section_text(a.authority), section_text(b.authority));
+    PROBE_CHECK("additional", !cut && !same_data(a.additional, b.additional),
+                section_text(a.additional), section_text(b.additional));
     auto codes = [](const std::vector<Ede>& e) {
         std::vector<std::uint16_t> c;
         for (const auto& x : e) {
@@ -171,6 +180,34 @@ std::optional<Difference> first_difference(const Observation& a, const Observati
         }
     }
 #undef PROBE_CHECK
+    return out;
+}
+
+std::optional<Difference> first_difference(const Observation& a, const Observation& b,
+                                           const CompareOptions& opts) {
+    auto all = differences(a, b, opts);
+    if (all.empty()) {
+        return std::nullopt;
+    }
+    return all.front();
+}
+
+bool is_cosmetic(const std::string& field) {
+    // What an application does not see: who is authoritative (AA), recursion flags echoed
+    // or offered (RD, RA, CD), the referral and glue sections, EDE texts, the EDNS framing.
+    static const std::set<std::string> kCosmetic{
+        "flags.aa",   "flags.rd", "flags.ra", "flags.cd",      "authority",
+        "additional", "ede.text", "edns",     "edns.udp_size", "authority.ttl"};
+    return kCosmetic.count(field) != 0U;
+}
+
+std::optional<Difference> essential_difference(const Observation& a, const Observation& b,
+                                               const CompareOptions& opts) {
+    for (auto& d : differences(a, b, opts)) {
+        if (opts.strict || !is_cosmetic(d.field)) {
+            return d;
+        }
+    }
     return std::nullopt;
 }
 
@@ -220,6 +257,14 @@ std::vector<std::string> sinkhole_labels(const Observation& o, std::uint16_t qty
                    return std::find(set.begin(), set.end(), a) != set.end();
                });
     };
+    auto has_ede = [&](std::uint16_t code) {
+        return std::any_of(o.ede.begin(), o.ede.end(),
+                           [&](const Ede& e) { return e.code == code; });
+    };
+    if (o.flags.tc.value_or(false)) {
+        // A cut answer is not a block: the client retries over TCP (RFC 7766 §5).
+        labels.emplace_back("truncated");
+    }
     if (all_in({"0.0.0.0", "::"})) {
         labels.emplace_back("sinkhole");
     }
@@ -228,7 +273,13 @@ std::vector<std::string> sinkhole_labels(const Observation& o, std::uint16_t qty
         labels.emplace_back("blockpage");
     }
     if (o.rcode == wire::rcode::Refused) {
-        labels.emplace_back(address_query ? "refused" : "refused-non-address");
+        // RFC 8914 §4.21: EDE 20 "Not Authoritative" is an authoritative server declining a
+        // name outside its zones (a recursive question to an authoritative), not a policy.
+        if (has_ede(20)) {
+            labels.emplace_back("not-authoritative");
+        } else {
+            labels.emplace_back(address_query ? "refused" : "refused-non-address");
+        }
     }
     for (const auto& e : o.ede) {
         // RFC 8914 §4.16-4.18: 15 Blocked, 16 Censored, 17 Filtered.
@@ -248,69 +299,135 @@ std::vector<std::string> sinkhole_labels(const Observation& o, std::uint16_t qty
     return labels;
 }
 
-bool is_block(const std::vector<std::string>& labels) {
-    return !labels.empty();
+bool is_block_label(const std::string& label) {
+    return label != "truncated" && label != "not-authoritative";
 }
+
+bool is_block(const std::vector<std::string>& labels) {
+    return std::any_of(labels.begin(), labels.end(), is_block_label);
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+    std::string out;
+    for (const auto& x : v) {
+        out += (out.empty() ? "" : sep) + x;
+    }
+    return out;
+}
+
+// Greedy grouping: each observation joins the first class whose representative it does
+// not differ from (in `essential_difference`'s sense).
+std::vector<AgreementClass> group(const std::vector<Observation>& obs, const CompareOptions& opts) {
+    std::vector<AgreementClass> classes;
+    for (std::size_t i = 0; i < obs.size(); ++i) {
+        auto cls = std::find_if(classes.begin(), classes.end(), [&](const AgreementClass& c) {
+            return !essential_difference(obs[c.members.front()], obs[i], opts);
+        });
+        if (cls == classes.end()) {
+            classes.push_back(AgreementClass{{i}, {}});
+        } else {
+            cls->members.push_back(i);
+        }
+    }
+    return classes;
+}
+
+// What one class's representative got, for the verdict sentence.
+std::string outcome_of(const Observation& rep) {
+    if (rep.error) {
+        return "no answer";
+    }
+    if (!rep.answered) {
+        return "no DNS answer";
+    }
+    if (rep.flags.tc.value_or(false)) {
+        return "truncated (TC)";
+    }
+    if (has_data_for(rep)) {
+        return "answered";
+    }
+    return rep.rcode == wire::rcode::NoError ? "no data (NOERROR)" : wire::rcode_name(rep.rcode);
+}
+
+void sort_largest_first(std::vector<AgreementClass>& classes) {
+    std::stable_sort(classes.begin(), classes.end(),
+                     [](const AgreementClass& a, const AgreementClass& b) {
+                         return a.members.size() > b.members.size();
+                     });
+}
+
+} // namespace
 
 Comparison compare_all(const std::vector<Observation>& obs, std::uint16_t qtype,
                        const CompareOptions& opts) {
     Comparison c;
-    for (std::size_t i = 0; i < obs.size(); ++i) {
-        bool placed = false;
-        for (auto& cls : c.classes) {
-            if (!first_difference(obs[cls.members.front()], obs[i], opts)) {
-                for (auto& n : notes(obs[cls.members.front()], obs[i], opts)) {
-                    c.notes.push_back(std::move(n));
-                }
-                cls.members.push_back(i);
-                placed = true;
-                break;
+    c.classes = group(obs, opts);
+    // The largest class is the reference the others are described against (docs/probe.md).
+    sort_largest_first(c.classes);
+    bool cosmetic = false;
+    for (const auto& cls : c.classes) {
+        const auto& rep = obs[cls.members.front()];
+        for (std::size_t m = 1; m < cls.members.size(); ++m) {
+            const auto& other = obs[cls.members[m]];
+            for (const auto& d : differences(rep, other, opts)) {
+                cosmetic = true; // what is left inside a class is cosmetic by construction
+                c.notes.push_back(d.field + " differs: " + d.a + " (" + rep.target + ") vs " + d.b +
+                                  " (" + other.target + ")");
+            }
+            for (auto& n : notes(rep, other, opts)) {
+                cosmetic = cosmetic || n.find("cache-aged") != std::string::npos;
+                c.notes.push_back(std::move(n));
             }
         }
-        if (!placed) {
-            c.classes.push_back(AgreementClass{{i}, {}});
-        }
     }
-    std::stable_sort(c.classes.begin(), c.classes.end(),
-                     [](const AgreementClass& a, const AgreementClass& b) {
-                         return a.members.size() > b.members.size();
-                     });
-    std::vector<std::string> blocked, answered;
+    std::vector<std::string> blocked, others;
+    std::map<std::string, std::vector<std::string>> by_outcome; // outcome -> target names
+    std::vector<std::string> outcome_order;
     for (auto& cls : c.classes) {
         const auto& rep = obs[cls.members.front()];
         cls.labels = sinkhole_labels(rep, qtype, obs);
-        std::string names;
+        std::vector<std::string> names;
         for (auto m : cls.members) {
-            names += (names.empty() ? "" : ", ") + obs[m].target;
+            names.push_back(obs[m].target);
         }
         if (is_block(cls.labels)) {
-            std::string l;
-            for (const auto& x : cls.labels) {
-                l += (l.empty() ? "" : ", ") + x;
-            }
-            blocked.push_back("blocked (" + l + ") by " + names);
-        } else if (!rep.error) {
-            answered.push_back(names);
+            std::vector<std::string> block_labels;
+            std::copy_if(cls.labels.begin(), cls.labels.end(), std::back_inserter(block_labels),
+                         is_block_label);
+            blocked.push_back("blocked (" + join(block_labels) + ") by " + join(names));
+            continue;
         }
+        const auto what = outcome_of(rep);
+        if (by_outcome.count(what) == 0U) {
+            outcome_order.push_back(what);
+        }
+        auto& list = by_outcome[what];
+        list.insert(list.end(), names.begin(), names.end());
     }
     for (std::size_t i = 1; i < c.classes.size(); ++i) {
-        auto d = first_difference(obs[c.classes.front().members.front()],
-                                  obs[c.classes[i].members.front()], opts);
+        auto d = essential_difference(obs[c.classes.front().members.front()],
+                                      obs[c.classes[i].members.front()], opts);
         c.differences.push_back(d.value_or(Difference{"(none)", "", ""}));
     }
     const bool all_failed =
         !obs.empty() && std::all_of(obs.begin(), obs.end(),
                                     [](const Observation& o) { return o.error.has_value(); });
+    c.level = all_failed             ? "all-failed"
+              : c.classes.size() > 1 ? "differ"
+              : cosmetic             ? "equivalent"
+                                     : "identical";
     c.verdict = all_failed ? "all-failed" : c.classes.size() <= 1 ? "agree" : "differ";
-    for (const auto& b : blocked) {
-        c.verdict_detail += (c.verdict_detail.empty() ? "" : "; ") + b;
-    }
-    if (!blocked.empty() && !answered.empty()) {
-        std::string names;
-        for (const auto& a : answered) {
-            names += (names.empty() ? "" : ", ") + a;
+    // Who blocked and who got what, when there is something to tell apart.
+    if (!blocked.empty() || c.classes.size() > 1) {
+        std::vector<std::string> parts = blocked;
+        for (const auto& what : outcome_order) {
+            const auto& names = by_outcome[what];
+            parts.push_back(what == "answered" ? "answered by " + join(names)
+                                               : what + " from " + join(names));
         }
-        c.verdict_detail += "; answered by " + names;
+        c.verdict_detail = join(parts, "; ");
     }
     std::sort(c.notes.begin(), c.notes.end());
     c.notes.erase(std::unique(c.notes.begin(), c.notes.end()), c.notes.end());

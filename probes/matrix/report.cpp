@@ -2,26 +2,17 @@
 #include "probes/matrix/report.hpp"
 
 #include <cstdio>
-#include <sstream>
 
-#include "probes/common/present.hpp"
+#include "probes/compare/render.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace probes::matrix {
 namespace wire = resolver::wire;
 using nlohmann::json;
+using report::Tone;
+using report::toned;
 
 namespace {
-struct Palette {
-    bool on;
-    [[nodiscard]] std::string wrap(const char* code, const std::string& s) const {
-        return on ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
-    }
-    [[nodiscard]] std::string good(const std::string& s) const { return wrap("32", s); }
-    [[nodiscard]] std::string bad(const std::string& s) const { return wrap("31", s); }
-    [[nodiscard]] std::string warn(const std::string& s) const { return wrap("33", s); }
-    [[nodiscard]] std::string bold(const std::string& s) const { return wrap("1", s); }
-};
 
 std::string fmt_ms(double v) {
     char buf[32];
@@ -29,188 +20,153 @@ std::string fmt_ms(double v) {
     return buf;
 }
 
-json rrsets_json(const std::vector<compare::RRset>& sets) {
-    json arr = json::array();
-    for (const auto& s : sets) {
-        arr.push_back({{"name", s.name},
-                       {"type", wire::type_name(s.type)},
-                       {"ttl", s.ttl},
-                       {"rdata", s.rdata}});
-    }
-    return arr;
-}
-
-std::string flags_text(const compare::Flags& f) {
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
     std::string out;
-    const std::pair<const char*, std::optional<bool>> bits[] = {
-        {"aa", f.aa}, {"tc", f.tc}, {"rd", f.rd}, {"ra", f.ra}, {"ad", f.ad}, {"cd", f.cd}};
-    for (const auto& [n, v] : bits) {
-        if (v.value_or(false)) {
-            out += (out.empty() ? "" : " ") + std::string(n);
-        }
-    }
-    return out;
-}
-} // namespace
-
-std::string xml_escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        default:
-            // Control characters are not allowed in XML 1.0.
-            out += (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') ? '?' : c;
-        }
+    for (const auto& s : v) {
+        out += (out.empty() ? "" : sep) + s;
     }
     return out;
 }
 
-std::vector<std::string> record_lines(const compare::Observation& o) {
-    std::vector<std::string> out;
-    if (o.error) {
-        out.push_back(";; error: " + *o.error);
-        return out;
+std::string members_of(const QuestionReport& q, const compare::AgreementClass& cls) {
+    std::vector<std::string> names;
+    for (auto m : cls.members) {
+        names.push_back(q.observations[m].target);
     }
-    if (!o.wire.empty()) {
-        auto p = common::present(o.wire);
-        out.push_back(p.header);
-        for (const auto& l : p.answer) {
-            out.push_back(l);
-        }
-        for (const auto& l : p.authority) {
-            out.push_back(l + "   ; authority");
-        }
-        for (const auto& e : o.ede) {
-            out.push_back(";; EDE " + std::to_string(e.code) +
-                          (e.text.empty() ? "" : ": " + e.text));
-        }
-        return out;
-    }
-    out.push_back(";; status: " + wire::rcode_name(o.rcode) + ", flags: " + flags_text(o.flags) +
-                  " (DoH JSON)");
-    for (const auto& s : o.answer) {
-        for (const auto& r : s.rdata) {
-            out.push_back(s.name + "\t" + std::to_string(s.ttl) + "\tIN\t" +
-                          wire::type_name(s.type) + "\t" + r);
-        }
-    }
-    for (const auto& e : o.ede) {
-        out.push_back(";; EDE " + std::to_string(e.code) + (e.text.empty() ? "" : ": " + e.text));
-    }
-    return out;
+    return join(names);
 }
 
-std::string render_table(const MatrixReport& r, bool color) {
-    const Palette c{color};
-    std::ostringstream out;
-    for (const auto& q : r.questions) {
-        const auto& cmp = q.comparison;
-        const std::string verdict = cmp.verdict == "agree" ? c.good("agree") : c.bad(cmp.verdict);
-        out << c.bold(";; " + q.question.name + " " + wire::type_name(q.question.type)) << "  "
-            << verdict;
-        if (!cmp.verdict_detail.empty()) {
-            out << " - " << cmp.verdict_detail;
+Tone level_tone(const std::string& level) {
+    return level == "identical" || level == "equivalent" ? Tone::Good : Tone::Bad;
+}
+
+std::string question_name(const QuestionReport& q) {
+    return q.question.name + " " + wire::type_name(q.question.type);
+}
+
+void add_question(report::Section& s, const QuestionReport& q) {
+    const auto& cmp = q.comparison;
+    report::Spans head{toned(";; " + question_name(q), Tone::Strong), report::plain("  "),
+                       toned(cmp.level, level_tone(cmp.level))};
+    if (!cmp.verdict_detail.empty()) {
+        head.push_back(report::plain(" - " + cmp.verdict_detail));
+    }
+    s.blocks.emplace_back(report::Heading{3, head});
+    for (std::size_t ci = 0; ci < cmp.classes.size(); ++ci) {
+        const auto& cls = cmp.classes[ci];
+        report::Spans spans{report::plain("class " + std::to_string(ci + 1))};
+        if (!cls.labels.empty()) {
+            spans.push_back(report::plain(" "));
+            spans.push_back(toned("[" + join(cls.labels, ",") + "]", Tone::Warn));
         }
-        out << "\n";
-        for (std::size_t ci = 0; ci < cmp.classes.size(); ++ci) {
-            const auto& cls = cmp.classes[ci];
-            std::string members;
-            for (auto m : cls.members) {
-                members += (members.empty() ? "" : ", ") + q.observations[m].target;
-            }
-            out << "  class " << ci + 1;
+        spans.push_back(report::plain(": " + members_of(q, cls)));
+        s.blocks.emplace_back(report::line(spans, 2));
+        s.blocks.emplace_back(report::Preformatted{
+            4, "", "dns", compare::record_lines(q.observations[cls.members.front()])});
+        if (ci > 0) {
+            const auto& d = cmp.differences[ci - 1];
+            s.blocks.emplace_back(
+                report::line({toned("first difference vs class 1: " + d.field, Tone::Warn),
+                              report::plain(": " + d.a + "  |  " + d.b)},
+                             4));
+        }
+    }
+    for (const auto& n : cmp.notes) {
+        s.blocks.emplace_back(report::line("note: " + n, 2));
+    }
+    for (const auto& n : q.instability) {
+        s.blocks.emplace_back(report::line({toned("unstable: ", Tone::Warn), report::plain(n)}, 2));
+    }
+    s.blocks.emplace_back(report::Break{});
+}
+
+void add_short(report::Section& s, const QuestionReport& q) {
+    const auto& cmp = q.comparison;
+    for (std::size_t ci = 0; ci < cmp.classes.size(); ++ci) {
+        const auto& cls = cmp.classes[ci];
+        const auto& rep = q.observations[cls.members.front()];
+        if (cmp.classes.size() > 1) {
+            // dig +short says nothing about who answered; with several answers it must.
+            std::string head = ";; " + members_of(q, cls);
             if (!cls.labels.empty()) {
-                std::string l;
-                for (const auto& x : cls.labels) {
-                    l += (l.empty() ? "" : ",") + x;
-                }
-                out << " " << c.warn("[" + l + "]");
+                head += " [" + join(cls.labels, ",") + "]";
             }
-            out << ": " << members << "\n";
-            for (const auto& line : record_lines(q.observations[cls.members.front()])) {
-                out << "    " << line << "\n";
-            }
-            if (ci > 0) {
-                const auto& d = cmp.differences[ci - 1];
-                out << "    " << c.warn("first difference vs class 1: " + d.field) << ": " << d.a
-                    << "  |  " << d.b << "\n";
-            }
+            s.blocks.emplace_back(report::line(head));
         }
-        for (const auto& n : cmp.notes) {
-            out << "  note: " << n << "\n";
+        auto data = compare::short_lines(rep);
+        if (data.empty() && cmp.classes.size() > 1) {
+            data.push_back(rep.error ? ";; error: " + *rep.error
+                                     : ";; " + wire::rcode_name(rep.rcode) + ", no answer records");
         }
-        for (const auto& n : q.instability) {
-            out << "  " << c.warn("unstable: ") << n << "\n";
+        if (!data.empty()) {
+            s.blocks.emplace_back(report::Preformatted{0, "", "", data});
         }
-        out << "  latency ms (" << r.repeat << (r.repeat == 1 ? " pass" : " passes, pass 1 cold")
-            << ")   connect  query  p50  p95  max\n";
-        for (std::size_t ti = 0; ti < q.observations.size(); ++ti) {
-            const auto& lat = q.latency[ti];
-            char line[256];
-            std::snprintf(line, sizeof line, "    %-28s %7s %6s %5s %5s %5s\n",
-                          q.observations[ti].target.c_str(),
-                          lat.connect_ms.empty() ? "-" : fmt_ms(lat.connect_ms.front()).c_str(),
-                          lat.query_ms.empty() ? "-" : fmt_ms(lat.query_ms.front()).c_str(),
-                          fmt_ms(lat.p50).c_str(), fmt_ms(lat.p95).c_str(),
-                          fmt_ms(lat.max).c_str());
-            out << line;
-        }
-        out << "\n";
     }
-    return out.str();
 }
 
-json observation_json(const compare::Observation& o) {
-    json j = {{"target", o.target}, {"transport", o.transport}};
-    j["error"] = o.error ? json(*o.error) : json(nullptr);
-    if (o.doh) {
-        j["http"] = {{"status", o.http_status},
-                     {"content_type", o.content_type},
-                     {"content_type_ok", o.content_type_ok}};
+void add_latency(report::Section& s, const MatrixReport& r) {
+    const auto nq = r.questions.size();
+    s.blocks.emplace_back(report::line(
+        "latency ms (" + std::to_string(nq) + (nq == 1 ? " question, " : " questions, ") +
+        std::to_string(r.repeat) + (r.repeat == 1 ? " pass)" : " passes, pass 1 cold)")));
+    using Col = report::Table::Column;
+    constexpr auto kRight = report::Table::Align::Right;
+    report::Table t{2,
+                    {Col{"target", report::Table::Align::Left}, Col{"connect", kRight},
+                     Col{"query", kRight}, Col{"p50", kRight}, Col{"p95", kRight},
+                     Col{"max", kRight}},
+                    {}};
+    for (std::size_t ti = 0; ti < r.targets.size() && ti < r.target_latency.size(); ++ti) {
+        const auto& lat = r.target_latency[ti];
+        // connect and query: the first (cold) exchange; the percentiles: every exchange.
+        t.rows.push_back({{report::plain(r.targets[ti].name)},
+                          {report::plain(lat.connect_ms.empty() ? "-" : fmt_ms(lat.connect_ms[0]))},
+                          {report::plain(lat.query_ms.empty() ? "-" : fmt_ms(lat.query_ms[0]))},
+                          {report::plain(fmt_ms(lat.p50))},
+                          {report::plain(fmt_ms(lat.p95))},
+                          {report::plain(fmt_ms(lat.max))}});
     }
-    if (!o.answered) {
-        return j;
-    }
-    j["rcode"] = wire::rcode_name(o.rcode);
-    json flags = json::object();
-    const std::pair<const char*, std::optional<bool>> bits[] = {
-        {"aa", o.flags.aa}, {"tc", o.flags.tc}, {"rd", o.flags.rd},
-        {"ra", o.flags.ra}, {"ad", o.flags.ad}, {"cd", o.flags.cd}};
-    for (const auto& [n, v] : bits) {
-        flags[n] = v ? json(*v) : json(nullptr);
-    }
-    j["flags"] = flags;
-    j["question"] = {{"name", o.qname_raw}, {"type", wire::type_name(o.qtype)}};
-    j["answer"] = rrsets_json(o.answer);
-    j["authority"] = rrsets_json(o.authority);
-    j["additional"] = rrsets_json(o.additional);
-    json ede = json::array();
-    for (const auto& e : o.ede) {
-        ede.push_back({{"code", e.code}, {"text", e.text}});
-    }
-    j["ede"] = ede;
-    j["edns"] = o.edns ? (*o.edns ? json{{"udp_size", o.udp_size}} : json(false)) : json(nullptr);
-    return j;
+    s.blocks.emplace_back(std::move(t));
+    s.blocks.emplace_back(report::Break{});
 }
+
+std::string summary_line(const MatrixReport& r) {
+    const auto nq = r.questions.size();
+    std::string out = std::to_string(nq) + (nq == 1 ? " question: " : " questions: ") +
+                      std::to_string(r.count("identical")) + " identical, " +
+                      std::to_string(r.count("equivalent")) + " equivalent, " +
+                      std::to_string(r.count("differ")) + " differ";
+    if (const auto failed = r.count("all-failed"); failed > 0) {
+        out += ", " + std::to_string(failed) + " all failed";
+    }
+    return out;
+}
+
+json latency_json(const Latency& lat) {
+    return {{"connect_ms", lat.connect_ms},
+            {"query_ms", lat.query_ms},
+            {"reused_connection", lat.reused},
+            {"p50_ms", lat.p50},
+            {"p95_ms", lat.p95},
+            {"max_ms", lat.max}};
+}
+
+} // namespace
 
 json to_json(const MatrixReport& r) {
     json doc = {{"schema", "dnslab.probe.v1"}, {"repeat", r.repeat}};
     json targets = json::array();
-    for (const auto& t : r.targets) {
-        targets.push_back(
-            {{"name", t.name}, {"url", t.url.to_string()}, {"transport", t.transport}});
+    for (std::size_t ti = 0; ti < r.targets.size(); ++ti) {
+        const auto& t = r.targets[ti];
+        json jt = {{"name", t.name}, {"url", t.url.to_string()}, {"transport", t.transport}};
+        if (ti < r.target_latency.size()) {
+            const auto& lat = r.target_latency[ti];
+            jt["latency"] = {{"queries", lat.query_ms.size()},
+                             {"p50_ms", lat.p50},
+                             {"p95_ms", lat.p95},
+                             {"max_ms", lat.max}};
+        }
+        targets.push_back(jt);
     }
     doc["targets"] = targets;
     json questions = json::array();
@@ -218,9 +174,13 @@ json to_json(const MatrixReport& r) {
     for (const auto& q : r.questions) {
         const auto& cmp = q.comparison;
         (cmp.verdict == "agree" ? agree : cmp.verdict == "differ" ? differ : failed)++;
-        json jq = {{"name", q.question.name}, {"type", wire::type_name(q.question.type)},
-                   {"verdict", cmp.verdict},  {"verdict_detail", cmp.verdict_detail},
-                   {"notes", cmp.notes},      {"instability", q.instability}};
+        json jq = {{"name", q.question.name},
+                   {"type", wire::type_name(q.question.type)},
+                   {"verdict", cmp.verdict},
+                   {"level", cmp.level},
+                   {"verdict_detail", cmp.verdict_detail},
+                   {"notes", cmp.notes},
+                   {"instability", q.instability}};
         json classes = json::array();
         for (std::size_t ci = 0; ci < cmp.classes.size(); ++ci) {
             json members = json::array();
@@ -237,16 +197,10 @@ json to_json(const MatrixReport& r) {
         jq["classes"] = classes;
         json results = json::array();
         for (std::size_t ti = 0; ti < q.observations.size(); ++ti) {
-            json jr = observation_json(q.observations[ti]);
+            json jr = compare::observation_json(q.observations[ti]);
             jr["labels"] =
                 compare::sinkhole_labels(q.observations[ti], q.question.type, q.observations);
-            const auto& lat = q.latency[ti];
-            jr["latency"] = {{"connect_ms", lat.connect_ms},
-                             {"query_ms", lat.query_ms},
-                             {"reused_connection", lat.reused},
-                             {"p50_ms", lat.p50},
-                             {"p95_ms", lat.p95},
-                             {"max_ms", lat.max}};
+            jr["latency"] = latency_json(q.latency[ti]);
             results.push_back(jr);
         }
         jq["results"] = results;
@@ -256,34 +210,41 @@ json to_json(const MatrixReport& r) {
     doc["summary"] = {{"questions", r.questions.size()},
                       {"agree", agree},
                       {"differ", differ},
-                      {"all_failed", failed}};
+                      {"all_failed", failed},
+                      {"identical", r.count("identical")},
+                      {"equivalent", r.count("equivalent")}};
     doc["exit_code"] = r.all_agree() ? 0 : 1;
     return doc;
 }
 
-std::string to_junit(const MatrixReport& r) {
-    std::size_t failures = 0;
-    std::ostringstream cases;
+report::Document to_document(const MatrixReport& r, const ViewOptions& view) {
+    report::Document doc;
+    doc.title = "dnslab-probe";
+    doc.suite = "dnslab-probe";
+    doc.machine = to_json(r);
+    doc.exit_code = r.all_agree() ? 0 : 1;
+    auto& answers = doc.add_section();
     for (const auto& q : r.questions) {
-        const std::string name = q.question.name + " " + wire::type_name(q.question.type);
-        cases << "  <testcase classname=\"dnslab-probe.matrix\" name=\"" << xml_escape(name)
-              << "\">\n";
+        if (view.short_answers) {
+            add_short(answers, q);
+        } else {
+            add_question(answers, q);
+        }
+        report::TestCase tc{"dnslab-probe.matrix", question_name(q), std::nullopt};
         if (q.comparison.verdict != "agree") {
-            ++failures;
             std::string msg = q.comparison.verdict;
             if (!q.comparison.differences.empty()) {
                 msg += ": first difference " + q.comparison.differences.front().field;
             }
-            cases << "    <failure message=\"" << xml_escape(msg) << "\">"
-                  << xml_escape(q.comparison.verdict_detail) << "</failure>\n";
+            tc.failure = report::TestCase::Failure{msg, q.comparison.verdict_detail};
         }
-        cases << "  </testcase>\n";
+        doc.cases.push_back(std::move(tc));
     }
-    std::ostringstream out;
-    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"dnslab-probe\" tests=\""
-        << r.questions.size() << "\" failures=\"" << failures << "\">\n"
-        << cases.str() << "</testsuite>\n";
-    return out.str();
+    if (!view.short_answers) {
+        add_latency(doc.add_section(), r);
+        doc.add_section().blocks.emplace_back(report::line(summary_line(r)));
+    }
+    return doc;
 }
 
 } // namespace probes::matrix

@@ -3,57 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
-#include "resolver/util/url.hpp"
+#include "probes/session/observe.hpp"
 
 namespace probes::matrix {
-namespace wire = resolver::wire;
-
-compare::Observation observe(const common::Target& target, const Outcome& outcome) {
-    compare::Observation o;
-    if (outcome.exchange) {
-        const auto& ex = *outcome.exchange;
-        const bool json = target.transport == "https-json";
-        if (target.url.scheme == "https") {
-            o.doh = true;
-            o.http_status = ex.http_status;
-            o.content_type = ex.content_type;
-            const auto ct = o.content_type.substr(0, o.content_type.find(';'));
-            // RFC 8484 §6: application/dns-message; the JSON API uses application/dns-json.
-            o.content_type_ok = json ? (ct == "application/dns-json" || ct == "application/json")
-                                     : ct == "application/dns-message";
-        }
-        if (o.doh && ex.http_status != 200) {
-            o.error = "HTTP " + std::to_string(ex.http_status);
-        } else if (json) {
-            auto j = compare::normalize_json(ex.body);
-            j.doh = o.doh;
-            j.http_status = o.http_status;
-            j.content_type = o.content_type;
-            j.content_type_ok = o.content_type_ok;
-            o = std::move(j);
-        } else {
-            auto parsed = wire::parse(ex.wire);
-            if (!parsed) {
-                o.error = "malformed answer: " + parsed.failure.reason;
-            } else {
-                auto w = compare::normalize_wire(*parsed.message);
-                w.doh = o.doh;
-                w.http_status = o.http_status;
-                w.content_type = o.content_type;
-                w.content_type_ok = o.content_type_ok;
-                w.wire = ex.wire;
-                o = std::move(w);
-            }
-        }
-    } else {
-        o.error = outcome.error.empty() ? "no answer" : outcome.error;
-    }
-    o.target = target.name;
-    o.transport = target.transport;
-    return o;
-}
 
 double percentile(std::vector<double> values, double p) {
     if (values.empty()) {
@@ -65,118 +18,114 @@ double percentile(std::vector<double> values, double p) {
     return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
 }
 
+void Latency::summarise() {
+    p50 = percentile(query_ms, 50);
+    p95 = percentile(query_ms, 95);
+    max = query_ms.empty() ? 0 : *std::max_element(query_ms.begin(), query_ms.end());
+}
+
 bool MatrixReport::all_agree() const {
     return std::all_of(questions.begin(), questions.end(),
                        [](const QuestionReport& q) { return q.comparison.verdict == "agree"; });
 }
 
+std::size_t MatrixReport::count(const std::string& level) const {
+    return static_cast<std::size_t>(
+        std::count_if(questions.begin(), questions.end(),
+                      [&](const QuestionReport& q) { return q.comparison.level == level; }));
+}
+
 namespace {
-common::PacketEndpoint server_endpoint(const common::Target& t, const Outcome& o) {
-    if (o.exchange && !o.exchange->server.empty()) {
-        // "ip:port" or "[v6]:port" as the clients report it.
-        auto s = o.exchange->server;
-        if (auto r = s.rfind(':'); r != std::string::npos && s.find("://") == std::string::npos) {
-            std::string host = s.substr(0, r);
-            if (host.size() > 1 && host.front() == '[') {
-                host = host.substr(1, host.size() - 2);
-            }
-            unsigned port = 0;
-            try {
-                port = static_cast<unsigned>(std::stoul(s.substr(r + 1)));
-            } catch (...) { // NOLINT(bugprone-empty-catch): fall back to the URL below
-                port = 0;
-            }
-            if (resolver::util::is_ip_literal(host) && port > 0 && port < 65536) {
-                return {host, static_cast<std::uint16_t>(port)};
+
+// outcomes[pass][question * targets + target] and the query bytes sent for each.
+struct Passes {
+    std::vector<std::vector<session::Outcome>> outcomes;
+    std::vector<std::vector<std::vector<std::uint8_t>>> sent;
+};
+
+Passes ask(session::ProbeSession& session, const std::vector<common::Target>& targets,
+           const std::vector<common::QuestionSpec>& questions, const common::QueryOptions& qopts,
+           unsigned repeat) {
+    Passes p;
+    for (unsigned pass = 0; pass < repeat; ++pass) {
+        std::vector<session::Job> jobs;
+        std::vector<std::vector<std::uint8_t>> queries;
+        for (const auto& q : questions) {
+            for (const auto& t : targets) {
+                auto wire_q = common::build_query(q, qopts, session.fresh_id());
+                // Questions were validated by the caller; a failure here leaves an empty query
+                // that the upstream rejects, reported per target.
+                queries.push_back(wire_q ? std::move(wire_q).value() : std::vector<std::uint8_t>{});
+                jobs.push_back(session::Job{t.url, queries.back()});
             }
         }
+        p.outcomes.push_back(session.run(jobs));
+        p.sent.push_back(std::move(queries));
     }
-    return {t.url.host, t.url.port_or(53)};
+    return p;
 }
+
+void add_timing(Latency& lat, const session::Outcome& out) {
+    if (out.exchange) {
+        lat.connect_ms.push_back(out.exchange->connect_ms);
+        lat.query_ms.push_back(out.exchange->query_ms);
+        lat.reused.push_back(out.exchange->reused_connection);
+    }
+}
+
+QuestionReport judge(const Passes& p, std::size_t qi, const common::QuestionSpec& question,
+                     const std::vector<common::Target>& targets,
+                     const compare::CompareOptions& copts, std::vector<Latency>& per_target) {
+    QuestionReport qr;
+    qr.question = question;
+    for (std::size_t ti = 0; ti < targets.size(); ++ti) {
+        const auto idx = qi * targets.size() + ti;
+        qr.observations.push_back(session::observe(targets[ti], p.outcomes[0][idx]));
+        Latency lat;
+        for (std::size_t pass = 0; pass < p.outcomes.size(); ++pass) {
+            const auto& out = p.outcomes[pass][idx];
+            add_timing(lat, out);
+            add_timing(per_target[ti], out);
+            if (pass == 0) {
+                continue;
+            }
+            auto later = session::observe(targets[ti], out);
+            if (auto d = compare::essential_difference(qr.observations.back(), later, copts)) {
+                qr.instability.push_back(targets[ti].name + " pass " + std::to_string(pass + 1) +
+                                         " differs from pass 1 in " + d->field + ": " + d->a +
+                                         " -> " + d->b);
+            }
+        }
+        lat.summarise();
+        qr.latency.push_back(std::move(lat));
+    }
+    qr.comparison = compare::compare_all(qr.observations, question.type, copts);
+    return qr;
+}
+
 } // namespace
 
-void record_pcap(common::PcapWriter* pcap, std::size_t target_index, const common::Target& target,
-                 const std::vector<std::uint8_t>& query, const Outcome& outcome) {
-    if (pcap == nullptr) {
-        return;
-    }
-    const auto server = server_endpoint(target, outcome);
-    const common::PacketEndpoint client{resolver::util::is_ipv6_literal(server.ip) ? "::1"
-                                                                                   : "127.0.0.1",
-                                        static_cast<std::uint16_t>(40000 + target_index % 20000)};
-    pcap->write(outcome.sent_us, client, server, query);
-    if (outcome.exchange && !outcome.exchange->wire.empty()) {
-        pcap->write(outcome.answered_us, server, client, outcome.exchange->wire);
-    }
-}
-
-MatrixReport run_matrix(Engine& engine, const std::vector<common::Target>& targets,
+MatrixReport run_matrix(session::ProbeSession& session, const std::vector<common::Target>& targets,
                         const std::vector<common::QuestionSpec>& questions,
                         const common::QueryOptions& qopts, const compare::CompareOptions& copts,
                         unsigned repeat, common::PcapWriter* pcap) {
     MatrixReport report;
     report.targets = targets;
     report.repeat = std::max(1U, repeat);
-    std::random_device seed;
-    std::mt19937 rng(seed());
-    std::uniform_int_distribution<unsigned> ids(0, 0xFFFF);
-
-    // all[pass][question * targets + target]
-    std::vector<std::vector<Outcome>> all;
-    std::vector<std::vector<std::vector<std::uint8_t>>> sent;
-    for (unsigned pass = 0; pass < report.repeat; ++pass) {
-        std::vector<Job> jobs;
-        std::vector<std::vector<std::uint8_t>> queries;
-        for (const auto& q : questions) {
-            for (const auto& t : targets) {
-                auto wire_q = common::build_query(q, qopts, static_cast<std::uint16_t>(ids(rng)));
-                // Questions were validated by the caller; a failure here leaves an empty query
-                // that the upstream rejects, reported per target.
-                queries.push_back(wire_q ? std::move(wire_q).value() : std::vector<std::uint8_t>{});
-                jobs.push_back(Job{t.url, queries.back()});
-            }
-        }
-        all.push_back(engine.run(jobs));
-        sent.push_back(std::move(queries));
-    }
-    for (unsigned pass = 0; pass < report.repeat; ++pass) {
-        for (std::size_t i = 0; i < all[pass].size(); ++i) {
-            record_pcap(pcap, i % targets.size(), targets[i % targets.size()], sent[pass][i],
-                        all[pass][i]);
+    const auto passes = ask(session, targets, questions, qopts, report.repeat);
+    for (std::size_t pass = 0; pass < passes.outcomes.size(); ++pass) {
+        for (std::size_t i = 0; i < passes.outcomes[pass].size(); ++i) {
+            session::record_pcap(pcap, i % targets.size(), targets[i % targets.size()],
+                                 passes.sent[pass][i], passes.outcomes[pass][i]);
         }
     }
+    report.target_latency.resize(targets.size());
     for (std::size_t qi = 0; qi < questions.size(); ++qi) {
-        QuestionReport qr;
-        qr.question = questions[qi];
-        for (std::size_t ti = 0; ti < targets.size(); ++ti) {
-            const auto idx = qi * targets.size() + ti;
-            qr.observations.push_back(observe(targets[ti], all[0][idx]));
-            Latency lat;
-            for (unsigned pass = 0; pass < report.repeat; ++pass) {
-                const auto& out = all[pass][idx];
-                if (out.exchange) {
-                    lat.connect_ms.push_back(out.exchange->connect_ms);
-                    lat.query_ms.push_back(out.exchange->query_ms);
-                    lat.reused.push_back(out.exchange->reused_connection);
-                }
-                if (pass > 0) {
-                    auto later = observe(targets[ti], out);
-                    if (auto d = compare::first_difference(qr.observations.back(), later, copts)) {
-                        qr.instability.push_back(
-                            targets[ti].name + " pass " + std::to_string(pass + 1) +
-                            " differs from pass 1 in " + d->field + ": " + d->a + " -> " + d->b);
-                    }
-                }
-            }
-            lat.p50 = percentile(lat.query_ms, 50);
-            lat.p95 = percentile(lat.query_ms, 95);
-            lat.max = lat.query_ms.empty()
-                          ? 0
-                          : *std::max_element(lat.query_ms.begin(), lat.query_ms.end());
-            qr.latency.push_back(std::move(lat));
-        }
-        qr.comparison = compare::compare_all(qr.observations, questions[qi].type, copts);
-        report.questions.push_back(std::move(qr));
+        report.questions.push_back(
+            judge(passes, qi, questions[qi], targets, copts, report.target_latency));
+    }
+    for (auto& lat : report.target_latency) {
+        lat.summarise();
     }
     return report;
 }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "probes/report/document.hpp"
 #include "probes/scenario/scenario.hpp"
 #include "resolver/core/result.hpp"
 
@@ -29,6 +30,12 @@ struct LogRecord {
     std::vector<std::string> resolved_ips; // ResolvedIPs
     std::vector<std::uint32_t> categories; // QueryCategoryIDs
 };
+
+/// "udp", "tcp", "tls" or "https" for a logged Protocol ("doh", "dot", "http" accepted).
+std::string normalise_protocol(std::string protocol);
+
+/// Origins of the fixture zones in `dir` (`$ORIGIN`, else the file name), lower case.
+std::vector<std::string> zone_origins(const std::filesystem::path& dir);
 
 /// Parses one JSON line. Lines that are LabEvent lines or have no QueryName give nullopt.
 std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_no,
@@ -67,16 +74,42 @@ struct Verdict {
 std::string match_key(const std::string& qname, std::uint16_t qtype, const std::string& protocol,
                       const std::string& hint);
 
+/// The results of one replay: every record with the lab's verdict, and the totals.
+struct ReplayReport {
+    std::string scenario;
+    std::string logfile;
+    Synthesised synthesised;
+    std::vector<LogRecord> records;
+    std::vector<Verdict> verdicts;                // one per record
+    std::map<std::string, std::size_t> decisions; // "log decision -> lab decision" counts
+    std::size_t agree = 0, decision_differs = 0, policy_differs = 0, answer_differs = 0,
+                rcode_differs = 0, errors = 0;
+    double ask_seconds = 0, total_seconds = 0;
+
+    /// Counts the verdicts into the totals above.
+    void tally();
+    [[nodiscard]] int exit_code() const { return agree == records.size() ? 0 : 1; }
+};
+
+/// The `--json` document, schema "dnslab.replay.v1" (docs/replay.md).
+nlohmann::json replay_json(const ReplayReport& r);
+/// The report for every format: the totals, decisions log -> lab, the first 50 disagreeing
+/// records. JUnit: one test case per record.
+report::Document to_document(const ReplayReport& r);
+
 struct Options {
     scenario::StartOptions start;
     std::filesystem::path logfile, scenario;
     bool json = false;
+    std::string junit;                // also write JUnit XML here
+    std::vector<std::string> reports; // --report FORMAT=FILE
     unsigned concurrency = 128, limit = 0, timeout_ms = 3000;
     std::string protocol; // force one protocol
 };
 
-/// `dnslab-probe replay LOGFILE --scenario DIR`. Exit 0: every record agrees; 1: some
-/// disagree; 2: could not run.
+/// `dnslab-probe replay LOGFILE --scenario DIR`: read the log, gather the scenario's facts,
+/// synthesise what the log implies, start the lab, ask, read the lab's log, compare, render.
+/// Exit 0: every record agrees; 1: some disagree; 2: could not run.
 int run_replay(const Options& o);
 
 } // namespace probes::replay

@@ -5,7 +5,7 @@
 
 #include <unistd.h>
 
-#include "probes/replay/replay.hpp"
+#include "probes/report/formats.hpp"
 #include "probes/scenario/scenario.hpp"
 
 namespace probes::scenario {
@@ -24,6 +24,10 @@ void add_cli(CLI::App& app, Cli& c) {
                      "Only these transports (udp,tcp,tls,https-get,https-post,https-json)")
         ->delimiter(',');
     c.run->add_flag("--json", c.json, "Machine output (schema dnslab.scenario.v1)");
+    c.run->add_option("--junit", c.junit, "Also write JUnit XML to FILE (one case per target)");
+    c.run->add_option("--report", c.reports,
+                      "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
+                          report::format_names());
     c.run->add_flag("--no-color", c.no_color, "No ANSI colours");
     c.run->add_flag("--keep", c.keep, "Keep the work directory (configs, logs) and print its path");
     c.run->add_option("--resolver", c.resolver_bin,
@@ -41,31 +45,6 @@ void add_cli(CLI::App& app, Cli& c) {
         ->required()
         ->check(CLI::ExistingFile);
     c.unpack->add_option("-C,--directory", c.dest, "Unpack under this directory (default .)");
-
-    c.replay = app.add_subcommand("replay",
-                                  "Re-ask the queries of a gateway_dns log through a scenario and "
-                                  "compare decisions (docs/replay.md)");
-    c.replay->add_option("logfile", c.logfile, "gateway_dns export, JSON lines")
-        ->required()
-        ->check(CLI::ExistingFile);
-    c.replay->add_option("--scenario", c.dir, "Scenario folder")
-        ->required()
-        ->check(CLI::ExistingDirectory);
-    c.replay->add_flag("--json", c.json, "Machine output (schema dnslab.replay.v1)");
-    c.replay->add_option("--concurrency", c.concurrency, "Queries in flight")
-        ->check(CLI::Range(1U, 4096U));
-    c.replay->add_option("--limit", c.limit, "Replay at most N records (0 = all)");
-    c.replay->add_option("--timeout", c.timeout_ms, "Per-query timeout in ms")
-        ->check(CLI::Range(1U, 60000U));
-    c.replay->add_option(
-        "--protocol", c.protocol,
-        "Ask every record over this protocol instead of the logged one (udp, tcp, tls, https)");
-    c.replay->add_flag("--keep", c.keep, "Keep the work directory and print its path");
-    c.replay->add_option("--resolver", c.resolver_bin, "dnslab-resolver binary");
-}
-
-bool parsed(const Cli& c) {
-    return c.scenario->parsed() || c.replay->parsed();
 }
 
 int run_cli(const Cli& c) {
@@ -79,7 +58,9 @@ int run_cli(const Cli& c) {
         RunOptions o;
         o.start = start;
         o.json = c.json;
-        o.color = !c.no_color && !c.json && isatty(STDOUT_FILENO) != 0;
+        o.color = !c.json && report::use_color(c.no_color, STDOUT_FILENO);
+        o.junit = c.junit;
+        o.reports = c.reports;
         o.transports = c.transports;
         return run_scenario(c.dir, o);
     }
@@ -100,18 +81,6 @@ int run_cli(const Cli& c) {
         }
         std::cout << dir->string() << "\n";
         return 0;
-    }
-    if (c.replay->parsed()) {
-        replay::Options o;
-        o.start = start;
-        o.logfile = c.logfile;
-        o.scenario = c.dir;
-        o.json = c.json;
-        o.concurrency = c.concurrency;
-        o.limit = c.limit;
-        o.timeout_ms = c.timeout_ms;
-        o.protocol = c.protocol;
-        return replay::run_replay(o);
     }
     return 2;
 }

@@ -1,23 +1,28 @@
 // SPDX-License-Identifier: MIT
 // `scenario run`: start the scenario's resolvers, run its expectations over every
 // transport, print the result and the lab's own decisions, stop everything.
-#include "probes/check/run.hpp"
-
 #include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
-#include <uv.h>
+#include <toml++/toml.h>
 
+#include "probes/check/attribution.hpp"
 #include "probes/check/expectations.hpp"
+#include "probes/check/report.hpp"
+#include "probes/check/run.hpp"
 #include "probes/common/targets.hpp"
-#include "probes/matrix/engine.hpp"
+#include "probes/report/formats.hpp"
 #include "probes/scenario/scenario.hpp"
+#include "probes/session/session.hpp"
+#include "resolver/net/transport.hpp"
+#include "resolver/util/file.hpp"
 
 namespace probes::scenario {
 namespace fs = std::filesystem;
+namespace net = resolver::net;
 using nlohmann::json;
 
 namespace {
@@ -65,28 +70,128 @@ json log_summary(const std::vector<json>& recs) {
     return out;
 }
 
-std::string render_log(const json& summary) {
+std::string decision_line(const json& e) {
     std::ostringstream s;
-    s << "lab decisions (gateway_dns log):\n";
-    for (const auto& e : summary) {
-        s << "  " << str_field(e, "Protocol") << " " << str_field(e, "QueryName") << " "
-          << str_field(e, "QueryTypeName") << " rcode=" << str_field(e, "RCode") << " decision="
-          << (str_field(e, "ResolverDecision").empty() ? "-" : str_field(e, "ResolverDecision"));
-        if (!str_field(e, "PolicyName").empty()) {
-            s << " policy=\"" << str_field(e, "PolicyName") << "\"";
-        }
-        if (!str_field(e, "Location").empty()) {
-            s << " location=\"" << str_field(e, "Location") << "\"";
-        }
-        if (e.contains("EDEErrors") && !e["EDEErrors"].empty()) {
-            s << " ede=" << e["EDEErrors"].dump();
-        }
-        if (!str_field(e, "LabUpstreamError").empty()) {
-            s << " upstream_error=\"" << str_field(e, "LabUpstreamError") << "\"";
-        }
-        s << "\n";
+    s << str_field(e, "Protocol") << " " << str_field(e, "QueryName") << " "
+      << str_field(e, "QueryTypeName") << " rcode=" << str_field(e, "RCode") << " decision="
+      << (str_field(e, "ResolverDecision").empty() ? "-" : str_field(e, "ResolverDecision"));
+    if (!str_field(e, "PolicyName").empty()) {
+        s << " policy=\"" << str_field(e, "PolicyName") << "\"";
+    }
+    if (!str_field(e, "Location").empty()) {
+        s << " location=\"" << str_field(e, "Location") << "\"";
+    }
+    if (e.contains("EDEErrors") && !e["EDEErrors"].empty()) {
+        s << " ede=" << e["EDEErrors"].dump();
+    }
+    if (!str_field(e, "LabUpstreamError").empty()) {
+        s << " upstream_error=\"" << str_field(e, "LabUpstreamError") << "\"";
     }
     return s.str();
+}
+
+// The scenario's expectations, parsed.
+resolver::Result<std::vector<check::Case>> load_cases(const Scenario& sc) {
+    const fs::path expect_file = sc.dir / sc.expect;
+    auto text = resolver::util::read_file(expect_file);
+    if (!text) {
+        return resolver::fail(resolver::Errc::ConfigInvalid,
+                              expect_file.string() + ": cannot read");
+    }
+    auto cases = check::parse_cases(*text);
+    if (!cases) {
+        return resolver::fail(resolver::Errc::ConfigInvalid,
+                              expect_file.string() + ": " + cases.error().detail);
+    }
+    return cases;
+}
+
+// The locations export the lab loads (`[lab.policy] locations`), so the location the lab
+// logs by name can be compared with a case's subdomain. Empty when the scenario has none.
+check::LocationDirectory scenario_locations(const Scenario& sc) {
+    try {
+        const auto cfg = toml::parse(sc.lab_toml);
+        if (auto rel = cfg["policy"]["locations"].value<std::string>()) {
+            const fs::path p = fs::path(*rel).is_absolute() ? fs::path(*rel) : sc.dir / *rel;
+            if (auto text = resolver::util::read_file(p)) {
+                if (auto dir = check::parse_locations(*text)) {
+                    return std::move(dir).value();
+                }
+            }
+        }
+    } catch (const toml::parse_error&) {
+        // start_lab has already refused a config that does not parse
+    }
+    return {};
+}
+
+// One lab:// target expands into every transport; keep the selected ones.
+resolver::Result<std::vector<common::Target>> lab_targets(const Lab& l, const Scenario& sc,
+                                                          const RunOptions& o) {
+    std::ostringstream spec;
+    spec << "lab=lab://127.0.0.1?path=/dns-query";
+    for (const auto& row : net::kTransports) {
+        if (auto it = l.ports.find(std::string(row.name)); it != l.ports.end()) {
+            spec << "&" << row.name << "=" << it->second;
+        }
+    }
+    auto expanded = common::parse_target(spec.str());
+    if (!expanded) {
+        return expanded.error();
+    }
+    const auto& wanted = o.transports.empty() ? sc.transports : o.transports;
+    const std::string https(net::transport_name(net::Transport::Https));
+    std::vector<common::Target> targets;
+    for (auto& t : *expanded) {
+        if (std::find(wanted.begin(), wanted.end(), t.transport) != wanted.end() ||
+            (t.url.scheme == https &&
+             std::find(wanted.begin(), wanted.end(), https) != wanted.end())) {
+            targets.push_back(std::move(t));
+        }
+    }
+    if (targets.empty()) {
+        return resolver::fail(resolver::Errc::ConfigInvalid,
+                              "no lab listener for the transports asked");
+    }
+    common::finalize_targets(targets, l.ca, {});
+    return targets;
+}
+
+// Every exchange that reached the lab is logged; the writer flushes on its own schedule,
+// so wait (bounded) for those lines before stopping the lab.
+void wait_for_log(const Lab& l, const check::CheckReport& report) {
+    const auto reached = static_cast<std::size_t>(
+        std::count_if(report.results.begin(), report.results.end(),
+                      [](const check::CaseResult& r) { return r.asked && !r.observation.error; }));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (check::count_matches(report, l.records()) < reached &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+report::Document scenario_document(const Scenario& sc, const check::CheckReport& report,
+                                   const json& decisions, int rc) {
+    auto doc = check::to_document(report);
+    doc.title = "dnslab-probe scenario " + sc.name;
+    doc.suite = "dnslab-probe.scenario." + sc.name;
+    doc.exit_code = rc;
+    doc.machine = json{{"schema", "dnslab.scenario.v1"}, {"scenario", sc.name},
+                       {"description", sc.description},  {"check", check::check_json(report)},
+                       {"lab_log", decisions},           {"exit_code", rc}};
+    report::Section head;
+    head.blocks.emplace_back(report::line("scenario " + sc.name + ": " + sc.description));
+    doc.sections.insert(doc.sections.begin(), std::move(head));
+    auto& log = doc.add_section();
+    log.blocks.emplace_back(report::line("lab decisions (gateway_dns log):"));
+    for (const auto& e : decisions) {
+        log.blocks.emplace_back(report::line(decision_line(e), 2));
+    }
+    doc.add_section().blocks.emplace_back(
+        report::line({rc == kExitPass ? report::toned("PASS", report::Tone::Good)
+                                      : report::toned("FAIL", report::Tone::Bad),
+                      report::plain(" " + sc.name)}));
+    return doc;
 }
 
 } // namespace
@@ -96,85 +201,48 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     if (!sc) {
         return cannot_run(sc.error().detail, o.json);
     }
-    const fs::path expect_file = sc->dir / sc->expect;
-    std::ifstream in(expect_file);
-    if (!in) {
-        return cannot_run(expect_file.string() + ": cannot read", o.json);
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto cases = check::parse_cases(text.str());
+    auto cases = load_cases(*sc);
     if (!cases) {
-        return cannot_run(expect_file.string() + ": " + cases.error().detail, o.json);
+        return cannot_run(cases.error().detail, o.json);
+    }
+    std::vector<report::OutputRequest> outputs{{o.json ? "json" : "text", "-"}};
+    if (!o.junit.empty()) {
+        outputs.push_back({"junit", o.junit});
+    }
+    for (const auto& spec : o.reports) {
+        auto r = report::parse_output(spec);
+        if (!r) {
+            return cannot_run(r.error().detail, o.json);
+        }
+        outputs.push_back(*r);
     }
     auto lab = start_lab(*sc, o.start);
     if (!lab) {
         return cannot_run(sc->name + ": " + lab.error().detail, o.json);
     }
     auto& l = **lab;
-
-    // One lab:// target expands into every transport; keep the selected ones.
-    std::ostringstream spec;
-    spec << "lab=lab://127.0.0.1?path=/dns-query";
-    for (const char* scheme : {"udp", "tcp", "tls", "https"}) {
-        if (auto it = l.ports.find(scheme); it != l.ports.end()) {
-            spec << "&" << scheme << "=" << it->second;
-        }
+    auto targets = lab_targets(l, *sc, o);
+    if (!targets) {
+        return cannot_run(targets.error().detail, o.json);
     }
-    auto expanded = common::parse_target(spec.str());
-    if (!expanded) {
-        return cannot_run(expanded.error().detail, o.json);
-    }
-    const auto& wanted = o.transports.empty() ? sc->transports : o.transports;
-    std::vector<common::Target> targets;
-    for (auto& t : *expanded) {
-        if (std::find(wanted.begin(), wanted.end(), t.transport) != wanted.end() ||
-            (t.transport.rfind("https", 0) == 0 &&
-             std::find(wanted.begin(), wanted.end(), "https") != wanted.end())) {
-            targets.push_back(std::move(t));
-        }
-    }
-    if (targets.empty()) {
-        return cannot_run("no lab listener for the transports asked", o.json);
-    }
-    common::finalize_targets(targets, l.ca, {});
-
     resolver::upstream::UpstreamOptions uopts;
     uopts.timeout_ms = sc->timeout_ms;
     uopts.connect_timeout_ms = sc->timeout_ms;
     uopts.tries = 1;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    check::CheckReport report;
-    {
-        matrix::Engine engine(&loop, uopts);
-        common::QueryOptions q;
-        report = check::run_check(engine, targets, *cases, q, nullptr);
-        engine.close();
+    auto session = session::ProbeSession::open(uopts);
+    if (!session) {
+        return cannot_run(session.error().detail, o.json);
     }
-    uv_run(&loop, UV_RUN_NOWAIT);
-    (void)uv_loop_close(&loop);
-
-    // Every exchange that reached the lab is logged; the writer flushes on its own schedule,
-    // so wait (bounded) for those lines before stopping the lab.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (l.records().size() < report.results.size() &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    auto report = check::run_check(**session, *targets, *cases, common::QueryOptions{}, nullptr);
+    (*session)->close();
+    wait_for_log(l, report);
     l.stop();
-    const json decisions = log_summary(l.records());
+    const auto records = l.records();
+    check::apply_lab_log(report, records, scenario_locations(*sc));
     const int rc = report.all_pass() ? kExitPass : kExitFailed;
-    if (o.json) {
-        json j{{"schema", "dnslab.scenario.v1"}, {"scenario", sc->name},
-               {"description", sc->description}, {"check", check::check_json(report)},
-               {"lab_log", decisions},           {"exit_code", rc}};
-        std::cout << j.dump(2) << "\n";
-    } else {
-        std::cout << "scenario " << sc->name << ": " << sc->description << "\n";
-        std::cout << check::render_check_table(report, o.color);
-        std::cout << render_log(decisions);
-        std::cout << (rc == kExitPass ? "PASS" : "FAIL") << " " << sc->name << "\n";
+    const auto doc = scenario_document(*sc, report, log_summary(records), rc);
+    if (auto st = report::write_outputs(doc, outputs, {o.color, false}); !st) {
+        return cannot_run(st.error().detail, o.json);
     }
     return rc;
 }

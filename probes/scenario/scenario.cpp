@@ -16,9 +16,7 @@
 #include <zlib.h>
 
 #include "probes/check/expectations.hpp"
-#include "probes/check/run.hpp"
 #include "probes/common/targets.hpp"
-#include "probes/matrix/engine.hpp"
 #include "probes/selftest/bundle.hpp"
 
 namespace probes::scenario {

@@ -91,6 +91,8 @@ struct RunOptions {
     StartOptions start;
     bool json = false;
     bool color = false;
+    std::string junit;                   // also write JUnit XML here
+    std::vector<std::string> reports;    // --report FORMAT=FILE
     std::vector<std::string> transports; // overrides the scenario's
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "probes/report/formats.hpp"
 #include "probes/selftest/bundle.hpp"
 #include "probes/selftest/local_info.hpp"
 
@@ -23,6 +24,7 @@ namespace {
 
 constexpr int kExitFail = 1;
 constexpr int kExitCannotRun = 2;
+constexpr const char* kDefaultReadyFile = "/tmp/dnslab.ready"; // docs/selftest.md
 
 std::string join(const std::vector<std::string>& v) {
     std::string s;
@@ -67,22 +69,60 @@ int run_diff(const Cli& cli) {
             return cannot_run("not a " + std::string(kSchema) + " report");
         }
     }
-    const auto lines = diff_reports(*a, *b);
-    if (cli.json) {
-        std::cout << json({{"schema", "dnslab.selftest.diff.v1"},
-                           {"a", cli.diff_a},
-                           {"b", cli.diff_b},
-                           {"differences", lines}})
-                         .dump(2)
-                  << "\n";
-    } else {
-        for (const auto& l : lines) {
-            std::cout << l << "\n";
-        }
-        std::cout << (lines.empty() ? "reports agree\n"
-                                    : std::to_string(lines.size()) + " differences\n");
+    const auto doc = diff_document(*a, *b, cli.diff_a, cli.diff_b);
+    const bool color = !cli.json && report::use_color(cli.no_color, STDOUT_FILENO);
+    if (auto st = report::write_outputs(doc, {{cli.json ? "json" : "text", "-"}}, {color, false});
+        !st) {
+        return cannot_run(st.error().detail);
     }
-    return lines.empty() ? 0 : kExitFail;
+    return doc.exit_code == 0 ? 0 : kExitFail;
+}
+
+// The local facts as checks of their own (local.resolv-conf, local.systemd-resolved,
+// local.system), so they appear in the summary like the others.
+void add_local_checks(Report& report, const LocalFacts& local, const std::string& resolv_conf) {
+    const auto& rc = local.json["resolv_conf"];
+    std::vector<std::string> ns;
+    if (rc.contains("nameservers")) {
+        ns = rc["nameservers"].get<std::vector<std::string>>();
+    }
+    Check conf{"local.resolv-conf",
+               "local",
+               "System resolver configuration",
+               rc.value("readable", false) ? Verdict::Info : Verdict::Warn,
+               rc.value("readable", false)
+                   ? "nameservers: " + (ns.empty() ? std::string("(none)") : join(ns))
+                   : "cannot read " + resolv_conf,
+               {{"nameservers", ns}}};
+    conf.answer = join(ns);
+    report.checks.push_back(std::move(conf));
+    const auto& sd = local.json["systemd_resolved"];
+    report.checks.push_back({"local.systemd-resolved",
+                             "local",
+                             "systemd-resolved",
+                             sd.value("present", false) ? Verdict::Info : Verdict::NotApplicable,
+                             sd.value("present", false)
+                                 ? "present (resolvectl status in the report)"
+                                 : "not in use on this machine",
+                             {{"present", sd.value("present", false)}}});
+    const auto os = local.json["os_release"].value("PRETTY_NAME", std::string("unknown OS"));
+    const auto kern = local.json.contains("uname")
+                          ? local.json["uname"].value("release", std::string())
+                          : std::string();
+    report.checks.push_back({"local.system",
+                             "local",
+                             "Operating system and tools",
+                             Verdict::Info,
+                             os + ", kernel " + kern,
+                             {{"os", os}, {"kernel", kern}}});
+}
+
+std::string default_out_dir(std::time_t stamp) {
+    char buf[40];
+    tm u{};
+    gmtime_r(&stamp, &u);
+    std::strftime(buf, sizeof buf, "dnslab-selftest-%Y%m%dT%H%M%SZ", &u);
+    return buf;
 }
 
 } // namespace
@@ -99,6 +139,10 @@ void add_options(CLI::App& s_app, Cli& cli) {
     s->footer(customer_help());
     auto& o = cli.opts;
     const std::string gateway = "Your resolver (Cloudflare Gateway location)";
+    s->add_option("--location", o.location,
+                  "The location's DoH subdomain SUB: tests "
+                  "https://SUB.cloudflare-gateway.com/dns-query and SUB.cloudflare-gateway.com")
+        ->group(gateway);
     s->add_option("--doh", o.doh, "DoH URL, https://<sub>.cloudflare-gateway.com/dns-query")
         ->group(gateway);
     s->add_option("--dot", o.dot, "DoT host[:port], <sub>.cloudflare-gateway.com")->group(gateway);
@@ -113,7 +157,8 @@ void add_options(CLI::App& s_app, Cli& cli) {
     const std::string lab = "The dnslab lab instead";
     s->add_option(
          "--lab", o.lab_ready,
-         "Ready file of a running dnslab-resolver (the default profile: /tmp/dnslab.ready)")
+         "Ready file of a running dnslab-resolver (the default profile: $DNSLAB_READY_FILE, "
+         "else /tmp/dnslab.ready)")
         ->group(lab);
     s->add_option("--lab-host", o.lab_host,
                   "ADDR:udp=P,tcp=P,tls=P,https=P (dnslab-probe --host syntax)")
@@ -130,14 +175,20 @@ void add_options(CLI::App& s_app, Cli& cli) {
     s->add_option("--reach-name", o.reach_name,
                   "Name asked over every transport (gateway: www.cloudflare.com)")
         ->group(names);
-    s->add_option("--large-name", o.large_name,
-                  "Name with a TXT answer above 1232 bytes (lab: big.example.com)")
+    // Through a function, so that an explicit '' is told from "not given" (it switches the
+    // check off instead of taking the profile's default).
+    s->add_option_function<std::string>(
+         "--large-name", [&o](const std::string& v) { o.large_name = v; },
+         "Name with a TXT answer above 1232 bytes (lab: big.example.com; '' = off)")
         ->group(names);
-    s->add_option("--signed-name", o.signed_name,
-                  "DNSSEC-signed name for the AD check (gateway: cloudflare.com)")
+    s->add_option_function<std::string>(
+         "--signed-name", [&o](const std::string& v) { o.signed_name = v; },
+         "DNSSEC-signed name for the AD check (gateway: cloudflare.com; '' = off)")
         ->group(names);
-    s->add_option("--error-name", o.error_name,
-                  "Name whose answer is an error, for the EDE check (gateway: dnssec-failed.org)")
+    s->add_option_function<std::string>(
+         "--error-name", [&o](const std::string& v) { o.error_name = v; },
+         "Name whose answer is an error, for the EDE check (gateway: dnssec-failed.org; '' = "
+         "off)")
         ->group(names);
     const std::string output = "Report";
     s->add_option("--out", cli.out_dir, "Directory for report.json, report.md, summary.txt")
@@ -148,7 +199,11 @@ void add_options(CLI::App& s_app, Cli& cli) {
                 "Replace this machine's addresses and host name with placeholders")
         ->group(output);
     s->add_flag("--json", cli.json, "Print report.json instead of the summary")->group(output);
-    s->add_flag("--no-color", cli.no_color, "No ANSI colours")->group(output);
+    s->add_option("--report", cli.reports,
+                  "Also write FORMAT=FILE (FILE '-' is stdout); formats: " + report::format_names())
+        ->allow_extra_args(false)
+        ->group(output);
+    s->add_flag("--no-color", cli.no_color, "No ANSI colours (also: NO_COLOR set)")->group(output);
     s->add_flag("--quiet,-q", cli.quiet, "No progress line on stderr")->group(output);
     const std::string tuning = "Tuning";
     s->add_option("--resolv-conf", o.resolv_conf, "System resolver configuration to report")
@@ -164,7 +219,8 @@ void add_options(CLI::App& s_app, Cli& cli) {
     d->footer(""); // CLI11 copies the parent's footer into a new subcommand
     d->add_option("a", cli.diff_a, "First report.json")->required();
     d->add_option("b", cli.diff_b, "Second report.json")->required();
-    d->add_flag("--json", cli.json, "Machine output");
+    d->add_flag("--json", cli.json, "Machine output (schema dnslab.selftest.diff.v1)");
+    d->add_flag("--no-color", cli.no_color, "No ANSI colours");
     cli.diff = d;
 }
 
@@ -190,7 +246,9 @@ ticket. --redact replaces this machine's addresses and host name with placeholde
 
 Exit status: 0 every check passed, 1 a check failed, 2 the self-test could not run.
 
-Example:
+Example (SUB: your location's DoH subdomain):
+  dnslab-selftest --location SUB --ipv4 ADDR --redact
+which is the same as
   dnslab-selftest --doh https://SUB.cloudflare-gateway.com/dns-query \
     --dot SUB.cloudflare-gateway.com --ipv4 ADDR --redact)";
 }
@@ -200,10 +258,23 @@ int run_cli(Cli& cli) {
         return run_diff(cli);
     }
     auto& o = cli.opts;
+    apply_location(o);
     const bool gateway_given =
         !o.doh.empty() || !o.dot.empty() || !o.ipv4.empty() || !o.ipv6.empty();
     if (o.lab_ready.empty() && o.lab_host.empty() && !gateway_given) {
-        o.lab_ready = "/tmp/dnslab.ready"; // where README/docs start the lab resolver
+        o.lab_ready = kDefaultReadyFile; // where README/docs start the lab resolver
+        if (::access(o.lab_ready.c_str(), R_OK) != 0) {
+            std::cerr << how_to_run("dnslab-selftest");
+            return kExitCannotRun;
+        }
+    }
+    std::vector<report::OutputRequest> extra;
+    for (const auto& spec : cli.reports) {
+        auto r = report::parse_output(spec);
+        if (!r) {
+            return cannot_run(r.error().detail);
+        }
+        extra.push_back(*r);
     }
     apply_profile_defaults(o);
     auto endpoints = build_endpoints(o);
@@ -212,11 +283,7 @@ int run_cli(Cli& cli) {
     }
     const auto stamp = std::time(nullptr);
     if (cli.out_dir.empty()) {
-        char buf[40];
-        tm u{};
-        gmtime_r(&stamp, &u);
-        std::strftime(buf, sizeof buf, "dnslab-selftest-%Y%m%dT%H%M%SZ", &u);
-        cli.out_dir = buf;
+        cli.out_dir = default_out_dir(stamp);
     }
     if (cli.bundle.empty()) {
         cli.bundle = cli.out_dir + ".tar.gz";
@@ -237,41 +304,7 @@ int run_cli(Cli& cli) {
     auto report = run_selftest(o, *endpoints, progress);
     const auto local = collect_local_facts(o.resolv_conf, o.tool_version);
     report.local = local.json;
-    {
-        const auto& rc = local.json["resolv_conf"];
-        std::vector<std::string> ns;
-        if (rc.contains("nameservers")) {
-            ns = rc["nameservers"].get<std::vector<std::string>>();
-        }
-        report.checks.push_back(
-            {"local.resolv-conf",
-             "local",
-             "System resolver configuration",
-             rc.value("readable", false) ? Verdict::Info : Verdict::Warn,
-             rc.value("readable", false)
-                 ? "nameservers: " + (ns.empty() ? std::string("(none)") : join(ns))
-                 : "cannot read " + o.resolv_conf,
-             {{"nameservers", ns}}});
-        const auto& sd = local.json["systemd_resolved"];
-        report.checks.push_back(
-            {"local.systemd-resolved",
-             "local",
-             "systemd-resolved",
-             sd.value("present", false) ? Verdict::Info : Verdict::NotApplicable,
-             sd.value("present", false) ? "present (resolvectl status in the report)"
-                                        : "not in use on this machine",
-             {{"present", sd.value("present", false)}}});
-        const auto os = local.json["os_release"].value("PRETTY_NAME", std::string("unknown OS"));
-        const auto kern = local.json.contains("uname")
-                              ? local.json["uname"].value("release", std::string())
-                              : std::string();
-        report.checks.push_back({"local.system",
-                                 "local",
-                                 "Operating system and tools",
-                                 Verdict::Info,
-                                 os + ", kernel " + kern,
-                                 {{"os", os}, {"kernel", kern}}});
-    }
+    add_local_checks(report, local, o.resolv_conf);
     if (!cli.quiet) {
         std::cerr << (tty ? "\r\033[K" : "") << "selftest done in "
                   << static_cast<long>(report.duration_ms) << " ms\n";
@@ -292,10 +325,11 @@ int run_cli(Cli& cli) {
     auto scrub = [&](const std::string& text) {
         return cli.redact ? redact_text(text, secrets, local.hostname) : text;
     };
-    const auto doc = to_json(report, cli.redact);
-    const auto json_text = scrub(doc.dump(2) + "\n");
-    const auto md = scrub(to_markdown(doc));
-    const auto summary = scrub(render_summary(doc, false));
+    const auto doc_json = to_json(report, cli.redact);
+    const auto doc = to_document(doc_json, {cli.out_dir, cli.bundle});
+    const auto json_text = scrub(report::render_json(doc, {}));
+    const auto md = scrub(report::render_markdown(doc, {}));
+    const auto summary = scrub(report::render_text(doc, {false, true}));
     const std::string base = cli.out_dir + "/";
     if (!write_text(base + "report.json", json_text) || !write_text(base + "report.md", md) ||
         !write_text(base + "summary.txt", summary)) {
@@ -312,9 +346,17 @@ int run_cli(Cli& cli) {
     if (cli.json) {
         std::cout << json_text;
     } else {
-        const bool color = !cli.no_color && isatty(STDOUT_FILENO) != 0;
-        std::cout << scrub(render_summary(doc, color)) << "Report: " << base
-                  << "report.json, bundle: " << cli.bundle << "\n";
+        const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
+        std::cout << scrub(report::render_text(doc, {color, true}));
+    }
+    for (const auto& r : extra) {
+        // Rendered here, not by write_outputs, so that --redact covers these files too.
+        const auto text = scrub(report::find_format(r.format)->render(doc, {}));
+        if (r.path == "-") {
+            std::cout << text;
+        } else if (!write_text(r.path, text)) {
+            return cannot_run("cannot write " + r.path);
+        }
     }
     return report.exit_code();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -16,7 +17,8 @@ struct Cli {
     bool redact = false;
     bool json = false; // report.json on stdout instead of the summary
     bool no_color = false;
-    bool quiet = false; // no progress line
+    bool quiet = false;               // no progress line
+    std::vector<std::string> reports; // --report FORMAT=FILE
     std::string diff_a, diff_b;
     CLI::App* cmd = nullptr;
     CLI::App* diff = nullptr;

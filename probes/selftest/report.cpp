@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "probes/report/formats.hpp"
+
 namespace probes::selftest {
 using nlohmann::json;
 
@@ -69,6 +71,8 @@ json to_json(const Report& r, bool redacted) {
                           {"title", c.title},
                           {"verdict", verdict_name(c.verdict)},
                           {"detail", c.detail},
+                          {"rcode", c.rcode},
+                          {"answer", c.answer},
                           {"data", c.data}});
     }
     return {{"schema", kSchema},
@@ -86,24 +90,12 @@ json to_json(const Report& r, bool redacted) {
 
 namespace {
 
+using report::Tone;
+using report::toned;
+
 std::string str(const json& j, const char* key) {
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// Markdown table cells must not contain pipes or newlines.
-std::string cell(std::string s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '|') {
-            out += "\\|";
-        } else if (c == '\n') {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out;
 }
 
 const char* badge(const std::string& verdict) {
@@ -125,82 +117,205 @@ const char* badge(const std::string& verdict) {
     return "INFO";
 }
 
-} // namespace
+Tone tone_of(const std::string& verdict) {
+    return verdict == "pass"   ? Tone::Good
+           : verdict == "fail" ? Tone::Bad
+           : verdict == "warn" ? Tone::Warn
+                               : Tone::Muted;
+}
 
-std::string to_markdown(const json& report) {
-    std::ostringstream out;
-    out << "# dnslab self-test report\n\n";
-    out << "- schema: `" << str(report, "schema") << "`\n";
-    out << "- generated: " << str(report, "generated_at") << "\n";
-    out << "- profile: " << str(report, "profile") << "\n";
-    out << "- redacted: " << (report.value("redacted", false) ? "yes" : "no") << "\n";
-    out << "- exit code: " << report.value("exit_code", 0) << "\n\n";
-    out << "## Summary\n\n";
-    if (report.contains("summary")) {
-        for (const auto& [k, v] : report["summary"].items()) {
-            out << "- " << k << ": " << v.dump() << "\n";
+report::Span badge_span(const std::string& verdict) {
+    return toned(badge(verdict), tone_of(verdict));
+}
+
+// A JSON value in words: strings as they are, arrays joined, objects as "key value" pairs.
+std::string words(const json& v) {
+    if (v.is_null()) {
+        return "-";
+    }
+    if (v.is_string()) {
+        return v.get<std::string>();
+    }
+    if (v.is_boolean()) {
+        return v.get<bool>() ? "yes" : "no";
+    }
+    if (v.is_array()) {
+        std::string out;
+        for (const auto& x : v) {
+            out += (out.empty() ? "" : ", ") + words(x);
+        }
+        return out.empty() ? "(none)" : out;
+    }
+    if (v.is_object()) {
+        std::string out;
+        for (const auto& [k, x] : v.items()) {
+            out += (out.empty() ? "" : "; ") + k + " " + words(x);
+        }
+        return out.empty() ? "(none)" : out;
+    }
+    return v.dump();
+}
+
+// The facts of a check's data, one "key: value" line each; objects keyed by endpoint get a
+// line per endpoint.
+void describe(report::Section& s, const json& data, int indent) {
+    for (const auto& [k, v] : data.items()) {
+        if (v.is_object() && !v.empty() &&
+            std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_object(); })) {
+            s.blocks.emplace_back(report::line(k + ":", indent));
+            for (const auto& [sub, x] : v.items()) {
+                s.blocks.emplace_back(report::line(sub + ": " + words(x), indent + 2));
+            }
+            continue;
+        }
+        s.blocks.emplace_back(report::line(k + ": " + words(v), indent));
+    }
+}
+
+std::vector<std::string> failed_ids(const json& report) {
+    std::vector<std::string> out;
+    for (const auto& c : report.value("checks", json::array())) {
+        if (str(c, "verdict") == "fail") {
+            out.push_back(str(c, "id"));
         }
     }
-    out << "\n## Endpoints\n\n| id | transport | url |\n|---|---|---|\n";
-    for (const auto& e : report.value("endpoints", json::array())) {
-        out << "| " << cell(str(e, "id")) << " | " << cell(str(e, "transport")) << " | `"
-            << cell(str(e, "url")) << "` |\n";
+    return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+    std::string out;
+    for (const auto& x : v) {
+        out += (out.empty() ? "" : sep) + x;
     }
-    out << "\n## Checks\n\n| verdict | check | detail |\n|---|---|---|\n";
-    for (const auto& c : report.value("checks", json::array())) {
-        out << "| " << badge(str(c, "verdict")) << " | `" << cell(str(c, "id")) << "` "
-            << cell(str(c, "title")) << " | " << cell(str(c, "detail")) << " |\n";
+    return out;
+}
+
+void add_facts(report::Document& doc, const json& r) {
+    auto& s = doc.add_section(report::Audience::Detail);
+    auto fact = [&](const std::string& k, report::Span v) {
+        s.blocks.emplace_back(report::line({report::plain(k + ": "), std::move(v)}, 2));
+    };
+    fact("schema", toned(str(r, "schema"), Tone::Code));
+    fact("generated", report::plain(str(r, "generated_at")));
+    fact("profile", report::plain(str(r, "profile")));
+    fact("redacted", report::plain(r.value("redacted", false) ? "yes" : "no"));
+    fact("exit code", report::plain(std::to_string(r.value("exit_code", 0))));
+    s.blocks.emplace_back(report::Heading{2, {report::plain("Endpoints")}});
+    report::Table t{0, {{"id"}, {"transport"}, {"url"}}, {}};
+    for (const auto& e : r.value("endpoints", json::array())) {
+        t.rows.push_back({{report::plain(str(e, "id"))},
+                          {report::plain(str(e, "transport"))},
+                          {toned(str(e, "url"), Tone::Code)}});
     }
+    s.blocks.emplace_back(std::move(t));
+}
+
+void add_check_table(report::Document& doc, const json& r) {
+    auto& s = doc.add_section(report::Audience::Detail);
+    s.blocks.emplace_back(report::Heading{2, {report::plain("Checks")}});
+    report::Table t{0, {{"verdict"}, {"check"}, {"rcode"}, {"answer"}, {"reason"}}, {}};
+    for (const auto& c : r.value("checks", json::array())) {
+        const auto v = str(c, "verdict");
+        t.rows.push_back({{badge_span(v)},
+                          {toned(str(c, "id"), Tone::Code), report::plain(" " + str(c, "title"))},
+                          {report::plain(str(c, "rcode"))},
+                          {report::plain(str(c, "answer"))},
+                          {report::plain(str(c, "detail"))}});
+    }
+    s.blocks.emplace_back(std::move(t));
+}
+
+void add_problems(report::Document& doc, const json& r) {
+    auto& s = doc.add_section(report::Audience::Detail);
     bool heading = false;
-    for (const auto& c : report.value("checks", json::array())) {
+    for (const auto& c : r.value("checks", json::array())) {
         const auto v = str(c, "verdict");
         if (v != "fail" && v != "warn") {
             continue;
         }
         if (!heading) {
-            out << "\n## Problems in detail\n";
+            s.blocks.emplace_back(report::Heading{2, {report::plain("Problems in detail")}});
             heading = true;
         }
-        out << "\n### " << badge(v) << " `" << str(c, "id") << "`\n\n"
-            << str(c, "detail") << "\n\n```json\n"
-            << c.value("data", json::object()).dump(2) << "\n```\n";
+        s.blocks.emplace_back(
+            report::Heading{3,
+                            {badge_span(v), report::plain(" "), toned(str(c, "id"), Tone::Code),
+                             report::plain(" " + str(c, "title"))}});
+        s.blocks.emplace_back(report::line(str(c, "detail")));
+        if (!str(c, "rcode").empty()) {
+            s.blocks.emplace_back(report::line("rcode: " + str(c, "rcode"), 2));
+        }
+        if (!str(c, "answer").empty()) {
+            s.blocks.emplace_back(report::line("answer: " + str(c, "answer"), 2));
+        }
+        describe(s, c.value("data", json::object()), 2);
     }
-    out << "\n## Local configuration\n\n```json\n"
-        << report.value("local", json::object()).dump(2) << "\n```\n";
-    return out.str();
 }
 
-std::string render_summary(const json& report, bool color) {
-    auto paint = [&](const std::string& verdict, const std::string& s) {
-        if (!color) {
-            return s;
-        }
-        const char* code = verdict == "pass"   ? "32"
-                           : verdict == "fail" ? "31"
-                           : verdict == "warn" ? "33"
-                                               : "2";
-        return std::string("\033[") + code + "m" + s + "\033[0m";
-    };
-    std::ostringstream out;
-    for (const auto& c : report.value("checks", json::array())) {
+void add_local(report::Document& doc, const json& r) {
+    auto& s = doc.add_section(report::Audience::Detail);
+    s.blocks.emplace_back(report::Heading{2, {report::plain("Local configuration")}});
+    describe(s, r.value("local", json::object()), 2);
+}
+
+void add_brief(report::Document& doc, const json& r) {
+    auto& s = doc.add_section(report::Audience::Brief);
+    for (const auto& c : r.value("checks", json::array())) {
         const auto v = str(c, "verdict");
-        out << paint(v, badge(v)) << "  " << str(c, "title");
-        const auto d = str(c, "detail");
-        if (!d.empty()) {
-            out << ": " << d;
+        std::string text = "  " + str(c, "title");
+        if (!str(c, "detail").empty()) {
+            text += ": " + str(c, "detail");
         }
-        out << "\n";
+        s.blocks.emplace_back(report::line({badge_span(v), report::plain(text)}));
     }
-    const auto s = report.value("summary", json::object());
-    out << "\n"
-        << s.value("pass", 0) << " passed, " << s.value("fail", 0) << " failed, "
-        << s.value("warn", 0) << " warnings, " << s.value("info", 0) << " info, "
-        << s.value("skipped", 0) << " skipped, " << s.value("not_applicable", 0)
-        << " not applicable\n";
-    out << (report.value("exit_code", 0) == 0 ? "Verdict: OK"
-                                              : "Verdict: PROBLEMS FOUND (see the FAIL lines)")
-        << "\n";
-    return out.str();
+}
+
+void add_verdict(report::Document& doc, const json& r, const Delivery& d) {
+    auto& s = doc.add_section();
+    s.blocks.emplace_back(report::Break{});
+    const auto sum = r.value("summary", json::object());
+    s.blocks.emplace_back(report::line(
+        std::to_string(sum.value("pass", 0)) + " passed, " + std::to_string(sum.value("fail", 0)) +
+        " failed, " + std::to_string(sum.value("warn", 0)) + " warnings, " +
+        std::to_string(sum.value("info", 0)) + " info, " + std::to_string(sum.value("skipped", 0)) +
+        " skipped, " + std::to_string(sum.value("not_applicable", 0)) + " not applicable"));
+    const auto failed = failed_ids(r);
+    if (failed.empty()) {
+        s.blocks.emplace_back(report::line({report::plain("Verdict: "), toned("OK", Tone::Good)}));
+    } else {
+        s.blocks.emplace_back(
+            report::line({report::plain("Verdict: "), toned("PROBLEMS FOUND", Tone::Bad),
+                          report::plain(" in " + join(failed) + " (see the FAIL lines)")}));
+    }
+    if (!d.bundle.empty()) {
+        s.blocks.emplace_back(
+            report::line({report::plain("Attach "), toned(d.bundle, Tone::Code),
+                          report::plain(" to the ticket (report: " + d.out_dir + "/report.md)")}));
+    }
+}
+
+} // namespace
+
+report::Document to_document(const json& r, const Delivery& d) {
+    report::Document doc;
+    doc.title = "dnslab self-test report";
+    doc.suite = "dnslab-selftest";
+    doc.machine = r;
+    doc.exit_code = r.value("exit_code", 0);
+    add_facts(doc, r);
+    add_check_table(doc, r);
+    add_problems(doc, r);
+    add_local(doc, r);
+    add_brief(doc, r);
+    add_verdict(doc, r, d);
+    for (const auto& c : r.value("checks", json::array())) {
+        report::TestCase tc{"dnslab-selftest." + str(c, "category"), str(c, "id"), std::nullopt};
+        if (str(c, "verdict") == "fail") {
+            tc.failure = report::TestCase::Failure{str(c, "detail"), str(c, "title")};
+        }
+        doc.cases.push_back(std::move(tc));
+    }
+    return doc;
 }
 
 namespace {
@@ -265,8 +380,22 @@ std::string redact_text(const std::string& text, const std::vector<std::string>&
     return out;
 }
 
-std::vector<std::string> diff_reports(const json& a, const json& b) {
-    std::vector<std::string> out;
+namespace {
+
+// A table cell stays readable on a terminal; the JSON keeps the full texts.
+std::string cut(const std::string& s, std::size_t max = 72) {
+    return s.size() <= max ? s : s.substr(0, max - 3) + "...";
+}
+
+std::string verdict_and_detail(const json& c) {
+    const auto d = str(c, "detail");
+    return str(c, "verdict") + (d.empty() ? "" : ": " + d);
+}
+
+} // namespace
+
+std::vector<DiffRow> diff_rows(const json& a, const json& b) {
+    std::vector<DiffRow> out;
     std::map<std::string, json> ca;
     std::map<std::string, json> cb;
     std::vector<std::string> order;
@@ -281,24 +410,28 @@ std::vector<std::string> diff_reports(const json& a, const json& b) {
         cb[str(c, "id")] = c;
     }
     if (str(a, "profile") != str(b, "profile")) {
-        out.push_back("profile: " + str(a, "profile") + " -> " + str(b, "profile"));
+        out.push_back({"profile", str(a, "profile"), str(b, "profile"),
+                       "profile: " + str(a, "profile") + " -> " + str(b, "profile")});
     }
     for (const auto& id : order) {
         const bool ina = ca.count(id) != 0U;
         const bool inb = cb.count(id) != 0U;
         if (!inb) {
-            out.push_back(id + ": only in A (" + str(ca[id], "verdict") + ")");
+            out.push_back({id, verdict_and_detail(ca[id]), "(absent)",
+                           id + ": only in A (" + str(ca[id], "verdict") + ")"});
             continue;
         }
         if (!ina) {
-            out.push_back(id + ": only in B (" + str(cb[id], "verdict") + ")");
+            out.push_back({id, "(absent)", verdict_and_detail(cb[id]),
+                           id + ": only in B (" + str(cb[id], "verdict") + ")"});
             continue;
         }
         const auto& x = ca[id];
         const auto& y = cb[id];
         if (str(x, "verdict") != str(y, "verdict")) {
-            out.push_back(id + ": " + str(x, "verdict") + " -> " + str(y, "verdict") +
-                          " (A: " + str(x, "detail") + "; B: " + str(y, "detail") + ")");
+            out.push_back({id, verdict_and_detail(x), verdict_and_detail(y),
+                           id + ": " + str(x, "verdict") + " -> " + str(y, "verdict") +
+                               " (A: " + str(x, "detail") + "; B: " + str(y, "detail") + ")"});
             continue;
         }
         // Same verdict: name the facts engineers compare first.
@@ -307,11 +440,60 @@ std::vector<std::string> diff_reports(const json& a, const json& b) {
         for (const char* key :
              {"issuer", "protocol", "identity", "classification", "outcomes", "udp_size"}) {
             if (dx.contains(key) && dy.contains(key) && dx[key] != dy[key]) {
-                out.push_back(id + ": " + key + " " + dx[key].dump() + " -> " + dy[key].dump());
+                out.push_back({id, std::string(key) + " " + words(dx[key]),
+                               std::string(key) + " " + words(dy[key]),
+                               id + ": " + key + " " + dx[key].dump() + " -> " + dy[key].dump()});
             }
         }
     }
     return out;
+}
+
+std::vector<std::string> diff_reports(const json& a, const json& b) {
+    std::vector<std::string> out;
+    for (const auto& r : diff_rows(a, b)) {
+        out.push_back(r.line);
+    }
+    return out;
+}
+
+report::Document diff_document(const json& a, const json& b, const std::string& a_name,
+                               const std::string& b_name) {
+    const auto rows = diff_rows(a, b);
+    report::Document doc;
+    doc.title = "dnslab self-test diff";
+    doc.suite = "dnslab-selftest.diff";
+    doc.exit_code = rows.empty() ? 0 : 1;
+    json lines = json::array();
+    json checks = json::array();
+    for (const auto& r : rows) {
+        lines.push_back(r.line);
+        checks.push_back({{"check", r.check}, {"before", r.before}, {"after", r.after}});
+    }
+    doc.machine = {{"schema", "dnslab.selftest.diff.v1"},
+                   {"a", a_name},
+                   {"b", b_name},
+                   {"differences", lines},
+                   {"checks", checks}};
+    auto& s = doc.add_section();
+    s.blocks.emplace_back(report::line("before: " + a_name + " (" + str(a, "generated_at") + ")"));
+    s.blocks.emplace_back(report::line("after:  " + b_name + " (" + str(b, "generated_at") + ")"));
+    s.blocks.emplace_back(report::Break{});
+    if (!rows.empty()) {
+        report::Table t{0, {{"check"}, {"before"}, {"after"}}, {}};
+        for (const auto& r : rows) {
+            t.rows.push_back({{toned(r.check, Tone::Code)},
+                              {report::plain(cut(r.before))},
+                              {report::plain(cut(r.after))}});
+            doc.cases.push_back(
+                {"dnslab-selftest.diff", r.check, report::TestCase::Failure{r.line, r.line}});
+        }
+        s.blocks.emplace_back(std::move(t));
+        s.blocks.emplace_back(report::Break{});
+    }
+    s.blocks.emplace_back(report::line(
+        rows.empty() ? "reports agree" : std::to_string(rows.size()) + " differences"));
+    return doc;
 }
 
 } // namespace probes::selftest

@@ -2,9 +2,12 @@
 #pragma once
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "probes/report/document.hpp"
 
 namespace probes::selftest {
 
@@ -31,12 +34,23 @@ bool verdict_from_name(const std::string& s, Verdict& out);
 /// belongs to, a one-line title for humans, the verdict, a one-line reason, and
 /// check-specific facts under `data` (documented per check in docs/selftest.md).
 struct Check {
+    Check() = default;
+    Check(std::string id_, std::string category_, std::string title_, Verdict verdict_,
+          std::string detail_, nlohmann::json data_ = nlohmann::json::object())
+        : id(std::move(id_)), category(std::move(category_)), title(std::move(title_)),
+          verdict(verdict_), detail(std::move(detail_)), data(std::move(data_)) {}
+
     std::string id;
     std::string category; // reachability, tls, interception, policy, features, local
     std::string title;
     Verdict verdict = Verdict::Info;
     std::string detail;
     nlohmann::json data = nlohmann::json::object();
+    /// In words, for report.md and the terminal: the rcode(s) the check saw ("NOERROR",
+    /// "REFUSED on udp4, tcp4") and the answer ("192.0.2.10", "40 TXT records"); "" when the
+    /// check asked no DNS question.
+    std::string rcode;
+    std::string answer;
 };
 
 /// An endpoint the self-test talked to.
@@ -63,12 +77,18 @@ struct Report {
 /// The report document (schema dnslab.selftest.v1).
 nlohmann::json to_json(const Report& r, bool redacted);
 
-/// Markdown for a ticket: summary table, then one section per failed/warned check with its
-/// data, then the local configuration.
-std::string to_markdown(const nlohmann::json& report);
+/// Where the run put its files, named at the end of the report.
+struct Delivery {
+    std::string out_dir; // report.json, report.md, summary.txt
+    std::string bundle;  // the .tar.gz to attach to the ticket
+};
 
-/// The terminal summary: one line per check, verdict first, coloured when `color`.
-std::string render_summary(const nlohmann::json& report, bool color);
+/// The report for every format, from the report document (`to_json`, so a report read back
+/// from disk renders the same). Brief (the terminal and summary.txt): one line per check,
+/// verdict first. Full (report.md): facts, endpoints, a table of every check with its rcode,
+/// answer and reason, every failed or warned check in words, the local configuration. Both
+/// end with the counts, the verdict naming the failed checks, and the bundle to attach.
+report::Document to_document(const nlohmann::json& report, const Delivery& delivery);
 
 /// Replaces each address in `addresses` (and the host name, when not empty) wherever it
 /// appears in `text` with a stable placeholder: `<ipv4-1>`, `<ipv6-1>`, `<hostname>`.
@@ -78,8 +98,23 @@ std::string render_summary(const nlohmann::json& report, bool color);
 std::string redact_text(const std::string& text, const std::vector<std::string>& addresses,
                         const std::string& hostname);
 
+/// One difference between two reports, by check id.
+struct DiffRow {
+    std::string check;
+    std::string before; // "pass: answered NOERROR in 0.4 ms", "(absent)", "issuer CN=a"
+    std::string after;
+    std::string line; // the same on one line: "tls.dot: pass -> fail (A: ...; B: ...)"
+};
+
 /// Compares two reports (by check id): checks that appeared, disappeared or changed verdict,
-/// plus changed TLS issuers and identity answers. Returns one line per difference.
+/// plus, for equal verdicts, changed TLS issuers, protocols, identities, classifications,
+/// outcomes and UDP sizes.
+std::vector<DiffRow> diff_rows(const nlohmann::json& a, const nlohmann::json& b);
+/// diff_rows as one line per difference.
 std::vector<std::string> diff_reports(const nlohmann::json& a, const nlohmann::json& b);
+
+/// `selftest diff`: a table check / before / after (`--json`: dnslab.selftest.diff.v1).
+report::Document diff_document(const nlohmann::json& a, const nlohmann::json& b,
+                               const std::string& a_name, const std::string& b_name);
 
 } // namespace probes::selftest

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct Options {
     std::string lab_host;
     // Gateway profile (also overrides single lab endpoints): public defaults are only
     // defaults, never test targets.
+    std::string location;        // <sub>: fills doh and dot for a Gateway location
     std::string doh;             // https://<sub>.cloudflare-gateway.com/dns-query
     std::string dot;             // <sub>.cloudflare-gateway.com[:853]
     std::string ipv4;            // ADDR[:PORT]
@@ -29,14 +31,16 @@ struct Options {
     std::string ca;              // trust store for DoT/DoH ("" = system, lab: the lab CA)
     std::string expected_issuer; // PEM file or issuer DN text (lab default: the lab CA)
 
-    // Names. "" disables the check that uses it (reported as skipped).
-    std::string reach_name;              // asked over every transport
-    std::string large_name;              // TXT answer above 1232 bytes (TC over UDP)
-    std::string signed_name;             // DNSSEC-signed name (AD bit)
-    std::string error_name;              // a name whose answer is an error (EDE expected)
-    std::vector<std::string> test_names; // policy names (default: Gateway's category test names)
-    std::vector<std::string> names;      // customer-supplied policy names
-    std::string expect_file;             // probe check TOML with expected outcomes
+    // Names. nullopt: the profile's default (apply_profile_defaults); "" switches the check
+    // that uses it off (reported as skipped). A name the resolver does not serve skips its
+    // check with the reason, it never fails it.
+    std::string reach_name;                 // asked over every transport
+    std::optional<std::string> large_name;  // TXT answer above 1232 bytes (TC over UDP)
+    std::optional<std::string> signed_name; // DNSSEC-signed name (AD bit)
+    std::optional<std::string> error_name;  // a name whose answer is an error (EDE expected)
+    std::vector<std::string> test_names;    // policy names (default: Gateway's category test names)
+    std::vector<std::string> names;         // customer-supplied policy names
+    std::string expect_file;                // probe check TOML with expected outcomes
 
     std::string resolv_conf = "/etc/resolv.conf";
     unsigned timeout_ms = 2000;
@@ -47,6 +51,16 @@ struct Options {
 /// Which profile `opts` selects: "gateway" when a Gateway endpoint is given and no lab source,
 /// else "lab".
 std::string profile_of(const Options& opts);
+
+/// The domain of Gateway's per-location DoH and DoT hosts.
+inline constexpr const char* kGatewayDomain = "cloudflare-gateway.com";
+
+/// `--location SUB`: the location's DoH URL and DoT host, where not given explicitly.
+void apply_location(Options& opts);
+
+/// What to tell someone who ran the self-test with nothing to test (no endpoint flag and no
+/// lab ready file): how to run it for a Gateway location, and for the lab.
+std::string how_to_run(const std::string& program);
 
 /// Fills the names a profile uses when the user left them out: the lab's fixture names
 /// (www.example.com, big.example.com TXT, servfail.example.com: SERVFAIL when the lab runs with the
@@ -68,14 +82,27 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& opts);
 /// The Gateway test names (behaviour reference §7.1) plus nudity (1.1.1.1 Families).
 const std::vector<std::string>& gateway_test_names();
 
-/// Policy classification of one answer: "allowed", "blocked", "blockpage", "override" or
-/// "error", from the probe's sinkhole labels; `c` supplies an override expectation.
+/// Policy classification of one answer: "allowed", "blocked", "blockpage", "override",
+/// "refused" (REFUSED: on Gateway, usually a source address that is no location's, not a
+/// block) or "error", from the probe's sinkhole labels; `c` supplies an override
+/// expectation.
 std::string classify(const compare::Observation& o, const std::vector<std::string>& labels,
                      const check::Case& c);
 
 /// Verdict of a policy check from the per-transport classifications and expectation failures.
 Verdict policy_verdict(const std::vector<std::string>& classes, bool has_expectation,
                        const std::vector<std::string>& failures);
+
+/// The interception.identity check from the `id.server` TXT answers (RFC 4892) of each
+/// reachable endpoint (an empty list: no identity). Plain DNS answered by another resolver
+/// than DoT/DoH is a failure (intercepted or redirected), never a warning.
+Check judge_identity(const std::map<std::string, std::vector<std::string>>& identities);
+
+/// The reachability check of one endpoint from its observation and exchange timings.
+/// REFUSED is never a pass: Gateway refuses plain DNS from a source address that is no
+/// location's network, the customer's real fault.
+Check judge_reachability(const std::string& id, const compare::Observation& obs, double connect_ms,
+                         double query_ms);
 
 /// Progress callback: (step, total, text).
 using Progress = std::function<void(int, int, const std::string&)>;

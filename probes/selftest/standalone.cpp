@@ -35,11 +35,12 @@ int main(int argc, char** argv) {
     }
     const auto& o = cli.opts;
     const bool diff = cli.diff != nullptr && cli.diff->parsed();
-    if (!diff && o.doh.empty() && o.dot.empty() && o.ipv4.empty() && o.ipv6.empty() &&
-        o.lab_ready.empty() && o.lab_host.empty()) {
+    if (!diff && o.location.empty() && o.doh.empty() && o.dot.empty() && o.ipv4.empty() &&
+        o.ipv6.empty() && o.lab_ready.empty() && o.lab_host.empty()) {
         // dnslab-probe falls back to the lab; a customer has no lab, so say what to give.
-        std::cerr << "dnslab-selftest: name your resolver: --doh URL, --dot HOST and --ipv4 ADDR "
-                     "(the DNS endpoints of your Gateway location), or see --help\n";
+        std::cerr << "dnslab-selftest: name your resolver: --location SUB (your Gateway "
+                     "location's DoH subdomain), or --doh URL, --dot HOST and --ipv4 ADDR, or "
+                     "see --help\n";
         return kExitCannotRun;
     }
     return probes::selftest::run_cli(cli);

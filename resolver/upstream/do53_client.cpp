@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/upstream/do53_client.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace resolver::upstream {
@@ -26,6 +28,27 @@ unsigned param_uint(const util::Url& url, const char* key, unsigned fallback) {
     unsigned out = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
     return (v.empty() || ec != std::errc{} || p != v.data() + v.size()) ? fallback : out;
+}
+// `source=ADDR`: send from this local address (what `kdig -b` does), so a probe can stand in
+// for a client of a given network. c-ares binds every socket of the channel to it.
+Status bind_source(ares_channel ch, const util::Url& url) {
+    const std::string src = url.param("source");
+    if (src.empty()) {
+        return ok();
+    }
+    const bool server_v6 = util::is_ipv6_literal(url.host);
+    in_addr a4{};
+    in6_addr a6{};
+    if (inet_pton(AF_INET, src.c_str(), &a4) == 1 && !server_v6) {
+        ares_set_local_ip4(ch, ntohl(a4.s_addr)); // c-ares wants host byte order
+        return ok();
+    }
+    if (inet_pton(AF_INET6, src.c_str(), &a6) == 1 && server_v6) {
+        ares_set_local_ip6(ch, a6.s6_addr);
+        return ok();
+    }
+    return fail(Errc::ConfigInvalid, url.to_string() + ": source=" + src +
+                                         " is not an IP address of the server's family");
 }
 } // namespace
 
@@ -75,6 +98,9 @@ Result<std::unique_ptr<Do53Client>> Do53Client::create(uv_loop_t* loop, const ut
                             ":" + std::to_string(url.port_or(53));
     if (int rc = ares_set_servers_ports_csv(ch, csv.c_str()); rc != ARES_SUCCESS) {
         return fail(Errc::ConfigInvalid, url.to_string() + ": " + ares_strerror(rc));
+    }
+    if (auto st = bind_source(ch, url); !st) {
+        return st.error();
     }
     (void)server;
     return self;

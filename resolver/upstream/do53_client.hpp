@@ -21,7 +21,8 @@ namespace resolver::upstream {
 ///
 /// URL forms: `udp://IP:PORT` (a TC answer is retried over TCP by c-ares, RFC 7766 §5),
 /// `udp://IP:PORT?tc=keep` (return truncated answers as they are: the probe wants them),
-/// `tcp://IP:PORT` (TCP only). `timeout=MS` and `tries=N` override the options.
+/// `tcp://IP:PORT` (TCP only). `timeout=MS` and `tries=N` override the options;
+/// `source=ADDR` sends from that local address (the probe's `--source`, like `kdig -b`).
 class Do53Client final : public Upstream {
 public:
     static Result<std::unique_ptr<Do53Client>> create(uv_loop_t* loop, const util::Url& url,

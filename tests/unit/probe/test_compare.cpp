@@ -185,7 +185,8 @@ TEST_CASE("targets are grouped into agreement classes with a verdict") {
     CHECK(c.differences[0].field == "answer");
     CHECK(c.differences[1].field == "error");
     CHECK(c.verdict_detail ==
-          "blocked (sinkhole) by lab-udp, lab-tcp; answered by unbound, dnsdist");
+          "blocked (sinkhole) by lab-udp, lab-tcp; answered by unbound, dnsdist; no answer from "
+          "dead");
 
     auto same = compare_all({obs(ok, "a"), obs(ok, "b")}, rrtype::A, {});
     CHECK(same.verdict == "agree");

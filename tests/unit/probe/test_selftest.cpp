@@ -9,6 +9,7 @@
 
 #include <zlib.h>
 
+#include "probes/report/formats.hpp"
 #include "probes/selftest/bundle.hpp"
 #include "probes/selftest/local_info.hpp"
 #include "probes/selftest/report.hpp"
@@ -110,7 +111,8 @@ TEST_SUITE("probe.selftest") {
         CHECK(st::classify(answer_a({"0.0.0.0"}), {"sinkhole"}, plain) == "blocked");
         CHECK(st::classify(answer_a({"162.159.36.12", "162.159.46.12"}), {"blockpage"}, plain) ==
               "blockpage");
-        CHECK(st::classify(answer_a({}, 5), {"refused"}, plain) == "blocked");
+        // REFUSED to an address question is no block on Gateway: "not a location?".
+        CHECK(st::classify(answer_a({}, 5), {"refused"}, plain) == "refused");
         CHECK(st::classify(answer_a({}, 2), {}, plain) == "error");
         probes::check::Case over = plain;
         over.outcome = "override:192.0.2.200";
@@ -145,7 +147,9 @@ TEST_SUITE("probe.selftest") {
         CHECK(d[0].rfind("tls.dot: pass -> fail", 0) == 0);
         CHECK(d[1] == "local.clock: only in B (warn)");
         CHECK(st::diff_reports(a, a).empty());
-        CHECK(st::to_markdown(b).find("| FAIL | `tls.dot`") != std::string::npos);
+        const auto md =
+            probes::report::render_markdown(st::to_document(b, {"out", "out.tar.gz"}), {});
+        CHECK(md.find("| FAIL | `tls.dot`") != std::string::npos);
         st::Verdict v{};
         CHECK(st::verdict_from_name("not_applicable", v));
         CHECK(v == st::Verdict::NotApplicable);
@@ -188,7 +192,7 @@ TEST_SUITE("probe.selftest") {
         g.ipv4 = "192.0.2.1";
         CHECK(st::profile_of(g) == "gateway");
         st::apply_profile_defaults(g);
-        CHECK(g.large_name.empty());
+        CHECK_FALSE(g.large_name); // no public default: the check says it has no name
         CHECK(g.test_names.size() == st::gateway_test_names().size());
         auto ge = st::build_endpoints(g);
         REQUIRE(ge);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "probes/matrix/engine.hpp"
+#include "probes/session/engine.hpp"
 
 #include <chrono>
 #include <deque>
@@ -7,7 +7,7 @@
 
 #include "resolver/runtime/upstream_factory.hpp"
 
-namespace probes::matrix {
+namespace probes::session {
 namespace upstream = resolver::upstream;
 
 std::uint64_t wall_us() {
@@ -106,4 +106,4 @@ void Engine::close() {
     }
 }
 
-} // namespace probes::matrix
+} // namespace probes::session

@@ -12,7 +12,7 @@
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/url.hpp"
 
-namespace probes::matrix {
+namespace probes::session {
 
 /// One exchange to perform: a query (wire, ID already chosen) for one upstream URL.
 /// Jobs with the same URL share one Upstream object, hence its connections.
@@ -61,4 +61,4 @@ private:
 /// Wall-clock microseconds since the epoch (for pcap timestamps).
 std::uint64_t wall_us();
 
-} // namespace probes::matrix
+} // namespace probes::session

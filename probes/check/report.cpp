@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+#include "probes/check/report.hpp"
+
+#include "probes/check/attribution.hpp"
+#include "probes/compare/diff.hpp"
+#include "probes/compare/render.hpp"
+#include "resolver/wire/message.hpp"
+
+namespace probes::check {
+namespace wire = resolver::wire;
+using nlohmann::json;
+using report::Tone;
+using report::toned;
+
+namespace {
+
+std::size_t passed(const CheckReport& r) {
+    std::size_t n = 0;
+    for (const auto& res : r.results) {
+        n += res.failures.empty() ? 1 : 0;
+    }
+    return n;
+}
+
+json location_json(const Case& c, const CaseResult& res, bool lab_log) {
+    json j = {
+        {"requested", c.location.empty() ? json(nullptr) : json(c.location)},
+        {"sent_as", res.location_sent_as.empty() ? json(nullptr) : json(res.location_sent_as)},
+        {"source", res.source.empty() ? json(nullptr) : json(res.source)}};
+    if (res.attributed) {
+        const auto& a = *res.attributed;
+        j["attributed"] = {{"location", a.location},
+                           {"location_id", a.location_id},
+                           {"subdomain", a.subdomain},
+                           {"reason", a.reason},
+                           {"src_ip", a.source}};
+    } else {
+        j["attributed"] = nullptr;
+    }
+    j["lab_log"] = lab_log;
+    return j;
+}
+
+// "lab location: HQ (src-network:127.0.0.0/8)", "location: br4nch0b2c sent as EDNS 65011".
+std::string location_line(const Case& c, const CaseResult& res, bool lab_log) {
+    std::string out;
+    if (!c.location.empty() || !res.source.empty()) {
+        out = "location: " + (c.location.empty() ? std::string("(none)") : c.location);
+        if (!res.location_sent_as.empty()) {
+            out += " sent as " + res.location_sent_as;
+        }
+    }
+    if (res.attributed) {
+        out += std::string(out.empty() ? "" : "; ") +
+               "lab location: " + attribution_text(*res.attributed);
+    } else if (!out.empty() && res.asked) {
+        out += lab_log ? "; no lab log line for this query"
+                       : "; lab attribution not checked "
+                         "(no lab log)";
+    }
+    return out;
+}
+
+} // namespace
+
+json check_json(const CheckReport& r) {
+    json results = json::array();
+    for (const auto& res : r.results) {
+        const auto& c = r.cases[res.case_index];
+        json jr = {{"case", c.id},
+                   {"name", c.qname},
+                   {"type", wire::type_name(c.qtype)},
+                   {"target", res.target},
+                   {"transport", res.transport},
+                   {"expect", c.outcome},
+                   {"pass", res.failures.empty()},
+                   {"failures", res.failures}};
+        if (res.asked) {
+            jr["result"] = compare::observation_json(res.observation);
+            jr["labels"] = compare::sinkhole_labels(res.observation, c.qtype);
+        }
+        jr["location"] = location_json(c, res, r.lab_log);
+        results.push_back(jr);
+    }
+    const auto ok = passed(r);
+    return {{"schema", "dnslab.probe.check.v1"},
+            {"results", results},
+            {"summary", {{"passed", ok}, {"failed", r.results.size() - ok}}},
+            {"exit_code", r.all_pass() ? 0 : 1}};
+}
+
+report::Document to_document(const CheckReport& r) {
+    report::Document doc;
+    doc.title = "dnslab-probe check";
+    doc.suite = "dnslab-probe.check";
+    doc.machine = check_json(r);
+    doc.exit_code = r.all_pass() ? 0 : 1;
+    auto& s = doc.add_section();
+    for (const auto& res : r.results) {
+        const auto& c = r.cases[res.case_index];
+        const bool ok = res.failures.empty();
+        report::Spans head{
+            ok ? toned("PASS", Tone::Good) : toned("FAIL", Tone::Bad),
+            report::plain("  " + c.id + "  [" + (res.target.empty() ? "-" : res.target) + "]")};
+        if (!c.outcome.empty()) {
+            head.push_back(report::plain("  expect " + c.outcome));
+        }
+        s.blocks.emplace_back(report::line(head));
+        for (const auto& f : res.failures) {
+            s.blocks.emplace_back(report::line(f, 6));
+        }
+        if (auto loc = location_line(c, res, r.lab_log); !loc.empty()) {
+            s.blocks.emplace_back(report::line(loc, 6));
+        }
+        if (!ok && res.asked) {
+            s.blocks.emplace_back(
+                report::Preformatted{6, "| ", "dns", compare::record_lines(res.observation)});
+        }
+        report::TestCase tc{c.id, res.target.empty() ? "(no target)" : res.target, std::nullopt};
+        if (!ok) {
+            std::string all;
+            for (const auto& f : res.failures) {
+                all += f + "\n";
+            }
+            tc.failure = report::TestCase::Failure{res.failures.front(), all};
+        }
+        doc.cases.push_back(std::move(tc));
+    }
+    const auto ok = passed(r);
+    doc.add_section().blocks.emplace_back(report::line(
+        std::to_string(ok) + " passed, " + std::to_string(r.results.size() - ok) + " failed"));
+    return doc;
+}
+
+} // namespace probes::check

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+// The endpoints a self-test talks to: from the lab's ready file, a --lab-host spec, or the
+// Gateway flags (--doh, --dot, --ipv4, --ipv6, --location).
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+#include "probes/selftest/selftest.hpp"
+#include "resolver/util/url.hpp"
+
+namespace probes::selftest {
+using resolver::Errc;
+using resolver::fail;
+namespace util = resolver::util;
+
+namespace {
+
+constexpr std::uint16_t kDefaultDotPort = 853;
+
+std::string host_part(const std::string& host) {
+    return util::is_ipv6_literal(host) ? "[" + host + "]" : host;
+}
+
+// "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 literal -> (host, port).
+resolver::Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& spec,
+                                                                        std::uint16_t def) {
+    std::string host = spec;
+    std::string port;
+    if (!spec.empty() && spec.front() == '[') {
+        auto close = spec.find(']');
+        if (close == std::string::npos) {
+            return fail(Errc::ConfigInvalid, "bad address '" + spec + "'");
+        }
+        host = spec.substr(1, close - 1);
+        if (close + 1 < spec.size()) {
+            if (spec[close + 1] != ':') {
+                return fail(Errc::ConfigInvalid, "bad address '" + spec + "'");
+            }
+            port = spec.substr(close + 2);
+        }
+    } else if (std::count(spec.begin(), spec.end(), ':') == 1) {
+        host = spec.substr(0, spec.find(':'));
+        port = spec.substr(spec.find(':') + 1);
+    }
+    std::uint16_t p = def;
+    if (!port.empty()) {
+        char* end = nullptr;
+        const long v = std::strtol(port.c_str(), &end, 10);
+        if (*end != '\0' || v <= 0 || v > 65535) {
+            return fail(Errc::ConfigInvalid, "bad port in '" + spec + "'");
+        }
+        p = static_cast<std::uint16_t>(v);
+    }
+    if (host.empty()) {
+        return fail(Errc::ConfigInvalid, "no host in '" + spec + "'");
+    }
+    return std::make_pair(host, p);
+}
+
+resolver::Result<common::Target> make_target(const std::string& id, const std::string& text) {
+    auto url = util::parse_url(text);
+    if (!url) {
+        return url.error();
+    }
+    return common::Target{id, *url, common::transport_of(*url)};
+}
+
+using EndpointMap = std::map<std::string, common::Target>;
+
+resolver::Status add_do53(EndpointMap& m, const std::string& host, std::uint16_t port, bool udp,
+                          bool tcp) {
+    const std::string fam = util::is_ipv6_literal(host) ? "6" : "4";
+    const std::string hp = host_part(host) + ":" + std::to_string(port);
+    for (auto [on, scheme] : {std::pair{udp, "udp"}, std::pair{tcp, "tcp"}}) {
+        if (!on) {
+            continue;
+        }
+        auto t = make_target(scheme + fam, std::string(scheme) + "://" + hp);
+        if (!t) {
+            return t.error();
+        }
+        m[scheme + fam] = *t;
+    }
+    return resolver::ok();
+}
+
+void add_doh(EndpointMap& m, const util::Url& base) {
+    for (auto [id, http] : {std::pair{"doh-h2", "2"}, std::pair{"doh-h1", "1.1"}}) {
+        util::Url u = base;
+        u.params["method"] = "post";
+        u.params["http"] = http;
+        if (u.path.empty()) {
+            u.path = "/dns-query";
+        }
+        m[id] = common::Target{id, u, common::transport_of(u)};
+    }
+}
+
+resolver::Status read_ready(Options& o, EndpointMap& m) {
+    std::ifstream in(o.lab_ready);
+    if (!in) {
+        return fail(Errc::ConfigInvalid,
+                    "cannot read lab ready file " + o.lab_ready +
+                        " (start the lab resolver with --ready-file, docs/selftest.md)");
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("ca ", 0) == 0) {
+            if (o.ca.empty()) {
+                o.ca = line.substr(3);
+            }
+            continue;
+        }
+        auto url = util::parse_url(line);
+        if (!url || line.empty()) {
+            continue; // lines of other kinds are for other readers
+        }
+        const auto port = url->port_or(0);
+        resolver::Status st = resolver::ok();
+        if (url->scheme == "dns") {
+            st = add_do53(m, url->host, port, true, true);
+        } else if (url->scheme == "udp" || url->scheme == "tcp") {
+            st = add_do53(m, url->host, port, url->scheme == "udp", url->scheme == "tcp");
+        } else if (url->scheme == "tls") {
+            if (m.count("dot") == 0U) {
+                auto t = make_target("dot", "tls://" + url->authority());
+                st = t ? (m["dot"] = *t, resolver::ok()) : resolver::Status(t.error());
+            }
+        } else if (url->scheme == "https") {
+            if (m.count("doh-h2") == 0U) {
+                util::Url u = *url;
+                u.params.clear();
+                add_doh(m, u);
+            }
+        }
+        if (!st) {
+            return st;
+        }
+    }
+    return resolver::ok();
+}
+
+} // namespace
+
+resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
+    EndpointMap m;
+    if (!o.lab_ready.empty()) {
+        if (auto st = read_ready(o, m); !st) {
+            return st.error();
+        }
+    }
+    if (!o.lab_host.empty()) {
+        auto ts = common::parse_host(o.lab_host);
+        if (!ts) {
+            return ts.error();
+        }
+        for (const auto& t : *ts) {
+            const auto port = t.url.port_or(0);
+            resolver::Status st = resolver::ok();
+            if (t.transport == "udp" || t.transport == "tcp") {
+                st = add_do53(m, t.url.host, port, t.transport == "udp", t.transport == "tcp");
+            } else if (t.transport == "tls") {
+                auto d = make_target("dot", "tls://" + t.url.authority());
+                st = d ? (m["dot"] = *d, resolver::ok()) : resolver::Status(d.error());
+            } else if (t.transport == "https-post") {
+                util::Url u = t.url;
+                u.params.clear();
+                add_doh(m, u);
+            }
+            if (!st) {
+                return st.error();
+            }
+        }
+    }
+    // Explicit endpoints (Gateway profile, or overriding one lab endpoint).
+    if (!o.ipv4.empty() || !o.ipv6.empty()) {
+        for (const auto* spec : {&o.ipv4, &o.ipv6}) {
+            if (spec->empty()) {
+                continue;
+            }
+            auto hp = split_host_port(*spec, 53);
+            if (!hp) {
+                return hp.error();
+            }
+            const bool v6 = util::is_ipv6_literal(hp->first);
+            if (v6 != (spec == &o.ipv6) || !util::is_ip_literal(hp->first)) {
+                return fail(Errc::ConfigInvalid, "'" + *spec + "' is not an IPv" +
+                                                     (spec == &o.ipv6 ? "6" : "4") + " address");
+            }
+            if (auto st = add_do53(m, hp->first, hp->second, true, true); !st) {
+                return st.error();
+            }
+        }
+    }
+    if (!o.dot.empty()) {
+        std::string spec = o.dot;
+        if (spec.rfind("tls://", 0) == 0) {
+            spec = spec.substr(6);
+        }
+        auto hp = split_host_port(spec.substr(0, spec.find('?')), kDefaultDotPort);
+        if (!hp) {
+            return hp.error();
+        }
+        auto t =
+            make_target("dot", "tls://" + host_part(hp->first) + ":" + std::to_string(hp->second));
+        if (!t) {
+            return t.error();
+        }
+        m["dot"] = *t;
+    }
+    if (!o.doh.empty()) {
+        auto url = util::parse_url(o.doh);
+        if (!url || url->scheme != "https") {
+            return fail(Errc::ConfigInvalid,
+                        "--doh wants https://HOST[:PORT]/PATH, got '" + o.doh + "'");
+        }
+        add_doh(m, *url);
+    }
+    std::vector<Endpoint> out;
+    std::vector<common::Target> targets;
+    for (const char* id : {"udp4", "tcp4", "udp6", "tcp6", "dot", "doh-h2", "doh-h1"}) {
+        if (auto it = m.find(id); it != m.end()) {
+            targets.push_back(it->second);
+        }
+    }
+    if (targets.empty()) {
+        return fail(Errc::ConfigInvalid, "nothing to test: give --lab READY_FILE, --lab-host, or "
+                                         "Gateway endpoints (--doh, --dot, --ipv4, --ipv6)");
+    }
+    common::finalize_targets(targets, o.ca, {});
+    for (auto& t : targets) {
+        out.push_back(Endpoint{t.name, t});
+    }
+    return out;
+}
+
+} // namespace probes::selftest
