@@ -44,11 +44,13 @@ json location_json(const Case& c, const CaseResult& res, bool lab_log) {
 // "lab location: HQ (src-network:127.0.0.0/8)", "location: br4nch0b2c sent as EDNS 65011".
 std::string location_line(const Case& c, const CaseResult& res, bool lab_log) {
     std::string out;
-    if (!c.location.empty() || !res.source.empty()) {
-        out = "location: " + (c.location.empty() ? std::string("(none)") : c.location);
+    if (!c.location.empty()) {
+        out = "location: " + c.location;
         if (!res.location_sent_as.empty()) {
             out += " sent as " + res.location_sent_as;
         }
+    } else if (!res.source.empty()) {
+        out = "source: " + res.source;
     }
     if (res.attributed) {
         out += std::string(out.empty() ? "" : "; ") +

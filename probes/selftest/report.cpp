@@ -149,26 +149,31 @@ std::string words(const json& v) {
     if (v.is_object()) {
         std::string out;
         for (const auto& [k, x] : v.items()) {
-            out += (out.empty() ? "" : "; ") + k + " " + words(x);
+            out += (out.empty() ? "" : ", ") + k + " " + words(x);
         }
         return out.empty() ? "(none)" : out;
     }
     return v.dump();
 }
 
-// The facts of a check's data, one "key: value" line each; objects keyed by endpoint get a
-// line per endpoint.
-void describe(report::Section& s, const json& data, int indent) {
+// The facts of a check's data (or of the local configuration), one "key: value" line each;
+// an object gets a sub-list of its keys, a list of objects one sub-line per item.
+void describe(report::Section& s, const json& data, int indent, int depth = 0) {
     for (const auto& [k, v] : data.items()) {
-        if (v.is_object() && !v.empty() &&
-            std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_object(); })) {
+        const bool objects =
+            v.is_array() && !v.empty() &&
+            std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_object(); });
+        if (v.is_object() && !v.empty() && depth < 2) {
             s.blocks.emplace_back(report::line(k + ":", indent));
-            for (const auto& [sub, x] : v.items()) {
-                s.blocks.emplace_back(report::line(sub + ": " + words(x), indent + 2));
+            describe(s, v, indent + 2, depth + 1);
+        } else if (objects) {
+            s.blocks.emplace_back(report::line(k + ":", indent));
+            for (const auto& x : v) {
+                s.blocks.emplace_back(report::line(words(x), indent + 2));
             }
-            continue;
+        } else {
+            s.blocks.emplace_back(report::line(k + ": " + words(v), indent));
         }
-        s.blocks.emplace_back(report::line(k + ": " + words(v), indent));
     }
 }
 

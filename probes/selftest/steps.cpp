@@ -135,7 +135,7 @@ std::string answer_words(const compare::Observation& o) {
 }
 
 std::string rcode_words(const compare::Observation& o) {
-    return o.answered ? wire::rcode_name(o.rcode) : o.error.value_or("no answer");
+    return o.answered ? wire::rcode_name(o.rcode) : "no answer";
 }
 
 const Endpoint* Context::find(const std::string& id) const {
@@ -338,13 +338,13 @@ Check judge_identity(const std::map<std::string, std::vector<std::string>>& iden
             "",
             {{"identity", per}}};
     c.rcode = "";
-    std::vector<std::string> all;
-    for (const auto& set : {plain_ids, enc_ids}) {
-        for (const auto& v : set) {
-            all.push_back(join(v, " "));
+    std::set<std::string> all;
+    for (const auto* set : {&plain_ids, &enc_ids}) {
+        for (const auto& v : *set) {
+            all.insert(join(v, " "));
         }
     }
-    c.answer = join(all, "; ");
+    c.answer = join({all.begin(), all.end()}, "; ");
     if (plain_ids.empty() && enc_ids.empty()) {
         c.verdict = identities.empty() ? Verdict::Skipped : Verdict::Info;
         c.detail = identities.empty() ? "no endpoint reachable"
