@@ -2,7 +2,9 @@
 #include "probes/check/attribution.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "resolver/net/transport.hpp"
 #include "resolver/wire/message.hpp"
@@ -68,6 +70,12 @@ bool matches(const CheckReport& r, const CaseResult& res, const json& rec) {
 std::vector<long> pair_lines(const CheckReport& r, const std::vector<json>& records) {
     std::vector<long> line(r.results.size(), -1);
     std::vector<bool> used(records.size(), false);
+    std::set<std::string> sources;
+    for (const auto& res : r.results) {
+        if (!res.source.empty()) {
+            sources.insert(res.source);
+        }
+    }
     for (const bool with_source : {true, false}) {
         for (std::size_t i = 0; i < r.results.size(); ++i) {
             const auto& res = r.results[i];
@@ -75,7 +83,8 @@ std::vector<long> pair_lines(const CheckReport& r, const std::vector<json>& reco
                 continue;
             }
             for (std::size_t j = 0; j < records.size(); ++j) {
-                if (!used[j] && records[j].is_object() && matches(r, res, records[j])) {
+                const bool others = !with_source && sources.count(str(records[j], "SrcIP")) != 0U;
+                if (!used[j] && !others && matches(r, res, records[j])) {
                     used[j] = true;
                     line[i] = static_cast<long>(j);
                     break;
@@ -127,9 +136,16 @@ resolver::Result<LocationDirectory> parse_locations(const std::string& text) {
     return d;
 }
 
-std::vector<json> read_log(const std::string& path) {
+std::uint64_t log_offset(const std::string& path) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    return ec ? 0 : static_cast<std::uint64_t>(size);
+}
+
+std::vector<json> read_log(const std::string& path, std::uint64_t offset) {
     std::vector<json> out;
     std::ifstream in(path);
+    in.seekg(static_cast<std::streamoff>(offset));
     for (std::string line; std::getline(in, line);) {
         auto j = json::parse(line, nullptr, false);
         if (j.is_object() && j.contains("QueryName")) {

@@ -40,9 +40,12 @@ std::size_t count_matches(const CheckReport& r, const std::vector<nlohmann::json
 std::optional<std::string> location_failure(const Case& c, const CaseResult& r,
                                             const Attribution& a);
 
-/// The query records of a lab's --log-json file (lines without QueryName and unreadable
-/// lines are left out: the writer may be in the middle of a line).
-std::vector<nlohmann::json> read_log(const std::string& path);
+/// The query records of a lab's --log-json file from byte `offset` on (lines without
+/// QueryName and unreadable lines are left out: the writer may be in the middle of a line).
+std::vector<nlohmann::json> read_log(const std::string& path, std::uint64_t offset = 0);
+/// The size of the log now: a run reads only what was written after it started, so the
+/// lab's earlier queries cannot stand in for the run's own.
+std::uint64_t log_offset(const std::string& path);
 
 /// "HQ (src-network:127.0.0.0/24)", "no location (none: ...)": for reports.
 std::string attribution_text(const Attribution& a);

@@ -40,13 +40,17 @@ int usage_error(const std::string& msg) {
 // Options both the matrix and `check` accept, registered on each so `check --help` lists
 // them (CLI11 shows a subcommand's own options only).
 void add_shared(CLI::App* app, Cli& f) {
+    // One value per occurrence (repeat the flag): a greedy vector option would swallow the
+    // question words that follow it (`--target X www.example.com +short`).
     app->add_option("--target,-t", f.targets,
                     "Target URL or name=URL (udp://, tcp://, tls://, https://, lab://), or a "
-                    "bare IP[:PORT] for plain DNS over UDP and TCP");
+                    "bare IP[:PORT] for plain DNS over UDP and TCP")
+        ->allow_extra_args(false);
     app->add_option("--targets", f.targets_file, "File with one target per line")
         ->check(CLI::ExistingFile);
     app->add_option("--host", f.hosts,
-                    "ADDR[:PORT] or ADDR:udp=P,tcp=P,tls=P,https=P, all transports of one host");
+                    "ADDR[:PORT] or ADDR:udp=P,tcp=P,tls=P,https=P, all transports of one host")
+        ->allow_extra_args(false);
     app->add_option("-b,--source", f.source,
                     "Send plain DNS (udp, tcp) from this local address, like kdig -b")
         ->check(CLI::Validator(
@@ -65,9 +69,11 @@ void add_shared(CLI::App* app, Cli& f) {
     app->add_flag("--padding", f.padding, "EDNS padding to 128-octet blocks");
     app->add_flag("--nsid", f.nsid, "Ask for the NSID");
     app->add_flag("--cookie", f.cookie, "Send a random client cookie");
-    app->add_option("--opt", f.opts, "Raw EDNS option CODE:HEX (e.g. 65050:...)");
+    app->add_option("--opt", f.opts, "Raw EDNS option CODE:HEX (e.g. 65050:...)")
+        ->allow_extra_args(false);
     app->add_option("--location", f.location, "Gateway location subdomain (EDNS 65011)");
-    app->add_option("--header", f.headers, "DoH request header 'name: value'");
+    app->add_option("--header", f.headers, "DoH request header 'name: value'")
+        ->allow_extra_args(false);
     app->add_option("--ca", f.ca, "CA file for tls:// and https:// targets");
     app->add_option("--timeout", f.timeout_ms, "Per-attempt timeout in ms")
         ->check(CLI::Range(1U, 600000U));
@@ -79,7 +85,8 @@ void add_shared(CLI::App* app, Cli& f) {
     app->add_option("--junit", f.junit, "Also write JUnit XML to FILE");
     app->add_option("--report", f.reports,
                     "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
-                        report::format_names());
+                        report::format_names())
+        ->allow_extra_args(false);
     app->add_flag("--no-color", f.no_color, "No ANSI colours (also: NO_COLOR set)");
 }
 
@@ -229,7 +236,7 @@ resolver::Result<std::vector<common::QuestionSpec>> questions_of(const Cli& f,
 
 // Where the lab attributed each case: its query log, read until every query that reached it
 // has its line (the log writer flushes every 200 ms, docs/query-log.md) or 3 s passed.
-resolver::Status read_lab_log(const Cli& f, check::CheckReport& report) {
+resolver::Status read_lab_log(const Cli& f, std::uint64_t offset, check::CheckReport& report) {
     check::LocationDirectory dir;
     if (!f.locations.empty()) {
         auto text = read_file(f.locations);
@@ -246,11 +253,11 @@ resolver::Status read_lab_log(const Cli& f, check::CheckReport& report) {
         std::count_if(report.results.begin(), report.results.end(),
                       [](const check::CaseResult& r) { return r.asked && !r.observation.error; }));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    auto records = check::read_log(f.lab_log);
+    auto records = check::read_log(f.lab_log, offset);
     while (check::count_matches(report, records) < asked &&
            std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        records = check::read_log(f.lab_log);
+        records = check::read_log(f.lab_log, offset);
     }
     check::apply_lab_log(report, records, dir);
     return resolver::ok();
@@ -286,9 +293,11 @@ int run_check_file(const Cli& f, session::ProbeSession& session,
     if (!cases) {
         return usage_error(f.check_file + ": " + cases.error().detail);
     }
+    // Lines the lab logged before this run are not this run's: read only what follows.
+    const auto offset = f.lab_log.empty() ? 0 : check::log_offset(f.lab_log);
     auto report = check::run_check(session, targets, *cases, q, pcap);
     if (!f.lab_log.empty()) {
-        if (auto st = read_lab_log(f, report); !st) {
+        if (auto st = read_lab_log(f, offset, report); !st) {
             return usage_error(st.error().detail);
         }
     }
@@ -310,7 +319,8 @@ void add_cli(CLI::App& app, Cli& f) {
     app.add_option("--pcap-in", f.pcap_in, "Replay the questions of the queries in a pcap")
         ->check(CLI::ExistingFile);
     app.add_option("--ignore", f.ignore, "Fields not to compare (e.g. flags.aa, edns, additional)")
-        ->delimiter(',');
+        ->delimiter(',')
+        ->allow_extra_args(false);
     app.add_flag("--strict", f.strict,
                  "Every field is a difference (no 'equivalent': AA, RA, authority, additional, "
                  "EDNS differences make answers differ)");
