@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -25,6 +26,12 @@ namespace {
 constexpr int kExitFail = 1;
 constexpr int kExitCannotRun = 2;
 constexpr const char* kDefaultReadyFile = "/tmp/dnslab.ready"; // docs/selftest.md
+
+// Where a lab started as the docs say leaves its ready file; DNSLAB_READY_FILE moves it.
+std::string default_ready_file() {
+    const char* env = std::getenv("DNSLAB_READY_FILE");
+    return env != nullptr && *env != '\0' ? env : kDefaultReadyFile;
+}
 
 std::string join(const std::vector<std::string>& v) {
     std::string s;
@@ -262,7 +269,7 @@ int run_cli(Cli& cli) {
     const bool gateway_given =
         !o.doh.empty() || !o.dot.empty() || !o.ipv4.empty() || !o.ipv6.empty();
     if (o.lab_ready.empty() && o.lab_host.empty() && !gateway_given) {
-        o.lab_ready = kDefaultReadyFile; // where README/docs start the lab resolver
+        o.lab_ready = default_ready_file(); // where README/docs start the lab resolver
         if (::access(o.lab_ready.c_str(), R_OK) != 0) {
             std::cerr << how_to_run("dnslab-selftest");
             return kExitCannotRun;

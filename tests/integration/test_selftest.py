@@ -16,6 +16,7 @@ import time
 import unittest
 
 import harness
+from test_probe import start_peer  # peers without a ready file (dnsdist, Unbound)
 
 PROBE = harness.PROBE
 SCHEMA = os.path.join(harness.ROOT, "fixtures/selftest/report.schema.json")
@@ -204,6 +205,14 @@ class SelftestTest(unittest.TestCase):
         validate(packed, schema)
         self.assertEqual(packed, report)
         self.assertIn("| PASS | `tls.dot`", md)
+        # Per check: rcode, answer and the reason in words; no raw JSON anywhere.
+        self.assertIn("| PASS | `reachability.udp4` Reachability over udp4 | NOERROR | 192.0.2.10 | "
+                      "answered NOERROR in", md)
+        self.assertIn("| PASS | `features.tcp-fallback` Large answer: TC over UDP, then TCP | NOERROR | "
+                      "40 TXT records over TCP, TC over UDP |", md)
+        self.assertNotIn("```json", md)
+        self.assertNotIn('{"', md)
+        self.assertIn(f"Attach {bundle} to the ticket", p.stdout)
         # The validator itself must be able to fail.
         broken = dict(packed, profile="office")
         with self.assertRaises(AssertionError):
@@ -265,6 +274,9 @@ class SelftestTest(unittest.TestCase):
         self.assertNotIn("dot", checks["policy.malware.testcategory.com"]["data"]["outcomes"])
         self.assertEqual(checks["features.tcp-fallback"]["verdict"], "pass")
         self.assertLess(elapsed, 15, "a dead transport stalled the self-test")
+        # The verdict names what failed; the end says what to attach.
+        self.assertIn("Verdict: PROBLEMS FOUND in reachability.dot, tls.dot (see the FAIL lines)", p.stdout)
+        self.assertIn("Attach " + os.path.join(self.tmp, "dead.tar.gz") + " to the ticket", p.stdout)
 
     def test_redaction(self):
         _, report, bundle, _ = self.run_lab("redacted", "--redact", expect_rc=0)
@@ -319,14 +331,70 @@ class SelftestTest(unittest.TestCase):
         lines = json.loads(d.stdout)["differences"]
         self.assertTrue(any(l.startswith("tls.dot: pass -> fail") for l in lines), lines)
         self.assertTrue(any(l.startswith("reachability.dot: pass -> fail") for l in lines), lines)
+        checks = {c["check"]: c for c in json.loads(d.stdout)["checks"]}
+        self.assertTrue(checks["tls.dot"]["before"].startswith("pass: TLSv1"), checks["tls.dot"])
+        self.assertTrue(checks["tls.dot"]["after"].startswith("fail: certificate chain"))
+        # For people: a table check / before / after, short lines, no JSON.
+        t = subprocess.run([PROBE, "selftest", "diff", a, b], capture_output=True, text=True, timeout=20)
+        self.assertEqual(t.returncode, 1)
+        rows = t.stdout.splitlines()
+        self.assertTrue(any(re.match(r"^check\s+before\s+after$", r) for r in rows), t.stdout)
+        self.assertTrue(any(re.match(r"^tls\.dot\s+pass: TLSv1.*\s+fail: certificate chain", r) for r in rows),
+                        t.stdout)
+        self.assertTrue(all(len(r) < 200 for r in rows), t.stdout)
+        self.assertNotIn("{", t.stdout)
 
     def test_cannot_run_exits_2(self):
         p = selftest("--lab", os.path.join(self.tmp, "no-such-ready"), "--out", os.path.join(self.tmp, "x"))
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        self.assertIn("ready file", p.stderr)
+        self.assertIn("ready file", p.stderr)  # named explicitly: the file is the problem
         p = subprocess.run([PROBE, "selftest", "diff", self.resolv_conf, self.resolv_conf],
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(p.returncode, 2)
+
+    def test_name_checks_switch_off(self):
+        _, report, _, _ = self.run_lab("off", "--large-name", "", "--error-name", "", "--signed-name", "",
+                                       expect_rc=0)
+        checks = by_id(report)
+        self.assertEqual(checks["features.tcp-fallback"]["verdict"], "skipped")
+        self.assertEqual(checks["features.tcp-fallback"]["detail"], "switched off (--large-name '')")
+        self.assertEqual(checks["features.ede"]["verdict"], "skipped")
+        self.assertEqual(checks["features.ede"]["detail"], "switched off (--error-name '')")
+        self.assertEqual(checks["features.dnssec-ad"]["verdict"], "skipped")
+
+    def test_no_arguments_without_a_ready_file_says_how_to_run(self):
+        env = dict(os.environ, DNSLAB_READY_FILE=os.path.join(self.tmp, "no-lab-here.ready"))
+        p = subprocess.run([PROBE, "selftest"], capture_output=True, text=True, timeout=20, env=env,
+                           cwd=self.tmp)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("dnslab-selftest --location SUB", p.stderr)
+        self.assertIn("https://SUB.cloudflare-gateway.com/dns-query", p.stderr)
+        self.assertIn("SUB.cloudflare-gateway.com (DoT)", p.stderr)
+        self.assertNotIn("cannot read lab ready file", p.stderr)
+        self.assertEqual(os.listdir(self.tmp).count("dnslab-selftest"), 0)  # nothing written
+
+    def test_plain_dns_answered_by_another_resolver_is_a_fail(self):
+        # Unbound on the plain DNS path, forwarding to the lab: same answers, but its own
+        # identity. DoT and DoH still reach the lab (its CA): plain DNS is intercepted.
+        def unbound(port):
+            conf = os.path.join(self.tmp, "unbound-ident.conf")
+            with open(conf, "w") as f:
+                f.write(UNBOUND_IDENTITY_CONF.format(port=port, tmp=self.tmp, lab=self.lab.addr("udp")[1]))
+            return ["unbound", "-d", "-c", conf], port
+
+        peer, port = start_peer(unbound, self.tmp)
+        try:
+            p, report, _, _ = self.run_lab("identity", "--ipv4", f"127.0.0.1:{port}", expect_rc=1)
+        finally:
+            peer.stop()
+        checks = by_id(report)
+        ident = checks["interception.identity"]
+        self.assertEqual(ident["verdict"], "fail", ident)  # never a mere warning
+        self.assertEqual(ident["data"]["identity"]["udp4"], ['"resolver-on-the-path"'])
+        self.assertEqual(ident["data"]["identity"]["dot"], ['"dnslab"'])
+        self.assertIn("intercepted or redirected", ident["detail"])
+        self.assertEqual(checks["interception.answers"]["verdict"], "pass")
+        self.assertIn("Verdict: PROBLEMS FOUND in interception.identity", p.stdout)
 
     def test_wrapper_script_passes_through(self):
         wrapper = os.path.join(harness.ROOT, "probes/selftest/dnslab-selftest")
@@ -338,6 +406,114 @@ class SelftestTest(unittest.TestCase):
         self.assertEqual(json.loads(p.stdout)["schema"], "dnslab.selftest.v1")
         self.assertEqual(p.stderr, "")  # --quiet: no progress line
         self.assertTrue(os.path.exists(out + ".tar.gz"))
+
+
+UNBOUND_IDENTITY_CONF = """server:
+  interface: 127.0.0.1@{port}
+  port: {port}
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "{tmp}"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  module-config: "iterator"
+  do-not-query-localhost: no
+  hide-identity: no
+  identity: "resolver-on-the-path"
+forward-zone:
+  name: "."
+  forward-addr: 127.0.0.1@{lab}
+"""
+
+# A lab whose zones hold nothing but the reach name: none of the optional names (the large
+# TXT answer, the error name, the category test names) is served.
+BARE_ZONE = """$ORIGIN example.com.
+$TTL 300
+@ IN SOA ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300
+@ IN NS ns1.example.com.
+ns1 IN A 192.0.2.53
+www IN A 192.0.2.10
+"""
+
+# Gateway's answer to a source address that is no location's: REFUSED, for every name.
+DNSDIST_REFUSE_CONF = """setSecurityPollSuffix("")
+setLocal("127.0.0.1:{port}")
+addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
+"""
+
+
+class SelftestFalseVerdicts(unittest.TestCase):
+    """Issue 13: no false FAIL on a lab without the optional names, no false PASS from a
+    resolver that refuses."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dnslab-selftest-verdicts-")
+        zones = os.path.join(cls.tmp, "zones")
+        os.makedirs(zones)
+        with open(os.path.join(zones, "example.com.zone"), "w") as f:
+            f.write(BARE_ZONE)
+        cls.lab = harness.Resolver(listen=("dns://127.0.0.1:0", "tls://127.0.0.1:0",
+                                           "https://127.0.0.1:0/dns-query"),
+                                   upstream=("fixture:" + zones,))
+        cls.resolv_conf = os.path.join(cls.tmp, "resolv.conf")
+        with open(cls.resolv_conf, "w") as f:
+            f.write("nameserver 198.18.0.77\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_selftest(self, name, *args):
+        out = os.path.join(self.tmp, name)
+        p = selftest(*args, "--out", out, "--resolv-conf", self.resolv_conf, "--no-color", "--timeout", "1500")
+        with open(os.path.join(out, "report.json")) as f:
+            return p, by_id(json.load(f))
+
+    def test_names_the_lab_does_not_serve_are_skipped(self):
+        p, checks = self.run_selftest("bare", "--lab", self.lab.ready)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        tcp = checks["features.tcp-fallback"]
+        self.assertEqual(tcp["verdict"], "skipped", tcp)
+        self.assertTrue(tcp["detail"].startswith("big.example.com is not served by this resolver (NXDOMAIN)"),
+                        tcp)
+        ede = checks["features.ede"]
+        self.assertEqual(ede["verdict"], "skipped", ede)
+        self.assertTrue(ede["detail"].startswith("servfail.example.com is not served by this resolver "
+                                                 "(NXDOMAIN)"), ede)
+        for c in checks.values():
+            self.assertNotEqual(c["verdict"], "fail", c)
+        self.assertIn("Verdict: OK", p.stdout)
+
+    def test_refusing_resolver_is_a_failure_with_the_explanation(self):
+        def dnsdist(port):
+            conf = os.path.join(self.tmp, "dnsdist-refuse.conf")
+            with open(conf, "w") as f:
+                f.write(DNSDIST_REFUSE_CONF.format(port=port))
+            return ["dnsdist", "--supervised", "--disable-syslog", "-C", conf], port
+
+        peer, port = start_peer(dnsdist, self.tmp)
+        try:
+            p, checks = self.run_selftest("refused", "--ipv4", f"127.0.0.1:{port}")
+        finally:
+            peer.stop()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        for e in ("udp4", "tcp4"):
+            c = checks["reachability." + e]
+            self.assertEqual(c["verdict"], "fail", c)
+            self.assertEqual(c["data"]["rcode"], "REFUSED")
+            self.assertIn("this source IP is not a Gateway location?", c["detail"])
+        malware = checks["policy.malware.testcategory.com"]
+        self.assertEqual(malware["data"]["classification"], "refused", malware)
+        self.assertEqual(malware["detail"], "resolver refused (not a Gateway location?) on udp4, tcp4")
+        self.assertNotIn("blocked", malware["detail"])
+        # Nothing is judged against a resolver that refused: no false interception.
+        self.assertEqual(checks["interception.answers"]["verdict"], "skipped")
+        self.assertIn("Verdict: PROBLEMS FOUND in reachability.udp4, reachability.tcp4", p.stdout)
 
 
 # The sample Gateway export (fixtures/policy/README.md): rule 100 allows the corporate list
