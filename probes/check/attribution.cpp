@@ -28,7 +28,9 @@ std::string str(const json& j, const char* key) {
 
 std::uint64_t num(const json& j, const char* key) {
     auto it = j.find(key);
-    return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+    return it != j.end() && it->is_number_integer() && it->get<std::int64_t>() >= 0
+               ? it->get<std::uint64_t>()
+               : 0;
 }
 
 std::string bare_name(std::string name) {

@@ -77,7 +77,14 @@ public:
         end_list();
         gap();
     }
-    std::string str() const { return out_.str(); }
+    // The text, ending in exactly one newline.
+    std::string str() const {
+        std::string s = out_.str();
+        while (s.size() >= 2 && s[s.size() - 1] == '\n' && s[s.size() - 2] == '\n') {
+            s.pop_back();
+        }
+        return s;
+    }
 
 private:
     void end_list() {

@@ -194,6 +194,114 @@ TEST_CASE("targets are grouped into agreement classes with a verdict") {
     CHECK(compare_all({failed, failed}, rrtype::A, {}).verdict == "all-failed");
 }
 
+TEST_CASE("agreement classes are sorted largest first, whatever the input order") {
+    // The reference the others are described against is the majority (docs/probe.md),
+    // even when a minority target is given first.
+    auto ok = answer("ads.example");
+    ok.answer = {a_rr("ads.example", 300, ipv4(192, 0, 2, 1))};
+    auto sink = answer("ads.example");
+    sink.answer = {a_rr("ads.example", 60, ipv4(0, 0, 0, 0))};
+    auto c = compare_all(
+        {obs(ok, "upstream"), obs(sink, "lab-udp"), obs(sink, "lab-tcp"), obs(sink, "lab-tls")},
+        rrtype::A, {});
+    REQUIRE(c.classes.size() == 2);
+    CHECK(c.classes[0].members == std::vector<std::size_t>{1, 2, 3});
+    CHECK(c.classes[0].labels == std::vector<std::string>{"sinkhole"});
+    CHECK(c.classes[1].members == std::vector<std::size_t>{0});
+    REQUIRE(c.differences.size() == 1);
+    CHECK(c.differences[0].a == "ads.example. IN A 0.0.0.0"); // class 1 is the sinkhole
+    CHECK(c.differences[0].b == "ads.example. IN A 192.0.2.1");
+}
+
+TEST_CASE("answers that differ only in AA, RA, authority or additional are equivalent") {
+    auto auth = answer("www.example");
+    auth.flags = kFlagQr | kFlagAa | kFlagRd;
+    auth.answer = {a_rr("www.example", 300, ipv4(192, 0, 2, 80))};
+    auth.authority = {ResourceRecord{*Name::from_text("example"), rrtype::NS, rrclass::IN, 300,
+                                     Name::from_text("ns1.example")->wire()}};
+    auth.additional = {a_rr("ns1.example", 300, ipv4(127, 0, 0, 1))};
+    auto rec = answer("www.example"); // qr rd ra
+    rec.answer = {a_rr("www.example", 300, ipv4(192, 0, 2, 80))};
+    const std::vector<Observation> both{obs(auth, "authoritative"), obs(rec, "recursive")};
+    auto c = compare_all(both, rrtype::A, {});
+    CHECK(c.level == "equivalent");
+    CHECK(c.verdict == "agree");
+    REQUIRE(c.classes.size() == 1);
+    const std::vector<std::string> want{
+        "additional differs: ns1.example. IN A 127.0.0.1 (authoritative) vs (empty) (recursive)",
+        "authority differs: example. IN NS ns1.example. (authoritative) vs (empty) (recursive)",
+        "flags.aa differs: set (authoritative) vs clear (recursive)",
+        "flags.ra differs: clear (authoritative) vs set (recursive)"};
+    CHECK(c.notes == want);
+    CHECK(compare_all({obs(rec, "a"), obs(rec, "b")}, rrtype::A, {}).level == "identical");
+    SUBCASE("--strict compares field by field") {
+        CompareOptions strict;
+        strict.strict = true;
+        auto s = compare_all(both, rrtype::A, strict);
+        CHECK(s.level == "differ");
+        REQUIRE(s.differences.size() == 1);
+        CHECK(s.differences[0].field == "flags.aa");
+        strict.ignore = {"flags", "authority", "additional"};
+        CHECK(compare_all(both, rrtype::A, strict).level == "identical");
+    }
+    SUBCASE("rcode, answer, EDE, TC and AD still differ") {
+        auto other = rec;
+        other.set_flag(kFlagAd, true);
+        CHECK(compare_all({obs(auth, "a"), obs(other, "b")}, rrtype::A, {}).level == "differ");
+        other = rec;
+        other.add_ede(18, "prohibited");
+        auto d = compare_all({obs(auth, "a"), obs(other, "b")}, rrtype::A, {});
+        REQUIRE(d.differences.size() == 1);
+        CHECK(d.differences[0].field == "ede");
+        other = rec;
+        other.answer[0].rdata = ipv4(192, 0, 2, 81);
+        CHECK(
+            compare_all({obs(auth, "a"), obs(other, "b")}, rrtype::A, {}).differences.at(0).field ==
+            "answer");
+    }
+    SUBCASE("a TTL gap beyond the tolerance makes them equivalent, not identical") {
+        auto aged = rec;
+        aged.answer[0].ttl = 120;
+        auto e = compare_all({obs(rec, "a"), obs(aged, "b")}, rrtype::A, {});
+        CHECK(e.level == "equivalent");
+        REQUIRE(e.notes.size() == 1);
+        CHECK(e.notes[0].find("cache-aged") != std::string::npos);
+    }
+}
+
+TEST_CASE("a truncated answer is labelled truncated and differs in TC, not in the answer") {
+    auto full = answer("big.example", rrtype::TXT);
+    full.answer = {ResourceRecord{*Name::from_text("big.example"), rrtype::TXT, rrclass::IN, 60,
+                                  std::string("\x03"
+                                              "abc",
+                                              4)}};
+    auto cut = answer("big.example", rrtype::TXT);
+    cut.set_flag(kFlagTc, true);
+    const auto o = obs(cut, "udp");
+    CHECK(sinkhole_labels(o, rrtype::TXT) == std::vector<std::string>{"truncated"});
+    CHECK_FALSE(is_block(sinkhole_labels(o, rrtype::TXT)));
+    auto c = compare_all({obs(full, "tcp"), o}, rrtype::TXT, {});
+    REQUIRE(c.differences.size() == 1);
+    CHECK(c.differences[0].field == "flags.tc");
+    CHECK(c.verdict_detail == "answered by tcp; truncated (TC) from udp");
+}
+
+TEST_CASE("REFUSED with EDE 20 is not authoritative, not a block; SERVFAIL is no answer") {
+    auto na = answer("outside.example");
+    na.set_rcode(rcode::Refused);
+    na.add_ede(20, "");
+    auto refused = answer("outside.example");
+    refused.set_rcode(rcode::Refused);
+    auto fail = answer("outside.example");
+    fail.set_rcode(rcode::ServFail);
+    CHECK(sinkhole_labels(obs(na, "auth"), rrtype::A) ==
+          std::vector<std::string>{"not-authoritative"});
+    CHECK_FALSE(is_block(sinkhole_labels(obs(na, "auth"), rrtype::A)));
+    CHECK(is_block(sinkhole_labels(obs(refused, "gw"), rrtype::A)));
+    auto c = compare_all({obs(na, "auth"), obs(refused, "gw"), obs(fail, "rec")}, rrtype::A, {});
+    CHECK(c.verdict_detail == "blocked (refused) by gw; REFUSED from auth; SERVFAIL from rec");
+}
+
 TEST_CASE("DoH HTTP status and content type are compared between DoH targets only") {
     Observation a, b, c;
     a.doh = b.doh = true;

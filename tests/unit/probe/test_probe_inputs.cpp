@@ -47,6 +47,50 @@ TEST_CASE("--host uses standard ports, one port, or a port per transport") {
     CHECK_FALSE(common::parse_host("127.0.0.1:quic=3"));
 }
 
+TEST_CASE("a bare address is plain DNS over UDP and TCP, as dig @IP asks") {
+    auto v4 = common::parse_target("127.0.0.1:5353");
+    REQUIRE(v4);
+    REQUIRE(v4->size() == 2);
+    CHECK(v4->at(0).name == "udp@127.0.0.1:5353");
+    CHECK(v4->at(0).url.to_string() == "udp://127.0.0.1:5353");
+    CHECK(v4->at(1).transport == "tcp");
+    auto v6 = common::parse_target("[::1]:5300");
+    REQUIRE(v6);
+    CHECK(v6->at(1).url.to_string() == "tcp://[::1]:5300");
+    auto plain = common::parse_target("192.0.2.1");
+    REQUIRE(plain);
+    CHECK(plain->at(0).url.port == 53);
+    auto named = common::parse_target("unbound=127.0.0.1:5301");
+    REQUIRE(named);
+    CHECK(named->at(0).name == "unbound-udp");
+    CHECK_FALSE(common::parse_target("127.0.0.1:0"));
+    CHECK_FALSE(common::parse_target("example.com:53")); // names are not addresses
+}
+
+TEST_CASE("dig words: @server, +short, name and type") {
+    auto w = common::parse_dig_words(
+        {"@127.0.0.1", "www.example.com", "AAAA", "+short", "@tls://127.0.0.1:853"});
+    REQUIRE(w);
+    CHECK(w->qname == "www.example.com");
+    CHECK(w->qtype == "AAAA");
+    CHECK(w->short_answers);
+    CHECK(w->servers == std::vector<std::string>{"127.0.0.1", "tls://127.0.0.1:853"});
+    CHECK_FALSE(common::parse_dig_words({"@"}));
+    auto bad = common::parse_dig_words({"x", "+trace"});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().detail.find("+short") != std::string::npos);
+    CHECK_FALSE(common::parse_dig_words({"a", "A", "extra"}));
+}
+
+TEST_CASE("--source goes on the plain DNS targets only") {
+    auto t = common::parse_target("lab://127.0.0.1?udp=1&tcp=2&tls=3");
+    REQUIRE(t);
+    common::finalize_targets(*t, "", {}, "127.0.1.5");
+    CHECK(t->at(0).url.param("source") == "127.0.1.5");
+    CHECK(t->at(1).url.param("source") == "127.0.1.5");
+    CHECK(t->at(2).url.param("source").empty());
+}
+
 TEST_CASE("target files take names, comments and report the bad line") {
     auto t = common::parse_targets_file(
         "# lab\nlab=udp://127.0.0.1:53\n\nhttps://127.0.0.1:443/q?method=get # doh\n");
@@ -192,6 +236,12 @@ headers = { "CF-Authorization" = "t" }
         check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"nope\"\n")); // unknown outcome
     CHECK_FALSE(check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"allowed\"\ntypo = 1\n"));
     CHECK_FALSE(check::parse_cases("[[case]\n"));
+    auto src = check::parse_cases(
+        "[[case]]\nname = \"x\"\nexpect = \"blocked-any\"\nsource = \"127.0.1.5\"\n");
+    REQUIRE(src);
+    CHECK(src->at(0).source == "127.0.1.5");
+    CHECK_FALSE(
+        check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"allowed\"\nsource = \"lan\"\n"));
 }
 
 TEST_CASE("named outcomes are judged from the answer shape") {
@@ -200,6 +250,15 @@ TEST_CASE("named outcomes are judged from the answer shape") {
     c.outcome = "blocked";
     CHECK(check::evaluate(c, a_answer({"0.0.0.0"})).empty());
     CHECK(check::evaluate(c, a_answer({}, rcode::Refused)).empty());
+    CHECK_FALSE(check::evaluate(c, a_answer({"192.0.2.1"})).empty());
+    // `blocked` is the block answer without the block page; the page is its own outcome.
+    auto page = check::evaluate(c, a_answer({"162.159.36.12", "162.159.46.12"}));
+    REQUIRE(page.size() == 1);
+    CHECK(page[0] == "expected a block without the block page, got the block page "
+                     "{162.159.36.12 162.159.46.12}");
+    c.outcome = "blocked-any";
+    CHECK(check::evaluate(c, a_answer({"162.159.36.12", "162.159.46.12"})).empty());
+    CHECK(check::evaluate(c, a_answer({"0.0.0.0"})).empty());
     CHECK_FALSE(check::evaluate(c, a_answer({"192.0.2.1"})).empty());
     c.outcome = "blockpage";
     CHECK(check::evaluate(c, a_answer({"162.159.36.12", "162.159.46.12"})).empty());

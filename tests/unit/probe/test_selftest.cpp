@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -157,10 +158,12 @@ TEST_SUITE("probe.selftest") {
     }
 
     TEST_CASE("endpoints from a lab ready file, overrides and profiles") {
-        char path[] = "/tmp/dnslab-selftest-ready-XXXXXX";
-        const int fd = mkstemp(path);
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "dnslab-selftest-ready-XXXXXX").string();
+        const int fd = mkstemp(tmpl.data());
         REQUIRE(fd >= 0);
         close(fd);
+        const char* path = tmpl.c_str();
         {
             std::ofstream f(path);
             f << "udp://127.0.0.1:5300\ntcp://127.0.0.1:5300\ndns://[::1]:5301\ntls://"
@@ -202,6 +205,86 @@ TEST_SUITE("probe.selftest") {
         CHECK_FALSE(st::build_endpoints(bad));
         st::Options none;
         CHECK_FALSE(st::build_endpoints(none));
+    }
+
+    TEST_CASE("plain DNS answered by another resolver than DoT/DoH is a failure") {
+        // The interception check must fail here, not warn (issue 16).
+        auto c = st::judge_identity({{"udp4", {"\"middlebox\""}},
+                                     {"tcp4", {"\"middlebox\""}},
+                                     {"dot", {"\"dnslab\""}},
+                                     {"doh-h2", {"\"dnslab\""}}});
+        CHECK(c.verdict == st::Verdict::Fail);
+        CHECK(c.detail.find("intercepted or redirected") != std::string::npos);
+        CHECK(c.answer == "\"dnslab\"; \"middlebox\"");
+        // The same identity everywhere passes; one transport silent is worth a look.
+        CHECK(st::judge_identity({{"udp4", {"\"a\""}}, {"dot", {"\"a\""}}}).verdict ==
+              st::Verdict::Pass);
+        CHECK(st::judge_identity({{"udp4", {"\"a\""}}, {"dot", {"\"a\""}}, {"tcp4", {}}}).verdict ==
+              st::Verdict::Warn);
+        // Two plain identities with nothing encrypted to compare: a warning, not a fail.
+        CHECK(st::judge_identity({{"udp4", {"\"a\""}}, {"udp6", {"\"b\""}}}).verdict ==
+              st::Verdict::Warn);
+        CHECK(st::judge_identity({}).verdict == st::Verdict::Skipped);
+    }
+
+    TEST_CASE("REFUSED is never a reachability pass") {
+        auto refused = st::judge_reachability("udp4", answer_a({}, 5), 0, 0.4);
+        CHECK(refused.verdict == st::Verdict::Fail);
+        CHECK(refused.detail.find("this source IP is not a Gateway location?") !=
+              std::string::npos);
+        CHECK(refused.rcode == "REFUSED");
+        auto ok = st::judge_reachability("udp4", answer_a({"192.0.2.10"}), 0, 0.4);
+        CHECK(ok.verdict == st::Verdict::Pass);
+        CHECK(ok.answer == "192.0.2.10");
+        CHECK(st::judge_reachability("udp4", answer_a({}, 2), 0, 0.4).verdict ==
+              st::Verdict::Pass); // SERVFAIL: the resolver is there and answers
+        probes::compare::Observation dead;
+        dead.error = "timed out";
+        CHECK(st::judge_reachability("dot", dead, 0, 0).verdict == st::Verdict::Fail);
+    }
+
+    TEST_CASE("--location fills the Gateway endpoints; '' keeps a name check off") {
+        st::Options o;
+        o.location = "abc123";
+        st::apply_location(o);
+        CHECK(o.doh == "https://abc123.cloudflare-gateway.com/dns-query");
+        CHECK(o.dot == "abc123.cloudflare-gateway.com");
+        CHECK(st::profile_of(o) == "gateway");
+        o.large_name = "";
+        st::apply_profile_defaults(o);
+        CHECK(o.large_name == std::optional<std::string>(""));
+        CHECK(o.error_name == std::optional<std::string>("dnssec-failed.org"));
+        st::Options lab;
+        lab.lab_ready = "x";
+        st::apply_profile_defaults(lab);
+        CHECK(lab.large_name == std::optional<std::string>("big.example.com"));
+        CHECK_FALSE(lab.signed_name);
+        st::Options given;
+        given.location = "abc123";
+        given.doh = "https://other.example/dns-query";
+        st::apply_location(given);
+        CHECK(given.doh == "https://other.example/dns-query");
+        const auto help = st::how_to_run("dnslab-selftest");
+        CHECK(help.find("dnslab-selftest --location SUB") != std::string::npos);
+        CHECK(help.find("https://SUB.cloudflare-gateway.com/dns-query") != std::string::npos);
+    }
+
+    TEST_CASE("diff rows say what each check was before and after") {
+        st::Report r;
+        r.profile = "lab";
+        r.checks.push_back({"tls.dot", "tls", "TLS", st::Verdict::Pass, "TLSv1.3, issuer CN=a"});
+        const auto a = st::to_json(r, false);
+        r.checks[0].verdict = st::Verdict::Fail;
+        r.checks[0].detail = "certificate not trusted";
+        const auto b = st::to_json(r, false);
+        auto rows = st::diff_rows(a, b);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].check == "tls.dot");
+        CHECK(rows[0].before == "pass: TLSv1.3, issuer CN=a");
+        CHECK(rows[0].after == "fail: certificate not trusted");
+        const auto text = probes::report::render_text(st::diff_document(a, b, "A", "B"), {});
+        CHECK(text.find("check    before                      after") != std::string::npos);
+        CHECK(text.find("1 differences") != std::string::npos);
     }
 
     TEST_CASE("HTTP Date parsing for the clock hint") {
