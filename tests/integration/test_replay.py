@@ -54,7 +54,12 @@ class Replay(unittest.TestCase):
             self.assertEqual(r["lab"]["PolicyID"], "c7a10000-0000-4000-8000-000000000001")
 
     def test_fixed_variant_disagrees_where_the_fix_changes_behaviour(self):
-        p = replay(LOG, os.path.join(SCEN, "fixed"), "--json")
+        junit = os.path.join(self.tmp, "replay.xml")
+        p = replay(LOG, os.path.join(SCEN, "fixed"), "--json", "--junit", junit)
+        with open(junit) as f:
+            xml = f.read()
+        self.assertIn('<testsuite name="dnslab-probe.replay" tests="8" failures="3">', xml)
+        self.assertIn('name="line 2: app.partner.example A over udp at HQ"', xml)
         self.assertEqual(p.returncode, 1, p.stderr)
         rep = json.loads(p.stdout)
         bad = [r for r in rep["records"] if not r["agree"]]

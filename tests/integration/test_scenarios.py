@@ -44,6 +44,12 @@ def one_line(test, report, name):
 
 
 class ShippedScenarios(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-scen-shipped-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def assert_reactions(self, rep, want):
         """want: name -> (RCode, EDEErrors, text in LabUpstreamError or None for no error)."""
         for name, (rcode, ede, text) in want.items():
@@ -81,8 +87,21 @@ class ShippedScenarios(unittest.TestCase):
                     self.assertGreaterEqual({r["transport"] for r in rep["check"]["results"]}, {"udp", "tcp", "tls"})
 
     def test_doh_only_block_decisions_per_transport(self):
-        rc, rep, _ = run_json(os.path.join(SCEN, "doh-only-block"))
+        junit = os.path.join(self.tmp, "doh-only-block.xml")
+        rc, rep, _ = run_json(os.path.join(SCEN, "doh-only-block"), "--junit", junit)
         self.assertEqual(rc, 0)
+        # One JUnit test case per case and target, none failing.
+        with open(junit) as f:
+            xml = f.read()
+        self.assertIn('<testsuite name="dnslab-probe.scenario.doh-only-block" tests="7" failures="0">', xml)
+        self.assertIn('<testcase classname="HQ over UDP/TCP/DoT still resolves" name="lab-udp">', xml)
+        # Where the lab put each case: the HQ network for plain DNS, the path for DoH.
+        loc = {(r["case"], r["transport"]): r["location"] for r in rep["check"]["results"]}
+        udp = loc[("HQ over UDP/TCP/DoT still resolves", "udp")]
+        self.assertEqual(udp["attributed"]["location"], "HQ")
+        self.assertEqual(udp["attributed"]["reason"], "src-network:127.0.0.0/8")
+        roaming = loc[("roaming laptop (DoH subdomain) is blocked", "https-post")]
+        self.assertEqual(roaming["attributed"]["reason"], "doh-path:r0am1ng3d4")
         by_proto = {}
         for r in lab_lines(rep, "app.partner.example"):
             by_proto.setdefault(r["Protocol"], set()).add(r["ResolverDecision"])
@@ -214,6 +233,24 @@ class RunnerBehaviour(unittest.TestCase):
         p = probe("scenario", "run", d, "--transports", "udp", "--no-color")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("FAIL", p.stdout)
+
+    def test_a_location_plain_dns_cannot_carry_fails_the_case(self):
+        # doh-only-block's HQ owns 127.0.0.0/8: a plain DNS query from the lab's loopback is
+        # HQ's whatever EDNS 65011 says, so "the roaming location over UDP" cannot be tested
+        # that way. The case used to pass (allowed at HQ looked like allowed at Roaming).
+        d = os.path.join(self.tmp, "roaming-udp")
+        shutil.copytree(os.path.join(SCEN, "doh-only-block"), d)
+        with open(os.path.join(d, "expect.toml"), "w") as f:
+            f.write('[[case]]\nid = "roaming over udp"\nname = "app.partner.example"\ntransports = ["udp", "tls"]\n'
+                    'location = "r0am1ng3d4"\nexpect = "allowed"\n')
+        p = probe("scenario", "run", d, "--no-color")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("FAIL  roaming over udp  [lab-udp]", p.stdout)
+        self.assertIn("cannot set this location over udp: the lab attributed the query to HQ "
+                      "(src-network:127.0.0.0/8)", p.stdout)
+        # DoT carries it (EDNS 65011): applied, and the case is judged on Roaming's answer.
+        self.assertIn("PASS  roaming over udp  [lab-tls]", p.stdout)
+        self.assertIn("lab location: Roaming (edns-65011:r0am1ng3d4)", p.stdout)
 
     def test_cannot_run_exits_2_and_leaves_nothing_running(self):
         d = os.path.join(self.tmp, "broken")
