@@ -7,7 +7,10 @@
 #include <optional>
 #include <set>
 
+#include "resolver/net/transport.hpp"
+
 namespace probes::common {
+namespace net = resolver::net;
 namespace util = resolver::util;
 using resolver::Errc;
 using resolver::fail;
@@ -62,20 +65,21 @@ Result<std::vector<Target>> expand(const std::string& prefix, const std::string&
         }
     }
     const std::string h = host_part(host);
-    for (const char* kind : {"udp", "tcp", "tls", "https"}) {
+    for (const auto& row : net::kTransports) {
+        const std::string kind(row.name);
         auto it = ports.find(kind);
         if (it == ports.end()) {
             continue;
         }
-        const std::string base = std::string(kind) + "://" + h + ":" + it->second;
+        const std::string base = kind + "://" + h + ":" + it->second;
         resolver::Status st = resolver::ok();
-        if (std::string(kind) == "tls") {
-            st = add("tls", base + (tls_params.empty() ? "" : "?" + tls_params));
-        } else if (std::string(kind) == "https") {
+        if (row.transport == net::Transport::Tls) {
+            st = add(kind, base + (tls_params.empty() ? "" : "?" + tls_params));
+        } else if (row.transport == net::Transport::Https) {
+            // One target per DoH method (RFC 8484 §4.1 GET and POST, and the JSON API).
             for (const char* method : {"get", "post", "json"}) {
-                st = add(std::string("https-") + method,
-                         base + path + "?method=" + method +
-                             (tls_params.empty() ? "" : "&" + tls_params));
+                st = add(kind + "-" + method, base + path + "?method=" + method +
+                                                  (tls_params.empty() ? "" : "&" + tls_params));
                 if (!st) {
                     break;
                 }
@@ -91,6 +95,12 @@ Result<std::vector<Target>> expand(const std::string& prefix, const std::string&
         return fail(Errc::ConfigInvalid, "no transport ports given for " + host);
     }
     return out;
+}
+
+// A transport's own name (udp, tcp, tls, https): a port key of lab:// and --host.
+bool is_transport_name(std::string_view k) {
+    const auto t = net::transport_from_name(k);
+    return t && net::transport_name(*t) == k;
 }
 
 // "IP", "IP:PORT", "[V6]:PORT" or a bare IPv6 literal: (host, port), else nullopt.
@@ -122,9 +132,18 @@ std::optional<std::pair<std::string, std::uint16_t>> bare_address(const std::str
 
 } // namespace
 
+std::optional<net::Transport> kind_of(const util::Url& url) {
+    return net::transport_from_name(url.scheme);
+}
+
+bool plain_dns(const util::Url& url) {
+    const auto k = kind_of(url);
+    return k && !net::row(*k).encrypted;
+}
+
 std::string transport_of(const util::Url& url) {
-    if (url.scheme == "https") {
-        return "https-" + url.param("method", "post");
+    if (kind_of(url) == net::Transport::Https) {
+        return url.scheme + "-" + url.param("method", "post");
     }
     return url.scheme;
 }
@@ -143,9 +162,10 @@ Result<std::vector<Target>> parse_target(std::string_view spec_in) {
     if (auto bare = bare_address(spec)) {
         const auto& [host, port] = *bare;
         std::vector<Target> out;
-        for (const char* scheme : {"udp", "tcp"}) {
-            auto url = util::parse_url(std::string(scheme) + "://" + host_part(host) + ":" +
-                                       std::to_string(port));
+        for (const auto kind : {net::Transport::Udp, net::Transport::Tcp}) {
+            const std::string scheme(net::transport_name(kind));
+            auto url =
+                util::parse_url(scheme + "://" + host_part(host) + ":" + std::to_string(port));
             if (!url) {
                 return fail(Errc::ConfigInvalid,
                             "bad target '" + spec + "': " + url.error().detail);
@@ -168,7 +188,7 @@ Result<std::vector<Target>> parse_target(std::string_view spec_in) {
         }
         std::map<std::string, std::string> ports, extra;
         for (const auto& [k, v] : url->params) {
-            (k == "udp" || k == "tcp" || k == "tls" || k == "https" ? ports : extra)[k] = v;
+            (is_transport_name(k) ? ports : extra)[k] = v;
         }
         return expand(name, url->host, ports, extra);
     }
@@ -176,15 +196,15 @@ Result<std::vector<Target>> parse_target(std::string_view spec_in) {
     if (!url) {
         return fail(Errc::ConfigInvalid, "bad target '" + spec + "': " + url.error().detail);
     }
-    static constexpr std::string_view kSchemes[] = {"udp", "tcp", "tls", "https"};
-    if (std::find(std::begin(kSchemes), std::end(kSchemes), url->scheme) == std::end(kSchemes)) {
+    const auto kind = kind_of(*url);
+    if (!kind || url->scheme != net::transport_name(*kind)) {
         return fail(Errc::ConfigInvalid,
                     "bad target '" + spec + "': scheme must be udp, tcp, tls, https or lab");
     }
     if (!url->port) {
-        url->port = url->scheme == "tls" ? 853 : url->scheme == "https" ? 443 : 53;
+        url->port = net::row(*kind).default_port;
     }
-    if (url->scheme == "https" && url->path.empty()) {
+    if (kind == net::Transport::Https && url->path.empty()) {
         url->path = "/dns-query"; // RFC 8484 §4.1 template used by every public DoH service
     }
     Target t{name, *url, transport_of(*url)};
@@ -220,9 +240,12 @@ Result<std::vector<Target>> parse_host(std::string_view spec_in) {
     }
     std::map<std::string, std::string> ports;
     if (rest.empty()) {
-        ports = {{"udp", "53"}, {"tcp", "53"}, {"tls", "853"}, {"https", "443"}};
+        for (const auto& row : net::kTransports) {
+            ports[std::string(row.name)] = std::to_string(row.default_port);
+        }
     } else if (rest.find('=') == std::string::npos) {
-        ports = {{"udp", rest}, {"tcp", rest}};
+        ports = {{std::string(net::transport_name(net::Transport::Udp)), rest},
+                 {std::string(net::transport_name(net::Transport::Tcp)), rest}};
     } else {
         std::size_t pos = 0;
         while (pos <= rest.size()) {
@@ -231,8 +254,7 @@ Result<std::vector<Target>> parse_host(std::string_view spec_in) {
                 rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
             auto eq = item.find('=');
             const std::string key = item.substr(0, eq);
-            if (eq == std::string::npos ||
-                (key != "udp" && key != "tcp" && key != "tls" && key != "https")) {
+            if (eq == std::string::npos || !is_transport_name(key)) {
                 return fail(Errc::ConfigInvalid,
                             "bad --host port item '" + item + "' (udp=P,tcp=P,tls=P,https=P)");
             }
@@ -279,17 +301,18 @@ void finalize_targets(std::vector<Target>& targets, const std::string& ca_file,
                       const std::string& source) {
     std::map<std::string, int> seen;
     for (auto& t : targets) {
-        if ((t.url.scheme == "udp" || t.url.scheme == "tcp") && !source.empty()) {
+        const auto kind = kind_of(t.url);
+        if (plain_dns(t.url) && !source.empty()) {
             t.url.params.try_emplace("source", source);
         }
-        if (t.url.scheme == "udp" && t.url.params.count("tc") == 0) {
+        if (kind == net::Transport::Udp && t.url.params.count("tc") == 0) {
             t.url.params["tc"] = "keep";
         }
-        if ((t.url.scheme == "tls" || t.url.scheme == "https") && !ca_file.empty() &&
+        if (kind && net::row(*kind).encrypted && !ca_file.empty() &&
             t.url.params.count("ca") == 0) {
             t.url.params["ca"] = ca_file;
         }
-        if (t.url.scheme == "https") {
+        if (kind == net::Transport::Https) {
             // The probe wants HTTP errors as data (status, content type), not as a failure.
             t.url.params.try_emplace("errors", "exchange");
             for (const auto& [k, v] : headers) {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "resolver/core/result.hpp"
+#include "resolver/net/transport.hpp"
 #include "resolver/util/url.hpp"
 
 namespace probes::common {
@@ -15,6 +17,12 @@ struct Target {
     resolver::util::Url url;
     std::string transport; // udp, tcp, tls, https-get, https-post, https-json
 };
+
+/// The transport of a URL (its scheme, from the one table in resolver/net), nullopt for
+/// other schemes.
+std::optional<resolver::net::Transport> kind_of(const resolver::util::Url& url);
+/// Plain DNS (udp, tcp): the transports a `source=` address and EDNS 65011 apply to.
+bool plain_dns(const resolver::util::Url& url);
 
 /// Transport label of a URL: the scheme, or "https-" + the DoH method (default post).
 std::string transport_of(const resolver::util::Url& url);

@@ -361,9 +361,8 @@ int run_cli(const Cli& f) {
         return usage_error(headers.error().detail);
     }
     if (!f.source.empty() &&
-        std::any_of(targets->begin(), targets->end(), [](const common::Target& t) {
-            return t.url.scheme != "udp" && t.url.scheme != "tcp";
-        })) {
+        std::any_of(targets->begin(), targets->end(),
+                    [](const common::Target& t) { return !common::plain_dns(t.url); })) {
         std::cerr << "dnslab-probe: note: --source " << f.source
                   << " applies to the udp and tcp targets; tls and https targets are sent from "
                      "any address\n";

@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "resolver/net/transport.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace probes::replay {
@@ -37,16 +38,11 @@ std::string str(const json& j, const char* key) {
 
 std::string normalise_protocol(std::string p) {
     p = lower(p);
-    if (p == "doh" || p == "https" || p == "http") {
-        return "https";
+    if (p == "http") {
+        p = "https"; // some exports spell DoH's Protocol so
     }
-    if (p == "dot" || p == "tls") {
-        return "tls";
-    }
-    if (p == "tcp") {
-        return "tcp";
-    }
-    return "udp";
+    const auto t = resolver::net::transport_from_name(p);
+    return std::string(resolver::net::transport_name(t.value_or(resolver::net::Transport::Udp)));
 }
 
 std::vector<std::string> zone_origins(const fs::path& dir) {

@@ -12,11 +12,10 @@
 namespace probes::selftest {
 using resolver::Errc;
 using resolver::fail;
+namespace net = resolver::net;
 namespace util = resolver::util;
 
 namespace {
-
-constexpr std::uint16_t kDefaultDotPort = 853;
 
 std::string host_part(const std::string& host) {
     return util::is_ipv6_literal(host) ? "[" + host + "]" : host;
@@ -68,20 +67,33 @@ resolver::Result<common::Target> make_target(const std::string& id, const std::s
 
 using EndpointMap = std::map<std::string, common::Target>;
 
+// The plain DNS endpoints udp4/tcp4 (udp6/tcp6) for `host`; ids are the scheme plus family.
 resolver::Status add_do53(EndpointMap& m, const std::string& host, std::uint16_t port, bool udp,
                           bool tcp) {
     const std::string fam = util::is_ipv6_literal(host) ? "6" : "4";
     const std::string hp = host_part(host) + ":" + std::to_string(port);
-    for (auto [on, scheme] : {std::pair{udp, "udp"}, std::pair{tcp, "tcp"}}) {
+    for (auto [on, kind] :
+         {std::pair{udp, net::Transport::Udp}, std::pair{tcp, net::Transport::Tcp}}) {
         if (!on) {
             continue;
         }
-        auto t = make_target(scheme + fam, std::string(scheme) + "://" + hp);
+        const std::string scheme(net::transport_name(kind));
+        auto t = make_target(scheme + fam, scheme + "://" + hp);
         if (!t) {
             return t.error();
         }
         m[scheme + fam] = *t;
     }
+    return resolver::ok();
+}
+
+resolver::Status add_dot(EndpointMap& m, const std::string& authority) {
+    auto t = make_target("dot",
+                         std::string(net::transport_name(net::Transport::Tls)) + "://" + authority);
+    if (!t) {
+        return t.error();
+    }
+    m["dot"] = *t;
     return resolver::ok();
 }
 
@@ -117,17 +129,18 @@ resolver::Status read_ready(Options& o, EndpointMap& m) {
             continue; // lines of other kinds are for other readers
         }
         const auto port = url->port_or(0);
+        const auto kind = common::kind_of(*url);
         resolver::Status st = resolver::ok();
-        if (url->scheme == "dns") {
+        if (url->scheme == "dns") { // the resolver's UDP-and-TCP listener form
             st = add_do53(m, url->host, port, true, true);
-        } else if (url->scheme == "udp" || url->scheme == "tcp") {
-            st = add_do53(m, url->host, port, url->scheme == "udp", url->scheme == "tcp");
-        } else if (url->scheme == "tls") {
+        } else if (kind == net::Transport::Udp || kind == net::Transport::Tcp) {
+            st = add_do53(m, url->host, port, kind == net::Transport::Udp,
+                          kind == net::Transport::Tcp);
+        } else if (kind == net::Transport::Tls) {
             if (m.count("dot") == 0U) {
-                auto t = make_target("dot", "tls://" + url->authority());
-                st = t ? (m["dot"] = *t, resolver::ok()) : resolver::Status(t.error());
+                st = add_dot(m, url->authority());
             }
-        } else if (url->scheme == "https") {
+        } else if (kind == net::Transport::Https) {
             if (m.count("doh-h2") == 0U) {
                 util::Url u = *url;
                 u.params.clear();
@@ -157,13 +170,14 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
         }
         for (const auto& t : *ts) {
             const auto port = t.url.port_or(0);
+            const auto kind = common::kind_of(t.url);
             resolver::Status st = resolver::ok();
-            if (t.transport == "udp" || t.transport == "tcp") {
-                st = add_do53(m, t.url.host, port, t.transport == "udp", t.transport == "tcp");
-            } else if (t.transport == "tls") {
-                auto d = make_target("dot", "tls://" + t.url.authority());
-                st = d ? (m["dot"] = *d, resolver::ok()) : resolver::Status(d.error());
-            } else if (t.transport == "https-post") {
+            if (kind == net::Transport::Udp || kind == net::Transport::Tcp) {
+                st = add_do53(m, t.url.host, port, kind == net::Transport::Udp,
+                              kind == net::Transport::Tcp);
+            } else if (kind == net::Transport::Tls) {
+                st = add_dot(m, t.url.authority());
+            } else if (kind == net::Transport::Https && t.url.param("method") == "post") {
                 util::Url u = t.url;
                 u.params.clear();
                 add_doh(m, u);
@@ -179,7 +193,7 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
             if (spec->empty()) {
                 continue;
             }
-            auto hp = split_host_port(*spec, 53);
+            auto hp = split_host_port(*spec, net::row(net::Transport::Udp).default_port);
             if (!hp) {
                 return hp.error();
             }
@@ -195,23 +209,23 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& o) {
     }
     if (!o.dot.empty()) {
         std::string spec = o.dot;
-        if (spec.rfind("tls://", 0) == 0) {
-            spec = spec.substr(6);
+        if (const std::string scheme =
+                std::string(net::transport_name(net::Transport::Tls)) + "://";
+            spec.rfind(scheme, 0) == 0) {
+            spec = spec.substr(scheme.size());
         }
-        auto hp = split_host_port(spec.substr(0, spec.find('?')), kDefaultDotPort);
+        auto hp = split_host_port(spec.substr(0, spec.find('?')),
+                                  net::row(net::Transport::Tls).default_port);
         if (!hp) {
             return hp.error();
         }
-        auto t =
-            make_target("dot", "tls://" + host_part(hp->first) + ":" + std::to_string(hp->second));
-        if (!t) {
-            return t.error();
+        if (auto st = add_dot(m, host_part(hp->first) + ":" + std::to_string(hp->second)); !st) {
+            return st.error();
         }
-        m["dot"] = *t;
     }
     if (!o.doh.empty()) {
         auto url = util::parse_url(o.doh);
-        if (!url || url->scheme != "https") {
+        if (!url || url->scheme != net::transport_name(net::Transport::Https)) {
             return fail(Errc::ConfigInvalid,
                         "--doh wants https://HOST[:PORT]/PATH, got '" + o.doh + "'");
         }

@@ -12,7 +12,7 @@ compare::Observation observe(const common::Target& target, const Outcome& outcom
     if (outcome.exchange) {
         const auto& ex = *outcome.exchange;
         const bool json = target.transport == "https-json";
-        if (target.url.scheme == "https") {
+        if (common::kind_of(target.url) == resolver::net::Transport::Https) {
             o.doh = true;
             o.http_status = ex.http_status;
             o.content_type = ex.content_type;
