@@ -260,6 +260,84 @@ which is the same as
     --dot SUB.cloudflare-gateway.com --ipv4 ADDR --redact)";
 }
 
+namespace {
+
+// The redaction of one run: this machine's addresses (not the endpoints under test) and
+// host name, applied to rendered text so that every place they appear is covered.
+struct Scrubber {
+    bool on = false;
+    std::vector<std::string> secrets;
+    std::string hostname;
+    [[nodiscard]] std::string operator()(const std::string& text) const {
+        return on ? redact_text(text, secrets, hostname) : text;
+    }
+};
+
+Scrubber scrubber(bool redact, const LocalFacts& local, const std::vector<Endpoint>& endpoints) {
+    Scrubber s{redact, {}, local.hostname};
+    for (const auto& a : local.customer_addresses) {
+        const bool endpoint =
+            std::any_of(endpoints.begin(), endpoints.end(),
+                        [&](const Endpoint& e) { return e.target.url.host == a; });
+        if (!endpoint) {
+            s.secrets.push_back(a);
+        }
+    }
+    return s;
+}
+
+// report.json, report.md and summary.txt into the output folder, and the bundle of them.
+resolver::Status write_report(const Cli& cli, const report::Document& doc, const Scrubber& scrub,
+                              std::time_t stamp) {
+    const auto json_text = scrub(report::render_json(doc, {}));
+    const auto md = scrub(report::render_markdown(doc, {}));
+    const auto summary = scrub(report::render_text(doc, {false, true}));
+    const std::string base = cli.out_dir + "/";
+    if (!write_text(base + "report.json", json_text) || !write_text(base + "report.md", md) ||
+        !write_text(base + "summary.txt", summary)) {
+        return resolver::fail(resolver::Errc::ConfigInvalid, "cannot write into " + cli.out_dir);
+    }
+    return write_bundle(cli.bundle,
+                        {{"dnslab-selftest/report.json", json_text},
+                         {"dnslab-selftest/report.md", md},
+                         {"dnslab-selftest/summary.txt", summary}},
+                        static_cast<long>(stamp));
+}
+
+// What the terminal gets (the brief summary, or report.json with --json) and --report files,
+// redacted like the report.
+resolver::Status print_report(const Cli& cli, const report::Document& doc, const Scrubber& scrub,
+                              const std::vector<report::OutputRequest>& extra) {
+    if (cli.json) {
+        std::cout << scrub(report::render_json(doc, {}));
+    } else {
+        const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
+        std::cout << scrub(report::render_text(doc, {color, true}));
+    }
+    for (const auto& r : extra) {
+        const auto text = scrub(report::find_format(r.format)->render(doc, {}));
+        if (r.path == "-") {
+            std::cout << text;
+        } else if (!write_text(r.path, text)) {
+            return resolver::fail(resolver::Errc::ConfigInvalid, "cannot write " + r.path);
+        }
+    }
+    return resolver::ok();
+}
+
+// A progress line on stderr: rewritten in place on a terminal, plain lines in logs.
+Progress progress_line(bool quiet) {
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    return [quiet, tty](int step, int total, const std::string& what) {
+        if (!quiet) {
+            std::cerr << (tty ? "\r\033[K" : "") << "selftest [" << step << "/" << total << "] "
+                      << what << "..." << (tty ? "" : "\n") << std::flush;
+        }
+    };
+}
+
+} // namespace
+
 int run_cli(Cli& cli) {
     if (cli.diff != nullptr && cli.diff->parsed()) {
         return run_diff(cli);
@@ -298,72 +376,21 @@ int run_cli(Cli& cli) {
     if (::mkdir(cli.out_dir.c_str(), 0755) != 0 && errno != EEXIST) {
         return cannot_run("cannot create " + cli.out_dir + ": " + std::strerror(errno));
     }
-
-    const bool tty = isatty(STDERR_FILENO) != 0;
-    auto progress = [&](int step, int total, const std::string& what) {
-        if (cli.quiet) {
-            return;
-        }
-        // One line rewritten in place on a terminal; plain lines in logs.
-        std::cerr << (tty ? "\r\033[K" : "") << "selftest [" << step << "/" << total << "] " << what
-                  << "..." << (tty ? "" : "\n") << std::flush;
-    };
-    auto report = run_selftest(o, *endpoints, progress);
+    auto report = run_selftest(o, *endpoints, progress_line(cli.quiet));
     const auto local = collect_local_facts(o.resolv_conf, o.tool_version);
     report.local = local.json;
     add_local_checks(report, local, o.resolv_conf);
     if (!cli.quiet) {
-        std::cerr << (tty ? "\r\033[K" : "") << "selftest done in "
+        std::cerr << (isatty(STDERR_FILENO) != 0 ? "\r\033[K" : "") << "selftest done in "
                   << static_cast<long>(report.duration_ms) << " ms\n";
     }
-
-    // Redaction works on the rendered text, so every place an address appears is covered.
-    std::vector<std::string> secrets;
-    if (cli.redact) {
-        for (const auto& a : local.customer_addresses) {
-            const bool endpoint =
-                std::any_of(endpoints->begin(), endpoints->end(),
-                            [&](const Endpoint& e) { return e.target.url.host == a; });
-            if (!endpoint) {
-                secrets.push_back(a);
-            }
-        }
-    }
-    auto scrub = [&](const std::string& text) {
-        return cli.redact ? redact_text(text, secrets, local.hostname) : text;
-    };
-    const auto doc_json = to_json(report, cli.redact);
-    const auto doc = to_document(doc_json, {cli.out_dir, cli.bundle});
-    const auto json_text = scrub(report::render_json(doc, {}));
-    const auto md = scrub(report::render_markdown(doc, {}));
-    const auto summary = scrub(report::render_text(doc, {false, true}));
-    const std::string base = cli.out_dir + "/";
-    if (!write_text(base + "report.json", json_text) || !write_text(base + "report.md", md) ||
-        !write_text(base + "summary.txt", summary)) {
-        return cannot_run("cannot write into " + cli.out_dir);
-    }
-    if (auto st = write_bundle(cli.bundle,
-                               {{"dnslab-selftest/report.json", json_text},
-                                {"dnslab-selftest/report.md", md},
-                                {"dnslab-selftest/summary.txt", summary}},
-                               static_cast<long>(stamp));
-        !st) {
+    const auto scrub = scrubber(cli.redact, local, *endpoints);
+    const auto doc = to_document(to_json(report, cli.redact), {cli.out_dir, cli.bundle});
+    if (auto st = write_report(cli, doc, scrub, stamp); !st) {
         return cannot_run(st.error().detail);
     }
-    if (cli.json) {
-        std::cout << json_text;
-    } else {
-        const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
-        std::cout << scrub(report::render_text(doc, {color, true}));
-    }
-    for (const auto& r : extra) {
-        // Rendered here, not by write_outputs, so that --redact covers these files too.
-        const auto text = scrub(report::find_format(r.format)->render(doc, {}));
-        if (r.path == "-") {
-            std::cout << text;
-        } else if (!write_text(r.path, text)) {
-            return cannot_run("cannot write " + r.path);
-        }
+    if (auto st = print_report(cli, doc, scrub, extra); !st) {
+        return cannot_run(st.error().detail);
     }
     return report.exit_code();
 }
