@@ -392,6 +392,50 @@ std::string cut(const std::string& s, std::size_t max = 72) {
     return s.size() <= max ? s : s.substr(0, max - 3) + "...";
 }
 
+// One endpoint's policy outcome in a few words: "blockpage NOERROR 162.159.36.12".
+std::string outcome_words(const json& o) {
+    std::string out = str(o, "classification");
+    if (!str(o, "rcode").empty()) {
+        out += " " + str(o, "rcode");
+    }
+    if (o.contains("answer") && o["answer"].is_array() && !o["answer"].empty()) {
+        out += " " + words(o["answer"]);
+    }
+    if (!str(o, "error").empty()) {
+        out += " (" + str(o, "error") + ")";
+    }
+    return out;
+}
+
+// The rows of one changed fact. Facts per endpoint (identity, outcomes) get a row per
+// endpoint that changed, so the table shows what moved rather than two long cells.
+std::vector<DiffRow> fact_rows(const std::string& id, const std::string& key, const json& a,
+                               const json& b) {
+    std::vector<DiffRow> rows;
+    if (!a.is_object() || !b.is_object()) {
+        rows.push_back({id, key + " " + words(a), key + " " + words(b), ""});
+        return rows;
+    }
+    auto said = [&](const json& v) { return v.is_object() ? outcome_words(v) : words(v); };
+    std::set<std::string> subs;
+    for (const auto* side : {&a, &b}) {
+        for (const auto& [k, v] : side->items()) {
+            subs.insert(k);
+        }
+    }
+    for (const auto& k : subs) {
+        const bool in_a = a.contains(k);
+        const bool in_b = b.contains(k);
+        if (in_a && in_b && a[k] == b[k]) {
+            continue;
+        }
+        const std::string what = key + " " + k + " ";
+        rows.push_back({id, in_a ? what + said(a[k]) : what + "(absent)",
+                        in_b ? what + said(b[k]) : what + "(absent)", ""});
+    }
+    return rows;
+}
+
 std::string verdict_and_detail(const json& c) {
     const auto d = str(c, "detail");
     return str(c, "verdict") + (d.empty() ? "" : ": " + d);
@@ -445,9 +489,12 @@ std::vector<DiffRow> diff_rows(const json& a, const json& b) {
         for (const char* key :
              {"issuer", "protocol", "identity", "classification", "outcomes", "udp_size"}) {
             if (dx.contains(key) && dy.contains(key) && dx[key] != dy[key]) {
-                out.push_back({id, std::string(key) + " " + words(dx[key]),
-                               std::string(key) + " " + words(dy[key]),
-                               id + ": " + key + " " + dx[key].dump() + " -> " + dy[key].dump()});
+                const std::string line =
+                    id + ": " + key + " " + dx[key].dump() + " -> " + dy[key].dump();
+                for (auto& row : fact_rows(id, key, dx[key], dy[key])) {
+                    row.line = line;
+                    out.push_back(std::move(row));
+                }
             }
         }
     }
@@ -457,7 +504,9 @@ std::vector<DiffRow> diff_rows(const json& a, const json& b) {
 std::vector<std::string> diff_reports(const json& a, const json& b) {
     std::vector<std::string> out;
     for (const auto& r : diff_rows(a, b)) {
-        out.push_back(r.line);
+        if (out.empty() || out.back() != r.line) { // a fact's rows share its line
+            out.push_back(r.line);
+        }
     }
     return out;
 }
@@ -469,12 +518,11 @@ report::Document diff_document(const json& a, const json& b, const std::string& 
     doc.title = "dnslab self-test diff";
     doc.suite = "dnslab-selftest.diff";
     doc.exit_code = rows.empty() ? 0 : 1;
-    json lines = json::array();
     json checks = json::array();
     for (const auto& r : rows) {
-        lines.push_back(r.line);
         checks.push_back({{"check", r.check}, {"before", r.before}, {"after", r.after}});
     }
+    const json lines = diff_reports(a, b);
     doc.machine = {{"schema", "dnslab.selftest.diff.v1"},
                    {"a", a_name},
                    {"b", b_name},

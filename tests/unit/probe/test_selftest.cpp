@@ -285,6 +285,28 @@ TEST_SUITE("probe.selftest") {
         const auto text = probes::report::render_text(st::diff_document(a, b, "A", "B"), {});
         CHECK(text.find("check    before                      after") != std::string::npos);
         CHECK(text.find("1 differences") != std::string::npos);
+        // Facts per endpoint: one row per endpoint that changed, in words.
+        st::Report p1;
+        p1.checks.push_back(
+            {"policy.x",
+             "policy",
+             "P",
+             st::Verdict::Info,
+             "",
+             {{"outcomes",
+               {{"udp4",
+                 {{"classification", "allowed"}, {"rcode", "NOERROR"}, {"answer", {"192.0.2.1"}}}},
+                {"dot", {{"classification", "allowed"}}}}}}});
+        auto p2 = p1;
+        p2.checks[0].data["outcomes"]["udp4"]["classification"] = "blocked";
+        p2.checks[0].data["outcomes"].erase("dot");
+        rows = st::diff_rows(st::to_json(p1, false), st::to_json(p2, false));
+        REQUIRE(rows.size() == 2);
+        CHECK(rows[0].before == "outcomes dot allowed");
+        CHECK(rows[0].after == "outcomes dot (absent)");
+        CHECK(rows[1].before == "outcomes udp4 allowed NOERROR 192.0.2.1");
+        CHECK(rows[1].after == "outcomes udp4 blocked NOERROR 192.0.2.1");
+        CHECK(st::diff_reports(st::to_json(p1, false), st::to_json(p2, false)).size() == 1);
     }
 
     TEST_CASE("HTTP Date parsing for the clock hint") {
