@@ -122,16 +122,16 @@ std::string how_to_run(const std::string& program) {
 }
 
 std::string classify(const compare::Observation& o, const std::vector<std::string>& labels,
-                     const check::Case& c) {
+                     const check::Case& c, bool endpoint_refuses) {
     if (o.error || !o.answered) {
         return "error";
     }
     if (o.rcode == wire::rcode::Refused && !compare::is_block(labels)) {
         return "refused"; // REFUSED with EDE 20: not authoritative, not a block
     }
-    if (o.rcode == wire::rcode::Refused && c.qtype == wire::rrtype::A) {
-        // Gateway blocks A/AAAA with 0.0.0.0 or the block page; REFUSED to an address
-        // question is what it tells a client that is no location.
+    if (o.rcode == wire::rcode::Refused && endpoint_refuses) {
+        // The endpoint refuses everything, the reach name too: what Gateway tells a client
+        // that is no location, not a policy decision about this name.
         return "refused";
     }
     if (std::find(labels.begin(), labels.end(), "blockpage") != labels.end()) {

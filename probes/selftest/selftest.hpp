@@ -83,11 +83,14 @@ resolver::Result<std::vector<Endpoint>> build_endpoints(Options& opts);
 const std::vector<std::string>& gateway_test_names();
 
 /// Policy classification of one answer: "allowed", "blocked", "blockpage", "override",
-/// "refused" (REFUSED: on Gateway, usually a source address that is no location's, not a
-/// block) or "error", from the probe's sinkhole labels; `c` supplies an override
-/// expectation.
+/// "refused" or "error", from the probe's sinkhole labels; `c` supplies an override
+/// expectation. REFUSED to an address question is "refused" ("resolver refused (not a Gateway
+/// location?)") when the endpoint also refused the reach name (`endpoint_refuses`): Gateway
+/// refuses every query from a source that is no location's. When the endpoint answers other
+/// names, it is a block (Gateway's test-dns-filtering page shows REFUSED for a block with the
+/// block page off).
 std::string classify(const compare::Observation& o, const std::vector<std::string>& labels,
-                     const check::Case& c);
+                     const check::Case& c, bool endpoint_refuses);
 
 /// Verdict of a policy check from the per-transport classifications and expectation failures.
 Verdict policy_verdict(const std::vector<std::string>& classes, bool has_expectation,

@@ -483,7 +483,7 @@ std::string classification_words(const std::string& cls) {
 }
 
 Check judge_policy(const check::Case& cs, std::size_t ci, const check::CheckReport& rep,
-                   std::set<std::string>& used) {
+                   const std::set<std::string>& refusing, std::set<std::string>& used) {
     Check c{policy_id(cs, used),
             "policy",
             "Policy outcome of " + cs.qname + " " + wire::type_name(cs.qtype),
@@ -512,7 +512,7 @@ Check judge_policy(const check::Case& cs, std::size_t ci, const check::CheckRepo
         }
         const auto& obs = res.observation;
         const auto labels = compare::sinkhole_labels(obs, cs.qtype, all);
-        const auto cls = classify(obs, labels, cs);
+        const auto cls = classify(obs, labels, cs, refusing.count(res.target) != 0U);
         classes.push_back(cls);
         by_class[cls].push_back(res.target);
         by_rcode[rcode_words(obs)].push_back(res.target);
@@ -566,9 +566,16 @@ void check_policy(Context& cx, Report& r) {
     if (!targets.empty()) {
         rep = check::run_check(cx.session, targets, cases, cx.query, nullptr);
     }
+    // Endpoints that refused the reach name too: their REFUSED is about the client.
+    std::set<std::string> refusing;
+    for (const auto* e : cx.answering) {
+        if (std::find(cx.up.begin(), cx.up.end(), e) == cx.up.end()) {
+            refusing.insert(e->id);
+        }
+    }
     std::set<std::string> used;
     for (std::size_t ci = 0; ci < cases.size(); ++ci) {
-        r.checks.push_back(judge_policy(cases[ci], ci, rep, used));
+        r.checks.push_back(judge_policy(cases[ci], ci, rep, refusing, used));
     }
 }
 

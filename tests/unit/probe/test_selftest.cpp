@@ -108,16 +108,18 @@ TEST_SUITE("probe.selftest") {
     TEST_CASE("policy classification and verdicts") {
         probes::check::Case plain;
         plain.qname = "malware.testcategory.com";
-        CHECK(st::classify(answer_a({"192.0.2.115"}), {}, plain) == "allowed");
-        CHECK(st::classify(answer_a({"0.0.0.0"}), {"sinkhole"}, plain) == "blocked");
-        CHECK(st::classify(answer_a({"162.159.36.12", "162.159.46.12"}), {"blockpage"}, plain) ==
-              "blockpage");
-        // REFUSED to an address question is no block on Gateway: "not a location?".
-        CHECK(st::classify(answer_a({}, 5), {"refused"}, plain) == "refused");
-        CHECK(st::classify(answer_a({}, 2), {}, plain) == "error");
+        CHECK(st::classify(answer_a({"192.0.2.115"}), {}, plain, false) == "allowed");
+        CHECK(st::classify(answer_a({"0.0.0.0"}), {"sinkhole"}, plain, false) == "blocked");
+        CHECK(st::classify(answer_a({"162.159.36.12", "162.159.46.12"}), {"blockpage"}, plain,
+                           false) == "blockpage");
+        // REFUSED from an endpoint that refuses everything is "not a location?", no block;
+        // from one that answers other names it is a block (block page off).
+        CHECK(st::classify(answer_a({}, 5), {"refused"}, plain, true) == "refused");
+        CHECK(st::classify(answer_a({}, 5), {"refused"}, plain, false) == "blocked");
+        CHECK(st::classify(answer_a({}, 2), {}, plain, false) == "error");
         probes::check::Case over = plain;
         over.outcome = "override:192.0.2.200";
-        CHECK(st::classify(answer_a({"192.0.2.200"}), {}, over) == "override");
+        CHECK(st::classify(answer_a({"192.0.2.200"}), {}, over, false) == "override");
         CHECK(st::policy_verdict({"allowed", "allowed"}, false, {}) == st::Verdict::Info);
         CHECK(st::policy_verdict({"allowed", "blocked"}, false, {}) == st::Verdict::Warn);
         CHECK(st::policy_verdict({"error"}, false, {}) == st::Verdict::Warn);
