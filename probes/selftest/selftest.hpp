@@ -65,7 +65,7 @@ std::string how_to_run(const std::string& program);
 /// Fills the names a profile uses when the user left them out: the lab's fixture names
 /// (www.example.com, big.example.com TXT, servfail.example.com: SERVFAIL when the lab runs with the
 /// documented fault) or the public defaults of the Gateway profile, and Gateway's category test
-/// names (behaviour reference §7.1).
+/// names (gateway_test_names).
 void apply_profile_defaults(Options& opts);
 
 /// One endpoint under test: id (udp4, tcp4, udp6, tcp6, dot, doh-h2, doh-h1) and the probe
@@ -79,7 +79,9 @@ struct Endpoint {
 /// "could not run" (exit 2): unreadable ready file, bad address or URL, nothing to test.
 resolver::Result<std::vector<Endpoint>> build_endpoints(Options& opts);
 
-/// The Gateway test names (behaviour reference §7.1) plus nudity (1.1.1.1 Families).
+/// Gateway's category test names, `<category>.testcategory.com`
+/// (https://developers.cloudflare.com/cloudflare-one/traffic-policies/dns-policies/test-dns-filtering/),
+/// plus nudity (1.1.1.1 for Families).
 const std::vector<std::string>& gateway_test_names();
 
 /// Policy classification of one answer: "allowed", "blocked", "blockpage", "override",
