@@ -312,7 +312,10 @@ resolver::Status print_report(const Cli& cli, const report::Document& doc, const
         std::cout << scrub(report::render_json(doc, {}));
     } else {
         const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
-        std::cout << scrub(report::render_text(doc, {color, true}));
+        // The files first, then, last, what to attach to the ticket.
+        std::cout << scrub(report::render_text(doc, {color, true})) << "Report: " << cli.out_dir
+                  << "/report.json, bundle: " << cli.bundle << "\n"
+                  << "Attach " << cli.bundle << " to the ticket.\n";
     }
     for (const auto& r : extra) {
         const auto text = scrub(report::find_format(r.format)->render(doc, {}));
@@ -385,7 +388,7 @@ int run_cli(Cli& cli) {
                   << static_cast<long>(report.duration_ms) << " ms\n";
     }
     const auto scrub = scrubber(cli.redact, local, *endpoints);
-    const auto doc = to_document(to_json(report, cli.redact), {cli.out_dir, cli.bundle});
+    const auto doc = to_document(to_json(report, cli.redact));
     if (auto st = write_report(cli, doc, scrub, stamp); !st) {
         return cannot_run(st.error().detail);
     }

@@ -275,7 +275,7 @@ void add_brief(report::Document& doc, const json& r) {
     }
 }
 
-void add_verdict(report::Document& doc, const json& r, const Delivery& d) {
+void add_verdict(report::Document& doc, const json& r) {
     auto& s = doc.add_section();
     s.blocks.emplace_back(report::Break{});
     const auto sum = r.value("summary", json::object());
@@ -292,16 +292,11 @@ void add_verdict(report::Document& doc, const json& r, const Delivery& d) {
             report::line({report::plain("Verdict: "), toned("PROBLEMS FOUND", Tone::Bad),
                           report::plain(" in " + join(failed) + " (see the FAIL lines)")}));
     }
-    if (!d.bundle.empty()) {
-        s.blocks.emplace_back(
-            report::line({report::plain("Attach "), toned(d.bundle, Tone::Code),
-                          report::plain(" to the ticket (report: " + d.out_dir + "/report.md)")}));
-    }
 }
 
 } // namespace
 
-report::Document to_document(const json& r, const Delivery& d) {
+report::Document to_document(const json& r) {
     report::Document doc;
     doc.title = "dnslab self-test report";
     doc.suite = "dnslab-selftest";
@@ -312,7 +307,7 @@ report::Document to_document(const json& r, const Delivery& d) {
     add_problems(doc, r);
     add_local(doc, r);
     add_brief(doc, r);
-    add_verdict(doc, r, d);
+    add_verdict(doc, r);
     for (const auto& c : r.value("checks", json::array())) {
         report::TestCase tc{"dnslab-selftest." + str(c, "category"), str(c, "id"), std::nullopt};
         if (str(c, "verdict") == "fail") {

@@ -77,18 +77,12 @@ struct Report {
 /// The report document (schema dnslab.selftest.v1).
 nlohmann::json to_json(const Report& r, bool redacted);
 
-/// Where the run put its files, named at the end of the report.
-struct Delivery {
-    std::string out_dir; // report.json, report.md, summary.txt
-    std::string bundle;  // the .tar.gz to attach to the ticket
-};
-
 /// The report for every format, from the report document (`to_json`, so a report read back
 /// from disk renders the same). Brief (the terminal and summary.txt): one line per check,
 /// verdict first. Full (report.md): facts, endpoints, a table of every check with its rcode,
 /// answer and reason, every failed or warned check in words, the local configuration. Both
-/// end with the counts, the verdict naming the failed checks, and the bundle to attach.
-report::Document to_document(const nlohmann::json& report, const Delivery& delivery);
+/// end with the counts and the verdict naming the failed checks.
+report::Document to_document(const nlohmann::json& report);
 
 /// Replaces each address in `addresses` (and the host name, when not empty) wherever it
 /// appears in `text` with a stable placeholder: `<ipv4-1>`, `<ipv6-1>`, `<hostname>`.

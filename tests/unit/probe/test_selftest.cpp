@@ -150,8 +150,7 @@ TEST_SUITE("probe.selftest") {
         CHECK(d[0].rfind("tls.dot: pass -> fail", 0) == 0);
         CHECK(d[1] == "local.clock: only in B (warn)");
         CHECK(st::diff_reports(a, a).empty());
-        const auto md =
-            probes::report::render_markdown(st::to_document(b, {"out", "out.tar.gz"}), {});
+        const auto md = probes::report::render_markdown(st::to_document(b), {});
         CHECK(md.find("| FAIL | `tls.dot`") != std::string::npos);
         st::Verdict v{};
         CHECK(st::verdict_from_name("not_applicable", v));
