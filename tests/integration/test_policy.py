@@ -220,9 +220,16 @@ class PolicyEndToEnd(Lab, unittest.TestCase):
                 ttls = {(n, ty, d): ttl for n, ttl, ty, d in got}
                 age = 0
                 if upstream_ttl:
-                    recs = self.r.log_records(wait_for=before + 1)[before:]
-                    mine = [x for x in recs if x["QueryName"] == name.rstrip(".")
-                            and x["Protocol"] == protocol[t]]
+                    # The log is flushed every 200 ms: wait for this query's own line.
+                    deadline = time.time() + 5
+                    while True:
+                        recs = self.r.log_records()[before:]
+                        mine = [x for x in recs if x["QueryName"] == name.rstrip(".")
+                                and x["Protocol"] == protocol[t]
+                                and x["QueryTypeName"] == qtype]
+                        if mine or time.time() > deadline:
+                            break
+                        time.sleep(0.05)
                     self.assertTrue(mine, f"no log record for {name} over {t}")
                     age = mine[-1].get("LabCacheAgeS", 0)
                 for n, ty, d, ttl in want:
