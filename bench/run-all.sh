@@ -34,8 +34,11 @@ echo
 "$ROOT/bench/telemetry.sh" "$BUILD"
 if [ -x "$BUILD/bench/policy/bench_policy" ]; then
     echo
-    echo "policy engine (bench/policy):"
-    timeout 300 "$BUILD/bench/policy/bench_policy"
+    echo "policy engine (bench/policy, generated export: bench/gen_policy_export.py):"
+    export_dir="$(mktemp -d /tmp/dnslab-bench-export.XXXXXX)"
+    python3 "$ROOT/bench/gen_policy_export.py" "$ROOT/fixtures" "$export_dir" 500 1000000 --print-mix
+    timeout 300 "$BUILD/bench/policy/bench_policy" "$export_dir" || true
+    rm -rf "$export_dir"
 fi
 if [ -x "$ROOT/bench/policy_qps.sh" ]; then
     echo

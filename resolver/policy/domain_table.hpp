@@ -43,6 +43,16 @@ public:
     [[nodiscard]] std::optional<Hit> find_closest(std::string_view name) const;
 
     [[nodiscard]] std::size_t size() const noexcept { return count_; }
+    /// Calls `f(name)` for every name, in table order (the rule index copies small lists).
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const Slot& s : slots_) {
+            if (s.ref != 0) {
+                const char* p = arena_.data() + (s.ref - 1);
+                f(std::string_view(p + 1, static_cast<unsigned char>(*p)));
+            }
+        }
+    }
     /// Bytes held by the arena and the slot table (for the benchmark's per-entry figure).
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         return arena_.capacity() + slots_.capacity() * sizeof(Slot);

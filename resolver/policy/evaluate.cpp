@@ -144,6 +144,7 @@ struct FactStore {
     // Identity.
     std::vector<std::string_view> email_v, name_v, gid_v, gname_v, gemail_v;
     bool request_context = false;
+    IndexScratch index; // the rule index's candidate set
     FieldValues values;
 
     FactStore() = default;
@@ -400,6 +401,13 @@ void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFac
     split_categories(set.categories, ev.query_categories, fs.content[3], fs.security[3]);
 }
 
+/// Whether a rule can run at `now` (enabled, not expired, inside its schedule). No
+/// allocation: the per-query walk asks this; inactive_reason() words it for a trace.
+bool rule_active(const Rule& r, std::int64_t now) {
+    return r.enabled && !r.expired && !(r.expires_at && now >= *r.expires_at) &&
+           !(r.schedule && !r.schedule->active_at(now));
+}
+
 /// Why a rule cannot run now, or "" when it can.
 std::string inactive_reason(const Rule& r, const EvalOptions& opt) {
     if (!r.enabled) {
@@ -495,155 +503,7 @@ std::string why_not(const Rule& r, const FieldValues& values,
     return "conditions are false";
 }
 
-/// A comparison on dns.resolved_ips that must hold (for some element) for `n` to be true.
-const Comparison* resolved_ip_need(const Node& n) {
-    switch (n.kind) {
-    case Node::Kind::Compare: {
-        const Comparison& c = *n.cmp;
-        const bool set_test = c.op == Op::In || c.op == Op::InList;
-        return c.field->id == FieldId::DnsResolvedIps && set_test ? &c : nullptr;
-    }
-    case Node::Kind::Any:
-        return resolved_ip_need(*n.kids[0]);
-    case Node::Kind::And:
-        for (const auto& k : n.kids) {
-            if (const Comparison* c = resolved_ip_need(*k)) {
-                return c;
-            }
-        }
-        return nullptr;
-    default:
-        return nullptr;
-    }
-}
-
-/// A finite set of keys a node can only be true with, of one kind.
-struct Requirement {
-    enum class Kind : std::uint8_t { Name, Rtype, Category } kind = Kind::Name;
-    std::vector<std::string> strs;
-    std::vector<std::int64_t> ints;
-    [[nodiscard]] std::size_t size() const { return strs.size() + ints.size(); }
-};
-
-std::optional<Requirement> requirement(const Node& n) {
-    switch (n.kind) {
-    case Node::Kind::Compare: {
-        const Comparison& c = *n.cmp;
-        const FieldId f = c.field->id;
-        Requirement r;
-        if (f == FieldId::DnsFqdn || f == FieldId::DnsDomains) {
-            r.kind = Requirement::Kind::Name;
-        } else if (f == FieldId::DnsQueryRtype) {
-            r.kind = Requirement::Kind::Rtype;
-        } else if (f == FieldId::DnsContentCategory || f == FieldId::DnsSecurityCategory) {
-            r.kind = Requirement::Kind::Category;
-            if (c.op == Op::Eq) {
-                r.ints.push_back(c.int_value);
-                return r;
-            }
-            if (c.op == Op::In) {
-                for (const auto& range : c.int_set) {
-                    if (range.hi - range.lo > 64) {
-                        return std::nullopt;
-                    }
-                    for (auto v = range.lo; v <= range.hi; ++v) {
-                        r.ints.push_back(v);
-                    }
-                }
-                return r;
-            }
-            return std::nullopt;
-        } else {
-            return std::nullopt;
-        }
-        if (c.op == Op::Eq) {
-            r.strs.push_back(c.str_value);
-            return r;
-        }
-        if (c.op == Op::In) {
-            r.strs.assign(c.str_set.begin(), c.str_set.end());
-            return r;
-        }
-        return std::nullopt;
-    }
-    case Node::Kind::Any:
-        return requirement(*n.kids[0]);
-    case Node::Kind::And: {
-        // Any one conjunct's requirement is necessary; prefer names, then categories.
-        std::optional<Requirement> best;
-        for (const auto& k : n.kids) {
-            auto r = requirement(*k);
-            if (r && (!best || r->kind < best->kind ||
-                      (r->kind == best->kind && r->size() < best->size()))) {
-                best = std::move(r);
-            }
-        }
-        return best;
-    }
-    case Node::Kind::Or: {
-        std::optional<Requirement> all;
-        for (const auto& k : n.kids) {
-            auto r = requirement(*k);
-            if (!r || (all && all->kind != r->kind)) {
-                return std::nullopt;
-            }
-            if (!all) {
-                all = std::move(r);
-            } else {
-                all->strs.insert(all->strs.end(), r->strs.begin(), r->strs.end());
-                all->ints.insert(all->ints.end(), r->ints.begin(), r->ints.end());
-            }
-        }
-        return all;
-    }
-    case Node::Kind::Not:
-    case Node::Kind::Xor:
-    case Node::Kind::All:
-        break;
-    }
-    return std::nullopt;
-}
-
 } // namespace
-
-void build_rule_index(PolicySet& set) {
-    RuleIndex idx;
-    for (std::uint32_t i = 0; i < set.dns_rules.size(); ++i) {
-        const Rule& r = set.dns_rules[i];
-        if (r.phase != Phase::Pre || r.uses_category()) {
-            idx.post.push_back(i);
-        }
-        if (r.phase != Phase::Pre) {
-            idx.post_phase.push_back(i);
-        }
-        const Node* root = r.traffic.root();
-        idx.resolved_need.push_back(root != nullptr ? resolved_ip_need(*root) : nullptr);
-        if (r.phase != Phase::Pre) {
-            continue;
-        }
-        std::optional<Requirement> req;
-        if (root != nullptr) {
-            req = requirement(*root);
-        }
-        if (!req) {
-            idx.always.push_back(i);
-            continue;
-        }
-        auto file = [i](std::vector<std::uint32_t>& v) {
-            if (v.empty() || v.back() != i) {
-                v.push_back(i);
-            }
-        };
-        for (const auto& k : req->strs) {
-            file(req->kind == Requirement::Kind::Name ? idx.by_name[k] : idx.by_rtype[k]);
-        }
-        for (auto k : req->ints) {
-            file(idx.by_category[k]);
-        }
-    }
-    idx.built = true;
-    set.pre_index = std::move(idx);
-}
 
 Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behaviour& b,
                         const EvalOptions& opt) {
@@ -683,64 +543,63 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         }
     }
 
-    // Candidate rules from the prefilter (always-candidates plus rules filed under one of
-    // the query's names), in precedence order. With trace on every rule is visited.
-    std::vector<std::uint32_t> candidates;
-    const bool indexed = set.pre_index.built && !opt.trace;
-    if (indexed) {
-        candidates = set.pre_index.always;
-        for (auto d : fs.domains) {
-            if (auto it = set.pre_index.by_name.find(d); it != set.pre_index.by_name.end()) {
-                candidates.insert(candidates.end(), it->second.begin(), it->second.end());
-            }
-        }
-        if (auto it = set.pre_index.by_rtype.find(fs.rtype); it != set.pre_index.by_rtype.end()) {
-            candidates.insert(candidates.end(), it->second.begin(), it->second.end());
-        }
-        for (auto c : ev.initial_categories) {
-            if (auto it = set.pre_index.by_category.find(c);
-                it != set.pre_index.by_category.end()) {
-                candidates.insert(candidates.end(), it->second.begin(), it->second.end());
-            }
-        }
-        std::sort(candidates.begin(), candidates.end());
-        candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-    }
-    const std::size_t visits = indexed ? candidates.size() : set.dns_rules.size();
-    for (std::size_t vi = 0; vi < visits; ++vi) {
-        const Rule& r = set.dns_rules[indexed ? candidates[vi] : vi];
+    // One rule in precedence order; true when the walk can stop (decided, no trace).
+    auto visit = [&](const Rule& r) {
         if (ev.finished) {
             if (!opt.trace) {
-                break;
+                return true;
             }
             record(ev, opt, &r, r.phase, false, RuleTrace::Verdict::Skipped, [&] {
                 return std::string(ev.rule != nullptr
                                        ? "an earlier rule decided (" + ev.rule->id + ")"
                                        : "the query was already decided");
             });
-            continue;
+            return false;
         }
         if (r.phase != Phase::Pre) {
             record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped, [&] {
                 return std::string("uses post-resolution selectors: evaluated after resolution");
             });
-            continue;
+            return false;
         }
-        if (auto why = inactive_reason(r, opt); !why.empty()) {
+        if (!rule_active(r, opt.now)) {
             record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Skipped,
-                   [&] { return std::string(why); });
-            continue;
+                   [&] { return inactive_reason(r, opt); });
+            return false;
         }
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched,
                    [&] { return why_not(r, fs.values, q.location); });
-            continue;
+            return false;
         }
         decide(ev, r, m, Phase::Pre, b);
         record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched, [&] {
             return std::string(std::string(action_name(r.action)) + " (first match wins)");
         });
+        return !opt.trace;
+    };
+    // The rule index's candidates (a superset of the rules that can match) in precedence
+    // order; a trace or the linear reference walk visits every rule.
+    const bool indexed = set.pre_index.built && !opt.trace && !opt.linear;
+    if (indexed && !ev.finished) {
+        IndexQuery iq{
+            fs.normal, fs.fqdn, fs.domains, fs.rtype, fs.location_v.front(), ev.initial_categories};
+        set.pre_index.candidates(iq, fs.index);
+        const auto& bits = fs.index.bits;
+        bool stop = false;
+        for (std::size_t w = 0; w < bits.size() && !stop; ++w) {
+            for (std::uint64_t word = bits[w]; word != 0 && !stop; word &= word - 1) {
+                stop =
+                    visit(set.dns_rules[w * 64 + static_cast<std::size_t>(__builtin_ctzll(word))]);
+            }
+        }
+    } else if (!indexed) {
+        for (const Rule& r : set.dns_rules) {
+            if (visit(r)) {
+                break;
+            }
+        }
     }
 
     if (!ev.action && !ev.finished) {
@@ -762,9 +621,9 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
             });
             continue;
         }
-        if (auto why = inactive_reason(r, opt); !why.empty()) {
+        if (!rule_active(r, opt.now)) {
             record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Skipped,
-                   [&] { return std::string(why); });
+                   [&] { return inactive_reason(r, opt); });
             continue;
         }
         Match m = run_rule(r, fs.values);
@@ -808,7 +667,7 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
     }
     // Without trace only the rules that can still decide are visited (RuleIndex::post); with
     // none, the facts are not even built.
-    const bool indexed = set.pre_index.built && !opt.trace;
+    const bool indexed = set.pre_index.built && !opt.trace && !opt.linear;
     const bool new_categories = !ev.cname_categories.empty() || !ev.resolved_ip_categories.empty();
     const auto& visit = new_categories ? set.pre_index.post : set.pre_index.post_phase;
     if (!indexed || !visit.empty()) {
@@ -855,9 +714,9 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
         if (r.phase == Phase::Pre && !recheck) {
             continue; // already evaluated before resolution; nothing new to see
         }
-        if (auto why = inactive_reason(r, opt); !why.empty()) {
+        if (!rule_active(r, opt.now)) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
-                   [&] { return std::string(why); });
+                   [&] { return inactive_reason(r, opt); });
             continue;
         }
         if (visit != nullptr) { // the prefilter; a trace (visit == null) runs every rule

@@ -136,6 +136,9 @@ struct EvalOptions {
     std::int64_t now = 0; // unix seconds: schedules and expiration (never read from a clock)
     bool trace = false;   // record a RuleTrace line for every rule (explain)
     EvalScratch* scratch = nullptr; // reused working memory; null: allocate per call
+    /// Visit every rule in precedence order instead of the rule index's candidates: the
+    /// reference walk the index is tested and benchmarked against. Same results, O(rules).
+    bool linear = false;
 };
 
 /// Phase 1 and 2 (reference §1.6): always-blocked categories, pre-resolution DNS rules by

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,18 +17,75 @@
 
 namespace resolver::policy {
 
-/// A prefilter over the pre-resolution DNS rules: a rule whose traffic can only match when
-/// the query name or a parent is one of a few literal names (or the query type is one of a
-/// few types, or the name has one of a few category IDs) is filed under those keys; the rest
-/// are always candidates. evaluate_pre looks up the query's O(labels) names
-/// and evaluates only candidate rules, so 500 name rules cost a handful of hash lookups.
+namespace detail {
+struct NamePatternSets; // the RE2::Set prefilters (rule_index.cpp)
+}
+
+/// What the rule index reads of one query: views into the evaluator's fact store.
+struct IndexQuery {
+    std::string_view normal; // the query name normalised (normalize_domain)
+    std::string_view fqdn;   // dns.fqdn as the rules see it (behaviour: case, trailing dot)
+    std::span<const std::string_view> domains; // dns.domains as the rules see it
+    std::string_view rtype;                    // dns.query_rtype
+    std::string_view location;                 // dns.location (the location ID)
+    std::span<const std::int64_t> categories;  // the query name's category IDs
+};
+
+/// Per-query working memory of RuleIndex::candidates (one per EvalScratch): keeps its
+/// capacity, so a lookup allocates nothing once warm.
+struct IndexScratch {
+    std::vector<std::uint64_t> bits; // candidate set: bit i = dns_rules[i]
+    std::vector<int> hits;           // RE2::Set matches
+};
+
+/// The rule index over the pre-resolution DNS rules (issue 14). Every rule gets a
+/// requirement: a set of keys one of which must hold for the rule to match, derived from its
+/// traffic and identity expressions (for `and` the most selective conjunct, for `or`/`xor`
+/// the union of every branch, `not not x` as x; `not`, `all()` and unknown fields have none):
+///
+/// - the normalised query name is one of a few names (`dns.fqdn ==`/`in {…}`/`in $list`,
+///   `wildcard` without `*`), or has one at a label boundary (the same on `dns.domains`, and
+///   `wildcard "*.suffix"` on either field): all these names live in one DomainTable, walked
+///   from the whole name towards the root, O(labels) lookups whatever the number of rules;
+///   lists above kInlineListNames names are probed in place instead of copied;
+/// - a regex (`matches`) or another glob/substring (`wildcard "*ads*"`, `contains`) matches:
+///   one RE2::Set per kind and field runs once over dns.fqdn (or each dns.domains element);
+/// - the query type, the location or one of the name's categories is one of a few values.
+///
+/// A rule without a requirement is always a candidate. candidates() returns a superset of the
+/// rules that can match, and evaluate_pre runs the full expressions of exactly those, in
+/// precedence order (first match wins): the same decisions as the linear walk
+/// (EvalOptions::linear), which the unit tests check on random rule sets. Disabled and
+/// `expired` rules are never candidates; schedules and expires_at are checked at evaluation.
 struct RuleIndex {
+    /// Lists up to this many names are copied into the name table; larger ones (the 1M
+    /// list) are looked up in place, O(labels) per list per query.
+    static constexpr std::size_t kInlineListNames = 4096;
+
+    std::uint32_t rule_count = 0;
+    std::vector<std::uint64_t> always; // bitset: rules without a requirement
+    /// Normalised name -> 4-byte posting number (little-endian) into `postings`.
+    DomainTable names;
+    struct Posting {
+        std::uint32_t begin = 0;     // rule_ids[begin, exact_end): the name itself only
+        std::uint32_t exact_end = 0; // rule_ids[exact_end, end): the name or a parent
+        std::uint32_t end = 0;
+    };
+    std::vector<Posting> postings;
+    std::vector<std::uint32_t> rule_ids;
+    struct ListProbe {
+        const PolicyList* list = nullptr;
+        std::vector<std::uint32_t> exact;  // dns.fqdn in $list
+        std::vector<std::uint32_t> suffix; // dns.domains[*] in $list
+    };
+    std::vector<ListProbe> list_probes;
+    std::shared_ptr<const detail::NamePatternSets> patterns; // null: no pattern rules
     std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>>
-        by_name; // literal name -> indexes into dns_rules
+        by_rtype;
     std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>>
-        by_rtype; // dns.query_rtype literal -> rules
-    std::unordered_map<std::int64_t, std::vector<std::uint32_t>> by_category; // category ID
-    std::vector<std::uint32_t> always; // pre-phase rules without a name requirement
+        by_location;
+    std::unordered_map<std::int64_t, std::vector<std::uint32_t>> by_category;
+
     /// What evaluate_post visits: post-phase rules, and pre-phase rules using categories
     /// (re-checked on CNAME-target and resolved-IP categories), in precedence order.
     std::vector<std::uint32_t> post;
@@ -38,6 +97,9 @@ struct RuleIndex {
     /// passes it, without running the expression.
     std::vector<const Comparison*> resolved_need;
     bool built = false;
+
+    /// Fills `scratch.bits` with the pre-phase rules that can match `q` (a superset).
+    void candidates(const IndexQuery& q, IndexScratch& scratch) const;
 };
 
 /// Everything the policy engine reads, bundled and immutable once loaded: rules (compiled,
@@ -68,6 +130,8 @@ struct PolicySet {
 /// Builds `set.pre_index` from `set.dns_rules`. Called by the loader; call again after
 /// changing dns_rules by hand (tests).
 void build_rule_index(PolicySet& set);
+/// One line about `set.pre_index` (sizes), for the benchmark.
+std::string describe_rule_index(const PolicySet& set);
 
 using PolicySetPtr = std::shared_ptr<const PolicySet>;
 
