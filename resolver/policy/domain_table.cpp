@@ -137,6 +137,7 @@ bool DomainTable::insert(std::string_view name, std::span<const std::uint8_t> va
     }
     slots_[i] = Slot{static_cast<std::uint32_t>(h), append_record(name, values) + 1};
     ++count_;
+    label_counts_ |= std::uint64_t{1} << (std::min<std::size_t>(label_count(name), 64) - 1);
     return true;
 }
 
@@ -155,10 +156,17 @@ std::optional<std::span<const std::uint8_t>> DomainTable::find(std::string_view 
 }
 
 std::optional<DomainTable::Hit> DomainTable::find_closest(std::string_view name) const {
+    if (count_ == 0) {
+        return std::nullopt;
+    }
+    std::size_t labels = label_count(name);
     while (!name.empty()) {
-        if (auto v = find(name)) {
-            return Hit{name, *v};
+        if (may_hold_labels(labels)) {
+            if (auto v = find(name)) {
+                return Hit{name, *v};
+            }
         }
+        --labels;
         auto dot = name.find('.');
         if (dot == std::string_view::npos) {
             break;

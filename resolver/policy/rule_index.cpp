@@ -22,13 +22,19 @@ struct PatternSet {
     std::unique_ptr<RE2::Set> set;
     std::vector<std::uint32_t> rule_of;
     std::vector<std::uint32_t> rules; // every rule in the set, for when the DFA gives up
-    bool on_domains = false;          // run over each dns.domains element, not dns.fqdn
+    /// Rules with a glob or substring pattern: candidates whenever the text has a byte
+    /// above 0x7F (see NamePatternSets).
+    std::vector<std::uint32_t> glob_rules;
+    bool on_domains = false; // run over each dns.domains element, not dns.fqdn
 };
 
-/// The sets by kind: regexes keep the parser's options (UTF-8, so a prefilter match is
-/// exactly RE2 PartialMatch of the rule's own regex, a necessary condition for FullMatch as
-/// well); globs and substrings are translated to Latin-1 regexes, one byte one character,
-/// as the glob matcher compares bytes.
+/// At most two sets: one run over dns.fqdn, one over each dns.domains element (each call
+/// takes the DFA cache's lock, so one set per text rather than one per kind). The options
+/// are the parser's (UTF-8, expr_parser.cpp), so a regex's prefilter match is exactly RE2
+/// PartialMatch of the rule's own regex, which FullMatch implies as well. Globs and
+/// substrings compare bytes: translated to UTF-8 regexes they match an ASCII text exactly as
+/// the glob matcher does (case folding may only add matches), and for a text with other
+/// bytes their rules are simply candidates.
 struct NamePatternSets {
     std::vector<PatternSet> sets;
 };
@@ -120,7 +126,7 @@ std::vector<GlobToken> glob_tokens(std::string_view pat) {
     return out;
 }
 
-/// The glob as a whole-value Latin-1 regex.
+/// The glob as a whole-value regex (for ASCII texts; see NamePatternSets).
 std::string glob_regex(const std::vector<GlobToken>& toks, bool icase) {
     std::string re = icase ? "\\A(?i:" : "\\A(?:";
     for (const auto& t : toks) {
@@ -321,6 +327,12 @@ void set_bit(std::vector<std::uint64_t>& bits, std::uint32_t i) {
 
 /// Runs one set over `text`, marking the rules of its matching patterns.
 void run_set(const PatternSet& ps, std::string_view text, IndexScratch& s) {
+    if (!ps.glob_rules.empty() &&
+        std::any_of(text.begin(), text.end(), [](char c) { return (c & 0x80) != 0; })) {
+        for (auto r : ps.glob_rules) {
+            set_bit(s.bits, r);
+        }
+    }
     RE2::Set::ErrorInfo err{};
     // Match without an output vector first: RE2 allocates the match set only when asked for
     // one, and most names match no pattern.
@@ -354,8 +366,11 @@ void RuleIndex::candidates(const IndexQuery& q, IndexScratch& s) const {
     if (names.size() != 0) {
         std::string_view rest = q.normal;
         bool whole = true;
-        while (!rest.empty()) {
-            if (auto v = names.find(rest); v && v->size() == 4) {
+        std::size_t labels = DomainTable::label_count(rest);
+        for (; !rest.empty(); --labels) {
+            if (!names.may_hold_labels(labels)) {
+                // no key has this many labels: skip the lookup
+            } else if (auto v = names.find(rest); v && v->size() == 4) {
                 std::uint32_t p = 0;
                 std::memcpy(&p, v->data(), 4);
                 const Posting& post = postings[p];
@@ -372,11 +387,17 @@ void RuleIndex::candidates(const IndexQuery& q, IndexScratch& s) const {
         }
     }
     for (const auto& lp : list_probes) {
-        if (!lp.exact.empty() && lp.list->domains.contains(q.normal)) {
-            mark(lp.exact);
-        }
-        if (!lp.suffix.empty() && lp.list->domains.find_closest(q.normal)) {
+        // One walk for both forms: the longest suffix present is the name itself when the
+        // name is present.
+        if (lp.suffix.empty()) {
+            if (lp.list->domains.contains(q.normal)) {
+                mark(lp.exact);
+            }
+        } else if (auto hit = lp.list->domains.find_closest(q.normal)) {
             mark(lp.suffix);
+            if (hit->name.size() == q.normal.size()) {
+                mark(lp.exact);
+            }
         }
     }
     if (patterns != nullptr) {
@@ -422,8 +443,9 @@ void build_rule_index(PolicySet& set) {
     struct PatternInput {
         std::vector<std::string> patterns;
         std::vector<std::uint32_t> rule_of;
+        std::vector<bool> glob;
     };
-    std::array<PatternInput, 4> pattern_input;
+    std::array<PatternInput, 2> pattern_input; // [0] dns.fqdn, [1] dns.domains elements
 
     for (std::uint32_t i = 0; i < set.dns_rules.size(); ++i) {
         const Rule& r = set.dns_rules[i];
@@ -475,10 +497,12 @@ void build_rule_index(PolicySet& set) {
                 }
                 break;
             }
-            case Key::Kind::Pattern:
-                pattern_input[k.set].patterns.push_back(std::move(k.str));
-                pattern_input[k.set].rule_of.push_back(i);
-                break;
+            case Key::Kind::Pattern: {
+                auto& in = pattern_input[k.set == kRegexDomains || k.set == kGlobDomains ? 1 : 0];
+                in.patterns.push_back(std::move(k.str));
+                in.rule_of.push_back(i);
+                in.glob.push_back(k.set == kGlobFqdn || k.set == kGlobDomains);
+            } break;
             case Key::Kind::Category:
                 put(idx.by_category[k.num], i);
                 break;
@@ -521,29 +545,35 @@ void build_rule_index(PolicySet& set) {
         if (in.patterns.empty()) {
             continue;
         }
-        const bool regex = k == kRegexFqdn || k == kRegexDomains;
         RE2::Options opts;
         opts.set_log_errors(false);
-        // The same encoding as the rules' own regexes (expr_parser.cpp) for `matches`; bytes
-        // for globs. A bigger DFA budget than one regex gets: the set holds every pattern.
-        opts.set_encoding(regex ? RE2::Options::EncodingUTF8 : RE2::Options::EncodingLatin1);
+        opts.set_encoding(RE2::Options::EncodingUTF8);
+        // A bigger DFA budget than one regex gets: the set holds every pattern.
         opts.set_max_mem(64 << 20);
         PatternSet ps;
-        ps.on_domains = k == kRegexDomains || k == kGlobDomains;
+        ps.on_domains = k == 1;
         ps.set = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
-        bool ok = true;
-        for (std::size_t p = 0; p < in.patterns.size() && ok; ++p) {
-            ok = ps.set->Add(in.patterns[p], nullptr) == static_cast<int>(p);
+        for (std::size_t p = 0; p < in.patterns.size(); ++p) {
+            const auto rule = in.rule_of[p];
+            if (ps.set->Add(in.patterns[p], nullptr) < 0) {
+                set_bit(idx.always, rule); // not valid UTF-8 as a pattern: no prefilter
+                continue;
+            }
+            ps.rule_of.push_back(rule);
+            if (in.glob[p]) {
+                put(ps.glob_rules, rule);
+            }
         }
-        ok = ok && ps.set->Compile();
-        if (!ok) {
+        if (ps.rule_of.empty()) {
+            continue;
+        }
+        if (!ps.set->Compile()) {
             // Cannot prefilter these: the rules become always-candidates.
-            for (auto r : in.rule_of) {
+            for (auto r : ps.rule_of) {
                 set_bit(idx.always, r);
             }
             continue;
         }
-        ps.rule_of = std::move(in.rule_of);
         ps.rules = ps.rule_of;
         std::sort(ps.rules.begin(), ps.rules.end());
         ps.rules.erase(std::unique(ps.rules.begin(), ps.rules.end()), ps.rules.end());

@@ -21,7 +21,9 @@ namespace {
 constexpr const char* kSmall = "11111111-0000-4000-8000-000000000001";
 constexpr const char* kBig = "11111111-0000-4000-8000-000000000002"; // > kInlineListNames
 
-const std::vector<std::string> kLabels = {"a", "b", "ads", "x1", "cdn", "A", "Ads"};
+// Non-ASCII too: "é" in UTF-8 (rules and names), a lone 0xFF byte (names only: exports
+// are JSON, which must be valid UTF-8).
+const std::vector<std::string> kLabels = {"a", "b", "ads", "x1", "cdn", "A", "Ads", "\xc3\xa9"};
 const std::vector<std::string> kTlds = {"example", "test", "co.uk"};
 
 struct Gen {
@@ -56,6 +58,9 @@ struct Gen {
         }
         if (chance(5)) {
             n = "a.." + n;
+        }
+        if (chance(5)) {
+            n = "\xff" + n;
         }
         if (chance(15)) {
             n += ".";
