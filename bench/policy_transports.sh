@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Benchmark (not a test), issue 14: dnslab-resolver with a big policy loaded (the export of
+# bench/gen_policy_export.py: 500 rules of every kind plus a 1,000,000-name DOMAIN list, on
+# top of the fixture export) against dnsdist with no rules (packet cache), on UDP, TCP, DoT
+# and DoH, cache hits, in one run, runs alternating dnslab/dnsdist. Also the UDP echo floor
+# (bench/echo/udp_echo.cpp: recvmmsg, flip QR, sendmmsg), so every figure can be read against
+# what the machine and the load generator allow. Prints qps and queries per server
+# CPU-second for each, the ratios, the policy load time and resident memory per list name.
+#
+# Every query comes from 127.0.0.1 (location HQ, whose network is 127.0.0.0/24; DoT and DoH
+# without a location hint fall back to the client_default location), so every query is
+# evaluated against the whole policy; every name is one the fixture zones answer and no rule
+# blocks, so after the warm-up every answer is a cache hit and the rules are walked in full.
+#
+# Usage: bench/policy_transports.sh [BUILD_DIR]   (default build-bench, a release build)
+# Knobs (environment, besides bench/lib.sh's): BENCH_RULES (500), BENCH_LIST (1000000),
+# BENCH_CLIENTS (8), BENCH_OUTSTANDING (500), BENCH_STREAMS (32 h2 streams per connection).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_need dnsperf h2load dnsdist openssl python3 dig curl
+bench_init "${1:-$BENCH_ROOT/build-bench}"
+ECHO="$BENCH_BUILD/bench/udp_echo"
+[ -x "$ECHO" ] || bench_die "$ECHO missing: ninja -C $BENCH_BUILD bench/udp_echo"
+CLIENTS="${BENCH_CLIENTS:-8}"
+OUTSTANDING="${BENCH_OUTSTANDING:-500}"
+STREAMS="${BENCH_STREAMS:-32}"
+NRULES="${BENCH_RULES:-500}"
+NLIST="${BENCH_LIST:-1000000}"
+FIX="$BENCH_ROOT/fixtures"
+
+echo "== $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+mkdir -p "$BENCH_WORK/export"
+python3 "$BENCH_ROOT/bench/gen_policy_export.py" "$FIX" "$BENCH_WORK/export" "$NRULES" "$NLIST"
+echo "policy: $(head -1 "$BENCH_WORK/export/mix.txt"); rules per kind:"
+tail -n +2 "$BENCH_WORK/export/mix.txt" | paste -sd' ' | sed 's/^/  /'
+
+# Allowed names only, answered by the fixture zones (see bench/policy_qps.sh).
+for n in www.example.com mail.example.com mail2.example.com chain1.example.com example.com \
+    edge.example.net www.example.net ns1.example.com sip.example.com ipv6only.example.com \
+    nudity.testcategory.com login.testcategory.com intranet.example.net cdn.example.net; do
+    echo "$n A"
+    echo "$n AAAA"
+done >"$BENCH_WORK/queries"
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# ---- servers --------------------------------------------------------------------------------
+bench_start_backend
+EX="$BENCH_WORK/export"
+POLICY=(--rules "$EX/rules.json" --lists "$EX/lists.json" --locations "$EX/locations.json"
+    --categories "$EX/categories.csv")
+LAB_PORT=$(bench_port)
+t0=$(date +%s.%N)
+bench_start_dnslab lab server --listen "udp://127.0.0.1:$LAB_PORT" --listen "tcp://127.0.0.1:$LAB_PORT" \
+    --listen "tls://127.0.0.1:0" --listen "https://127.0.0.1:0/dns-query" \
+    --upstream "fixture:$FIX/zones" "${POLICY[@]}"
+t1=$(date +%s.%N)
+LAB_PID=$BENCH_LAST_PID
+LOAD_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+LAB_DOT=$(bench_ready_url lab tls)
+LAB_DOT_PORT=${LAB_DOT##*:}
+LAB_DOH=$(bench_ready_url lab https)
+# The same resolver without the generated export (fixture policy only), idle on the load
+# CPU: its RSS is the baseline of the per-name figure.
+bench_start_dnslab base load --listen "udp://127.0.0.1:$(bench_port)" --upstream "fixture:$FIX/zones" \
+    --rules "$FIX/policy/rules.json" --lists "$FIX/policy/lists.json" \
+    --locations "$FIX/policy/locations.json" --categories "$FIX/categories/categories.csv"
+BASE_PID=$BENCH_LAST_PID
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=dnsdist.bench" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$BENCH_WORK/dd.key" -out "$BENCH_WORK/dd.crt" \
+    >/dev/null 2>&1 || bench_die "openssl could not make the dnsdist certificate"
+DD_PORT=$(bench_port)
+DD_DOT_PORT=$(bench_port)
+DD_DOH_PORT=$(bench_port)
+cat >"$BENCH_WORK/dnsdist.conf" <<CONF
+-- No rules: dnsdist's packet cache only. UDP and TCP on one port; DoT and DoH frontends.
+-- One TCP worker thread (DoT runs there too), like dnslab's single loop; DoH has its own
+-- h2o thread per frontend (dnsdist 1.7).
+setLocal('127.0.0.1:$DD_PORT')
+setMaxTCPClientThreads(1)
+setMaxTCPConnectionsPerClient(0)
+addTLSLocal('127.0.0.1:$DD_DOT_PORT', '$BENCH_WORK/dd.crt', '$BENCH_WORK/dd.key')
+addDOHLocal('127.0.0.1:$DD_DOH_PORT', '$BENCH_WORK/dd.crt', '$BENCH_WORK/dd.key', '/dns-query')
+newServer({address='127.0.0.1:$BACKEND_PORT', checkInterval=3600})
+pc = newPacketCache(100000, {maxTTL=86400, minTTL=0})
+getPool(''):setCache(pc)
+CONF
+bench_start_dnsdist "$BENCH_WORK/dnsdist.conf" "$DD_PORT" "$DD_DOT_PORT" "$DD_DOH_PORT"
+DD_PID=$BENCH_LAST_PID
+DD_DOH="https://127.0.0.1:$DD_DOH_PORT/dns-query"
+
+"${PIN_SERVER[@]}" "$ECHO" 0 >"$BENCH_WORK/echo.out" 2>&1 &
+ECHO_PID=$!
+BENCH_PIDS+=("$ECHO_PID")
+for _ in $(seq 1 100); do
+    [ -s "$BENCH_WORK/echo.out" ] && break
+    sleep 0.05
+done
+ECHO_PORT=$(awk '/^port/ {print $2}' "$BENCH_WORK/echo.out")
+[ -n "$ECHO_PORT" ] || bench_die "udp_echo did not start: $(cat "$BENCH_WORK/echo.out")"
+
+# The policy is really in force: a name of the 1M-name list is blocked.
+probe=$(dig +short +tries=1 +time=2 -p "$LAB_PORT" @127.0.0.1 d0000042.bench-list.example A || true)
+[ "$probe" = "0.0.0.0" ] || bench_die "the 1M-name list does not block (got '$probe')"
+
+# RFC 8484 §4.1: GET with the query base64url-encoded, no padding, ID 0 (cache friendly).
+DNS_PARAM=$(python3 -c '
+import base64, struct
+q = struct.pack(">HHHHHH", 0, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l for l in b"www.example.com".split(b".")) + b"\0" + struct.pack(">HH", 1, 1)
+print(base64.urlsafe_b64encode(q).decode().rstrip("="))')
+for url in "$LAB_DOH" "$DD_DOH"; do
+    code=$(curl -sk -o "$BENCH_WORK/doh.out" -w '%{http_code}' "$url?dns=$DNS_PARAM" || true)
+    [ "$code" = 200 ] && [ -s "$BENCH_WORK/doh.out" ] || bench_die "DoH GET $url answered HTTP '$code'"
+done
+
+# bench_h2load SERVER_PID URL SECONDS: "QPS QUERIES_PER_SERVER_CPU_SECOND" (2xx answers only).
+bench_h2load() {
+    local pid="$1" url="$2" secs="$3" t0 t1 out
+    t0=$(bench_cpu_ticks "$pid")
+    out=$("${PIN_LOAD[@]}" h2load -c "$CLIENTS" -m "$STREAMS" -D "$secs" "$url?dns=$DNS_PARAM" 2>&1) || true
+    t1=$(bench_cpu_ticks "$pid")
+    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" '
+        /^status codes:/ {ok = $3}
+        END {printf "%.0f %.0f\n", ok / secs, (ticks > 0 ? ok * hz / ticks : 0)}' <<<"$out"
+}
+
+# one KIND PID PORT_OR_URL SECONDS: one run of the transport's load generator.
+one() {
+    local kind="$1" pid="$2" target="$3" secs="$4"
+    case $kind in
+    doh) bench_h2load "$pid" "$target" "$secs" ;;
+    *) bench_dnsperf "$pid" -s 127.0.0.1 -m "$kind" -d "$BENCH_WORK/queries" -c "$CLIENTS" \
+        -q "$OUTSTANDING" -p "$target" -l "$secs" | awk '{print $1, $2}' ;;
+    esac
+}
+
+declare -A ROW_LAB_Q ROW_LAB_C ROW_DD_Q ROW_DD_C
+# measure KIND LAB_TARGET DD_TARGET: warm-up, then BENCH_RUNS alternating runs (and the echo
+# floor, UDP only, in the same rotation).
+ECHO_Q="" ECHO_C=""
+measure() {
+    local kind="$1" lt="$2" dt="$3" q c
+    one "$kind" "$LAB_PID" "$lt" "$BENCH_WARM_SECS" >/dev/null
+    one "$kind" "$DD_PID" "$dt" "$BENCH_WARM_SECS" >/dev/null
+    for _ in $(seq 1 "$BENCH_RUNS"); do
+        read -r q c < <(one "$kind" "$LAB_PID" "$lt" "$BENCH_SECS")
+        ROW_LAB_Q[$kind]="${ROW_LAB_Q[$kind]:-} $q" ROW_LAB_C[$kind]="${ROW_LAB_C[$kind]:-} $c"
+        read -r q c < <(one "$kind" "$DD_PID" "$dt" "$BENCH_SECS")
+        ROW_DD_Q[$kind]="${ROW_DD_Q[$kind]:-} $q" ROW_DD_C[$kind]="${ROW_DD_C[$kind]:-} $c"
+        if [ "$kind" = udp ]; then
+            read -r q c < <(one udp "$ECHO_PID" "$ECHO_PORT" "$BENCH_SECS")
+            ECHO_Q="$ECHO_Q $q" ECHO_C="$ECHO_C $c"
+        fi
+    done
+}
+measure udp "$LAB_PORT" "$DD_PORT"
+measure tcp "$LAB_PORT" "$DD_PORT"
+measure dot "$LAB_DOT_PORT" "$DD_DOT_PORT"
+measure doh "$LAB_DOH" "$DD_DOH"
+
+# ---- report ---------------------------------------------------------------------------------
+echo
+echo "dnslab with the policy above vs dnsdist (no rules, packet cache); cache hits."
+echo "dnsperf -c $CLIENTS -q $OUTSTANDING (udp, tcp, dot); h2load -c $CLIENTS -m $STREAMS GET (doh)."
+bench_header
+for kind in udp tcp dot doh; do
+    bench_row "$kind" "${ROW_LAB_Q[$kind]}" "${ROW_DD_Q[$kind]}" "${ROW_LAB_C[$kind]}" "${ROW_DD_C[$kind]}"
+done
+# shellcheck disable=SC2086
+eq=$(bench_median $ECHO_Q)
+# shellcheck disable=SC2086
+ec=$(bench_median $ECHO_C)
+# shellcheck disable=SC2086
+lq=$(bench_median ${ROW_LAB_Q[udp]})
+# shellcheck disable=SC2086
+lc=$(bench_median ${ROW_LAB_C[udp]})
+printf 'echo floor (udp): %.0f qps, %.0f q/cpu-s; dnslab udp = %s of its qps, %s of its q/cpu-s\n' \
+    "$eq" "$ec" "$(bench_ratio "$lq" "$eq")" "$(bench_ratio "$lc" "$ec")"
+extra=$(($(rss_kb "$LAB_PID") - $(rss_kb "$BASE_PID")))
+echo "policy load: ${LOAD_S} s from process start to ready (includes start-up); resident:" \
+    "$(awk -v k="$(rss_kb "$LAB_PID")" 'BEGIN {printf "%.1f MB", k / 1024}')"
+awk -v kb="$extra" -v n="$NLIST" 'BEGIN {printf "RSS over the fixture-only resolver: %.1f MB = %.1f bytes per list name (500 rules and the index included)\n", kb / 1024, kb * 1024 / n}'
+echo "targets (issue 14): q/cpu-s ratio >= 1.25 and qps ratio >= 1.00 on every transport;" \
+    "load < 1 s; < 64 B per name"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
