@@ -67,7 +67,7 @@ struct Key {
 constexpr std::size_t kRegexFqdn = 0;
 constexpr std::size_t kRegexDomains = 1;
 constexpr std::size_t kGlobFqdn = 2;
-constexpr std::size_t kGlobDomains = 3;
+constexpr std::size_t kGlobDomains = 3; // unused: domain globs become fqdn patterns
 
 /// A necessary condition: one of `keys` holds whenever the node is true.
 struct Requirement {
@@ -126,13 +126,39 @@ std::vector<GlobToken> glob_tokens(std::string_view pat) {
     return out;
 }
 
-/// The glob as a whole-value regex (for ASCII texts; see NamePatternSets).
-std::string glob_regex(const std::vector<GlobToken>& toks, bool icase) {
-    std::string re = icase ? "\\A(?i:" : "\\A(?:";
+/// The glob as a whole-value regex (for ASCII texts; see NamePatternSets). For a glob on
+/// dns.domains, a regex on dns.fqdn: every element is dns.fqdn itself or what follows one of
+/// its dots, so a glob matching an element matches dns.fqdn after an optional "….".
+std::string glob_regex(const std::vector<GlobToken>& toks, bool icase, bool on_element) {
+    std::string re = on_element ? "\\A(?s:.*\\.)?" : "\\A";
+    re += icase ? "(?i:" : "(?:";
     for (const auto& t : toks) {
         re += t.star ? std::string("(?s:.*)") : RE2::QuoteMeta(std::string_view(&t.c, 1));
     }
     return re + ")\\z";
+}
+
+/// A regex on the dns.domains elements as a necessary regex on dns.fqdn, when one is easy
+/// to prove: every element is a suffix of dns.fqdn that starts at its start or after a dot.
+/// - Without `^` and `\A` a match inside an element is a match inside dns.fqdn (`$` and
+///   `\z` are the same end; `\b`/`\B` see a dot before the element, a non-word character
+///   like the start of the text).
+/// - `^X` (no other `^`, no `|` that could split it, no flag group): X matches dns.fqdn at
+///   its start or after a dot, i.e. `(?:^|\.)(?:X)`.
+/// Anything else runs per element (one RE2::Set call per element instead of one).
+std::optional<std::string> domain_regex_on_fqdn(const std::string& re) {
+    if (re.find("\\A") != std::string::npos) {
+        return std::nullopt;
+    }
+    const auto carets = std::count(re.begin(), re.end(), '^');
+    if (carets == 0) {
+        return re;
+    }
+    if (carets == 1 && re[0] == '^' && re.find('|') == std::string::npos &&
+        re.find("(?") == std::string::npos) {
+        return "(?:^|\\.)(?:" + re.substr(1) + ")";
+    }
+    return std::nullopt;
 }
 
 Req pattern_key(std::string re, std::size_t set) {
@@ -174,9 +200,16 @@ Req compare_requirement(const Comparison& c) {
             if (c.regex == nullptr) {
                 return std::nullopt;
             }
-            return pattern_key(c.regex->pattern(), domains ? kRegexDomains : kRegexFqdn);
+            if (domains) {
+                if (auto on_fqdn = domain_regex_on_fqdn(c.regex->pattern())) {
+                    return pattern_key(std::move(*on_fqdn), kRegexFqdn);
+                }
+                return pattern_key(c.regex->pattern(), kRegexDomains);
+            }
+            return pattern_key(c.regex->pattern(), kRegexFqdn);
         case Op::Contains:
-            return pattern_key(RE2::QuoteMeta(c.str_value), domains ? kGlobDomains : kGlobFqdn);
+            // A substring of an element (a suffix of dns.fqdn) is a substring of dns.fqdn.
+            return pattern_key(RE2::QuoteMeta(c.str_value), kGlobFqdn);
         case Op::Wildcard:
         case Op::StrictWildcard: {
             auto toks = glob_tokens(c.str_value);
@@ -205,8 +238,7 @@ Req compare_requirement(const Comparison& c) {
                     return one(std::move(k));
                 }
             }
-            return pattern_key(glob_regex(toks, c.op == Op::Wildcard),
-                               domains ? kGlobDomains : kGlobFqdn);
+            return pattern_key(glob_regex(toks, c.op == Op::Wildcard, domains), kGlobFqdn);
         }
         default:
             return std::nullopt; // !=, <, >...: no finite set of names
