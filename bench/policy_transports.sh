@@ -58,6 +58,11 @@ LOAD_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 LAB_DOT=$(bench_ready_url lab tls)
 LAB_DOT_PORT=${LAB_DOT##*:}
 LAB_DOH=$(bench_ready_url lab https)
+# dnslab without any policy, UDP only: measured in the UDP rotation, so the cost of the
+# policy itself reads off directly.
+NOPOL_PORT=$(bench_port)
+bench_start_dnslab nopolicy server --listen "udp://127.0.0.1:$NOPOL_PORT" --upstream "fixture:$FIX/zones"
+NOPOL_PID=$BENCH_LAST_PID
 # The same resolver without the generated export (fixture policy only), idle on the load
 # CPU: its RSS is the baseline of the per-name figure.
 bench_start_dnslab base load --listen "udp://127.0.0.1:$(bench_port)" --upstream "fixture:$FIX/zones" \
@@ -137,11 +142,12 @@ one() {
 declare -A ROW_LAB_Q ROW_LAB_C ROW_DD_Q ROW_DD_C
 # measure KIND LAB_TARGET DD_TARGET: warm-up, then BENCH_RUNS alternating runs (and the echo
 # floor, UDP only, in the same rotation).
-ECHO_Q="" ECHO_C=""
+ECHO_Q="" ECHO_C="" NOPOL_Q="" NOPOL_C=""
 measure() {
     local kind="$1" lt="$2" dt="$3" q c
     one "$kind" "$LAB_PID" "$lt" "$BENCH_WARM_SECS" >/dev/null
     one "$kind" "$DD_PID" "$dt" "$BENCH_WARM_SECS" >/dev/null
+    [ "$kind" != udp ] || one udp "$NOPOL_PID" "$NOPOL_PORT" "$BENCH_WARM_SECS" >/dev/null
     for _ in $(seq 1 "$BENCH_RUNS"); do
         read -r q c < <(one "$kind" "$LAB_PID" "$lt" "$BENCH_SECS")
         ROW_LAB_Q[$kind]="${ROW_LAB_Q[$kind]:-} $q" ROW_LAB_C[$kind]="${ROW_LAB_C[$kind]:-} $c"
@@ -150,6 +156,8 @@ measure() {
         if [ "$kind" = udp ]; then
             read -r q c < <(one udp "$ECHO_PID" "$ECHO_PORT" "$BENCH_SECS")
             ECHO_Q="$ECHO_Q $q" ECHO_C="$ECHO_C $c"
+            read -r q c < <(one udp "$NOPOL_PID" "$NOPOL_PORT" "$BENCH_SECS")
+            NOPOL_Q="$NOPOL_Q $q" NOPOL_C="$NOPOL_C $c"
         fi
     done
 }
@@ -176,6 +184,13 @@ lq=$(bench_median ${ROW_LAB_Q[udp]})
 lc=$(bench_median ${ROW_LAB_C[udp]})
 printf 'echo floor (udp): %.0f qps, %.0f q/cpu-s; dnslab udp = %s of its qps, %s of its q/cpu-s\n' \
     "$eq" "$ec" "$(bench_ratio "$lq" "$eq")" "$(bench_ratio "$lc" "$ec")"
+# shellcheck disable=SC2086
+nq=$(bench_median $NOPOL_Q)
+# shellcheck disable=SC2086
+nc=$(bench_median $NOPOL_C)
+printf 'dnslab udp without policy: %.0f qps, %.0f q/cpu-s (with the policy: %s of its q/cpu-s, %.2f us more per answer)\n' \
+    "$nq" "$nc" "$(bench_ratio "$lc" "$nc")" "$(awk -v a="$lc" -v b="$nc" 'BEGIN {if (a > 0 && b > 0) print 1e6 / a - 1e6 / b; else print 0}')"
+[ -z "${BENCH_VERBOSE:-}" ] || echo "    runs: echo qps [$ECHO_Q] q/cpu-s [$ECHO_C]; no policy qps [$NOPOL_Q] q/cpu-s [$NOPOL_C]"
 extra=$(($(rss_kb "$LAB_PID") - $(rss_kb "$BASE_PID")))
 echo "policy load: ${LOAD_S} s from process start to ready (includes start-up); resident:" \
     "$(awk -v k="$(rss_kb "$LAB_PID")" 'BEGIN {printf "%.1f MB", k / 1024}')"
