@@ -40,6 +40,11 @@ if [ -x "$BUILD/bench/policy/bench_policy" ]; then
     timeout 300 "$BUILD/bench/policy/bench_policy" "$export_dir" || true
     rm -rf "$export_dir"
 fi
+if [ -x "$ROOT/bench/policy_transports.sh" ]; then
+    echo
+    ninja -C "$BUILD" bench/udp_echo
+    timeout 900 "$ROOT/bench/policy_transports.sh" "$BUILD"
+fi
 if [ -x "$ROOT/bench/policy_qps.sh" ]; then
     echo
     timeout 600 "$ROOT/bench/policy_qps.sh" "$BUILD"
