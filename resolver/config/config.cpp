@@ -3,9 +3,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "resolver/util/load_guard.hpp"
 
 namespace resolver::config {
 namespace {
@@ -48,11 +51,16 @@ struct Reader {
             }
             error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
         } else {
-            if (auto v = n->value<std::int64_t>(); v && *v >= 0) {
+            // value<int64_t>() is empty for floats (1e400 included) and strings; the upper
+            // bound keeps an absurd number from wrapping around in a narrower field.
+            constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+            if (auto v = n->value<std::int64_t>();
+                v && *v >= 0 && static_cast<std::uint64_t>(*v) <= kMax) {
                 out = static_cast<T>(*v);
                 return;
             }
-            error = file + ": " + where(*n) + ": key '" + name + "' must be a non-negative integer";
+            error = file + ": " + where(*n) + ": key '" + name + "' must be an integer from 0 to " +
+                    std::to_string(kMax);
         }
     }
 };
@@ -90,7 +98,11 @@ std::string default_state_dir() {
     return "/tmp/dnslab";
 }
 
-Result<Config> load_file(const std::string& path) {
+namespace {
+Result<Config> load_file_unguarded(const std::string& path) {
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+        return fail(Errc::ConfigInvalid, path + ": is a directory, not a TOML file");
+    }
     toml::table root;
     try {
         root = toml::parse_file(path);
@@ -214,6 +226,13 @@ Result<Config> load_file(const std::string& path) {
         }
     }
     return c;
+}
+
+} // namespace
+
+Result<Config> load_file(const std::string& path) {
+    // toml++ throws parse_error; std::filesystem and allocations may throw too.
+    return util::guard_load(path, [&] { return load_file_unguarded(path); });
 }
 
 } // namespace resolver::config

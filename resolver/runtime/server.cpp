@@ -14,6 +14,7 @@
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/upstream/group.hpp"
+#include "resolver/util/load_guard.hpp"
 #include "resolver/util/url.hpp"
 #include "resolver/io/doh_listener.hpp"
 #include "resolver/io/dot_listener.hpp"
@@ -401,9 +402,12 @@ void Server::reload() {
     auto* w = new ReloadWork();
     w->server = this;
     auto seconds = std::make_shared<double>(0);
+    // Runs on libuv's thread pool, where an escaping exception would std::terminate the
+    // resolver: the guard is the last resort (the loaders guard themselves), and an error
+    // keeps the rules in force.
     w->work = [this, result, gen, seconds] {
         const auto start = std::chrono::steady_clock::now();
-        result->emplace(load_policy(gen));
+        result->emplace(util::guard_load("policy reload", [&] { return load_policy(gen); }));
         *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     w->after = [this, result, gen, seconds] {
