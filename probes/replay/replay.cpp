@@ -111,6 +111,7 @@ std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_
         error = "line " + std::to_string(line_no) + ": not a JSON object";
         return std::nullopt;
     }
+    // LabEvent lines: query logs of dnslab before its events got their own stream.
     if (j.contains("LabEvent") || !j.contains("QueryName")) {
         return std::nullopt;
     }
@@ -439,13 +440,13 @@ int run_replay(const Options& o) {
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     auto logged = [&] {
-        // Counting newlines is enough here (one line per query plus a few LabEvent lines);
-        // parsing the JSON happens once, after the lab has stopped.
+        // Counting newlines is enough here (the query log holds one line per query, its
+        // LabEvent lines go to the event log); the JSON is parsed once, after the stop.
         std::ifstream in(l.log, std::ios::binary);
         return static_cast<std::size_t>(
             std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
     };
-    while (logged() < reached + 1 && std::chrono::steady_clock::now() < deadline) {
+    while (logged() < reached && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     l.stop();

@@ -68,8 +68,8 @@ struct Reader {
 const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys() {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
         {"",
-         {"listen", "upstream", "log_json", "ready_file", "state_dir", "resolver", "tcp", "tls",
-          "doh", "policy", "behaviour", "telemetry"}},
+         {"listen", "upstream", "log_json", "event_log", "ready_file", "state_dir", "resolver",
+          "tcp", "tls", "doh", "policy", "behaviour", "telemetry"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
@@ -135,6 +135,7 @@ Result<Config> load_file_unguarded(const std::string& path) {
     r.get(root, "", "listen", c.listen);
     r.get(root, "", "upstream", c.upstream);
     r.get(root, "", "log_json", c.log_json);
+    r.get(root, "", "event_log", c.event_log);
     r.get(root, "", "ready_file", c.ready_file);
     r.get(root, "", "state_dir", c.state_dir);
     if (const auto* t = root["resolver"].as_table()) {
@@ -205,7 +206,7 @@ Result<Config> load_file_unguarded(const std::string& path) {
             p = (std::filesystem::path(c.config_dir) / p).lexically_normal().string();
         }
     };
-    for (auto* p : {&c.log_json, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
+    for (auto* p : {&c.log_json, &c.event_log, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
                     &c.rules_file, &c.lists_file, &c.locations_file, &c.categories_file,
                     &c.geo_file, &c.mmdb_file, &c.identities_file}) {
         rel(*p);

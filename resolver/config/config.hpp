@@ -18,6 +18,7 @@ struct Config {
     std::vector<std::string> listen;   // listener URLs
     std::vector<std::string> upstream; // default upstream URLs, tried in order (failover)
     std::string log_json;              // "" = no query log; "-" = stdout
+    std::string event_log;             // LabEvent lines: "" = stderr; "-" = stdout; else a file
     std::string ready_file;
     std::string state_dir; // lab CA and other generated state
 

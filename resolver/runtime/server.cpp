@@ -9,6 +9,7 @@
 
 #include "resolver/fault/listener_faults.hpp"
 #include "resolver/io/tcp_listener.hpp"
+#include "resolver/log/event_log.hpp"
 #include "resolver/log/json_writer.hpp"
 #include "resolver/runtime/policy_loader.hpp"
 #include "resolver/io/udp_listener.hpp"
@@ -81,6 +82,9 @@ Server::~Server() {
     if (log_) {
         log_->flush();
     }
+    if (events_) {
+        events_->flush();
+    }
 }
 
 Status Server::init(const config::Config& cfg) {
@@ -90,6 +94,15 @@ Status Server::init(const config::Config& cfg) {
         return fail(Errc::Internal, std::string("uv_loop_init: ") + uv_strerror(rc));
     }
     loop_inited_ = true;
+    if (cfg_.event_log.empty()) {
+        events_ = log::QueryLog::to_stderr();
+    } else {
+        auto e = log::QueryLog::open(cfg_.event_log);
+        if (!e) {
+            return fail(Errc::ConfigInvalid, "event log: " + e.error().detail);
+        }
+        events_ = std::move(e).value();
+    }
     if (!cfg_.log_json.empty()) {
         auto l = log::QueryLog::open(cfg_.log_json);
         if (!l) {
@@ -221,8 +234,7 @@ Status Server::init(const config::Config& cfg) {
     {
         std::string ev;
         log::JsonWriter w(ev);
-        w.begin_object()
-            .field("LabEvent", "policy-loaded")
+        log::begin_event(w, "policy-loaded", clock_.wall())
             .field("LabPolicyGeneration", policy_generation_);
         w.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
         w.end_object();
@@ -352,8 +364,8 @@ Result<stages::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) 
 }
 
 void Server::log_event(const std::string& json_object) {
-    if (log_) {
-        log_->write(json_object);
+    if (events_) {
+        events_->write(json_object);
     }
 }
 
@@ -371,7 +383,7 @@ void Server::reload_faults() {
     for (const auto& o : live_faults_.reload_all()) {
         std::string ev;
         log::JsonWriter j(ev);
-        j.begin_object().field("LabEvent", "faults-reload").field("LabFaultOwner", o.owner);
+        log::begin_event(j, "faults-reload", clock_.wall()).field("LabFaultOwner", o.owner);
         j.field("LabFaultFile", o.file).field("LabOk", o.error.empty());
         if (!o.error.empty()) {
             j.field("LabError", o.error);
@@ -414,7 +426,7 @@ void Server::reload() {
         reloading_ = false;
         std::string ev;
         log::JsonWriter j(ev);
-        j.begin_object().field("LabEvent", "policy-reload");
+        log::begin_event(j, "policy-reload", clock_.wall());
         if (result->has_value() && (*result)->has_value()) {
             policy_generation_ = gen;
             pipeline_->set_policy((*result)->value());
@@ -507,6 +519,9 @@ void Server::finish_stop() {
     }
     if (log_) {
         log_->flush();
+    }
+    if (events_) {
+        events_->flush();
     }
     // The loop ends once the remaining handles have closed.
 }

@@ -44,6 +44,7 @@ private:
     void reload();
     /// Re-reads every `faults=FILE` plan (upstreams and listeners) on the loop thread.
     void reload_faults();
+    /// One LabEvent line (log::begin_event) to the event log.
     void log_event(const std::string& json_object);
     void begin_stop();
     [[nodiscard]] bool listeners_idle() const;
@@ -53,7 +54,8 @@ private:
     config::Config cfg_;
     uv_loop_t loop_{};
     bool loop_inited_ = false;
-    std::unique_ptr<log::QueryLog> log_;
+    std::unique_ptr<log::QueryLog> log_;    // gateway_dns records only
+    std::unique_ptr<log::QueryLog> events_; // LabEvent lines (--event-log, default stderr)
     core::SystemClock clock_;
     core::SystemRng rng_;
     std::unique_ptr<Telemetry> telemetry_; // before what it observes: destroyed after it

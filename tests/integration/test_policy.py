@@ -634,6 +634,74 @@ class PolicyReload(Lab, unittest.TestCase):
         self.assertEqual(self.q("tcp", "blocked.example.com").rdata(), ["0.0.0.0"])
 
 
+class EventLog(unittest.TestCase):
+    """Issue 12 defect 9: the query log holds gateway_dns records only; lab events go to
+    their own stream (--event-log, config key event_log, default stderr), each with an
+    RFC 3339 Datetime with milliseconds like the query records."""
+
+    DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+    def test_query_log_has_only_query_records_and_events_have_a_datetime(self):
+        with harness.Resolver() as r:
+            h, p = r.addr("udp")
+            harness.kdig(h, p, "www.example.com")
+            r.signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and len(r.log_records(events=True)) < 2:
+                time.sleep(0.05)
+            r.stop()
+            with open(r.log_path) as f:
+                queries = [json.loads(line) for line in f if line.strip()]
+            events = r.log_records(events=True)
+        self.assertTrue(queries)
+        for q in queries:  # what a Logpush consumer of gateway_dns reads
+            self.assertNotIn("LabEvent", q)
+            self.assertIn("QueryName", q)
+            self.assertRegex(q["Datetime"], self.DATETIME)
+        self.assertEqual([e["LabEvent"] for e in events], ["policy-loaded", "policy-reload"])
+        for e in events:
+            self.assertRegex(e["Datetime"], self.DATETIME)
+            self.assertEqual(list(e)[:2], ["Datetime", "LabEvent"])
+        self.assertTrue(events[1]["LabOk"])
+
+    def start_and_stop(self, tmp, *args):
+        """Runs the resolver until ready, stops it; returns its stderr."""
+        ready = os.path.join(tmp, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        p = subprocess.Popen([harness.RESOLVER, "--listen", "dns://127.0.0.1:0", "--upstream",
+                              "fixture:" + harness.ZONES, "--ready-file", ready,
+                              "--state-dir", os.path.join(tmp, "state"), *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 10
+            while not os.path.exists(ready) and time.time() < deadline and p.poll() is None:
+                time.sleep(0.02)
+            self.assertTrue(os.path.exists(ready), "resolver did not become ready")
+        finally:
+            p.terminate()
+            _, err = p.communicate(timeout=10)
+        return err
+
+    def test_default_is_stderr_and_the_config_key_names_a_file(self):
+        tmp = tempfile.mkdtemp(prefix="dnslab-events-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        log = os.path.join(tmp, "q.jsonl")
+        err = self.start_and_stop(tmp, "--log-json", log)
+        lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
+        self.assertEqual([e["LabEvent"] for e in lines], ["policy-loaded"], err)
+        with open(log) as f:
+            self.assertNotIn("LabEvent", f.read())
+        # The config key, relative to the config file's folder; then nothing on stderr.
+        cfg = os.path.join(tmp, "lab.toml")
+        with open(cfg, "w") as f:
+            f.write('event_log = "events.jsonl"\n')
+        err = self.start_and_stop(tmp, "--config", cfg)
+        self.assertNotIn("LabEvent", err)
+        with open(os.path.join(tmp, "events.jsonl")) as f:
+            self.assertEqual(json.loads(f.readline())["LabEvent"], "policy-loaded")
+
+
 class LoadErrorsAtStart(unittest.TestCase):
     """Issue 12 defect 2 at start-up and in `explain`: an export with a number too large for a
     double ended both with exit 134 (std::terminate). Now: exit 2 and a named error."""
