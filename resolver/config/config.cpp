@@ -69,11 +69,12 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
         {"",
          {"listen", "upstream", "log_json", "event_log", "ready_file", "state_dir", "resolver",
-          "tcp", "tls", "doh", "policy", "behaviour", "telemetry"}},
+          "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
           "max_waiting_queries"}},
+        {"udp", {"receive_buffer_bytes"}},
         {"tcp",
          {"idle_timeout_ms", "handshake_timeout_ms", "request_timeout_ms", "max_connections",
           "max_message_size", "max_in_flight"}},
@@ -149,6 +150,9 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "resolver", "udp_payload", c.udp_payload);
         r.get(*t, "resolver", "shutdown_grace_ms", c.shutdown_grace_ms);
         r.get(*t, "resolver", "max_waiting_queries", c.max_waiting_queries);
+    }
+    if (const auto* t = root["udp"].as_table()) {
+        r.get(*t, "udp", "receive_buffer_bytes", c.udp_options.receive_buffer_bytes);
     }
     if (const auto* t = root["tcp"].as_table()) {
         r.get(*t, "tcp", "idle_timeout_ms", c.stream_limits.idle_timeout_ms);

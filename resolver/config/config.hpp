@@ -7,6 +7,7 @@
 
 #include "resolver/core/result.hpp"
 #include "resolver/io/listener.hpp"
+#include "resolver/io/udp_listener.hpp"
 #include "resolver/upstream/upstream.hpp"
 
 namespace resolver::config {
@@ -34,6 +35,9 @@ struct Config {
     std::uint16_t udp_payload = 1232;
     unsigned shutdown_grace_ms = 2000;
     std::size_t max_waiting_queries = 10000; // queries waiting for upstreams at once
+
+    // [udp]
+    io::UdpOptions udp_options;
 
     // [tcp] (and DoT/DoH connection limits)
     io::StreamLimits stream_limits;

@@ -64,6 +64,7 @@ Server::~Server() {
     if (telemetry_) {
         telemetry_->stop(); // its HTTP listener would keep the loop below running
     }
+    udp_listeners_.clear();
     listeners_.clear();
     pipeline_.reset();
     if (default_upstream_) {
@@ -245,6 +246,7 @@ Status Server::init(const config::Config& cfg) {
         std::fprintf(stderr, "dnslab-resolver: listening %s\n", line.c_str());
         ready += line + "\n";
     }
+    report_receive_buffers();
     if (!cfg_.ready_file.empty()) {
         // Written to a temporary name and renamed, so a reader never sees half a file.
         const std::string tmp = cfg_.ready_file + ".tmp";
@@ -290,7 +292,7 @@ Status Server::add_listener(const std::string& text) {
         for (int attempt = 0;; ++attempt) {
             util::Url u = *url;
             u.scheme = "udp";
-            auto udp = io::make_udp_listener(&loop_, u, *pipeline_);
+            auto udp = io::make_udp_listener(&loop_, u, *pipeline_, cfg_.udp_options);
             if (!udp) {
                 return udp.error();
             }
@@ -298,6 +300,7 @@ Status Server::add_listener(const std::string& text) {
             u.scheme = "tcp";
             auto tcp = io::make_tcp_listener(&loop_, u, *pipeline_, cfg_.stream_limits);
             if (tcp) {
+                udp_listeners_.push_back(udp->get());
                 listeners_.push_back(std::move(udp).value());
                 l = std::move(tcp);
                 break;
@@ -308,7 +311,12 @@ Status Server::add_listener(const std::string& text) {
             }
         }
     } else if (url->scheme == "udp") {
-        l = io::make_udp_listener(&loop_, *url, *pipeline_);
+        auto udp = io::make_udp_listener(&loop_, *url, *pipeline_, cfg_.udp_options);
+        if (!udp) {
+            return udp.error();
+        }
+        udp_listeners_.push_back(udp->get());
+        l = io::ListenerPtr(std::move(udp).value());
     } else if (url->scheme == "tcp") {
         l = io::make_tcp_listener(&loop_, *url, *pipeline_, cfg_.stream_limits);
     } else if (url->scheme == "tls" || url->scheme == "https") {
@@ -507,7 +515,44 @@ bool Server::listeners_idle() const {
                        [](const io::ListenerPtr& l) { return l->active() == 0; });
 }
 
+void Server::report_receive_buffers() const {
+    const std::size_t asked = cfg_.udp_options.receive_buffer_bytes;
+    for (const auto* u : udp_listeners_) {
+        const std::size_t reads = u->receive_buffer();
+        if (asked == 0) {
+            std::fprintf(stderr, "dnslab-resolver: %s receive buffer: the kernel default (%zu)\n",
+                         u->url().c_str(), reads);
+            continue;
+        }
+        // socket(7): Linux doubles a value set with SO_RCVBUF (bookkeeping) and reads back
+        // the double; it caps the request at net.core.rmem_max.
+        const std::size_t granted = reads / 2;
+        std::fprintf(stderr,
+                     "dnslab-resolver: %s receive buffer %zu bytes granted (asked %zu; SO_RCVBUF "
+                     "reads %zu)%s\n",
+                     u->url().c_str(), granted, asked, reads,
+                     granted < asked ? "; raise net.core.rmem_max to grant more" : "");
+    }
+}
+
+void Server::report_udp_drops() const {
+    for (const auto* u : udp_listeners_) {
+        const io::UdpCounters& c = u->counters();
+        std::fprintf(stderr,
+                     "dnslab-resolver: %s received %llu datagrams, dropped %llu (short header "
+                     "%llu, own address %llu, oversized %llu), read errors %llu\n",
+                     u->url().c_str(), static_cast<unsigned long long>(c.received),
+                     static_cast<unsigned long long>(c.dropped()),
+                     static_cast<unsigned long long>(c.short_header),
+                     static_cast<unsigned long long>(c.own_address),
+                     static_cast<unsigned long long>(c.oversized),
+                     static_cast<unsigned long long>(c.read_errors));
+    }
+}
+
 void Server::finish_stop() {
+    report_udp_drops();
+    udp_listeners_.clear();
     drain_timer_.close();
     telemetry_->stop();
     sigint_.close();

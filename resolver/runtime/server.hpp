@@ -12,6 +12,7 @@
 #include "resolver/io/doh_listener.hpp"
 #include "resolver/io/listener.hpp"
 #include "resolver/io/tls_stream.hpp"
+#include "resolver/io/udp_listener.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
 #include "resolver/runtime/telemetry.hpp"
@@ -46,6 +47,10 @@ private:
     void reload_faults();
     /// One LabEvent line (log::begin_event) to the event log.
     void log_event(const std::string& json_object);
+    /// One stderr line per UDP listener: the SO_RCVBUF the kernel granted (at start-up).
+    void report_receive_buffers() const;
+    /// One stderr line per UDP listener: datagrams read and dropped by reason (at stop).
+    void report_udp_drops() const;
     void begin_stop();
     [[nodiscard]] bool listeners_idle() const;
     void finish_stop();
@@ -70,6 +75,7 @@ private:
     std::vector<std::unique_ptr<io::DohRequestHandler>> doh_decorators_; // listener faults
     std::vector<std::unique_ptr<io::HandshakeGate>> handshake_gates_;    // listener faults
     std::vector<io::ListenerPtr> listeners_;
+    std::vector<const io::UdpListener*> udp_listeners_; // owned by listeners_, for counters
     std::vector<std::string> ready_lines_;
     util::UvHandle<uv_signal_t> sigint_, sigterm_, sighup_;
     util::UvHandle<uv_timer_t> drain_timer_;

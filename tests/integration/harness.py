@@ -135,8 +135,7 @@ class Resolver:
             if path and os.path.exists(path):
                 with open(path) as f:
                     # Only whole lines: the resolver may be in the middle of writing the last.
-                    recs = [json.loads(l) for l in f if l.strip() and l.endswith("
-")]
+                    recs = [json.loads(l) for l in f if l.strip() and l.endswith("\n")]
             if len(recs) >= wait_for or time.time() > deadline:
                 return recs
             time.sleep(0.05)
