@@ -72,8 +72,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
           "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
-          "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
-          "max_waiting_queries"}},
+          "max_in_flight_per_upstream", "cache_size", "cache_max_ttl", "udp_payload",
+          "shutdown_grace_ms", "max_waiting_queries"}},
         {"udp", {"receive_buffer_bytes"}},
         {"tcp",
          {"idle_timeout_ms", "handshake_timeout_ms", "request_timeout_ms", "max_connections",
@@ -145,6 +145,7 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "resolver", "connect_timeout_ms", c.upstream_options.connect_timeout_ms);
         r.get(*t, "resolver", "idle_timeout_ms", c.upstream_options.idle_timeout_ms);
         r.get(*t, "resolver", "fail_threshold", c.fail_threshold);
+        r.get(*t, "resolver", "max_in_flight_per_upstream", c.max_in_flight_per_upstream);
         r.get(*t, "resolver", "cache_size", c.cache_size);
         r.get(*t, "resolver", "cache_max_ttl", c.cache_max_ttl);
         r.get(*t, "resolver", "udp_payload", c.udp_payload);

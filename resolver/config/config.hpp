@@ -29,7 +29,9 @@ struct Config {
 
     // [resolver]
     upstream::UpstreamOptions upstream_options;
-    unsigned fail_threshold = 1;     // consecutive failures before an upstream is backed off
+    unsigned fail_threshold = 1; // consecutive failures before an upstream is backed off
+    /// Queries one upstream may have outstanding (upstream::GroupLimits::max_in_flight).
+    std::size_t max_in_flight_per_upstream = 4096;
     std::size_t cache_size = 100000; // entries; 0 disables the cache
     std::uint32_t cache_max_ttl = 86400;
     std::uint16_t udp_payload = 1232;

@@ -137,7 +137,7 @@ Status Server::init(const config::Config& cfg) {
         name += (name.empty() ? "" : ",") + u;
     }
     default_upstream_ =
-        std::make_unique<upstream::UpstreamGroup>(name, std::move(members), cfg_.fail_threshold);
+        std::make_unique<upstream::UpstreamGroup>(name, std::move(members), group_limits());
     cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl);
     pipeline::PipelineConfig pc;
     pc.stages.udp_payload = cfg_.udp_payload;
@@ -158,8 +158,8 @@ Status Server::init(const config::Config& cfg) {
             ms.push_back(telemetry_->meter(std::move(up).value()));
             group_name += (group_name.empty() ? "" : ",") + u;
         }
-        return upstream::UpstreamPtr(std::make_unique<upstream::UpstreamGroup>(
-            group_name, std::move(ms), cfg_.fail_threshold));
+        return upstream::UpstreamPtr(
+            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), group_limits()));
     };
     pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
                                                      maker, clock_, rng_);
@@ -258,6 +258,13 @@ Status Server::init(const config::Config& cfg) {
         }
     }
     return ok();
+}
+
+upstream::GroupLimits Server::group_limits() const {
+    upstream::GroupLimits g;
+    g.fail_threshold = cfg_.fail_threshold;
+    g.max_in_flight = cfg_.max_in_flight_per_upstream;
+    return g;
 }
 
 Status Server::add_listener(const std::string& text) {

@@ -16,6 +16,7 @@
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
 #include "resolver/runtime/telemetry.hpp"
+#include "resolver/upstream/group.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/c_handles.hpp"
 
@@ -40,6 +41,7 @@ private:
     Server() = default;
     Status init(const config::Config& cfg);
     Status add_listener(const std::string& url_text);
+    [[nodiscard]] upstream::GroupLimits group_limits() const;
     /// Reads every policy input into a new snapshot (off the loop on reload).
     Result<stages::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
     void reload();

@@ -9,6 +9,8 @@
   Spoofing a source address takes a raw socket: as root (CAP_NET_RAW) the test sends it
   directly; otherwise it re-runs itself in a user and network namespace (`unshare -rn`,
   loopback only, nothing leaves the namespace); without either it is skipped, saying why.
+- Upstream answers (defect 5): wrong ID, truncated, reset: retried, named, within 5 s; and
+  the per-upstream in-flight cap (defect 7).
 - Garbage bursts on a busy machine (defect 4): after 2,000 random datagrams (0-1,500 bytes)
   and three malformed TCP connections, a good UDP query is answered in 6 of 6 runs while CPU
   hogs (bounded, stopped by PID) compete for every core.
@@ -20,6 +22,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -125,6 +128,177 @@ class ReflectionLoops(unittest.TestCase):
             time.sleep(1.5)
             exchanged = count_records(a) + count_records(b)
             self.assertLess(exchanged, 3, f"{exchanged} packets between two instances")
+
+
+class FakeUpstream:
+    """A misbehaving Do53 server on loopback, in a thread: `udp` answers every query with
+    `reply(query) -> bytes or None`; `tcp_reset` accepts TCP and resets every connection
+    after reading the query. Counts what it received. Stopped by closing its sockets."""
+
+    def __init__(self, reply=None, tcp_reset=False):
+        self.received = 0
+        self.socks = []
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.port = self.udp.getsockname()[1]
+        self.socks.append(self.udp)
+        if reply is not None:
+            threading.Thread(target=self.serve_udp, args=(reply,), daemon=True).start()
+        if tcp_reset:
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.bind(("127.0.0.1", 0))
+            self.tcp.listen(16)
+            self.port = self.tcp.getsockname()[1]
+            self.socks.append(self.tcp)
+            threading.Thread(target=self.serve_reset, daemon=True).start()
+
+    def serve_udp(self, reply):
+        while True:
+            try:
+                q, peer = self.udp.recvfrom(4096)
+            except OSError:
+                return
+            self.received += 1
+            out = reply(q)
+            if out is not None:
+                self.udp.sendto(out, peer)
+
+    def serve_reset(self):
+        while True:
+            try:
+                c, _ = self.tcp.accept()
+            except OSError:
+                return
+            self.received += 1
+            c.recv(512)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # SO_LINGER 0: an RST, not a FIN
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+def as_answer(q, qid_delta=0, tc=False):
+    """The query turned into an empty answer, its ID shifted by `qid_delta`."""
+    qid = (struct.unpack("!H", q[:2])[0] + qid_delta) & 0xFFFF
+    flags = struct.unpack("!H", q[2:4])[0] | 0x8080 | (0x0200 if tc else 0)
+    return struct.pack("!HH", qid, flags) + q[4:]
+
+
+class UpstreamAnswers(unittest.TestCase):
+    """Issue 12 defect 5, upstream side: wrong-ID and truncated answers are retried and
+    reported as what they are, a TCP reset as a reset, and the worst case (SERVFAIL with
+    EDE) reaches the client inside its 5 s patience (it took 6 s: c-ares doubled the
+    second try's timeout)."""
+
+    def ask(self, r, name="www.example.com"):
+        """One query; returns (seconds until the answer, its rcode, the log record)."""
+        qid = random.randint(0, 65535)
+        t0 = time.monotonic()
+        reply = harness.udp_exchange(r.addr("udp"), build_query(name, qid=qid, edns_size=1232),
+                                     timeout=8)
+        took = time.monotonic() - t0
+        rec = r.wait_record(lambda x: x.get("QueryName") == name)
+        return took, header(reply)[6], rec
+
+    def with_upstream(self, fake, scheme="udp", params=""):
+        self.addCleanup(fake.close)
+        return Resolver(upstream=(f"{scheme}://127.0.0.1:{fake.port}{params}",))
+
+    def test_wrong_id_from_a_real_server(self):
+        fake = FakeUpstream(reply=lambda q: as_answer(q, qid_delta=1))
+        with self.with_upstream(fake) as r:
+            took, rcode, rec = self.ask(r)
+        self.assertEqual(rcode, 2)
+        self.assertEqual(rec["EDEErrors"], [23])
+        self.assertIn(f"answer with wrong ID from 127.0.0.1:{fake.port} (2 ignored)",
+                      rec["LabUpstreamError"])
+        self.assertEqual(fake.received, 2, "retried once")
+        self.assertLess(took, 4.8, "inside a client's 5 s")
+
+    def test_silent_server_worst_case_inside_5_s(self):
+        fake = FakeUpstream(reply=lambda q: None)
+        with self.with_upstream(fake) as r:
+            took, rcode, rec = self.ask(r)
+        self.assertEqual((rcode, rec["EDEErrors"]), (2, [22]))
+        self.assertIn("timed out (2 tries of 2000 ms)", rec["LabUpstreamError"])
+        self.assertEqual(fake.received, 2)
+        self.assertLess(took, 4.8)
+
+    def test_truncated_udp_answer_and_no_tcp(self):
+        fake = FakeUpstream(reply=lambda q: as_answer(q, tc=True))  # and nothing on TCP
+        with self.with_upstream(fake) as r:
+            took, rcode, rec = self.ask(r)
+        self.assertEqual((rcode, rec["EDEErrors"]), (2, [23]))
+        self.assertIn(f"truncated answer (TC) from 127.0.0.1:{fake.port}; the TCP retry failed",
+                      rec["LabUpstreamError"])
+        self.assertLess(took, 4.8)
+
+    def test_tcp_reset_is_a_reset_not_a_refusal(self):
+        fake = FakeUpstream(tcp_reset=True)
+        with self.with_upstream(fake, scheme="tcp") as r:
+            _, rcode, rec = self.ask(r)
+        self.assertEqual((rcode, rec["EDEErrors"]), (2, [23]))
+        self.assertIn("connection reset by peer", rec["LabUpstreamError"])
+        self.assertNotIn("refused", rec["LabUpstreamError"])
+
+    def test_fault_plan_wrong_id_and_tc_are_retried_and_named(self):
+        """The fault machinery: `fault=` on a real udp:// upstream (a helper lab) and on
+        the fixture."""
+        with Resolver() as helper:
+            h, p = helper.addr("udp")
+            ups = f"udp://{h}:{p}?fault=www.example.com:wrong_id;mail.example.com:tc"
+            with Resolver(upstream=(ups,)) as r:
+                _, rcode, rec = self.ask(r, "www.example.com")
+                self.assertEqual((rcode, rec["EDEErrors"]), (2, [23]))
+                self.assertRegex(rec["LabUpstreamError"],
+                                 rf"answer with wrong ID from {h}:{p} \(sent 0x[0-9a-f]{{4}}, got ")
+                _, rcode, rec = self.ask(r, "mail.example.com")
+                self.assertEqual((rcode, rec["EDEErrors"]), (2, [23]))
+                self.assertIn(f"truncated answer (TC) from {h}:{p}", rec["LabUpstreamError"])
+            # Both faulty answers were asked twice (one retry each).
+            names = [x["QueryName"] for x in helper.log_records(wait_for=4)]
+            self.assertEqual(sorted(names), ["mail.example.com"] * 2 + ["www.example.com"] * 2)
+        fixture = "fixture:" + harness.ZONES + "?fault=www.example.com:tc"
+        with Resolver(upstream=(fixture,)) as r:
+            _, rcode, rec = self.ask(r)
+        self.assertEqual(rcode, 2)
+        self.assertIn("truncated answer (TC) from", rec["LabUpstreamError"])
+
+
+class InFlightCap(unittest.TestCase):
+    """Issue 12 defect 7, per upstream: queries waiting on a dead upstream are capped
+    (`[resolver] max_in_flight_per_upstream`); beyond the cap a query fails at once, with
+    the cap named, instead of holding memory until its timeout."""
+
+    def test_queries_beyond_the_cap_fail_at_once_naming_it(self):
+        fake = FakeUpstream(reply=lambda q: None)  # a dead upstream: nothing ever answers
+        self.addCleanup(fake.close)
+        cfg = "[resolver]\nmax_in_flight_per_upstream = 5\ntimeout_ms = 1500\ntries = 1\n"
+        with Resolver(upstream=(f"udp://127.0.0.1:{fake.port}",), config=cfg) as r:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.addCleanup(s.close)
+            s.settimeout(0.5)
+            for i in range(20):
+                s.sendto(build_query(f"n{i}.example.com", qid=i), r.addr("udp"))
+            fast = []
+            t0 = time.monotonic()
+            try:
+                while len(fast) < 15:
+                    data, _ = s.recvfrom(4096)
+                    fast.append(header(data))
+            except socket.timeout:
+                pass
+            self.assertLess(time.monotonic() - t0, 0.6)
+            self.assertEqual(len(fast), 15, "15 beyond the cap of 5 answered at once")
+            self.assertTrue(all(h[6] == 2 for h in fast), fast)
+            recs = r.log_records(wait_for=15)
+            capped = [x for x in recs if "max_in_flight_per_upstream" in x.get("LabUpstreamError", "")]
+            self.assertEqual(len(capped), 15, recs)
+            self.assertIn(f"127.0.0.1:{fake.port}: 5 queries in flight, its cap",
+                          capped[0]["LabUpstreamError"])
+            self.assertEqual(fake.received, 5)
 
 
 class GarbageBurst(unittest.TestCase):

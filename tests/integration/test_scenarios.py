@@ -157,9 +157,9 @@ class ShippedScenarios(unittest.TestCase):
             "servfail.faults.partner.example": (2, [], None),
             "refused.faults.partner.example": (5, [], None),
             "nxdomain.faults.partner.example": (3, [], None),
-            "tc.faults.partner.example": (0, [], None),
-            "malformed.faults.partner.example": (2, [23], "does not match the question"),
-            "wrongid.faults.partner.example": (2, [23], "does not match the question"),
+            "tc.faults.partner.example": (2, [23], "truncated answer (TC) from 127.0.0.1:"),
+            "malformed.faults.partner.example": (2, [23], "malformed answer from 127.0.0.1:"),
+            "wrongid.faults.partner.example": (2, [23], "answer with wrong ID from 127.0.0.1:"),
             "reset.faults.partner.example": (2, [23], "connection reset after 20 bytes"),
             "udponly.faults.partner.example": (0, [], None),
         }
