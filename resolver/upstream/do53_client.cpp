@@ -195,8 +195,8 @@ Error Do53Client::describe(int status, const Pending& p) const {
     }
     if (p.wrong_ids > 0) {
         return fail(Errc::UpstreamFailure, "answer with wrong ID from " + server_ + " (" +
-                                               std::to_string(p.wrong_ids) +
-                                               " ignored); then " + base);
+                                               std::to_string(p.wrong_ids) + " ignored); then " +
+                                               base);
     }
     if (!p.malformed.empty()) {
         return fail(Errc::UpstreamFailure,
