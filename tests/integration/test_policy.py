@@ -221,9 +221,16 @@ class PolicyEndToEnd(Lab, unittest.TestCase):
                 ttls = {(n, ty, d): ttl for n, ttl, ty, d in got}
                 age = 0
                 if upstream_ttl:
-                    recs = self.r.log_records(wait_for=before + 1)[before:]
-                    mine = [x for x in recs if x["QueryName"] == name.rstrip(".")
-                            and x["Protocol"] == protocol[t]]
+                    # Wait for this query's own record: counting lines raced with the
+                    # previous query's record, still unflushed when `before` was taken.
+                    deadline = time.time() + 5
+                    while True:
+                        mine = [x for x in self.r.log_records()[before:]
+                                if x["QueryName"] == name.rstrip(".")
+                                and x["Protocol"] == protocol[t]]
+                        if mine or time.time() > deadline:
+                            break
+                        time.sleep(0.05)
                     self.assertTrue(mine, f"no log record for {name} over {t}")
                     age = mine[-1].get("LabCacheAgeS", 0)
                 for n, ty, d, ttl in want:
