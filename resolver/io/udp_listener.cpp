@@ -158,7 +158,7 @@ public:
         stopped_ = true;
     }
     [[nodiscard]] std::size_t active() const override { return *in_flight_; }
-    [[nodiscard]] const UdpCounters& counters() const override { return counters_; }
+    [[nodiscard]] const UdpCounters& udp_counters() const override { return counters_; }
     [[nodiscard]] std::size_t receive_buffer() const override { return receive_buffer_; }
     ~UdpListenerImpl() override { *alive_ = false; }
 

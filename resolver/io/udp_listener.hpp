@@ -46,7 +46,7 @@ struct UdpCounters {
 /// NSD, Unbound and dnsdist refuse them too.
 class UdpListener : public Listener {
 public:
-    [[nodiscard]] virtual const UdpCounters& counters() const = 0;
+    [[nodiscard]] virtual const UdpCounters& udp_counters() const = 0;
     /// SO_RCVBUF as the kernel reports it after the set-up (Linux reports twice what was
     /// granted: half of it is bookkeeping, socket(7)); 0 when it could not be read.
     [[nodiscard]] virtual std::size_t receive_buffer() const = 0;

@@ -544,7 +544,7 @@ void Server::report_receive_buffers() const {
 
 void Server::report_udp_drops() const {
     for (const auto* u : udp_listeners_) {
-        const io::UdpCounters& c = u->counters();
+        const io::UdpCounters& c = u->udp_counters();
         std::fprintf(stderr,
                      "dnslab-resolver: %s received %llu datagrams, dropped %llu (short header "
                      "%llu, own address %llu, oversized %llu), read errors %llu\n",
