@@ -13,7 +13,8 @@ trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "
 
 args=(--listen dns://127.0.0.1:0 --listen tls://127.0.0.1:0 --listen https://127.0.0.1:0/dns-query
       --upstream "fixture:$ROOT/fixtures/zones"
-      --ready-file "$WORK/ready" --log-json "$WORK/queries.jsonl" --state-dir "$WORK/state")
+      --ready-file "$WORK/ready" --log-json "$WORK/queries.jsonl" --event-log "$WORK/events.jsonl"
+      --state-dir "$WORK/state")
 if "$RESOLVER" --help | grep -q -- '--rules' && [ -f "$ROOT/fixtures/policy/rules.json" ]; then
   args+=(--rules "$ROOT/fixtures/policy/rules.json")
   [ -f "$ROOT/fixtures/policy/lists.json" ] && args+=(--lists "$ROOT/fixtures/policy/lists.json")
@@ -70,9 +71,7 @@ python3 - "$WORK/queries.jsonl" <<'PY'
 import json, sys
 seen = set()
 for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "LabEvent" in r:
-        continue
+    r = json.loads(line)  # gateway_dns records only: lab events have their own log
     key = (r["QueryName"], r["QueryTypeName"], r["Protocol"])
     if key in seen:
         continue
@@ -80,5 +79,13 @@ for line in open(sys.argv[1]):
     print("   {Protocol:<6} {QueryName:<27} {QueryTypeName:<4} rcode={RCode:<2} {d:<24} {pol:<36} {loc}".format(
           d=r.get("ResolverDecision") or "-", pol=(r.get("PolicyName") or "-")[:36],
           loc=r.get("Location") or "-", **r))
+PY
+echo
+echo "== lab events (--event-log: policy loads and reloads, fault-plan reloads)"
+python3 - "$WORK/events.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    print("   {Datetime} {LabEvent} generation={g}".format(g=e.get("LabPolicyGeneration", "-"), **e))
 PY
 kill -TERM "$PID"; wait "$PID"; echo; echo "== resolver stopped cleanly (exit $?)"

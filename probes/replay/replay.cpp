@@ -88,6 +88,7 @@ std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_
         error = "line " + std::to_string(line_no) + ": not a JSON object";
         return std::nullopt;
     }
+    // LabEvent lines: query logs of dnslab before its events got their own stream.
     if (j.contains("LabEvent") || !j.contains("QueryName")) {
         return std::nullopt;
     }

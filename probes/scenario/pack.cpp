@@ -4,6 +4,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 
 #include "resolver/util/hex.hpp"
 #include "resolver/util/file.hpp"
+#include "resolver/util/load_guard.hpp"
 #include "probes/scenario/scenario.hpp"
 #include "probes/selftest/bundle.hpp"
 
@@ -40,6 +42,70 @@ bool safe_relative(const std::string& p) {
         }
     }
     return true;
+}
+
+/// What manifest.json promises: the scenario folder's name and each file's sha256.
+struct Manifest {
+    std::string scenario;
+    std::map<std::string, std::string> sha256; // path -> hex digest
+};
+
+/// Reads manifest.json from an untrusted archive. Every shape other than the one pack
+/// writes (an array, `files` that are not objects, a path that is not a string...) is a
+/// named error: nlohmann's accessors throw type_error on the wrong type, which aborted
+/// `scenario unpack` (exit 134), so nothing here calls value() or operator[] unchecked.
+Result<Manifest> read_manifest(const std::string& text) {
+    const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const std::string not_pack = std::string("manifest.json is not ") + kPackSchema;
+    if (doc.is_discarded()) {
+        return fail(Errc::ConfigInvalid, not_pack + " (not JSON)");
+    }
+    if (!doc.is_object()) {
+        return fail(Errc::ConfigInvalid,
+                    not_pack + " (expected an object, got " + std::string(doc.type_name()) + ")");
+    }
+    auto string_at = [&](const json& o, const char* key) -> const std::string* {
+        auto it = o.find(key);
+        return it != o.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+    };
+    const std::string* schema = string_at(doc, "schema");
+    if (schema == nullptr || *schema != kPackSchema) {
+        return fail(Errc::ConfigInvalid, not_pack + " (\"schema\")");
+    }
+    const std::string* scenario = string_at(doc, "scenario");
+    if (scenario == nullptr) {
+        return fail(Errc::ConfigInvalid, not_pack + " (\"scenario\" is not a string)");
+    }
+    Manifest m;
+    m.scenario = *scenario;
+    if (!safe_relative(m.scenario) || m.scenario.find('/') != std::string::npos) {
+        return fail(Errc::ConfigInvalid, "unsafe scenario name '" + m.scenario + "'");
+    }
+    auto files = doc.find("files");
+    if (files == doc.end() || !files->is_array()) {
+        return fail(Errc::ConfigInvalid, not_pack + " (\"files\" is not an array)");
+    }
+    for (std::size_t i = 0; i < files->size(); ++i) {
+        const json& f = (*files)[i];
+        const std::string at = "manifest.json files[" + std::to_string(i) + "]";
+        if (!f.is_object()) {
+            return fail(Errc::ConfigInvalid, at +
+                                                 ": expected an object with path and sha256, got " +
+                                                 std::string(f.type_name()));
+        }
+        const std::string* path = string_at(f, "path");
+        const std::string* sha = string_at(f, "sha256");
+        if (path == nullptr || sha == nullptr) {
+            return fail(Errc::ConfigInvalid, at + ": \"path\" and \"sha256\" must be strings");
+        }
+        if (!safe_relative(*path)) {
+            return fail(Errc::ConfigInvalid, "unsafe path '" + *path + "' in the manifest");
+        }
+        if (!m.sha256.emplace(*path, *sha).second) {
+            return fail(Errc::ConfigInvalid, at + ": '" + *path + "' is listed twice");
+        }
+    }
+    return m;
 }
 
 } // namespace
@@ -199,7 +265,8 @@ resolver::Status pack_scenario(const fs::path& dir, const fs::path& out, const S
     return resolver::ok();
 }
 
-Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) {
+namespace {
+Result<fs::path> unpack_unguarded(const fs::path& archive, const fs::path& dest) {
     auto gz = read_file(archive);
     if (!gz) {
         return fail(Errc::ConfigInvalid, archive.string() + ": cannot read");
@@ -222,24 +289,12 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
         return fail(Errc::ConfigInvalid,
                     archive.string() + ": no manifest.json (not a scenario pack)");
     }
-    auto manifest = json::parse(mf->data, nullptr, false);
-    if (manifest.is_discarded() || manifest.value("schema", "") != kPackSchema ||
-        !manifest.contains("files") || !manifest["scenario"].is_string()) {
-        return fail(Errc::ConfigInvalid,
-                    archive.string() + ": manifest.json is not " + std::string(kPackSchema));
+    auto want_files = read_manifest(mf->data);
+    if (!want_files) {
+        return fail(Errc::ConfigInvalid, archive.string() + ": " + want_files.error().detail);
     }
-    const std::string name = manifest["scenario"].get<std::string>();
-    if (!safe_relative(name) || name.find('/') != std::string::npos) {
-        return fail(Errc::ConfigInvalid, "unsafe scenario name '" + name + "'");
-    }
-    std::map<std::string, std::string> want; // path -> sha256
-    for (const auto& f : manifest["files"]) {
-        const std::string p = f.value("path", "");
-        if (!safe_relative(p)) {
-            return fail(Errc::ConfigInvalid, "unsafe path '" + p + "' in the manifest");
-        }
-        want[p] = f.value("sha256", "");
-    }
+    const std::string& name = want_files->scenario;
+    const std::map<std::string, std::string>& want = want_files->sha256;
     // Verify everything before writing anything.
     std::map<std::string, const std::string*> have;
     for (const auto& e : *entries) {
@@ -283,6 +338,15 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
         }
     }
     return root;
+}
+
+} // namespace
+
+Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) {
+    // The archive comes from someone else: whatever a library throws on it (std::filesystem,
+    // an allocation) is an error with exit 2, never std::terminate.
+    return resolver::util::guard_load(archive.string(),
+                                      [&] { return unpack_unguarded(archive, dest); });
 }
 
 } // namespace probes::scenario

@@ -260,8 +260,9 @@ void Lab::stop() {
 }
 
 std::vector<json> Lab::records(bool events) const {
+    // Two streams since issue 12: the query log holds gateway_dns records only.
     std::vector<json> out;
-    std::ifstream in(log);
+    std::ifstream in(events ? this->events : log);
     for (std::string line; std::getline(in, line);) {
         if (line.empty()) {
             continue;
@@ -270,9 +271,7 @@ std::vector<json> Lab::records(bool events) const {
         if (j.is_discarded() || !j.is_object()) {
             continue;
         }
-        if (j.contains("LabEvent") == events) {
-            out.push_back(std::move(j));
-        }
+        out.push_back(std::move(j));
     }
     return out;
 }
@@ -313,7 +312,9 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
                                       "--state-dir",
                                       (lab->work / (name + "-state")).string(),
                                       "--log-json",
-                                      (lab->work / (name + ".jsonl")).string()};
+                                      (lab->work / (name + ".jsonl")).string(),
+                                      "--event-log",
+                                      (lab->work / (name + ".events.jsonl")).string()};
         argv.insert(argv.end(), extra.begin(), extra.end());
         auto p = Process::spawn(argv, lab->cwd, lab->work / (name + ".stderr"));
         if (!p) {
@@ -357,6 +358,7 @@ Result<std::unique_ptr<Lab>> start_lab(const Scenario& s, const StartOptions& o)
         write_text(p, *sub);
     }
     lab->log = lab->work / "lab.jsonl";
+    lab->events = lab->work / "lab.events.jsonl";
     std::vector<std::string> extra{"--listen", "udp://127.0.0.1:0", "--listen",
                                    "tcp://127.0.0.1:0"};
     if (o.listen_dot_doh) {

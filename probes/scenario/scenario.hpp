@@ -64,6 +64,7 @@ struct Lab {
     std::filesystem::path work;     // the temporary directory
     std::filesystem::path cwd;      // the scenario folder's copy
     std::filesystem::path log;      // the lab's gateway_dns JSON lines
+    std::filesystem::path events;   // the lab's LabEvent lines (--event-log)
     std::vector<std::string> ready; // the lab's ready-file lines
     std::map<std::string, std::string> facts;
     std::vector<Process> procs; // helpers first, the lab last
@@ -77,7 +78,8 @@ struct Lab {
     ~Lab();
     /// Stops every process, the lab first (so its log is flushed). Idempotent.
     void stop();
-    /// The lab's query records (LabEvent lines left out), read after stop().
+    /// The lab's query records, or with `events` its LabEvent lines (policy-loaded, reloads),
+    /// read after stop().
     [[nodiscard]] std::vector<nlohmann::json> records(bool events = false) const;
 };
 

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> listen;
     std::vector<std::string> upstreams;
     std::string log_json;
+    std::string event_log;
     std::string ready_file;
     std::string state_dir;
     std::string tls_cert;
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
                    "https://HOST:PORT/PATH, fixture:DIR (repeatable; failover in order)");
     app.add_option("--log-json", log_json,
                    "write one gateway_dns JSON line per query to FILE ('-' = stdout)");
+    app.add_option("--event-log", event_log,
+                   "write lab events (policy loads and reloads, fault-plan reloads) as JSON lines "
+                   "to FILE ('-' = stdout; default stderr), never to the query log");
     app.add_option("--ready-file", ready_file,
                    "write the bound listener URLs to FILE once every listener is up");
     app.add_option("--metrics", metrics,
@@ -164,6 +168,7 @@ int main(int argc, char** argv) {
         cfg.upstream = upstreams;
     }
     override_str(cfg.log_json, log_json);
+    override_str(cfg.event_log, event_log);
     override_str(cfg.ready_file, ready_file);
     override_str(cfg.state_dir, state_dir);
     override_str(cfg.metrics, metrics);

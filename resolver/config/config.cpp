@@ -3,9 +3,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "resolver/util/load_guard.hpp"
 
 namespace resolver::config {
 namespace {
@@ -48,11 +51,16 @@ struct Reader {
             }
             error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
         } else {
-            if (auto v = n->value<std::int64_t>(); v && *v >= 0) {
+            // value<int64_t>() is empty for floats (1e400 included) and strings; the upper
+            // bound keeps an absurd number from wrapping around in a narrower field.
+            constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+            if (auto v = n->value<std::int64_t>();
+                v && *v >= 0 && static_cast<std::uint64_t>(*v) <= kMax) {
                 out = static_cast<T>(*v);
                 return;
             }
-            error = file + ": " + where(*n) + ": key '" + name + "' must be a non-negative integer";
+            error = file + ": " + where(*n) + ": key '" + name + "' must be an integer from 0 to " +
+                    std::to_string(kMax);
         }
     }
 };
@@ -60,12 +68,13 @@ struct Reader {
 const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys() {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
         {"",
-         {"listen", "upstream", "log_json", "ready_file", "state_dir", "resolver", "tcp", "tls",
-          "doh", "policy", "behaviour", "telemetry"}},
+         {"listen", "upstream", "log_json", "event_log", "ready_file", "state_dir", "resolver",
+          "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
-          "cache_size", "cache_max_ttl", "udp_payload", "shutdown_grace_ms",
-          "max_waiting_queries"}},
+          "max_in_flight_per_upstream", "cache_size", "cache_max_ttl", "udp_payload",
+          "shutdown_grace_ms", "max_waiting_queries"}},
+        {"udp", {"receive_buffer_bytes"}},
         {"tcp",
          {"idle_timeout_ms", "handshake_timeout_ms", "request_timeout_ms", "max_connections",
           "max_message_size", "max_in_flight"}},
@@ -90,7 +99,11 @@ std::string default_state_dir() {
     return "/tmp/dnslab";
 }
 
-Result<Config> load_file(const std::string& path) {
+namespace {
+Result<Config> load_file_unguarded(const std::string& path) {
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+        return fail(Errc::ConfigInvalid, path + ": is a directory, not a TOML file");
+    }
     toml::table root;
     try {
         root = toml::parse_file(path);
@@ -123,6 +136,7 @@ Result<Config> load_file(const std::string& path) {
     r.get(root, "", "listen", c.listen);
     r.get(root, "", "upstream", c.upstream);
     r.get(root, "", "log_json", c.log_json);
+    r.get(root, "", "event_log", c.event_log);
     r.get(root, "", "ready_file", c.ready_file);
     r.get(root, "", "state_dir", c.state_dir);
     if (const auto* t = root["resolver"].as_table()) {
@@ -131,11 +145,15 @@ Result<Config> load_file(const std::string& path) {
         r.get(*t, "resolver", "connect_timeout_ms", c.upstream_options.connect_timeout_ms);
         r.get(*t, "resolver", "idle_timeout_ms", c.upstream_options.idle_timeout_ms);
         r.get(*t, "resolver", "fail_threshold", c.fail_threshold);
+        r.get(*t, "resolver", "max_in_flight_per_upstream", c.max_in_flight_per_upstream);
         r.get(*t, "resolver", "cache_size", c.cache_size);
         r.get(*t, "resolver", "cache_max_ttl", c.cache_max_ttl);
         r.get(*t, "resolver", "udp_payload", c.udp_payload);
         r.get(*t, "resolver", "shutdown_grace_ms", c.shutdown_grace_ms);
         r.get(*t, "resolver", "max_waiting_queries", c.max_waiting_queries);
+    }
+    if (const auto* t = root["udp"].as_table()) {
+        r.get(*t, "udp", "receive_buffer_bytes", c.udp_options.receive_buffer_bytes);
     }
     if (const auto* t = root["tcp"].as_table()) {
         r.get(*t, "tcp", "idle_timeout_ms", c.stream_limits.idle_timeout_ms);
@@ -193,7 +211,7 @@ Result<Config> load_file(const std::string& path) {
             p = (std::filesystem::path(c.config_dir) / p).lexically_normal().string();
         }
     };
-    for (auto* p : {&c.log_json, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
+    for (auto* p : {&c.log_json, &c.event_log, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
                     &c.rules_file, &c.lists_file, &c.locations_file, &c.categories_file,
                     &c.geo_file, &c.mmdb_file, &c.identities_file}) {
         rel(*p);
@@ -214,6 +232,13 @@ Result<Config> load_file(const std::string& path) {
         }
     }
     return c;
+}
+
+} // namespace
+
+Result<Config> load_file(const std::string& path) {
+    // toml++ throws parse_error; std::filesystem and allocations may throw too.
+    return util::guard_load(path, [&] { return load_file_unguarded(path); });
 }
 
 } // namespace resolver::config

@@ -7,6 +7,7 @@
 
 #include "resolver/core/result.hpp"
 #include "resolver/io/listener.hpp"
+#include "resolver/io/udp_listener.hpp"
 #include "resolver/upstream/upstream.hpp"
 
 namespace resolver::config {
@@ -18,6 +19,7 @@ struct Config {
     std::vector<std::string> listen;   // listener URLs
     std::vector<std::string> upstream; // default upstream URLs, tried in order (failover)
     std::string log_json;              // "" = no query log; "-" = stdout
+    std::string event_log;             // LabEvent lines: "" = stderr; "-" = stdout; else a file
     std::string ready_file;
     std::string state_dir; // lab CA and other generated state
 
@@ -27,12 +29,17 @@ struct Config {
 
     // [resolver]
     upstream::UpstreamOptions upstream_options;
-    unsigned fail_threshold = 1;     // consecutive failures before an upstream is backed off
+    unsigned fail_threshold = 1; // consecutive failures before an upstream is backed off
+    /// Queries one upstream may have outstanding (upstream::GroupLimits::max_in_flight).
+    std::size_t max_in_flight_per_upstream = 4096;
     std::size_t cache_size = 100000; // entries; 0 disables the cache
     std::uint32_t cache_max_ttl = 86400;
     std::uint16_t udp_payload = 1232;
     unsigned shutdown_grace_ms = 2000;
     std::size_t max_waiting_queries = 10000; // queries waiting for upstreams at once
+
+    // [udp]
+    io::UdpOptions udp_options;
 
     // [tcp] (and DoT/DoH connection limits)
     io::StreamLimits stream_limits;

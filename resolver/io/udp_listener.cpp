@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/io/udp_listener.hpp"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <cstring>
 #include <memory>
+#include <span>
 
 #include "resolver/io/sockaddr.hpp"
 #include "resolver/util/c_handles.hpp"
@@ -13,9 +16,89 @@
 namespace resolver::io {
 namespace {
 
-class UdpListener final : public Listener {
+/// An address reduced for comparison: IPv4 (also from an IPv4-mapped IPv6 address) or IPv6.
+struct Addr {
+    bool v4 = false;
+    std::array<std::uint8_t, 16> bytes{};
+    std::uint16_t port = 0;
+    bool valid = false;
+
+    [[nodiscard]] bool wildcard() const {
+        const std::size_t n = v4 ? 4 : 16;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (bytes[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+    [[nodiscard]] bool loopback() const {
+        if (v4) {
+            return bytes[0] == 127; // 127.0.0.0/8, RFC 1122 §3.2.1.3
+        }
+        static constexpr std::array<std::uint8_t, 16> kOne{0, 0, 0, 0, 0, 0, 0, 0,
+                                                           0, 0, 0, 0, 0, 0, 0, 1};
+        return bytes == kOne;
+    }
+    [[nodiscard]] bool same_host(const Addr& o) const {
+        return valid && o.valid && v4 == o.v4 &&
+               std::memcmp(bytes.data(), o.bytes.data(), v4 ? 4 : 16) == 0;
+    }
+};
+
+Addr reduce(const sockaddr* sa) {
+    Addr a;
+    if (sa == nullptr) {
+        return a;
+    }
+    if (sa->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+        a.v4 = true;
+        std::memcpy(a.bytes.data(), &in->sin_addr, 4);
+        a.port = ntohs(in->sin_port);
+        a.valid = true;
+    } else if (sa->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            a.v4 = true;
+            std::memcpy(a.bytes.data(), &in6->sin6_addr.s6_addr[12], 4);
+        } else {
+            std::memcpy(a.bytes.data(), &in6->sin6_addr, 16);
+        }
+        a.port = ntohs(in6->sin6_port);
+        a.valid = true;
+    }
+    return a;
+}
+
+/// The host's interface addresses, for a listener bound to a wildcard address.
+std::vector<sockaddr_storage> interface_addresses() {
+    std::vector<sockaddr_storage> out;
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) {
+        return out;
+    }
+    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr ||
+            (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
+            continue;
+        }
+        sockaddr_storage ss{};
+        std::memcpy(&ss, i->ifa_addr,
+                    i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                                       : sizeof(sockaddr_in));
+        out.push_back(ss);
+    }
+    freeifaddrs(list);
+    return out;
+}
+
+constexpr std::size_t kHeaderSize = 12; // RFC 1035 §4.1.1
+
+class UdpListenerImpl final : public UdpListener {
 public:
-    UdpListener(QueryHandler& handler) : handler_(handler) {}
+    UdpListenerImpl(QueryHandler& handler, UdpOptions options)
+        : handler_(handler), options_(options) {}
 
     Status start(uv_loop_t* loop, const util::Url& url) {
         auto addr = to_sockaddr(url.host, url.port_or(53));
@@ -42,8 +125,14 @@ public:
         int len = sizeof bound;
         uv_udp_getsockname(udp_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
         local_ = to_endpoint(reinterpret_cast<const sockaddr*>(&bound));
+        local_addr_ = bound;
+        if (reduce(reinterpret_cast<const sockaddr*>(&bound)).wildcard()) {
+            host_addresses_ = interface_addresses();
+        }
         url_ = "udp://" + endpoint_text(local_);
-        if (int rc = uv_udp_recv_start(udp_.get(), &UdpListener::on_alloc, &UdpListener::on_recv);
+        size_receive_buffer();
+        if (int rc = uv_udp_recv_start(udp_.get(), &UdpListenerImpl::on_alloc,
+                                       &UdpListenerImpl::on_recv);
             rc != 0) {
             return fail(Errc::Internal, "listener " + url_ + ": " + uv_strerror(rc));
         }
@@ -69,7 +158,9 @@ public:
         stopped_ = true;
     }
     [[nodiscard]] std::size_t active() const override { return *in_flight_; }
-    ~UdpListener() override { *alive_ = false; }
+    [[nodiscard]] const UdpCounters& udp_counters() const override { return counters_; }
+    [[nodiscard]] std::size_t receive_buffer() const override { return receive_buffer_; }
+    ~UdpListenerImpl() override { *alive_ = false; }
 
 private:
     struct SendReq {
@@ -77,48 +168,81 @@ private:
         std::vector<std::uint8_t> bytes;
     };
 
+    /// Asks for options_.receive_buffer_bytes; what the kernel granted is read back (it caps
+    /// the request at net.core.rmem_max; the server reports both at start-up).
+    void size_receive_buffer() {
+        auto* handle = reinterpret_cast<uv_handle_t*>(udp_.get());
+        if (options_.receive_buffer_bytes > 0) {
+            int want = static_cast<int>(
+                std::min<std::size_t>(options_.receive_buffer_bytes, INT32_MAX / 2));
+            (void)uv_recv_buffer_size(handle, &want); // a refusal leaves the default: read below
+        }
+        int got = 0; // 0: read, do not set
+        receive_buffer_ =
+            uv_recv_buffer_size(handle, &got) == 0 && got > 0 ? static_cast<std::size_t>(got) : 0;
+    }
+
     static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
-        auto* self = static_cast<UdpListener*>(h->data);
+        auto* self = static_cast<UdpListenerImpl*>(h->data);
         buf->base = reinterpret_cast<char*>(self->buffer_.data());
         buf->len = self->buffer_.size();
     }
 
     static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
                         unsigned flags) {
-        auto* self = static_cast<UdpListener*>(h->data);
+        auto* self = static_cast<UdpListenerImpl*>(h->data);
+        if (nread < 0) {
+            ++self->counters_.read_errors;
+        }
         if (from == nullptr) {
             self->flush(); // end of a recvmmsg batch, or the socket is drained
             return;
         }
-        if (nread <= 0 || self->stopped_) {
+        if (nread < 0 || self->stopped_) {
             return;
         }
+        ++self->counters_.received;
         self->batching_ = true;
+        // Everything up to the handler's vector is read in place in the receive buffer: a
+        // burst of garbage costs a comparison per datagram, no allocation and no log line.
         if ((flags & UV_UDP_PARTIAL) != 0) {
-            return; // larger than 64 KiB: cannot be a DNS message
+            ++self->counters_.oversized; // larger than 64 KiB: cannot be a DNS message
+            return;
         }
-        std::vector<std::uint8_t> wire(reinterpret_cast<const std::uint8_t*>(buf->base),
-                                       reinterpret_cast<const std::uint8_t*>(buf->base) + nread);
+        if (static_cast<std::size_t>(nread) < kHeaderSize) {
+            ++self->counters_.short_header; // nothing to answer: not even an ID
+            return;
+        }
+        if (is_own_endpoint(from, self->local_addr_, self->host_addresses_)) {
+            ++self->counters_.own_address; // our answer would come back to us: a loop
+            return;
+        }
+        self->dispatch(
+            {reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)},
+            from);
+    }
+
+    void dispatch(std::span<const std::uint8_t> datagram, const sockaddr* from) {
+        std::vector<std::uint8_t> wire(datagram.begin(), datagram.end());
         TransportInfo info;
         info.protocol = net::Transport::Udp;
         info.src = to_endpoint(from);
-        info.dst = self->local_;
-        info.listener = self->url_;
+        info.dst = local_;
+        info.listener = url_;
         info.datagram = true;
         sockaddr_storage peer{};
         std::memcpy(&peer, from,
                     from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
-        std::weak_ptr<bool> alive = self->alive_;
-        auto in_flight = self->in_flight_;
+        std::weak_ptr<bool> alive = alive_;
+        auto in_flight = in_flight_;
         ++*in_flight;
-        self->handler_.handle(std::move(wire), std::move(info),
-                              [self, alive, peer, in_flight](Reply r) {
-                                  --*in_flight;
-                                  if (alive.expired() || r.dropped || r.wire.empty()) {
-                                      return;
-                                  }
-                                  self->send(peer, std::move(r.wire));
-                              });
+        handler_.handle(std::move(wire), std::move(info), [this, alive, peer, in_flight](Reply r) {
+            --*in_flight;
+            if (alive.expired() || r.dropped || r.wire.empty()) {
+                return;
+            }
+            send(peer, std::move(r.wire));
+        });
     }
 
     void send(const sockaddr_storage& peer, std::vector<std::uint8_t> bytes) {
@@ -128,8 +252,9 @@ private:
         if (batching_) {
             outbox_.push_back(Outgoing{peer, std::move(bytes)});
             if (outbox_.size() == 1) {
-                uv_check_start(flush_check_.get(),
-                               [](uv_check_t* c) { static_cast<UdpListener*>(c->data)->flush(); });
+                uv_check_start(flush_check_.get(), [](uv_check_t* c) {
+                    static_cast<UdpListenerImpl*>(c->data)->flush();
+                });
             }
             if (outbox_.size() >= kBatch) {
                 flush();
@@ -206,6 +331,11 @@ private:
     };
 
     QueryHandler& handler_;
+    UdpOptions options_;
+    UdpCounters counters_;
+    std::size_t receive_buffer_ = 0;
+    sockaddr_storage local_addr_{};
+    std::vector<sockaddr_storage> host_addresses_; // only for a wildcard bind
     util::UvHandle<uv_udp_t> udp_;
     util::UvHandle<uv_check_t> flush_check_;
     std::vector<Outgoing> outbox_;
@@ -221,13 +351,35 @@ private:
 
 } // namespace
 
-Result<ListenerPtr> make_udp_listener(uv_loop_t* loop, const util::Url& url,
-                                      QueryHandler& handler) {
-    auto l = std::make_unique<UdpListener>(handler);
+bool is_own_endpoint(const sockaddr* from, const sockaddr_storage& local,
+                     const std::vector<sockaddr_storage>& host_addresses) {
+    const Addr f = reduce(from);
+    const Addr l = reduce(reinterpret_cast<const sockaddr*>(&local));
+    if (!f.valid || !l.valid || f.port != l.port) {
+        return false;
+    }
+    if (!l.wildcard()) {
+        return f.same_host(l);
+    }
+    if (f.loopback()) {
+        return true;
+    }
+    for (const auto& h : host_addresses) {
+        if (f.same_host(reduce(reinterpret_cast<const sockaddr*>(&h)))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Result<std::unique_ptr<UdpListener>> make_udp_listener(uv_loop_t* loop, const util::Url& url,
+                                                       QueryHandler& handler,
+                                                       const UdpOptions& options) {
+    auto l = std::make_unique<UdpListenerImpl>(handler, options);
     if (auto st = l->start(loop, url); !st) {
         return st.error();
     }
-    return ListenerPtr(std::move(l));
+    return std::unique_ptr<UdpListener>(std::move(l));
 }
 
 } // namespace resolver::io

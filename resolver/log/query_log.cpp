@@ -17,6 +17,10 @@ Result<std::unique_ptr<QueryLog>> QueryLog::open(const std::string& path) {
     return std::unique_ptr<QueryLog>(new QueryLog(f, true));
 }
 
+std::unique_ptr<QueryLog> QueryLog::to_stderr() {
+    return std::unique_ptr<QueryLog>(new QueryLog(stderr, false));
+}
+
 QueryLog::QueryLog(std::FILE* f, bool owned)
     : file_(f), owned_(owned), writer_([this] { run(); }) {}
 

@@ -18,6 +18,8 @@ class QueryLog {
 public:
     /// `path` is a file (appended) or "-" for stdout.
     static Result<std::unique_ptr<QueryLog>> open(const std::string& path);
+    /// The process's stderr (not closed at the end): the event log's default.
+    static std::unique_ptr<QueryLog> to_stderr();
     ~QueryLog();
     QueryLog(const QueryLog&) = delete;
     QueryLog& operator=(const QueryLog&) = delete;

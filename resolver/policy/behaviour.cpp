@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "resolver/util/load_guard.hpp"
+
 namespace resolver::policy {
 
 std::string Behaviour::to_json() const {
@@ -183,7 +185,8 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
     return b;
 }
 
-Result<Behaviour> parse_behaviour_toml(std::string_view document) {
+namespace {
+Result<Behaviour> parse_behaviour_toml_unguarded(std::string_view document) {
     toml::table doc;
     try {
         doc = toml::parse(document);
@@ -199,6 +202,14 @@ Result<Behaviour> parse_behaviour_toml(std::string_view document) {
         return parse_behaviour(*t);
     }
     return parse_behaviour(doc);
+}
+
+} // namespace
+
+Result<Behaviour> parse_behaviour_toml(std::string_view document) {
+    // Reached on reload too: nothing toml++ or an allocation throws may end the process.
+    return util::guard_load("[behaviour]",
+                            [&] { return parse_behaviour_toml_unguarded(document); });
 }
 
 } // namespace resolver::policy

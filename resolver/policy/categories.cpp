@@ -72,10 +72,13 @@ Result<std::vector<CategoryInfo>> CategoryDb::parse_ids_csv(std::string_view csv
             return true;
         }
         CategoryInfo ci;
-        if (f.size() < 3 ||
-            std::from_chars(f[0].data(), f[0].data() + f[0].size(), ci.id).ec != std::errc{} ||
-            std::from_chars(f[2].data(), f[2].data() + f[2].size(), ci.parent).ec != std::errc{} ||
-            ci.id <= 0 || ci.id > 255) {
+        // The whole field must be the number: from_chars stops at "e400" of "1e400".
+        auto whole_int = [](const std::string& text, int& value) {
+            auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            return ec == std::errc{} && p == text.data() + text.size();
+        };
+        if (f.size() < 3 || !whole_int(f[0], ci.id) || !whole_int(f[2], ci.parent) || ci.id <= 0 ||
+            ci.id > 255) {
             err = "line " + std::to_string(line_no) + ": expected id,name,parent with IDs 1-255";
             return false;
         }

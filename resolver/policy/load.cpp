@@ -8,15 +8,20 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <functional>
+#include <new>
+#include <vector>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 #include "resolver/policy/domain_table.hpp"
+#include "resolver/policy/export_json.hpp"
 #include "resolver/policy/lists_json.hpp"
+#include "resolver/util/load_guard.hpp"
 
 namespace resolver::policy {
 
@@ -137,50 +142,73 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
 
 namespace {
 
-Result<std::string> read_file(const std::string& path) {
+/// Reads a policy input of at most `max_bytes` (PolicyFiles::max_input_bytes).
+Result<std::string> read_file(const std::string& path, std::uintmax_t max_bytes) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec); // fails for pipes and devices
+    if (!ec && size > max_bytes) {
+        return fail(Errc::ConfigInvalid, path + ": " + std::to_string(size) +
+                                             " bytes, more than the " + std::to_string(max_bytes) +
+                                             " a policy input may have");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         return fail(Errc::ConfigInvalid, path + ": cannot open");
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-/// Parses JSON; errors carry line and column computed from the byte offset.
-Result<json> parse_json(std::string_view text, std::string_view what) {
-    try {
-        return json::parse(text);
-    } catch (const json::parse_error& e) {
-        return fail(Errc::ConfigInvalid, json_syntax_error(text, what, e.byte, e.what()));
+    // Read in chunks with the same cap, so a FIFO or /dev/zero cannot grow the string forever.
+    std::string out;
+    std::vector<char> chunk(1 << 16);
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+        out.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+        if (out.size() > max_bytes) {
+            return fail(Errc::ConfigInvalid, path + ": more than the " + std::to_string(max_bytes) +
+                                                 " bytes a policy input may have");
+        }
     }
+    if (in.bad()) {
+        return fail(Errc::ConfigInvalid, path + ": read error");
+    }
+    return out;
 }
 
 /// The API returns either a bare array or the `{"success":…, "result": [...]}` envelope.
-const json* unwrap(const json& doc) {
+const json* unwrap(const json& doc, const char* key = "result") {
     if (doc.is_array()) {
         return &doc;
     }
-    if (doc.is_object() && doc.contains("result") && doc["result"].is_array()) {
-        return &doc["result"];
+    if (doc.is_object()) {
+        auto it = doc.find(key);
+        if (it != doc.end() && it->is_array()) {
+            return &*it;
+        }
     }
     return nullptr;
 }
 
-std::string str_or(const json& o, const char* key, std::string def = {}) {
-    auto it = o.find(key);
-    if (it == o.end() || !it->is_string()) {
-        return def;
+/// Loads every element of an export's array with `load_one(element, where)`. `where` starts
+/// as `<file>: <noun> #N`; load_one sharpens it (`<file>: rule r1 ("name")`) once it has read
+/// the id. Whatever load_one throws (FieldError for a wrong type, nlohmann's type_error,
+/// std::bad_alloc, ...) becomes an error naming the item: one bad item never ends the process.
+template <typename F>
+Status each_item(const json& arr, std::string_view file, std::string_view noun, F&& load_one) {
+    std::size_t index = 0;
+    for (const auto& element : arr) {
+        ++index;
+        std::string where =
+            std::string(file) + ": " + std::string(noun) + " #" + std::to_string(index);
+        Status st = ok();
+        try {
+            st = load_one(element, index, where);
+        } catch (const std::bad_alloc&) {
+            st = fail(Errc::ConfigInvalid, where + ": out of memory");
+        } catch (const std::exception& e) {
+            st = fail(Errc::ConfigInvalid, where + ": " + e.what());
+        }
+        if (!st) {
+            return st;
+        }
     }
-    return it->get<std::string>();
-}
-
-bool bool_or(const json& o, const char* key, bool def) {
-    auto it = o.find(key);
-    if (it == o.end() || !it->is_boolean()) {
-        return def;
-    }
-    return it->get<bool>();
+    return ok();
 }
 
 std::optional<int> parse_hhmm(std::string_view t) {
@@ -219,7 +247,7 @@ struct Loader {
     }
 
     Status load_locations(std::string_view text, std::string_view file) {
-        auto doc = parse_json(text, file);
+        auto doc = parse_export_json(text, file, "location");
         if (!doc) {
             return doc.error();
         }
@@ -229,135 +257,155 @@ struct Loader {
                         std::string(file) +
                             ": expected a JSON array of locations or an API envelope");
         }
-        for (const auto& o : *arr) {
-            attribution::Location loc;
-            loc.id = str_or(o, "id");
-            loc.name = str_or(o, "name");
-            loc.client_default = bool_or(o, "client_default", false);
-            loc.doh_subdomain = normalize_domain(str_or(o, "doh_subdomain"));
-            if (loc.doh_subdomain == ".") {
-                loc.doh_subdomain.clear();
-            }
-            loc.ecs_support = bool_or(o, "ecs_support", false);
-            auto where = std::string(file) + ": location " + loc.id + " (\"" + loc.name + "\")";
-            if (auto ip = str_or(o, "ip"); !ip.empty()) {
-                loc.ipv6 = net::IpAddr::parse(ip);
-                if (!loc.ipv6) {
-                    return fail(Errc::ConfigInvalid, where + ": bad ip \"" + ip + "\"");
-                }
-            }
-            for (const char* key : {"ipv4_destination", "ipv4_destination_backup"}) {
-                if (auto ip = str_or(o, key); !ip.empty()) {
-                    auto a = net::IpAddr::parse(ip);
-                    if (!a) {
-                        return fail(Errc::ConfigInvalid,
-                                    where + ": bad " + key + " \"" + ip + "\"");
-                    }
-                    (std::string_view(key) == "ipv4_destination" ? loc.ipv4_destination
-                                                                 : loc.ipv4_destination_backup) = a;
-                }
-            }
-            if (auto it = o.find("networks"); it != o.end() && it->is_array()) {
-                for (const auto& n : *it) {
-                    std::string net = n.is_string() ? n.get<std::string>() : str_or(n, "network");
-                    auto r = net::IpRange::parse_cidr(net);
-                    if (!r) {
-                        return fail(Errc::ConfigInvalid, where + ": bad network \"" + net + "\"");
-                    }
-                    loc.networks.push_back(*r);
-                }
-            }
-            if (auto it = o.find("endpoints"); it != o.end() && it->is_object()) {
-                auto en = [&](const char* k) {
-                    auto e = it->find(k);
-                    return e == it->end() || !e->is_object() || bool_or(*e, "enabled", true);
-                };
-                loc.ipv4_enabled = en("ipv4");
-                loc.ipv6_enabled = en("ipv6");
-                loc.dot_enabled = en("dot");
-                loc.doh_enabled = en("doh");
-                if (auto d = it->find("doh"); d != it->end() && d->is_object()) {
-                    loc.doh_require_token = bool_or(*d, "require_token", false);
-                }
-            }
-            if (auto it = o.find("max_ttl"); it != o.end() && it->is_object()) {
-                using Mode = attribution::Location::MaxTtl::Mode;
-                const std::string mode = str_or(*it, "mode", "inherit");
-                if (mode == "inherit") {
-                    loc.max_ttl.mode = Mode::Inherit;
-                } else if (mode == "disabled") {
-                    loc.max_ttl.mode = Mode::Disabled;
-                } else if (mode == "override") {
-                    loc.max_ttl.mode = Mode::Override;
-                    const auto t = it->find("ttl_secs");
-                    if (t == it->end() || !t->is_number_integer() || t->get<std::int64_t>() < 60 ||
-                        t->get<std::int64_t>() > 36000) {
-                        return fail(Errc::ConfigInvalid,
-                                    where + ": max_ttl override needs ttl_secs 60..36000");
-                    }
-                    loc.max_ttl.ttl_secs = static_cast<std::uint32_t>(t->get<std::int64_t>());
-                } else {
-                    return fail(Errc::ConfigInvalid, where + ": max_ttl mode \"" + mode +
-                                                         "\" (inherit, disabled, override)");
-                }
-            }
-            set.locations.locations.push_back(std::move(loc));
+        auto st = each_item(*arr, file, "location",
+                            [&](const json& j, std::size_t, std::string& where) -> Status {
+                                return load_location(ObjectView(j, ""), file, where);
+                            });
+        if (!st) {
+            return st;
         }
         set.locations.index();
         return ok();
     }
 
+    Status load_location(const ObjectView& o, std::string_view file, std::string& where) {
+        attribution::Location loc;
+        loc.id = o.str("id");
+        loc.name = o.str("name");
+        where = std::string(file) + ": location " + loc.id + " (\"" + loc.name + "\")";
+        loc.client_default = o.boolean("client_default", false);
+        loc.doh_subdomain = normalize_domain(o.str("doh_subdomain"));
+        if (loc.doh_subdomain == ".") {
+            loc.doh_subdomain.clear();
+        }
+        loc.ecs_support = o.boolean("ecs_support", false);
+        if (auto ip = o.str("ip"); !ip.empty()) {
+            loc.ipv6 = net::IpAddr::parse(ip);
+            if (!loc.ipv6) {
+                return fail(Errc::ConfigInvalid, where + ": bad ip \"" + ip + "\"");
+            }
+        }
+        for (const char* key : {"ipv4_destination", "ipv4_destination_backup"}) {
+            if (auto ip = o.str(key); !ip.empty()) {
+                auto a = net::IpAddr::parse(ip);
+                if (!a) {
+                    return fail(Errc::ConfigInvalid, where + ": bad " + key + " \"" + ip + "\"");
+                }
+                (std::string_view(key) == "ipv4_destination" ? loc.ipv4_destination
+                                                             : loc.ipv4_destination_backup) = a;
+            }
+        }
+        if (const json* nets = o.array("networks")) {
+            for (std::size_t i = 0; i < nets->size(); ++i) {
+                const json& n = (*nets)[i];
+                const std::string net =
+                    n.is_string()
+                        ? n.get<std::string>()
+                        : ObjectView(n, "networks[" + std::to_string(i) + "]").str("network");
+                auto r = net::IpRange::parse_cidr(net);
+                if (!r) {
+                    return fail(Errc::ConfigInvalid, where + ": bad network \"" + net + "\"");
+                }
+                loc.networks.push_back(*r);
+            }
+        }
+        if (auto endpoints = o.object("endpoints")) {
+            auto enabled = [&](const char* k) {
+                auto e = endpoints->object(k);
+                return !e || e->boolean("enabled", true);
+            };
+            loc.ipv4_enabled = enabled("ipv4");
+            loc.ipv6_enabled = enabled("ipv6");
+            loc.dot_enabled = enabled("dot");
+            loc.doh_enabled = enabled("doh");
+            if (auto d = endpoints->object("doh")) {
+                loc.doh_require_token = d->boolean("require_token", false);
+            }
+        }
+        if (auto m = o.object("max_ttl")) {
+            using Mode = attribution::Location::MaxTtl::Mode;
+            const std::string mode = m->str("mode", "inherit");
+            if (mode == "inherit") {
+                loc.max_ttl.mode = Mode::Inherit;
+            } else if (mode == "disabled") {
+                loc.max_ttl.mode = Mode::Disabled;
+            } else if (mode == "override") {
+                loc.max_ttl.mode = Mode::Override;
+                const auto t = m->integer("ttl_secs");
+                if (!t || *t < 60 || *t > 36000) {
+                    return fail(Errc::ConfigInvalid,
+                                where + ": max_ttl override needs ttl_secs 60..36000");
+                }
+                loc.max_ttl.ttl_secs = static_cast<std::uint32_t>(*t);
+            } else {
+                return fail(Errc::ConfigInvalid, where + ": max_ttl mode \"" + mode +
+                                                     "\" (inherit, disabled, override)");
+            }
+        }
+        set.locations.locations.push_back(std::move(loc));
+        return ok();
+    }
+
     Status load_identities(std::string_view text, std::string_view file) {
-        auto doc = parse_json(text, file);
+        auto doc = parse_export_json(text, file, "identity");
         if (!doc) {
             return doc.error();
         }
-        const json* arr = doc->is_array() ? &*doc
-                          : (doc->is_object() && doc->contains("identities"))
-                              ? &(*doc)["identities"]
-                              : nullptr;
-        if (arr == nullptr || !arr->is_array()) {
+        const json* arr = unwrap(*doc, "identities");
+        if (arr == nullptr) {
             return fail(Errc::ConfigInvalid,
                         std::string(file) + ": expected an array of identities");
         }
-        for (const auto& o : *arr) {
-            IdentityMap::Entry e;
-            e.token = str_or(o, "token");
-            if (auto src = str_or(o, "source_ip"); !src.empty()) {
-                e.source = net::IpRange::parse_cidr(src);
-                if (!e.source) {
-                    return fail(Errc::ConfigInvalid,
-                                std::string(file) + ": bad source_ip \"" + src + "\"");
-                }
-            }
-            e.identity.email = str_or(o, "email");
-            e.identity.name = str_or(o, "name");
-            if (auto it = o.find("groups"); it != o.end() && it->is_array()) {
-                for (const auto& g : *it) {
-                    if (g.is_string()) {
-                        e.identity.groups.push_back({"", g.get<std::string>(), ""});
-                    } else {
-                        e.identity.groups.push_back(
-                            {str_or(g, "id"), str_or(g, "name"), str_or(g, "email")});
-                    }
-                }
-            }
-            if (auto it = o.find("saml_attributes"); it != o.end() && it->is_object()) {
-                for (const auto& [k, v] : it->items()) {
-                    auto& vals = e.identity.saml_attributes[k];
-                    if (v.is_string()) {
-                        vals.push_back(v.get<std::string>());
-                    } else if (v.is_array()) {
-                        for (const auto& x : v) {
-                            if (x.is_string()) {
-                                vals.push_back(x.get<std::string>());
-                            }
-                        }
-                    }
-                }
-            }
-            set.identities.entries.push_back(std::move(e));
+        return each_item(*arr, file, "identity",
+                         [&](const json& j, std::size_t, std::string& where) -> Status {
+                             return load_identity(ObjectView(j, ""), where);
+                         });
+    }
+
+    Status load_identity(const ObjectView& o, std::string& where) {
+        IdentityMap::Entry e;
+        e.token = o.str("token");
+        e.identity.email = o.str("email");
+        e.identity.name = o.str("name");
+        if (!e.identity.email.empty()) {
+            where += " (" + e.identity.email + ")";
         }
+        if (auto src = o.str("source_ip"); !src.empty()) {
+            e.source = net::IpRange::parse_cidr(src);
+            if (!e.source) {
+                return fail(Errc::ConfigInvalid, where + ": bad source_ip \"" + src + "\"");
+            }
+        }
+        if (const json* groups = o.array("groups")) {
+            for (std::size_t i = 0; i < groups->size(); ++i) {
+                const json& g = (*groups)[i];
+                if (g.is_string()) {
+                    e.identity.groups.push_back({"", g.get<std::string>(), ""});
+                } else {
+                    ObjectView gv(g, "groups[" + std::to_string(i) + "]");
+                    e.identity.groups.push_back({gv.str("id"), gv.str("name"), gv.str("email")});
+                }
+            }
+        }
+        if (auto attrs = o.object("saml_attributes")) {
+            for (const auto& [k, v] : attrs->raw().items()) {
+                auto& vals = e.identity.saml_attributes[k];
+                const std::string path = attrs->path_of(k.c_str());
+                if (v.is_array()) {
+                    for (std::size_t i = 0; i < v.size(); ++i) {
+                        vals.push_back(string_element(v[i], path, i));
+                    }
+                } else if (!v.is_null()) {
+                    if (!v.is_string()) {
+                        throw FieldError("key \"" + path +
+                                         "\": expected a string or an array of strings, got " +
+                                         describe_json(v));
+                    }
+                    vals.push_back(v.get<std::string>());
+                }
+            }
+        }
+        set.identities.entries.push_back(std::move(e));
         return ok();
     }
 
@@ -375,7 +423,7 @@ struct Loader {
     }
 
     Status load_rules(std::string_view text, std::string_view file) {
-        auto doc = parse_json(text, file);
+        auto doc = parse_export_json(text, file, "rule");
         if (!doc) {
             return doc.error();
         }
@@ -385,140 +433,12 @@ struct Loader {
                         std::string(file) + ": expected a JSON array of rules or an API envelope "
                                             "{\"result\": [...]}");
         }
-        ListLookup lookup = [this](std::string_view id) { return set.find_list(id); };
-        std::size_t index = 0;
-        for (const auto& o : *arr) {
-            ++index;
-            if (!o.is_object()) {
-                return fail(Errc::ConfigInvalid, std::string(file) + ": rule #" +
-                                                     std::to_string(index) + " is not an object");
-            }
-            Rule r;
-            r.id = str_or(o, "id", "#" + std::to_string(index));
-            r.name = str_or(o, "name");
-            r.description = str_or(o, "description");
-            const std::string where =
-                std::string(file) + ": rule " + r.id + " (\"" + r.name + "\")";
-            bool dns = false;
-            bool resolver = false;
-            std::string filters;
-            if (auto it = o.find("filters"); it != o.end() && it->is_array()) {
-                for (const auto& f : *it) {
-                    std::string v = f.is_string() ? f.get<std::string>() : "";
-                    filters += (filters.empty() ? "" : ",") + v;
-                    dns = dns || v == "dns";
-                    resolver = resolver || v == "dns_resolver";
-                }
-            }
-            if (!dns && !resolver) {
-                set.warnings.push_back(where + ": skipped: filters [" + filters +
-                                       "] are not dns or dns_resolver");
-                continue;
-            }
-            r.resolver_policy = resolver && !dns;
-            if (auto it = o.find("precedence"); it != o.end() && it->is_number_integer()) {
-                r.precedence = it->get<std::int64_t>();
-            }
-            r.enabled = bool_or(o, "enabled", true);
-            const std::string action = str_or(o, "action");
-            static const std::pair<const char*, Action> kActions[] = {
-                {"allow", Action::Allow},
-                {"block", Action::Block},
-                {"override", Action::Override},
-                {"safesearch", Action::SafeSearch},
-                {"ytrestricted", Action::YtRestricted},
-                {"resolve", Action::Resolve}};
-            bool known = false;
-            for (const auto& [n, a] : kActions) {
-                if (action == n) {
-                    r.action = a;
-                    known = true;
-                }
-            }
-            if (!known) {
-                return fail(Errc::ConfigInvalid,
-                            where + ": action \"" + action + "\" is not valid for DNS rules");
-            }
-            if ((r.action == Action::Resolve) != r.resolver_policy) {
-                return fail(Errc::ConfigInvalid, where + ": action \"" + action +
-                                                     "\" does not match filters [" + filters +
-                                                     "] (resolve needs dns_resolver)");
-            }
-            for (const char* key : {"traffic", "identity"}) {
-                std::string src = str_or(o, key);
-                auto c = compile_expr(src, lookup);
-                if (!c) {
-                    return fail(Errc::ConfigInvalid, where + " " + key + " column " +
-                                                         std::to_string(c.error.column) + ": " +
-                                                         c.error.message + "\n  in: " + src);
-                }
-                (std::string_view(key) == "traffic" ? r.traffic : r.identity) = std::move(*c.expr);
-            }
-            r.device_posture = str_or(o, "device_posture");
-            if (!r.device_posture.empty()) {
-                set.warnings.push_back(
-                    where + ": device_posture is not evaluated in the lab (treated as true)");
-            }
-            Phase p = std::max(r.traffic.phase(), r.identity.phase());
-            r.phase = p == Phase::Pre ? Phase::Pre : Phase::Post;
-            if (r.phase != Phase::Pre &&
-                (r.action == Action::Override || r.action == Action::SafeSearch ||
-                 r.action == Action::YtRestricted)) {
-                // Reference §1.6 item 6: these actions may only use pre-resolution selectors.
-                return fail(Errc::ConfigInvalid,
-                            where + ": action \"" + action +
-                                "\" cannot use during- or post-resolution selectors");
-            }
-            if (r.resolver_policy && r.phase != Phase::Pre) {
-                return fail(Errc::ConfigInvalid,
-                            where + ": resolver policies can only use pre-resolution selectors");
-            }
-            if (auto st = load_settings(o, r, where); !st) {
-                return st;
-            }
-            if (auto it = o.find("schedule"); it != o.end() && it->is_object()) {
-                Schedule s;
-                static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-                for (std::size_t d = 0; d < 7; ++d) {
-                    std::string spec = str_or(*it, kDays[d]);
-                    std::string_view rest = spec;
-                    while (!rest.empty()) {
-                        auto comma = rest.find(',');
-                        auto part = rest.substr(0, comma);
-                        rest = comma == std::string_view::npos ? std::string_view{}
-                                                               : rest.substr(comma + 1);
-                        auto dash = part.find('-');
-                        auto a = dash == std::string_view::npos ? std::nullopt
-                                                                : parse_hhmm(part.substr(0, dash));
-                        auto b = dash == std::string_view::npos ? std::nullopt
-                                                                : parse_hhmm(part.substr(dash + 1));
-                        if (!a || !b || *b <= *a) {
-                            return fail(Errc::ConfigInvalid,
-                                        where + ": schedule." + kDays[d] + ": bad interval \"" +
-                                            std::string(part) + "\" (want HH:MM-HH:MM)");
-                        }
-                        s.days[d].emplace_back(*a, *b);
-                    }
-                }
-                s.time_zone = str_or(*it, "time_zone");
-                auto tz = zone(s.time_zone);
-                if (!tz) {
-                    return fail(Errc::ConfigInvalid, where + ": schedule: " + tz.error().detail);
-                }
-                s.tz = *tz;
-                r.schedule = std::move(s);
-            }
-            if (auto it = o.find("expiration"); it != o.end() && it->is_object()) {
-                if (auto at = str_or(*it, "expires_at"); !at.empty()) {
-                    r.expires_at = parse_rfc3339(at);
-                    if (!r.expires_at) {
-                        return fail(Errc::ConfigInvalid, where + ": expiration.expires_at \"" + at +
-                                                             "\" is not an RFC 3339 timestamp");
-                    }
-                }
-                r.expired = bool_or(*it, "expired", false);
-            }
-            (r.resolver_policy ? set.resolver_rules : set.dns_rules).push_back(std::move(r));
+        auto st = each_item(*arr, file, "rule",
+                            [&](const json& j, std::size_t index, std::string& where) -> Status {
+                                return load_rule(ObjectView(j, ""), index, file, where);
+                            });
+        if (!st) {
+            return st;
         }
         auto by_precedence = [](const Rule& a, const Rule& b) {
             return a.precedence < b.precedence;
@@ -528,69 +448,194 @@ struct Loader {
         return ok();
     }
 
-    Status load_settings(const json& o, Rule& r, const std::string& where) {
-        static const json kEmpty = json::object();
-        auto it = o.find("rule_settings");
-        const json& s = (it == o.end() || !it->is_object()) ? kEmpty : *it;
-        auto& rs = r.settings;
-        rs.block_page_enabled = bool_or(s, "block_page_enabled", false);
-        rs.block_reason = str_or(s, "block_reason");
-        if (auto bp = s.find("block_page"); bp != s.end() && bp->is_object()) {
-            rs.block_page_target_uri = str_or(*bp, "target_uri");
+    Status load_rule(const ObjectView& o, std::size_t index, std::string_view file,
+                     std::string& where) {
+        Rule r;
+        r.id = o.str("id", "#" + std::to_string(index));
+        r.name = o.str("name");
+        where = std::string(file) + ": rule " + r.id + " (\"" + r.name + "\")";
+        r.description = o.str("description");
+        bool dns = false;
+        bool resolver = false;
+        std::string filters;
+        if (const json* f = o.array("filters")) {
+            for (std::size_t i = 0; i < f->size(); ++i) {
+                const std::string v = string_element((*f)[i], "filters", i);
+                filters += (filters.empty() ? "" : ",") + v;
+                dns = dns || v == "dns";
+                resolver = resolver || v == "dns_resolver";
+            }
         }
-        if (auto ips = s.find("override_ips"); ips != s.end() && ips->is_array()) {
-            for (const auto& v : *ips) {
-                auto a = v.is_string() ? net::IpAddr::parse(v.get<std::string>()) : std::nullopt;
+        if (!dns && !resolver) {
+            set.warnings.push_back(where + ": skipped: filters [" + filters +
+                                   "] are not dns or dns_resolver");
+            return ok();
+        }
+        r.resolver_policy = resolver && !dns;
+        if (auto p = o.integer("precedence")) {
+            r.precedence = *p;
+        }
+        r.enabled = o.boolean("enabled", true);
+        const std::string action = o.str("action");
+        static const std::pair<const char*, Action> kActions[] = {
+            {"allow", Action::Allow},
+            {"block", Action::Block},
+            {"override", Action::Override},
+            {"safesearch", Action::SafeSearch},
+            {"ytrestricted", Action::YtRestricted},
+            {"resolve", Action::Resolve}};
+        bool known = false;
+        for (const auto& [n, a] : kActions) {
+            if (action == n) {
+                r.action = a;
+                known = true;
+            }
+        }
+        if (!known) {
+            return fail(Errc::ConfigInvalid,
+                        where + ": action \"" + action + "\" is not valid for DNS rules");
+        }
+        if ((r.action == Action::Resolve) != r.resolver_policy) {
+            return fail(Errc::ConfigInvalid, where + ": action \"" + action +
+                                                 "\" does not match filters [" + filters +
+                                                 "] (resolve needs dns_resolver)");
+        }
+        ListLookup lookup = [this](std::string_view id) { return set.find_list(id); };
+        for (const char* key : {"traffic", "identity"}) {
+            std::string src = o.str(key);
+            auto c = compile_expr(src, lookup);
+            if (!c) {
+                return fail(Errc::ConfigInvalid, where + " " + key + " column " +
+                                                     std::to_string(c.error.column) + ": " +
+                                                     c.error.message + "\n  in: " + src);
+            }
+            (std::string_view(key) == "traffic" ? r.traffic : r.identity) = std::move(*c.expr);
+        }
+        r.device_posture = o.str("device_posture");
+        if (!r.device_posture.empty()) {
+            set.warnings.push_back(
+                where + ": device_posture is not evaluated in the lab (treated as true)");
+        }
+        Phase p = std::max(r.traffic.phase(), r.identity.phase());
+        r.phase = p == Phase::Pre ? Phase::Pre : Phase::Post;
+        if (r.phase != Phase::Pre &&
+            (r.action == Action::Override || r.action == Action::SafeSearch ||
+             r.action == Action::YtRestricted)) {
+            // Gateway: these actions may only use pre-resolution selectors.
+            return fail(Errc::ConfigInvalid,
+                        where + ": action \"" + action +
+                            "\" cannot use during- or post-resolution selectors");
+        }
+        if (r.resolver_policy && r.phase != Phase::Pre) {
+            return fail(Errc::ConfigInvalid,
+                        where + ": resolver policies can only use pre-resolution selectors");
+        }
+        static const json kEmpty = json::object();
+        const auto settings = o.object("rule_settings");
+        if (auto st =
+                load_settings(settings ? *settings : ObjectView(kEmpty, "rule_settings"), r, where);
+            !st) {
+            return st;
+        }
+        if (auto sched = o.object("schedule")) {
+            auto s = load_schedule(*sched, where);
+            if (!s) {
+                return s.error();
+            }
+            r.schedule = std::move(s).value();
+        }
+        if (auto exp = o.object("expiration")) {
+            if (auto at = exp->str("expires_at"); !at.empty()) {
+                r.expires_at = parse_rfc3339(at);
+                if (!r.expires_at) {
+                    return fail(Errc::ConfigInvalid, where + ": expiration.expires_at \"" + at +
+                                                         "\" is not an RFC 3339 timestamp");
+                }
+            }
+            r.expired = exp->boolean("expired", false);
+        }
+        (r.resolver_policy ? set.resolver_rules : set.dns_rules).push_back(std::move(r));
+        return ok();
+    }
+
+    Result<Schedule> load_schedule(const ObjectView& sched, const std::string& where) {
+        Schedule s;
+        static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+        for (std::size_t d = 0; d < 7; ++d) {
+            std::string spec = sched.str(kDays[d]);
+            std::string_view rest = spec;
+            while (!rest.empty()) {
+                auto comma = rest.find(',');
+                auto part = rest.substr(0, comma);
+                rest =
+                    comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+                auto dash = part.find('-');
+                auto a = dash == std::string_view::npos ? std::nullopt
+                                                        : parse_hhmm(part.substr(0, dash));
+                auto b = dash == std::string_view::npos ? std::nullopt
+                                                        : parse_hhmm(part.substr(dash + 1));
+                if (!a || !b || *b <= *a) {
+                    return fail(Errc::ConfigInvalid, where + ": schedule." + kDays[d] +
+                                                         ": bad interval \"" + std::string(part) +
+                                                         "\" (want HH:MM-HH:MM)");
+                }
+                s.days[d].emplace_back(*a, *b);
+            }
+        }
+        s.time_zone = sched.str("time_zone");
+        auto tz = zone(s.time_zone);
+        if (!tz) {
+            return fail(Errc::ConfigInvalid, where + ": schedule: " + tz.error().detail);
+        }
+        s.tz = *tz;
+        return s;
+    }
+
+    Status load_settings(const ObjectView& s, Rule& r, const std::string& where) {
+        auto& rs = r.settings;
+        rs.block_page_enabled = s.boolean("block_page_enabled", false);
+        rs.block_reason = s.str("block_reason");
+        if (auto bp = s.object("block_page")) {
+            rs.block_page_target_uri = bp->str("target_uri");
+        }
+        if (const json* ips = s.array("override_ips")) {
+            for (std::size_t i = 0; i < ips->size(); ++i) {
+                const std::string text = string_element((*ips)[i], s.path_of("override_ips"), i);
+                auto a = net::IpAddr::parse(text);
                 if (!a) {
                     return fail(Errc::ConfigInvalid,
-                                where + ": rule_settings.override_ips: bad address " + v.dump());
+                                where + ": rule_settings.override_ips: bad address \"" + text +
+                                    "\"");
                 }
                 rs.override_ips.push_back(*a);
             }
         }
-        rs.override_host = str_or(s, "override_host");
+        rs.override_host = s.str("override_host");
         if (r.action == Action::Override && rs.override_ips.empty() && rs.override_host.empty()) {
             return fail(Errc::ConfigInvalid,
                         where + ": override needs rule_settings.override_ips or override_host");
         }
         rs.insecure_disable_dnssec_validation =
-            bool_or(s, "insecure_disable_dnssec_validation", false);
-        rs.ip_categories = bool_or(s, "ip_categories", false);
-        rs.ignore_cname_category_matches = bool_or(s, "ignore_cname_category_matches", false);
-        rs.resolve_dns_through_cloudflare = bool_or(s, "resolve_dns_through_cloudflare", false);
-        if (auto d = s.find("dns_resolvers"); d != s.end() && d->is_object()) {
+            s.boolean("insecure_disable_dnssec_validation", false);
+        rs.ip_categories = s.boolean("ip_categories", false);
+        rs.ignore_cname_category_matches = s.boolean("ignore_cname_category_matches", false);
+        rs.resolve_dns_through_cloudflare = s.boolean("resolve_dns_through_cloudflare", false);
+        if (auto d = s.object("dns_resolvers")) {
             for (const char* fam : {"ipv4", "ipv6"}) {
-                auto f = d->find(fam);
-                if (f == d->end() || !f->is_array()) {
-                    continue;
-                }
-                for (const auto& e : *f) {
-                    ResolverAddress ra;
-                    auto ip = net::IpAddr::parse(str_or(e, "ip"));
-                    if (!ip) {
-                        return fail(Errc::ConfigInvalid, where + ": rule_settings.dns_resolvers." +
-                                                             fam + ": bad ip " + e.dump());
+                const json* list = d->array(fam);
+                for (std::size_t i = 0; list != nullptr && i < list->size(); ++i) {
+                    ObjectView e((*list)[i], d->path_of(fam) + "[" + std::to_string(i) + "]");
+                    auto st = load_resolver_address(e, rs, where);
+                    if (!st) {
+                        return st;
                     }
-                    ra.ip = *ip;
-                    if (auto p = e.find("port"); p != e.end() && p->is_number_integer()) {
-                        auto port = p->get<std::int64_t>();
-                        if (port <= 0 || port > 65535) {
-                            return fail(Errc::ConfigInvalid,
-                                        where + ": rule_settings.dns_resolvers: bad port");
-                        }
-                        ra.port = static_cast<std::uint16_t>(port);
-                    }
-                    ra.route_through_private_network =
-                        bool_or(e, "route_through_private_network", false);
-                    ra.vnet_id = str_or(e, "vnet_id");
-                    rs.dns_resolvers.push_back(std::move(ra));
                 }
             }
         }
-        if (auto d = s.find("resolve_dns_internally"); d != s.end() && d->is_object()) {
+        if (auto d = s.object("resolve_dns_internally")) {
             rs.resolve_dns_internally = true;
-            rs.internal_view_id = str_or(*d, "view_id");
-            rs.internal_fallback = str_or(*d, "fallback", "none");
+            rs.internal_view_id = d->str("view_id");
+            rs.internal_fallback = d->str("fallback", "none");
         }
         const int routes = (rs.resolve_dns_through_cloudflare ? 1 : 0) +
                            (rs.dns_resolvers.empty() ? 0 : 1) + (rs.resolve_dns_internally ? 1 : 0);
@@ -601,6 +646,29 @@ struct Loader {
         }
         return ok();
     }
+
+    static Status load_resolver_address(const ObjectView& e, RuleSettings& rs,
+                                        const std::string& where) {
+        ResolverAddress ra;
+        const std::string ip_text = e.str("ip");
+        auto ip = net::IpAddr::parse(ip_text);
+        if (!ip) {
+            return fail(Errc::ConfigInvalid,
+                        where + ": " + e.path_of("ip") + ": bad ip \"" + ip_text + "\"");
+        }
+        ra.ip = *ip;
+        if (auto port = e.integer("port")) {
+            if (*port <= 0 || *port > 65535) {
+                return fail(Errc::ConfigInvalid, where + ": " + e.path_of("port") + ": bad port " +
+                                                     std::to_string(*port));
+            }
+            ra.port = static_cast<std::uint16_t>(*port);
+        }
+        ra.route_through_private_network = e.boolean("route_through_private_network", false);
+        ra.vnet_id = e.str("vnet_id");
+        rs.dns_resolvers.push_back(std::move(ra));
+        return ok();
+    }
 };
 
 Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
@@ -609,64 +677,71 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
     auto name = [](const std::string& n, const char* def) {
         return n.empty() ? std::string(def) : n;
     };
-    auto with = [](const std::string& file, Status st) -> Status {
-        if (!st) {
-            return fail(Errc::ConfigInvalid, st.error().detail.rfind(file, 0) == 0
-                                                 ? st.error().detail
-                                                 : file + ": " + st.error().detail);
+    // One input: its loader runs under the guard, and its error starts with the file name.
+    auto step = [](const std::string& file, auto&& load) -> Status {
+        Status st = util::guard_load(file, load);
+        if (!st && st.error().detail.rfind(file, 0) != 0) {
+            return fail(Errc::ConfigInvalid, file + ": " + st.error().detail);
         }
-        return ok();
+        return st;
     };
-    if (!t.category_ids.empty()) {
-        auto ids = CategoryDb::parse_ids_csv(t.category_ids);
-        if (!ids) {
-            return with(name(names.category_ids, "category ids"), ids.error()).error();
-        }
-        set->categories.set_ids(std::move(*ids));
-    } else {
-        set->categories.set_ids(CategoryDb::builtin_ids());
+    const std::string ids_file = name(names.category_ids, "category ids");
+    if (auto st = step(ids_file,
+                       [&]() -> Status {
+                           if (t.category_ids.empty()) {
+                               set->categories.set_ids(CategoryDb::builtin_ids());
+                               return ok();
+                           }
+                           auto ids = CategoryDb::parse_ids_csv(t.category_ids);
+                           if (!ids) {
+                               return ids.error();
+                           }
+                           set->categories.set_ids(std::move(*ids));
+                           return ok();
+                       });
+        !st) {
+        return st.error();
     }
-    if (!t.lists.empty()) {
-        if (auto st =
-                with(name(names.lists, "lists"), l.load_lists(t.lists, name(names.lists, "lists")));
-            !st) {
+    const std::string lists = name(names.lists, "lists");
+    const std::string locations = name(names.locations, "locations");
+    const std::string categories = name(names.categories, "categories");
+    const std::string geo = name(names.geo, "geo");
+    const std::string identities = name(names.identities, "identities");
+    const std::string rules = name(names.rules, "rules");
+    // Lists before rules, so `$<id>` references resolve when a rule compiles.
+    const std::pair<const std::string*, std::function<Status()>> steps[] = {
+        {&lists, [&] { return t.lists.empty() ? ok() : l.load_lists(t.lists, lists); }},
+        {&locations,
+         [&] { return t.locations.empty() ? ok() : l.load_locations(t.locations, locations); }},
+        {&categories,
+         [&]() -> Status {
+             if (t.categories.empty()) {
+                 return ok();
+             }
+             auto st = set->categories.add_csv(t.categories);
+             set->categories.shrink();
+             return st;
+         }},
+        {&geo, [&] { return t.geo.empty() ? ok() : set->geo.add_csv(t.geo); }},
+        {&t.mmdb_path,
+         [&] { return t.mmdb_path.empty() ? ok() : set->geo.open_mmdb(t.mmdb_path); }},
+        {&identities,
+         [&] { return t.identities.empty() ? ok() : l.load_identities(t.identities, identities); }},
+        {&rules, [&] { return t.rules.empty() ? ok() : l.load_rules(t.rules, rules); }},
+    };
+    for (const auto& [file, load] : steps) {
+        if (auto st = step(*file, load); !st) {
             return st.error();
         }
     }
-    if (!t.locations.empty()) {
-        if (auto st = l.load_locations(t.locations, name(names.locations, "locations")); !st) {
-            return st.error();
-        }
+    if (auto st = step("rule index",
+                       [&] {
+                           build_rule_index(*set);
+                           return ok();
+                       });
+        !st) {
+        return st.error();
     }
-    if (!t.categories.empty()) {
-        if (auto st =
-                with(name(names.categories, "categories"), set->categories.add_csv(t.categories));
-            !st) {
-            return st.error();
-        }
-        set->categories.shrink();
-    }
-    if (!t.geo.empty()) {
-        if (auto st = with(name(names.geo, "geo"), set->geo.add_csv(t.geo)); !st) {
-            return st.error();
-        }
-    }
-    if (!t.mmdb_path.empty()) {
-        if (auto st = set->geo.open_mmdb(t.mmdb_path); !st) {
-            return st.error();
-        }
-    }
-    if (!t.identities.empty()) {
-        if (auto st = l.load_identities(t.identities, name(names.identities, "identities")); !st) {
-            return st.error();
-        }
-    }
-    if (!t.rules.empty()) {
-        if (auto st = l.load_rules(t.rules, name(names.rules, "rules")); !st) {
-            return st.error();
-        }
-    }
-    build_rule_index(*set);
     return PolicySetPtr(std::move(set));
 }
 
@@ -678,11 +753,11 @@ Result<PolicySetPtr> load_policy_texts(const PolicyTexts& texts) {
 
 Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
     PolicyTexts t;
-    auto read = [](const std::string& path, std::string& out) -> Status {
+    auto read = [&files](const std::string& path, std::string& out) -> Status {
         if (path.empty()) {
             return ok();
         }
-        auto r = read_file(path);
+        auto r = read_file(path, files.max_input_bytes);
         if (!r) {
             return r.error();
         }
@@ -694,7 +769,7 @@ Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
           std::pair{&files.locations, &t.locations}, std::pair{&files.categories, &t.categories},
           std::pair{&files.category_ids, &t.category_ids}, std::pair{&files.geo, &t.geo},
           std::pair{&files.identities, &t.identities}}) {
-        if (auto st = read(*path, *out); !st) {
+        if (auto st = util::guard_load(*path, [&] { return read(*path, *out); }); !st) {
             return st.error();
         }
     }

@@ -22,6 +22,9 @@ struct PolicyFiles {
     std::string mmdb;         // MaxMind DB (GeoLite2-Country or City)
     std::string identities;   // lab identity map JSON
     std::string zoneinfo_dir = "/usr/share/zoneinfo";
+    /// A larger input (or a FIFO or device that yields more) is refused before it is parsed:
+    /// a million-name list export is about 50 MB.
+    std::uintmax_t max_input_bytes = std::uintmax_t{512} << 20;
 };
 
 /// The same inputs as text, for tests and for `explain` with inline data. Empty = not given.

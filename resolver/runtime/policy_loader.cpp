@@ -2,11 +2,13 @@
 #include "resolver/runtime/policy_loader.hpp"
 
 #include "resolver/policy/load.hpp"
+#include "resolver/util/load_guard.hpp"
 
 namespace resolver::runtime {
 
-Result<stages::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg,
-                                                       std::uint64_t generation) {
+namespace {
+Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
+                                                 std::uint64_t generation) {
     auto behaviour = policy::parse_behaviour_toml(cfg.behaviour_toml);
     if (!behaviour) {
         return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
@@ -36,6 +38,14 @@ Result<stages::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg
     snap->generation = generation;
     snap->account_max_ttl = cfg.max_ttl_secs;
     return stages::PolicySnapshotPtr(std::move(snap));
+}
+} // namespace
+
+Result<stages::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg,
+                                                       std::uint64_t generation) {
+    // Every loader below guards itself; this is the last line for anything they missed, so
+    // neither start-up, `explain` nor a SIGHUP reload can end in std::terminate.
+    return util::guard_load("policy", [&] { return load_unguarded(cfg, generation); });
 }
 
 } // namespace resolver::runtime

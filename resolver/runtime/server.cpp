@@ -9,11 +9,13 @@
 
 #include "resolver/fault/listener_faults.hpp"
 #include "resolver/io/tcp_listener.hpp"
+#include "resolver/log/event_log.hpp"
 #include "resolver/log/json_writer.hpp"
 #include "resolver/runtime/policy_loader.hpp"
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/upstream/group.hpp"
+#include "resolver/util/load_guard.hpp"
 #include "resolver/util/url.hpp"
 #include "resolver/io/doh_listener.hpp"
 #include "resolver/io/dot_listener.hpp"
@@ -62,6 +64,7 @@ Server::~Server() {
     if (telemetry_) {
         telemetry_->stop(); // its HTTP listener would keep the loop below running
     }
+    udp_listeners_.clear();
     listeners_.clear();
     pipeline_.reset();
     if (default_upstream_) {
@@ -80,6 +83,9 @@ Server::~Server() {
     if (log_) {
         log_->flush();
     }
+    if (events_) {
+        events_->flush();
+    }
 }
 
 Status Server::init(const config::Config& cfg) {
@@ -89,6 +95,15 @@ Status Server::init(const config::Config& cfg) {
         return fail(Errc::Internal, std::string("uv_loop_init: ") + uv_strerror(rc));
     }
     loop_inited_ = true;
+    if (cfg_.event_log.empty()) {
+        events_ = log::QueryLog::to_stderr();
+    } else {
+        auto e = log::QueryLog::open(cfg_.event_log);
+        if (!e) {
+            return fail(Errc::ConfigInvalid, "event log: " + e.error().detail);
+        }
+        events_ = std::move(e).value();
+    }
     if (!cfg_.log_json.empty()) {
         auto l = log::QueryLog::open(cfg_.log_json);
         if (!l) {
@@ -122,7 +137,7 @@ Status Server::init(const config::Config& cfg) {
         name += (name.empty() ? "" : ",") + u;
     }
     default_upstream_ =
-        std::make_unique<upstream::UpstreamGroup>(name, std::move(members), cfg_.fail_threshold);
+        std::make_unique<upstream::UpstreamGroup>(name, std::move(members), group_limits());
     cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl);
     pipeline::PipelineConfig pc;
     pc.stages.udp_payload = cfg_.udp_payload;
@@ -143,8 +158,8 @@ Status Server::init(const config::Config& cfg) {
             ms.push_back(telemetry_->meter(std::move(up).value()));
             group_name += (group_name.empty() ? "" : ",") + u;
         }
-        return upstream::UpstreamPtr(std::make_unique<upstream::UpstreamGroup>(
-            group_name, std::move(ms), cfg_.fail_threshold));
+        return upstream::UpstreamPtr(
+            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), group_limits()));
     };
     pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
                                                      maker, clock_, rng_);
@@ -220,8 +235,7 @@ Status Server::init(const config::Config& cfg) {
     {
         std::string ev;
         log::JsonWriter w(ev);
-        w.begin_object()
-            .field("LabEvent", "policy-loaded")
+        log::begin_event(w, "policy-loaded", clock_.wall())
             .field("LabPolicyGeneration", policy_generation_);
         w.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
         w.end_object();
@@ -232,6 +246,7 @@ Status Server::init(const config::Config& cfg) {
         std::fprintf(stderr, "dnslab-resolver: listening %s\n", line.c_str());
         ready += line + "\n";
     }
+    report_receive_buffers();
     if (!cfg_.ready_file.empty()) {
         // Written to a temporary name and renamed, so a reader never sees half a file.
         const std::string tmp = cfg_.ready_file + ".tmp";
@@ -243,6 +258,13 @@ Status Server::init(const config::Config& cfg) {
         }
     }
     return ok();
+}
+
+upstream::GroupLimits Server::group_limits() const {
+    upstream::GroupLimits g;
+    g.fail_threshold = cfg_.fail_threshold;
+    g.max_in_flight = cfg_.max_in_flight_per_upstream;
+    return g;
 }
 
 Status Server::add_listener(const std::string& text) {
@@ -277,7 +299,7 @@ Status Server::add_listener(const std::string& text) {
         for (int attempt = 0;; ++attempt) {
             util::Url u = *url;
             u.scheme = "udp";
-            auto udp = io::make_udp_listener(&loop_, u, *pipeline_);
+            auto udp = io::make_udp_listener(&loop_, u, *pipeline_, cfg_.udp_options);
             if (!udp) {
                 return udp.error();
             }
@@ -285,6 +307,7 @@ Status Server::add_listener(const std::string& text) {
             u.scheme = "tcp";
             auto tcp = io::make_tcp_listener(&loop_, u, *pipeline_, cfg_.stream_limits);
             if (tcp) {
+                udp_listeners_.push_back(udp->get());
                 listeners_.push_back(std::move(udp).value());
                 l = std::move(tcp);
                 break;
@@ -295,7 +318,12 @@ Status Server::add_listener(const std::string& text) {
             }
         }
     } else if (url->scheme == "udp") {
-        l = io::make_udp_listener(&loop_, *url, *pipeline_);
+        auto udp = io::make_udp_listener(&loop_, *url, *pipeline_, cfg_.udp_options);
+        if (!udp) {
+            return udp.error();
+        }
+        udp_listeners_.push_back(udp->get());
+        l = io::ListenerPtr(std::move(udp).value());
     } else if (url->scheme == "tcp") {
         l = io::make_tcp_listener(&loop_, *url, *pipeline_, cfg_.stream_limits);
     } else if (url->scheme == "tls" || url->scheme == "https") {
@@ -351,8 +379,8 @@ Result<stages::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) 
 }
 
 void Server::log_event(const std::string& json_object) {
-    if (log_) {
-        log_->write(json_object);
+    if (events_) {
+        events_->write(json_object);
     }
 }
 
@@ -370,7 +398,7 @@ void Server::reload_faults() {
     for (const auto& o : live_faults_.reload_all()) {
         std::string ev;
         log::JsonWriter j(ev);
-        j.begin_object().field("LabEvent", "faults-reload").field("LabFaultOwner", o.owner);
+        log::begin_event(j, "faults-reload", clock_.wall()).field("LabFaultOwner", o.owner);
         j.field("LabFaultFile", o.file).field("LabOk", o.error.empty());
         if (!o.error.empty()) {
             j.field("LabError", o.error);
@@ -401,16 +429,19 @@ void Server::reload() {
     auto* w = new ReloadWork();
     w->server = this;
     auto seconds = std::make_shared<double>(0);
+    // Runs on libuv's thread pool, where an escaping exception would std::terminate the
+    // resolver: the guard is the last resort (the loaders guard themselves), and an error
+    // keeps the rules in force.
     w->work = [this, result, gen, seconds] {
         const auto start = std::chrono::steady_clock::now();
-        result->emplace(load_policy(gen));
+        result->emplace(util::guard_load("policy reload", [&] { return load_policy(gen); }));
         *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     w->after = [this, result, gen, seconds] {
         reloading_ = false;
         std::string ev;
         log::JsonWriter j(ev);
-        j.begin_object().field("LabEvent", "policy-reload");
+        log::begin_event(j, "policy-reload", clock_.wall());
         if (result->has_value() && (*result)->has_value()) {
             policy_generation_ = gen;
             pipeline_->set_policy((*result)->value());
@@ -491,7 +522,44 @@ bool Server::listeners_idle() const {
                        [](const io::ListenerPtr& l) { return l->active() == 0; });
 }
 
+void Server::report_receive_buffers() const {
+    const std::size_t asked = cfg_.udp_options.receive_buffer_bytes;
+    for (const auto* u : udp_listeners_) {
+        const std::size_t reads = u->receive_buffer();
+        if (asked == 0) {
+            std::fprintf(stderr, "dnslab-resolver: %s receive buffer: the kernel default (%zu)\n",
+                         u->url().c_str(), reads);
+            continue;
+        }
+        // socket(7): Linux doubles a value set with SO_RCVBUF (bookkeeping) and reads back
+        // the double; it caps the request at net.core.rmem_max.
+        const std::size_t granted = reads / 2;
+        std::fprintf(stderr,
+                     "dnslab-resolver: %s receive buffer %zu bytes granted (asked %zu; SO_RCVBUF "
+                     "reads %zu)%s\n",
+                     u->url().c_str(), granted, asked, reads,
+                     granted < asked ? "; raise net.core.rmem_max to grant more" : "");
+    }
+}
+
+void Server::report_udp_drops() const {
+    for (const auto* u : udp_listeners_) {
+        const io::UdpCounters& c = u->udp_counters();
+        std::fprintf(stderr,
+                     "dnslab-resolver: %s received %llu datagrams, dropped %llu (short header "
+                     "%llu, own address %llu, oversized %llu), read errors %llu\n",
+                     u->url().c_str(), static_cast<unsigned long long>(c.received),
+                     static_cast<unsigned long long>(c.dropped()),
+                     static_cast<unsigned long long>(c.short_header),
+                     static_cast<unsigned long long>(c.own_address),
+                     static_cast<unsigned long long>(c.oversized),
+                     static_cast<unsigned long long>(c.read_errors));
+    }
+}
+
 void Server::finish_stop() {
+    report_udp_drops();
+    udp_listeners_.clear();
     drain_timer_.close();
     telemetry_->stop();
     sigint_.close();
@@ -503,6 +571,9 @@ void Server::finish_stop() {
     }
     if (log_) {
         log_->flush();
+    }
+    if (events_) {
+        events_->flush();
     }
     // The loop ends once the remaining handles have closed.
 }

@@ -12,9 +12,11 @@
 #include "resolver/io/doh_listener.hpp"
 #include "resolver/io/listener.hpp"
 #include "resolver/io/tls_stream.hpp"
+#include "resolver/io/udp_listener.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
 #include "resolver/runtime/telemetry.hpp"
+#include "resolver/upstream/group.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/c_handles.hpp"
 
@@ -39,12 +41,18 @@ private:
     Server() = default;
     Status init(const config::Config& cfg);
     Status add_listener(const std::string& url_text);
+    [[nodiscard]] upstream::GroupLimits group_limits() const;
     /// Reads every policy input into a new snapshot (off the loop on reload).
     Result<stages::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
     void reload();
     /// Re-reads every `faults=FILE` plan (upstreams and listeners) on the loop thread.
     void reload_faults();
+    /// One LabEvent line (log::begin_event) to the event log.
     void log_event(const std::string& json_object);
+    /// One stderr line per UDP listener: the SO_RCVBUF the kernel granted (at start-up).
+    void report_receive_buffers() const;
+    /// One stderr line per UDP listener: datagrams read and dropped by reason (at stop).
+    void report_udp_drops() const;
     void begin_stop();
     [[nodiscard]] bool listeners_idle() const;
     void finish_stop();
@@ -53,7 +61,8 @@ private:
     config::Config cfg_;
     uv_loop_t loop_{};
     bool loop_inited_ = false;
-    std::unique_ptr<log::QueryLog> log_;
+    std::unique_ptr<log::QueryLog> log_;    // gateway_dns records only
+    std::unique_ptr<log::QueryLog> events_; // LabEvent lines (--event-log, default stderr)
     core::SystemClock clock_;
     core::SystemRng rng_;
     std::unique_ptr<Telemetry> telemetry_; // before what it observes: destroyed after it
@@ -68,6 +77,7 @@ private:
     std::vector<std::unique_ptr<io::DohRequestHandler>> doh_decorators_; // listener faults
     std::vector<std::unique_ptr<io::HandshakeGate>> handshake_gates_;    // listener faults
     std::vector<io::ListenerPtr> listeners_;
+    std::vector<const io::UdpListener*> udp_listeners_; // owned by listeners_, for counters
     std::vector<std::string> ready_lines_;
     util::UvHandle<uv_signal_t> sigint_, sigterm_, sighup_;
     util::UvHandle<uv_timer_t> drain_timer_;

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include "resolver/io/udp_listener.hpp"
+
 namespace resolver::runtime {
 
 Result<std::unique_ptr<Telemetry>>
@@ -74,6 +76,13 @@ Status Telemetry::attach(uv_loop_t* loop, pipeline::Pipeline& pipeline, const ca
             s.upstreams[url].merge(u);
         }
         for (const auto& listener : listeners) {
+            if (const auto* udp = dynamic_cast<const io::UdpListener*>(listener.get())) {
+                const io::UdpCounters& uc = udp->udp_counters();
+                p.received += uc.dropped(); // read, then dropped before the pipeline
+                p.dropped_short += uc.short_header;
+                p.dropped_own_address += uc.own_address;
+                p.dropped_oversized += uc.oversized;
+            }
             const io::ListenerCounters* lc = listener->counters();
             auto scheme = util::parse_url(listener->url());
             auto t = scheme ? net::transport_from_name(scheme->scheme) : std::nullopt;

@@ -91,9 +91,14 @@ void render_pipeline(Exposition& e, const PipelineStats& p) {
     e.sample("dnslab_received_total", {}, p.received);
     e.family("dnslab_dropped_total", "counter",
              "Messages not answered, by reason: short_header and response are screened before "
-             "any work; stage means a stage dropped the query (logged).");
+             "any work (UDP short datagrams by the listener, before any allocation); "
+             "own_address: UDP datagrams from the listener's own address and port (a "
+             "reflection loop); oversized: UDP datagrams over 64 KiB; stage means a stage "
+             "dropped the query (logged).");
     e.sample("dnslab_dropped_total", {{"reason", "short_header"}}, p.dropped_short);
     e.sample("dnslab_dropped_total", {{"reason", "response"}}, p.dropped_response);
+    e.sample("dnslab_dropped_total", {{"reason", "own_address"}}, p.dropped_own_address);
+    e.sample("dnslab_dropped_total", {{"reason", "oversized"}}, p.dropped_oversized);
     e.sample("dnslab_dropped_total", {{"reason", "stage"}}, p.dropped_stage);
     e.family("dnslab_overloaded_total", "counter",
              "Queries answered SERVFAIL at once because resolver.max_waiting_queries were "

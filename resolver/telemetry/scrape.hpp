@@ -64,6 +64,9 @@ struct UpstreamStats {
 struct PipelineStats {
     std::uint64_t received = 0, answered = 0, dropped_short = 0, dropped_response = 0,
                   dropped_stage = 0, overloaded = 0, upstream_errors = 0;
+    // Dropped by the UDP listeners before the pipeline (io::UdpCounters); their short
+    // datagrams are in dropped_short, and all of them in received.
+    std::uint64_t dropped_own_address = 0, dropped_oversized = 0;
     std::uint64_t in_flight = 0, waiting = 0;
 };
 

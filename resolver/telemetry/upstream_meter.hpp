@@ -33,6 +33,7 @@ public:
 
     void send(std::vector<std::uint8_t> query, upstream::Completion done) override;
     [[nodiscard]] const std::string& url() const override { return inner_->url(); }
+    [[nodiscard]] bool keeps_truncated() const override { return inner_->keeps_truncated(); }
     void shutdown() override { inner_->shutdown(); }
 
 private:

@@ -2,11 +2,36 @@
 #include "resolver/upstream/do53_client.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+
+#include "resolver/wire/message.hpp"
 
 namespace resolver::upstream {
 namespace {
+const char* socket_error_text(int err) {
+    switch (err) {
+    case 0:
+    case EPIPE:
+        return "connection closed by peer";
+    case ECONNRESET:
+        return "connection reset by peer";
+    case ECONNREFUSED:
+        return "connection refused";
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return "unreachable";
+    default:
+        return nullptr;
+    }
+}
+
 Error to_error(int status, const std::string& server) {
     switch (status) {
     case ARES_ETIMEOUT:
@@ -21,6 +46,17 @@ Error to_error(int status, const std::string& server) {
     default:
         return fail(Errc::UpstreamFailure, server + " " + ares_strerror(status));
     }
+}
+
+bool retryable(int status) {
+    return status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED || status == ARES_EBADRESP;
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> question_of(const wire::Message& m) {
+    if (m.question.size() != 1) {
+        return std::nullopt;
+    }
+    return std::pair{m.question[0].qname.to_gateway_text(), m.question[0].qtype};
 }
 
 unsigned param_uint(const util::Url& url, const char* key, unsigned fallback) {
@@ -85,8 +121,11 @@ Result<std::unique_ptr<Do53Client>> Do53Client::create(uv_loop_t* loop, const ut
     if (url.param("tc") == "keep") {
         o.flags |= ARES_FLAG_IGNTC;
     }
-    o.timeout = static_cast<int>(param_uint(url, "timeout", opts.timeout_ms));
-    o.tries = static_cast<int>(std::max(1u, param_uint(url, "tries", opts.tries)));
+    self->timeout_ms_ = param_uint(url, "timeout", opts.timeout_ms);
+    self->tries_ = std::max(1u, param_uint(url, "tries", opts.tries));
+    self->keep_tc_ = url.param("tc") == "keep";
+    o.timeout = static_cast<int>(self->timeout_ms_);
+    o.tries = 1; // one try per ares_send: we resend (submit) without c-ares's doubling
     o.sock_state_cb = &Do53Client::on_socket_state;
     o.sock_state_cb_data = self.get();
     ares_channel ch = nullptr;
@@ -94,6 +133,11 @@ Result<std::unique_ptr<Do53Client>> Do53Client::create(uv_loop_t* loop, const ut
         return fail(Errc::Internal, std::string("ares_init_options: ") + ares_strerror(rc));
     }
     self->channel_.reset(ch);
+    // Static, so it outlives the channel; user_data is this client.
+    static const ares_socket_functions kHooks{&Do53Client::hook_socket, &Do53Client::hook_close,
+                                              &Do53Client::hook_connect, &Do53Client::hook_recvfrom,
+                                              &Do53Client::hook_sendv};
+    ares_set_socket_functions(ch, &kHooks, self.get());
     const std::string csv = (util::is_ipv6_literal(url.host) ? "[" + url.host + "]" : url.host) +
                             ":" + std::to_string(url.port_or(53));
     if (int rc = ares_set_servers_ports_csv(ch, csv.c_str()); rc != ARES_SUCCESS) {
@@ -127,28 +171,198 @@ void Do53Client::send(std::vector<std::uint8_t> query, Completion done) {
         done(fail(Errc::UpstreamFailure, server_ + " client shut down"));
         return;
     }
-    auto pending =
-        std::make_unique<Pending>(Pending{this, std::move(done), std::chrono::steady_clock::now()});
-    ares_send(channel_.get(), query.data(), static_cast<int>(query.size()), &Do53Client::on_answer,
-              pending.release()); // adopted again in on_answer, which c-ares calls exactly once
+    auto p = std::make_unique<Pending>();
+    p->self = this;
+    p->done = std::move(done);
+    if (auto m = wire::parse(query)) {
+        p->id = m.message->id;
+        p->question = question_of(*m.message);
+    }
+    p->query = std::move(query);
+    submit(std::move(p));
+}
+
+void Do53Client::submit(std::unique_ptr<Pending> p) {
+    p->sent = std::chrono::steady_clock::now();
+    p->error_seq = error_seq_;
+    pending_.emplace(p->id, p.get());
+    Pending* raw = p.release(); // adopted again in on_answer, which c-ares calls exactly once
+    ares_send(channel_.get(), raw->query.data(), static_cast<int>(raw->query.size()),
+              &Do53Client::on_answer, raw);
     if (!shut_down_) {
         rearm_timer();
     }
 }
 
+void Do53Client::forget(const Pending* p) {
+    auto [b, e] = pending_.equal_range(p->id);
+    for (auto it = b; it != e; ++it) {
+        if (it->second == p) {
+            pending_.erase(it);
+            return;
+        }
+    }
+}
+
+Error Do53Client::describe(int status, const Pending& p) const {
+    std::string base;
+    Errc code = Errc::UpstreamFailure;
+    if (status == ARES_ETIMEOUT) {
+        code = Errc::UpstreamTimeout;
+        base = server_ + " timed out (" + std::to_string(p.attempt) + " tries of " +
+               std::to_string(timeout_ms_) + " ms)";
+    } else if (last_error_.seq > p.error_seq && socket_error_text(last_error_.err) != nullptr &&
+               status == ARES_ECONNREFUSED) {
+        // c-ares reports any broken connection as ECONNREFUSED; the socket knows better.
+        base = server_ + (last_error_.tcp ? " (tcp) " : " ") + socket_error_text(last_error_.err);
+    } else {
+        base = to_error(status, server_).detail;
+    }
+    if (p.wrong_ids > 0) {
+        return fail(Errc::UpstreamFailure, "answer with wrong ID from " + server_ + " (" +
+                                               std::to_string(p.wrong_ids) + " ignored); then " +
+                                               base);
+    }
+    if (!p.malformed.empty()) {
+        return fail(Errc::UpstreamFailure,
+                    "malformed answer from " + server_ + " (" + p.malformed + "); then " + base);
+    }
+    if (p.truncated_udp) {
+        return fail(Errc::UpstreamFailure,
+                    "truncated answer (TC) from " + server_ + "; the TCP retry failed: " + base);
+    }
+    return fail(code, base);
+}
+
 void Do53Client::on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-    std::unique_ptr<Pending> pending(static_cast<Pending*>(arg));
+    std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
+    Do53Client* self = p->self;
+    self->forget(p.get());
     if (status != ARES_SUCCESS) {
-        pending->done(to_error(status, pending->self->server_));
+        if (retryable(status) && p->attempt < self->tries_ && !self->shut_down_) {
+            ++p->attempt;
+            self->submit(std::move(p));
+            return;
+        }
+        auto done = std::move(p->done);
+        done(self->describe(status, *p));
         return;
     }
     Exchange ex;
     ex.wire.assign(abuf, abuf + alen);
-    ex.server = pending->self->server_;
+    ex.server = self->server_;
     ex.query_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pending->sent)
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p->sent)
             .count();
-    pending->done(std::move(ex));
+    auto done = std::move(p->done);
+    done(std::move(ex));
+}
+
+bool Do53Client::is_tcp(ares_socket_t fd) const {
+    auto it = socket_types_.find(fd);
+    return it != socket_types_.end() && it->second == SOCK_STREAM;
+}
+
+void Do53Client::note_socket_error(ares_socket_t fd, int err) {
+    last_error_ = SocketError{++error_seq_, err, is_tcp(fd)};
+}
+
+void Do53Client::inspect_datagram(std::span<const std::uint8_t> datagram) {
+    if (datagram.size() < 12) {
+        ++stray_;
+        return;
+    }
+    const auto id = static_cast<std::uint16_t>((datagram[0] << 8) | datagram[1]);
+    auto parsed = wire::parse(datagram);
+    auto [b, e] = pending_.equal_range(id);
+    if (b != e) {
+        for (auto it = b; it != e; ++it) {
+            if (!parsed) {
+                it->second->malformed = parsed.failure.reason;
+            } else if (parsed.message->flag(wire::kFlagTc) && !keep_tc_) {
+                it->second->truncated_udp = true;
+            }
+        }
+        return;
+    }
+    // No query with this ID: a late answer of a query that timed out, or a spoofed or
+    // broken one. c-ares drops it; a query waiting for the same question is told.
+    const auto q = parsed ? question_of(*parsed.message) : std::nullopt;
+    bool matched = false;
+    for (auto& [pid, p] : pending_) {
+        if (q && p->question == q) {
+            ++p->wrong_ids;
+            matched = true;
+        }
+    }
+    if (!matched) {
+        ++stray_;
+    }
+}
+
+// --- the socket functions (ares_set_socket_functions) ------------------------------------
+// c-ares leaves sockets it did not open alone (no O_NONBLOCK, no TCP_NODELAY): set here.
+
+ares_socket_t Do53Client::hook_socket(int domain, int type, int protocol, void* user) {
+    auto* self = static_cast<Do53Client*>(user);
+    const int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0) {
+        return ARES_SOCKET_BAD;
+    }
+    if (type == SOCK_STREAM) {
+        const int one = 1; // single queries: no Nagle delay (as c-ares does for its own)
+        (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    self->socket_types_[fd] = type;
+    return fd;
+}
+
+int Do53Client::hook_close(ares_socket_t fd, void* user) {
+    static_cast<Do53Client*>(user)->socket_types_.erase(fd);
+    return ::close(fd);
+}
+
+int Do53Client::hook_connect(ares_socket_t fd, const struct sockaddr* sa, ares_socklen_t len,
+                             void* user) {
+    const int rc = ::connect(fd, sa, len);
+    if (rc != 0 && errno != EINPROGRESS) {
+        const int err = errno;
+        static_cast<Do53Client*>(user)->note_socket_error(fd, err);
+        errno = err;
+    }
+    return rc;
+}
+
+ares_ssize_t Do53Client::hook_recvfrom(ares_socket_t fd, void* buf, size_t len, int flags,
+                                       struct sockaddr* from, ares_socklen_t* from_len,
+                                       void* user) {
+    auto* self = static_cast<Do53Client*>(user);
+    const ssize_t n = ::recvfrom(fd, buf, len, flags, from, from_len);
+    const int err = errno;
+    if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        self->note_socket_error(fd, err);
+    } else if (n == 0 && self->is_tcp(fd)) {
+        self->note_socket_error(fd, 0);
+    } else if (n > 0 && !self->is_tcp(fd)) {
+        self->inspect_datagram(
+            {static_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(n)});
+    }
+    errno = err; // c-ares reads errno after the call
+    return n;
+}
+
+ares_ssize_t Do53Client::hook_sendv(ares_socket_t fd, const struct iovec* iov, int n, void* user) {
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(iov); // sendmsg does not write through it
+    m.msg_iovlen = static_cast<std::size_t>(n);
+    // MSG_NOSIGNAL: a reset connection is an error value, not SIGPIPE.
+    const ssize_t r = ::sendmsg(fd, &m, MSG_NOSIGNAL);
+    const int err = errno;
+    if (r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        static_cast<Do53Client*>(user)->note_socket_error(fd, err);
+    }
+    errno = err;
+    return r;
 }
 
 void Do53Client::on_socket_state(void* data, ares_socket_t fd, int readable, int writable) {

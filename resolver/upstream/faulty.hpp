@@ -38,6 +38,7 @@ public:
 
     void send(std::vector<std::uint8_t> query, Completion done) override;
     [[nodiscard]] const std::string& url() const override { return url_; }
+    [[nodiscard]] bool keeps_truncated() const override { return inner_->keeps_truncated(); }
     void shutdown() override;
 
     /// The plan in force; LivePlan::replace() or reload() switch it for queries sent from

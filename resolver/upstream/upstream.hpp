@@ -53,6 +53,9 @@ public:
     virtual void send(std::vector<std::uint8_t> query, Completion done) = 0;
     /// The URL this upstream was created from, for logs.
     [[nodiscard]] virtual const std::string& url() const = 0;
+    /// True when truncated (TC) answers are returned on purpose (`udp://…?tc=keep`, for
+    /// the probe): the failover group then accepts them instead of failing them.
+    [[nodiscard]] virtual bool keeps_truncated() const { return false; }
     /// Stops all I/O; pending sends complete with an error. Idempotent.
     virtual void shutdown() {}
 };

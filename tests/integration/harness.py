@@ -60,6 +60,7 @@ class Resolver:
         self.tmp = tempfile.mkdtemp(prefix="dnslab-it-")
         self.ready = os.path.join(self.tmp, "ready")
         self.log_path = os.path.join(self.tmp, "queries.jsonl") if log else None
+        self.events_path = os.path.join(self.tmp, "events.jsonl")  # LabEvent lines
         self.stderr_path = os.path.join(self.tmp, "stderr")
         cmd = [binary or RESOLVER, "--ready-file", self.ready, "--state-dir", os.path.join(self.tmp, "state")]
         if config:
@@ -73,6 +74,7 @@ class Resolver:
             cmd += ["--upstream", u]
         if self.log_path:
             cmd += ["--log-json", self.log_path]
+        cmd += ["--event-log", self.events_path]
         cmd += list(args)
         self.cmd = cmd
         e = dict(os.environ)
@@ -123,16 +125,17 @@ class Resolver:
         return None
 
     def log_records(self, wait_for=0, timeout=5, events=False):
-        """Parsed JSON query-log lines (or, with events=True, the LabEvent lines such as
-        policy loads and reloads); waits until at least `wait_for` lines were flushed."""
+        """Parsed JSON query-log lines (or, with events=True, the event log's LabEvent lines
+        such as policy loads and reloads); waits until at least `wait_for` lines were
+        flushed. The query log holds gateway_dns records only."""
         deadline = time.time() + timeout
+        path = self.events_path if events else self.log_path
         while True:
             recs = []
-            if self.log_path and os.path.exists(self.log_path):
-                with open(self.log_path) as f:
+            if path and os.path.exists(path):
+                with open(path) as f:
                     # Only whole lines: the resolver may be in the middle of writing the last.
                     recs = [json.loads(l) for l in f if l.strip() and l.endswith("\n")]
-                recs = [r for r in recs if ("LabEvent" in r) == events]
             if len(recs) >= wait_for or time.time() > deadline:
                 return recs
             time.sleep(0.05)

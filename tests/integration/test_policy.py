@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -588,6 +589,163 @@ class PolicyReload(Lab, unittest.TestCase):
         self.assertTrue(ev["LabOk"], ev)
         self.assertEqual(self.q("udp", "www.example.com").rdata(), ["0.0.0.0"])
         self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["192.0.2.105"])
+
+
+    def test_number_out_of_range_under_load_keeps_old_rules(self):
+        """Issue 12 defect 2: `"precedence": 1e400` made nlohmann-json throw out_of_range on
+        the reload thread and killed the resolver (8,580 queries unanswered). Now the reload
+        fails with a named error while queries keep being answered by the old rules."""
+        self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["0.0.0.0"])
+        addr = self.r.addr("udp")
+        stop = threading.Event()
+        tally = {"answered": 0, "lost": 0, "wrong": 0}
+
+        def query_loop():
+            while not stop.is_set():
+                got = None
+                for _ in range(2):  # one retry, as any UDP client makes
+                    try:
+                        got = harness.udp_exchange(addr, harness.build_query("blocked.example.com"),
+                                                   timeout=1.0)
+                        break
+                    except OSError:
+                        continue
+                if got is None:
+                    tally["lost"] += 1
+                elif got[-4:] != bytes([0, 0, 0, 0]):  # the block answer's A record: 0.0.0.0
+                    tally["wrong"] += 1
+                else:
+                    tally["answered"] += 1
+
+        t = threading.Thread(target=query_loop)
+        t.start()
+        try:
+            time.sleep(0.3)
+            with open(self.rules) as f:
+                bad = json.load(f)
+            bad["result"][0]["precedence"] = 7654321  # a marker, replaced by the raw text 1e400
+            self.write_rules(json.dumps(bad).replace("7654321", "1e400", 1))
+            ev = self.reload(1)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            t.join()
+        self.assertIsNone(self.r.proc.poll(), "the resolver must survive: " + self.r.read_stderr())
+        self.assertFalse(ev["LabOk"], ev)
+        self.assertIn("1e400 is out of range", ev["LabError"])
+        self.assertIn('key "precedence"', ev["LabError"])
+        self.assertIn("rule #1", ev["LabError"])
+        self.assertIn("policy reload failed, keeping generation", self.r.read_stderr())
+        self.assertGreater(tally["answered"], 20, tally)
+        self.assertEqual((tally["lost"], tally["wrong"]), (0, 0), tally)
+        self.assertEqual(self.q("tcp", "blocked.example.com").rdata(), ["0.0.0.0"])
+
+
+class EventLog(unittest.TestCase):
+    """Issue 12 defect 9: the query log holds gateway_dns records only; lab events go to
+    their own stream (--event-log, config key event_log, default stderr), each with an
+    RFC 3339 Datetime with milliseconds like the query records."""
+
+    DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+    def test_query_log_has_only_query_records_and_events_have_a_datetime(self):
+        with harness.Resolver() as r:
+            h, p = r.addr("udp")
+            harness.kdig(h, p, "www.example.com")
+            r.signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and len(r.log_records(events=True)) < 2:
+                time.sleep(0.05)
+            r.stop()
+            with open(r.log_path) as f:
+                queries = [json.loads(line) for line in f if line.strip()]
+            events = r.log_records(events=True)
+        self.assertTrue(queries)
+        for q in queries:  # what a Logpush consumer of gateway_dns reads
+            self.assertNotIn("LabEvent", q)
+            self.assertIn("QueryName", q)
+            self.assertRegex(q["Datetime"], self.DATETIME)
+        self.assertEqual([e["LabEvent"] for e in events], ["policy-loaded", "policy-reload"])
+        for e in events:
+            self.assertRegex(e["Datetime"], self.DATETIME)
+            self.assertEqual(list(e)[:2], ["Datetime", "LabEvent"])
+        self.assertTrue(events[1]["LabOk"])
+
+    def start_and_stop(self, tmp, *args):
+        """Runs the resolver until ready, stops it; returns its stderr."""
+        ready = os.path.join(tmp, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        p = subprocess.Popen([harness.RESOLVER, "--listen", "dns://127.0.0.1:0", "--upstream",
+                              "fixture:" + harness.ZONES, "--ready-file", ready,
+                              "--state-dir", os.path.join(tmp, "state"), *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 10
+            while not os.path.exists(ready) and time.time() < deadline and p.poll() is None:
+                time.sleep(0.02)
+            self.assertTrue(os.path.exists(ready), "resolver did not become ready")
+        finally:
+            p.terminate()
+            _, err = p.communicate(timeout=10)
+        return err
+
+    def test_default_is_stderr_and_the_config_key_names_a_file(self):
+        tmp = tempfile.mkdtemp(prefix="dnslab-events-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        log = os.path.join(tmp, "q.jsonl")
+        err = self.start_and_stop(tmp, "--log-json", log)
+        lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
+        self.assertEqual([e["LabEvent"] for e in lines], ["policy-loaded"], err)
+        with open(log) as f:
+            self.assertNotIn("LabEvent", f.read())
+        # The config key, relative to the config file's folder; then nothing on stderr.
+        cfg = os.path.join(tmp, "lab.toml")
+        with open(cfg, "w") as f:
+            f.write('event_log = "events.jsonl"\n')
+        err = self.start_and_stop(tmp, "--config", cfg)
+        self.assertNotIn("LabEvent", err)
+        with open(os.path.join(tmp, "events.jsonl")) as f:
+            self.assertEqual(json.loads(f.readline())["LabEvent"], "policy-loaded")
+
+
+class LoadErrorsAtStart(unittest.TestCase):
+    """Issue 12 defect 2 at start-up and in `explain`: an export with a number too large for a
+    double ended both with exit 134 (std::terminate). Now: exit 2 and a named error."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-load-errors-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_1e400_in_every_json_export(self):
+        cases = {
+            "--rules": ('[{"id":"r1","name":"n","filters":["dns"],"action":"block",'
+                        '"precedence":1e400}]', 'rule #1 (id "r1") key "precedence"'),
+            "--locations": ('[{"id":"l1","name":"HQ","networks":[{"network":"192.0.2.0/24"}],'
+                            '"ecs_support":1e400}]', 'location #1 (id "l1") key "ecs_support"'),
+            "--identities": ('[{"token":"t1","email":"a@example.com","x":1e400}]',
+                             'identity #1 key "x"'),
+            "--lists": ('[{"id":"l1","name":"x","type":"DOMAIN","items":[1e400]}]',
+                        'list #1 (id "l1") key "items[0]"'),
+        }
+        for flag, (text, where) in cases.items():
+            with self.subTest(flag=flag):
+                path = self.write(flag[2:] + ".json", text)
+                for args in ([harness.RESOLVER, flag, path, "--listen", "dns://127.0.0.1:0",
+                              "--upstream", "fixture:" + harness.ZONES],
+                             [harness.RESOLVER, "explain", flag, path, "--name", "www.example.com",
+                              "--upstream", "fixture:" + harness.ZONES]):
+                    p = subprocess.run(args, capture_output=True, text=True, timeout=20)
+                    self.assertEqual(p.returncode, 2, (args, p.stderr))
+                    self.assertIn(path + ": line 1 column", p.stderr)
+                    self.assertIn(where, p.stderr)
+                    self.assertIn("1e400 is out of range (larger than a double)", p.stderr)
 
 
 def rss_kb(pid):

@@ -2,6 +2,8 @@
 """Every shipped reproduction scenario (fixtures/scenarios/*) and its fixed/ variant through
 `dnslab-probe scenario run`, the resolver's reaction to each fault (rcode, EDE, log), exit
 codes, and scenario pack/unpack with tamper detection. Loopback only."""
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -174,9 +176,9 @@ class ShippedScenarios(unittest.TestCase):
             "servfail.faults.partner.example": (2, [], None),
             "refused.faults.partner.example": (5, [], None),
             "nxdomain.faults.partner.example": (3, [], None),
-            "tc.faults.partner.example": (0, [], None),
-            "malformed.faults.partner.example": (2, [23], "does not match the question"),
-            "wrongid.faults.partner.example": (2, [23], "does not match the question"),
+            "tc.faults.partner.example": (2, [23], "truncated answer (TC) from 127.0.0.1:"),
+            "malformed.faults.partner.example": (2, [23], "malformed answer from 127.0.0.1:"),
+            "wrongid.faults.partner.example": (2, [23], "answer with wrong ID from 127.0.0.1:"),
             "reset.faults.partner.example": (2, [23], "connection reset after 20 bytes"),
             "udponly.faults.partner.example": (0, [], None),
         }
@@ -317,6 +319,87 @@ class RunnerBehaviour(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("tampered", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "out2", "dot-expired-cert")))
+
+
+class HostileArchives(unittest.TestCase):
+    """`scenario unpack` reads archives from other people (issue 12 defect 8): every hostile
+    shape is refused with exit 2 and a named error, and nothing is written. A manifest that
+    is an array, or whose `files` are not objects, used to abort with exit 134."""
+
+    SCHEMA = "dnslab.scenario.pack.v1"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dnslab-scen-hostile-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.out = os.path.join(self.tmp, "deep", "er", "out")  # ../../ stays inside tmp
+        os.makedirs(self.out)
+
+    def archive(self, manifest, entries=(("case/scenario.toml", b"x"),), special=()):
+        """A tar.gz with manifest.json (bytes or a JSON value), regular `entries` and
+        `special` TarInfo members (links), as an attacker would write it."""
+        path = os.path.join(self.tmp, f"a{len(os.listdir(self.tmp))}.tar.gz")
+        data = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+        with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as t:
+            for name, body in (("manifest.json", data), *entries):
+                info = tarfile.TarInfo(name)
+                info.size = len(body)
+                t.addfile(info, io.BytesIO(body))
+            for info in special:
+                t.addfile(info)
+        return path
+
+    def manifest(self, files):
+        return {"schema": self.SCHEMA, "scenario": "case", "files": files}
+
+    def assert_refused(self, path, needle):
+        p = probe("scenario", "unpack", path, "-C", self.out)
+        self.assertEqual(p.returncode, 2, (p.returncode, p.stderr))
+        self.assertIn(needle, p.stderr)
+        self.assertEqual(os.listdir(self.out), [], "nothing may be written")
+        written = [f for _, _, fs in os.walk(self.tmp) for f in fs if f in ("evil", "link")]
+        self.assertEqual(written, [], "nothing may be written outside either")
+
+    def test_manifest_shapes(self):
+        good_sha = hashlib.sha256(b"x").hexdigest()
+        cases = [
+            ([1, 2, 3], "manifest.json is not dnslab.scenario.pack.v1 (expected an object, got array)"),
+            ("just a string", "expected an object, got string"),
+            (b"{not json", "(not JSON)"),
+            ({"schema": self.SCHEMA, "scenario": ["case"], "files": []}, '"scenario" is not a string'),
+            ({"schema": self.SCHEMA, "scenario": "case", "files": {"path": "x"}}, '"files" is not an array'),
+            (self.manifest([1, "scenario.toml"]), "files[0]: expected an object with path and sha256, got number"),
+            (self.manifest(["scenario.toml"]), "files[0]: expected an object with path and sha256, got string"),
+            (self.manifest([{"path": 5, "sha256": good_sha}]), 'files[0]: "path" and "sha256" must be strings'),
+            (self.manifest([{"path": "scenario.toml", "sha256": 1e300}]), '"path" and "sha256" must be strings'),
+            (self.manifest([{"path": "scenario.toml", "sha256": good_sha}] * 2), "is listed twice"),
+        ]
+        for manifest, needle in cases:
+            with self.subTest(manifest=manifest):
+                self.assert_refused(self.archive(manifest), needle)
+
+    def test_path_traversal_symlinks_and_hardlinks_are_refused(self):
+        sha = hashlib.sha256(b"x").hexdigest()
+        # A manifest that lists a path climbing out of the folder.
+        self.assert_refused(self.archive(self.manifest([{"path": "../../evil", "sha256": sha}]),
+                                         entries=(("case/../../evil", b"x"),)),
+                            "unsafe path '../../evil'")
+        # An entry outside the scenario folder, or absolute.
+        for entry in ("../evil", "/tmp/evil", "case/../../evil", "other/scenario.toml"):
+            with self.subTest(entry=entry):
+                self.assert_refused(
+                    self.archive(self.manifest([{"path": "scenario.toml", "sha256": sha}]),
+                                 entries=(("case/scenario.toml", b"x"), (entry, b"x"))),
+                    "refused: unexpected entry")
+        # Links: a symlink or hardlink would let a later file land anywhere.
+        for kind, target in ((tarfile.SYMTYPE, "/etc/passwd"), (tarfile.LNKTYPE, "case/scenario.toml")):
+            with self.subTest(kind=kind):
+                link = tarfile.TarInfo("case/link")
+                link.type = kind
+                link.linkname = target
+                self.assert_refused(
+                    self.archive(self.manifest([{"path": "scenario.toml", "sha256": sha}]),
+                                 special=(link,)),
+                    "only regular files are allowed")
 
 
 if __name__ == "__main__":

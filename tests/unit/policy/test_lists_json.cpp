@@ -81,14 +81,17 @@ TEST_CASE("lists errors keep the file, line/column and list id") {
     // Syntax: line and column of the offending byte.
     const std::string broken = "[\n {\"id\": \"l1\",\n  \"items\": [oops]}]";
     std::string e = load_error(broken);
-    CHECK(e.rfind("lists: line 3 column 13: invalid JSON ([json.exception.parse_error.101]", 0) ==
-          0);
-    // Word for word what the DOM parser reports for the same text (the rules still use it).
+    CHECK(e.rfind("lists: line 3 column 13: list #1 (id \"l1\") key \"items[0]\": invalid JSON "
+                  "([json.exception.parse_error.101]",
+                  0) == 0);
+    // The same words as the DOM loaders for the same text, with their own item noun.
     PolicyTexts dom;
     dom.rules = broken;
     auto dom_error = load_policy_texts(dom);
     REQUIRE_FALSE(dom_error);
-    CHECK(dom_error.error().detail == "rules" + e.substr(5));
+    const std::string list_ctx = "list #1";
+    CHECK(dom_error.error().detail ==
+          "rules" + e.substr(5).replace(e.find(list_ctx) - 5, list_ctx.size(), "rule #1"));
     // Trailing garbage is a syntax error too (strict parse).
     CHECK(load_error(R"([{"id":"l1"}] x)").find("invalid JSON") != std::string::npos);
     // A syntax error after a content error is the one reported (the whole text is parsed).

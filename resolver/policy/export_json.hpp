@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "resolver/core/result.hpp"
+
+namespace resolver::policy {
+
+/// Parses a Gateway export (rules, locations, identities) into a DOM. Never throws for bad
+/// text: every syntax error, and a number too large for a double (`1e400`, which
+/// nlohmann-json reports as out_of_range.406), becomes Errc::ConfigInvalid naming the file,
+/// the position, the item and the key:
+///   `rules.json: line 1 column 73: rule #1 (id "r1") key "precedence": number 1e400 is out
+///    of range (larger than a double)`
+/// `item` names the elements of the top-level array (or of its `result`/`identities`
+/// envelope): "rule", "location", "identity".
+Result<nlohmann::json> parse_export_json(std::string_view text, std::string_view file,
+                                         std::string_view item);
+
+/// The error of a JSON text that does not parse, in parse_export_json's words (position,
+/// item, key); "" when the text parses. Walks the text with nlohmann's SAX interface and
+/// builds nothing, so the streamed lists loader can use it on a large export too.
+std::string locate_json_error(std::string_view text, std::string_view file, std::string_view item);
+
+/// A value of the wrong type in one item of an export; thrown by ObjectView, caught by the
+/// loader's per-item guard, which prefixes the file and item (`rules.json: rule r1 ("x"): `).
+struct FieldError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Typed, read-only access to one JSON object of an export. An absent key and `null` (the
+/// Cloudflare API writes null for unset settings) read as "not given"; a key holding another
+/// type throws FieldError naming the key path and what it holds:
+///   `key "precedence": expected an integer, got string "10"`.
+/// Viewing something that is not an object throws too (`expected an object, got array`).
+class ObjectView {
+public:
+    /// `path` is the key path of `j` inside its item ("" for the item itself).
+    ObjectView(const nlohmann::json& j, std::string path);
+
+    [[nodiscard]] bool has(const char* key) const { return find(key) != nullptr; }
+    [[nodiscard]] std::string str(const char* key, std::string def = {}) const;
+    [[nodiscard]] bool boolean(const char* key, bool def) const;
+    [[nodiscard]] std::optional<std::int64_t> integer(const char* key) const;
+    /// The array under `key`, or nullptr when absent or null.
+    [[nodiscard]] const nlohmann::json* array(const char* key) const;
+    /// The object under `key`, or nullopt when absent or null.
+    [[nodiscard]] std::optional<ObjectView> object(const char* key) const;
+    /// The value under `key` of any type, or nullptr when absent or null.
+    [[nodiscard]] const nlohmann::json* find(const char* key) const;
+    /// "key" prefixed by this object's path: `rule_settings.override_ips`.
+    [[nodiscard]] std::string path_of(const char* key) const;
+    [[nodiscard]] const nlohmann::json& raw() const { return j_; }
+
+private:
+    [[noreturn]] void wrong_type(const char* key, const nlohmann::json& v,
+                                 const char* expected) const;
+    const nlohmann::json& j_;
+    std::string path_;
+};
+
+/// `string "10"`, `number 5`, `array`, `object`: what a value is, for error messages (long
+/// values are cut).
+std::string describe_json(const nlohmann::json& v);
+
+/// An element of an array that must be a string, or FieldError naming `path` and its index.
+std::string string_element(const nlohmann::json& v, const std::string& path, std::size_t index);
+
+} // namespace resolver::policy
