@@ -50,7 +50,10 @@ Error bad(std::string_view key, std::string_view want) {
 
 Result<Behaviour> parse_behaviour(const toml::table& table) {
     Behaviour b;
-    for (const auto& [k, node] : table) {
+    for (const auto& [k, value] : table) {
+        // A reference, not the binding itself: clang 14 (the fuzz build) cannot capture
+        // structured bindings in lambdas (P1091, implemented in clang 16).
+        const toml::node& node = value;
         std::string_view key = k.str();
         auto str = [&](std::string& out) -> bool {
             if (auto v = node.value<std::string>()) {
