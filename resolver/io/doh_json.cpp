@@ -182,6 +182,9 @@ std::string rdata_text(const wire::ResourceRecord& rr) {
         return rfc3597(rr.rdata);
     }
     util::LdnsRr parsed{raw};
+    if (!util::ldns_rdata_is(parsed.get(), rr.rdata)) {
+        return rfc3597(rr.rdata); // malformed for its type: show the bytes, not ldns's reading
+    }
     std::string out;
     for (std::size_t i = 0; i < ldns_rr_rd_count(parsed.get()); ++i) {
         char* text = ldns_rdf2str(ldns_rr_rdf(parsed.get(), i));
