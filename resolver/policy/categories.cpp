@@ -72,11 +72,15 @@ Result<std::vector<CategoryInfo>> CategoryDb::parse_ids_csv(std::string_view csv
             return true;
         }
         CategoryInfo ci;
-        if (f.size() < 3 ||
-            std::from_chars(f[0].data(), f[0].data() + f[0].size(), ci.id).ec != std::errc{} ||
-            std::from_chars(f[2].data(), f[2].data() + f[2].size(), ci.parent).ec != std::errc{} ||
-            ci.id <= 0 || ci.id > 255) {
-            err = "line " + std::to_string(line_no) + ": expected id,name,parent with IDs 1-255";
+        // Whole fields only ("1x" is not 1); a parent is 0 (none) or an ID, as lookups add it.
+        auto number = [](const std::string& field, int& value) {
+            const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+            return ec == std::errc{} && p == field.data() + field.size();
+        };
+        if (f.size() < 3 || !number(f[0], ci.id) || !number(f[2], ci.parent) || ci.id <= 0 ||
+            ci.id > 255 || ci.parent < 0 || ci.parent > 255) {
+            err = "line " + std::to_string(line_no) +
+                  ": expected id,name,parent with IDs 1-255 (parent 0 = none)";
             return false;
         }
         ci.name = f[1];
