@@ -48,7 +48,8 @@ struct Reader {
             }
             error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
         } else {
-            if (auto v = n->value<std::int64_t>(); v && *v >= 0) {
+            // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour).
+            if (auto v = n->value_exact<std::int64_t>(); v && *v >= 0) {
                 out = static_cast<T>(*v);
                 return;
             }

@@ -70,7 +70,8 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
             return false;
         };
         auto integer = [&](auto& out, std::int64_t lo, std::int64_t hi) -> bool {
-            if (auto v = node.value<std::int64_t>(); v && *v >= lo && *v <= hi) {
+            // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour).
+            if (auto v = node.value_exact<std::int64_t>(); v && *v >= lo && *v <= hi) {
                 out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
                 return true;
             }
@@ -161,7 +162,7 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
                 ok = true;
                 b.always_block_categories.clear();
                 for (const auto& e : *arr) {
-                    auto v = e.value<std::int64_t>();
+                    auto v = e.value_exact<std::int64_t>();
                     if (!v) {
                         ok = false;
                         break;
