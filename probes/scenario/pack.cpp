@@ -223,8 +223,14 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
                     archive.string() + ": no manifest.json (not a scenario pack)");
     }
     auto manifest = json::parse(mf->data, nullptr, false);
-    if (manifest.is_discarded() || manifest.value("schema", "") != kPackSchema ||
-        !manifest.contains("files") || !manifest["scenario"].is_string()) {
+    // json::value() throws on a non-object or a key of another type: check shapes first.
+    auto text = [](const json& o, const char* key) {
+        const auto it = o.find(key);
+        return it != o.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    };
+    if (!manifest.is_object() || text(manifest, "schema") != kPackSchema ||
+        !manifest.contains("files") || !manifest["files"].is_array() ||
+        !manifest["scenario"].is_string()) {
         return fail(Errc::ConfigInvalid,
                     archive.string() + ": manifest.json is not " + std::string(kPackSchema));
     }
@@ -234,11 +240,15 @@ Result<fs::path> unpack_scenario(const fs::path& archive, const fs::path& dest) 
     }
     std::map<std::string, std::string> want; // path -> sha256
     for (const auto& f : manifest["files"]) {
-        const std::string p = f.value("path", "");
+        if (!f.is_object()) {
+            return fail(Errc::ConfigInvalid,
+                        archive.string() + ": manifest.json: a files entry is not an object");
+        }
+        const std::string p = text(f, "path");
         if (!safe_relative(p)) {
             return fail(Errc::ConfigInvalid, "unsafe path '" + p + "' in the manifest");
         }
-        want[p] = f.value("sha256", "");
+        want[p] = text(f, "sha256");
     }
     // Verify everything before writing anything.
     std::map<std::string, const std::string*> have;
