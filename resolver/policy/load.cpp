@@ -153,6 +153,10 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
         return json::parse(text);
     } catch (const json::parse_error& e) {
         return fail(Errc::ConfigInvalid, json_syntax_error(text, what, e.byte, e.what()));
+    } catch (const json::exception& e) {
+        // out_of_range 406: a number beyond a double ("1e400"). It carries no byte offset;
+        // the message quotes the number.
+        return fail(Errc::ConfigInvalid, std::string(what) + ": invalid JSON (" + e.what() + ")");
     }
 }
 

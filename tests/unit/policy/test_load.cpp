@@ -131,6 +131,29 @@ TEST_CASE("the category ID table refuses parents and IDs outside 0-255 or with t
     CHECK((*set)->categories.lookup("ads.example") == std::vector<std::int64_t>{1, 66});
 }
 
+// Found by tests/fuzz/fuzz_locations and fuzz_identities (issue 12 defect 2): a number too
+// large for a double threw nlohmann's out_of_range 406 past the parse_error handler (abort).
+TEST_CASE("a JSON number beyond a double is a load error naming the file") {
+    PolicyTexts rules;
+    rules.rules = R"([{"id": "r", "precedence": 1e400}])";
+    PolicyTexts locations;
+    locations.locations = R"([{"id": "l", "x": 88888e888888}])";
+    PolicyTexts identities;
+    identities.identities = R"([{"token": "t", "n": -1e999}])";
+    for (const auto* t : {&rules, &locations, &identities}) {
+        auto r = load_policy_texts(*t);
+        REQUIRE_FALSE(r);
+        CHECK_MESSAGE(r.error().detail.find(": invalid JSON (") != std::string::npos,
+                      r.error().detail);
+        CHECK(r.error().detail.find("number overflow") != std::string::npos);
+    }
+    PolicyTexts lists;
+    lists.lists = R"([{"id": "x", "items": [1e400]}])";
+    auto l = load_policy_texts(lists);
+    REQUIRE_FALSE(l);
+    CHECK(l.error().detail.rfind("lists: line 1 column", 0) == 0);
+}
+
 TEST_CASE("RFC 3339 timestamps and TZif offsets") {
     CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
     CHECK(parse_rfc3339("2024-01-01T00:00:00Z") == 1704067200);
