@@ -171,7 +171,9 @@ std::string rdata_text(const wire::ResourceRecord& rr) {
     buf.push_back(static_cast<std::uint8_t>(rr.rdata.size() >> 8));
     buf.push_back(static_cast<std::uint8_t>(rr.rdata.size() & 0xFF));
     buf.insert(buf.end(), rr.rdata.begin(), rr.rdata.end());
-    if (rr.rdata.size() > 65535) {
+    // Empty RDATA (an RFC 2136 delete, or a broken upstream) has no field text: ldns would
+    // print "", which reads as no data at all.
+    if (rr.rdata.empty() || rr.rdata.size() > 65535) {
         return rfc3597(rr.rdata);
     }
 

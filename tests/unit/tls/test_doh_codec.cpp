@@ -169,6 +169,9 @@ TEST_CASE("JSON data of RDATA malformed for its type is the RFC 3597 form of eve
     const wire::ResourceRecord a_ok{name, wire::rrtype::A, wire::rrclass::IN, 60,
                                     std::string("\xc0\x00\x02\x01", 4)};
     CHECK(rdata_text(a_ok) == "192.0.2.1");
+    // Also found by fuzz_wire: empty RDATA was rendered as "".
+    const wire::ResourceRecord a_empty{name, wire::rrtype::A, wire::rrclass::IN, 60, ""};
+    CHECK(rdata_text(a_empty) == "\\# 0");
 }
 
 TEST_CASE("GET ?dns= and POST wire queries are accepted; padding is noticed") {
