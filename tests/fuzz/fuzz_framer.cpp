@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The DNS-over-stream framer (resolver/io/stream_framer.hpp: RFC 1035 §4.2.2 / RFC 7766 §8
+// The DNS-over-stream framer (resolver/wire/stream_framer.hpp: RFC 1035 §4.2.2 / RFC 7766 §8
 // length prefixes) shared by the TCP and DoT listeners and the stream clients, fed the input
 // in pieces whose sizes the input chooses (as TCP may deliver them) with a small cap.
 // Asserted: the framer keeps its contract, that a length of 0 or above the cap is refused
@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "resolver/io/stream_framer.hpp"
+#include "resolver/wire/stream_framer.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
-using resolver::io::StreamFramer;
+using resolver::wire::StreamFramer;
 
 constexpr std::size_t kCap = 512; // a listener's tcp.max_message_size
 
