@@ -4,6 +4,7 @@
 #include <string>
 
 #include "probes/compare/diff.hpp"
+#include "probes/common/present.hpp"
 #include "probes/compare/observation.hpp"
 #include "resolver/wire/message.hpp"
 
@@ -40,6 +41,22 @@ TEST_SUITE_BEGIN("probe.compare");
 TEST_CASE("RDATA malformed for its type compares by its bytes") {
     CHECK(canonical_rdata(a_rr("a.example", 60, ipv4(192, 0, 2, 1))) == "192.0.2.1");
     CHECK(canonical_rdata(a_rr("a.example", 60, ipv4(192, 0, 2, 1) + "x")) == "\\# 5 c000020178");
+}
+
+// Found by tests/fuzz/fuzz_wire (LeakSanitizer): ldns_wire2pkt accepted a TSIG record that
+// ARCOUNT said was followed by another, and leaked it.
+TEST_CASE("the dig-style view shows only answers the probe can parse") {
+    const std::vector<std::uint8_t> tsig_then_nothing{0, 9, 0x81, 0x80, 0,   0, 0, 0, 0, 0, 0, 2,
+                                                      0, 0, 250,  0,    255, 0, 0, 0, 0, 0, 0};
+    const auto cut = probes::common::present(tsig_then_nothing);
+    CHECK(cut.header == ";; (answer not parsable)");
+    CHECK(cut.additional.empty());
+    Message m = answer("a.example");
+    m.answer.push_back(a_rr("a.example", 60, ipv4(192, 0, 2, 1)));
+    const auto ok = probes::common::present(serialize(m));
+    CHECK(ok.header == ";; status: NOERROR, flags: qr rd ra; EDNS: udp 1232");
+    REQUIRE(ok.answer.size() == 1);
+    CHECK(ok.answer[0].find("192.0.2.1") != std::string::npos);
 }
 
 TEST_CASE("answer RRsets compare as sets, whatever the record order") {
