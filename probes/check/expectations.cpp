@@ -177,12 +177,30 @@ Result<std::vector<Case>> parse_cases(const std::string& text) {
             c.answer = canon;
         }
         if (const auto* e = get("ede")) {
-            if (auto one = e->value<std::int64_t>()) {
-                c.ede.push_back(static_cast<std::uint16_t>(*one));
-            } else if (const auto* arr = e->as_array()) {
-                for (const auto& item : *arr) {
-                    c.ede.push_back(static_cast<std::uint16_t>(item.value_or<std::int64_t>(0)));
+            // value_exact: toml++'s value<int64_t>() converts floats with an out-of-range
+            // static_cast (undefined behaviour) before checking that the value fits.
+            auto code = [](const toml::node& n) -> std::optional<std::uint16_t> {
+                const auto v = n.value_exact<std::int64_t>();
+                if (!v || *v < 0 || *v > 65535) {
+                    return std::nullopt;
                 }
+                return static_cast<std::uint16_t>(*v);
+            };
+            const auto* arr = e->as_array();
+            bool ok = arr != nullptr || code(*e).has_value();
+            if (arr == nullptr && ok) {
+                c.ede.push_back(*code(*e));
+            }
+            for (std::size_t i = 0; arr != nullptr && i < arr->size() && ok; ++i) {
+                const auto one = code(*arr->get(i));
+                ok = one.has_value();
+                if (ok) {
+                    c.ede.push_back(*one);
+                }
+            }
+            if (!ok) {
+                return fail(Errc::ConfigInvalid,
+                            where + ": `ede` must be an EDE code (0-65535) or a list of them");
             }
         }
         if (c.outcome.empty() && !c.rcode && !c.answer && c.ede.empty()) {

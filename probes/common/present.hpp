@@ -13,7 +13,8 @@ struct Presentation {
     std::vector<std::string> answer, authority, additional; // one line per RR, no newline
 };
 
-/// Renders `wire`; an unparsable message yields a header saying so and no records.
+/// Renders `wire`; a message that wire::parse or ldns cannot parse yields a header saying so
+/// and no records.
 Presentation present(std::span<const std::uint8_t> wire);
 
 } // namespace probes::common

@@ -51,10 +51,10 @@ struct Reader {
             }
             error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
         } else {
-            // value<int64_t>() is empty for floats (1e400 included) and strings; the upper
-            // bound keeps an absurd number from wrapping around in a narrower field.
+            // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour);
+            // the upper bound keeps an absurd number from wrapping around in a narrower field.
             constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
-            if (auto v = n->value<std::int64_t>();
+            if (auto v = n->value_exact<std::int64_t>();
                 v && *v >= 0 && static_cast<std::uint64_t>(*v) <= kMax) {
                 out = static_cast<T>(*v);
                 return;

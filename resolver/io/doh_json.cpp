@@ -171,7 +171,9 @@ std::string rdata_text(const wire::ResourceRecord& rr) {
     buf.push_back(static_cast<std::uint8_t>(rr.rdata.size() >> 8));
     buf.push_back(static_cast<std::uint8_t>(rr.rdata.size() & 0xFF));
     buf.insert(buf.end(), rr.rdata.begin(), rr.rdata.end());
-    if (rr.rdata.size() > 65535) {
+    // Empty RDATA (an RFC 2136 delete, or a broken upstream) has no field text: ldns would
+    // print "", which reads as no data at all.
+    if (rr.rdata.empty() || rr.rdata.size() > 65535) {
         return rfc3597(rr.rdata);
     }
 
@@ -182,6 +184,9 @@ std::string rdata_text(const wire::ResourceRecord& rr) {
         return rfc3597(rr.rdata);
     }
     util::LdnsRr parsed{raw};
+    if (!util::ldns_rdata_is(parsed.get(), rr.rdata)) {
+        return rfc3597(rr.rdata); // malformed for its type: show the bytes, not ldns's reading
+    }
     std::string out;
     for (std::size_t i = 0; i < ldns_rr_rd_count(parsed.get()); ++i) {
         char* text = ldns_rdf2str(ldns_rr_rdf(parsed.get(), i));

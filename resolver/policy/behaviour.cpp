@@ -52,7 +52,10 @@ Error bad(std::string_view key, std::string_view want) {
 
 Result<Behaviour> parse_behaviour(const toml::table& table) {
     Behaviour b;
-    for (const auto& [k, node] : table) {
+    for (const auto& [k, value] : table) {
+        // A reference, not the binding itself: clang 14 (the fuzz build) cannot capture
+        // structured bindings in lambdas (P1091, implemented in clang 16).
+        const toml::node& node = value;
         std::string_view key = k.str();
         auto str = [&](std::string& out) -> bool {
             if (auto v = node.value<std::string>()) {
@@ -69,7 +72,8 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
             return false;
         };
         auto integer = [&](auto& out, std::int64_t lo, std::int64_t hi) -> bool {
-            if (auto v = node.value<std::int64_t>(); v && *v >= lo && *v <= hi) {
+            // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour).
+            if (auto v = node.value_exact<std::int64_t>(); v && *v >= lo && *v <= hi) {
                 out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
                 return true;
             }
@@ -160,7 +164,7 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
                 ok = true;
                 b.always_block_categories.clear();
                 for (const auto& e : *arr) {
-                    auto v = e.value<std::int64_t>();
+                    auto v = e.value_exact<std::int64_t>();
                     if (!v) {
                         ok = false;
                         break;

@@ -72,14 +72,15 @@ Result<std::vector<CategoryInfo>> CategoryDb::parse_ids_csv(std::string_view csv
             return true;
         }
         CategoryInfo ci;
-        // The whole field must be the number: from_chars stops at "e400" of "1e400".
-        auto whole_int = [](const std::string& text, int& value) {
-            auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-            return ec == std::errc{} && p == text.data() + text.size();
+        // Whole fields only ("1x" is not 1); a parent is 0 (none) or an ID, as lookups add it.
+        auto number = [](const std::string& field, int& value) {
+            const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+            return ec == std::errc{} && p == field.data() + field.size();
         };
-        if (f.size() < 3 || !whole_int(f[0], ci.id) || !whole_int(f[2], ci.parent) || ci.id <= 0 ||
-            ci.id > 255) {
-            err = "line " + std::to_string(line_no) + ": expected id,name,parent with IDs 1-255";
+        if (f.size() < 3 || !number(f[0], ci.id) || !number(f[2], ci.parent) || ci.id <= 0 ||
+            ci.id > 255 || ci.parent < 0 || ci.parent > 255) {
+            err = "line " + std::to_string(line_no) +
+                  ": expected id,name,parent with IDs 1-255 (parent 0 = none)";
             return false;
         }
         ci.name = f[1];

@@ -30,7 +30,9 @@ std::string rdata_text(const wire::ResourceRecord& rr) {
         }
         break;
     case wire::rrtype::TXT:
-        return nlohmann::json(wire::txt_text(rr)).dump();
+        // TXT holds any bytes: invalid UTF-8 becomes U+FFFD instead of throwing.
+        return nlohmann::json(wire::txt_text(rr))
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     default:
         break;
     }
@@ -257,7 +259,8 @@ std::string render_explain_json(const ExplainInput& in) {
     if (!in.log_record.empty()) {
         j["log_record"] = json::parse(in.log_record);
     }
-    return j.dump();
+    // EDE EXTRA-TEXT in the answer is the upstream's bytes, not necessarily UTF-8.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace resolver::policy

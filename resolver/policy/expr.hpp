@@ -27,6 +27,11 @@ namespace resolver::policy {
 inline constexpr std::size_t kMaxExpressionLength = 140000;
 /// Parenthesis / not / quantifier nesting limit, guarding the recursive-descent parser's stack.
 inline constexpr int kMaxNesting = 64;
+/// Memory all the `matches` regexes of one expression share (RE2 max_mem: the compiled
+/// programs and the DFA caches that grow while matching), split evenly between them. RE2's
+/// default is 8 MiB for every regex: a 5 KB expression of 150 `\pL{200}` patterns then took
+/// 325 MB. One regex keeps RE2's 8 MiB; docs/fuzzing.md has the measurements.
+inline constexpr std::int64_t kRegexMemoryPerExpression = 8 << 20;
 
 /// Comparison operators of the wirefilter subset (reference §2.3).
 enum class Op : std::uint8_t {
@@ -120,9 +125,9 @@ using ListLookup = std::function<const PolicyList*(std::string_view id)>;
 
 /// Parses and type-checks `source`. Errors: syntax, unknown field, type mismatch (operator
 /// not valid for the field type, wrong literal type, list of the wrong type), bad regex
-/// (compiled once here with RE2), unknown list, nesting deeper than kMaxNesting, and
-/// expressions longer than kMaxExpressionLength. An all-whitespace source compiles to the
-/// empty expression.
+/// (compiled once here with RE2) or one too large for its share of kRegexMemoryPerExpression,
+/// unknown list, nesting deeper than kMaxNesting, and expressions longer than
+/// kMaxExpressionLength. An all-whitespace source compiles to the empty expression.
 struct CompileResult {
     std::optional<Expr> expr;
     ExprError error;

@@ -472,16 +472,9 @@ private:
                 return false;
             }
             if (c.op == Op::Matches) {
-                RE2::Options opts;
-                opts.set_log_errors(false);
-                opts.set_encoding(RE2::Options::EncodingUTF8);
-                auto re = std::make_shared<const RE2>(*v, opts);
-                if (!re->ok()) {
-                    fail(at, "invalid regular expression: " + re->error());
-                    return false;
-                }
-                set_regex_bounds(c, *v, *re);
-                c.regex = std::move(re);
+                // Compiled once the whole expression is parsed, when the number of regexes
+                // sharing kRegexMemoryPerExpression is known (compile_regexes).
+                regexes_.push_back({&c, at});
             }
             c.str_value = std::move(*v);
             return true;
@@ -721,6 +714,44 @@ private:
         }
     }
 
+public:
+    /// Compiles every `matches` pattern with an even share of kRegexMemoryPerExpression.
+    bool compile_regexes() {
+        if (regexes_.empty()) {
+            return true;
+        }
+        const std::int64_t share =
+            kRegexMemoryPerExpression / static_cast<std::int64_t>(regexes_.size());
+        for (const auto& [c, at] : regexes_) {
+            RE2::Options opts;
+            opts.set_log_errors(false);
+            opts.set_encoding(RE2::Options::EncodingUTF8);
+            opts.set_max_mem(share);
+            auto re = std::make_shared<const RE2>(c->str_value, opts);
+            if (re->error_code() == RE2::ErrorPatternTooLarge) {
+                fail(at, "regular expression too large: more than its " +
+                             std::to_string(share / 1024) + " KiB share of the " +
+                             std::to_string(kRegexMemoryPerExpression >> 20) + " MiB the " +
+                             std::to_string(regexes_.size()) +
+                             " regular expression(s) of one expression may use");
+                return false;
+            }
+            if (!re->ok()) {
+                fail(at, "invalid regular expression: " + re->error());
+                return false;
+            }
+            set_regex_bounds(*c, c->str_value, *re);
+            c->regex = std::move(re);
+        }
+        return true;
+    }
+
+private:
+    struct PendingRegex {
+        Comparison* cmp; // owned by the AST being built; stable (the Comparison is heap-held)
+        std::size_t at;  // column of the pattern, for errors
+    };
+    std::vector<PendingRegex> regexes_;
     std::string_view s_;
     const ListLookup& lists_;
     std::size_t pos_ = 0;
@@ -803,6 +834,9 @@ CompileResult compile_expr(std::string_view source, const ListLookup& lists) {
     }
     Parser p(source, lists);
     auto root = p.parse_all();
+    if (root && !p.failure) {
+        (void)p.compile_regexes();
+    }
     if (!root || p.failure) {
         r.error = p.failure ? ExprError{p.failure->pos + 1, p.failure->message}
                             : ExprError{1, "syntax error"};

@@ -340,6 +340,10 @@ std::optional<std::uint16_t> rcode_from_name(std::string_view name) {
     if (iequals(name, "NOTIMPL")) {
         return rcode::NotImp;
     }
+    // "RCODEnnn": what rcode_name() prints for codes without a mnemonic.
+    if (name.size() > 5 && iequals(name.substr(0, 5), "RCODE")) {
+        name.remove_prefix(5);
+    }
     unsigned v = 0;
     auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
     if (ec != std::errc{} || p != name.data() + name.size() || v > 4095 || name.empty()) {

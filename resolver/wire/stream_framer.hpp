@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -13,8 +14,9 @@ class StreamFramer {
 public:
     explicit StreamFramer(std::size_t max_message = 65535) : max_(max_message) {}
 
-    /// Appends bytes. Returns false when a length prefix is 0 or above the cap: the peer
-    /// is broken and the connection should be closed.
+    /// Appends bytes. Returns false when a length prefix is 0 or above the cap (any prefix
+    /// received, not only the next one): the peer is broken and the connection should be
+    /// closed.
     [[nodiscard]] bool feed(std::span<const std::uint8_t> bytes) {
         buf_.insert(buf_.end(), bytes.begin(), bytes.end());
         return valid();
@@ -50,16 +52,25 @@ public:
     [[nodiscard]] std::size_t buffered() const { return buf_.size() - pos_; }
 
 private:
-    bool valid() const {
-        if (buf_.size() - pos_ < 2) {
-            return true;
+    /// Checks every length prefix received since the last call. One read can hold several
+    /// messages: a zero or oversized length behind the first was yielded as a message
+    /// (found by tests/fuzz/fuzz_framer).
+    bool valid() {
+        std::size_t at = std::max(pos_, checked_);
+        while (at + 2 <= buf_.size()) {
+            const std::size_t len = (std::size_t{buf_[at]} << 8) | buf_[at + 1];
+            if (len == 0 || len > max_) {
+                return false;
+            }
+            at += 2 + len;
         }
-        const std::size_t len = (std::size_t{buf_[pos_]} << 8) | buf_[pos_ + 1];
-        return len > 0 && len <= max_;
+        checked_ = at; // the next prefix to check, possibly not received yet
+        return true;
     }
     void compact() {
         if (pos_ > 0) {
             buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
+            checked_ = checked_ > pos_ ? checked_ - pos_ : 0;
             pos_ = 0;
         }
     }
@@ -67,6 +78,7 @@ private:
     std::size_t max_;
     std::vector<std::uint8_t> buf_;
     std::size_t pos_ = 0;
+    std::size_t checked_ = 0; // offset in buf_ of the first length prefix valid() has not seen
 };
 
 } // namespace resolver::wire

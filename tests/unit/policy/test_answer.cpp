@@ -231,4 +231,15 @@ TEST_CASE("behaviour settings parse from TOML and render as JSON") {
     CHECK(parse_behaviour_toml("").has_value());
 }
 
+// toml++'s value<int64_t>() on a float ran an out-of-range cast (UB; found by
+// fuzz_expectations in the same toml++ call): integer settings take integers only.
+TEST_CASE("integer behaviour settings refuse floats, huge ones included") {
+    for (const char* v : {"generated_ttl = 2.2e20", "generated_ttl = 60.0",
+                          "always_block_categories = [31, 1e300]"}) {
+        auto b = parse_behaviour_toml(std::string("[behaviour]\n") + v + "\n");
+        REQUIRE_FALSE(b);
+        CHECK(b.error().detail.rfind("[behaviour] ", 0) == 0);
+    }
+}
+
 TEST_SUITE_END();

@@ -56,3 +56,26 @@ TEST_CASE("explain renders every phase, the decision and the dig-style answer") 
 }
 
 TEST_SUITE_END();
+
+// Found by tests/fuzz/fuzz_wire: an upstream TXT record or EDE text that is not UTF-8 made
+// format_message and render_explain_json throw nlohmann's type_error 316 (explain aborted).
+TEST_CASE("explain renders TXT and EDE bytes that are not UTF-8") {
+    wire::Message m;
+    m.flags = wire::kFlagQr;
+    m.question.push_back({*wire::Name::from_text("t.example.com"), wire::rrtype::TXT});
+    wire::ResourceRecord txt;
+    txt.name = m.question[0].qname;
+    txt.type = wire::rrtype::TXT;
+    txt.rdata = std::string("\x04\xff\xfe\x80\"", 5);
+    m.answer.push_back(txt);
+    m.add_ede(15, std::string("\xc3\x28", 2));
+    const std::string text = format_message(m);
+    CHECK(text.find("t.example.com.\t0\tIN\tTXT\t\"\xef\xbf\xbd") != std::string::npos);
+    Evaluation ev;
+    ExplainInput in;
+    in.ev = &ev;
+    in.answer = &m;
+    const auto j = nlohmann::json::parse(render_explain_json(in));
+    CHECK(j["answer"].get<std::string>().find("TXT") != std::string::npos);
+    CHECK(render_explain_text(in).find("EDE: 15") != std::string::npos);
+}

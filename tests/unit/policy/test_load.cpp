@@ -112,6 +112,48 @@ TEST_CASE("list, location, category and geo files report the failing line or ite
     CHECK(r4.error().detail.find("line 2") != std::string::npos);
 }
 
+// Found by tests/fuzz/fuzz_categories: a parent outside 0-255 was accepted, and lookups then
+// reported it as a category of the name (ID 419 for example.com).
+TEST_CASE("the category ID table refuses parents and IDs outside 0-255 or with trailing text") {
+    for (const char* row : {"1,Ads,419", "1,Ads,-1", "1x,Ads,0", "1,Ads,0x"}) {
+        PolicyTexts t;
+        t.category_ids = std::string("id,name,parent\n") + row + "\n";
+        auto r = load_policy_texts(t);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().detail == "category ids: line 2: expected id,name,parent with IDs 1-255 "
+                                  "(parent 0 = none)");
+    }
+    PolicyTexts ok;
+    ok.category_ids = "id,name,parent\n1,Ads,0\n66,Advertisements,1\n";
+    ok.categories = "domain,categories\nads.example,66\n";
+    auto set = load_policy_texts(ok);
+    REQUIRE(set);
+    CHECK((*set)->categories.lookup("ads.example") == std::vector<std::int64_t>{1, 66});
+}
+
+// Found by tests/fuzz/fuzz_locations and fuzz_identities (issue 12 defect 2): a number too
+// large for a double threw nlohmann's out_of_range 406 past the parse_error handler (abort).
+TEST_CASE("a JSON number beyond a double is a load error naming the file") {
+    PolicyTexts rules;
+    rules.rules = R"([{"id": "r", "precedence": 1e400}])";
+    PolicyTexts locations;
+    locations.locations = R"([{"id": "l", "x": 88888e888888}])";
+    PolicyTexts identities;
+    identities.identities = R"([{"token": "t", "n": -1e999}])";
+    for (const auto* t : {&rules, &locations, &identities}) {
+        auto r = load_policy_texts(*t);
+        REQUIRE_FALSE(r);
+        CHECK_MESSAGE(r.error().detail.find(": invalid JSON (") != std::string::npos,
+                      r.error().detail);
+        CHECK(r.error().detail.find("number overflow") != std::string::npos);
+    }
+    PolicyTexts lists;
+    lists.lists = R"([{"id": "x", "items": [1e400]}])";
+    auto l = load_policy_texts(lists);
+    REQUIRE_FALSE(l);
+    CHECK(l.error().detail.rfind("lists: line 1 column", 0) == 0);
+}
+
 TEST_CASE("RFC 3339 timestamps and TZif offsets") {
     CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
     CHECK(parse_rfc3339("2024-01-01T00:00:00Z") == 1704067200);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "probes/compare/diff.hpp"
+#include "probes/common/present.hpp"
 #include "probes/compare/observation.hpp"
 #include "resolver/wire/message.hpp"
 
@@ -34,6 +35,29 @@ Observation obs(const Message& m, std::string target) {
 } // namespace
 
 TEST_SUITE_BEGIN("probe.compare");
+
+// Found by tests/fuzz/fuzz_wire (the same ldns reading as the DoH JSON data): a 5-byte A
+// record compared equal to the 4-byte one it starts with.
+TEST_CASE("RDATA malformed for its type compares by its bytes") {
+    CHECK(canonical_rdata(a_rr("a.example", 60, ipv4(192, 0, 2, 1))) == "192.0.2.1");
+    CHECK(canonical_rdata(a_rr("a.example", 60, ipv4(192, 0, 2, 1) + "x")) == "\\# 5 c000020178");
+}
+
+// Found by tests/fuzz/fuzz_wire (LeakSanitizer): ldns_wire2pkt accepted a TSIG record that
+// ARCOUNT said was followed by another, and leaked it.
+TEST_CASE("the dig-style view shows only answers the probe can parse") {
+    const std::vector<std::uint8_t> tsig_then_nothing{0, 9, 0x81, 0x80, 0,   0, 0, 0, 0, 0, 0, 2,
+                                                      0, 0, 250,  0,    255, 0, 0, 0, 0, 0, 0};
+    const auto cut = probes::common::present(tsig_then_nothing);
+    CHECK(cut.header == ";; (answer not parsable)");
+    CHECK(cut.additional.empty());
+    Message m = answer("a.example");
+    m.answer.push_back(a_rr("a.example", 60, ipv4(192, 0, 2, 1)));
+    const auto ok = probes::common::present(serialize(m));
+    CHECK(ok.header == ";; status: NOERROR, flags: qr rd ra; EDNS: udp 1232");
+    REQUIRE(ok.answer.size() == 1);
+    CHECK(ok.answer[0].find("192.0.2.1") != std::string::npos);
+}
 
 TEST_CASE("answer RRsets compare as sets, whatever the record order") {
     auto m1 = answer("www.example.com");

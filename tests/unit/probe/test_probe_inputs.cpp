@@ -244,6 +244,25 @@ headers = { "CF-Authorization" = "t" }
         check::parse_cases("[[case]]\nname = \"x\"\nexpect = \"allowed\"\nsource = \"lan\"\n"));
 }
 
+// Found by tests/fuzz/fuzz_expectations: `ede = 2.2e20` ran toml++'s out-of-range float to
+// integer cast (undefined behaviour, reported by UBSan); 70000 and "x" were silently kept as
+// 4464 and 0.
+TEST_CASE("EDE codes in expectation files are integers 0-65535, else an error naming the case") {
+    for (const char* ede : {"2.2e20", "70000", "-1", "15.0", "[15, \"x\"]", "[15, 1e30]"}) {
+        auto cases = check::parse_cases(std::string("[[case]]\nname = \"x\"\nexpect = \"blocked\"\n"
+                                                    "ede = ") +
+                                        ede + "\n");
+        REQUIRE_FALSE(cases);
+        CHECK(cases.error().detail ==
+              "case 1: `ede` must be an EDE code (0-65535) or a list of them");
+    }
+    auto ok = check::parse_cases("[[case]]\nname = \"x\"\nede = [15, 65535]\n[[case]]\nname = "
+                                 "\"y\"\nede = 17\n");
+    REQUIRE(ok);
+    CHECK(ok->at(0).ede == std::vector<std::uint16_t>{15, 65535});
+    CHECK(ok->at(1).ede == std::vector<std::uint16_t>{17});
+}
+
 TEST_CASE("named outcomes are judged from the answer shape") {
     check::Case c;
     c.qname = "x.example";

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Scenario runner and replay: placeholders, helper facts, archive round trip and tamper
 // detection inputs, gateway_dns record parsing, synthesised lab data, location hints.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -50,6 +54,33 @@ TEST_CASE("scenario: tar.gz written by the bundle writer reads back; sha256 is h
     CHECK_FALSE(scenario::gunzip("not gzip at all"));
     CHECK_FALSE(scenario::gunzip(gz->substr(0, gz->size() / 2)));
     CHECK_FALSE(scenario::read_tar(tar->substr(0, 700))); // header promises more than is there
+}
+
+// Found by tests/fuzz/fuzz_scenario (issue 12 defect 8): a manifest.json that is an array, or
+// whose files are not objects, threw nlohmann's type_error and aborted `scenario unpack`.
+TEST_CASE("scenario: unpack refuses manifests of the wrong shape with an error") {
+    namespace fs = std::filesystem;
+    const char* base = std::getenv("TMPDIR");
+    std::string templ =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/dnslab-unpack-XXXXXX";
+    REQUIRE(mkdtemp(templ.data()) != nullptr);
+    const fs::path dir = templ;
+    const std::string head = R"({"schema": "dnslab.scenario.pack.v1", "scenario": "s", )";
+    const std::pair<const char*, std::string> manifests[] = {
+        {"is not", "[]"},
+        {"is not", R"({"schema": 5, "scenario": "s", "files": []})"},
+        {"is not", head + R"("files": "x"})"},
+        {"not an object", head + R"("files": [1]})"},
+        {"unsafe path", head + R"("files": [{"path": 7, "sha256": "00"}]})"},
+    };
+    for (const auto& [why, manifest] : manifests) {
+        const std::string archive = (dir / "case.tar.gz").string();
+        REQUIRE(selftest::write_bundle(archive, {{"manifest.json", manifest}}, 1700000000));
+        auto r = scenario::unpack_scenario(archive, dir);
+        REQUIRE_FALSE(r);
+        CHECK_MESSAGE(r.error().detail.find(why) != std::string::npos, r.error().detail);
+    }
+    CHECK(fs::remove_all(dir) == 2); // the directory and the archive: nothing was unpacked
 }
 
 TEST_CASE("replay: gateway_dns records parse; LabEvent lines are skipped") {

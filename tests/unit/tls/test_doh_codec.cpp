@@ -155,6 +155,25 @@ TEST_CASE(
     CHECK(render_json(r).rfind("{\"Status\":0,\"TC\":false,\"RD\":true", 0) == 0);
 }
 
+// Found by tests/fuzz/fuzz_wire: ldns decodes a type's fields and ignores what follows, so
+// an A record with 12 bytes of RDATA was shown as an address made of its first 4 bytes.
+TEST_CASE("JSON data of RDATA malformed for its type is the RFC 3597 form of every byte") {
+    const auto name = *wire::Name::from_text("example.com");
+    const wire::ResourceRecord a_long{name, wire::rrtype::A, wire::rrclass::IN, 60,
+                                      std::string("\x00\x01\x00\x02\x00\x35\x03srv\xc0\x0c", 12)};
+    CHECK(rdata_text(a_long) == "\\# 12 00010002003503737276c00c");
+    const wire::ResourceRecord mx_tail{name, wire::rrtype::MX, wire::rrclass::IN, 60,
+                                       std::string{'\x00', '\x0A'} +
+                                           wire::Name::from_text("mx.example.com")->wire() + "!"};
+    CHECK(rdata_text(mx_tail).rfind("\\# 19 000a", 0) == 0);
+    const wire::ResourceRecord a_ok{name, wire::rrtype::A, wire::rrclass::IN, 60,
+                                    std::string("\xc0\x00\x02\x01", 4)};
+    CHECK(rdata_text(a_ok) == "192.0.2.1");
+    // Also found by fuzz_wire: empty RDATA was rendered as "".
+    const wire::ResourceRecord a_empty{name, wire::rrtype::A, wire::rrclass::IN, 60, ""};
+    CHECK(rdata_text(a_empty) == "\\# 0");
+}
+
 TEST_CASE("GET ?dns= and POST wire queries are accepted; padding is noticed") {
     const auto wire = query_wire("example.com", wire::rrtype::A, true);
     auto d = decode_doh_request(get("/dns-query?dns=" + base64url_encode(wire)), "/dns-query", {});

@@ -183,4 +183,18 @@ TEST_CASE("type and rcode names") {
     CHECK(rcode_from_name("refused") == 5);
 }
 
+// Found by tests/fuzz/fuzz_wire: rcode_name(3328) printed "RCODE3328", which rcode_from_name
+// (fault plans, expectation files) did not read back.
+TEST_CASE("every rcode name reads back, RCODEnnn included") {
+    for (std::uint16_t rc = 0; rc < 4096; ++rc) {
+        CAPTURE(rc);
+        CHECK(rcode_from_name(rcode_name(rc)) == rc);
+    }
+    CHECK(rcode_from_name("rcode3328") == 3328);
+    CHECK(rcode_from_name("3328") == 3328);
+    CHECK_FALSE(rcode_from_name("RCODE"));
+    CHECK_FALSE(rcode_from_name("RCODE4096"));
+    CHECK_FALSE(rcode_from_name("RCODE-1"));
+}
+
 TEST_SUITE_END();
