@@ -332,6 +332,10 @@ struct Loader {
             }
             e.identity.email = str_or(o, "email");
             e.identity.name = str_or(o, "name");
+            e.identity.user_id = str_or(o, "user_id");
+            e.identity.device_id = str_or(o, "device_id");
+            e.identity.device_name = str_or(o, "device_name");
+            e.identity.registration_id = str_or(o, "registration_id");
             if (auto it = o.find("groups"); it != o.end() && it->is_array()) {
                 for (const auto& g : *it) {
                     if (g.is_string()) {

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/wire/presentation.hpp"
+
+#include <array>
+#include <cstdlib>
+
+#include "resolver/util/c_handles.hpp"
+
+namespace resolver::wire {
+namespace {
+
+void put16(std::vector<std::uint8_t>& out, std::size_t v) {
+    out.push_back(static_cast<std::uint8_t>((v >> 8) & 0xFF));
+    out.push_back(static_cast<std::uint8_t>(v & 0xFF));
+}
+
+std::string rfc3597(const std::string& rdata) {
+    static constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                                  '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+    std::string out = "\\# " + std::to_string(rdata.size());
+    if (!rdata.empty()) {
+        out += ' ';
+    }
+    for (unsigned char c : rdata) {
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::uint8_t> record_wire(const ResourceRecord& rr) {
+    if (rr.rdata.size() > 65535) {
+        return {};
+    }
+    const std::string& owner = rr.name.wire();
+    std::vector<std::uint8_t> out;
+    out.reserve(owner.size() + 10 + rr.rdata.size());
+    out.insert(out.end(), owner.begin(), owner.end());
+    put16(out, rr.type);
+    put16(out, rr.rclass);
+    put16(out, rr.ttl >> 16);
+    put16(out, rr.ttl & 0xFFFF);
+    put16(out, rr.rdata.size());
+    out.insert(out.end(), rr.rdata.begin(), rr.rdata.end());
+    return out;
+}
+
+std::string rdata_text(const ResourceRecord& rr) {
+    // ldns parses whole records, so wrap the RDATA in a minimal one (root owner, no
+    // compression possible: our rdata is already uncompressed).
+    ResourceRecord bare = rr;
+    bare.name = Name();
+    const std::vector<std::uint8_t> buf = record_wire(bare);
+    if (buf.empty()) {
+        return rfc3597(rr.rdata);
+    }
+    ldns_rr* raw = nullptr;
+    std::size_t pos = 0;
+    if (ldns_wire2rr(&raw, buf.data(), buf.size(), &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
+        raw == nullptr) {
+        return rfc3597(rr.rdata);
+    }
+    util::LdnsRr parsed{raw};
+    std::string out;
+    for (std::size_t i = 0; i < ldns_rr_rd_count(parsed.get()); ++i) {
+        char* text = ldns_rdf2str(ldns_rr_rdf(parsed.get(), i));
+        if (text == nullptr) {
+            return rfc3597(rr.rdata);
+        }
+        if (!out.empty()) {
+            out += ' ';
+        }
+        out += text;
+        std::free(text); // NOLINT(cppcoreguidelines-no-malloc): ldns allocates with malloc
+    }
+    return out;
+}
+
+} // namespace resolver::wire
