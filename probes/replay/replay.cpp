@@ -17,6 +17,7 @@
 #include <toml++/toml.h>
 #include <uv.h>
 
+#include "probes/common/lines.hpp"
 #include "probes/common/query.hpp"
 #include "probes/matrix/engine.hpp"
 #include "resolver/util/url.hpp"
@@ -254,13 +255,14 @@ int run_replay(const Options& o) {
     // 1. The log.
     std::vector<LogRecord> recs;
     {
-        std::ifstream in(o.logfile);
+        auto in = common::LineReader::open(o.logfile); // JSON lines, gzip (Logpush) or not
         if (!in) {
-            return cannot(o.logfile.string() + ": cannot read");
+            return cannot(in.error().detail);
         }
         std::size_t n = 0;
         std::string err;
-        for (std::string line; std::getline(in, line);) {
+        for (std::optional<std::string> next; (next = in->next());) {
+            const std::string& line = *next;
             ++n;
             if (line.find_first_not_of(" \t\r") == std::string::npos) {
                 continue;
@@ -278,6 +280,9 @@ int run_replay(const Options& o) {
                     break;
                 }
             }
+        }
+        if (!in->error().empty()) {
+            return cannot(in->error());
         }
     }
     if (recs.empty()) {
