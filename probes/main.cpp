@@ -18,6 +18,7 @@
 #include "probes/common/pcap.hpp"
 #include "probes/common/query.hpp"
 #include "probes/common/targets.hpp"
+#include "probes/gateway_export/cli.hpp"
 #include "probes/matrix/engine.hpp"
 #include "probes/matrix/report.hpp"
 #include "probes/matrix/run.hpp"
@@ -136,6 +137,8 @@ int main(int argc, char** argv) {
     probes::selftest::add_cli(app, selftest);
     probes::scenario::Cli scenario; // issue 7: probes/scenario/, probes/replay/, docs/scenarios.md
     probes::scenario::add_cli(app, scenario);
+    probes::gateway_export::Cli gateway_export; // issue 17: probes/gateway_export/
+    probes::gateway_export::add_cli(app, gateway_export);
     app.require_subcommand(0, 1);
     resolver::app::add_doc_flags(app, {"dnslab-probe", "0.1.0", man_sections()});
     try {
@@ -152,6 +155,9 @@ int main(int argc, char** argv) {
     }
     if (probes::scenario::parsed(scenario)) {
         return probes::scenario::run_cli(scenario); // starts and stops its own resolvers
+    }
+    if (gateway_export.cmd->parsed()) {
+        return probes::gateway_export::run_cli(gateway_export); // docs/gateway-export.md
     }
     if (selftest.cmd->parsed()) {
         return probes::selftest::run_cli(selftest); // its own loop, targets and reports
