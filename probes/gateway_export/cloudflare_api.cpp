@@ -6,7 +6,7 @@
 #include <optional>
 
 namespace probes::gateway_export {
-using nlohmann::json;
+using json = nlohmann::ordered_json; // keeps the API's key order in the files written
 using resolver::Errc;
 using resolver::fail;
 

@@ -16,8 +16,8 @@ namespace probes::gateway_export {
 /// (developers.cloudflare.com/fundamentals/api/: `{"success", "errors": [{"code","message"}],
 /// "messages", "result", "result_info"}`).
 struct ApiPage {
-    nlohmann::json result;      // array or object
-    nlohmann::json result_info; // null when the response has none
+    nlohmann::ordered_json result;      // array or object
+    nlohmann::ordered_json result_info; // null when the response has none
     std::vector<std::string> messages;
 };
 
@@ -38,7 +38,7 @@ resolver::Result<ApiPage> parse_envelope(const HttpResponse& r, const std::strin
 /// A response without result_info is one page. `collected` counts every item so far.
 /// Errors (a stuck cursor, a page that says there is more but holds nothing) keep a
 /// misbehaving server from looping the export.
-resolver::Result<std::string> next_page_query(const nlohmann::json& result_info,
+resolver::Result<std::string> next_page_query(const nlohmann::ordered_json& result_info,
                                               std::size_t page_items, std::size_t collected,
                                               const std::string& previous_cursor);
 
@@ -47,7 +47,7 @@ using Getter = std::function<resolver::Result<HttpResponse>(const std::string& t
 
 /// Every item of a list call, page after page.
 struct Collection {
-    nlohmann::json items = nlohmann::json::array();
+    nlohmann::ordered_json items = nlohmann::ordered_json::array();
     std::size_t pages = 0;
     std::vector<std::string> messages; // `messages[]` of every page, as text
 };

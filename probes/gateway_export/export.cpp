@@ -18,7 +18,7 @@
 
 namespace probes::gateway_export {
 namespace fs = std::filesystem;
-using nlohmann::json;
+using json = nlohmann::ordered_json; // keeps the API's key order in the files written
 using resolver::Errc;
 using resolver::fail;
 

@@ -106,10 +106,14 @@ Names answer_names(const QueryContext& ctx) {
 
 void site_fields(JsonWriter& w, const QueryContext& ctx, const stages::SiteConstants& site) {
     w.field("Datetime", rfc3339(ctx.received_wall));
-    char id[40];
-    std::snprintf(id, sizeof id, "%016llx%016llx", static_cast<unsigned long long>(site.instance),
-                  static_cast<unsigned long long>(ctx.id));
-    w.field("QueryID", std::string_view(id));
+    // 32 hex digits: the process's random prefix, then its query counter.
+    static constexpr char kHex[] = "0123456789abcdef";
+    char id[32];
+    for (int i = 0; i < 16; ++i) {
+        id[i] = kHex[(site.instance >> (60 - 4 * i)) & 0xF];
+        id[16 + i] = kHex[(ctx.id >> (60 - 4 * i)) & 0xF];
+    }
+    w.field("QueryID", std::string_view(id, sizeof id));
     w.field("AccountID", site.account_id);
     w.field("TenantID", site.tenant_id);
     w.field("ColoCode", site.colo_code);
@@ -153,9 +157,12 @@ void question_fields(JsonWriter& w, const QueryContext& ctx) {
 }
 
 /// ResourceRecords (and the deprecated RData, same shape): one object per answer record,
-/// `{"type": "<RR type number>", "data": "<base64 of the record in wire format>"}`.
-void record_objects(JsonWriter& w, std::string_view key, const QueryContext& ctx) {
-    w.key(key).begin_array();
+/// `{"type": "<RR type number>", "data": "<base64 of the record in wire format>"}`, as JSON
+/// text (written twice, built once).
+std::string record_objects(const QueryContext& ctx) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
     if (ctx.response) {
         for (const auto& rr : ctx.response->answer) {
             w.begin_object();
@@ -165,6 +172,7 @@ void record_objects(JsonWriter& w, std::string_view key, const QueryContext& ctx
         }
     }
     w.end_array();
+    return out;
 }
 
 /// ResourceRecordsJSON: the answer records as a JSON text, in the dataset page's example
@@ -230,9 +238,10 @@ void answer_fields(JsonWriter& w, const QueryContext& ctx, const Names& names,
         reversed.push_back(reversed_name(c));
     }
     w.array_field("CNAMEsReversed", reversed);
-    record_objects(w, "ResourceRecords", ctx);
+    const std::string records = record_objects(ctx);
+    w.key("ResourceRecords").raw(records);
     w.field("ResourceRecordsJSON", records_json(ctx));
-    record_objects(w, "RData", ctx);
+    w.key("RData").raw(records);
     w.array_field("AuthoritativeNameServerIPs", authoritative_ips(ctx));
     w.field("IsResponseCached", ctx.source == AnswerSource::Cache);
     const auto elapsed = ctx.finished_at - ctx.received_at;
@@ -412,7 +421,7 @@ std::string render_query_record(const QueryContext& ctx) {
     const policy::PolicySet* set = ctx.policy ? ctx.policy->set.get() : nullptr;
     const stages::SiteConstants& site = ctx.policy ? ctx.policy->site : kDefaultSite;
     std::string out;
-    out.reserve(2048);
+    out.reserve(4096); // a typical record is about 3 KB
     JsonWriter w(out);
     w.begin_object();
     site_fields(w, ctx, site);

@@ -2,6 +2,7 @@
 #include "resolver/wire/presentation.hpp"
 
 #include <array>
+#include <cctype>
 #include <cstdlib>
 
 #include "resolver/util/c_handles.hpp"
@@ -28,6 +29,49 @@ std::string rfc3597(const std::string& rdata) {
     return out;
 }
 
+/// True when every label is letters, digits, '-', '_' or '*': such a name reads the same in
+/// every presentation convention (no escapes), so it needs no ldns round trip.
+bool plain_name(const Name& n) {
+    for (auto label : n.labels()) {
+        for (unsigned char c : label) {
+            if (std::isalnum(c) == 0 && c != '-' && c != '_' && c != '*') {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/// The common types without ldns (the query log renders every answer record); "" when the
+/// record needs the general path.
+std::string fast_rdata_text(const ResourceRecord& rr) {
+    switch (rr.type) {
+    case rrtype::A:
+    case rrtype::AAAA:
+        return address_text(rr);
+    case rrtype::CNAME:
+    case rrtype::NS:
+    case rrtype::PTR:
+    case rrtype::DNAME:
+    case rrtype::MX: {
+        auto target = rdata_target(rr);
+        const std::size_t offset = rr.type == rrtype::MX ? 2 : 0;
+        // Exactly one uncompressed name after the preference: anything else goes to ldns.
+        if (!target || target->wire().size() + offset != rr.rdata.size() || !plain_name(*target)) {
+            return {};
+        }
+        if (rr.type != rrtype::MX) {
+            return target->to_text();
+        }
+        const unsigned pref = (static_cast<unsigned char>(rr.rdata[0]) << 8) |
+                              static_cast<unsigned char>(rr.rdata[1]);
+        return std::to_string(pref) + " " + target->to_text();
+    }
+    default:
+        return {};
+    }
+}
+
 } // namespace
 
 std::vector<std::uint8_t> record_wire(const ResourceRecord& rr) {
@@ -48,6 +92,9 @@ std::vector<std::uint8_t> record_wire(const ResourceRecord& rr) {
 }
 
 std::string rdata_text(const ResourceRecord& rr) {
+    if (std::string fast = fast_rdata_text(rr); !fast.empty()) {
+        return fast;
+    }
     // ldns parses whole records, so wrap the RDATA in a minimal one (root owner, no
     // compression possible: our rdata is already uncompressed).
     ResourceRecord bare = rr;

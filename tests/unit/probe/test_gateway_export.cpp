@@ -18,7 +18,7 @@
 
 namespace ge = probes::gateway_export;
 namespace fs = std::filesystem;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using Parser = ge::Http1ResponseParser;
 
 namespace {
