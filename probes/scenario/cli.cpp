@@ -45,7 +45,7 @@ void add_cli(CLI::App& app, Cli& c) {
     c.replay = app.add_subcommand("replay",
                                   "Re-ask the queries of a gateway_dns log through a scenario and "
                                   "compare decisions (docs/replay.md)");
-    c.replay->add_option("logfile", c.logfile, "gateway_dns export, JSON lines")
+    c.replay->add_option("logfile", c.logfile, "gateway_dns export, JSON lines (gzip or not)")
         ->required()
         ->check(CLI::ExistingFile);
     c.replay->add_option("--scenario", c.dir, "Scenario folder")

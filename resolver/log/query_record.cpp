@@ -298,6 +298,7 @@ std::string redirect_target(const policy::Evaluation& ev) {
 }
 
 void policy_fields(JsonWriter& w, const QueryContext& ctx) {
+    static const std::string kEmpty;
     const auto& loc = ctx.location;
     w.field("Location", loc.location ? loc.location->name : std::string());
     w.field("LocationID", loc.location ? loc.location->id : std::string());
@@ -309,10 +310,12 @@ void policy_fields(JsonWriter& w, const QueryContext& ctx) {
     w.field("PolicyID", rule != nullptr ? rule->id : std::string());
     w.field("PolicyName", rule != nullptr ? rule->name : std::string());
     w.field("Policy", rule != nullptr ? rule->id : std::string()); // deprecated: the rule UUID
-    for (const char* prefix : {"ResolverPolicy", "CustomResolverPolicy"}) { // the latter deprecated
-        w.field(std::string(prefix) + "ID", resolver_rule != nullptr ? resolver_rule->id : "");
-        w.field(std::string(prefix) + "Name", resolver_rule != nullptr ? resolver_rule->name : "");
-    }
+    const std::string& resolver_id = resolver_rule != nullptr ? resolver_rule->id : kEmpty;
+    const std::string& resolver_name = resolver_rule != nullptr ? resolver_rule->name : kEmpty;
+    w.field("ResolverPolicyID", resolver_id);
+    w.field("ResolverPolicyName", resolver_name);
+    w.field("CustomResolverPolicyID", resolver_id); // deprecated twins of the two above
+    w.field("CustomResolverPolicyName", resolver_name);
     w.field("CustomResolverAddress", ctx.custom_resolver_address);
     w.field("RedirectTargetURI", ev != nullptr ? redirect_target(*ev) : std::string());
     const auto [zone, method] = schedule_zone(rule);
