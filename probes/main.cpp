@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "probes/gateway_export/cli.hpp"
 #include "probes/matrix/cli.hpp"
 #include "probes/replay/cli.hpp"
 #include "probes/scenario/cli.hpp"
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
     probes::scenario::add_cli(app, scenario);
     probes::replay::Cli replay; // issue 7: probes/replay/, docs/replay.md
     probes::replay::add_cli(app, replay);
+    probes::gateway_export::Cli gateway_export; // issue 17: probes/gateway_export/
+    probes::gateway_export::add_cli(app, gateway_export);
     app.require_subcommand(0, 1);
     resolver::app::add_doc_flags(app, {"dnslab-probe", "0.1.0", man_sections()});
     try {
@@ -78,6 +81,9 @@ int main(int argc, char** argv) {
     }
     if (replay.cmd->parsed()) {
         return probes::replay::run_cli(replay);
+    }
+    if (gateway_export.cmd->parsed()) {
+        return probes::gateway_export::run_cli(gateway_export); // docs/gateway-export.md
     }
     if (selftest.cmd->parsed()) {
         return probes::selftest::run_cli(selftest); // its own session, targets and reports

@@ -13,7 +13,7 @@ void add_cli(CLI::App& app, Cli& c) {
     c.cmd = app.add_subcommand("replay",
                                "Re-ask the queries of a gateway_dns log through a scenario and "
                                "compare decisions (docs/replay.md)");
-    c.cmd->add_option("logfile", c.logfile, "gateway_dns export, JSON lines")
+    c.cmd->add_option("logfile", c.logfile, "gateway_dns export, JSON lines (gzip or not)")
         ->required()
         ->check(CLI::ExistingFile);
     c.cmd->add_option("--scenario", c.scenario, "Scenario folder")

@@ -13,6 +13,7 @@
 
 #include <toml++/toml.h>
 
+#include "probes/common/lines.hpp"
 #include "probes/common/query.hpp"
 #include "probes/replay/replay.hpp"
 #include "probes/report/formats.hpp"
@@ -56,14 +57,15 @@ double seconds_since(Clock::time_point t) {
 
 // Step 1: the customer's log, as records to re-ask.
 Result<std::vector<LogRecord>> read_records(const Options& o) {
-    std::ifstream in(o.logfile);
+    auto in = common::LineReader::open(o.logfile); // JSON lines, gzip (Logpush) or not
     if (!in) {
-        return fail(Errc::ConfigInvalid, o.logfile.string() + ": cannot read");
+        return in.error();
     }
     std::vector<LogRecord> recs;
     std::size_t n = 0;
     std::string err;
-    for (std::string line; std::getline(in, line);) {
+    for (std::optional<std::string> next; (next = in->next());) {
+        const std::string& line = *next;
         ++n;
         if (line.find_first_not_of(" \t\r") == std::string::npos) {
             continue;
@@ -82,6 +84,9 @@ Result<std::vector<LogRecord>> read_records(const Options& o) {
         if (o.limit != 0 && recs.size() >= o.limit) {
             break;
         }
+    }
+    if (!in->error().empty()) {
+        return fail(Errc::ConfigInvalid, in->error());
     }
     if (recs.empty()) {
         return fail(Errc::ConfigInvalid, o.logfile.string() + ": no gateway_dns query records");

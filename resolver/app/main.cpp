@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     std::string tls_key;
     std::string gateway_domain;
     std::string metrics, dnstap;
-    std::string rules, lists, locations, categories, geo, mmdb, identities;
+    std::string rules, lists, locations, categories, category_ids, geo, mmdb, identities;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")
         ->check(CLI::ExistingFile);
     app.add_option("--listen", listen,
@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
     app.add_option("--lists", lists, "Gateway lists export (JSON)");
     app.add_option("--locations", locations, "Gateway locations export (JSON)");
     app.add_option("--categories", categories, "category data (CSV: domain,categories)");
+    app.add_option("--category-ids", category_ids,
+                   "category names (CSV: id,name,parent; default: the built-in table)");
     app.add_option("--geo", geo, "geo data (CSV: cidr,country,continent)");
     app.add_option("--mmdb", mmdb, "MaxMind country/city database for geo fields");
     app.add_option("--identities", identities,
@@ -180,6 +182,7 @@ int main(int argc, char** argv) {
     override_str(cfg.lists_file, lists);
     override_str(cfg.locations_file, locations);
     override_str(cfg.categories_file, categories);
+    override_str(cfg.category_ids_file, category_ids);
     override_str(cfg.geo_file, geo);
     override_str(cfg.mmdb_file, mmdb);
     override_str(cfg.identities_file, identities);

@@ -29,7 +29,15 @@ struct Reader {
             return;
         }
         const std::string name = prefix.empty() ? key : prefix + "." + key;
-        if constexpr (std::is_same_v<T, std::string>) {
+        if constexpr (std::is_same_v<T, std::optional<std::string>>) {
+            std::string v;
+            get(t, prefix, key, v);
+            out = std::move(v);
+        } else if constexpr (std::is_same_v<T, std::optional<std::int64_t>>) {
+            std::int64_t v = 0;
+            get(t, prefix, key, v);
+            out = v;
+        } else if constexpr (std::is_same_v<T, std::string>) {
             if (auto v = n->value<std::string>()) {
                 out = *v;
                 return;
@@ -69,7 +77,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
         {"",
          {"listen", "upstream", "log_json", "event_log", "ready_file", "state_dir", "resolver",
-          "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry"}},
+          "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry", "log"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "max_in_flight_per_upstream", "cache_size", "cache_max_ttl", "udp_payload",
@@ -82,8 +90,9 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
         {"doh", {"max_streams", "max_header_bytes", "max_body_bytes"}},
         {"telemetry", {"metrics", "dnstap"}},
         {"policy",
-         {"rules", "lists", "locations", "categories", "geo", "mmdb", "identities",
+         {"rules", "lists", "locations", "categories", "category_ids", "geo", "mmdb", "identities",
           "max_ttl_secs"}},
+        {"log", {"account_id", "tenant_id", "colo_code", "colo_id", "team_name"}},
     };
     return keys;
 }
@@ -185,7 +194,15 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "policy", "geo", c.geo_file);
         r.get(*t, "policy", "mmdb", c.mmdb_file);
         r.get(*t, "policy", "identities", c.identities_file);
+        r.get(*t, "policy", "category_ids", c.category_ids_file);
         r.get(*t, "policy", "max_ttl_secs", c.max_ttl_secs);
+    }
+    if (const auto* t = root["log"].as_table()) {
+        r.get(*t, "log", "account_id", c.log.account_id);
+        r.get(*t, "log", "tenant_id", c.log.tenant_id);
+        r.get(*t, "log", "colo_code", c.log.colo_code);
+        r.get(*t, "log", "colo_id", c.log.colo_id);
+        r.get(*t, "log", "team_name", c.log.team_name);
     }
     if (const auto* t = root["behaviour"].as_table()) {
         std::ostringstream os;
@@ -213,7 +230,7 @@ Result<Config> load_file_unguarded(const std::string& path) {
     };
     for (auto* p : {&c.log_json, &c.event_log, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
                     &c.rules_file, &c.lists_file, &c.locations_file, &c.categories_file,
-                    &c.geo_file, &c.mmdb_file, &c.identities_file}) {
+                    &c.geo_file, &c.mmdb_file, &c.identities_file, &c.category_ids_file}) {
         rel(*p);
     }
     for (const char* kind : {"file:", "unix:"}) {

@@ -62,11 +62,22 @@ struct Config {
     std::string geo_file;
     std::string mmdb_file;
     std::string identities_file;
+    std::string category_ids_file; // CSV id,name,parent; "" = the compiled-in table
     /// The account's maximum DNS TTL (`max_ttl_secs` of /gateway/configuration): 0 = none,
     /// else 60..36000; locations may disable or override it.
     std::uint32_t max_ttl_secs = 0;
     std::string behaviour_toml; // the [behaviour] table, re-serialized, parsed by the policy module
-    std::string config_dir;     // relative paths in the file are resolved against this
+
+    // [log]: the constants logged for the gateway_dns fields no lab can know
+    // (docs/query-log.md). An absent key keeps the default of stages::SiteConstants.
+    struct LogConstants {
+        std::optional<std::string> account_id;
+        std::optional<std::string> tenant_id;
+        std::optional<std::string> colo_code;
+        std::optional<std::int64_t> colo_id;
+        std::optional<std::string> team_name;
+    } log;
+    std::string config_dir; // relative paths in the file are resolved against this
 };
 
 /// Loads a TOML config file. Errors name the file, line and key.

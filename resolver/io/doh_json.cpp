@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/io/doh_json.hpp"
 
-#include <array>
-#include <cstdlib>
-
 #include <nlohmann/json.hpp>
-
-#include "resolver/util/c_handles.hpp"
 
 namespace resolver::io {
 namespace {
@@ -42,20 +37,6 @@ std::string name_text(const wire::Name& n) {
         t.pop_back();
     }
     return t;
-}
-
-std::string rfc3597(const std::string& rdata) {
-    static constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                                  '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
-    std::string out = "\\# " + std::to_string(rdata.size());
-    if (!rdata.empty()) {
-        out += ' ';
-    }
-    for (unsigned char c : rdata) {
-        out += kHex[c >> 4];
-        out += kHex[c & 0xF];
-    }
-    return out;
 }
 
 nlohmann::ordered_json records(const std::vector<wire::ResourceRecord>& rrs) {
@@ -153,53 +134,6 @@ Result<wire::Message> json_query_from_params(const std::map<std::string, std::st
         q.edns->dnssec_ok = true;
     }
     return q;
-}
-
-std::string rdata_text(const wire::ResourceRecord& rr) {
-    // ldns parses whole records, so wrap the RDATA in a minimal one (root owner, no compression
-    // possible: our rdata is already uncompressed).
-    std::vector<std::uint8_t> buf;
-    buf.reserve(11 + rr.rdata.size());
-    buf.push_back(0);
-    buf.push_back(static_cast<std::uint8_t>(rr.type >> 8));
-    buf.push_back(static_cast<std::uint8_t>(rr.type & 0xFF));
-    buf.push_back(static_cast<std::uint8_t>(rr.rclass >> 8));
-    buf.push_back(static_cast<std::uint8_t>(rr.rclass & 0xFF));
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        buf.push_back(static_cast<std::uint8_t>((rr.ttl >> shift) & 0xFF));
-    }
-    buf.push_back(static_cast<std::uint8_t>(rr.rdata.size() >> 8));
-    buf.push_back(static_cast<std::uint8_t>(rr.rdata.size() & 0xFF));
-    buf.insert(buf.end(), rr.rdata.begin(), rr.rdata.end());
-    // Empty RDATA (an RFC 2136 delete, or a broken upstream) has no field text: ldns would
-    // print "", which reads as no data at all.
-    if (rr.rdata.empty() || rr.rdata.size() > 65535) {
-        return rfc3597(rr.rdata);
-    }
-
-    ldns_rr* raw = nullptr;
-    std::size_t pos = 0;
-    if (ldns_wire2rr(&raw, buf.data(), buf.size(), &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
-        raw == nullptr) {
-        return rfc3597(rr.rdata);
-    }
-    util::LdnsRr parsed{raw};
-    if (!util::ldns_rdata_is(parsed.get(), rr.rdata)) {
-        return rfc3597(rr.rdata); // malformed for its type: show the bytes, not ldns's reading
-    }
-    std::string out;
-    for (std::size_t i = 0; i < ldns_rr_rd_count(parsed.get()); ++i) {
-        char* text = ldns_rdf2str(ldns_rr_rdf(parsed.get(), i));
-        if (text == nullptr) {
-            return rfc3597(rr.rdata);
-        }
-        if (!out.empty()) {
-            out += ' ';
-        }
-        out += text;
-        std::free(text); // NOLINT(cppcoreguidelines-no-malloc): ldns allocates with malloc
-    }
-    return out;
 }
 
 std::string render_json(const wire::Message& m) {

@@ -11,6 +11,7 @@
 
 #include "resolver/core/result.hpp"
 #include "resolver/wire/message.hpp"
+#include "resolver/wire/presentation.hpp"
 
 namespace resolver::io {
 
@@ -29,9 +30,7 @@ std::map<std::string, std::string> parse_query_string(std::string_view query);
 /// The error detail is the text for the `{"error": ...}` body of the HTTP 400.
 Result<wire::Message> json_query_from_params(const std::map<std::string, std::string>& params);
 
-/// Presentation format of one record's RDATA ("192.0.2.1", "\"v=spf1 -all\"",
-/// "10 mx.example.com."), via ldns; RFC 3597 `\# len hex` when ldns cannot render it.
-std::string rdata_text(const wire::ResourceRecord& rr);
+using wire::rdata_text; // resolver/wire/presentation.hpp
 
 /// Renders a response in 1.1.1.1's application/dns-json shape: Status, TC, RD, RA, AD, CD,
 /// Question[{name,type}], Answer/Authority/Additional[{name,type,TTL,data}] (omitted when

@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: MIT
+// The gateway_dns record of a finished query: every field of Cloudflare's Logpush dataset
+// (developers.cloudflare.com/logs/logpush/logpush-job/datasets/account/gateway_dns/, the list
+// with types in docs/gateway_dns_fields.json), then the lab's own `Lab*` fields. Every value
+// is read from the QueryContext and the policy snapshot it pinned; nothing is decided here.
 #include "resolver/log/query_record.hpp"
 
+#include <cstdio>
 #include <ctime>
 
 #include "resolver/log/json_writer.hpp"
+#include "resolver/util/base64url.hpp"
+#include "resolver/wire/presentation.hpp"
 
 namespace resolver::log {
 using stages::AnswerSource;
 using stages::QueryContext;
 namespace {
+
 std::string rfc3339(std::chrono::system_clock::time_point t) {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -35,98 +43,338 @@ std::string_view source_name(AnswerSource s) {
     }
     return "none";
 }
-} // namespace
 
-std::string render_query_record(const QueryContext& ctx) {
+/// QueryNameReversed / CNAMEsReversed: the labels of a logged name in reverse order
+/// ("www.example.com" -> "com.example.www"); the root stays "." (the dataset page says so).
+/// Dots escaped inside a label ("a\.b") are not label boundaries.
+std::string reversed_name(std::string_view name) {
+    if (name.empty() || name == ".") {
+        return std::string(name);
+    }
+    std::vector<std::string_view> labels;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '\\') {
+            ++i; // the escaped character belongs to the label
+        } else if (name[i] == '.') {
+            labels.push_back(name.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    labels.push_back(name.substr(start));
     std::string out;
-    out.reserve(512);
-    JsonWriter w(out);
-    w.begin_object();
+    out.reserve(name.size());
+    for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
+        out += (out.empty() ? "" : ".");
+        out += *it;
+    }
+    return out;
+}
+
+/// The address part of "ip:port" / "[ip6]:port" (what the upstream clients report as the
+/// server that answered); nullopt for other forms such as a fixture URL.
+std::optional<net::IpAddr> server_ip(std::string_view server) {
+    if (server.starts_with('[')) {
+        const auto end = server.find(']');
+        return end == std::string_view::npos ? std::nullopt
+                                             : net::IpAddr::parse(server.substr(1, end - 1));
+    }
+    return net::IpAddr::parse(server.substr(0, server.rfind(':')));
+}
+
+struct Names {
+    std::vector<std::string> cnames;       // CNAME targets of the answer sent
+    std::vector<std::string> resolved_ips; // A/AAAA addresses of the answer sent
+};
+
+Names answer_names(const QueryContext& ctx) {
+    Names n;
+    if (!ctx.response) {
+        return n;
+    }
+    for (const auto& rr : ctx.response->answer) {
+        if (auto ip = wire::address_text(rr); !ip.empty()) {
+            n.resolved_ips.push_back(std::move(ip));
+        } else if (rr.type == wire::rrtype::CNAME) {
+            if (auto t = wire::rdata_target(rr)) {
+                n.cnames.push_back(t->to_gateway_text());
+            }
+        }
+    }
+    return n;
+}
+
+void site_fields(JsonWriter& w, const QueryContext& ctx, const stages::SiteConstants& site) {
     w.field("Datetime", rfc3339(ctx.received_wall));
-    w.field("SrcIP", ctx.transport.src.ip);
-    w.field("SrcPort", static_cast<unsigned>(ctx.transport.src.port));
-    w.field("DstIP", ctx.transport.dst.ip);
-    w.field("DstPort", static_cast<unsigned>(ctx.transport.dst.port));
-    w.field("Protocol", net::transport_name(ctx.transport.protocol));
+    // 32 hex digits: the process's random prefix, then its query counter.
+    static constexpr char kHex[] = "0123456789abcdef";
+    char id[32];
+    for (int i = 0; i < 16; ++i) {
+        id[i] = kHex[(site.instance >> (60 - 4 * i)) & 0xF];
+        id[16 + i] = kHex[(ctx.id >> (60 - 4 * i)) & 0xF];
+    }
+    w.field("QueryID", std::string_view(id, sizeof id));
+    w.field("AccountID", site.account_id);
+    w.field("TenantID", site.tenant_id);
+    w.field("ColoCode", site.colo_code);
+    w.field("ColoID", site.colo_id);
+}
+
+void transport_fields(JsonWriter& w, const QueryContext& ctx, const policy::PolicySet* set) {
+    const auto& t = ctx.transport;
+    w.field("SrcIP", t.src.ip);
+    w.field("SrcPort", static_cast<unsigned>(t.src.port));
+    policy::GeoInfo geo;
+    if (set != nullptr) {
+        if (auto ip = ctx.src_ip ? ctx.src_ip : net::IpAddr::parse(t.src.ip)) {
+            geo = set->geo.lookup(*ip);
+        }
+    }
+    w.field("SrcIPCountryCode", geo.country);
+    w.field("SrcIPContinentCode", geo.continent);
+    w.field("DstIP", t.dst.ip);
+    w.field("DstPort", static_cast<unsigned>(t.dst.port));
+    w.field("Protocol", net::transport_name(t.protocol));
+    w.field("DoHSubdomain", ctx.location.doh_subdomain);
+    w.field("DoTSubdomain", ctx.location.dot_subdomain);
+}
+
+void question_fields(JsonWriter& w, const QueryContext& ctx) {
     if (ctx.query && !ctx.query->question.empty()) {
         const auto& q = ctx.query->question[0];
-        w.field("QueryName", q.qname.to_gateway_text());
+        const std::string name = q.qname.to_gateway_text();
+        w.field("QueryName", name);
+        w.field("QueryNameReversed", reversed_name(name));
         w.field("QueryType", static_cast<unsigned>(q.qtype));
         w.field("QueryTypeName", wire::type_name(q.qtype));
     } else {
         w.field("QueryName", "");
+        w.field("QueryNameReversed", "");
         w.field("QueryType", 0);
         w.field("QueryTypeName", "");
     }
     w.field("QuerySize", static_cast<std::uint64_t>(ctx.query_size));
-    const bool answered = ctx.disposition == stages::Disposition::Answered;
-    if (answered) {
+}
+
+/// ResourceRecords (and the deprecated RData, same shape): one object per answer record,
+/// `{"type": "<RR type number>", "data": "<base64 of the record in wire format>"}`, as JSON
+/// text (written twice, built once).
+std::string record_objects(const QueryContext& ctx) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    if (ctx.response) {
+        for (const auto& rr : ctx.response->answer) {
+            w.begin_object();
+            w.field("type", std::to_string(rr.type));
+            w.field("data", util::base64_encode(wire::record_wire(rr)));
+            w.end_object();
+        }
+    }
+    w.end_array();
+    return out;
+}
+
+/// ResourceRecordsJSON: the answer records as a JSON text, in the dataset page's example
+/// shape `[{"name","type","class","ttl","rdata"}]`.
+std::string records_json(const QueryContext& ctx) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    if (ctx.response) {
+        for (const auto& rr : ctx.response->answer) {
+            w.begin_object();
+            w.field("name", rr.name.to_gateway_text());
+            w.field("type", wire::type_name(rr.type));
+            w.field("class", wire::class_name(rr.rclass));
+            w.field("ttl", static_cast<std::uint64_t>(rr.ttl));
+            w.field("rdata", wire::rdata_text(rr));
+            w.end_object();
+        }
+    }
+    w.end_array();
+    return out;
+}
+
+/// The server that answered, when its answer was authoritative (AA, RFC 1035 §4.1.1): then
+/// it is the authoritative name server that provided the records. A recursive upstream
+/// hides which one did, so the field stays empty.
+std::vector<std::string> authoritative_ips(const QueryContext& ctx) {
+    const bool from_upstream =
+        ctx.source == AnswerSource::Upstream || ctx.source == AnswerSource::Cache;
+    if (!from_upstream || !ctx.upstream_answer || !ctx.upstream_answer->flag(wire::kFlagAa)) {
+        return {};
+    }
+    if (auto ip = server_ip(ctx.upstream_server)) {
+        return {ip->to_string()};
+    }
+    return {};
+}
+
+void answer_fields(JsonWriter& w, const QueryContext& ctx, const Names& names,
+                   const policy::PolicySet* set) {
+    if (ctx.disposition == stages::Disposition::Answered) {
         w.field("RCode", static_cast<unsigned>(ctx.response->rcode()));
     } else {
-        w.key("RCode").null();
+        w.key("RCode").null(); // nothing was sent (LabDropped): there is no RCODE to log
     }
-    w.key("ResolvedIPs").begin_array();
-    if (ctx.response) {
-        for (const auto& rr : ctx.response->answer) {
-            if (auto ip = wire::address_text(rr); !ip.empty()) {
-                w.value(ip);
-            }
+    w.array_field("ResolvedIPs", names.resolved_ips);
+    // One country and continent per resolved IP, "" where the geo data has none.
+    std::vector<std::string> countries, continents;
+    for (const auto& text : names.resolved_ips) {
+        policy::GeoInfo g;
+        if (auto ip = net::IpAddr::parse(text); ip && set != nullptr) {
+            g = set->geo.lookup(*ip);
         }
+        countries.push_back(std::move(g.country));
+        continents.push_back(std::move(g.continent));
     }
-    w.end_array();
-    w.key("CNAMEs").begin_array();
-    if (ctx.response) {
-        for (const auto& rr : ctx.response->answer) {
-            if (rr.type == wire::rrtype::CNAME) {
-                if (auto t = wire::rdata_target(rr)) {
-                    w.value(t->to_gateway_text());
-                }
-            }
-        }
+    w.array_field("ResolvedIPCountryCodes", countries);
+    w.array_field("ResolvedIPContinentCodes", continents);
+    w.array_field("InitialResolvedIPs", ctx.initial_resolved_ips);
+    w.array_field("CNAMEs", names.cnames);
+    std::vector<std::string> reversed;
+    for (const auto& c : names.cnames) {
+        reversed.push_back(reversed_name(c));
     }
-    w.end_array();
+    w.array_field("CNAMEsReversed", reversed);
+    const std::string records = record_objects(ctx);
+    w.key("ResourceRecords").raw(records);
+    w.field("ResourceRecordsJSON", records_json(ctx));
+    w.key("RData").raw(records);
+    w.array_field("AuthoritativeNameServerIPs", authoritative_ips(ctx));
     w.field("IsResponseCached", ctx.source == AnswerSource::Cache);
     const auto elapsed = ctx.finished_at - ctx.received_at;
     w.field("ResponseTimeMs",
             static_cast<std::int64_t>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
     w.array_field("UpstreamRecordTTLs", ctx.upstream_ttls);
+    w.field("AppliedMaxTTL", ctx.applied_max_ttl);
     w.key("EDEErrors").begin_array();
     for (auto c : ctx.ede_codes) {
         w.value(static_cast<unsigned>(c));
     }
     w.end_array();
-    // Policy: locations, decisions and categories (reference §5.1-5.2).
+}
+
+/// Email, UserID, DeviceID, DeviceName, RegistrationID from the lab identity map entry of
+/// the query (the same lookup the identity selectors use: token, else source address).
+void identity_fields(JsonWriter& w, const QueryContext& ctx, const policy::PolicySet* set,
+                     const stages::SiteConstants& site) {
+    const policy::Identity* id = nullptr;
+    if (set != nullptr) {
+        id = set->identities.find(ctx.transport.http_authorization, ctx.src_ip);
+    }
+    // Gateway logs queries from non-identity on-ramps as this user
+    // (developers.cloudflare.com/cloudflare-one/insights/logs/gateway-logs/).
+    w.field("Email",
+            id != nullptr ? id->email : "non_identity@" + site.team_name + ".cloudflareaccess.com");
+    w.field("UserID", id != nullptr ? id->user_id : std::string());
+    w.field("DeviceID", id != nullptr ? id->device_id : std::string());
+    w.field("DeviceName", id != nullptr ? id->device_name : std::string());
+    w.field("RegistrationID", id != nullptr ? id->registration_id : std::string());
+}
+
+/// TimeZone and TimeZoneInferredMethod: set when the deciding rule has a schedule. A rule
+/// with a time_zone uses it ("fromRule"); without one the lab uses UTC, its data centre's
+/// time, where Gateway would first try the user's IP ("fromLocalTime", the spelling of the
+/// method in a Logpush sample).
+std::pair<std::string, std::string_view> schedule_zone(const policy::Rule* rule) {
+    if (rule == nullptr || !rule->schedule) {
+        return {"", ""};
+    }
+    if (!rule->schedule->time_zone.empty()) {
+        return {rule->schedule->time_zone, "fromRule"};
+    }
+    return {"UTC", "fromLocalTime"};
+}
+
+/// RedirectTargetURI: the deciding block rule's own block page redirect, when it shows one.
+std::string redirect_target(const policy::Evaluation& ev) {
+    if (!ev.blocked() || ev.rule == nullptr || !ev.rule->settings.block_page_enabled) {
+        return {};
+    }
+    return ev.rule->settings.block_page_target_uri;
+}
+
+void policy_fields(JsonWriter& w, const QueryContext& ctx) {
+    static const std::string kEmpty;
     const auto& loc = ctx.location;
     w.field("Location", loc.location ? loc.location->name : std::string());
     w.field("LocationID", loc.location ? loc.location->id : std::string());
-    w.field("DoHSubdomain", loc.doh_subdomain);
-    w.field("DoTSubdomain", loc.dot_subdomain);
-    if (ctx.evaluation) {
-        const auto& ev = *ctx.evaluation;
-        w.field("ResolverDecision", policy::decision_name(ev.decision));
-        w.field("PolicyID", ev.rule ? ev.rule->id : std::string());
-        w.field("PolicyName", ev.rule ? ev.rule->name : std::string());
-        w.field("ResolverPolicyID", ev.route.rule ? ev.route.rule->id : std::string());
-        w.field("ResolverPolicyName", ev.route.rule ? ev.route.rule->name : std::string());
-        w.array_field("InitialCategoryIDs", ev.initial_categories);
-        w.array_field("CNAMECategoryIDs", ev.cname_categories);
-        w.array_field("ResolvedIPCategoryIDs", ev.resolved_ip_categories);
-        w.array_field("QueryCategoryIDs", ev.query_categories);
-        w.array_field("MatchedCategoryIDs", ev.matched_categories);
-        w.array_field("RequestContextCategoryIDs", ev.request_context_categories);
-        w.field("LabResolverDecisionCode", static_cast<unsigned>(ev.decision));
-        w.field("LabPolicyAction",
-                ev.action ? policy::action_name(*ev.action) : std::string_view("none"));
-    } else {
-        w.field("ResolverDecision", "");
-        w.field("PolicyID", "");
-        w.field("PolicyName", "");
-    }
+    const policy::Evaluation* ev = ctx.evaluation.get();
+    const policy::Rule* rule = ev != nullptr ? ev->rule : nullptr;
+    const policy::Rule* resolver_rule = ev != nullptr ? ev->route.rule : nullptr;
+    w.field("ResolverDecision",
+            ev != nullptr ? policy::decision_name(ev->decision) : std::string_view());
+    w.field("PolicyID", rule != nullptr ? rule->id : std::string());
+    w.field("PolicyName", rule != nullptr ? rule->name : std::string());
+    w.field("Policy", rule != nullptr ? rule->id : std::string()); // deprecated: the rule UUID
+    const std::string& resolver_id = resolver_rule != nullptr ? resolver_rule->id : kEmpty;
+    const std::string& resolver_name = resolver_rule != nullptr ? resolver_rule->name : kEmpty;
+    w.field("ResolverPolicyID", resolver_id);
+    w.field("ResolverPolicyName", resolver_name);
+    w.field("CustomResolverPolicyID", resolver_id); // deprecated twins of the two above
+    w.field("CustomResolverPolicyName", resolver_name);
     w.field("CustomResolverAddress", ctx.custom_resolver_address);
-    w.field("AppliedMaxTTL", ctx.applied_max_ttl);
-    // Lab fields: what Gateway does not log but an engineer reproducing a case needs.
-    w.field("LabLocationReason", loc.reason);
+    w.field("RedirectTargetURI", ev != nullptr ? redirect_target(*ev) : std::string());
+    const auto [zone, method] = schedule_zone(rule);
+    w.field("TimeZone", zone);
+    w.field("TimeZoneInferredMethod", method);
+}
+
+void category_pair(JsonWriter& w, std::string_view what, const std::vector<std::int64_t>& ids,
+                   const policy::PolicySet* set) {
+    w.array_field(std::string(what) + "CategoryIDs", ids);
+    // One name per ID, in the same order; "" for an ID the category table does not name.
+    w.key(std::string(what) + "CategoryNames").begin_array();
+    for (auto id : ids) {
+        w.value(set != nullptr ? set->categories.name_of(id) : std::string());
+    }
+    w.end_array();
+}
+
+void category_fields(JsonWriter& w, const QueryContext& ctx, const policy::PolicySet* set) {
+    static const std::vector<std::int64_t> kNone;
+    const policy::Evaluation* ev = ctx.evaluation.get();
+    category_pair(w, "Initial", ev != nullptr ? ev->initial_categories : kNone, set);
+    category_pair(w, "CNAME", ev != nullptr ? ev->cname_categories : kNone, set);
+    category_pair(w, "ResolvedIP", ev != nullptr ? ev->resolved_ip_categories : kNone, set);
+    category_pair(w, "Query", ev != nullptr ? ev->query_categories : kNone, set);
+    category_pair(w, "Matched", ev != nullptr ? ev->matched_categories : kNone, set);
+    category_pair(w, "RequestContext", ev != nullptr ? ev->request_context_categories : kNone, set);
+}
+
+/// Fields whose data comes with later work (docs/query-log.md names it): present with their
+/// documented type and an empty value, so a consumer of the dataset sees every column.
+void later_fields(JsonWriter& w) {
+    static const std::vector<std::int64_t> kNoIds;
+    static const std::vector<std::string> kNoNames;
+    w.field("ApplicationID", 0); // the dataset's value when no application matched
+    w.field("ApplicationName", "");
+    w.array_field("QueryApplicationIDs", kNoIds);
+    w.array_field("QueryApplicationNames", kNoNames);
+    w.array_field("MatchedIndicatorFeedIDs", kNoIds);
+    w.array_field("MatchedIndicatorFeedNames", kNoNames);
+    w.array_field("QueryIndicatorFeedIDs", kNoIds);
+    w.array_field("QueryIndicatorFeedNames", kNoNames);
+    w.field("InternalDNSViewID", "");
+    w.field("InternalDNSFallbackStrategy", "");
+    w.field("InternalDNSRCode", 0);
+    w.field("InternalDNSZoneID", "");
+    w.field("InternalDNSDurationMs", 0);
+    w.field("CustomResolveDurationMs", 0);
+    w.field("CustomResolverResponse", "");
+}
+
+/// What Gateway does not log but an engineer reproducing a case needs.
+void lab_fields(JsonWriter& w, const QueryContext& ctx) {
+    if (const policy::Evaluation* ev = ctx.evaluation.get()) {
+        w.field("LabResolverDecisionCode", static_cast<unsigned>(ev->decision));
+        w.field("LabPolicyAction",
+                ev->action ? policy::action_name(*ev->action) : std::string_view("none"));
+    }
+    w.field("LabLocationReason", ctx.location.reason);
     // The raw transport hints, whether or not a location matched them (issue 3).
     const auto& t = ctx.transport;
     if (!t.sni.empty()) {
@@ -164,9 +412,30 @@ std::string render_query_record(const QueryContext& ctx) {
     if (!ctx.drop_reason.empty()) {
         w.field("LabError", ctx.drop_reason);
     }
-    if (!answered) {
+    if (ctx.disposition != stages::Disposition::Answered) {
         w.field("LabDropped", true);
     }
+}
+
+} // namespace
+
+std::string render_query_record(const QueryContext& ctx) {
+    static const stages::SiteConstants kDefaultSite;
+    const policy::PolicySet* set = ctx.policy ? ctx.policy->set.get() : nullptr;
+    const stages::SiteConstants& site = ctx.policy ? ctx.policy->site : kDefaultSite;
+    std::string out;
+    out.reserve(4096); // a typical record is about 3 KB
+    JsonWriter w(out);
+    w.begin_object();
+    site_fields(w, ctx, site);
+    transport_fields(w, ctx, set);
+    question_fields(w, ctx);
+    answer_fields(w, ctx, answer_names(ctx), set);
+    identity_fields(w, ctx, set, site);
+    policy_fields(w, ctx);
+    category_fields(w, ctx, set);
+    later_fields(w);
+    lab_fields(w, ctx);
     w.end_object();
     return out;
 }

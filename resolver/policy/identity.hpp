@@ -22,12 +22,19 @@ struct IdentityGroup {
 struct Identity {
     std::string email;
     std::string name;
+    // The device and user the query came from, for the log only (gateway_dns UserID,
+    // DeviceID, DeviceName, RegistrationID); "" when the map does not say.
+    std::string user_id;
+    std::string device_id;
+    std::string device_name;
+    std::string registration_id;
     std::vector<IdentityGroup> groups;
     std::map<std::string, std::vector<std::string>, std::less<>> saml_attributes;
 };
 
 /// The lab identity map: a DoH `CF-Authorization` token or a source address/CIDR -> user.
 /// JSON: `[{"token": "...", "source_ip": "10.0.0.0/24", "email": ..., "name": ...,
+/// "user_id", "device_id", "device_name", "registration_id": ...,
 /// "groups": [{"id","name","email"}], "saml_attributes": {"k": ["v"]}}]` (or
 /// `{"identities": [...]}`). A token match wins over a source match.
 struct IdentityMap {

@@ -367,6 +367,10 @@ struct Loader {
         e.token = o.str("token");
         e.identity.email = o.str("email");
         e.identity.name = o.str("name");
+        e.identity.user_id = o.str("user_id");
+        e.identity.device_id = o.str("device_id");
+        e.identity.device_name = o.str("device_name");
+        e.identity.registration_id = o.str("registration_id");
         if (!e.identity.email.empty()) {
             where += " (" + e.identity.email + ")";
         }

@@ -7,8 +7,21 @@
 namespace resolver::runtime {
 
 namespace {
+
+stages::SiteConstants site_constants(const config::Config::LogConstants& l,
+                                     std::uint64_t instance) {
+    stages::SiteConstants s;
+    s.account_id = l.account_id.value_or(s.account_id);
+    s.tenant_id = l.tenant_id.value_or(s.tenant_id);
+    s.colo_code = l.colo_code.value_or(s.colo_code);
+    s.colo_id = l.colo_id.value_or(s.colo_id);
+    s.team_name = l.team_name.value_or(s.team_name);
+    s.instance = instance;
+    return s;
+}
+
 Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
-                                                 std::uint64_t generation) {
+                                                 std::uint64_t generation, std::uint64_t instance) {
     auto behaviour = policy::parse_behaviour_toml(cfg.behaviour_toml);
     if (!behaviour) {
         return fail(Errc::ConfigInvalid, "[behaviour] " + behaviour.error().detail);
@@ -28,6 +41,7 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     files.geo = cfg.geo_file;
     files.mmdb = cfg.mmdb_file;
     files.identities = cfg.identities_file;
+    files.category_ids = cfg.category_ids_file;
     auto set = policy::load_policy(files);
     if (!set) {
         return set.error();
@@ -37,15 +51,16 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     snap->behaviour = std::move(behaviour).value();
     snap->generation = generation;
     snap->account_max_ttl = cfg.max_ttl_secs;
+    snap->site = site_constants(cfg.log, instance);
     return stages::PolicySnapshotPtr(std::move(snap));
 }
 } // namespace
 
-Result<stages::PolicySnapshotPtr> load_policy_snapshot(const config::Config& cfg,
-                                                       std::uint64_t generation) {
+Result<stages::PolicySnapshotPtr>
+load_policy_snapshot(const config::Config& cfg, std::uint64_t generation, std::uint64_t instance) {
     // Every loader below guards itself; this is the last line for anything they missed, so
     // neither start-up, `explain` nor a SIGHUP reload can end in std::terminate.
-    return util::guard_load("policy", [&] { return load_unguarded(cfg, generation); });
+    return util::guard_load("policy", [&] { return load_unguarded(cfg, generation, instance); });
 }
 
 } // namespace resolver::runtime

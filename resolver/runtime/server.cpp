@@ -163,6 +163,9 @@ Status Server::init(const config::Config& cfg) {
     };
     pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
                                                      maker, clock_, rng_);
+    for (int i = 0; i < 4; ++i) {
+        log_instance_ = (log_instance_ << 16) | rng_.next_u16();
+    }
     const auto load_start = std::chrono::steady_clock::now();
     auto snapshot = load_policy(++policy_generation_);
     if (!snapshot) {
@@ -375,7 +378,7 @@ Status Server::add_listener(const std::string& text) {
 }
 
 Result<stages::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) const {
-    return load_policy_snapshot(cfg_, generation);
+    return load_policy_snapshot(cfg_, generation, log_instance_);
 }
 
 void Server::log_event(const std::string& json_object) {

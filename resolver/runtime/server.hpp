@@ -66,6 +66,7 @@ private:
     core::SystemClock clock_;
     core::SystemRng rng_;
     std::unique_ptr<Telemetry> telemetry_; // before what it observes: destroyed after it
+    std::uint64_t log_instance_ = 0;       // QueryID prefix of this process, drawn in init()
     std::unique_ptr<cache::Cache> cache_;
     upstream::UpstreamPtr default_upstream_;
     std::unique_ptr<pipeline::Pipeline> pipeline_;

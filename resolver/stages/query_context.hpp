@@ -18,6 +18,22 @@ namespace resolver::stages {
 
 using QueryId = std::uint64_t; // ours, unique per pipeline; not the DNS message ID
 
+/// What only Cloudflare knows about a query (its account, tenant and data centre): logged as
+/// the lab constants of the config's `[log]` table (docs/query-log.md, docs/configuration.md).
+struct SiteConstants {
+    std::string account_id = "00000000000000000000000000000000"; // AccountID
+    std::string tenant_id;                                       // TenantID ("" = none)
+    std::string colo_code = "LAB";                               // ColoCode
+    std::int64_t colo_id = 0;                                    // ColoID
+    /// Email of queries without an identity: non_identity@<team_name>.cloudflareaccess.com,
+    /// as Gateway logs non-identity on-ramps (developers.cloudflare.com/cloudflare-one/
+    /// insights/logs/gateway-logs/).
+    std::string team_name = "lab";
+    /// Drawn once per resolver process (0 in explain and tests): with the per-process
+    /// QueryContext::id it makes QueryID unique across processes and restarts.
+    std::uint64_t instance = 0;
+};
+
 /// The policy inputs in force, pinned by every query when it starts: a reload builds a new
 /// snapshot and swaps the pointer, so a query never sees a half-built set.
 struct PolicySnapshot {
@@ -25,6 +41,7 @@ struct PolicySnapshot {
     policy::Behaviour behaviour;
     std::uint64_t generation = 0;      // bumped per successful load, logged as LabPolicyGeneration
     std::uint32_t account_max_ttl = 0; // [policy] max_ttl_secs; 0: no account-wide TTL cap
+    SiteConstants site;                // [log]
 };
 using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
 /// A snapshot without any policy input (no rules, no locations).
@@ -105,6 +122,9 @@ struct QueryContext {
     std::optional<wire::Message> upstream_answer; // upstream truth (pre post-policy), as received
     std::uint64_t upstream_serial = 0; // cache entry holding that truth (cache::CacheHit::serial)
     std::vector<std::uint32_t> upstream_ttls; // UpstreamRecordTTLs: one per answer RR, uncapped
+    /// InitialResolvedIPs: the A/AAAA addresses of the upstream truth, before policy (the
+    /// answer sections move into the response afterwards, so they are kept here).
+    std::vector<std::string> initial_resolved_ips;
     std::uint32_t applied_max_ttl = 0; // AppliedMaxTTL: the cap applied to the answer, 0 none
 
     // finish

@@ -45,9 +45,13 @@ void cap_ttls(QueryContext& ctx, wire::Message& r) {
     ctx.applied_max_ttl = cap;
 }
 
-void record_upstream_ttls(QueryContext& ctx) {
+/// UpstreamRecordTTLs and InitialResolvedIPs: the upstream truth before any cap or policy.
+void record_upstream_facts(QueryContext& ctx) {
     for (const auto& rr : ctx.upstream_answer->answer) {
         ctx.upstream_ttls.push_back(rr.ttl);
+        if (auto ip = wire::address_text(rr); !ip.empty()) {
+            ctx.initial_resolved_ips.push_back(std::move(ip));
+        }
     }
 }
 
@@ -66,13 +70,13 @@ Next cache_lookup(QueryContext& ctx, const Environment& env) {
     ctx.upstream_server = std::move(hit->upstream);
     ctx.upstream_serial = hit->serial;
     ctx.upstream_answer = std::move(hit->message);
-    record_upstream_ttls(ctx);
+    record_upstream_facts(ctx);
     return Next::Answer;
 }
 
 void cache_insert(QueryContext& ctx, const Environment& env) {
     ctx.source = AnswerSource::Upstream;
-    record_upstream_ttls(ctx);
+    record_upstream_facts(ctx);
     if (env.cache != nullptr) {
         ctx.upstream_serial =
             env.cache->insert(key_for(ctx, ctx.upstream_request->question), *ctx.upstream_answer,

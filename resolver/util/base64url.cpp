@@ -2,33 +2,48 @@
 #include "resolver/util/base64url.hpp"
 
 namespace resolver::util {
+namespace {
 
-std::string base64url_encode(std::span<const std::uint8_t> bytes) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kStdAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string encode(std::span<const std::uint8_t> bytes, const char (&alphabet)[65], bool pad) {
     std::string out;
     out.reserve((bytes.size() * 4 + 2) / 3);
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
         const std::uint32_t v =
             (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-        out += kAlphabet[v & 63];
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        out += alphabet[v & 63];
     }
     if (const std::size_t rest = bytes.size() - i; rest > 0) {
         std::uint32_t v = std::uint32_t{bytes[i]} << 16;
         if (rest == 2) {
             v |= std::uint32_t{bytes[i + 1]} << 8;
         }
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
         if (rest == 2) {
-            out += kAlphabet[(v >> 6) & 63];
+            out += alphabet[(v >> 6) & 63];
+        }
+        if (pad) {
+            out.append(3 - rest, '=');
         }
     }
-    return out; // RFC 8484 §6: no '=' padding
+    return out;
+}
+
+} // namespace
+
+std::string base64url_encode(std::span<const std::uint8_t> bytes) {
+    return encode(bytes, kUrlAlphabet, false); // RFC 8484 §6: no '=' padding
+}
+
+std::string base64_encode(std::span<const std::uint8_t> bytes) {
+    return encode(bytes, kStdAlphabet, true);
 }
 
 std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text) {

@@ -15,4 +15,8 @@ std::string base64url_encode(std::span<const std::uint8_t> bytes);
 /// other characters, an impossible length or non-zero leftover bits give nullopt.
 std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text);
 
+/// Standard base64 with '=' padding (RFC 4648 §4), e.g. for the record bytes of the
+/// gateway_dns `ResourceRecords` field.
+std::string base64_encode(std::span<const std::uint8_t> bytes);
+
 } // namespace resolver::util

@@ -53,6 +53,27 @@ class Replay(unittest.TestCase):
         for r in blocked:
             self.assertEqual(r["lab"]["PolicyID"], "c7a10000-0000-4000-8000-000000000001")
 
+    def test_logpush_gzip_file_reads_like_the_plain_one(self):
+        """Logpush delivers gzip-compressed JSON lines (`*.log.gz`); a damaged file stops the
+        run instead of being replayed as a shorter log."""
+        import gzip
+        with open(LOG, "rb") as f:
+            data = f.read()
+        gz = os.path.join(self.tmp, "20250102T030000Z_20250102T030100Z_abc.log.gz")
+        with gzip.open(gz, "wb") as f:
+            f.write(data)
+        p = replay(gz, SCEN, "--json")
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr)
+        self.assertEqual(json.loads(p.stdout)["summary"]["agree"], 8)
+        with open(gz, "rb") as f:
+            packed = f.read()
+        cut = os.path.join(self.tmp, "cut.log.gz")
+        with open(cut, "wb") as f:
+            f.write(packed[:len(packed) - 12])  # the last block and the gzip trailer are gone
+        p = replay(cut, SCEN)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("corrupt or truncated gzip data", p.stderr)
+
     def test_fixed_variant_disagrees_where_the_fix_changes_behaviour(self):
         junit = os.path.join(self.tmp, "replay.xml")
         p = replay(LOG, os.path.join(SCEN, "fixed"), "--json", "--junit", junit)

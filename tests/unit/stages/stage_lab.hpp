@@ -137,6 +137,7 @@ struct Script {
     bool ad = false;
     std::optional<resolver::Error> error;                 // no answer at all
     std::function<void(wire::Message&)> tamper = nullptr; // e.g. a wrong ID
+    std::string server = "scripted";                      // who answered (UpstreamAnswer)
 };
 
 inline Script answering(std::vector<std::string> rrs) {
@@ -242,7 +243,7 @@ private:
         if (s.tamper) {
             s.tamper(m);
         }
-        return stages::UpstreamAnswer{wire::serialize(m), "scripted"};
+        return stages::UpstreamAnswer{wire::serialize(m), s.server};
     }
 
     core::ManualClock clock_;
