@@ -46,8 +46,8 @@ TEST_CASE("integer keys refuse floats, huge ones included, with the key and posi
         auto c = resolver::config::load_file(f.path());
         REQUIRE_FALSE(c);
         CHECK(c.error().detail == f.path() +
-                                      ": line 2, column 14: key 'resolver.timeout_ms' must be a "
-                                      "non-negative integer");
+                                      ": line 2, column 14: key 'resolver.timeout_ms' must be an "
+                                      "integer from 0 to 4294967295");
     }
     ConfigFile ok("[resolver]\ntimeout_ms = 1500\n");
     auto c = resolver::config::load_file(ok.path());

@@ -163,7 +163,8 @@ TEST_CASE("categories and geo: numbers out of range are named rows, not crashes"
     CHECK(error_of(t) == "geo: line 2: expected cidr,country,continent");
     t = PolicyTexts{};
     t.category_ids = "id,name,parent\n1e400,Huge,0\n";
-    CHECK(error_of(t) == "category ids: line 2: expected id,name,parent with IDs 1-255");
+    CHECK(error_of(t) ==
+          "category ids: line 2: expected id,name,parent with IDs 1-255 (parent 0 = none)");
 }
 
 TEST_CASE("a policy input larger than the cap is refused before it is parsed") {

@@ -70,8 +70,8 @@ TEST_CASE("scenario: unpack refuses manifests of the wrong shape with an error")
         {"is not", "[]"},
         {"is not", R"({"schema": 5, "scenario": "s", "files": []})"},
         {"is not", head + R"("files": "x"})"},
-        {"not an object", head + R"("files": [1]})"},
-        {"unsafe path", head + R"("files": [{"path": 7, "sha256": "00"}]})"},
+        {"expected an object", head + R"("files": [1]})"},
+        {"must be strings", head + R"("files": [{"path": 7, "sha256": "00"}]})"},
     };
     for (const auto& [why, manifest] : manifests) {
         const std::string archive = (dir / "case.tar.gz").string();
