@@ -66,22 +66,26 @@ unsigned param_uint(const util::Url& url, const char* key, unsigned fallback) {
     return (v.empty() || ec != std::errc{} || p != v.data() + v.size()) ? fallback : out;
 }
 // `source=ADDR`: send from this local address (what `kdig -b` does), so a probe can stand in
-// for a client of a given network. c-ares binds every socket of the channel to it.
-Status bind_source(ares_channel ch, const util::Url& url) {
+// for a client of a given network. hook_socket binds every socket of the channel to it:
+// c-ares's own ares_set_local_ip4 is not applied to sockets opened through socket functions.
+Result<std::optional<SourceAddress>> source_address(const util::Url& url) {
     const std::string src = url.param("source");
     if (src.empty()) {
-        return ok();
+        return std::optional<SourceAddress>{};
     }
     const bool server_v6 = util::is_ipv6_literal(url.host);
-    in_addr a4{};
-    in6_addr a6{};
-    if (inet_pton(AF_INET, src.c_str(), &a4) == 1 && !server_v6) {
-        ares_set_local_ip4(ch, ntohl(a4.s_addr)); // c-ares wants host byte order
-        return ok();
+    SourceAddress a{};
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
+    if (!server_v6 && inet_pton(AF_INET, src.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        a.len = sizeof(sockaddr_in);
+        return std::optional<SourceAddress>{a};
     }
-    if (inet_pton(AF_INET6, src.c_str(), &a6) == 1 && server_v6) {
-        ares_set_local_ip6(ch, a6.s6_addr);
-        return ok();
+    if (server_v6 && inet_pton(AF_INET6, src.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        a.len = sizeof(sockaddr_in6);
+        return std::optional<SourceAddress>{a};
     }
     return fail(Errc::ConfigInvalid, url.to_string() + ": source=" + src +
                                          " is not an IP address of the server's family");
@@ -143,9 +147,11 @@ Result<std::unique_ptr<Do53Client>> Do53Client::create(uv_loop_t* loop, const ut
     if (int rc = ares_set_servers_ports_csv(ch, csv.c_str()); rc != ARES_SUCCESS) {
         return fail(Errc::ConfigInvalid, url.to_string() + ": " + ares_strerror(rc));
     }
-    if (auto st = bind_source(ch, url); !st) {
-        return st.error();
+    auto source = source_address(url);
+    if (!source) {
+        return source.error();
     }
+    self->source_ = *source;
     (void)server;
     return self;
 }
@@ -307,6 +313,13 @@ ares_socket_t Do53Client::hook_socket(int domain, int type, int protocol, void* 
     auto* self = static_cast<Do53Client*>(user);
     const int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0) {
+        return ARES_SOCKET_BAD;
+    }
+    if (self->source_ && ::bind(fd, reinterpret_cast<const sockaddr*>(&self->source_->addr),
+                                self->source_->len) != 0) {
+        const int err = errno;
+        ::close(fd);
+        errno = err;
         return ARES_SOCKET_BAD;
     }
     if (type == SOCK_STREAM) {

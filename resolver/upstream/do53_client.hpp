@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include <ares.h>
 #include <uv.h>
 
@@ -43,6 +45,12 @@ namespace resolver::upstream {
 ///    failed: …";
 ///  - a TCP reset is "connection reset by peer" (c-ares says ECONNREFUSED for any broken
 ///    connection), a close "connection closed by peer".
+/// A local address to send from (`source=ADDR`).
+struct SourceAddress {
+    sockaddr_storage addr;
+    socklen_t len;
+};
+
 class Do53Client final : public Upstream {
 public:
     static Result<std::unique_ptr<Do53Client>> create(uv_loop_t* loop, const util::Url& url,
@@ -113,6 +121,7 @@ private:
     std::string server_; // "ip:port" as shown in errors and logs
     bool shut_down_ = false;
     bool keep_tc_ = false;
+    std::optional<SourceAddress> source_;
     unsigned tries_ = 2;
     unsigned timeout_ms_ = 2000;
     std::unordered_multimap<std::uint16_t, Pending*> pending_; // by ID, for inspect_datagram
