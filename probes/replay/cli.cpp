@@ -32,6 +32,9 @@ void add_cli(CLI::App& app, Cli& c) {
     c.cmd->add_option(
         "--protocol", c.protocol,
         "Ask every record over this protocol instead of the logged one (udp, tcp, tls, https)");
+    c.cmd->add_flag("--child-resolver", c.child_resolver,
+                    "Ask a child dnslab-resolver over loopback sockets even when the scenario "
+                    "can be answered in process (one fixture upstream, no helpers)");
     c.cmd->add_flag("--keep", c.keep, "Keep the work directory and print its path");
     c.cmd->add_option("--resolver", c.resolver_bin, "dnslab-resolver binary");
 }
@@ -52,6 +55,7 @@ int run_cli(const Cli& c) {
     o.limit = c.limit;
     o.timeout_ms = c.timeout_ms;
     o.protocol = c.protocol;
+    o.child_resolver = c.child_resolver;
     return run_replay(o);
 }
 

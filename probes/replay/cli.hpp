@@ -11,7 +11,7 @@ struct Cli {
     CLI::App* cmd = nullptr;
     std::string logfile, scenario, resolver_bin, protocol, junit;
     std::vector<std::string> reports;
-    bool json = false, keep = false;
+    bool json = false, keep = false, child_resolver = false;
     unsigned concurrency = 128, limit = 0, timeout_ms = 3000;
 };
 

@@ -85,6 +85,8 @@ struct ReplayReport {
     std::size_t agree = 0, decision_differs = 0, policy_differs = 0, answer_differs = 0,
                 rcode_differs = 0, errors = 0;
     double ask_seconds = 0, total_seconds = 0;
+    std::string mode;               // "in-process" (the stage runner) or "child-resolver"
+    std::string why_child_resolver; // why not in process ("" when it was)
 
     /// Counts the verdicts into the totals above.
     void tally();
@@ -104,7 +106,8 @@ struct Options {
     std::string junit;                // also write JUnit XML here
     std::vector<std::string> reports; // --report FORMAT=FILE
     unsigned concurrency = 128, limit = 0, timeout_ms = 3000;
-    std::string protocol; // force one protocol
+    std::string protocol;        // force one protocol
+    bool child_resolver = false; // ask a child dnslab-resolver even when in process would do
 };
 
 /// `dnslab-probe replay LOGFILE --scenario DIR`: read the log, gather the scenario's facts,

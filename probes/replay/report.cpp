@@ -123,6 +123,8 @@ json replay_json(const ReplayReport& r) {
                {"answer_differs", r.answer_differs},
                {"rcode_differs", r.rcode_differs},
                {"errors", r.errors},
+               {"mode", r.mode},
+               {"why_child_resolver", r.why_child_resolver},
                {"ask_seconds", r.ask_seconds},
                {"total_seconds", r.total_seconds},
                {"queries_per_second", rate(r)}}},
@@ -166,6 +168,11 @@ report::Document to_document(const ReplayReport& r) {
     }
     add_disagreeing(s, r);
     s.blocks.emplace_back(report::Break{});
+    s.blocks.emplace_back(report::line(
+        r.mode == "in-process"
+            ? "asked in process (the resolver's stage runner, no child resolver)"
+            : "asked a child dnslab-resolver" +
+                  (r.why_child_resolver.empty() ? "" : " (" + r.why_child_resolver + ")")));
     s.blocks.emplace_back(report::line(std::to_string(r.records.size()) + " records replayed in " +
                                        std::to_string(static_cast<int>(r.ask_seconds * 1000)) +
                                        " ms (" + std::to_string(static_cast<long>(rate(r))) +

@@ -15,6 +15,7 @@
 
 #include "probes/common/lines.hpp"
 #include "probes/common/query.hpp"
+#include "probes/replay/in_process.hpp"
 #include "probes/replay/replay.hpp"
 #include "probes/report/formats.hpp"
 #include "probes/session/session.hpp"
@@ -157,7 +158,8 @@ public:
         }
         std::unique_ptr<Generated> g(new Generated(tmpl, keep));
         std::ofstream(g->dir_ / "categories.csv") << syn.categories_csv;
-        g->lab_args_ = {"--categories", (g->dir_ / "categories.csv").string()};
+        g->categories_ = (g->dir_ / "categories.csv").string();
+        g->lab_args_ = {"--categories", g->categories_};
         if (!facts.fixture_dir.empty()) {
             fs::create_directories(g->dir_ / "zones", ec);
             for (const auto& e : fs::directory_iterator(facts.fixture_dir, ec)) {
@@ -168,9 +170,8 @@ public:
             for (const auto& [name, text] : syn.zone_files) {
                 std::ofstream(g->dir_ / "zones" / name) << text;
             }
-            g->lab_args_.insert(
-                g->lab_args_.end(),
-                {"--upstream", "fixture:" + (g->dir_ / "zones").string() + facts.fixture_params});
+            g->upstream_ = "fixture:" + (g->dir_ / "zones").string() + facts.fixture_params;
+            g->lab_args_.insert(g->lab_args_.end(), {"--upstream", g->upstream_});
         }
         return g;
     }
@@ -184,20 +185,47 @@ public:
     Generated& operator=(const Generated&) = delete;
     /// The lab's extra command line: the synthesised categories and zones.
     [[nodiscard]] const std::vector<std::string>& lab_args() const { return lab_args_; }
+    [[nodiscard]] const std::string& categories() const { return categories_; }
+    /// The synthesised fixture upstream; "" when the scenario's upstream is not a fixture.
+    [[nodiscard]] const std::string& upstream() const { return upstream_; }
+    /// A scratch folder inside the generated one.
+    [[nodiscard]] fs::path scratch(const std::string& name) const { return dir_ / name; }
 
 private:
     Generated(fs::path dir, bool keep) : dir_(std::move(dir)), keep_(keep) {}
     fs::path dir_;
     bool keep_;
     std::vector<std::string> lab_args_;
+    std::string categories_, upstream_;
 };
 
-// Step 4: one query per record, to the lab listener of the record's protocol, carrying its
-// location hint; `expected_location[i]` is the location ID the lab should log for it.
+// Step 4: one query per record, over the record's protocol, carrying its location hint;
+// `expected_location[i]` is the location ID the lab should log for it.
 struct Plan {
-    std::vector<session::Job> jobs;
+    std::vector<PlannedQuery> queries;
     std::vector<std::string> expected_location;
 };
+
+Plan plan_queries(const std::vector<LogRecord>& recs, const ScenarioFacts& facts) {
+    Plan p;
+    p.queries.reserve(recs.size());
+    p.expected_location.resize(recs.size());
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+        const auto& r = recs[i];
+        const std::string hint = location_hint(r, facts.subdomain_by_location);
+        p.expected_location[i] =
+            facts.id_by_subdomain.count(hint) != 0U ? facts.id_by_subdomain.at(hint) : "";
+        common::QueryOptions q;
+        if (net::transport_from_name(r.protocol) != net::Transport::Https) {
+            q.location = hint; // EDNS 65011: loopback cannot carry the customer's source address
+        }
+        auto wq =
+            common::build_query({r.qname, r.qtype}, q, static_cast<std::uint16_t>(i & 0xFFFF));
+        p.queries.push_back(
+            {r.protocol, hint, wq ? std::move(wq).value() : std::vector<std::uint8_t>{}});
+    }
+    return p;
+}
 
 resolver::util::Url lab_url(const scenario::Lab& l, const std::string& proto,
                             const std::string& hint) {
@@ -218,30 +246,17 @@ resolver::util::Url lab_url(const scenario::Lab& l, const std::string& proto,
     return u;
 }
 
-Plan plan_queries(const std::vector<LogRecord>& recs, const ScenarioFacts& facts,
-                  const scenario::Lab& l) {
-    Plan p;
-    p.jobs.reserve(recs.size());
-    p.expected_location.resize(recs.size());
-    for (std::size_t i = 0; i < recs.size(); ++i) {
-        const auto& r = recs[i];
-        const std::string hint = location_hint(r, facts.subdomain_by_location);
-        p.expected_location[i] =
-            facts.id_by_subdomain.count(hint) != 0U ? facts.id_by_subdomain.at(hint) : "";
-        common::QueryOptions q;
-        if (net::transport_from_name(r.protocol) != net::Transport::Https) {
-            q.location = hint; // EDNS 65011: loopback cannot carry the customer's source address
-        }
-        auto wq =
-            common::build_query({r.qname, r.qtype}, q, static_cast<std::uint16_t>(i & 0xFFFF));
-        p.jobs.push_back({lab_url(l, r.protocol, hint),
-                          wq ? std::move(wq).value() : std::vector<std::uint8_t>{}});
+std::vector<session::Job> lab_jobs(const Plan& plan, const scenario::Lab& l) {
+    std::vector<session::Job> jobs;
+    jobs.reserve(plan.queries.size());
+    for (const auto& q : plan.queries) {
+        jobs.push_back({lab_url(l, q.protocol, q.hint), q.wire});
     }
-    return p;
+    return jobs;
 }
 
 // Step 5: ask, in batches so a long log shows progress.
-Result<std::vector<session::Outcome>> ask(const Plan& plan, const Options& o) {
+Result<std::vector<session::Outcome>> ask(const std::vector<session::Job>& jobs, const Options& o) {
     resolver::upstream::UpstreamOptions uopts;
     uopts.timeout_ms = o.timeout_ms;
     uopts.connect_timeout_ms = o.timeout_ms;
@@ -250,7 +265,6 @@ Result<std::vector<session::Outcome>> ask(const Plan& plan, const Options& o) {
     if (!session) {
         return session.error();
     }
-    const auto& jobs = plan.jobs;
     std::vector<session::Outcome> outcomes;
     outcomes.reserve(jobs.size());
     for (std::size_t off = 0; off < jobs.size(); off += kBatch) {
@@ -369,6 +383,56 @@ Verdict judge(const LogRecord& r, const session::Outcome& oc, const std::string&
     return v;
 }
 
+// Steps 5 and 6 through a child resolver: start it, ask over its sockets, read its log.
+Result<LabRun> ask_child_resolver(const scenario::Scenario& sc, const Generated& generated,
+                                  const Plan& plan, const Options& o, ReplayReport& rep) {
+    auto start = o.start;
+    start.extra_lab_args = generated.lab_args();
+    auto lab = scenario::start_lab(sc, start);
+    if (!lab) {
+        return fail(Errc::ConfigInvalid, sc.name + ": " + lab.error().detail);
+    }
+    const auto t_ask = Clock::now();
+    auto outcomes = ask(lab_jobs(plan, **lab), o);
+    if (!outcomes) {
+        return outcomes.error();
+    }
+    rep.ask_seconds = seconds_since(t_ask);
+    LabRun run;
+    run.log = lab_log(**lab, *outcomes);
+    run.outcomes = std::move(outcomes).value();
+    return run;
+}
+
+// Steps 5 and 6: in this process through the stage runner when the scenario allows it (the
+// same code the child resolver runs, minus its sockets), else through a child resolver.
+Result<LabRun> ask_lab(const scenario::Scenario& sc, const Generated& generated, const Plan& plan,
+                       const Options& o, ReplayReport& rep) {
+    rep.why_child_resolver = o.child_resolver
+                                 ? "--child-resolver"
+                                 : needs_child_resolver(sc, !generated.upstream().empty());
+    if (rep.why_child_resolver.empty()) {
+        const auto t_ask = Clock::now();
+        const std::size_t total = plan.queries.size();
+        auto run = run_in_process(sc, generated.scratch("in-process"), generated.categories(),
+                                  generated.upstream(), plan.queries, [total](std::size_t done) {
+                                      if (total > kBatch) {
+                                          std::cerr << "\rreplay: " << done << "/" << total
+                                                    << " queries" << (done == total ? "\n" : "")
+                                                    << std::flush;
+                                      }
+                                  });
+        if (run) {
+            rep.ask_seconds = seconds_since(t_ask);
+            rep.mode = "in-process";
+            return run;
+        }
+        rep.why_child_resolver = run.error().detail;
+    }
+    rep.mode = "child-resolver";
+    return ask_child_resolver(sc, generated, plan, o, rep);
+}
+
 int cannot(const std::string& what) {
     std::cerr << "dnslab-probe replay: " << what << "\n";
     return kExitCannotRun;
@@ -435,24 +499,17 @@ int run_replay(const Options& o) {
     if (!generated) {
         return cannot(generated.error().detail);
     }
-    auto start = o.start;
-    start.extra_lab_args = (*generated)->lab_args();
-    auto lab = scenario::start_lab(*sc, start);
+    const auto plan = plan_queries(*recs, *facts);
+    auto lab = ask_lab(*sc, **generated, plan, o, rep);
     if (!lab) {
-        return cannot(sc->name + ": " + lab.error().detail);
+        return cannot(lab.error().detail);
     }
-    const auto plan = plan_queries(*recs, *facts, **lab);
-    const auto t_ask = Clock::now();
-    auto outcomes = ask(plan, o);
-    if (!outcomes) {
-        return cannot(outcomes.error().detail);
-    }
-    rep.ask_seconds = seconds_since(t_ask);
-    const auto by_key = index_lab(lab_log(**lab, *outcomes));
+    const auto by_key = index_lab(lab->log);
+    const auto& outcomes = lab->outcomes;
     rep.records = std::move(recs).value();
     for (std::size_t i = 0; i < rep.records.size(); ++i) {
         rep.verdicts.push_back(
-            judge(rep.records[i], (*outcomes)[i], plan.expected_location[i], by_key));
+            judge(rep.records[i], outcomes[i], plan.expected_location[i], by_key));
     }
     rep.tally();
     rep.total_seconds = seconds_since(t0);

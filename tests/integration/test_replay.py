@@ -52,6 +52,44 @@ class Replay(unittest.TestCase):
         for r in blocked:
             self.assertEqual(r["lab"]["PolicyID"], "c7a10000-0000-4000-8000-000000000001")
 
+    def test_in_process_gives_the_child_resolvers_results(self):
+        """Replay drives the stage runner in process when the scenario allows it; on the
+        shipped scenarios and on edited logs (a wrong PolicyID, a wrong decision, another
+        protocol, DoH location hints) it must judge every record as a child resolver does."""
+        recs = records()
+        edited = [dict(r) for r in recs]
+        edited[0]["PolicyID"] = "00000000-0000-4000-8000-00000000dead"
+        edited[1]["ResolverDecision"] = "blockedByQueryName"
+        logs = {"shipped": LOG}
+        path = os.path.join(self.tmp, "edited.jsonl")
+        with open(path, "w") as f:
+            f.write("\n".join(json.dumps(r) for r in edited) + "\n")
+        logs["edited"] = path
+        shipped = [d for d in sorted(os.listdir(os.path.join(ROOT, "fixtures/scenarios")))
+                   if os.path.exists(os.path.join(ROOT, "fixtures/scenarios", d,
+                                                  "gateway_dns.jsonl"))]
+        self.assertIn("doh-only-block", shipped)
+        cases = [(name, log, []) for name, log in logs.items()]
+        cases.append(("over udp", LOG, ["--protocol", "udp"]))
+        cases += [(d, os.path.join(ROOT, "fixtures/scenarios", d, "gateway_dns.jsonl"), [])
+                  for d in shipped]
+        for name, log, extra in cases:
+            with self.subTest(log=name):
+                scen = SCEN if name in ("shipped", "edited", "over udp") else os.path.join(
+                    ROOT, "fixtures/scenarios", name)
+                inproc = replay(log, scen, "--json", *extra)
+                child = replay(log, scen, "--json", "--child-resolver", *extra)
+                a, b = json.loads(inproc.stdout), json.loads(child.stdout)
+                self.assertEqual(a["summary"]["mode"], "in-process", a["summary"])
+                self.assertEqual(b["summary"]["mode"], "child-resolver")
+                self.assertEqual(inproc.returncode, child.returncode)
+                self.assertEqual(a["records"], b["records"])
+                for k in ("agree", "decision_differs", "policy_differs", "answer_differs",
+                          "rcode_differs", "errors"):
+                    self.assertEqual(a["summary"][k], b["summary"][k], k)
+                if name == "edited":
+                    self.assertEqual(a["summary"]["agree"], len(recs) - 2)
+
     def test_logpush_gzip_file_reads_like_the_plain_one(self):
         """Logpush delivers gzip-compressed JSON lines (`*.log.gz`); a damaged file stops the
         run instead of being replayed as a shorter log."""
