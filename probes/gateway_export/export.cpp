@@ -149,7 +149,10 @@ std::string policy_toml(const ExportMeta& meta, const std::string& table_prefix)
            "rules = \"rules.json\"\n"
            "lists = \"lists.json\"\n"
            "locations = \"locations.json\"\n"
-           "category_ids = \"category_ids.csv\"\n\n"
+           "category_ids = \"category_ids.csv\"\n"
+           // Application names and IDs for the log; the domains app.ids match on come from a
+           // lab catalogue (`applications`, fixtures/applications/README.md).
+           "app_types = \"app_types.json\"\n\n"
            "[" +
            table_prefix +
            "log]\n"

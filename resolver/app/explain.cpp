@@ -129,6 +129,12 @@ Result<net::TransportInfo> build_transport(const ExplainRequest& req, const poli
         return fail(Errc::ConfigInvalid, "--dst must be an IP address");
     }
     t.src = {req.src, 40000};
+    if (!req.src_internal_ip.empty()) {
+        if (!net::IpAddr::parse(req.src_internal_ip)) {
+            return fail(Errc::ConfigInvalid, "--src-internal-ip must be an IP address");
+        }
+        t.src_internal_ip = req.src_internal_ip;
+    }
     t.dst = {req.dst, net::row(*proto).default_port};
     t.listener = std::string(net::transport_name(*proto)) + "://" + req.dst + " (explain)";
     const bool encrypted = net::row(*proto).encrypted;

@@ -22,6 +22,7 @@ struct ExplainRequest {
     std::string edns_location;      // EDNS 65011
     std::string request_categories; // EDNS 65050 JSON, e.g. {"categories":[2]}
     std::string token;              // CF-Authorization
+    std::string src_internal_ip;    // dns.src_internal_ip (private on-ramp traffic)
     std::string at;                 // RFC 3339 time; "" = now
     std::string answer_file;        // records the upstream "answered" (presentation format)
     std::string upstream;           // or: ask this upstream URL (fixture:DIR works offline)

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     std::string gateway_domain;
     std::string metrics, dnstap;
     std::string rules, lists, locations, categories, category_ids, geo, mmdb, identities;
+    std::string applications, app_types, indicator_feeds;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")
         ->check(CLI::ExistingFile);
     app.add_option("--listen", listen,
@@ -98,6 +99,12 @@ int main(int argc, char** argv) {
     app.add_option("--mmdb", mmdb, "MaxMind country/city database for geo fields");
     app.add_option("--identities", identities,
                    "lab identity map (JSON: token or source IP -> user)");
+    app.add_option("--applications", applications,
+                   "lab application catalogue (JSON: apps, types, domains) for app.ids");
+    app.add_option("--app-types", app_types,
+                   "gateway-export app_types.json: application names and types");
+    app.add_option("--indicator-feeds", indicator_feeds,
+                   "lab indicator feeds (JSON: feed id -> domains, IPs)");
     resolver::app::ExplainRequest ex;
     CLI::App* explain = app.add_subcommand(
         "explain", "offline dry run: show how the policies decide one query and the exact answer");
@@ -118,6 +125,8 @@ int main(int argc, char** argv) {
     explain->add_option("--edns-location", ex.edns_location, "EDNS option 65011 value");
     explain->add_option("--request-categories", ex.request_categories, "EDNS option 65050 JSON");
     explain->add_option("--token", ex.token, "CF-Authorization token (identity map)");
+    explain->add_option("--src-internal-ip", ex.src_internal_ip,
+                        "private on-ramp source address (dns.src_internal_ip)");
     explain->add_option("--at", ex.at, "evaluate at this RFC 3339 time (schedules)");
     explain->add_option("--answer", ex.answer_file,
                         "upstream answer records in presentation format");
@@ -186,6 +195,9 @@ int main(int argc, char** argv) {
     override_str(cfg.geo_file, geo);
     override_str(cfg.mmdb_file, mmdb);
     override_str(cfg.identities_file, identities);
+    override_str(cfg.applications_file, applications);
+    override_str(cfg.app_types_file, app_types);
+    override_str(cfg.indicator_feeds_file, indicator_feeds);
     if (explain->parsed()) {
         if (no_edns) {
             ex.udp_size = 0;

@@ -91,7 +91,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
         {"telemetry", {"metrics", "dnstap"}},
         {"policy",
          {"rules", "lists", "locations", "categories", "category_ids", "geo", "mmdb", "identities",
-          "max_ttl_secs"}},
+          "applications", "app_types", "indicator_feeds", "max_ttl_secs"}},
         {"log", {"account_id", "tenant_id", "colo_code", "colo_id", "team_name"}},
     };
     return keys;
@@ -194,6 +194,9 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "policy", "geo", c.geo_file);
         r.get(*t, "policy", "mmdb", c.mmdb_file);
         r.get(*t, "policy", "identities", c.identities_file);
+        r.get(*t, "policy", "applications", c.applications_file);
+        r.get(*t, "policy", "app_types", c.app_types_file);
+        r.get(*t, "policy", "indicator_feeds", c.indicator_feeds_file);
         r.get(*t, "policy", "category_ids", c.category_ids_file);
         r.get(*t, "policy", "max_ttl_secs", c.max_ttl_secs);
     }
@@ -230,7 +233,8 @@ Result<Config> load_file_unguarded(const std::string& path) {
     };
     for (auto* p : {&c.log_json, &c.event_log, &c.ready_file, &c.state_dir, &c.tls_cert, &c.tls_key,
                     &c.rules_file, &c.lists_file, &c.locations_file, &c.categories_file,
-                    &c.geo_file, &c.mmdb_file, &c.identities_file, &c.category_ids_file}) {
+                    &c.geo_file, &c.mmdb_file, &c.identities_file, &c.category_ids_file,
+                    &c.applications_file, &c.app_types_file, &c.indicator_feeds_file}) {
         rel(*p);
     }
     for (const char* kind : {"file:", "unix:"}) {

@@ -62,7 +62,10 @@ struct Config {
     std::string geo_file;
     std::string mmdb_file;
     std::string identities_file;
-    std::string category_ids_file; // CSV id,name,parent; "" = the compiled-in table
+    std::string applications_file;    // lab application catalogue (app.ids, app.type.ids)
+    std::string app_types_file;       // gateway-export app_types.json: application names
+    std::string indicator_feeds_file; // lab indicator feeds (dns.indicator_feed)
+    std::string category_ids_file;    // CSV id,name,parent; "" = the compiled-in table
     /// The account's maximum DNS TTL (`max_ttl_secs` of /gateway/configuration): 0 = none,
     /// else 60..36000; locations may disable or override it.
     std::uint32_t max_ttl_secs = 0;

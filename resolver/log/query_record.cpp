@@ -345,19 +345,38 @@ void category_fields(JsonWriter& w, const QueryContext& ctx, const policy::Polic
     category_pair(w, "RequestContext", ev != nullptr ? ev->request_context_categories : kNone, set);
 }
 
+/// ApplicationID/Name and QueryApplicationIDs/Names from the lab application catalogue; the
+/// four *IndicatorFeed* fields from the lab indicator feeds (policy/catalogues.hpp).
+void catalogue_fields(JsonWriter& w, const QueryContext& ctx, const policy::PolicySet* set) {
+    static const std::vector<std::int64_t> kNone;
+    const policy::Evaluation* ev = ctx.evaluation.get();
+    const auto& apps = ev != nullptr ? ev->query_apps : kNone;
+    // The application of the most specific domain; 0 is the dataset's "no application".
+    w.field("ApplicationID", apps.empty() ? std::int64_t{0} : apps.front());
+    w.field("ApplicationName", apps.empty() || set == nullptr
+                                   ? std::string()
+                                   : set->applications.name_of(apps.front()));
+    w.array_field("QueryApplicationIDs", apps);
+    w.key("QueryApplicationNames").begin_array();
+    for (auto id : apps) {
+        w.value(set != nullptr ? set->applications.name_of(id) : std::string());
+    }
+    w.end_array();
+    auto feed_pair = [&](std::string_view what, const std::vector<std::int64_t>& ids) {
+        w.array_field(std::string(what) + "IndicatorFeedIDs", ids);
+        w.key(std::string(what) + "IndicatorFeedNames").begin_array();
+        for (auto id : ids) {
+            w.value(set != nullptr ? set->indicator_feeds.name_of(id) : std::string());
+        }
+        w.end_array();
+    };
+    feed_pair("Matched", ev != nullptr ? ev->matched_feeds : kNone);
+    feed_pair("Query", ev != nullptr ? ev->query_feeds : kNone);
+}
+
 /// Fields whose data comes with later work (docs/query-log.md names it): present with their
 /// documented type and an empty value, so a consumer of the dataset sees every column.
 void later_fields(JsonWriter& w) {
-    static const std::vector<std::int64_t> kNoIds;
-    static const std::vector<std::string> kNoNames;
-    w.field("ApplicationID", 0); // the dataset's value when no application matched
-    w.field("ApplicationName", "");
-    w.array_field("QueryApplicationIDs", kNoIds);
-    w.array_field("QueryApplicationNames", kNoNames);
-    w.array_field("MatchedIndicatorFeedIDs", kNoIds);
-    w.array_field("MatchedIndicatorFeedNames", kNoNames);
-    w.array_field("QueryIndicatorFeedIDs", kNoIds);
-    w.array_field("QueryIndicatorFeedNames", kNoNames);
     w.field("InternalDNSViewID", "");
     w.field("InternalDNSFallbackStrategy", "");
     w.field("InternalDNSRCode", 0);
@@ -434,6 +453,7 @@ std::string render_query_record(const QueryContext& ctx) {
     identity_fields(w, ctx, set, site);
     policy_fields(w, ctx);
     category_fields(w, ctx, set);
+    catalogue_fields(w, ctx, set);
     later_fields(w);
     lab_fields(w, ctx);
     w.end_object();

@@ -82,6 +82,10 @@ struct TransportInfo {
     std::string http_path;          // DoH request path without the query string
     std::string http_location;      // DoH `cf-dns-location` header
     std::string http_authorization; // DoH `CF-Authorization` header (a user token)
+    /// dns.src_internal_ip: the private source address of DNS from a private on-ramp (a
+    /// listener with ?internal=1 sets the client's address; explain --src-internal-ip); ""
+    /// for ordinary traffic.
+    std::string src_internal_ip;
     /// Largest response the transport can carry: the client's EDNS size on UDP is applied
     /// later by the stages; streams carry 65535.
     bool datagram = true;

@@ -136,13 +136,20 @@ struct FactStore {
     std::vector<std::string_view> src_country_v, src_continent_v;
     // Category views per combination: [0] name only, [1] +CNAME, [2] +IP, [3] +both.
     std::array<std::vector<std::int64_t>, 4> content, security;
-    std::vector<std::int64_t> apps;
+    std::vector<std::int64_t> apps, app_types;
+    // Indicator feeds: [0] of the name, [1] of the name and the resolved IPs.
+    std::array<std::vector<std::int64_t>, 2> feeds;
     // Response facts.
     std::vector<net::IpAddr> resolved, ns_ips;
     std::vector<std::string> countries, continents;
     std::vector<std::string_view> countries_v, continents_v, cnames_v, mx_v, txt_v, ptr_v;
     // Identity.
-    std::vector<std::string_view> email_v, name_v, gid_v, gname_v, gemail_v;
+    std::vector<std::string_view> email_v, name_v, gid_v, gname_v, gemail_v, oidc_v;
+    std::vector<std::string_view> posture_passed_v, posture_failed_v;
+    /// The identity map has posture results for the query's device (device_posture.checks.*
+    /// are then present, possibly empty); false: rules' device_posture sees no data.
+    bool posture_known = false;
+    const Identity* identity = nullptr; // the identity-map entry of the query, if any
     bool request_context = false;
     IndexScratch index; // the rule index's candidate set
     FieldValues values;
@@ -158,9 +165,27 @@ struct FactStore {
         for (auto* str : {&normal, &fqdn, &rtype, &src_country, &src_continent}) {
             str->clear();
         }
-        for (auto* v : {&fqdn_v, &domains, &rtype_v, &location_v, &doh_v, &src_country_v,
-                        &src_continent_v, &countries_v, &continents_v, &cnames_v, &mx_v, &txt_v,
-                        &ptr_v, &email_v, &name_v, &gid_v, &gname_v, &gemail_v}) {
+        for (auto* v : {&fqdn_v,
+                        &domains,
+                        &rtype_v,
+                        &location_v,
+                        &doh_v,
+                        &src_country_v,
+                        &src_continent_v,
+                        &countries_v,
+                        &continents_v,
+                        &cnames_v,
+                        &mx_v,
+                        &txt_v,
+                        &ptr_v,
+                        &email_v,
+                        &name_v,
+                        &gid_v,
+                        &gname_v,
+                        &gemail_v,
+                        &oidc_v,
+                        &posture_passed_v,
+                        &posture_failed_v}) {
             v->clear();
         }
         for (auto* v : {&src, &internal, &dst, &resolved, &ns_ips}) {
@@ -171,9 +196,14 @@ struct FactStore {
             security[k].clear();
         }
         apps.clear();
+        app_types.clear();
+        feeds[0].clear();
+        feeds[1].clear();
         countries.clear();
         continents.clear();
         request_context = false;
+        posture_known = false;
+        identity = nullptr;
         values = FieldValues{};
     }
 
@@ -304,8 +334,22 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
         fs.doh_v = {q.doh_subdomain};
         fs.set(FieldId::DnsDohSubdomain, fs.doh_v);
     }
-    fs.apps = q.app_ids;
+    // Applications of the name (and its parents) from the lab catalogue, and their types.
+    ev.query_apps = set.applications.lookup(normal);
+    fs.apps = ev.query_apps;
+    for (auto id : fs.apps) {
+        const auto type = set.applications.type_of(id);
+        if (std::find(fs.app_types.begin(), fs.app_types.end(), type) == fs.app_types.end()) {
+            fs.app_types.push_back(type);
+        }
+    }
     fs.set(FieldId::AppIds, fs.apps);
+    fs.set(FieldId::AppTypeIds, fs.app_types);
+    ev.initial_feeds = set.indicator_feeds.lookup(normal);
+    ev.query_feeds = ev.initial_feeds;
+    fs.feeds[0] = ev.initial_feeds;
+    fs.feeds[1] = ev.initial_feeds;
+    fs.set(FieldId::DnsIndicatorFeed, fs.feeds[0]);
     // Categories of the query name (closest row; parents implied).
     ev.initial_categories = set.categories.lookup(normal);
     ev.query_categories = ev.initial_categories;
@@ -347,6 +391,16 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
         fs.set(FieldId::IdentityGroupsName, fs.gname_v);
         fs.set(FieldId::IdentityGroupsEmail, fs.gemail_v);
         fs.values.saml = &id->saml_attributes;
+        fs.identity = id;
+        fs.oidc_v.assign(id->oidc_claims.begin(), id->oidc_claims.end());
+        fs.set(FieldId::IdentityOidcClaims, fs.oidc_v);
+        if (id->posture) {
+            fs.posture_known = true;
+            fs.posture_passed_v.assign(id->posture->passed.begin(), id->posture->passed.end());
+            fs.posture_failed_v.assign(id->posture->failed.begin(), id->posture->failed.end());
+            fs.set(FieldId::DevicePosturePassed, fs.posture_passed_v);
+            fs.set(FieldId::DevicePostureFailed, fs.posture_failed_v);
+        }
     }
     fs.values.regex_anchored = b.regex_anchored;
 }
@@ -368,6 +422,15 @@ void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluatio
     sort_unique(ev.cname_categories);
     ev.query_categories =
         merged(merged(ev.initial_categories, ev.cname_categories), ev.resolved_ip_categories);
+    ev.resolved_ip_feeds.clear();
+    if (!set.indicator_feeds.empty()) {
+        for (const auto& ip : r.resolved_ips) {
+            auto f = set.indicator_feeds.lookup_ip(ip);
+            ev.resolved_ip_feeds.insert(ev.resolved_ip_feeds.end(), f.begin(), f.end());
+        }
+        sort_unique(ev.resolved_ip_feeds);
+    }
+    ev.query_feeds = merged(ev.initial_feeds, ev.resolved_ip_feeds);
 }
 
 /// The response's fields for post-resolution rules; response_categories() ran before.
@@ -399,6 +462,7 @@ void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFac
     split_categories(set.categories, with_cname, fs.content[1], fs.security[1]);
     split_categories(set.categories, with_ip, fs.content[2], fs.security[2]);
     split_categories(set.categories, ev.query_categories, fs.content[3], fs.security[3]);
+    fs.feeds[1] = ev.query_feeds;
 }
 
 /// Whether a rule can run at `now` (enabled, not expired, inside its schedule). No
@@ -430,7 +494,8 @@ struct Match {
 
 Match run_rule(const Rule& r, const FieldValues& values) {
     Match m;
-    m.matched = r.traffic.eval(values, m.notes) && r.identity.eval(values, m.notes);
+    m.matched = r.traffic.eval(values, m.notes) && r.identity.eval(values, m.notes) &&
+                r.device_posture.eval(values, m.notes);
     return m;
 }
 
@@ -456,6 +521,8 @@ void decide(Evaluation& ev, const Rule& r, const Match& m, Phase phase, const Be
                                      ev.request_context_categories.end());
     }
     sort_unique(ev.matched_categories);
+    ev.matched_feeds = m.notes.matched_feeds;
+    sort_unique(ev.matched_feeds);
     const bool post = phase == Phase::Post;
     switch (r.action) {
     case Action::Allow:
@@ -482,9 +549,23 @@ void decide(Evaluation& ev, const Rule& r, const Match& m, Phase phase, const Be
     }
 }
 
+/// For a rule with a device_posture expression evaluated without posture data: says so, so
+/// that a verdict on such a rule is never mistaken for one on real posture results. "" when
+/// the rule has no device_posture or the device has posture data.
+std::string posture_gap(const Rule& r, const FactStore& fs) {
+    if (r.device_posture.empty() || fs.posture_known) {
+        return {};
+    }
+    return fs.identity == nullptr
+               ? "no posture data: the query has no identity (identity map: no token or source "
+                 "address entry), so device_posture.checks.* have no value"
+               : "no posture data: the identity-map entry of this device has no device_posture, "
+                 "so device_posture.checks.* have no value";
+}
+
 /// The first clause that kept a rule from matching and the fact it compared (trace only).
-std::string why_not(const Rule& r, const FieldValues& values,
-                    const attribution::Location* location) {
+std::string why_not(const Rule& r, const FactStore& fs, const attribution::Location* location) {
+    const FieldValues& values = fs.values;
     EvalNotes notes;
     if (!r.traffic.eval(values, notes)) {
         std::string why = "traffic: " + r.traffic.why_false(values);
@@ -500,7 +581,20 @@ std::string why_not(const Rule& r, const FieldValues& values,
     if (!r.identity.eval(values, notes)) {
         return "identity: " + r.identity.why_false(values);
     }
+    if (!r.device_posture.eval(values, notes)) {
+        const std::string gap = posture_gap(r, fs);
+        return "device_posture: " + (gap.empty() ? r.device_posture.why_false(values) : gap);
+    }
     return "conditions are false";
+}
+
+/// The reason of a matched line: the action, and the posture gap when there is one.
+std::string matched_reason(const Rule& r, const FactStore& fs, std::string_view how) {
+    std::string reason = std::string(action_name(r.action)) + " (" + std::string(how) + ")";
+    if (const std::string gap = posture_gap(r, fs); !gap.empty()) {
+        reason += "; device_posture matched with " + gap;
+    }
+    return reason;
 }
 
 } // namespace
@@ -570,13 +664,12 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched,
-                   [&] { return why_not(r, fs.values, q.location); });
+                   [&] { return why_not(r, fs, q.location); });
             return false;
         }
         decide(ev, r, m, Phase::Pre, b);
-        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched, [&] {
-            return std::string(std::string(action_name(r.action)) + " (first match wins)");
-        });
+        record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::Matched,
+               [&] { return matched_reason(r, fs, "first match wins"); });
         return !opt.trace;
     };
     // The rule index's candidates (a superset of the rules that can match) in precedence
@@ -629,7 +722,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         Match m = run_rule(r, fs.values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched,
-                   [&] { return why_not(r, fs.values, q.location); });
+                   [&] { return why_not(r, fs, q.location); });
             continue;
         }
         Route& rt = ev.route;
@@ -644,8 +737,11 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
         } else {
             rt.kind = Route::Kind::Cloudflare;
         }
-        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched,
-               [&] { return std::string("route: " + rt.key()); });
+        record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::Matched, [&] {
+            const std::string gap = posture_gap(r, fs);
+            return "route: " + rt.key() +
+                   (gap.empty() ? "" : "; device_posture matched with " + gap);
+        });
     }
     return ev;
 }
@@ -668,7 +764,8 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
     // Without trace only the rules that can still decide are visited (RuleIndex::post); with
     // none, the facts are not even built.
     const bool indexed = set.pre_index.built && !opt.trace && !opt.linear;
-    const bool new_categories = !ev.cname_categories.empty() || !ev.resolved_ip_categories.empty();
+    const bool new_categories = !ev.cname_categories.empty() ||
+                                !ev.resolved_ip_categories.empty() || !ev.resolved_ip_feeds.empty();
     const auto& visit = new_categories ? set.pre_index.post : set.pre_index.post_phase;
     if (!indexed || !visit.empty()) {
         evaluate_post_rules(set, q, resp, b, opt, ev, indexed ? &visit : nullptr);
@@ -708,9 +805,12 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
         const bool cname =
             !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
         const bool ipcat = r.settings.ip_categories && !ev.resolved_ip_categories.empty();
+        const bool ipfeed = r.settings.ip_indicator_feeds && !ev.resolved_ip_feeds.empty();
         // uses_category() walks the expression: ask only when there is something to re-check
         // (it was ~5% of a cache hit's CPU with 500 rules when asked for every rule).
-        const bool recheck = r.phase == Phase::Pre && (cname || ipcat) && r.uses_category();
+        const bool recheck =
+            r.phase == Phase::Pre && (((cname || ipcat) && r.uses_category()) ||
+                                      (ipfeed && r.uses(FieldId::DnsIndicatorFeed)));
         if (r.phase == Phase::Pre && !recheck) {
             continue; // already evaluated before resolution; nothing new to see
         }
@@ -728,20 +828,21 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
             }
         }
         fs->select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
+        fs->set(FieldId::DnsIndicatorFeed, fs->feeds[r.settings.ip_indicator_feeds ? 1 : 0]);
         Match m = run_rule(r, fs->values);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] {
                 return std::string(recheck
-                                       ? "categories of CNAME targets / resolved IPs do not match"
-                                       : why_not(r, fs->values, q.location));
+                                       ? "categories / indicator feeds of CNAME targets / resolved "
+                                         "IPs do not match"
+                                       : why_not(r, *fs, q.location));
             });
             continue;
         }
         decide(ev, r, m, Phase::Post, b);
         record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched, [&] {
-            return std::string(
-                std::string(action_name(r.action)) +
-                (recheck ? " (on categories of the response)" : " (first match wins)"));
+            return matched_reason(r, *fs,
+                                  recheck ? "on categories of the response" : "first match wins");
         });
     }
 }

@@ -40,7 +40,6 @@ struct QueryFacts {
     const attribution::Location* location = nullptr; // from attribution::attribute
     std::string_view doh_subdomain;
     std::string_view identity_token; // DoH CF-Authorization
-    std::vector<std::int64_t> app_ids;
     /// EDNS 65050 `{"categories":[...]}` when the client sent it (see parse_request_categories).
     std::optional<std::vector<std::int64_t>> request_categories;
     /// Unique per query (never reused) when set: lets evaluate_post take the query's facts
@@ -105,7 +104,14 @@ struct Evaluation {
     std::vector<std::int64_t> query_categories;           // union (QueryCategoryIDs)
     std::vector<std::int64_t> matched_categories;         // that made the rule match
     std::vector<std::int64_t> request_context_categories; // EDNS 65050 ∩ name categories
-    std::vector<RuleTrace> trace;                         // filled when EvalOptions::trace
+    /// Applications of the query name from the catalogue, most specific domain first
+    /// (QueryApplicationIDs; the first is ApplicationID).
+    std::vector<std::int64_t> query_apps;
+    std::vector<std::int64_t> initial_feeds;     // indicator feeds of the query name
+    std::vector<std::int64_t> query_feeds;       // of the name and the resolved IPs
+    std::vector<std::int64_t> resolved_ip_feeds; // indicator feeds of the resolved IPs
+    std::vector<std::int64_t> matched_feeds;     // that made the deciding rule match
+    std::vector<RuleTrace> trace;                // filled when EvalOptions::trace
 
     /// True when the query must be resolved upstream (allow, no match, override_host and
     /// safe-search targets are resolved by the pipeline too: see answer.hpp).

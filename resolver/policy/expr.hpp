@@ -76,6 +76,7 @@ struct EvalNotes {
     bool request_context_hit = false; // dns.categories_in_request_context_matches was true
     bool response_hit = false;        // a comparison on response IP facts was true
     std::vector<std::int64_t> matched_categories; // category values that made comparisons true
+    std::vector<std::int64_t> matched_feeds;      // dns.indicator_feed IDs that made them true
 };
 
 struct Node;

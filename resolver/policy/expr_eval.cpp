@@ -187,6 +187,9 @@ bool eval_compare(const Comparison& c, Ctx& ctx) {
                 ctx.notes.category_hit = true;
                 ctx.notes.matched_categories.push_back(v.ints[k]);
             }
+            if (r && f.id == FieldId::DnsIndicatorFeed) {
+                ctx.notes.matched_feeds.push_back(v.ints[k]); // MatchedIndicatorFeedIDs
+            }
             break;
         case ValueType::Ip:
             r = test_ip(c, v.ips[k]);
@@ -218,8 +221,8 @@ bool eval_compare(const Comparison& c, Ctx& ctx) {
     for (std::size_t k = 0; k < n; ++k) {
         if (test(k)) {
             any = true;
-            if (!f.category) {
-                break; // categories: keep going to record every matched ID
+            if (!f.category && f.id != FieldId::DnsIndicatorFeed) {
+                break; // categories, feeds: keep going to record every matched ID
             }
         }
     }
@@ -238,7 +241,7 @@ void star_extent(const Node& n, const FieldValues& values, std::size_t& len, boo
                             : c.field->type == ValueType::Ip ? v.ips.size()
                                                              : v.strs.size();
             len = std::max(len, v.present ? k : 0);
-            category = category || c.field->category;
+            category = category || c.field->category || c.field->id == FieldId::DnsIndicatorFeed;
         }
         return;
     }

@@ -21,8 +21,7 @@ constexpr std::array kFields{
     FieldInfo{"dns.src_ip", FieldId::DnsSrcIp, Ip, false, false, Pre, false, false,
               "listener: the client's source address"},
     FieldInfo{"dns.src_internal_ip", FieldId::DnsSrcInternalIp, Ip, false, false, Pre, false, false,
-              "",
-              "the source address of DNS from a private on-ramp (WARP-to-connector, Magic WAN)"},
+              "listener marked private on-ramp (?internal=1): the client's source address"},
     FieldInfo{"dns.src.geo.country", FieldId::DnsSrcGeoCountry, String, false, false, Pre, false,
               false, "geo data (--geo, --mmdb) on the source address"},
     FieldInfo{"dns.src.geo.continent", FieldId::DnsSrcGeoContinent, String, false, false, Pre,
@@ -40,8 +39,13 @@ constexpr std::array kFields{
     FieldInfo{"dns.categories_in_request_context_matches",
               FieldId::DnsCategoriesInRequestContextMatches, Bool, false, false, Pre, true, false,
               "EDNS option 65050 against the query name's categories"},
-    FieldInfo{"app.ids", FieldId::AppIds, Int, true, false, Pre, false, false, "",
-              "Cloudflare's application catalogue (application IDs of the query name)"},
+    FieldInfo{"app.ids", FieldId::AppIds, Int, true, false, Pre, false, false,
+              "application catalogue (--applications) on the query name and its parents"},
+    FieldInfo{"app.type.ids", FieldId::AppTypeIds, Int, true, false, Pre, false, false,
+              "application catalogue (--applications): the types of app.ids"},
+    FieldInfo{"dns.indicator_feed", FieldId::DnsIndicatorFeed, Int, true, false, Pre, false, false,
+              "indicator feeds (--indicator-feeds) on the query name (and resolved IPs with "
+              "ip_indicator_feeds)"},
     FieldInfo{"dns.authoritative_ns_ips", FieldId::DnsAuthoritativeNsIps, Ip, true, false, During,
               false, true, "upstream answer: NS addresses when the upstream reveals them"},
     FieldInfo{"dns.resolved_ips", FieldId::DnsResolvedIps, Ip, true, false, Post, false, true,
@@ -70,6 +74,17 @@ constexpr std::array kFields{
               false, false, "identity map (--identities) by token or source address"},
     FieldInfo{"identity.saml_attributes", FieldId::IdentitySamlAttributes, String, true, true, Pre,
               false, false, "identity map (--identities) by token or source address"},
+    FieldInfo{"identity.oidc_claims", FieldId::IdentityOidcClaims, String, true, false, Pre, false,
+              false, "identity map (--identities) `oidc_claims` by token or source address"},
+    // The `device_posture` expression of a rule (developers.cloudflare.com/cloudflare-one/
+    // traffic-policies/ "Device Posture" selector): the posture check IDs the device passed
+    // and failed. A device without posture data has neither, and explain says so.
+    FieldInfo{"device_posture.checks.passed", FieldId::DevicePosturePassed, String, true, false,
+              Pre, false, false,
+              "identity map (--identities) `device_posture.passed` of the device"},
+    FieldInfo{"device_posture.checks.failed", FieldId::DevicePostureFailed, String, true, false,
+              Pre, false, false,
+              "identity map (--identities) `device_posture.failed` of the device"},
 };
 static_assert(kFields.size() == kFieldCount);
 

@@ -30,6 +30,8 @@ enum class FieldId : std::uint8_t {
     DnsSecurityCategory,
     DnsCategoriesInRequestContextMatches,
     AppIds,
+    AppTypeIds,
+    DnsIndicatorFeed,
     DnsAuthoritativeNsIps,
     DnsResolvedIps,
     DnsDstGeoCountry,
@@ -44,6 +46,9 @@ enum class FieldId : std::uint8_t {
     IdentityGroupsName,
     IdentityGroupsEmail,
     IdentitySamlAttributes, // map: string key -> array of strings
+    IdentityOidcClaims,
+    DevicePosturePassed,
+    DevicePostureFailed,
     Count_,
 };
 inline constexpr std::size_t kFieldCount = static_cast<std::size_t>(FieldId::Count_);

@@ -30,12 +30,24 @@ struct Identity {
     std::string registration_id;
     std::vector<IdentityGroup> groups;
     std::map<std::string, std::vector<std::string>, std::less<>> saml_attributes;
+    /// identity.oidc_claims: one string per claim value, as the rules compare them.
+    std::vector<std::string> oidc_claims;
+    /// The device's posture results (the posture check IDs it passed and failed); nullopt
+    /// when the map has no posture data for the device, which explain states for every rule
+    /// with a device_posture expression.
+    struct DevicePosture {
+        std::vector<std::string> passed;
+        std::vector<std::string> failed;
+    };
+    std::optional<DevicePosture> posture;
 };
 
 /// The lab identity map: a DoH `CF-Authorization` token or a source address/CIDR -> user.
 /// JSON: `[{"token": "...", "source_ip": "10.0.0.0/24", "email": ..., "name": ...,
 /// "user_id", "device_id", "device_name", "registration_id": ...,
-/// "groups": [{"id","name","email"}], "saml_attributes": {"k": ["v"]}}]` (or
+/// "groups": [{"id","name","email"}], "saml_attributes": {"k": ["v"]},
+/// "oidc_claims": ["\"department=engineering\""] or {"department": "engineering"},
+/// "device_posture": {"passed": ["<check uuid>"], "failed": [...]}}]` (or
 /// `{"identities": [...]}`). A token match wins over a source match.
 struct IdentityMap {
     struct Entry {

@@ -409,7 +409,61 @@ struct Loader {
                 }
             }
         }
+        if (auto st = load_identity_claims_and_posture(o, e.identity); !st) {
+            return st;
+        }
         set.identities.entries.push_back(std::move(e));
+        return ok();
+    }
+
+    /// `oidc_claims` and `device_posture` of one identity-map entry (issue 17 selectors).
+    static Status load_identity_claims_and_posture(const ObjectView& o, Identity& id) {
+        if (o.raw().contains("oidc_claims") && !o.raw().at("oidc_claims").is_null()) {
+            const json& claims = o.raw().at("oidc_claims");
+            if (claims.is_array()) {
+                // Given as the rules see them: used verbatim.
+                for (std::size_t i = 0; i < claims.size(); ++i) {
+                    id.oidc_claims.push_back(string_element(claims[i], "oidc_claims", i));
+                }
+            } else if (auto obj = o.object("oidc_claims")) {
+                // {"department": "engineering"}: one element per value, written as Cloudflare's
+                // selector example compares it, `"department=engineering"` with the quotes
+                // (partials/cloudflare-one/gateway/selectors/oidc-claims.mdx).
+                for (const auto& [k, v] : obj->raw().items()) {
+                    const std::string path = obj->path_of(k.c_str());
+                    auto add = [&](const std::string& value) {
+                        id.oidc_claims.push_back("\"" + k + "=" + value + "\"");
+                    };
+                    if (v.is_array()) {
+                        for (std::size_t i = 0; i < v.size(); ++i) {
+                            add(string_element(v[i], path, i));
+                        }
+                    } else if (v.is_string()) {
+                        add(v.get<std::string>());
+                    } else if (!v.is_null()) {
+                        throw FieldError("key \"" + path +
+                                         "\": expected a string or an array of strings, got " +
+                                         describe_json(v));
+                    }
+                }
+            } else {
+                throw FieldError("key \"oidc_claims\": expected an array of strings or an "
+                                 "object of claim values, got " +
+                                 describe_json(claims));
+            }
+        }
+        if (auto dp = o.object("device_posture")) {
+            Identity::DevicePosture posture;
+            for (const char* key : {"passed", "failed"}) {
+                if (const json* ids = dp->array(key)) {
+                    auto& out = std::string_view(key) == "passed" ? posture.passed : posture.failed;
+                    for (std::size_t i = 0; i < ids->size(); ++i) {
+                        out.push_back(string_element((*ids)[i], dp->path_of(key), i));
+                    }
+                }
+            }
+            id.posture = std::move(posture);
+        }
         return ok();
     }
 
@@ -505,7 +559,7 @@ struct Loader {
                                                  "] (resolve needs dns_resolver)");
         }
         ListLookup lookup = [this](std::string_view id) { return set.find_list(id); };
-        for (const char* key : {"traffic", "identity"}) {
+        for (const char* key : {"traffic", "identity", "device_posture"}) {
             std::string src = o.str(key);
             auto c = compile_expr(src, lookup);
             if (!c) {
@@ -513,14 +567,12 @@ struct Loader {
                                                      std::to_string(c.error.column) + ": " +
                                                      c.error.message + "\n  in: " + src);
             }
-            (std::string_view(key) == "traffic" ? r.traffic : r.identity) = std::move(*c.expr);
+            const std::string_view k(key);
+            (k == "traffic"    ? r.traffic
+             : k == "identity" ? r.identity
+                               : r.device_posture) = std::move(*c.expr);
         }
-        r.device_posture = o.str("device_posture");
-        if (!r.device_posture.empty()) {
-            set.warnings.push_back(
-                where + ": device_posture is not evaluated in the lab (treated as true)");
-        }
-        Phase p = std::max(r.traffic.phase(), r.identity.phase());
+        Phase p = std::max({r.traffic.phase(), r.identity.phase(), r.device_posture.phase()});
         r.phase = p == Phase::Pre ? Phase::Pre : Phase::Post;
         if (r.phase != Phase::Pre &&
             (r.action == Action::Override || r.action == Action::SafeSearch ||
@@ -622,6 +674,7 @@ struct Loader {
         rs.insecure_disable_dnssec_validation =
             s.boolean("insecure_disable_dnssec_validation", false);
         rs.ip_categories = s.boolean("ip_categories", false);
+        rs.ip_indicator_feeds = s.boolean("ip_indicator_feeds", false);
         rs.ignore_cname_category_matches = s.boolean("ignore_cname_category_matches", false);
         rs.resolve_dns_through_cloudflare = s.boolean("resolve_dns_through_cloudflare", false);
         if (auto d = s.object("dns_resolvers")) {
@@ -712,6 +765,9 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
     const std::string geo = name(names.geo, "geo");
     const std::string identities = name(names.identities, "identities");
     const std::string rules = name(names.rules, "rules");
+    const std::string applications = name(names.applications, "applications");
+    const std::string app_types = name(names.app_types, "app types");
+    const std::string feeds = name(names.indicator_feeds, "indicator feeds");
     // Lists before rules, so `$<id>` references resolve when a rule compiles.
     const std::pair<const std::string*, std::function<Status()>> steps[] = {
         {&lists, [&] { return t.lists.empty() ? ok() : l.load_lists(t.lists, lists); }},
@@ -731,6 +787,22 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
          [&] { return t.mmdb_path.empty() ? ok() : set->geo.open_mmdb(t.mmdb_path); }},
         {&identities,
          [&] { return t.identities.empty() ? ok() : l.load_identities(t.identities, identities); }},
+        {&applications,
+         [&] {
+             return t.applications.empty()
+                        ? ok()
+                        : set->applications.add_json(t.applications, applications);
+         }},
+        {&app_types,
+         [&] {
+             return t.app_types.empty() ? ok() : set->applications.add_json(t.app_types, app_types);
+         }},
+        {&feeds,
+         [&] {
+             return t.indicator_feeds.empty()
+                        ? ok()
+                        : set->indicator_feeds.add_json(t.indicator_feeds, feeds);
+         }},
         {&rules, [&] { return t.rules.empty() ? ok() : l.load_rules(t.rules, rules); }},
     };
     for (const auto& [file, load] : steps) {
@@ -772,7 +844,10 @@ Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
          {std::pair{&files.rules, &t.rules}, std::pair{&files.lists, &t.lists},
           std::pair{&files.locations, &t.locations}, std::pair{&files.categories, &t.categories},
           std::pair{&files.category_ids, &t.category_ids}, std::pair{&files.geo, &t.geo},
-          std::pair{&files.identities, &t.identities}}) {
+          std::pair{&files.identities, &t.identities},
+          std::pair{&files.applications, &t.applications},
+          std::pair{&files.app_types, &t.app_types},
+          std::pair{&files.indicator_feeds, &t.indicator_feeds}}) {
         if (auto st = util::guard_load(*path, [&] { return read(*path, *out); }); !st) {
             return st.error();
         }

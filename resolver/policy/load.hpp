@@ -21,6 +21,9 @@ struct PolicyFiles {
     std::string geo;          // CSV cidr,country,continent
     std::string mmdb;         // MaxMind DB (GeoLite2-Country or City)
     std::string identities;   // lab identity map JSON
+    std::string applications; // lab application catalogue JSON (catalogues.hpp)
+    std::string app_types;    // gateway-export's app_types.json: names over the catalogue's
+    std::string indicator_feeds; // lab indicator feeds JSON (catalogues.hpp)
     std::string zoneinfo_dir = "/usr/share/zoneinfo";
     /// A larger input (or a FIFO or device that yields more) is refused before it is parsed:
     /// a million-name list export is about 50 MB.
@@ -36,6 +39,9 @@ struct PolicyTexts {
     std::string category_ids;
     std::string geo;
     std::string identities;
+    std::string applications;
+    std::string app_types;
+    std::string indicator_feeds;
     std::string mmdb_path;
     std::string zoneinfo_dir = "/usr/share/zoneinfo";
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "resolver/attribution/location.hpp"
+#include "resolver/policy/catalogues.hpp"
 #include "resolver/policy/categories.hpp"
 #include "resolver/policy/geo.hpp"
 #include "resolver/policy/identity.hpp"
@@ -119,6 +120,8 @@ struct PolicySet {
     CategoryDb categories;
     GeoDb geo;
     IdentityMap identities;
+    ApplicationCatalogue applications; // app.ids, app.type.ids
+    IndicatorFeeds indicator_feeds;    // dns.indicator_feed
     /// Non-fatal findings (skipped rules, ignored fields), one line each.
     std::vector<std::string> warnings;
 

@@ -36,6 +36,7 @@ struct RuleSettings {
     std::string override_host;
     bool insecure_disable_dnssec_validation = false;
     bool ip_categories = false;
+    bool ip_indicator_feeds = false; // also match the indicator feeds of the resolved IPs
     bool ignore_cname_category_matches = false;
     bool resolve_dns_through_cloudflare = false;
     std::vector<ResolverAddress> dns_resolvers; // ipv4 entries first, then ipv6, in order
@@ -64,7 +65,7 @@ struct Rule {
     bool resolver_policy = false; // filters: ["dns_resolver"]
     Expr traffic;
     Expr identity;
-    std::string device_posture; // kept for display; not evaluated (no posture data in the lab)
+    Expr device_posture; // over device_posture.checks.*: the identity map's posture results
     RuleSettings settings;
     std::optional<Schedule> schedule;
     std::optional<std::int64_t> expires_at; // unix seconds
@@ -72,8 +73,12 @@ struct Rule {
     /// The evaluation phase: the later of the traffic and identity phases. During counts as
     /// Post (reference §1.6: a rule that mixes phases runs entirely after resolution).
     Phase phase = Phase::Pre;
+    [[nodiscard]] bool uses(FieldId f) const {
+        return traffic.uses(f) || identity.uses(f) || device_posture.uses(f);
+    }
     [[nodiscard]] bool uses_category() const {
-        return traffic.uses_category() || identity.uses_category();
+        return traffic.uses_category() || identity.uses_category() ||
+               device_posture.uses_category();
     }
 };
 

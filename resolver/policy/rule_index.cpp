@@ -481,7 +481,8 @@ void build_rule_index(PolicySet& set) {
 
     for (std::uint32_t i = 0; i < set.dns_rules.size(); ++i) {
         const Rule& r = set.dns_rules[i];
-        if (r.phase != Phase::Pre || r.uses_category()) {
+        if (r.phase != Phase::Pre || r.uses_category() ||
+            (r.settings.ip_indicator_feeds && r.uses(FieldId::DnsIndicatorFeed))) {
             idx.post.push_back(i);
         }
         if (r.phase != Phase::Pre) {
@@ -493,7 +494,7 @@ void build_rule_index(PolicySet& set) {
             continue; // never a pre-resolution candidate (the linear walk skips them too)
         }
         Req req;
-        for (const Expr* e : {&r.traffic, &r.identity}) {
+        for (const Expr* e : {&r.traffic, &r.identity, &r.device_posture}) {
             if (e->root() == nullptr) {
                 continue;
             }

@@ -41,6 +41,9 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     files.geo = cfg.geo_file;
     files.mmdb = cfg.mmdb_file;
     files.identities = cfg.identities_file;
+    files.applications = cfg.applications_file;
+    files.app_types = cfg.app_types_file;
+    files.indicator_feeds = cfg.indicator_feeds_file;
     files.category_ids = cfg.category_ids_file;
     auto set = policy::load_policy(files);
     if (!set) {

@@ -270,10 +270,43 @@ upstream::GroupLimits Server::group_limits() const {
     return g;
 }
 
+namespace {
+
+/// The handler of a listener marked `?internal=1`: its clients are private on-ramp traffic
+/// (Magic WAN, WARP Connector; developers.cloudflare.com/changelog/2025-09-11-dns-filtering-
+/// for-private-network-onramps/), so their source address is also dns.src_internal_ip.
+class PrivateOnRamp final : public io::QueryHandler {
+public:
+    explicit PrivateOnRamp(io::QueryHandler& next) : next_(next) {}
+    void handle(std::vector<std::uint8_t> wire, io::TransportInfo info,
+                io::ReplyFn reply) override {
+        info.src_internal_ip = info.src.ip;
+        next_.handle(std::move(wire), std::move(info), std::move(reply));
+    }
+
+private:
+    io::QueryHandler& next_;
+};
+
+} // namespace
+
 Status Server::add_listener(const std::string& text) {
     auto url = util::parse_url(text);
     if (!url) {
         return fail(Errc::ConfigInvalid, "listener " + url.error().detail);
+    }
+    // internal=1 marks the listener's clients as private on-ramp traffic (dns.src_internal_ip).
+    io::QueryHandler* handler = pipeline_.get();
+    if (auto it = url->params.find("internal"); it != url->params.end()) {
+        if (it->second != "1" && it->second != "0") {
+            return fail(Errc::ConfigInvalid,
+                        "listener " + text + ": internal=" + it->second + " (want 1 or 0)");
+        }
+        if (it->second == "1") {
+            handler =
+                onramp_handlers_.emplace_back(std::make_unique<PrivateOnRamp>(*pipeline_)).get();
+        }
+        url->params.erase(it);
     }
     // fault=/faults= make this listener a misbehaving DoT/DoH server (fault::Site).
     std::shared_ptr<fault::LivePlan> faults;
@@ -302,13 +335,13 @@ Status Server::add_listener(const std::string& text) {
         for (int attempt = 0;; ++attempt) {
             util::Url u = *url;
             u.scheme = "udp";
-            auto udp = io::make_udp_listener(&loop_, u, *pipeline_, cfg_.udp_options);
+            auto udp = io::make_udp_listener(&loop_, u, *handler, cfg_.udp_options);
             if (!udp) {
                 return udp.error();
             }
             u = *util::parse_url((*udp)->url());
             u.scheme = "tcp";
-            auto tcp = io::make_tcp_listener(&loop_, u, *pipeline_, cfg_.stream_limits);
+            auto tcp = io::make_tcp_listener(&loop_, u, *handler, cfg_.stream_limits);
             if (tcp) {
                 udp_listeners_.push_back(udp->get());
                 listeners_.push_back(std::move(udp).value());
@@ -321,14 +354,14 @@ Status Server::add_listener(const std::string& text) {
             }
         }
     } else if (url->scheme == "udp") {
-        auto udp = io::make_udp_listener(&loop_, *url, *pipeline_, cfg_.udp_options);
+        auto udp = io::make_udp_listener(&loop_, *url, *handler, cfg_.udp_options);
         if (!udp) {
             return udp.error();
         }
         udp_listeners_.push_back(udp->get());
         l = io::ListenerPtr(std::move(udp).value());
     } else if (url->scheme == "tcp") {
-        l = io::make_tcp_listener(&loop_, *url, *pipeline_, cfg_.stream_limits);
+        l = io::make_tcp_listener(&loop_, *url, *handler, cfg_.stream_limits);
     } else if (url->scheme == "tls" || url->scheme == "https") {
         if (!tls_context_) {
             tls::TlsServerConfig tc;
@@ -352,7 +385,7 @@ Status Server::add_listener(const std::string& text) {
                        .get();
         }
         if (url->scheme == "tls") {
-            l = io::make_dot_listener(&loop_, *url, *pipeline_, ctx, cfg_.stream_limits, gate);
+            l = io::make_dot_listener(&loop_, *url, *handler, ctx, cfg_.stream_limits, gate);
         } else {
             io::DohLimits dl;
             dl.max_streams = cfg_.doh_max_streams;
@@ -362,6 +395,9 @@ Status Server::add_listener(const std::string& text) {
                 resolving_doh_ = std::make_unique<io::ResolvingDoh>(*pipeline_);
             }
             io::DohRequestHandler* doh = resolving_doh_.get();
+            if (handler != pipeline_.get()) {
+                doh = onramp_doh_.emplace_back(std::make_unique<io::ResolvingDoh>(*handler)).get();
+            }
             if (faults) {
                 doh = doh_decorators_
                           .emplace_back(std::make_unique<fault::FaultyDohRequests>(faults, *doh))

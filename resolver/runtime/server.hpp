@@ -77,6 +77,8 @@ private:
     std::unique_ptr<io::ResolvingDoh> resolving_doh_; // the pipeline behind DoH listeners
     std::vector<std::unique_ptr<io::DohRequestHandler>> doh_decorators_; // listener faults
     std::vector<std::unique_ptr<io::HandshakeGate>> handshake_gates_;    // listener faults
+    std::vector<std::unique_ptr<io::QueryHandler>> onramp_handlers_;     // ?internal=1 listeners
+    std::vector<std::unique_ptr<io::ResolvingDoh>> onramp_doh_;          // ... their DoH side
     std::vector<io::ListenerPtr> listeners_;
     std::vector<const io::UdpListener*> udp_listeners_; // owned by listeners_, for counters
     std::vector<std::string> ready_lines_;

@@ -56,6 +56,7 @@ const std::string& DecisionCache::key_of(const QueryContext& ctx) {
     put(k, static_cast<const void*>(ctx.location.location));
     put_ip(k, ctx.src_ip);
     put_ip(k, ctx.dst_ip);
+    put_ip(k, ctx.src_internal_ip);
     put(k, q.question[0].qtype);
     put(k, q.question[0].qclass);
     const std::uint8_t flags = (q.edns ? 1 : 0) | (q.edns && q.edns->dnssec_ok ? 2 : 0) |

@@ -27,7 +27,8 @@ struct Decision {
 using DecisionPtr = std::shared_ptr<Decision>;
 
 /// Decisions keyed on everything a verdict can depend on: the policy generation, the
-/// location, source and destination address (source geo, identity by address), the query
+/// location, source, destination and private on-ramp source address (source geo, identity
+/// by address, dns.src_internal_ip), the query
 /// name, type and class, DO/CD/EDNS, the DoH subdomain, the identity token and the EDNS 65050
 /// request categories. Time enters through Decision::valid_until; a reload changes the
 /// generation, so old decisions are never found again.

@@ -21,6 +21,7 @@ policy::QueryFacts facts_of(const QueryContext& ctx) {
     f.qtype = ctx.query->question[0].qtype;
     f.src_ip = ctx.src_ip;
     f.dst_ip = ctx.dst_ip;
+    f.src_internal_ip = ctx.src_internal_ip;
     f.location = ctx.location.location;
     f.doh_subdomain = ctx.location.doh_subdomain;
     f.identity_token = ctx.transport.http_authorization;
@@ -35,6 +36,9 @@ void attribute(QueryContext& ctx) {
     const net::TransportInfo& t = ctx.transport;
     ctx.src_ip = net::IpAddr::parse(t.src.ip);
     ctx.dst_ip = net::IpAddr::parse(t.dst.ip);
+    // Private on-ramp traffic (a listener marked internal, explain --src-internal-ip).
+    ctx.src_internal_ip =
+        t.src_internal_ip.empty() ? std::nullopt : net::IpAddr::parse(t.src_internal_ip);
     attribution::AttributionInput in;
     in.transport = t.protocol;
     in.src = ctx.src_ip;

@@ -101,6 +101,7 @@ struct QueryContext {
     // attribution and policy
     std::optional<net::IpAddr> src_ip; // parsed once from transport.src / dst
     std::optional<net::IpAddr> dst_ip;
+    std::optional<net::IpAddr> src_internal_ip; // private on-ramp traffic only
     attribution::LocationMatch location;
     policy::QueryFacts facts; // built once after attribution; views into this context
     /// The policy verdict: shared with the decision cache, never modified once set (the

@@ -105,7 +105,6 @@ std::string evaluate(const PolicySet& set, const Behaviour& b, const wire::Messa
     q.location = &set.locations.locations.front();
     q.doh_subdomain = "hq7x2k9m1a";
     q.identity_token = "token-alice";
-    q.app_ids = {12, 520};
     q.request_categories = std::vector<std::int64_t>{1, 66};
     const EvalOptions opt{1735787045, /*trace=*/true, nullptr};
     Evaluation ev = evaluate_pre(set, q, b, opt);

@@ -76,20 +76,29 @@ class Explain(unittest.TestCase):
             doc = f.read()
         table = doc.split("<!-- selectors:begin -->\n", 1)[1].split("<!-- selectors:end -->", 1)[0]
         self.assertEqual(table, p.stdout, "regenerate with: dnslab-resolver selectors --markdown")
-        self.assertIn("`app.ids` | Array<Int> | pre-resolution | not in this lab", p.stdout)
+        # Every selector has an input now (issue 17): none is refused at load.
+        self.assertIn("`app.ids` | Array<Int> | pre-resolution | application catalogue", p.stdout)
+        self.assertNotIn("not in this lab", p.stdout)
 
-    def test_rule_on_a_selector_without_input_is_refused_with_its_column(self):
+    def test_src_internal_ip_comes_from_the_explain_flag(self):
         rules = os.path.join(self.tmp, "internal-ip-rules.json")
         with open(rules, "w") as f:
             json.dump([{"id": "r-internal", "name": "internal", "precedence": 1, "enabled": True,
                         "action": "block", "filters": ["dns"],
                         "traffic": 'dns.fqdn == "x.example" and dns.src_internal_ip in {10.0.0.0/8}'}], f)
-        p = subprocess.run([harness.RESOLVER, "explain", "--rules", rules, "--name", "x.example"],
-                           capture_output=True, text=True, timeout=10)
+        locs = os.path.join(self.tmp, "all-locations.json")
+        with open(locs, "w") as f:
+            json.dump([{"id": "l-all", "name": "All", "networks": [{"network": "0.0.0.0/0"}]}], f)
+        base = [harness.RESOLVER, "explain", "--rules", rules, "--locations", locs, "--name", "x.example", "--json"]
+        on = json.loads(subprocess.run(base + ["--src-internal-ip", "10.1.2.3"], capture_output=True,
+                                       text=True, timeout=10, check=True).stdout)
+        self.assertEqual(trace_line(on, "r-internal")["verdict"], "matched")
+        off = json.loads(subprocess.run(base, capture_output=True, text=True, timeout=10, check=True).stdout)
+        self.assertEqual(trace_line(off, "r-internal")["verdict"], "not matched")
+        self.assertIn("dns.src_internal_ip", trace_line(off, "r-internal")["reason"])
+        p = subprocess.run(base + ["--src-internal-ip", "nope"], capture_output=True, text=True, timeout=10)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("r-internal", p.stderr)
-        self.assertIn("traffic column 29", p.stderr)
-        self.assertIn("dns.src_internal_ip", p.stderr)
+        self.assertIn("--src-internal-ip must be an IP address", p.stderr)
 
     def test_not_matched_names_the_clause_and_the_fact(self):
         with open(os.path.join(POLICY, "locations.json")) as f:

@@ -239,7 +239,7 @@ TEST_CASE("gateway_dns record: the values the lab knows") {
     CHECK(rec["TimeZoneInferredMethod"] == "");
     CHECK(rec["RedirectTargetURI"] == "");
     CHECK(rec["AuthoritativeNameServerIPs"] == json::array());
-    // Fields later work fills: present, empty.
+    // No application catalogue, no indicator feeds, no Internal DNS here: present, empty.
     CHECK(rec["ApplicationID"] == 0);
     CHECK(rec["QueryIndicatorFeedIDs"] == json::array());
     CHECK(rec["InternalDNSViewID"] == "");
