@@ -98,14 +98,14 @@ class SelectorsEndToEnd(Lab, unittest.TestCase):
                 self.assertEqual(rec["ApplicationID"], 0)
 
     def test_ip_indicator_feed_blocks_after_resolution(self):
-        # www.example.com is 198.51.100.12 in fixtures/zones, an address of feed 4242.
+        # www.example.com is 192.0.2.10 in fixtures/zones, an address of feed 4242.
         for t in TRANSPORTS:
             with self.subTest(transport=t):
                 a = self.q(t, "www.example.com")
                 self.assertEqual(a.rdata("A"), ["0.0.0.0"])
                 rec = self.record("www.example.com", "A")
                 self.assertEqual(rec["PolicyID"], IPFEED_RULE)
-                self.assertEqual(rec["InitialResolvedIPs"], ["198.51.100.12"])
+                self.assertEqual(rec["InitialResolvedIPs"], ["192.0.2.10"])
                 self.assertEqual(rec["MatchedIndicatorFeedIDs"], [4242])
                 self.assertEqual(rec["QueryIndicatorFeedIDs"], [4242])
 

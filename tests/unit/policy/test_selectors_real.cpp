@@ -258,14 +258,14 @@ TEST_CASE("dns.indicator_feed on names, and on resolved IPs with ip_indicator_fe
     CHECK(p.query_feeds == std::vector<std::int64_t>{4243});
     CHECK(p.matched_feeds == std::vector<std::int64_t>{4243});
 
-    // www.example.com resolves to 198.51.100.12, an address of feed 4242: blocked after
+    // www.example.com resolves to 192.0.2.10, an address of feed 4242: blocked after
     // resolution, by the rule with ip_indicator_feeds only.
     QueryFacts q;
     q.qname = "www.example.com";
     q.location = &lab.set->locations.locations[0];
     q.src_ip = net::IpAddr::parse("192.0.2.1");
     ResponseFacts resp;
-    resp.resolved_ips = {*net::IpAddr::parse("198.51.100.12")};
+    resp.resolved_ips = {*net::IpAddr::parse("192.0.2.10")};
     for (bool trace : {false, true}) {
         CAPTURE(trace);
         Evaluation ev = evaluate_pre(*lab.set, q, Behaviour{}, EvalOptions{0, trace});
@@ -277,7 +277,7 @@ TEST_CASE("dns.indicator_feed on names, and on resolved IPs with ip_indicator_fe
         CHECK(ev.matched_feeds == std::vector<std::int64_t>{4242});
     }
     ResponseFacts clean;
-    clean.resolved_ips = {*net::IpAddr::parse("198.51.100.13")};
+    clean.resolved_ips = {*net::IpAddr::parse("192.0.2.11")};
     Evaluation ev = evaluate_pre(*lab.set, q, Behaviour{}, EvalOptions{});
     evaluate_post(*lab.set, q, clean, Behaviour{}, EvalOptions{}, ev);
     CHECK(rule_id(ev) == "");
