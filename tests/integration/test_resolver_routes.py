@@ -191,6 +191,7 @@ $TTL 60
 ns1  IN A   203.0.113.53
 app  IN A   203.0.113.10
 www  IN A   203.0.113.80
+docs IN A   203.0.113.81
 """
 
 
@@ -257,17 +258,20 @@ zones = {{ "corp.example" = "zone-0001" }}
             www = next(x for x in recs if x["QueryName"] == "www.corp.example")
             self.assertEqual(www["InternalDNSFallbackStrategy"], "public_dns")
             self.assertEqual(www["InternalDNSRCode"], 3)  # the view said NXDOMAIN
-            self.assertEqual(www["RCode"] if "RCode" in www else 0, 0)
+            self.assertEqual(www["RCode"], 0)
 
-            # DoH: the same routes.
+            # DoH, attributed by the location's DoH path: the same routes, the same fallback.
             _, doh_port = r.addr("https")
-            url = f"https://127.0.0.1:{doh_port}/dns-query"
-            out = run(["kdig", "@127.0.0.1", "-p", str(doh_port), "+https=/dns-query",
+            url = f"https://127.0.0.1:{doh_port}/dns-query/hq7x2k9m1a"
+            out = run(["kdig", "@127.0.0.1", "-p", str(doh_port), "+https=/dns-query/hq7x2k9m1a",
                        "+tls-ca=" + r.ca_file(), "+retry=0", "+time=3", "+short",
-                       "www.corp.example", "A"]).stdout
-            self.assertEqual(out.split(), ["203.0.113.80"], url)
-            doh = r.wait_record(lambda x: x["QueryName"] == "www.corp.example" and x["Protocol"] == "https")
+                       "docs.corp.example", "A"]).stdout
+            self.assertEqual(out.split(), ["203.0.113.81"], url)
+            doh = r.wait_record(lambda x: x["QueryName"] == "docs.corp.example")
+            self.assertEqual(doh["Protocol"], "https")
+            self.assertEqual(doh["Location"], "HQ")
             self.assertEqual(doh["InternalDNSViewID"], "view-corp")
+            self.assertEqual(doh["InternalDNSFallbackStrategy"], "public_dns")
 
     def test_fallback_none_keeps_the_views_nxdomain(self):
         rule_list, extra = self.config("none")
