@@ -104,10 +104,9 @@ private:
     bool ok_ = false;
 };
 
+/// The stages name the upstreams of a route (stages/routing.cpp); none means the default.
 bool default_route(const stages::QueryContext& ctx) {
-    const auto* r = ctx.upstream_request->route;
-    return r == nullptr || r->kind == resolver::policy::Route::Kind::Default ||
-           r->kind == resolver::policy::Route::Kind::Cloudflare;
+    return ctx.upstream_request->urls.empty();
 }
 
 } // namespace

@@ -58,6 +58,22 @@ struct Reader {
                 return;
             }
             error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
+        } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+            if (const auto* tab = n->as_table()) {
+                out.clear();
+                for (const auto& [k, el] : *tab) {
+                    auto v = el.template value<std::string>();
+                    if (!v) {
+                        error = file + ": " + where(el) + ": key '" + name + "." +
+                                std::string(k.str()) + "' must be a string";
+                        return;
+                    }
+                    out.emplace(std::string(k.str()), *v);
+                }
+                return;
+            }
+            error = file + ": " + where(*n) + ": key '" + name +
+                    "' must be a table of strings (id = \"URL\")";
         } else {
             // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour);
             // the upper bound keeps an absurd number from wrapping around in a narrower field.
@@ -77,7 +93,10 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
     static const std::vector<std::pair<std::string, std::vector<std::string>>> keys{
         {"",
          {"listen", "upstream", "log_json", "event_log", "ready_file", "state_dir", "resolver",
-          "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry", "log"}},
+          "udp", "tcp", "tls", "doh", "policy", "behaviour", "telemetry", "log", "internal_dns",
+          "private_networks"}},
+        {"internal_dns", {"views", "zones"}},
+        {"private_networks", {"default_vnet", "vnets"}},
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "max_in_flight_per_upstream", "cache_size", "cache_max_ttl", "udp_payload",
@@ -207,6 +226,14 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "log", "colo_id", c.log.colo_id);
         r.get(*t, "log", "team_name", c.log.team_name);
     }
+    if (const auto* t = root["internal_dns"].as_table()) {
+        r.get(*t, "internal_dns", "views", c.internal_views);
+        r.get(*t, "internal_dns", "zones", c.internal_zones);
+    }
+    if (const auto* t = root["private_networks"].as_table()) {
+        r.get(*t, "private_networks", "default_vnet", c.default_vnet);
+        r.get(*t, "private_networks", "vnets", c.vnets);
+    }
     if (const auto* t = root["behaviour"].as_table()) {
         std::ostringstream os;
         os << *t;
@@ -246,10 +273,19 @@ Result<Config> load_file_unguarded(const std::string& path) {
                                   .string();
         }
     }
-    for (auto& u : c.upstream) {
+    auto rel_fixture = [&](std::string& u) {
         if (u.rfind("fixture:", 0) == 0 && std::filesystem::path(u.substr(8)).is_relative()) {
             u = "fixture:" +
                 (std::filesystem::path(c.config_dir) / u.substr(8)).lexically_normal().string();
+        }
+    };
+    for (auto& u : c.upstream) {
+        rel_fixture(u);
+    }
+    rel_fixture(c.default_vnet);
+    for (auto* table : {&c.internal_views, &c.vnets}) {
+        for (auto& [id, u] : *table) {
+            rel_fixture(u);
         }
     }
     return c;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +81,12 @@ struct Config {
         std::optional<std::int64_t> colo_id;
         std::optional<std::string> team_name;
     } log;
+    // [internal_dns] and [private_networks]: lab upstreams standing in for Cloudflare
+    // Internal DNS views and for resolvers on private networks (stages::RouteTable).
+    std::map<std::string, std::string> internal_views; // view_id -> upstream URL
+    std::map<std::string, std::string> internal_zones; // zone name -> InternalDNSZoneID
+    std::string default_vnet;                          // URL for the default virtual network
+    std::map<std::string, std::string> vnets;          // vnet_id -> upstream URL
     std::string config_dir; // relative paths in the file are resolved against this
 };
 

@@ -374,16 +374,22 @@ void catalogue_fields(JsonWriter& w, const QueryContext& ctx, const policy::Poli
     feed_pair("Query", ev != nullptr ? ev->query_feeds : kNone);
 }
 
-/// Fields whose data comes with later work (docs/query-log.md names it): present with their
-/// documented type and an empty value, so a consumer of the dataset sees every column.
-void later_fields(JsonWriter& w) {
-    w.field("InternalDNSViewID", "");
-    w.field("InternalDNSFallbackStrategy", "");
-    w.field("InternalDNSRCode", 0);
-    w.field("InternalDNSZoneID", "");
-    w.field("InternalDNSDurationMs", 0);
-    w.field("CustomResolveDurationMs", 0);
-    w.field("CustomResolverResponse", "");
+/// What the resolver-policy route did: Internal DNS view and fallback, custom resolver time
+/// and outcome (stages/routing.cpp).
+void route_fields(JsonWriter& w, const QueryContext& ctx) {
+    static const std::string kEmpty;
+    const auto* in = ctx.internal_dns ? &*ctx.internal_dns : nullptr;
+    w.field("InternalDNSViewID", in != nullptr ? in->view_id : kEmpty);
+    w.field("InternalDNSFallbackStrategy", in != nullptr ? in->fallback_applied : kEmpty);
+    w.field("InternalDNSRCode", in != nullptr ? in->rcode : 0);
+    w.field("InternalDNSZoneID", in != nullptr ? in->zone_id : kEmpty);
+    w.field("InternalDNSDurationMs", in != nullptr ? in->duration_ms : 0);
+    const auto* cr = ctx.custom_resolve ? &*ctx.custom_resolve : nullptr;
+    w.field("CustomResolveDurationMs", cr != nullptr ? cr->duration_ms : 0);
+    w.field("CustomResolverResponse", cr != nullptr ? cr->response : kEmpty);
+    if (!ctx.client_subnet_text.empty()) {
+        w.field("LabClientSubnet", ctx.client_subnet_text); // what went upstream (RFC 7871)
+    }
 }
 
 /// What Gateway does not log but an engineer reproducing a case needs.
@@ -454,7 +460,7 @@ std::string render_query_record(const QueryContext& ctx) {
     policy_fields(w, ctx);
     category_fields(w, ctx, set);
     catalogue_fields(w, ctx, set);
-    later_fields(w);
+    route_fields(w, ctx);
     lab_fields(w, ctx);
     w.end_object();
     return out;

@@ -58,39 +58,22 @@ void Pipeline::advance(InFlight& q, stages::Step step) {
 }
 
 upstream::Upstream* Pipeline::upstream_for(const stages::QueryContext& ctx) {
-    const policy::Route* r = ctx.upstream_request->route;
-    if (r == nullptr) {
+    // The stages chose the upstreams (route()); here they are only built, once per key.
+    const stages::UpstreamRequest& req = *ctx.upstream_request;
+    if (req.urls.empty()) {
         return &default_upstream_;
     }
-    std::vector<std::string> urls;
-    switch (r->kind) {
-    case policy::Route::Kind::Default:
-    case policy::Route::Kind::Cloudflare: // the lab's default upstream stands in for 1.1.1.1
-        return &default_upstream_;
-    case policy::Route::Kind::Internal:
-        if (ctx.policy->behaviour.internal_upstream.empty()) {
-            return &default_upstream_;
-        }
-        urls.push_back(ctx.policy->behaviour.internal_upstream);
-        break;
-    case policy::Route::Kind::CustomResolvers:
-        for (const auto& a : r->resolvers) {
-            urls.push_back("udp://" + a.to_string());
-        }
-        break;
-    }
-    const std::string& key = ctx.upstream_request->route_key;
-    if (auto it = route_upstreams_.find(key); it != route_upstreams_.end()) {
+    if (auto it = route_upstreams_.find(req.route_key); it != route_upstreams_.end()) {
         return it->second.get();
     }
     if (!make_upstream_) {
         return nullptr;
     }
-    auto up = make_upstream_(urls);
+    auto up = make_upstream_(req.urls, req.prefer_fastest);
     if (!up) {
         return nullptr;
     }
-    return route_upstreams_.emplace(key, std::move(up).value()).first->second.get();
+    return route_upstreams_.emplace(req.route_key, std::move(up).value()).first->second.get();
 }
 
 void Pipeline::dispatch(InFlight& q) {

@@ -24,10 +24,11 @@ struct PipelineConfig {
     std::size_t max_waiting = 10000;
 };
 
-/// Makes the upstream for a resolver-policy route from Do53 URLs (udp://IP:PORT, in the
-/// rule's order, failing over). Called once per distinct route; the pipeline keeps it.
-using UpstreamMaker =
-    std::function<Result<upstream::UpstreamPtr>(const std::vector<std::string>& urls)>;
+/// Makes the upstream for a resolver-policy route from the URLs the stages chose (in order,
+/// failing over; `prefer_fastest`: the fastest member first, upstream::GroupLimits). Called
+/// once per distinct route key; the pipeline keeps it.
+using UpstreamMaker = std::function<Result<upstream::UpstreamPtr>(
+    const std::vector<std::string>& urls, bool prefer_fastest)>;
 
 /// Counters for metrics and for tests; bad input is counted, never fatal.
 struct Counters {

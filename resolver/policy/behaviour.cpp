@@ -38,6 +38,7 @@ std::string Behaviour::to_json() const {
     j["gateway_domain"] = gateway_domain;
     j["client_default_fallback"] = client_default_fallback;
     j["internal_upstream"] = internal_upstream;
+    j["custom_resolver_selection"] = custom_resolver_selection;
     return j.dump();
 }
 
@@ -178,6 +179,12 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
             ok = boolean(b.client_default_fallback);
         } else if (key == "internal_upstream") {
             ok = str(b.internal_upstream);
+        } else if (key == "custom_resolver_selection") {
+            ok = str(b.custom_resolver_selection) && (b.custom_resolver_selection == "fastest" ||
+                                                      b.custom_resolver_selection == "order");
+            if (!ok) {
+                return bad(key, "\"fastest\" or \"order\"");
+            }
         } else {
             return fail(Errc::ConfigInvalid,
                         "[behaviour] unknown setting '" + std::string(key) + "'");

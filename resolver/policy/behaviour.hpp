@@ -114,6 +114,14 @@ struct Behaviour {
     /// Upstream URL for `resolve_dns_internally` routes (the lab's stand-in for Cloudflare
     /// Internal DNS); empty = the default upstream.
     std::string internal_upstream;
+    /// Which custom resolver (`dns_resolvers`) a query goes to first. [DOC] resolver-policies:
+    /// Gateway tries public, then default-vnet, then custom-vnet resolvers and caches the
+    /// fastest "per user, per data centre"; how it measures speed is UNCONFIRMED. "fastest"
+    /// (default): once every resolver of the rule has answered once (in the documented
+    /// order), the one with the lowest smoothed answer time goes first, per rule and process
+    /// (the lab has one data centre and does not split per user). "order": always the
+    /// documented order, failing over to the next.
+    std::string custom_resolver_selection = "fastest";
 
     /// Compact JSON object of every setting, for the log and `explain`.
     [[nodiscard]] std::string to_json() const;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/runtime/policy_loader.hpp"
 
+#include <algorithm>
+
 #include "resolver/policy/load.hpp"
 #include "resolver/util/load_guard.hpp"
 
@@ -55,6 +57,18 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     snap->generation = generation;
     snap->account_max_ttl = cfg.max_ttl_secs;
     snap->site = site_constants(cfg.log, instance);
+    snap->routes.internal_views = cfg.internal_views;
+    for (const auto& [zone, id] : cfg.internal_zones) {
+        std::string name = zone;
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        while (!name.empty() && name.back() == '.') {
+            name.pop_back();
+        }
+        snap->routes.internal_zones[name] = id;
+    }
+    snap->routes.default_vnet = cfg.default_vnet;
+    snap->routes.vnets = cfg.vnets;
     return stages::PolicySnapshotPtr(std::move(snap));
 }
 } // namespace

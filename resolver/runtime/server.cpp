@@ -143,7 +143,8 @@ Status Server::init(const config::Config& cfg) {
     pc.stages.udp_payload = cfg_.udp_payload;
     pc.cache_enabled = cfg_.cache_size > 0;
     pc.max_waiting = cfg_.max_waiting_queries;
-    auto maker = [this](const std::vector<std::string>& urls) -> Result<upstream::UpstreamPtr> {
+    auto maker = [this](const std::vector<std::string>& urls,
+                        bool prefer_fastest) -> Result<upstream::UpstreamPtr> {
         std::vector<upstream::UpstreamPtr> ms;
         std::string group_name;
         for (const auto& u : urls) {
@@ -158,8 +159,10 @@ Status Server::init(const config::Config& cfg) {
             ms.push_back(telemetry_->meter(std::move(up).value()));
             group_name += (group_name.empty() ? "" : ",") + u;
         }
+        upstream::GroupLimits limits = group_limits();
+        limits.prefer_fastest = prefer_fastest;
         return upstream::UpstreamPtr(
-            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), group_limits()));
+            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), limits));
     };
     pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
                                                      maker, clock_, rng_);

@@ -88,21 +88,6 @@ Next pre_policy(QueryContext& ctx, const Environment& env) {
     return Next::Answer;
 }
 
-void route(QueryContext& ctx) {
-    if (!ctx.evaluation) {
-        return;
-    }
-    const policy::Route& r = ctx.evaluation->route;
-    ctx.route = r.key();
-    if (r.kind == policy::Route::Kind::CustomResolvers) {
-        std::string addrs;
-        for (const auto& a : r.resolvers) {
-            addrs += (addrs.empty() ? "" : ",") + a.to_string();
-        }
-        ctx.custom_resolver_address = addrs;
-    }
-}
-
 Next post_policy(QueryContext& ctx, const Environment& env) {
     if (!ctx.evaluation || ctx.evaluation->finished) {
         return Next::Continue;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,6 +35,22 @@ struct SiteConstants {
     std::uint64_t instance = 0;
 };
 
+/// Where the lab sends what Gateway sends to Cloudflare-internal services and private
+/// networks (config `[internal_dns]`, `[private_networks]`; docs/policy.md, "Resolver policies").
+struct RouteTable {
+    /// `resolve_dns_internally.view_id` -> the upstream URL standing in for that Internal DNS
+    /// view (e.g. `fixture:DIR`). A view without an entry uses `[behaviour] internal_upstream`,
+    /// else the default upstream.
+    std::map<std::string, std::string> internal_views;
+    /// Internal DNS zone name (lower case, no trailing dot) -> zone ID, for InternalDNSZoneID.
+    std::map<std::string, std::string> internal_zones;
+    /// Upstream URL standing in for private resolvers (`route_through_private_network`) on the
+    /// account's default virtual network ("" = none reachable).
+    std::string default_vnet;
+    /// `vnet_id` -> upstream URL standing in for private resolvers on that virtual network.
+    std::map<std::string, std::string> vnets;
+};
+
 /// The policy inputs in force, pinned by every query when it starts: a reload builds a new
 /// snapshot and swaps the pointer, so a query never sees a half-built set.
 struct PolicySnapshot {
@@ -42,6 +59,7 @@ struct PolicySnapshot {
     std::uint64_t generation = 0;      // bumped per successful load, logged as LabPolicyGeneration
     std::uint32_t account_max_ttl = 0; // [policy] max_ttl_secs; 0: no account-wide TTL cap
     SiteConstants site;                // [log]
+    RouteTable routes;                 // [internal_dns], [private_networks]
 };
 using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
 /// A snapshot without any policy input (no rules, no locations).
@@ -70,7 +88,32 @@ struct UpstreamRequest {
     std::uint16_t id = 0;                 // the random ID on the wire (RFC 5452 §4.3)
     std::vector<std::uint8_t> wire;       // the query to send
     const policy::Route* route = nullptr; // resolver-policy route; null: the default upstream
-    std::string route_key;                // Route::key(), also the cache key's route
+    std::string route_key;                // the upstream's identity: Route::key() or "default"
+    /// The upstream URLs to ask, in order (a failover group); empty: the default upstream.
+    /// Decided by the stages (route()); the driver only builds and keeps the group per key.
+    std::vector<std::string> urls;
+    /// The group prefers its fastest member over the configured order (custom resolvers,
+    /// `[behaviour] custom_resolver_selection`).
+    bool prefer_fastest = false;
+    /// The Internal DNS view's answer being replaced by the default upstream's (fallback
+    /// "public_dns").
+    bool internal_fallback = false;
+    std::chrono::steady_clock::time_point sent_at; // for the *DurationMs log fields
+};
+
+/// Internal DNS facts for the log (InternalDNS* fields).
+struct InternalDnsFacts {
+    std::string view_id;
+    std::string fallback_applied; // InternalDNSFallbackStrategy: "" unless a fallback ran
+    int rcode = 0;                // what the view answered (SERVFAIL when it did not answer)
+    std::string zone_id;
+    std::int64_t duration_ms = 0;
+};
+
+/// Custom resolver facts for the log (CustomResolve* fields).
+struct CustomResolveFacts {
+    std::int64_t duration_ms = 0;
+    std::string response; // CustomResolverResponse: RCODE name, or "timeout" / "error"
 };
 
 /// What an upstream returned for an UpstreamRequest.
@@ -113,6 +156,16 @@ struct QueryContext {
 
     // route and cache
     std::string route = "default";
+    std::vector<std::string> route_urls;      // the route's upstreams, in order; empty: default
+    std::vector<std::string> route_addresses; // custom resolvers: the address of each URL
+    std::string route_key; // the upstream group's identity: route plus URLs ("" = default)
+    bool route_prefer_fastest = false;
+    std::optional<Error> route_error; // the route names nothing the lab can reach
+    std::optional<InternalDnsFacts> internal_dns;
+    std::optional<CustomResolveFacts> custom_resolve;
+    /// EDNS Client Subnet sent upstream (RFC 7871), when the location has ecs_support.
+    std::optional<wire::EdnsOption> client_subnet;
+    std::string client_subnet_text; // "192.0.2.0/24": in the cache key and the log
     AnswerSource source = AnswerSource::None;
     std::uint32_t cache_age_s = 0;
 

@@ -13,6 +13,12 @@ bool dnssec_ok(const wire::Message& q) {
 
 cache::CacheKey key_for(const QueryContext& ctx, const wire::Question& question) {
     const auto& q = *ctx.query;
+    if (!ctx.client_subnet_text.empty()) {
+        // An answer tailored to one client subnet is kept for that subnet only (RFC 7871
+        // §7.3.1; we do not read the upstream's SCOPE, so the source prefix is the scope).
+        return cache::CacheKey::of(question, dnssec_ok(q), q.flag(wire::kFlagCd),
+                                   ctx.route + "|ecs:" + ctx.client_subnet_text);
+    }
     return cache::CacheKey::of(question, dnssec_ok(q), q.flag(wire::kFlagCd), ctx.route);
 }
 
@@ -92,7 +98,10 @@ UpstreamRequest upstream_request(const QueryContext& ctx, const Environment& env
     req.question = question;
     req.id = env.rng->next_u16(); // never the client's ID (RFC 5452 §4.3)
     req.route = ctx.evaluation ? &ctx.evaluation->route : nullptr;
-    req.route_key = ctx.route;
+    req.route_key = ctx.route_key.empty() ? std::string("default") : ctx.route_key;
+    req.urls = ctx.route_urls;
+    req.prefer_fastest = ctx.route_prefer_fastest;
+    req.sent_at = env.clock->now();
     wire::Message out;
     out.id = req.id;
     out.set_flag(wire::kFlagRd, true);
@@ -101,6 +110,9 @@ UpstreamRequest upstream_request(const QueryContext& ctx, const Environment& env
     out.edns.emplace();
     out.edns->udp_size = env.config.udp_payload;
     out.edns->dnssec_ok = dnssec_ok(q);
+    if (ctx.client_subnet) {
+        out.edns->options.push_back(*ctx.client_subnet);
+    }
     req.wire = wire::serialize(out);
     return req;
 }

@@ -26,7 +26,13 @@ Step StageRunner::continue_after_decode(QueryContext& ctx) {
     attribute(ctx);
     const Next pre = pre_policy(ctx, env_); // may answer locally
     route(ctx);                             // resolver rules picked the route in pre_policy
+    choose_client_subnet(ctx);
     const auto& question = ctx.query->question[0];
+    if (pre != Next::Answer && ctx.route_error) {
+        ctx.upstream_error = ctx.route_error; // a private resolver the lab cannot reach
+        answer_error(ctx, wire::rcode::ServFail, env_.config);
+        return finish(ctx);
+    }
     switch (pre) {
     case Next::Answer:
         return finish(ctx);
@@ -53,6 +59,20 @@ Step StageRunner::ask_upstream(QueryContext& ctx, UpstreamRequest::Purpose purpo
 
 Step StageRunner::resume(QueryContext& ctx, Result<UpstreamAnswer> answer) {
     auto message = accept_upstream(ctx, std::move(answer));
+    note_exchange(ctx, env_, message ? &*message : nullptr);
+    if (internal_fallback_due(ctx, message ? &*message : nullptr)) {
+        // fallback "public_dns": the same question again, to the default upstream.
+        ctx.internal_dns->fallback_applied = "public_dns";
+        ctx.upstream_error.reset();
+        UpstreamRequest again = upstream_request(ctx, env_, ctx.upstream_request->purpose,
+                                                 ctx.upstream_request->question);
+        again.urls.clear();
+        again.route_key = "default";
+        again.prefer_fastest = false;
+        again.internal_fallback = true;
+        ctx.upstream_request = std::move(again);
+        return Step::NeedUpstream;
+    }
     if (!message) {
         answer_error(ctx, wire::rcode::ServFail, env_.config);
         return finish(ctx);

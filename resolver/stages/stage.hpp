@@ -28,8 +28,26 @@ void attribute(QueryContext& ctx);
 /// search) or ask for the override/safe-search target (Next::NeedUpstream).
 Next pre_policy(QueryContext& ctx, const Environment& env);
 
-/// Binds the route the resolver rules chose (ctx.route, CustomResolverAddress).
+/// Binds the route the resolver rules chose: ctx.route, the upstream URLs in Gateway's
+/// order (Internal DNS view, custom resolvers public / default vnet / custom vnet, from the
+/// snapshot's RouteTable), CustomResolverAddress; ctx.route_error when nothing is reachable.
 void route(QueryContext& ctx);
+
+/// The EDNS Client Subnet option (RFC 7871 §6) for `client`: its /24 (IPv4) or /56 (IPv6),
+/// scope 0. `text` (optional) receives "192.0.2.0/24".
+std::optional<wire::EdnsOption> client_subnet_option(const net::IpAddr& client, std::string* text);
+
+/// Sets ctx.client_subnet when the query's location has `ecs_support` (and the client did
+/// not opt out with SOURCE PREFIX-LENGTH 0, RFC 7871 §7.1.2).
+void choose_client_subnet(QueryContext& ctx);
+
+/// True when the Internal DNS view's outcome (`answer`, null when it failed) must be replaced
+/// by the default upstream's: `fallback: "public_dns"` and the view failed, answered other
+/// than NOERROR, or answered an A/AAAA query with CNAMEs only.
+bool internal_fallback_due(const QueryContext& ctx, const wire::Message* answer);
+
+/// Records the InternalDNS* / CustomResolve* facts of the exchange that just ended.
+void note_exchange(QueryContext& ctx, const Environment& env, const wire::Message* answer);
 
 /// A cached upstream answer for the route (Next::Answer) or a miss (Continue).
 Next cache_lookup(QueryContext& ctx, const Environment& env);

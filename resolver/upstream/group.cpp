@@ -88,6 +88,16 @@ std::vector<std::size_t> UpstreamGroup::order() const {
     std::sort(down.begin(), down.end(), [&](std::size_t a, std::size_t b) {
         return health_[a].down_until < health_[b].down_until;
     });
+    if (limits_.prefer_fastest) {
+        std::stable_sort(up.begin(), up.end(), [&](std::size_t a, std::size_t b) {
+            const Health& ha = health_[a];
+            const Health& hb = health_[b];
+            if ((ha.answers == 0) != (hb.answers == 0)) {
+                return ha.answers == 0;
+            }
+            return ha.answers != 0 && ha.srtt_ms < hb.srtt_ms;
+        });
+    }
     if (up.empty() && !down.empty()) {
         up.push_back(down.front());
         down.erase(down.begin());
@@ -175,7 +185,8 @@ void UpstreamGroup::on_result(const std::shared_ptr<Attempt>& attempt, std::size
         h.down_until = {};
         h.backoff = std::chrono::milliseconds(0);
         const double ms = std::chrono::duration<double, std::milli>(clock_() - started).count();
-        h.srtt_ms = h.srtt_ms == 0 ? ms : 0.8 * h.srtt_ms + 0.2 * ms;
+        h.srtt_ms = h.answers == 0 ? ms : 0.8 * h.srtt_ms + 0.2 * ms;
+        ++h.answers;
         auto done = std::move(attempt->done);
         done(std::move(r));
         return;

@@ -18,6 +18,7 @@ struct Health {
     std::chrono::steady_clock::time_point down_until{}; // skipped until then (unless all are down)
     std::chrono::milliseconds backoff{0};
     double srtt_ms = 0;                // smoothed answer time, for logs and metrics
+    std::uint64_t answers = 0;         // valid answers so far (srtt_ms means something)
     std::size_t in_flight = 0;         // queries sent and not completed yet
     std::uint64_t rejected_at_cap = 0; // queries not sent: in_flight was at the cap
     std::uint64_t invalid_answers = 0; // answers that were not an answer to the query
@@ -35,6 +36,12 @@ struct GroupLimits {
     /// query (wrong ID, truncated, malformed): a late or spoofed datagram may have won the
     /// race, the next one may be right.
     unsigned invalid_answer_retries = 1;
+    /// Order the members that are up by speed instead of configuration order: members that
+    /// never answered first (in configuration order, so each is measured once), then the
+    /// others by smoothed answer time. Gateway's custom resolvers: "caches the fastest
+    /// resolver and uses it for later queries" (developers.cloudflare.com/cloudflare-one/
+    /// traffic-policies/resolver-policies/).
+    bool prefer_fastest = false;
 };
 
 /// Several upstreams with failover. A query goes to the first member that is up, in

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -138,6 +139,7 @@ struct Script {
     std::optional<resolver::Error> error;                 // no answer at all
     std::function<void(wire::Message&)> tamper = nullptr; // e.g. a wrong ID
     std::string server = "scripted";                      // who answered (UpstreamAnswer)
+    std::chrono::milliseconds latency{0};                 // the manual clock moves this much
 };
 
 inline Script answering(std::vector<std::string> rrs) {
@@ -184,6 +186,12 @@ public:
     void upstream(const std::string& name, std::uint16_t type, Script s) {
         scripts_[{name, type}] = std::move(s);
     }
+    /// What the upstream at `url` (the first URL of the request; the routes the stages chose)
+    /// answers for `name`/`type`; takes precedence over upstream() for that URL.
+    void upstream_at(const std::string& url, const std::string& name, std::uint16_t type,
+                     Script s) {
+        routed_[{url, name, type}] = std::move(s);
+    }
 
     Outcome run(const wire::Message& q, net::TransportInfo t = udp_from("127.0.0.1")) {
         return run_bytes(wire::serialize(q), std::move(t));
@@ -218,13 +226,23 @@ public:
 private:
     Result<stages::UpstreamAnswer> answer(const stages::UpstreamRequest& req) {
         const std::string name = req.question.qname.to_gateway_text();
-        auto it = scripts_.find({name, req.question.qtype});
-        if (it == scripts_.end()) {
+        const Script* found = nullptr;
+        if (auto it = scripts_.find({name, req.question.qtype}); it != scripts_.end()) {
+            found = &it->second;
+        }
+        if (!req.urls.empty()) {
+            if (auto r = routed_.find({req.urls.front(), name, req.question.qtype});
+                r != routed_.end()) {
+                found = &r->second;
+            }
+        }
+        if (found == nullptr) {
             return resolver::fail(Errc::UpstreamTimeout, "scripted upstream: no answer for " +
                                                              name + " " +
                                                              wire::type_name(req.question.qtype));
         }
-        const Script& s = it->second;
+        const Script& s = *found;
+        clock_.advance(s.latency);
         if (s.error) {
             return *s.error;
         }
@@ -252,6 +270,7 @@ private:
     stages::DecisionCache decisions_;
     stages::StageRunner runner_;
     std::map<std::pair<std::string, std::uint16_t>, Script> scripts_;
+    std::map<std::tuple<std::string, std::string, std::uint16_t>, Script> routed_;
     stages::QueryId next_id_ = 1;
 };
 
