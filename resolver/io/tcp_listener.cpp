@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/io/tcp_listener.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -85,20 +89,33 @@ public:
         }
     }
 
-    Status start(uv_loop_t* loop, const util::Url& url) {
+    Status start(uv_loop_t* loop, const util::Url& url, bool reuse_port) {
         loop_ = loop;
         auto addr = to_sockaddr(url.host, url.port_or(53));
         if (!addr) {
             return fail(Errc::ConfigInvalid,
                         "listener " + url.to_string() + ": " + addr.error().detail);
         }
-        auto h =
-            util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
+        // With reuse_port the socket is created now, so that SO_REUSEPORT is set before
+        // uv_tcp_bind (libuv 1.44 has no flag for it).
+        auto h = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) {
+            return reuse_port ? uv_tcp_init_ex(loop, t, addr->ss_family) : uv_tcp_init(loop, t);
+        });
         if (!h) {
             return h.error();
         }
         server_ = std::move(h).value();
         server_.get()->data = this;
+        if (reuse_port) {
+            uv_os_fd_t fd = -1;
+            const int one = 1;
+            if (uv_fileno(reinterpret_cast<uv_handle_t*>(server_.get()), &fd) != 0 ||
+                ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+                return fail(Errc::ConfigInvalid,
+                            "listener " + url.to_string() +
+                                ": cannot set SO_REUSEPORT: " + std::strerror(errno));
+            }
+        }
         const unsigned flags = addr->ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
         int rc = uv_tcp_bind(server_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
         if (rc == 0) {
@@ -394,9 +411,9 @@ void Connection::close() {
 } // namespace
 
 Result<ListenerPtr> make_tcp_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
-                                      const StreamLimits& limits) {
+                                      const StreamLimits& limits, bool reuse_port) {
     auto l = std::make_unique<TcpListener>(handler, limits);
-    if (auto st = l->start(loop, url); !st) {
+    if (auto st = l->start(loop, url, reuse_port); !st) {
         return st.error();
     }
     return ListenerPtr(std::move(l));
