@@ -248,5 +248,33 @@ class Workers(unittest.TestCase):
         self.assertEqual(len({r["QueryID"] for r in recs}), len(recs))
 
 
+class WorkersMetrics(unittest.TestCase):
+    """--metrics with --workers 2: one /metrics (on the main loop) sums both workers'
+    counters, each read on its own worker's thread."""
+
+    def test_metrics_sum_both_workers(self):
+        import urllib.request
+        with harness.Resolver("--workers", "2", "--metrics", "http://127.0.0.1:0/metrics") as r:
+            url = next(u[len("metrics "):] for u in r.urls if u.startswith("metrics "))
+            n = 90
+            for i in range(n):
+                reply = harness.udp_exchange(r.addr("udp"), harness.build_query("www.example.com"))
+                self.assertEqual(a_records(reply), ["192.0.2.10"])
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+            received = [l for l in text.splitlines() if l.startswith("dnslab_received_total")]
+            self.assertEqual(received, [f"dnslab_received_total {n}"], received)
+            udp_noerror = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                              if l.startswith("dnslab_queries_total{") and 'protocol="udp"' in l)
+            self.assertEqual(udp_noerror, n)
+            rc = r.stop(timeout=15)
+            with open(r.stderr_path) as f:
+                stderr = f.read()
+            self.assertEqual(rc, 0, stderr)
+            counts = worker_counts(stderr)
+            self.assertEqual(sorted(counts), [0, 1], stderr)
+            self.assertTrue(all(a > 0 for a, _ in counts.values()), counts)
+            self.assertEqual(sum(a for a, _ in counts.values()), n)
+
+
 if __name__ == "__main__":
     harness.main()
