@@ -13,6 +13,11 @@ Result<std::unique_ptr<Telemetry>>
 Telemetry::create(uv_loop_t* serving_loop, const config::Config& cfg, const core::Clock& clock) {
     std::unique_ptr<Telemetry> t(new Telemetry(serving_loop, clock));
     t->metrics_url_ = cfg.metrics;
+    // Every worker's counters exist before any worker runs: worker threads read this vector
+    // (meter() for a policy route's upstream) while no one grows it.
+    for (unsigned i = 0; i < std::max(cfg.workers, 1U); ++i) {
+        t->loops_.push_back(std::make_unique<Loop>());
+    }
     if (!cfg.dnstap.empty()) {
         auto w = telemetry::DnstapWriter::open(cfg.dnstap, std::max(cfg.workers, 1U));
         if (!w) {
@@ -33,10 +38,7 @@ Telemetry::~Telemetry() {
 }
 
 Telemetry::Loop& Telemetry::loop_of(unsigned worker) {
-    while (loops_.size() <= worker) {
-        loops_.push_back(std::make_unique<Loop>());
-    }
-    return *loops_[worker];
+    return *loops_.at(worker); // create() made one per worker
 }
 
 upstream::UpstreamPtr Telemetry::meter(upstream::UpstreamPtr up, unsigned worker) {
