@@ -69,7 +69,7 @@ Status Worker::init(uv_loop_t* loop, stages::PolicySnapshotPtr policy,
     upstream_options_ = cfg.upstream_options;
     upstream_options_.live_faults = &live_faults_;
     udp_options_ = cfg.udp_options;
-    udp_options_.reuse_port = cfg.workers > 1;
+    udp_options_.reuse_port = reuse_port();
     if (loop == nullptr) {
         if (int rc = uv_loop_init(&own_loop_); rc != 0) {
             return fail(Errc::Internal, std::string("uv_loop_init: ") + uv_strerror(rc));
@@ -121,6 +121,13 @@ Status Worker::init(uv_loop_t* loop, stages::PolicySnapshotPtr policy,
                                      });
 }
 
+io::ReusePort Worker::reuse_port() const {
+    if (shared_.cfg->workers <= 1) {
+        return io::ReusePort::Off;
+    }
+    return index_ == 0 ? io::ReusePort::AfterBind : io::ReusePort::BeforeBind;
+}
+
 upstream::GroupLimits Worker::group_limits() const {
     upstream::GroupLimits g;
     g.fail_threshold = shared_.cfg->fail_threshold;
@@ -149,7 +156,7 @@ Result<upstream::UpstreamPtr> Worker::make_group(const std::vector<std::string>&
 
 Status Worker::add_listener(const std::string& text) {
     const config::Config& cfg = *shared_.cfg;
-    const bool reuse_port = cfg.workers > 1;
+    const io::ReusePort reuse = reuse_port();
     auto url = util::parse_url(text);
     if (!url) {
         return fail(Errc::ConfigInvalid, "listener " + url.error().detail);
@@ -187,7 +194,7 @@ Status Worker::add_listener(const std::string& text) {
             }
             u = *util::parse_url((*udp)->url());
             u.scheme = "tcp";
-            auto tcp = io::make_tcp_listener(loop_, u, *pipeline_, cfg.stream_limits, reuse_port);
+            auto tcp = io::make_tcp_listener(loop_, u, *pipeline_, cfg.stream_limits, reuse);
             if (tcp) {
                 udp_listeners_.push_back(udp->get());
                 bound_listen_.push_back(with_bound_port(text, (*udp)->url()));
@@ -208,7 +215,7 @@ Status Worker::add_listener(const std::string& text) {
         udp_listeners_.push_back(udp->get());
         l = io::ListenerPtr(std::move(udp).value());
     } else if (url->scheme == "tcp") {
-        l = io::make_tcp_listener(loop_, *url, *pipeline_, cfg.stream_limits, reuse_port);
+        l = io::make_tcp_listener(loop_, *url, *pipeline_, cfg.stream_limits, reuse);
     } else if (url->scheme == "tls" || url->scheme == "https") {
         auto erased = shared_.tls_context(text);
         if (!erased) {

@@ -93,6 +93,8 @@ private:
                 const std::vector<std::string>& listen);
     Status add_listener(const std::string& url_text);
     [[nodiscard]] upstream::GroupLimits group_limits() const;
+    /// Off with one worker; worker 0 sets SO_REUSEPORT after bind, the others before.
+    [[nodiscard]] io::ReusePort reuse_port() const;
     Result<upstream::UpstreamPtr> make_group(const std::vector<std::string>& urls);
     [[nodiscard]] bool listeners_idle() const;
     void finish();
