@@ -249,12 +249,18 @@ class Workers(unittest.TestCase):
 
 
 class WorkersMetrics(unittest.TestCase):
-    """--metrics with --workers 2: one /metrics (on the main loop) sums both workers'
-    counters, each read on its own worker's thread."""
+    """--metrics and --dnstap with --workers 2: one /metrics (on the main loop) sums both
+    workers' counters, each read on its own worker's thread; one dnstap file holds both
+    workers' frames (one input queue per worker, one writer)."""
 
-    def test_metrics_sum_both_workers(self):
+    def test_metrics_and_dnstap_cover_both_workers(self):
+        import subprocess
         import urllib.request
-        with harness.Resolver("--workers", "2", "--metrics", "http://127.0.0.1:0/metrics") as r:
+        tmp = tempfile.mkdtemp(prefix="dnslab-workers-tap-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        tap = os.path.join(tmp, "tap.fstrm")
+        with harness.Resolver("--workers", "2", "--metrics", "http://127.0.0.1:0/metrics",
+                              "--dnstap", "file:" + tap) as r:
             url = next(u[len("metrics "):] for u in r.urls if u.startswith("metrics "))
             n = 90
             for i in range(n):
@@ -274,6 +280,13 @@ class WorkersMetrics(unittest.TestCase):
             self.assertEqual(sorted(counts), [0, 1], stderr)
             self.assertTrue(all(a > 0 for a, _ in counts.values()), counts)
             self.assertEqual(sum(a for a, _ in counts.values()), n)
+        if shutil.which("dnstap-ldns") is None:
+            self.skipTest("dnstap-ldns not installed (the metrics part ran)")
+        frames = subprocess.run(["dnstap-ldns", "-r", tap], capture_output=True, text=True,
+                                check=True, timeout=20).stdout.split("\n")
+        kinds = [l.split()[2] for l in frames if len(l.split()) > 2]
+        self.assertEqual(kinds.count("CQ"), n)
+        self.assertEqual(kinds.count("CR"), n)
 
 
 if __name__ == "__main__":
