@@ -186,13 +186,17 @@ class Workers(unittest.TestCase):
 
     def test_sigterm_under_load_loses_no_log_line(self):
         stop = threading.Event()
+        # Once SIGTERM is sent our listening sockets close while the process drains, and on
+        # a shared machine another program may bind the freed port: no new connection then,
+        # and no datagram once the process has gone, so every answer counted is ours.
+        terminating = threading.Event()
         answered = [0] * 4
 
         def udp_load(slot):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(0.5)
             i = 0
-            while not stop.is_set():
+            while not stop.is_set() and self.r.proc.poll() is None:
                 try:
                     q = harness.build_query(f"n{slot}-{i}.example.com")
                     s.sendto(q, self.udp)
@@ -212,7 +216,7 @@ class Workers(unittest.TestCase):
             s.close()
 
         def tcp_load(slot):
-            while not stop.is_set():
+            while not stop.is_set() and not terminating.is_set():
                 try:
                     with socket.create_connection(self.tcp, timeout=2) as s:
                         for i in range(20):
@@ -227,6 +231,7 @@ class Workers(unittest.TestCase):
         for t in threads:
             t.start()
         time.sleep(1.5)
+        terminating.set()
         self.r.signal(signal.SIGTERM)
         try:
             self.r.proc.wait(timeout=15)
