@@ -45,6 +45,10 @@ if [ -x "$ROOT/bench/policy_transports.sh" ]; then
     ninja -C "$BUILD" bench/udp_echo
     timeout 900 "$ROOT/bench/policy_transports.sh" "$BUILD"
 fi
+if [ -x "$ROOT/bench/workers.sh" ]; then
+    echo
+    timeout 600 "$ROOT/bench/workers.sh" "$BUILD"
+fi
 if [ -x "$ROOT/bench/policy_qps.sh" ]; then
     echo
     timeout 600 "$ROOT/bench/policy_qps.sh" "$BUILD"

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     std::string tls_key;
     std::string gateway_domain;
     std::string metrics, dnstap;
+    std::string workers;
     std::string rules, lists, locations, categories, category_ids, geo, mmdb, identities;
     std::string applications, app_types, indicator_feeds;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
     app.add_option("--metrics", metrics,
                    "serve Prometheus metrics at URL: http://ADDR:PORT/metrics (port 0 = "
                    "ephemeral; the ready file names it)");
+    app.add_option("--workers", workers,
+                   "event loops serving queries, each with its own SO_REUSEPORT sockets on "
+                   "every listener: 1 to 64 or 'auto' (the cores); default 1 or [resolver] "
+                   "workers");
     app.add_option("--dnstap", dnstap,
                    "write dnstap Frame Streams: unix:PATH (a reader's socket) or file:PATH");
     app.add_option("--state-dir", state_dir, "directory for generated state such as the lab CA");
@@ -184,6 +189,13 @@ int main(int argc, char** argv) {
     override_str(cfg.state_dir, state_dir);
     override_str(cfg.metrics, metrics);
     override_str(cfg.dnstap, dnstap);
+    if (!workers.empty()) {
+        auto w = resolver::config::parse_workers(workers);
+        if (!w) {
+            return usage_error("--workers: " + w.error().detail);
+        }
+        cfg.workers = *w;
+    }
     override_str(cfg.tls_cert, tls_cert);
     override_str(cfg.tls_key, tls_key);
     override_str(cfg.gateway_domain, gateway_domain);

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/config/config.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include <toml++/toml.h>
 
@@ -100,7 +103,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
         {"resolver",
          {"timeout_ms", "tries", "connect_timeout_ms", "idle_timeout_ms", "fail_threshold",
           "max_in_flight_per_upstream", "cache_size", "cache_max_ttl", "udp_payload",
-          "shutdown_grace_ms", "max_waiting_queries"}},
+          "shutdown_grace_ms", "max_waiting_queries", "workers"}},
         {"udp", {"receive_buffer_bytes"}},
         {"tcp",
          {"idle_timeout_ms", "handshake_timeout_ms", "request_timeout_ms", "max_connections",
@@ -125,6 +128,23 @@ std::string default_state_dir() {
         return std::string(h) + "/.cache/dnslab";
     }
     return "/tmp/dnslab";
+}
+
+Result<unsigned> parse_workers(const std::string& text) {
+    constexpr unsigned kMaxWorkers = 64;
+    if (text == "auto") {
+        const unsigned cores = std::thread::hardware_concurrency();
+        return std::clamp(cores, 1U, kMaxWorkers);
+    }
+    unsigned n = 0;
+    const auto* end = text.data() + text.size();
+    auto [p, ec] = std::from_chars(text.data(), end, n);
+    if (text.empty() || ec != std::errc() || p != end || n < 1 || n > kMaxWorkers) {
+        return fail(Errc::ConfigInvalid, "workers must be an integer from 1 to " +
+                                             std::to_string(kMaxWorkers) + " or \"auto\", not '" +
+                                             text + "'");
+    }
+    return n;
 }
 
 namespace {
@@ -179,6 +199,21 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "resolver", "udp_payload", c.udp_payload);
         r.get(*t, "resolver", "shutdown_grace_ms", c.shutdown_grace_ms);
         r.get(*t, "resolver", "max_waiting_queries", c.max_waiting_queries);
+        if (const toml::node* n = t->get("workers"); n != nullptr && r.error.empty()) {
+            // An integer, or the string "auto" (the same text --workers takes).
+            std::string text;
+            if (auto v = n->value_exact<std::int64_t>()) {
+                text = std::to_string(*v);
+            } else if (auto sv = n->value<std::string>()) {
+                text = *sv;
+            }
+            auto w = parse_workers(text);
+            if (!w) {
+                r.error = path + ": " + where(*n) + ": key 'resolver.workers': " + w.error().detail;
+            } else {
+                c.workers = *w;
+            }
+        }
     }
     if (const auto* t = root["udp"].as_table()) {
         r.get(*t, "udp", "receive_buffer_bytes", c.udp_options.receive_buffer_bytes);

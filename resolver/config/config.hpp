@@ -38,6 +38,9 @@ struct Config {
     std::uint16_t udp_payload = 1232;
     unsigned shutdown_grace_ms = 2000;
     std::size_t max_waiting_queries = 10000; // queries waiting for upstreams at once
+    /// Event loops serving queries (`--workers`, [resolver] workers; "auto" = the cores).
+    /// Each has its own SO_REUSEPORT sockets on every listener (docs/workers.md).
+    unsigned workers = 1;
 
     // [udp]
     io::UdpOptions udp_options;
@@ -95,5 +98,9 @@ Result<Config> load_file(const std::string& path);
 
 /// Default state directory: $XDG_CACHE_HOME/dnslab or ~/.cache/dnslab.
 std::string default_state_dir();
+
+/// `--workers` / [resolver] workers: an integer from 1 to 64, or "auto" (the number of
+/// cores std::thread::hardware_concurrency reports, at most 64; 1 when it cannot tell).
+Result<unsigned> parse_workers(const std::string& text);
 
 } // namespace resolver::config

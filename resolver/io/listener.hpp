@@ -37,6 +37,18 @@ struct ListenerCounters {
     std::map<int, std::uint64_t> http_status; // DoH responses sent, by status
 };
 
+/// SO_REUSEPORT (socket(7)) on a listener socket, so that worker loops each have their own
+/// socket on one port and the kernel spreads datagrams and connections over them.
+enum class ReusePort : std::uint8_t {
+    Off,
+    /// Set after bind (the first worker): at bind time the socket shares with nobody, so it
+    /// never joins the group of another process of the same user that holds the port (with
+    /// port 0 the kernel would otherwise treat such a port as free for a reuseport socket).
+    AfterBind,
+    /// Set before bind (the other workers): joins the first worker's socket on that port.
+    BeforeBind,
+};
+
 /// A bound, listening socket. Lives on one loop.
 class Listener {
 public:

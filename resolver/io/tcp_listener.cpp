@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/io/tcp_listener.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -85,22 +89,40 @@ public:
         }
     }
 
-    Status start(uv_loop_t* loop, const util::Url& url) {
+    Status start(uv_loop_t* loop, const util::Url& url, ReusePort reuse_port) {
         loop_ = loop;
         auto addr = to_sockaddr(url.host, url.port_or(53));
         if (!addr) {
             return fail(Errc::ConfigInvalid,
                         "listener " + url.to_string() + ": " + addr.error().detail);
         }
-        auto h =
-            util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
+        // With reuse_port the socket is created now, so that SO_REUSEPORT can be set before
+        // uv_tcp_bind (libuv 1.44 has no flag for it); AfterBind sets it before listen.
+        const bool reuse = reuse_port != ReusePort::Off;
+        auto h = util::UvHandle<uv_tcp_t>::create([&](uv_tcp_t* t) {
+            return reuse ? uv_tcp_init_ex(loop, t, addr->ss_family) : uv_tcp_init(loop, t);
+        });
         if (!h) {
             return h.error();
         }
         server_ = std::move(h).value();
         server_.get()->data = this;
+        auto set_reuse_port = [&]() -> int {
+            uv_os_fd_t fd = -1;
+            const int one = 1;
+            if (int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(server_.get()), &fd); rc != 0) {
+                return rc;
+            }
+            return ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 ? 0 : -errno;
+        };
         const unsigned flags = addr->ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
-        int rc = uv_tcp_bind(server_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
+        int rc = reuse_port == ReusePort::BeforeBind ? set_reuse_port() : 0;
+        if (rc == 0) {
+            rc = uv_tcp_bind(server_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
+        }
+        if (rc == 0 && reuse_port == ReusePort::AfterBind) {
+            rc = set_reuse_port();
+        }
         if (rc == 0) {
             rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_.get()), 256,
                            &TcpListener::on_connection);
@@ -394,9 +416,9 @@ void Connection::close() {
 } // namespace
 
 Result<ListenerPtr> make_tcp_listener(uv_loop_t* loop, const util::Url& url, QueryHandler& handler,
-                                      const StreamLimits& limits) {
+                                      const StreamLimits& limits, ReusePort reuse_port) {
     auto l = std::make_unique<TcpListener>(handler, limits);
-    if (auto st = l->start(loop, url); !st) {
+    if (auto st = l->start(loop, url, reuse_port); !st) {
         return st.error();
     }
     return ListenerPtr(std::move(l));

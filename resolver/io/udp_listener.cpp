@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -108,18 +109,43 @@ public:
         }
         // recvmmsg(2): one system call takes up to kBatch queued queries (libuv splits the
         // buffer from on_alloc into 64 KiB slots and calls on_recv once per datagram).
+        // With reuse_port the socket is created now (its family named), so that SO_REUSEPORT
+        // can be set before uv_udp_bind: libuv 1.44's UV_UDP_REUSEADDR is SO_REUSEADDR on Linux.
+        const bool reuse = options_.reuse_port != ReusePort::Off;
+        const unsigned family = reuse ? addr->ss_family : AF_UNSPEC;
         auto h = util::UvHandle<uv_udp_t>::create(
-            [&](uv_udp_t* u) { return uv_udp_init_ex(loop, u, AF_UNSPEC | UV_UDP_RECVMMSG); });
+            [&](uv_udp_t* u) { return uv_udp_init_ex(loop, u, family | UV_UDP_RECVMMSG); });
         if (!h) {
             return h.error();
         }
         udp_ = std::move(h).value();
         udp_.get()->data = this;
+        auto set_reuse_port = [&]() -> Status {
+            uv_os_fd_t fd = -1;
+            const int one = 1;
+            if (uv_fileno(reinterpret_cast<uv_handle_t*>(udp_.get()), &fd) != 0 ||
+                ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+                return fail(Errc::ConfigInvalid,
+                            "listener " + url.to_string() +
+                                ": cannot set SO_REUSEPORT: " + std::strerror(errno));
+            }
+            return ok();
+        };
+        if (options_.reuse_port == ReusePort::BeforeBind) {
+            if (auto st = set_reuse_port(); !st) {
+                return st;
+            }
+        }
         const unsigned flags = addr->ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0;
         if (int rc = uv_udp_bind(udp_.get(), reinterpret_cast<const sockaddr*>(&*addr), flags);
             rc != 0) {
             return fail(Errc::ConfigInvalid,
                         "listener " + url.to_string() + ": cannot bind: " + uv_strerror(rc));
+        }
+        if (options_.reuse_port == ReusePort::AfterBind) {
+            if (auto st = set_reuse_port(); !st) {
+                return st;
+            }
         }
         sockaddr_storage bound{};
         int len = sizeof bound;

@@ -22,6 +22,9 @@ struct UdpOptions {
     /// the kernel instead of being dropped while the loop is busy: the kernel's default is
     /// net.core.rmem_default (208 KiB). Capped by net.core.rmem_max; 0 keeps the default.
     std::size_t receive_buffer_bytes = std::size_t{4} << 20;
+    /// SO_REUSEPORT: worker loops each bind their own socket to the same port and the kernel
+    /// spreads datagrams over them by a hash of the 4-tuple.
+    ReusePort reuse_port = ReusePort::Off;
 };
 
 /// Datagrams a UDP listener read, and those it dropped before the pipeline saw them, by

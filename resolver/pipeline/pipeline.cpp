@@ -18,7 +18,8 @@ Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, 
           env.rng = &rng;
           env.scratch = &eval_scratch_;
           return env;
-      }()) {}
+      }()),
+      next_id_(config.first_query_id) {}
 
 Pipeline::~Pipeline() {
     *alive_ = false;

@@ -22,6 +22,9 @@ struct PipelineConfig {
     /// SERVFAIL with an EDE naming this limit at once (a dead upstream under a burst must not
     /// grow memory without bound).
     std::size_t max_waiting = 10000;
+    /// The first query ID (QueryID's low half in the log; LabQueryID). Worker loops start
+    /// theirs at worker << 56, so IDs stay unique across the process's pipelines.
+    stages::QueryId first_query_id = 1;
 };
 
 /// Makes the upstream for a resolver-policy route from the URLs the stages chose (in order,
@@ -96,7 +99,7 @@ private:
     stages::DecisionCache decisions_;
     stages::StageRunner runner_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
-    stages::QueryId next_id_ = 1;
+    stages::QueryId next_id_;
     std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>> in_flight_;
     std::size_t waiting_ = 0; // queries with an upstream request out
     Counters counters_;

@@ -64,13 +64,10 @@ Server::~Server() {
     if (telemetry_) {
         telemetry_->stop(); // its HTTP listener would keep the loop below running
     }
-    udp_listeners_.clear();
-    listeners_.clear();
-    pipeline_.reset();
-    if (default_upstream_) {
-        default_upstream_->shutdown();
+    // Threads first (each joins in its destructor), worker 0 (on loop_) last.
+    while (!workers_.empty()) {
+        workers_.pop_back();
     }
-    default_upstream_.reset();
     sigint_.close();
     sigterm_.close();
     sighup_.close();
@@ -90,7 +87,7 @@ Server::~Server() {
 
 Status Server::init(const config::Config& cfg) {
     cfg_ = cfg;
-    cfg_.upstream_options.live_faults = &live_faults_;
+    cfg_.workers = std::max(cfg_.workers, 1U);
     if (int rc = uv_loop_init(&loop_); rc != 0) {
         return fail(Errc::Internal, std::string("uv_loop_init: ") + uv_strerror(rc));
     }
@@ -120,52 +117,8 @@ Status Server::init(const config::Config& cfg) {
         return fail(Errc::ConfigInvalid,
                     "no upstream configured (--upstream URL or `upstream = [...]`)");
     }
-    std::vector<upstream::UpstreamPtr> members;
-    for (const auto& text : cfg_.upstream) {
-        auto url = util::parse_url(text);
-        if (!url) {
-            return fail(Errc::ConfigInvalid, "upstream " + url.error().detail);
-        }
-        auto up = runtime::make_upstream(&loop_, *url, cfg_.upstream_options);
-        if (!up) {
-            return fail(Errc::ConfigInvalid, "upstream " + up.error().detail);
-        }
-        members.push_back(telemetry_->meter(std::move(up).value()));
-    }
-    std::string name;
-    for (const auto& u : cfg_.upstream) {
-        name += (name.empty() ? "" : ",") + u;
-    }
-    default_upstream_ =
-        std::make_unique<upstream::UpstreamGroup>(name, std::move(members), group_limits());
-    cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl);
-    pipeline::PipelineConfig pc;
-    pc.stages.udp_payload = cfg_.udp_payload;
-    pc.cache_enabled = cfg_.cache_size > 0;
-    pc.max_waiting = cfg_.max_waiting_queries;
-    auto maker = [this](const std::vector<std::string>& urls,
-                        bool prefer_fastest) -> Result<upstream::UpstreamPtr> {
-        std::vector<upstream::UpstreamPtr> ms;
-        std::string group_name;
-        for (const auto& u : urls) {
-            auto url = util::parse_url(u);
-            if (!url) {
-                return url.error();
-            }
-            auto up = runtime::make_upstream(&loop_, *url, cfg_.upstream_options);
-            if (!up) {
-                return up.error();
-            }
-            ms.push_back(telemetry_->meter(std::move(up).value()));
-            group_name += (group_name.empty() ? "" : ",") + u;
-        }
-        upstream::GroupLimits limits = group_limits();
-        limits.prefer_fastest = prefer_fastest;
-        return upstream::UpstreamPtr(
-            std::make_unique<upstream::UpstreamGroup>(group_name, std::move(ms), limits));
-    };
-    pipeline_ = std::make_unique<pipeline::Pipeline>(pc, *default_upstream_, *cache_, log_.get(),
-                                                     maker, clock_, rng_);
+    cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl, 0,
+                                            cfg_.workers > 1 ? 16 : 1);
     for (int i = 0; i < 4; ++i) {
         log_instance_ = (log_instance_ << 16) | rng_.next_u16();
     }
@@ -174,33 +127,51 @@ Status Server::init(const config::Config& cfg) {
     if (!snapshot) {
         return snapshot.error();
     }
+    policy_ = *snapshot;
     telemetry_->policy_loaded(
-        **snapshot,
+        *policy_,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
         false);
-    for (const auto& w : (*snapshot)->set->warnings) {
+    for (const auto& w : policy_->set->warnings) {
         std::fprintf(stderr, "dnslab-resolver: policy: %s\n", w.c_str());
     }
-    pipeline_->set_policy(*snapshot);
 
     if (cfg_.listen.empty()) {
         return fail(Errc::ConfigInvalid,
                     "no listener configured (--listen URL or `listen = [...]`)");
     }
-    for (const auto& l : cfg_.listen) {
-        if (auto st = add_listener(l); !st) {
-            return st;
+    WorkerShared shared;
+    shared.cfg = &cfg_;
+    shared.cache = cache_.get();
+    shared.log = log_.get();
+    shared.telemetry = telemetry_.get();
+    shared.clock = &clock_;
+    shared.tls_context = [this](const std::string& l) { return tls_context(l); };
+    // Worker 0 binds the configured URLs (port 0: the kernel picks); the others bind the
+    // same ports with SO_REUSEPORT (socket(7)), so the kernel spreads datagrams and
+    // connections over the workers' sockets.
+    std::vector<std::string> listen = cfg_.listen;
+    for (unsigned i = 0; i < cfg_.workers; ++i) {
+        auto w = Worker::create(i, i == 0 ? &loop_ : nullptr, shared, policy_, listen);
+        if (!w) {
+            if (i > 0) {
+                return fail(w.error().code,
+                            "worker " + std::to_string(i) + ": " + w.error().detail);
+            }
+            return w.error();
+        }
+        workers_.push_back(std::move(w).value());
+        if (i == 0) {
+            listen = workers_.front()->bound_listen();
         }
     }
-    const auto streams = std::count_if(listeners_.begin(), listeners_.end(), [](const auto& l) {
-        return l->url().rfind("udp://", 0) != 0;
-    });
-    raise_fd_limit(static_cast<rlim_t>(streams) * cfg_.stream_limits.max_connections + 256);
-    for (const auto& l : listeners_) {
+    const auto& first = workers_.front()->listeners();
+    const auto streams = std::count_if(
+        first.begin(), first.end(), [](const auto& l) { return l->url().rfind("udp://", 0) != 0; });
+    raise_fd_limit(
+        static_cast<rlim_t>(streams) * cfg_.stream_limits.max_connections * cfg_.workers + 256);
+    for (const auto& l : first) {
         ready_lines_.push_back(l->url());
-    }
-    if (auto st = telemetry_->attach(&loop_, *pipeline_, *cache_, listeners_); !st) {
-        return st;
     }
     auto metrics_line = telemetry_->start_server();
     if (!metrics_line) {
@@ -237,13 +208,20 @@ Status Server::init(const config::Config& cfg) {
         !st) {
         return st;
     }
+    // The worker threads start once the signals are handled here (libuv delivers a
+    // process signal to the loop that watches it; the workers' loops watch none).
+    for (std::size_t i = 1; i < workers_.size(); ++i) {
+        if (auto st = workers_[i]->start_thread(); !st) {
+            return st;
+        }
+    }
 
     {
         std::string ev;
         log::JsonWriter w(ev);
         log::begin_event(w, "policy-loaded", clock_.wall())
             .field("LabPolicyGeneration", policy_generation_);
-        w.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
+        w.key("Behaviour").raw(policy_->behaviour.to_json());
         w.end_object();
         log_event(ev);
     }
@@ -251,6 +229,11 @@ Status Server::init(const config::Config& cfg) {
     for (const auto& line : ready_lines_) {
         std::fprintf(stderr, "dnslab-resolver: listening %s\n", line.c_str());
         ready += line + "\n";
+    }
+    if (cfg_.workers > 1) {
+        std::fprintf(stderr,
+                     "dnslab-resolver: %u workers, each with its own sockets on these ports\n",
+                     cfg_.workers);
     }
     report_receive_buffers();
     if (!cfg_.ready_file.empty()) {
@@ -266,154 +249,21 @@ Status Server::init(const config::Config& cfg) {
     return ok();
 }
 
-upstream::GroupLimits Server::group_limits() const {
-    upstream::GroupLimits g;
-    g.fail_threshold = cfg_.fail_threshold;
-    g.max_in_flight = cfg_.max_in_flight_per_upstream;
-    return g;
-}
-
-namespace {
-
-/// The handler of a listener marked `?internal=1`: its clients are private on-ramp traffic
-/// (Magic WAN, WARP Connector; developers.cloudflare.com/changelog/2025-09-11-dns-filtering-
-/// for-private-network-onramps/), so their source address is also dns.src_internal_ip.
-class PrivateOnRamp final : public io::QueryHandler {
-public:
-    explicit PrivateOnRamp(io::QueryHandler& next) : next_(next) {}
-    void handle(std::vector<std::uint8_t> wire, io::TransportInfo info,
-                io::ReplyFn reply) override {
-        info.src_internal_ip = info.src.ip;
-        next_.handle(std::move(wire), std::move(info), std::move(reply));
+Result<std::shared_ptr<const void>> Server::tls_context(const std::string& listener) {
+    if (!tls_context_) {
+        tls::TlsServerConfig tc;
+        tc.cert_file = cfg_.tls_cert;
+        tc.key_file = cfg_.tls_key;
+        tc.state_dir = cfg_.state_dir.empty() ? config::default_state_dir() : cfg_.state_dir;
+        tc.gateway_domain = policy_->behaviour.gateway_domain;
+        auto ctx = tls::ServerContext::create(tc);
+        if (!ctx) {
+            return fail(Errc::ConfigInvalid, "listener " + listener + ": " + ctx.error().detail);
+        }
+        ca_file_ = (*ctx)->ca_file();
+        tls_context_ = *ctx;
     }
-
-private:
-    io::QueryHandler& next_;
-};
-
-} // namespace
-
-Status Server::add_listener(const std::string& text) {
-    auto url = util::parse_url(text);
-    if (!url) {
-        return fail(Errc::ConfigInvalid, "listener " + url.error().detail);
-    }
-    // internal=1 marks the listener's clients as private on-ramp traffic (dns.src_internal_ip).
-    io::QueryHandler* handler = pipeline_.get();
-    if (auto it = url->params.find("internal"); it != url->params.end()) {
-        if (it->second != "1" && it->second != "0") {
-            return fail(Errc::ConfigInvalid,
-                        "listener " + text + ": internal=" + it->second + " (want 1 or 0)");
-        }
-        if (it->second == "1") {
-            handler =
-                onramp_handlers_.emplace_back(std::make_unique<PrivateOnRamp>(*pipeline_)).get();
-        }
-        url->params.erase(it);
-    }
-    // fault=/faults= make this listener a misbehaving DoT/DoH server (fault::Site).
-    std::shared_ptr<fault::LivePlan> faults;
-    if (fault::LivePlan::in(url->params)) {
-        if (url->scheme != "tls" && url->scheme != "https") {
-            return fail(Errc::ConfigInvalid,
-                        "listener " + text +
-                            ": fault= and faults= exist for tls:// and "
-                            "https:// listeners (put DNS faults on the upstream)");
-        }
-        auto live = fault::LivePlan::take_from(
-            url->params, url->scheme == "tls" ? fault::Site::DotListener : fault::Site::DohListener,
-            "listener " + text, &live_faults_);
-        if (!live) {
-            return live.error();
-        }
-        faults = std::move(live).value();
-    }
-    Result<io::ListenerPtr> l = fail(
-        Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
-    if (url->scheme == "dns") {
-        // UDP and TCP on the same port, as dig and kdig expect when they retry over TCP.
-        // With port 0 the kernel picks the UDP port and TCP takes the same one; when that TCP
-        // port is already taken, both are given up and another UDP port is tried.
-        const bool ephemeral = url->port_or(53) == 0;
-        for (int attempt = 0;; ++attempt) {
-            util::Url u = *url;
-            u.scheme = "udp";
-            auto udp = io::make_udp_listener(&loop_, u, *handler, cfg_.udp_options);
-            if (!udp) {
-                return udp.error();
-            }
-            u = *util::parse_url((*udp)->url());
-            u.scheme = "tcp";
-            auto tcp = io::make_tcp_listener(&loop_, u, *handler, cfg_.stream_limits);
-            if (tcp) {
-                udp_listeners_.push_back(udp->get());
-                listeners_.push_back(std::move(udp).value());
-                l = std::move(tcp);
-                break;
-            }
-            if (!ephemeral || attempt == 20) {
-                return fail(Errc::ConfigInvalid,
-                            tcp.error().detail + " (the TCP half of " + text + ")");
-            }
-        }
-    } else if (url->scheme == "udp") {
-        auto udp = io::make_udp_listener(&loop_, *url, *handler, cfg_.udp_options);
-        if (!udp) {
-            return udp.error();
-        }
-        udp_listeners_.push_back(udp->get());
-        l = io::ListenerPtr(std::move(udp).value());
-    } else if (url->scheme == "tcp") {
-        l = io::make_tcp_listener(&loop_, *url, *handler, cfg_.stream_limits);
-    } else if (url->scheme == "tls" || url->scheme == "https") {
-        if (!tls_context_) {
-            tls::TlsServerConfig tc;
-            tc.cert_file = cfg_.tls_cert;
-            tc.key_file = cfg_.tls_key;
-            tc.state_dir = cfg_.state_dir.empty() ? config::default_state_dir() : cfg_.state_dir;
-            tc.gateway_domain = pipeline_->policy()->behaviour.gateway_domain;
-            auto ctx = tls::ServerContext::create(tc);
-            if (!ctx) {
-                return fail(Errc::ConfigInvalid, "listener " + text + ": " + ctx.error().detail);
-            }
-            ca_file_ = (*ctx)->ca_file();
-            tls_context_ = *ctx;
-        }
-        auto ctx = std::static_pointer_cast<const tls::ServerContext>(tls_context_);
-        // Listener faults are decorators on the listener's hooks (fault/listener_faults.hpp).
-        io::HandshakeGate* gate = nullptr;
-        if (faults) {
-            gate = handshake_gates_
-                       .emplace_back(std::make_unique<fault::FaultyHandshakes>(faults, url->scheme))
-                       .get();
-        }
-        if (url->scheme == "tls") {
-            l = io::make_dot_listener(&loop_, *url, *handler, ctx, cfg_.stream_limits, gate);
-        } else {
-            io::DohLimits dl;
-            dl.max_streams = cfg_.doh_max_streams;
-            dl.max_header_bytes = cfg_.doh_max_header_bytes;
-            dl.max_body_bytes = cfg_.doh_max_body_bytes;
-            if (!resolving_doh_) {
-                resolving_doh_ = std::make_unique<io::ResolvingDoh>(*pipeline_);
-            }
-            io::DohRequestHandler* doh = resolving_doh_.get();
-            if (handler != pipeline_.get()) {
-                doh = onramp_doh_.emplace_back(std::make_unique<io::ResolvingDoh>(*handler)).get();
-            }
-            if (faults) {
-                doh = doh_decorators_
-                          .emplace_back(std::make_unique<fault::FaultyDohRequests>(faults, *doh))
-                          .get();
-            }
-            l = io::make_doh_listener(&loop_, *url, *doh, ctx, cfg_.stream_limits, dl, gate);
-        }
-    }
-    if (!l) {
-        return l.error();
-    }
-    listeners_.push_back(std::move(l).value());
-    return ok();
+    return tls_context_;
 }
 
 Result<stages::PolicySnapshotPtr> Server::load_policy(std::uint64_t generation) const {
@@ -437,7 +287,14 @@ struct ReloadWork {
 } // namespace
 
 void Server::reload_faults() {
-    for (const auto& o : live_faults_.reload_all()) {
+    // Every worker has its own plans for the same files: worker 0's outcome is reported
+    // (on this thread, as before there were workers), the others re-read theirs on their
+    // own loop, where their listeners and upstreams read them.
+    for (std::size_t i = 1; i < workers_.size(); ++i) {
+        Worker* w = workers_[i].get();
+        (void)w->post([w] { (void)w->reload_faults(); });
+    }
+    for (const auto& o : workers_.front()->reload_faults()) {
         std::string ev;
         log::JsonWriter j(ev);
         log::begin_event(j, "faults-reload", clock_.wall()).field("LabFaultOwner", o.owner);
@@ -454,6 +311,17 @@ void Server::reload_faults() {
         j.end_object();
         log_event(ev);
     }
+}
+
+void Server::install_policy(const stages::PolicySnapshotPtr& policy) {
+    policy_ = policy;
+    // The snapshot is immutable: each worker takes a reference (an atomic count) and swaps
+    // it into its pipeline on its own thread; queries in flight keep the one they pinned.
+    for (std::size_t i = 1; i < workers_.size(); ++i) {
+        Worker* w = workers_[i].get();
+        (void)w->post([w, policy] { w->pipeline().set_policy(policy); });
+    }
+    workers_.front()->pipeline().set_policy(policy);
 }
 
 void Server::reload() {
@@ -486,12 +354,12 @@ void Server::reload() {
         log::begin_event(j, "policy-reload", clock_.wall());
         if (result->has_value() && (*result)->has_value()) {
             policy_generation_ = gen;
-            pipeline_->set_policy((*result)->value());
+            install_policy((*result)->value());
             telemetry_->policy_loaded(*(*result)->value(), *seconds, true);
             std::fprintf(stderr, "dnslab-resolver: policy reloaded (generation %llu)\n",
                          static_cast<unsigned long long>(gen));
             j.field("LabPolicyGeneration", gen).field("LabOk", true);
-            j.key("Behaviour").raw(pipeline_->policy()->behaviour.to_json());
+            j.key("Behaviour").raw(policy_->behaviour.to_json());
         } else {
             telemetry_->policy_reload_failed();
             const std::string why =
@@ -529,12 +397,15 @@ void Server::begin_stop() {
         return;
     }
     stopping_ = true;
-    std::fprintf(stderr, "dnslab-resolver: stopping (in flight: %zu)\n", pipeline_->in_flight());
-    for (auto& l : listeners_) {
-        l->stop();
-    }
-    stop_deadline_ =
+    std::fprintf(stderr, "dnslab-resolver: stopping (in flight: %zu)\n",
+                 workers_.front()->pipeline().in_flight());
+    const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.shutdown_grace_ms);
+    for (std::size_t i = 1; i < workers_.size(); ++i) {
+        Worker* w = workers_[i].get();
+        (void)w->post([w, deadline] { w->begin_stop(deadline); });
+    }
+    workers_.front()->begin_stop(deadline);
     auto t =
         util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(&loop_, h); });
     if (!t) {
@@ -543,30 +414,23 @@ void Server::begin_stop() {
     }
     drain_timer_ = std::move(t).value();
     drain_timer_.get()->data = this;
-    // Poll the in-flight table: finish what is running for up to the grace period.
+    // Each worker drains on its own loop (for up to the grace period); the process stops
+    // once every one has finished.
     uv_timer_start(
         drain_timer_.get(),
         [](uv_timer_t* h) {
             auto* self = static_cast<Server*>(h->data);
-            if ((self->pipeline_->in_flight() == 0 && self->listeners_idle()) ||
-                std::chrono::steady_clock::now() >= self->stop_deadline_) {
+            if (std::all_of(self->workers_.begin(), self->workers_.end(),
+                            [](const auto& w) { return w->finished(); })) {
                 self->finish_stop();
             }
         },
         0, 10);
 }
 
-bool Server::listeners_idle() const {
-    // Stream listeners drain on stop(): each connection answers what it received (an HTTP/2
-    // stream waiting for the pipeline included) and closes. Waiting for them as well as for
-    // the pipeline means no answer is cut by closing a connection under it.
-    return std::all_of(listeners_.begin(), listeners_.end(),
-                       [](const io::ListenerPtr& l) { return l->active() == 0; });
-}
-
 void Server::report_receive_buffers() const {
     const std::size_t asked = cfg_.udp_options.receive_buffer_bytes;
-    for (const auto* u : udp_listeners_) {
+    for (const auto* u : workers_.front()->udp_listeners()) {
         const std::size_t reads = u->receive_buffer();
         if (asked == 0) {
             std::fprintf(stderr, "dnslab-resolver: %s receive buffer: the kernel default (%zu)\n",
@@ -584,33 +448,17 @@ void Server::report_receive_buffers() const {
     }
 }
 
-void Server::report_udp_drops() const {
-    for (const auto* u : udp_listeners_) {
-        const io::UdpCounters& c = u->udp_counters();
-        std::fprintf(stderr,
-                     "dnslab-resolver: %s received %llu datagrams, dropped %llu (short header "
-                     "%llu, own address %llu, oversized %llu), read errors %llu\n",
-                     u->url().c_str(), static_cast<unsigned long long>(c.received),
-                     static_cast<unsigned long long>(c.dropped()),
-                     static_cast<unsigned long long>(c.short_header),
-                     static_cast<unsigned long long>(c.own_address),
-                     static_cast<unsigned long long>(c.oversized),
-                     static_cast<unsigned long long>(c.read_errors));
-    }
-}
-
 void Server::finish_stop() {
-    report_udp_drops();
-    udp_listeners_.clear();
     drain_timer_.close();
-    telemetry_->stop();
+    telemetry_->stop(); // no scrape waits on a worker from here on
+    // Each worker thread closes its loop and is joined: every query log line it wrote is in
+    // the log's buffer before the flush below.
+    while (workers_.size() > 1) {
+        workers_.pop_back();
+    }
     sigint_.close();
     sigterm_.close();
     sighup_.close();
-    listeners_.clear();
-    if (default_upstream_) {
-        default_upstream_->shutdown();
-    }
     if (log_) {
         log_->flush();
     }

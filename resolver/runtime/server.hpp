@@ -16,15 +16,19 @@
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
 #include "resolver/runtime/telemetry.hpp"
+#include "resolver/runtime/worker.hpp"
 #include "resolver/upstream/group.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace resolver::runtime {
 
-/// The composition root of one dnslab-resolver process: one libuv loop, its listeners,
-/// upstreams, cache, pipeline and log, plus signal handling (SIGINT/SIGTERM: graceful stop;
-/// SIGHUP: reload policy and fault files). Construct with start(), then run() until stopped.
+/// The composition root of one dnslab-resolver process: the main libuv loop, the workers
+/// (worker 0 on the main loop, workers 1..N-1 on threads of their own: runtime/worker.hpp),
+/// what they share (cache, query log, event log, telemetry, TLS context, policy snapshot),
+/// plus signal handling, done once on the main loop (SIGINT/SIGTERM: every worker drains,
+/// then the process stops; SIGHUP: the policy is loaded once and the snapshot posted to
+/// every worker, which also re-read their fault files). Construct with start(), then run().
 class Server {
 public:
     /// Binds every listener and writes the ready file. Errors name the listener or key.
@@ -40,24 +44,22 @@ public:
 private:
     Server() = default;
     Status init(const config::Config& cfg);
-    Status add_listener(const std::string& url_text);
-    [[nodiscard]] upstream::GroupLimits group_limits() const;
+    /// The TLS server context every DoT/DoH listener of every worker shares, made once.
+    Result<std::shared_ptr<const void>> tls_context(const std::string& listener);
     /// Reads every policy input into a new snapshot (off the loop on reload).
     Result<stages::PolicySnapshotPtr> load_policy(std::uint64_t generation) const;
     void reload();
-    /// Re-reads every `faults=FILE` plan (upstreams and listeners) on the loop thread.
+    /// Re-reads every `faults=FILE` plan (upstreams and listeners) of every worker.
     void reload_faults();
+    /// Puts `policy` in force on every worker.
+    void install_policy(const stages::PolicySnapshotPtr& policy);
     /// One LabEvent line (log::begin_event) to the event log.
     void log_event(const std::string& json_object);
     /// One stderr line per UDP listener: the SO_RCVBUF the kernel granted (at start-up).
     void report_receive_buffers() const;
-    /// One stderr line per UDP listener: datagrams read and dropped by reason (at stop).
-    void report_udp_drops() const;
     void begin_stop();
-    [[nodiscard]] bool listeners_idle() const;
     void finish_stop();
 
-    fault::LivePlans live_faults_; // first: cfg_.upstream_options points here
     config::Config cfg_;
     uv_loop_t loop_{};
     bool loop_inited_ = false;
@@ -68,23 +70,15 @@ private:
     std::unique_ptr<Telemetry> telemetry_; // before what it observes: destroyed after it
     std::uint64_t log_instance_ = 0;       // QueryID prefix of this process, drawn in init()
     std::unique_ptr<cache::Cache> cache_;
-    upstream::UpstreamPtr default_upstream_;
-    std::unique_ptr<pipeline::Pipeline> pipeline_;
     std::shared_ptr<const void>
         tls_context_; // type-erased tls::ServerContext, created on first TLS listener
     std::string ca_file_;
-    // Listener hooks: they must outlive the listeners, so they are declared before them.
-    std::unique_ptr<io::ResolvingDoh> resolving_doh_; // the pipeline behind DoH listeners
-    std::vector<std::unique_ptr<io::DohRequestHandler>> doh_decorators_; // listener faults
-    std::vector<std::unique_ptr<io::HandshakeGate>> handshake_gates_;    // listener faults
-    std::vector<std::unique_ptr<io::QueryHandler>> onramp_handlers_;     // ?internal=1 listeners
-    std::vector<std::unique_ptr<io::ResolvingDoh>> onramp_doh_;          // ... their DoH side
-    std::vector<io::ListenerPtr> listeners_;
-    std::vector<const io::UdpListener*> udp_listeners_; // owned by listeners_, for counters
+    stages::PolicySnapshotPtr policy_; // the snapshot in force (every worker has it)
+    /// Worker 0 first (it runs on loop_); destroyed last to first, so threads join first.
+    std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::string> ready_lines_;
     util::UvHandle<uv_signal_t> sigint_, sigterm_, sighup_;
     util::UvHandle<uv_timer_t> drain_timer_;
-    std::chrono::steady_clock::time_point stop_deadline_{};
     bool stopping_ = false;
     bool reloading_ = false;
     std::uint64_t policy_generation_ = 0;

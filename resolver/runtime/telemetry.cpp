@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "resolver/io/udp_listener.hpp"
 
 namespace resolver::runtime {
@@ -11,8 +13,13 @@ Result<std::unique_ptr<Telemetry>>
 Telemetry::create(uv_loop_t* serving_loop, const config::Config& cfg, const core::Clock& clock) {
     std::unique_ptr<Telemetry> t(new Telemetry(serving_loop, clock));
     t->metrics_url_ = cfg.metrics;
+    // Every worker's counters exist before any worker runs: worker threads read this vector
+    // (meter() for a policy route's upstream) while no one grows it.
+    for (unsigned i = 0; i < std::max(cfg.workers, 1U); ++i) {
+        t->loops_.push_back(std::make_unique<Loop>());
+    }
     if (!cfg.dnstap.empty()) {
-        auto w = telemetry::DnstapWriter::open(cfg.dnstap, 1);
+        auto w = telemetry::DnstapWriter::open(cfg.dnstap, std::max(cfg.workers, 1U));
         if (!w) {
             return w.error();
         }
@@ -30,20 +37,25 @@ Telemetry::~Telemetry() {
     stop();
 }
 
-upstream::UpstreamPtr Telemetry::meter(upstream::UpstreamPtr up) {
+Telemetry::Loop& Telemetry::loop_of(unsigned worker) {
+    return *loops_.at(worker); // create() made one per worker
+}
+
+upstream::UpstreamPtr Telemetry::meter(upstream::UpstreamPtr up, unsigned worker) {
     if (!metrics_on()) {
         return up;
     }
-    return std::make_unique<telemetry::MeteredUpstream>(std::move(up), first_loop_.upstreams,
+    return std::make_unique<telemetry::MeteredUpstream>(std::move(up), loop_of(worker).upstreams,
                                                         clock_);
 }
 
-Status Telemetry::attach(uv_loop_t* loop, pipeline::Pipeline& pipeline, const cache::Cache& cache,
-                         const std::vector<io::ListenerPtr>& listeners) {
-    Loop& l = first_loop_;
+Status Telemetry::attach(unsigned worker, uv_loop_t* loop, pipeline::Pipeline& pipeline,
+                         const cache::Cache* cache, const std::vector<io::ListenerPtr>& listeners,
+                         Bridge bridge) {
+    Loop& l = loop_of(worker);
     if (dnstap_) {
         l.dnstap = std::make_unique<telemetry::DnstapObserver>(
-            *dnstap_, dnstap_->queue(0), clock_, identity_,
+            *dnstap_, dnstap_->queue(worker), clock_, identity_,
             std::string("dnslab-resolver ") + kVersion);
         pipeline.add_observer(*l.dnstap);
     }
@@ -51,8 +63,11 @@ Status Telemetry::attach(uv_loop_t* loop, pipeline::Pipeline& pipeline, const ca
         return ok();
     }
     pipeline.add_observer(l.metrics);
-    // The loop's sources: each adds (+=) what its loop counted, so loops sum up.
-    return registry_.add(loop, [&l, &pipeline, &cache, &listeners](telemetry::Scrape& s) {
+    // The loop's sources: each adds (+=) what its loop counted, so loops sum up. It runs on
+    // the worker's own thread (the bridge), so the per-loop counters stay plain integers;
+    // the serving loop waits meanwhile, so `s` has one writer at a time.
+    (void)loop;
+    auto source = [&l, &pipeline, cache, &listeners](telemetry::Scrape& s) {
         s.queries.merge(l.metrics.stats());
         const auto& c = pipeline.counters();
         auto& p = s.pipeline;
@@ -65,13 +80,15 @@ Status Telemetry::attach(uv_loop_t* loop, pipeline::Pipeline& pipeline, const ca
         p.upstream_errors += c.upstream_errors;
         p.in_flight += pipeline.in_flight();
         p.waiting += pipeline.waiting();
-        const auto& cs = cache.stats();
-        s.cache.hits += cs.hits;
-        s.cache.misses += cs.misses;
-        s.cache.inserts += cs.inserts;
-        s.cache.evictions += cs.evictions;
-        s.cache.expired += cs.expired;
-        s.cache.entries += cache.size();
+        if (cache != nullptr) {
+            const auto& cs = cache->stats();
+            s.cache.hits += cs.hits;
+            s.cache.misses += cs.misses;
+            s.cache.inserts += cs.inserts;
+            s.cache.evictions += cs.evictions;
+            s.cache.expired += cs.expired;
+            s.cache.entries += cache->size();
+        }
         for (const auto& [url, u] : l.upstreams.all()) {
             s.upstreams[url].merge(u);
         }
@@ -99,7 +116,9 @@ Status Telemetry::attach(uv_loop_t* loop, pipeline::Pipeline& pipeline, const ca
         if (l.dnstap) {
             l.dnstap->add_to(s.dnstap);
         }
-    });
+    };
+    return registry_.add(loop_, [source = std::move(source), bridge = std::move(bridge)](
+                                    telemetry::Scrape& s) { bridge([&] { source(s); }); });
 }
 
 Result<std::string> Telemetry::start_server() {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,12 +20,12 @@
 namespace resolver::runtime {
 
 /// Prometheus metrics (`--metrics`, [telemetry] metrics) and dnstap (`--dnstap`,
-/// [telemetry] dnstap) of one process, composed from resolver/telemetry/. Per loop: a
+/// [telemetry] dnstap) of one process, composed from resolver/telemetry/. Per worker loop: a
 /// MetricsObserver, the upstream meters and a DnstapObserver on that loop's pipeline, plus
-/// the loop's sources in the registry. Process-wide: the registry, the /metrics server (on
+/// the loop's source in the registry. Process-wide: the registry, the /metrics server (on
 /// the serving loop), the dnstap writer (one input queue per loop) and the policy facts.
-/// Today there is one loop; a worker loop calls attach() with its own pipeline, cache and
-/// listeners. Loop-thread only. Destroy after the pipelines it observes.
+/// Main-thread only (a worker's source runs on the worker's thread through its bridge).
+/// Destroy after the pipelines it observes.
 class Telemetry {
 public:
     /// Nothing is created for what the config leaves off. Errors name the key.
@@ -33,13 +34,19 @@ public:
     ~Telemetry();
 
     [[nodiscard]] bool metrics_on() const { return !metrics_url_.empty(); }
-    /// `up` counted per server when metrics are on; `up` itself otherwise.
-    upstream::UpstreamPtr meter(upstream::UpstreamPtr up);
-    /// Puts the observers on `pipeline` and registers the loop's counters. Call once per
-    /// loop, after its listeners exist (they are read at every scrape, so they must outlive
-    /// this object or be cleared from it with stop()).
-    Status attach(uv_loop_t* loop, pipeline::Pipeline& pipeline, const cache::Cache& cache,
-                  const std::vector<io::ListenerPtr>& listeners);
+    /// `up` counted per server in worker `worker`'s meters when metrics are on; `up` itself
+    /// otherwise.
+    upstream::UpstreamPtr meter(upstream::UpstreamPtr up, unsigned worker = 0);
+    /// Runs a function on a worker's loop thread and returns once it has run there.
+    using Bridge = std::function<void(const std::function<void()>&)>;
+    /// Puts the observers on worker `worker`'s pipeline and registers its counters, read at
+    /// every scrape through `bridge` (on the worker's thread, while the serving loop waits).
+    /// `cache`: the shared cache's counters, given by one worker only (else null). Call once
+    /// per worker, after its listeners exist (they must outlive this object or be cleared
+    /// from it with stop()).
+    Status attach(unsigned worker, uv_loop_t* loop, pipeline::Pipeline& pipeline,
+                  const cache::Cache* cache, const std::vector<io::ListenerPtr>& listeners,
+                  Bridge bridge);
     /// Starts the /metrics server; the ready-file line ("metrics URL"), "" when off.
     Result<std::string> start_server();
     /// A policy snapshot was put in force: loaded in `seconds` with `warnings` warnings.
@@ -57,6 +64,7 @@ private:
 
     Telemetry(uv_loop_t* loop, const core::Clock& clock)
         : loop_(loop), clock_(clock), registry_(loop, kVersion) {}
+    Loop& loop_of(unsigned worker);
 
     static constexpr const char* kVersion = "0.1.0";
     uv_loop_t* loop_;
@@ -66,7 +74,7 @@ private:
     telemetry::PolicyStats policy_;
     std::unique_ptr<telemetry::DnstapWriter> dnstap_;
     std::string identity_;
-    Loop first_loop_; // the serving loop's; worker loops will get their own
+    std::vector<std::unique_ptr<Loop>> loops_; // one per worker, by index
     std::unique_ptr<telemetry::MetricsServer> server_;
 };
 

@@ -17,11 +17,9 @@ namespace resolver::telemetry {
 /// structs and the scrape sums them.
 ///
 /// Thread affinity: add() and collect() run on the serving loop (the one whose MetricsServer
-/// answers /metrics). A source is called on the serving loop, so it must live on it: add()
-/// refuses a source from another loop. When worker loops arrive, such a source is wrapped
-/// by one that asks its loop for a copy (uv_async_send there, the copy handed back with
-/// uv_async_send here) and collect() becomes asynchronous; the per-loop structs, the merge
-/// and the renderer stay as they are.
+/// answers /metrics), and so is every source called. A worker loop's source is registered
+/// wrapped in a bridge (runtime/telemetry.cpp) that runs it on the worker's thread while the
+/// serving loop waits, so per-loop counters stay plain integers read by their own thread.
 class MetricsRegistry {
 public:
     using Source = std::function<void(Scrape&)>;

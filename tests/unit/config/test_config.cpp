@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "resolver/config/config.hpp"
 
@@ -53,6 +55,40 @@ TEST_CASE("integer keys refuse floats, huge ones included, with the key and posi
     auto c = resolver::config::load_file(ok.path());
     REQUIRE(c);
     CHECK(c->upstream_options.timeout_ms == 1500);
+}
+
+TEST_CASE("workers: 1 by default, an integer from 1 to 64 or \"auto\" (the cores)") {
+    using resolver::config::parse_workers;
+    CHECK(resolver::config::Config{}.workers == 1);
+    CHECK(parse_workers("1").value() == 1);
+    CHECK(parse_workers("64").value() == 64);
+    const unsigned cores = std::thread::hardware_concurrency();
+    CHECK(parse_workers("auto").value() == std::clamp(cores, 1U, 64U));
+    for (const char* bad : {"0", "65", "-1", "2x", "", " 2", "two", "1.5"}) {
+        auto w = parse_workers(bad);
+        REQUIRE_FALSE(w);
+        CHECK(w.error().detail == std::string("workers must be an integer from 1 to 64 or "
+                                              "\"auto\", not '") +
+                                      bad + "'");
+    }
+    ConfigFile two("[resolver]\nworkers = 2\n");
+    auto c = resolver::config::load_file(two.path());
+    REQUIRE(c);
+    CHECK(c->workers == 2);
+    ConfigFile autos("[resolver]\nworkers = \"auto\"\n");
+    c = resolver::config::load_file(autos.path());
+    REQUIRE(c);
+    CHECK(c->workers == std::clamp(cores, 1U, 64U));
+    ConfigFile zero("[resolver]\nworkers = 0\n");
+    c = resolver::config::load_file(zero.path());
+    REQUIRE_FALSE(c);
+    CHECK(c.error().detail == zero.path() +
+                                  ": line 2, column 11: key 'resolver.workers': workers must be an "
+                                  "integer from 1 to 64 or \"auto\", not '0'");
+    ConfigFile wrong("[resolver]\nworkers = true\n");
+    c = resolver::config::load_file(wrong.path());
+    REQUIRE_FALSE(c);
+    CHECK(c.error().detail.find("key 'resolver.workers'") != std::string::npos);
 }
 
 TEST_SUITE_END();
