@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     std::string gateway_domain;
     std::string metrics, dnstap;
     std::string rules, lists, locations, categories, category_ids, geo, mmdb, identities;
+    bool strict = false;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")
         ->check(CLI::ExistingFile);
     app.add_option("--listen", listen,
@@ -98,6 +99,9 @@ int main(int argc, char** argv) {
     app.add_option("--mmdb", mmdb, "MaxMind country/city database for geo fields");
     app.add_option("--identities", identities,
                    "lab identity map (JSON: token or source IP -> user)");
+    app.add_flag("--strict", strict,
+                 "any policy loader warning (a rule skipped, a setting ignored) is fatal: "
+                 "exit 2 naming every one (for CI)");
     resolver::app::ExplainRequest ex;
     CLI::App* explain = app.add_subcommand(
         "explain", "offline dry run: show how the policies decide one query and the exact answer");
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
     override_str(cfg.geo_file, geo);
     override_str(cfg.mmdb_file, mmdb);
     override_str(cfg.identities_file, identities);
+    cfg.policy_strict = cfg.policy_strict || strict;
     if (explain->parsed()) {
         if (no_edns) {
             ex.udp_size = 0;

@@ -58,6 +58,12 @@ struct Reader {
                 return;
             }
             error = file + ": " + where(*n) + ": key '" + name + "' must be a list of strings";
+        } else if constexpr (std::is_same_v<T, bool>) {
+            if (auto v = n->value_exact<bool>()) {
+                out = *v;
+                return;
+            }
+            error = file + ": " + where(*n) + ": key '" + name + "' must be true or false";
         } else {
             // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour);
             // the upper bound keeps an absurd number from wrapping around in a narrower field.
@@ -91,7 +97,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
         {"telemetry", {"metrics", "dnstap"}},
         {"policy",
          {"rules", "lists", "locations", "categories", "category_ids", "geo", "mmdb", "identities",
-          "max_ttl_secs"}},
+          "max_ttl_secs", "strict"}},
         {"log", {"account_id", "tenant_id", "colo_code", "colo_id", "team_name"}},
     };
     return keys;
@@ -196,6 +202,7 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "policy", "identities", c.identities_file);
         r.get(*t, "policy", "category_ids", c.category_ids_file);
         r.get(*t, "policy", "max_ttl_secs", c.max_ttl_secs);
+        r.get(*t, "policy", "strict", c.policy_strict);
     }
     if (const auto* t = root["log"].as_table()) {
         r.get(*t, "log", "account_id", c.log.account_id);

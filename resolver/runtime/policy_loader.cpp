@@ -46,6 +46,15 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     if (!set) {
         return set.error();
     }
+    if (cfg.policy_strict && !(*set)->warnings.empty()) {
+        std::string why = "[policy] strict: " + std::to_string((*set)->warnings.size()) +
+                          " loader warning(s), " + std::to_string((*set)->skipped_rules.size()) +
+                          " rule(s) skipped:";
+        for (const auto& w : (*set)->warnings) {
+            why += "\n  " + w;
+        }
+        return fail(Errc::ConfigInvalid, std::move(why));
+    }
     auto snap = std::make_shared<stages::PolicySnapshot>();
     snap->set = std::move(set).value();
     snap->behaviour = std::move(behaviour).value();
