@@ -512,6 +512,7 @@ struct Loader {
         if (!skipped.expression.empty()) {
             line += "; in: " + skipped.expression;
         }
+        skipped.warning = line;
         set.warnings.push_back(std::move(line));
         set.skipped_rules.push_back(std::move(skipped));
     }

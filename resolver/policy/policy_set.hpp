@@ -113,6 +113,10 @@ struct SkippedRule {
     std::string expression; // the expression, when `field` is one
     std::size_t column = 0; // 1-based column in `expression`; 0 = not an expression
     std::string reason;     // what the lab could not read
+    std::string warning;    // its line in PolicySet::warnings
+    /// A rule for another Gateway filter (http, l4, egress): not a DNS rule, so it is listed
+    /// but `--strict` does not count it (a real export holds every filter's rules).
+    [[nodiscard]] bool other_filter() const noexcept { return field == "filters"; }
 };
 
 /// Everything the policy engine reads, bundled and immutable once loaded: rules (compiled,
