@@ -84,8 +84,13 @@ class Explain(unittest.TestCase):
             json.dump([{"id": "r-internal", "name": "internal", "precedence": 1, "enabled": True,
                         "action": "block", "filters": ["dns"],
                         "traffic": 'dns.fqdn == "x.example" and dns.src_internal_ip in {10.0.0.0/8}'}], f)
+        # Issue 17: the rule is skipped with a warning, the rest loads; --strict refuses it.
         p = subprocess.run([harness.RESOLVER, "explain", "--rules", rules, "--name", "x.example"],
                            capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("rule r-internal (\"internal\") skipped: traffic column 29", p.stdout)
+        p = subprocess.run([harness.RESOLVER, "explain", "--strict", "--rules", rules, "--name",
+                            "x.example"], capture_output=True, text=True, timeout=10)
         self.assertEqual(p.returncode, 2)
         self.assertIn("r-internal", p.stderr)
         self.assertIn("traffic column 29", p.stderr)
@@ -267,8 +272,8 @@ class Explain(unittest.TestCase):
         with open(rules, "w") as f:
             json.dump([{"id": "typo-rule", "action": "block", "filters": ["dns"],
                         "traffic": "dns.fqdn == \"a.com\" or dns.nosuch == 1"}], f)
-        p = subprocess.run([harness.RESOLVER, "explain", "--rules", rules, "--name", "a.com"],
-                           capture_output=True, text=True, timeout=30)
+        p = subprocess.run([harness.RESOLVER, "explain", "--strict", "--rules", rules, "--name",
+                            "a.com"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("typo-rule", p.stderr)
         self.assertIn("dns.nosuch", p.stderr)
