@@ -226,6 +226,7 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
     out.now = std::chrono::duration_cast<std::chrono::seconds>(ctx.received_wall.time_since_epoch())
                   .count();
     out.warnings = &ctx.policy->set->warnings;
+    out.skipped = &ctx.policy->set->skipped_rules;
     out.pending = step == stages::Step::NeedUpstream
                       ? "the answer needs the upstream's reply for " +
                             ctx.upstream_request->question.qname.to_text() + " " +

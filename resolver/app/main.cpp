@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     std::string workers;
     std::string rules, lists, locations, categories, category_ids, geo, mmdb, identities;
     std::string applications, app_types, indicator_feeds;
+    bool strict = false;
     app.add_option("--config", config_file, "TOML configuration file (flags override it)")
         ->check(CLI::ExistingFile);
     app.add_option("--listen", listen,
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
                    "gateway-export app_types.json: application names and types");
     app.add_option("--indicator-feeds", indicator_feeds,
                    "lab indicator feeds (JSON: feed id -> domains, IPs)");
+    app.add_flag("--strict", strict,
+                 "any policy loader warning (a rule skipped, a setting ignored) is fatal: "
+                 "exit 2 naming every one (for CI)");
     resolver::app::ExplainRequest ex;
     CLI::App* explain = app.add_subcommand(
         "explain", "offline dry run: show how the policies decide one query and the exact answer");
@@ -210,6 +214,7 @@ int main(int argc, char** argv) {
     override_str(cfg.applications_file, applications);
     override_str(cfg.app_types_file, app_types);
     override_str(cfg.indicator_feeds_file, indicator_feeds);
+    cfg.policy_strict = cfg.policy_strict || strict;
     if (explain->parsed()) {
         if (no_edns) {
             ex.udp_size = 0;

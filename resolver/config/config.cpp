@@ -77,6 +77,12 @@ struct Reader {
             }
             error = file + ": " + where(*n) + ": key '" + name +
                     "' must be a table of strings (id = \"URL\")";
+        } else if constexpr (std::is_same_v<T, bool>) {
+            if (auto v = n->value_exact<bool>()) {
+                out = *v;
+                return;
+            }
+            error = file + ": " + where(*n) + ": key '" + name + "' must be true or false";
         } else {
             // value_exact: value<int64_t>() casts an out-of-range float (undefined behaviour);
             // the upper bound keeps an absurd number from wrapping around in a narrower field.
@@ -113,7 +119,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_keys(
         {"telemetry", {"metrics", "dnstap"}},
         {"policy",
          {"rules", "lists", "locations", "categories", "category_ids", "geo", "mmdb", "identities",
-          "applications", "app_types", "indicator_feeds", "max_ttl_secs"}},
+          "applications", "app_types", "indicator_feeds", "max_ttl_secs", "strict"}},
         {"log", {"account_id", "tenant_id", "colo_code", "colo_id", "team_name"}},
     };
     return keys;
@@ -253,6 +259,7 @@ Result<Config> load_file_unguarded(const std::string& path) {
         r.get(*t, "policy", "indicator_feeds", c.indicator_feeds_file);
         r.get(*t, "policy", "category_ids", c.category_ids_file);
         r.get(*t, "policy", "max_ttl_secs", c.max_ttl_secs);
+        r.get(*t, "policy", "strict", c.policy_strict);
     }
     if (const auto* t = root["log"].as_table()) {
         r.get(*t, "log", "account_id", c.log.account_id);

@@ -73,6 +73,9 @@ struct Config {
     /// The account's maximum DNS TTL (`max_ttl_secs` of /gateway/configuration): 0 = none,
     /// else 60..36000; locations may disable or override it.
     std::uint32_t max_ttl_secs = 0;
+    /// Any loader warning (a rule skipped, a setting ignored, an unknown category ID) is
+    /// fatal instead of reported: for CI gating of an export (`--strict`).
+    bool policy_strict = false;
     std::string behaviour_toml; // the [behaviour] table, re-serialized, parsed by the policy module
 
     // [log]: the constants logged for the gateway_dns fields no lab can know

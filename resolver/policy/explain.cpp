@@ -256,6 +256,18 @@ std::string render_explain_json(const ExplainInput& in) {
         j["note"] = in.note;
     }
     j["warnings"] = in.warnings != nullptr ? json(*in.warnings) : json::array();
+    j["skipped_rules"] = json::array();
+    if (in.skipped != nullptr) {
+        for (const auto& s : *in.skipped) {
+            j["skipped_rules"].push_back(json{{"file", s.file},
+                                              {"id", s.id},
+                                              {"name", s.name},
+                                              {"field", s.field},
+                                              {"expression", s.expression},
+                                              {"column", s.column},
+                                              {"reason", s.reason}});
+        }
+    }
     if (!in.log_record.empty()) {
         j["log_record"] = json::parse(in.log_record);
     }

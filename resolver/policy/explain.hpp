@@ -8,6 +8,7 @@
 #include "resolver/attribution/attribute.hpp"
 #include "resolver/policy/behaviour.hpp"
 #include "resolver/policy/evaluate.hpp"
+#include "resolver/policy/policy_set.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace resolver::policy {
@@ -22,6 +23,7 @@ struct ExplainInput {
     const wire::Message* answer = nullptr;   // the final answer sent to the client
     std::int64_t now = 0;
     const std::vector<std::string>* warnings = nullptr; // what the loader skipped or ignored
+    const std::vector<SkippedRule>* skipped = nullptr;  // the rules among them, field by field
     std::string pending;        // why there is no answer yet (no upstream answer given)
     std::string response_hex;   // the response exactly as sent (hex)
     std::string log_record;     // the gateway_dns record the resolver would log (JSON)

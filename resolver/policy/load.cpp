@@ -232,6 +232,29 @@ struct Loader {
     PolicySet& set;
     std::string zoneinfo_dir;
     std::unordered_map<std::string, std::shared_ptr<const TimeZone>> zones;
+    /// The rule being loaded: what `reject` fills in when the rule cannot be read.
+    SkippedRule* skip = nullptr;
+
+    /// A rule the lab cannot read: records the field (and expression and column) for the
+    /// skip warning and returns the error that ends loading this rule.
+    Error reject(const std::string& where, std::string field, std::string reason,
+                 std::string expression = {}, std::size_t column = 0) {
+        std::string detail = where + ": " + field;
+        if (column != 0) {
+            detail += " column " + std::to_string(column);
+        }
+        detail += ": " + reason;
+        if (!expression.empty()) {
+            detail += "\n  in: " + expression;
+        }
+        if (skip != nullptr) {
+            skip->field = std::move(field);
+            skip->reason = std::move(reason);
+            skip->expression = std::move(expression);
+            skip->column = column;
+        }
+        return fail(Errc::ConfigInvalid, std::move(detail));
+    }
 
     Status load_lists(std::string_view text, std::string_view file) {
         // Streamed (SAX): the lists export is the one input that reaches a million items.
@@ -491,12 +514,33 @@ struct Loader {
                         std::string(file) + ": expected a JSON array of rules or an API envelope "
                                             "{\"result\": [...]}");
         }
-        auto st = each_item(*arr, file, "rule",
-                            [&](const json& j, std::size_t index, std::string& where) -> Status {
-                                return load_rule(ObjectView(j, ""), index, file, where);
-                            });
-        if (!st) {
-            return st;
+        // Each rule loads on its own: one the lab cannot read is skipped with a warning and the
+        // others load, as Gateway evaluates each rule on its own.
+        std::size_t index = 0;
+        for (const auto& element : *arr) {
+            ++index;
+            SkippedRule skipped;
+            skipped.file = std::string(file);
+            skipped.id = "#" + std::to_string(index);
+            std::string where = std::string(file) + ": rule #" + std::to_string(index);
+            skip = &skipped;
+            Status st = ok();
+            try {
+                st = load_rule(ObjectView(element, ""), index, file, where);
+            } catch (const std::bad_alloc&) {
+                skipped.reason = "out of memory";
+                st = fail(Errc::ConfigInvalid, where + ": out of memory");
+            } catch (const std::exception& e) {
+                skipped.reason = e.what();
+                st = fail(Errc::ConfigInvalid, where + ": " + e.what());
+            }
+            skip = nullptr;
+            if (!st) {
+                if (skipped.reason.empty()) {
+                    skipped.reason = st.error().detail;
+                }
+                add_skip(std::move(skipped), where);
+            }
         }
         auto by_precedence = [](const Rule& a, const Rule& b) {
             return a.precedence < b.precedence;
@@ -506,11 +550,34 @@ struct Loader {
         return ok();
     }
 
+    /// Records a skipped rule and its warning line:
+    ///   rules.json: rule r1 ("Apps") skipped: traffic column 5: field 'app.ids' needs …;
+    ///   in: any(app.ids[*] in {505})
+    void add_skip(SkippedRule skipped, const std::string& where) {
+        std::string line = where + " skipped: ";
+        if (!skipped.field.empty()) {
+            line += skipped.field;
+            if (skipped.column != 0) {
+                line += " column " + std::to_string(skipped.column);
+            }
+            line += ": ";
+        }
+        line += skipped.reason;
+        if (!skipped.expression.empty()) {
+            line += "; in: " + skipped.expression;
+        }
+        skipped.warning = line;
+        set.warnings.push_back(std::move(line));
+        set.skipped_rules.push_back(std::move(skipped));
+    }
+
     Status load_rule(const ObjectView& o, std::size_t index, std::string_view file,
                      std::string& where) {
         Rule r;
         r.id = o.str("id", "#" + std::to_string(index));
+        skip->id = r.id;
         r.name = o.str("name");
+        skip->name = r.name;
         where = std::string(file) + ": rule " + r.id + " (\"" + r.name + "\")";
         r.description = o.str("description");
         bool dns = false;
@@ -525,9 +592,7 @@ struct Loader {
             }
         }
         if (!dns && !resolver) {
-            set.warnings.push_back(where + ": skipped: filters [" + filters +
-                                   "] are not dns or dns_resolver");
-            return ok();
+            return reject(where, "filters", "[" + filters + "] are not dns or dns_resolver");
         }
         r.resolver_policy = resolver && !dns;
         if (auto p = o.integer("precedence")) {
@@ -550,22 +615,19 @@ struct Loader {
             }
         }
         if (!known) {
-            return fail(Errc::ConfigInvalid,
-                        where + ": action \"" + action + "\" is not valid for DNS rules");
+            return reject(where, "action", "\"" + action + "\" is not valid for DNS rules");
         }
         if ((r.action == Action::Resolve) != r.resolver_policy) {
-            return fail(Errc::ConfigInvalid, where + ": action \"" + action +
-                                                 "\" does not match filters [" + filters +
-                                                 "] (resolve needs dns_resolver)");
+            return reject(where, "action",
+                          "\"" + action + "\" does not match filters [" + filters +
+                              "] (resolve needs dns_resolver)");
         }
         ListLookup lookup = [this](std::string_view id) { return set.find_list(id); };
         for (const char* key : {"traffic", "identity", "device_posture"}) {
             std::string src = o.str(key);
             auto c = compile_expr(src, lookup);
             if (!c) {
-                return fail(Errc::ConfigInvalid, where + " " + key + " column " +
-                                                     std::to_string(c.error.column) + ": " +
-                                                     c.error.message + "\n  in: " + src);
+                return reject(where, key, c.error.message, src, c.error.column);
             }
             const std::string_view k(key);
             (k == "traffic"    ? r.traffic
@@ -578,13 +640,12 @@ struct Loader {
             (r.action == Action::Override || r.action == Action::SafeSearch ||
              r.action == Action::YtRestricted)) {
             // Gateway: these actions may only use pre-resolution selectors.
-            return fail(Errc::ConfigInvalid,
-                        where + ": action \"" + action +
-                            "\" cannot use during- or post-resolution selectors");
+            return reject(where, "action",
+                          "\"" + action + "\" cannot use during- or post-resolution selectors");
         }
         if (r.resolver_policy && r.phase != Phase::Pre) {
-            return fail(Errc::ConfigInvalid,
-                        where + ": resolver policies can only use pre-resolution selectors");
+            return reject(where, "traffic",
+                          "resolver policies can only use pre-resolution selectors");
         }
         static const json kEmpty = json::object();
         const auto settings = o.object("rule_settings");
@@ -604,8 +665,8 @@ struct Loader {
             if (auto at = exp->str("expires_at"); !at.empty()) {
                 r.expires_at = parse_rfc3339(at);
                 if (!r.expires_at) {
-                    return fail(Errc::ConfigInvalid, where + ": expiration.expires_at \"" + at +
-                                                         "\" is not an RFC 3339 timestamp");
+                    return reject(where, "expiration.expires_at",
+                                  "\"" + at + "\" is not an RFC 3339 timestamp");
                 }
             }
             r.expired = exp->boolean("expired", false);
@@ -631,9 +692,8 @@ struct Loader {
                 auto b = dash == std::string_view::npos ? std::nullopt
                                                         : parse_hhmm(part.substr(dash + 1));
                 if (!a || !b || *b <= *a) {
-                    return fail(Errc::ConfigInvalid, where + ": schedule." + kDays[d] +
-                                                         ": bad interval \"" + std::string(part) +
-                                                         "\" (want HH:MM-HH:MM)");
+                    return reject(where, std::string("schedule.") + kDays[d],
+                                  "bad interval \"" + std::string(part) + "\" (want HH:MM-HH:MM)");
                 }
                 s.days[d].emplace_back(*a, *b);
             }
@@ -641,7 +701,7 @@ struct Loader {
         s.time_zone = sched.str("time_zone");
         auto tz = zone(s.time_zone);
         if (!tz) {
-            return fail(Errc::ConfigInvalid, where + ": schedule: " + tz.error().detail);
+            return reject(where, "schedule.time_zone", tz.error().detail);
         }
         s.tz = *tz;
         return s;
@@ -659,17 +719,16 @@ struct Loader {
                 const std::string text = string_element((*ips)[i], s.path_of("override_ips"), i);
                 auto a = net::IpAddr::parse(text);
                 if (!a) {
-                    return fail(Errc::ConfigInvalid,
-                                where + ": rule_settings.override_ips: bad address \"" + text +
-                                    "\"");
+                    return reject(where, "rule_settings.override_ips",
+                                  "bad address \"" + text + "\"");
                 }
                 rs.override_ips.push_back(*a);
             }
         }
         rs.override_host = s.str("override_host");
         if (r.action == Action::Override && rs.override_ips.empty() && rs.override_host.empty()) {
-            return fail(Errc::ConfigInvalid,
-                        where + ": override needs rule_settings.override_ips or override_host");
+            return reject(where, "rule_settings",
+                          "override needs rule_settings.override_ips or override_host");
         }
         rs.insecure_disable_dnssec_validation =
             s.boolean("insecure_disable_dnssec_validation", false);
@@ -697,27 +756,24 @@ struct Loader {
         const int routes = (rs.resolve_dns_through_cloudflare ? 1 : 0) +
                            (rs.dns_resolvers.empty() ? 0 : 1) + (rs.resolve_dns_internally ? 1 : 0);
         if (r.action == Action::Resolve && routes != 1) {
-            return fail(Errc::ConfigInvalid,
-                        where + ": a resolve rule needs exactly one of dns_resolvers, "
-                                "resolve_dns_through_cloudflare, resolve_dns_internally");
+            return reject(where, "rule_settings",
+                          "a resolve rule needs exactly one of dns_resolvers, "
+                          "resolve_dns_through_cloudflare, resolve_dns_internally");
         }
         return ok();
     }
 
-    static Status load_resolver_address(const ObjectView& e, RuleSettings& rs,
-                                        const std::string& where) {
+    Status load_resolver_address(const ObjectView& e, RuleSettings& rs, const std::string& where) {
         ResolverAddress ra;
         const std::string ip_text = e.str("ip");
         auto ip = net::IpAddr::parse(ip_text);
         if (!ip) {
-            return fail(Errc::ConfigInvalid,
-                        where + ": " + e.path_of("ip") + ": bad ip \"" + ip_text + "\"");
+            return reject(where, e.path_of("ip"), "bad ip \"" + ip_text + "\"");
         }
         ra.ip = *ip;
         if (auto port = e.integer("port")) {
             if (*port <= 0 || *port > 65535) {
-                return fail(Errc::ConfigInvalid, where + ": " + e.path_of("port") + ": bad port " +
-                                                     std::to_string(*port));
+                return reject(where, e.path_of("port"), "bad port " + std::to_string(*port));
             }
             ra.port = static_cast<std::uint16_t>(*port);
         }

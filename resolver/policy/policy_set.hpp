@@ -103,6 +103,23 @@ struct RuleIndex {
     void candidates(const IndexQuery& q, IndexScratch& scratch) const;
 };
 
+/// A rule of the export the lab could not read, skipped so the rest of the export loads (a
+/// customer export is a mix: Gateway evaluates each rule on its own). Also one line of
+/// PolicySet::warnings; `--strict` / `[policy] strict` makes any of them fatal.
+struct SkippedRule {
+    std::string file;       // the rules file as named on the command line or config
+    std::string id;         // the rule's id ("#N" when it has none)
+    std::string name;       // the rule's name
+    std::string field;      // "traffic", "identity", "action", "rule_settings.override_ips", ...
+    std::string expression; // the expression, when `field` is one
+    std::size_t column = 0; // 1-based column in `expression`; 0 = not an expression
+    std::string reason;     // what the lab could not read
+    std::string warning;    // its line in PolicySet::warnings
+    /// A rule for another Gateway filter (http, l4, egress): not a DNS rule, so it is listed
+    /// but `--strict` does not count it (a real export holds every filter's rules).
+    [[nodiscard]] bool other_filter() const noexcept { return field == "filters"; }
+};
+
 /// Everything the policy engine reads, bundled and immutable once loaded: rules (compiled,
 /// in evaluation order), lists, locations, categories, geo and identities. Shared between
 /// worker threads as `std::shared_ptr<const PolicySet>`; a query pins one for its lifetime,
@@ -124,6 +141,8 @@ struct PolicySet {
     IndicatorFeeds indicator_feeds;    // dns.indicator_feed
     /// Non-fatal findings (skipped rules, ignored fields), one line each.
     std::vector<std::string> warnings;
+    /// The rules skipped at load (each also in `warnings`), in file order.
+    std::vector<SkippedRule> skipped_rules;
 
     [[nodiscard]] const PolicyList* find_list(std::string_view id) const {
         auto it = lists.find(std::string(id));

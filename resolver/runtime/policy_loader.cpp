@@ -2,6 +2,7 @@
 #include "resolver/runtime/policy_loader.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "resolver/policy/load.hpp"
 #include "resolver/util/load_guard.hpp"
@@ -50,6 +51,31 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     auto set = policy::load_policy(files);
     if (!set) {
         return set.error();
+    }
+    if (cfg.policy_strict) {
+        // Every warning counts except the rules of other filters (http, l4), which a DNS
+        // resolver never runs, on Gateway either.
+        std::vector<const std::string*> fatal;
+        std::size_t skipped = 0;
+        for (const auto& w : (*set)->warnings) {
+            const auto& sk = (*set)->skipped_rules;
+            auto it = std::find_if(sk.begin(), sk.end(),
+                                   [&](const policy::SkippedRule& s) { return s.warning == w; });
+            if (it != sk.end() && it->other_filter()) {
+                continue;
+            }
+            skipped += it != sk.end() ? 1 : 0;
+            fatal.push_back(&w);
+        }
+        if (!fatal.empty()) {
+            std::string why = "[policy] strict: " + std::to_string(fatal.size()) +
+                              " loader warning(s), " + std::to_string(skipped) +
+                              " rule(s) skipped:";
+            for (const auto* w : fatal) {
+                why += "\n  " + *w;
+            }
+            return fail(Errc::ConfigInvalid, std::move(why));
+        }
     }
     auto snap = std::make_shared<stages::PolicySnapshot>();
     snap->set = std::move(set).value();

@@ -222,6 +222,10 @@ Status Server::init(const config::Config& cfg) {
         log::begin_event(w, "policy-loaded", clock_.wall())
             .field("LabPolicyGeneration", policy_generation_);
         w.key("Behaviour").raw(policy_->behaviour.to_json());
+        // What the loader skipped or ignored, so a log always says which rules were not
+        // enforced.
+        w.array_field("LabWarnings", policy_->set->warnings);
+        w.field("LabSkippedRules", policy_->set->skipped_rules.size());
         w.end_object();
         log_event(ev);
     }
@@ -360,6 +364,11 @@ void Server::reload() {
                          static_cast<unsigned long long>(gen));
             j.field("LabPolicyGeneration", gen).field("LabOk", true);
             j.key("Behaviour").raw(policy_->behaviour.to_json());
+            j.array_field("LabWarnings", policy_->set->warnings);
+            j.field("LabSkippedRules", policy_->set->skipped_rules.size());
+            for (const auto& w : policy_->set->warnings) {
+                std::fprintf(stderr, "dnslab-resolver: policy: %s\n", w.c_str());
+            }
         } else {
             telemetry_->policy_reload_failed();
             const std::string why =

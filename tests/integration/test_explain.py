@@ -276,8 +276,8 @@ class Explain(unittest.TestCase):
         with open(rules, "w") as f:
             json.dump([{"id": "typo-rule", "action": "block", "filters": ["dns"],
                         "traffic": "dns.fqdn == \"a.com\" or dns.nosuch == 1"}], f)
-        p = subprocess.run([harness.RESOLVER, "explain", "--rules", rules, "--name", "a.com"],
-                           capture_output=True, text=True, timeout=30)
+        p = subprocess.run([harness.RESOLVER, "explain", "--strict", "--rules", rules, "--name",
+                            "a.com"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("typo-rule", p.stderr)
         self.assertIn("dns.nosuch", p.stderr)

@@ -564,14 +564,21 @@ class PolicyReload(Lab, unittest.TestCase):
 
     def test_broken_file_keeps_old_rules(self):
         self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["0.0.0.0"])
-        broken = [{"id": "bad-rule", "name": "typo", "precedence": 1, "enabled": True, "action": "block",
-                   "filters": ["dns"], "traffic": "dns.fqdn == \"x.example.com\" and dns.nosuchfield == 1"}]
-        self.write_rules(json.dumps(broken))
+        # Issue 17: a rule the lab cannot read is skipped with a warning; the rest loads.
+        with open(self.rules) as f:
+            doc = json.load(f)
+        doc["result"].append({"id": "bad-rule", "name": "typo", "precedence": 1, "enabled": True,
+                              "action": "block", "filters": ["dns"],
+                              "traffic": "dns.fqdn == \"portal.example.com\" and dns.nosuchfield == 1"})
+        self.write_rules(json.dumps(doc))
         ev = self.reload(1)
-        self.assertFalse(ev["LabOk"], ev)
-        self.assertIn("bad-rule", ev["LabError"])
-        self.assertIn("nosuchfield", ev["LabError"])
-        # old rules still in force, queries unaffected
+        self.assertTrue(ev["LabOk"], ev)
+        # the sample's HTTP rule and the unreadable one
+        self.assertEqual(ev["LabSkippedRules"], 2, ev)
+        self.assertIn("rule bad-rule (\"typo\") skipped: traffic column", ev["LabWarnings"][1])
+        self.assertIn("nosuchfield", ev["LabWarnings"][1])
+        self.assertIn("rule bad-rule", self.r.read_stderr())
+        # the readable rules in force, the skipped one not enforced
         for t in ("udp", "tcp"):
             self.assertEqual(self.q(t, "blocked.example.com").rdata(), ["0.0.0.0"])
             self.assertEqual(self.q(t, "portal.example.com").rdata(), ["192.0.2.10"])
@@ -580,6 +587,7 @@ class PolicyReload(Lab, unittest.TestCase):
         self.write_rules("{ this is not json")
         ev = self.reload(2)
         self.assertFalse(ev["LabOk"], ev)
+        self.assertIn("invalid JSON", ev["LabError"])
         self.assertEqual(self.q("udp", "blocked.example.com").rdata(), ["0.0.0.0"])
         # fixing the file recovers
         self.write_rules(json.dumps([{"id": "fixed", "name": "fixed", "precedence": 1, "enabled": True,
@@ -707,6 +715,101 @@ class EventLog(unittest.TestCase):
         self.assertNotIn("LabEvent", err)
         with open(os.path.join(tmp, "events.jsonl")) as f:
             self.assertEqual(json.loads(f.readline())["LabEvent"], "policy-loaded")
+
+
+class MixedExport(Lab, unittest.TestCase):
+    """Issue 17: a customer export with rules the lab cannot read loads the rest, names every
+    skipped rule (stderr, event log, explain) and enforces the rest over UDP and DoH;
+    `--strict` refuses it with exit 2 naming every skipped rule."""
+
+    RULES = [
+        {"id": "m-block", "name": "Block www", "precedence": 1, "action": "block",
+         "filters": ["dns"], "traffic": 'dns.fqdn == "www.example.com"'},
+        {"id": "m-typo", "name": "Typo", "precedence": 2, "action": "block",
+         "filters": ["dns"], "traffic": 'dns.fqnd == "www.example.net"'},
+        {"id": "m-nolist", "name": "Missing list", "precedence": 3, "action": "block",
+         "filters": ["dns"], "traffic": "dns.fqdn in $00000000-0000-4000-8000-0000000000ff"},
+        {"id": "m-drop", "name": "Drop", "precedence": 4, "action": "drop", "filters": ["dns"],
+         "traffic": 'dns.fqdn == "www.example.net"'},
+        # another filter's rule: listed, not a DNS rule, not fatal under --strict
+        {"id": "m-http", "name": "HTTP", "precedence": 5, "action": "block", "filters": ["http"],
+         "traffic": 'http.request.host == "www.example.net"'},
+    ]
+    SKIPPED = ("m-typo", "m-nolist", "m-drop")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dnslab-mixed-")
+        cls.rules = os.path.join(cls.tmp, "rules.json")
+        with open(cls.rules, "w") as f:
+            json.dump({"result": cls.RULES}, f)
+        cls.r = harness.Resolver(*policy_args(cls.rules),
+                                 listen=("dns://127.0.0.1:0", "https://127.0.0.1:0/dns-query"))
+        cls.ca = cls.r.ca_file()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, True)
+
+    def test_the_rest_is_enforced_over_udp_and_doh(self):
+        for transport in ("udp", "doh"):
+            with self.subTest(transport=transport):
+                blocked = self.q(transport, "www.example.com")
+                self.assertEqual((blocked.rcode, blocked.rdata("A")), ("NOERROR", ["0.0.0.0"]))
+                self.assertEqual(self.record("www.example.com")["PolicyID"], "m-block")
+                # The skipped rules would have blocked this name: they are not enforced.
+                passed = self.q(transport, "www.example.net")
+                self.assertEqual(passed.rcode, "NOERROR")
+                self.assertNotIn("0.0.0.0", passed.rdata("A"))
+
+    def test_every_skipped_rule_is_named_on_stderr_and_in_the_event_log(self):
+        err = self.r.read_stderr()
+        for rule in self.SKIPPED:
+            self.assertRegex(err, rf"policy: {re.escape(self.rules)}: rule {rule} \(.*\) skipped: ")
+        self.assertIn('traffic column 1: unknown field \'dns.fqnd\'', err)
+        loaded = [e for e in self.r.log_records(wait_for=1, events=True)
+                  if e.get("LabEvent") == "policy-loaded"]
+        self.assertEqual(len(loaded), 1)
+        self.assertEqual(loaded[0]["LabSkippedRules"], 4)
+        self.assertEqual(len(loaded[0]["LabWarnings"]), 4)
+        self.assertIn("rule m-http (", loaded[0]["LabWarnings"][3])
+        for rule, line in zip(self.SKIPPED, loaded[0]["LabWarnings"]):
+            self.assertIn(f"rule {rule} (", line)
+
+    def test_explain_lists_the_skipped_rules_in_text_and_json(self):
+        base = [harness.RESOLVER, "explain", "--rules", self.rules, "--name", "www.example.net",
+                "--upstream", "fixture:" + harness.ZONES]
+        text = subprocess.run(base, capture_output=True, text=True, timeout=20)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertIn("loader warnings", text.stdout)
+        for rule in self.SKIPPED:
+            self.assertIn(f"rule {rule} (", text.stdout)
+        js = subprocess.run(base + ["--json"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(js.returncode, 0, js.stderr)
+        doc = json.loads(js.stdout)
+        self.assertEqual([s["id"] for s in doc["skipped_rules"]], [*self.SKIPPED, "m-http"])
+        typo = doc["skipped_rules"][0]
+        self.assertEqual((typo["name"], typo["field"], typo["column"]), ("Typo", "traffic", 1))
+        self.assertEqual(typo["expression"], 'dns.fqnd == "www.example.net"')
+
+    def test_strict_exits_2_naming_every_rule(self):
+        for args in (["--strict"], ["--config", self.strict_config()]):
+            with self.subTest(args=args):
+                p = subprocess.run([harness.RESOLVER, "--rules", self.rules, "--listen",
+                                    "dns://127.0.0.1:0", "--upstream", "fixture:" + harness.ZONES,
+                                    *args], capture_output=True, text=True, timeout=20)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("3 loader warning(s), 3 rule(s) skipped", p.stderr)
+                for rule in self.SKIPPED:
+                    self.assertIn(f"rule {rule} (", p.stderr)
+                self.assertNotIn("rule m-http", p.stderr)
+
+    def strict_config(self):
+        path = os.path.join(self.tmp, "strict.toml")
+        with open(path, "w") as f:
+            f.write("[policy]\nstrict = true\n")
+        return path
 
 
 class LoadErrorsAtStart(unittest.TestCase):

@@ -27,9 +27,18 @@ struct Case {
     const char* needles[3];
 };
 
+/// The error of a refused input, or the warnings of a rule skipped at load (each rule
+/// loads on its own: a wrong type in one rule skips that rule, not the export).
 std::string error_of(const PolicyTexts& t) {
     auto set = load_policy_texts(t);
-    return set ? std::string("<loaded>") : set.error().detail;
+    if (!set) {
+        return set.error().detail;
+    }
+    std::string out = "<loaded>";
+    for (const auto& w : (*set)->warnings) {
+        out += "\n" + w;
+    }
+    return out;
 }
 
 /// Loads each case's text as `field` and checks the error holds every needle.
