@@ -366,8 +366,8 @@ void Server::reload() {
             j.key("Behaviour").raw(policy_->behaviour.to_json());
             j.array_field("LabWarnings", policy_->set->warnings);
             j.field("LabSkippedRules", policy_->set->skipped_rules.size());
-            for (const auto& w : policy_->set->warnings) {
-                std::fprintf(stderr, "dnslab-resolver: policy: %s\n", w.c_str());
+            for (const auto& warning : policy_->set->warnings) {
+                std::fprintf(stderr, "dnslab-resolver: policy: %s\n", warning.c_str());
             }
         } else {
             telemetry_->policy_reload_failed();
