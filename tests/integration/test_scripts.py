@@ -156,5 +156,26 @@ class NoStopByName(unittest.TestCase):
         self.assertEqual(offenders, [])
 
 
+class MutationPatches(unittest.TestCase):
+    """scripts/mutate applies tests/mutations/*.patch one at a time: a patch that no longer
+    applies to the tree would be reported as a failed run, not as a mutant the suite kills,
+    so each must apply cleanly and name the behaviour it breaks and its suites."""
+
+    def test_every_patch_applies_and_says_what_it_breaks(self):
+        d = os.path.join(ROOT, "tests/mutations")
+        patches = sorted(f for f in os.listdir(d) if f.endswith(".patch"))
+        self.assertGreater(len(patches), 0)
+        for name in patches:
+            with self.subTest(patch=name):
+                path = os.path.join(d, name)
+                with open(path, encoding="utf-8") as f:
+                    head = f.read().splitlines()[:2]
+                self.assertTrue(head[0].startswith("# breaks: "), head)
+                self.assertTrue(head[1].startswith("# suites: "), head)
+                p = subprocess.run(["git", "apply", "--check", path], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, 0, p.stderr)
+
+
 if __name__ == "__main__":
     main()
