@@ -454,8 +454,8 @@ struct Loader {
                 // (partials/cloudflare-one/gateway/selectors/oidc-claims.mdx).
                 for (const auto& [k, v] : obj->raw().items()) {
                     const std::string path = obj->path_of(k.c_str());
-                    auto add = [&](const std::string& value) {
-                        id.oidc_claims.push_back("\"" + k + "=" + value + "\"");
+                    auto add = [&, key = k](const std::string& value) {
+                        id.oidc_claims.push_back("\"" + key + "=" + value + "\"");
                     };
                     if (v.is_array()) {
                         for (std::size_t i = 0; i < v.size(); ++i) {
@@ -904,7 +904,9 @@ Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
           std::pair{&files.applications, &t.applications},
           std::pair{&files.app_types, &t.app_types},
           std::pair{&files.indicator_feeds, &t.indicator_feeds}}) {
-        if (auto st = util::guard_load(*path, [&] { return read(*path, *out); }); !st) {
+        if (auto st = util::guard_load(*path,
+                                       [&, file = path, text = out] { return read(*file, *text); });
+            !st) {
             return st.error();
         }
     }

@@ -552,8 +552,9 @@ void build_rule_index(PolicySet& set) {
     idx.names.reserve_more(by_name.size());
     for (auto& [name, nr] : by_name) {
         // A rule filed under both forms of one name needs only the broader (suffix) one.
+        const auto& broader = nr.suffix; // a structured binding cannot be captured (clang 14)
         std::erase_if(nr.exact, [&](std::uint32_t r) {
-            return std::find(nr.suffix.begin(), nr.suffix.end(), r) != nr.suffix.end();
+            return std::find(broader.begin(), broader.end(), r) != broader.end();
         });
         RuleIndex::Posting p;
         p.begin = static_cast<std::uint32_t>(idx.rule_ids.size());
