@@ -25,6 +25,8 @@ void add_cli(CLI::App& app, Cli& c) {
         ->delimiter(',');
     c.run->add_flag("--json", c.json, "Machine output (schema dnslab.scenario.v1)");
     c.run->add_option("--junit", c.junit, "Also write JUnit XML to FILE (one case per target)");
+    c.run->add_option("--html", c.html,
+                      "Also write the report as one self-contained HTML page to FILE");
     c.run->add_option("--report", c.reports,
                       "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
                           report::format_names());
@@ -60,6 +62,7 @@ int run_cli(const Cli& c) {
         o.json = c.json;
         o.color = !c.json && report::use_color(c.no_color, STDOUT_FILENO);
         o.junit = c.junit;
+        o.html = c.html;
         o.reports = c.reports;
         o.transports = c.transports;
         return run_scenario(c.dir, o);

@@ -13,7 +13,7 @@ struct Cli {
     CLI::App* run = nullptr;
     CLI::App* pack = nullptr;
     CLI::App* unpack = nullptr;
-    std::string dir, out, archive, dest = ".", resolver_bin, junit;
+    std::string dir, out, archive, dest = ".", resolver_bin, junit, html;
     std::vector<std::string> transports, reports;
     bool json = false, no_color = false, keep = false, no_probe_behaviour = false;
 };

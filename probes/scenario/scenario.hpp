@@ -94,6 +94,7 @@ struct RunOptions {
     bool json = false;
     bool color = false;
     std::string junit;                   // also write JUnit XML here
+    std::string html;                    // also write the HTML report here
     std::vector<std::string> reports;    // --report FORMAT=FILE
     std::vector<std::string> transports; // overrides the scenario's
 };

@@ -12,13 +12,14 @@ namespace probes::selftest {
 /// Flags of `dnslab-probe selftest` and `dnslab-probe selftest diff`.
 struct Cli {
     Options opts;
-    std::string out_dir; // report.json, report.md, summary.txt
+    std::string out_dir; // report.json, report.md, report.html, summary.txt
     std::string bundle;  // .tar.gz of the above
     bool redact = false;
     bool json = false; // report.json on stdout instead of the summary
     bool no_color = false;
     bool quiet = false;               // no progress line
     std::vector<std::string> reports; // --report FORMAT=FILE
+    std::string html;                 // --html FILE (selftest and diff)
     std::string diff_a, diff_b;
     CLI::App* cmd = nullptr;
     CLI::App* diff = nullptr;
