@@ -163,7 +163,7 @@ letter-spacing:.03em;white-space:nowrap}
 .headline.ok{border-color:var(--pass);background:#dafbe1}
 .headline.problem{border-color:var(--fail);background:#ffebe9}
 table.verdicts{width:100%}table.verdicts td.v{white-space:nowrap;width:1%}
-tr.row-bad td{background:#fff8f7}
+tr.row-bad td{background:#fff8f7}tr.row-warn td{background:#fff8e5}
 figure{margin:10px 0}figcaption{color:var(--muted);font-size:13px}
 svg text{font:12px system-ui,"DejaVu Sans",sans-serif;fill:var(--ink)}
 svg .axis{stroke:var(--line)}svg .c50{fill:var(--connect)}svg .c95{fill:var(--connect);opacity:.3}
@@ -430,9 +430,19 @@ void body(std::ostringstream& out, const Document& doc, const RenderOptions& opt
 
 constexpr std::size_t kListedCases = 500; // beyond this, only the cases worth a look
 
-bool good(const TestCase& c) {
-    const auto b = badges_of(c);
-    return badge_tone(b.front()) == Tone::Good && !c.failure;
+// The row's shade: the worst tone among the case's badges ("bad", "warn" or "plain").
+const char* row_class(const TestCase& c) {
+    const auto badges = badges_of(c);
+    auto any = [&](Tone t) {
+        return std::any_of(badges.begin(), badges.end(),
+                           [t](Badge b) { return badge_tone(b) == t; });
+    };
+    return c.failure || any(Tone::Bad) ? "row-bad" : any(Tone::Warn) ? "row-warn" : "row-plain";
+}
+
+// A case worth a look: failed, or a badge that is bad or a warning (blocked included).
+bool worth_a_look(const TestCase& c) {
+    return std::string_view(row_class(c)) != "row-plain";
 }
 
 // "dnslab-selftest.tls" in suite "dnslab-selftest" is "tls": the suite says the rest.
@@ -467,11 +477,11 @@ void verdicts(std::ostringstream& out, const Document& doc) {
         << (groups ? "<th>group</th>" : "") << "<th>name</th><th>detail</th></tr></thead><tbody>\n";
     std::size_t listed = 0;
     for (const auto& c : doc.cases) {
-        if ((!all && good(c)) || listed == kListedCases) {
+        if ((!all && !worth_a_look(c)) || listed == kListedCases) {
             continue;
         }
         ++listed;
-        out << "<tr class=\"" << (good(c) ? "row-good" : "row-bad") << "\"><td class=\"v\">";
+        out << "<tr class=\"" << row_class(c) << "\"><td class=\"v\">";
         for (auto b : badges_of(c)) {
             out << "<span class=\"badge " << badge_class(b) << "\">" << badge_name(b) << "</span>";
         }

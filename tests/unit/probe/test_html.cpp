@@ -150,7 +150,7 @@ TEST_CASE("the verdict table: badges per case, tally, groups, headline colour") 
     CHECK(has(page, "<span class=\"badge b-blocked\">1 blocked</span>"));
     CHECK(has(page, "<span class=\"badge b-differ\">1 differ</span>"));
     // One row per case, its badges in order, the failure message when there is no summary.
-    CHECK(has(page, "<tr class=\"row-good\"><td class=\"v\"><span class=\"badge "
+    CHECK(has(page, "<tr class=\"row-warn\"><td class=\"v\"><span class=\"badge "
                     "b-identical\">identical</span><span class=\"badge b-blocked\">blocked</span>"
                     "</td><td>a.example A</td><td>blocked by all</td></tr>"));
     CHECK(has(page,
@@ -177,11 +177,17 @@ TEST_CASE("a long run lists only the cases worth a look") {
         doc.cases.push_back({"s", "ok-" + std::to_string(i), std::nullopt, {}, ""});
     }
     doc.cases.push_back({"s", "bad-one", report::TestCase::Failure{"m", "t"}, {}, ""});
+    doc.cases.push_back({"s", "info-one", std::nullopt, {report::Badge::Info}, ""});
+    doc.cases.push_back(
+        {"s", "blocked-one", std::nullopt, {report::Badge::Pass, report::Badge::Blocked}, ""});
     const auto page = report::render_html(doc, {});
-    CHECK(has(page, "<span class=\"badge b-pass\">600 pass</span>"));
-    CHECK(has(page, "<td>bad-one</td>"));
+    CHECK(has(page, "<span class=\"badge b-pass\">601 pass</span>"));
+    CHECK(has(page, "<tr class=\"row-bad\"><td class=\"v\"><span class=\"badge b-fail\">fail"
+                    "</span></td><td>bad-one</td>"));
+    CHECK(has(page, "<td>blocked-one</td>"));
+    CHECK_FALSE(has(page, "<td>info-one</td>"));
     CHECK_FALSE(has(page, "<td>ok-1</td>"));
-    CHECK(has(page, "600 more not listed (only the ones worth a look are)"));
+    CHECK(has(page, "601 more not listed (only the ones worth a look are)"));
 }
 
 TEST_CASE("body blocks: headings, nested lists, records inside their item, tables") {
