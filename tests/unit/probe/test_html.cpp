@@ -101,7 +101,8 @@ TEST_CASE("a hostile string injects no markup wherever it appears") {
     for (const char* where :
          {"title", "headline", "heading", "line", "code", "badge", "lang", "txt", "column", "cell",
           "caption", "target", "transport", "group", "name", "summary"}) {
-        CAPTURE(where);
+        const std::string place = where;
+        CAPTURE(place);
         CHECK_FALSE(has(page, std::string("<x-") + where));
         CHECK(has(page, std::string("&lt;x-") + where));
     }
