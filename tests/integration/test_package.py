@@ -121,7 +121,8 @@ class StaticSelftestTest(unittest.TestCase):
         self.assertRegex(os.path.basename(bundle), r"^dnslab-selftest-\d{8}T\d{6}Z\.tar\.gz$")
         self.assertIn("bundle: " + os.path.basename(bundle), p.stdout)
         with tarfile.open(bundle, "r:gz") as tar:
-            self.assertEqual(sorted(tar.getnames()), ["dnslab-selftest/report.json",
+            self.assertEqual(sorted(tar.getnames()), ["dnslab-selftest/report.html",
+                                                      "dnslab-selftest/report.json",
                                                       "dnslab-selftest/report.md",
                                                       "dnslab-selftest/summary.txt"])
             report = json.load(tar.extractfile("dnslab-selftest/report.json"))
