@@ -84,7 +84,8 @@ void add_shared(CLI::App* app, Cli& f) {
     app->add_flag("--json", f.json, "Machine output on stdout instead of the table");
     app->add_option("--junit", f.junit, "Also write JUnit XML to FILE");
     app->add_option("--html", f.html,
-                    "Also write the report as one self-contained HTML page to FILE");
+                    "Also write the report as one self-contained HTML page to FILE")
+        ->type_name("FILE");
     app->add_option("--report", f.reports,
                     "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
                         report::format_names())

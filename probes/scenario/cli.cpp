@@ -30,8 +30,10 @@ void add_cli(CLI::App& app, Cli& c) {
         ->delimiter(',');
     c.run->add_flag("--json", c.json, "Machine output (schema dnslab.scenario.v1)");
     c.run->add_option("--junit", c.junit, "Also write JUnit XML to FILE (one case per target)");
-    c.run->add_option("--html", c.html,
-                      "Also write the report as one self-contained HTML page to FILE");
+    c.run
+        ->add_option("--html", c.html,
+                     "Also write the report as one self-contained HTML page to FILE")
+        ->type_name("FILE");
     c.run->add_option("--report", c.reports,
                       "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
                           report::format_names());

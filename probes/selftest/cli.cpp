@@ -211,6 +211,7 @@ void add_options(CLI::App& s_app, Cli& cli) {
         ->group(output);
     s->add_flag("--json", cli.json, "Print report.json instead of the summary")->group(output);
     s->add_option("--html", cli.html, "Also write report.html to FILE (it is in --out anyway)")
+        ->type_name("FILE")
         ->group(output);
     s->add_option("--report", cli.reports,
                   "Also write FORMAT=FILE (FILE '-' is stdout); formats: " + report::format_names())
@@ -233,7 +234,8 @@ void add_options(CLI::App& s_app, Cli& cli) {
     d->add_option("a", cli.diff_a, "First report.json")->required();
     d->add_option("b", cli.diff_b, "Second report.json")->required();
     d->add_flag("--json", cli.json, "Machine output (schema dnslab.selftest.diff.v1)");
-    d->add_option("--html", cli.html, "Also write the differences as an HTML page to FILE");
+    d->add_option("--html", cli.html, "Also write the differences as an HTML page to FILE")
+        ->type_name("FILE");
     d->add_flag("--no-color", cli.no_color, "No ANSI colours");
     cli.diff = d;
 }
