@@ -88,6 +88,35 @@ int run_diff(const Cli& cli) {
     return doc.exit_code == 0 ? 0 : kExitFail;
 }
 
+// `selftest show`: a report read back renders as it did when it was written (to_document
+// reads the report document), whichever self-test wrote it: this binary or the sh script.
+int run_show(const Cli& cli) {
+    auto r = read_json(cli.shown);
+    if (!r) {
+        return cannot_run("cannot read report " + cli.shown + " as JSON");
+    }
+    if (r->value("schema", "") != kSchema) {
+        return cannot_run(cli.shown + ": not a " + std::string(kSchema) + " report");
+    }
+    std::vector<report::OutputRequest> outputs{{"text", "-"}};
+    if (!cli.html.empty()) {
+        outputs.push_back({"html", cli.html});
+    }
+    for (const auto& spec : cli.reports) {
+        auto o = report::parse_output(spec);
+        if (!o) {
+            return cannot_run(o.error().detail);
+        }
+        outputs.push_back(*o);
+    }
+    const auto doc = to_document(*r);
+    const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
+    if (auto st = report::write_outputs(doc, outputs, {color, false}); !st) {
+        return cannot_run(st.error().detail);
+    }
+    return doc.exit_code == 0 ? 0 : kExitFail;
+}
+
 // The local facts as checks of their own (local.resolv-conf, local.systemd-resolved,
 // local.system), so they appear in the summary like the others.
 void add_local_checks(Report& report, const LocalFacts& local, const std::string& resolv_conf) {
@@ -238,6 +267,19 @@ void add_options(CLI::App& s_app, Cli& cli) {
         ->type_name("FILE");
     d->add_flag("--no-color", cli.no_color, "No ANSI colours");
     cli.diff = d;
+    auto* sh = s->add_subcommand(
+        "show", "Render a report.json (this self-test's or dnslab-selftest.sh's) again: the full "
+                "text, --html FILE, --report FORMAT=FILE");
+    sh->footer("");
+    sh->add_option("report", cli.shown, "report.json")->required();
+    sh->add_option("--html", cli.html, "Also write the report as an HTML page to FILE")
+        ->type_name("FILE");
+    sh->add_option("--report", cli.reports,
+                   "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
+                       report::format_names())
+        ->allow_extra_args(false);
+    sh->add_flag("--no-color", cli.no_color, "No ANSI colours");
+    cli.show = sh;
 }
 
 std::string customer_help() {
@@ -390,6 +432,9 @@ Progress progress_line(bool quiet) {
 int run_cli(Cli& cli) {
     if (cli.diff != nullptr && cli.diff->parsed()) {
         return run_diff(cli);
+    }
+    if (cli.show != nullptr && cli.show->parsed()) {
+        return run_show(cli);
     }
     auto& o = cli.opts;
     apply_location(o);

@@ -301,6 +301,13 @@ class HtmlInChromium(unittest.TestCase):
             self.assertEqual(f.read(), packed)
         with open(extra) as f:
             self.assertEqual(f.read(), packed)
+        # A report read back renders the same page.
+        shown = os.path.join(self.tmp, "shown.html")
+        p = probe("selftest", "show", os.path.join(out, "report.json"), "--html", shown, "--no-color")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("Verdict: OK", p.stdout)
+        with open(shown) as f:
+            self.assertEqual(f.read(), packed)
         dom, colours = self.look(page, os.path.join(self.tmp, "selftest.png"))
         self.assert_inert(dom)
         self.assertEqual(dom.title, "dnslab self-test report")
