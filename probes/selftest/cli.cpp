@@ -300,7 +300,8 @@ uploaded: it reads /etc/resolv.conf, /etc/os-release, the interface addresses an
 
 What it writes: a directory dnslab-selftest-<time>/ with report.json, report.md,
 report.html (open it in a browser) and summary.txt, and one file,
-dnslab-selftest-<time>.tar.gz: attach that file to your support ticket. --redact replaces this machine's addresses and host name with placeholders first.
+dnslab-selftest-<time>.tar.gz: attach that file to your support ticket. --redact
+replaces this machine's addresses and host name with placeholders first.
 
 Exit status: 0 every check passed, 1 a check failed, 2 the self-test could not run.
 
