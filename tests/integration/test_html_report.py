@@ -342,18 +342,29 @@ class HtmlInChromium(unittest.TestCase):
 
     def test_replay_page(self):
         scen = os.path.join(ROOT, "fixtures/scenarios/doh-only-block")
+        log = os.path.join(scen, "gateway_dns.jsonl")
+        # Through a child resolver the lab is asked over the wire: a latency chart per protocol.
         page = os.path.join(self.tmp, "replay.html")
-        p = probe("replay", os.path.join(scen, "gateway_dns.jsonl"), "--scenario", scen, "--html", page)
+        p = probe("replay", log, "--scenario", scen, "--child-resolver", "--html", page)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         dom, colours = self.look(page, os.path.join(self.tmp, "replay.png"))
         self.assert_inert(dom)
         self.assertGreater(len(dom.rows), 1)
         self.assertTrue(all(r["badges"][0] == "pass" for r in dom.rows), dom.rows)
         self.assertTrue(any("blocked" in r["badges"] for r in dom.rows), dom.rows)
-        self.assertIn("0 disagree", dom.all_text())
-        self.assertIn("the lab's latency per protocol over the replayed records", dom.all_text())
+        text = dom.all_text()
+        self.assertIn("0 disagree", text)
+        self.assertIn("the lab's latency per protocol over the replayed records", text)
+        self.assertEqual(len([a for t, a in dom.elements if t == "rect" and a.get("class") == "q95"]), 4)
         self.assertIn(PURPLE, colours)
-
+        # In process nothing crosses a wire: the same verdicts, no chart.
+        page = os.path.join(self.tmp, "replay-in-process.html")
+        p = probe("replay", log, "--scenario", scen, "--html", page)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        inproc, _ = self.look(page, os.path.join(self.tmp, "replay-in-process.png"))
+        self.assertEqual(inproc.rows, dom.rows)
+        self.assertIn("asked in process", inproc.all_text())
+        self.assertFalse(any(t == "svg" for t, _ in inproc.elements))
 
 if __name__ == "__main__":
     main()
