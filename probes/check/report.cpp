@@ -9,8 +9,6 @@
 namespace probes::check {
 namespace wire = resolver::wire;
 using nlohmann::json;
-using report::Tone;
-using report::toned;
 
 namespace {
 
@@ -63,6 +61,40 @@ std::string location_line(const Case& c, const CaseResult& res, bool lab_log) {
     return out;
 }
 
+// The case's badges: pass or fail, and Blocked when the answer is a block.
+std::vector<report::Badge> case_badges(const Case& c, const CaseResult& res) {
+    std::vector<report::Badge> out{res.failures.empty() ? report::Badge::Pass
+                                                        : report::Badge::Fail};
+    if (res.asked && compare::is_block(compare::sinkhole_labels(res.observation, c.qtype))) {
+        out.push_back(report::Badge::Blocked);
+    }
+    return out;
+}
+
+// "www.example.com A, expect blocked" or the first reason it failed.
+std::string case_summary(const Case& c, const CaseResult& res) {
+    if (!res.failures.empty()) {
+        return res.failures.front();
+    }
+    std::string out = c.qname + " " + wire::type_name(c.qtype);
+    return c.outcome.empty() ? out : out + ", expect " + c.outcome;
+}
+
+report::LatencyChart latency_chart(const CheckReport& r) {
+    report::LatencySamples samples;
+    for (const auto& res : r.results) {
+        if (res.target.empty()) {
+            continue;
+        }
+        samples.add_target(res.target, res.transport);
+        if (res.timing) {
+            samples.add(res.target, res.transport, res.timing->connect_ms, res.timing->query_ms,
+                        res.timing->reused);
+        }
+    }
+    return samples.chart("latency per target over the cases (one exchange each)");
+}
+
 } // namespace
 
 json check_json(const CheckReport& r) {
@@ -82,6 +114,10 @@ json check_json(const CheckReport& r) {
             jr["labels"] = compare::sinkhole_labels(res.observation, c.qtype);
         }
         jr["location"] = location_json(c, res, r.lab_log);
+        jr["latency"] = res.timing ? json{{"connect_ms", res.timing->connect_ms},
+                                          {"query_ms", res.timing->query_ms},
+                                          {"reused_connection", res.timing->reused}}
+                                   : json(nullptr);
         results.push_back(jr);
     }
     const auto ok = passed(r);
@@ -102,7 +138,8 @@ report::Document to_document(const CheckReport& r) {
         const auto& c = r.cases[res.case_index];
         const bool ok = res.failures.empty();
         report::Spans head{
-            ok ? toned("PASS", Tone::Good) : toned("FAIL", Tone::Bad),
+            report::badge_span(ok ? report::Badge::Pass : report::Badge::Fail,
+                               ok ? "PASS" : "FAIL"),
             report::plain("  " + c.id + "  [" + (res.target.empty() ? "-" : res.target) + "]")};
         if (!c.outcome.empty()) {
             head.push_back(report::plain("  expect " + c.outcome));
@@ -118,7 +155,8 @@ report::Document to_document(const CheckReport& r) {
             s.blocks.emplace_back(
                 report::Preformatted{6, "| ", "dns", compare::record_lines(res.observation)});
         }
-        report::TestCase tc{c.id, res.target.empty() ? "(no target)" : res.target, std::nullopt};
+        report::TestCase tc{
+            c.id, res.target.empty() ? "(no target)" : res.target, std::nullopt, {}, {}};
         if (!ok) {
             std::string all;
             for (const auto& f : res.failures) {
@@ -126,11 +164,18 @@ report::Document to_document(const CheckReport& r) {
             }
             tc.failure = report::TestCase::Failure{res.failures.front(), all};
         }
+        tc.badges = case_badges(c, res);
+        tc.summary = case_summary(c, res);
         doc.cases.push_back(std::move(tc));
     }
     const auto ok = passed(r);
-    doc.add_section().blocks.emplace_back(report::line(
-        std::to_string(ok) + " passed, " + std::to_string(r.results.size() - ok) + " failed"));
+    doc.headline = {report::plain(std::to_string(ok) + " passed, " +
+                                  std::to_string(r.results.size() - ok) + " failed")};
+    auto& end = doc.add_section();
+    if (auto chart = latency_chart(r); !chart.rows.empty()) {
+        end.blocks.emplace_back(std::move(chart));
+    }
+    end.blocks.emplace_back(report::line(doc.headline));
     return doc;
 }
 

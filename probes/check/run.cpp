@@ -176,6 +176,9 @@ CheckReport run_check(session::ProbeSession& session, const std::vector<common::
         auto& r = report.results[job_result[j]];
         session::record_pcap(pcap, job_target_index[j], job_targets[j], jobs[j].query, outcomes[j]);
         r.observation = session::observe(job_targets[j], outcomes[j]);
+        if (const auto& ex = outcomes[j].exchange) {
+            r.timing = CaseResult::Timing{ex->connect_ms, ex->query_ms, ex->reused_connection};
+        }
         r.failures = evaluate(cases[r.case_index], r.observation);
     }
     return report;

@@ -35,6 +35,13 @@ struct CaseResult {
     std::string location_sent_as;          // how the case's location travelled, "" when none
     std::string source;                    // the local address it was sent from, "" = any
     std::optional<Attribution> attributed; // from the lab's log, when it was given
+    /// The exchange's timing, when it completed (upstream::Exchange).
+    struct Timing {
+        double connect_ms = 0; // 0 when a connection was reused (and for UDP)
+        double query_ms = 0;
+        bool reused = false;
+    };
+    std::optional<Timing> timing;
 };
 
 struct CheckReport {

@@ -83,6 +83,9 @@ void add_shared(CLI::App* app, Cli& f) {
                     "Write every exchanged DNS message to a pcap (DNS over UDP)");
     app->add_flag("--json", f.json, "Machine output on stdout instead of the table");
     app->add_option("--junit", f.junit, "Also write JUnit XML to FILE");
+    app->add_option("--html", f.html,
+                    "Also write the report as one self-contained HTML page to FILE")
+        ->type_name("FILE");
     app->add_option("--report", f.reports,
                     "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
                         report::format_names())
@@ -263,11 +266,14 @@ resolver::Status read_lab_log(const Cli& f, std::uint64_t offset, check::CheckRe
     return resolver::ok();
 }
 
-// The outputs asked for: stdout (table, +short view or --json), --junit, --report.
+// The outputs asked for: stdout (table, +short view or --json), --junit, --html, --report.
 int emit(const report::Document& doc, const Cli& f) {
     std::vector<report::OutputRequest> outputs{{f.json ? "json" : "text", "-"}};
     if (!f.junit.empty()) {
         outputs.push_back({"junit", f.junit});
+    }
+    if (!f.html.empty()) {
+        outputs.push_back({"html", f.html});
     }
     for (const auto& spec : f.reports) {
         auto r = report::parse_output(spec);

@@ -12,7 +12,8 @@ namespace probes::matrix {
 struct Cli {
     std::vector<std::string> words; // QNAME [QTYPE], @SERVER, +short (dig habits)
     std::vector<std::string> targets, hosts, headers, opts, ignore, reports;
-    std::string targets_file, question_file, pcap_in, pcap_out, junit, ca, ecs, location, source;
+    std::string targets_file, question_file, pcap_in, pcap_out, junit, html, ca, ecs, location,
+        source;
     std::string check_file, lab_log, locations;
     bool do_bit = false, cd = false, no_edns = false, padding = false, nsid = false, cookie = false;
     bool json = false, no_color = false, norecurse = false, ttl_strict = false, strict = false;

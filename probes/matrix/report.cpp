@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "probes/matrix/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "probes/compare/render.hpp"
@@ -36,8 +37,28 @@ std::string members_of(const QuestionReport& q, const compare::AgreementClass& c
     return join(names);
 }
 
-Tone level_tone(const std::string& level) {
-    return level == "identical" || level == "equivalent" ? Tone::Good : Tone::Bad;
+report::Badge level_badge(const std::string& level) {
+    return level == "identical"    ? report::Badge::Identical
+           : level == "equivalent" ? report::Badge::Equivalent
+           : level == "differ"     ? report::Badge::Differ
+                                   : report::Badge::AllFailed;
+}
+
+// The question's badges: its level, and Blocked when some target's answer is a block.
+std::vector<report::Badge> question_badges(const QuestionReport& q) {
+    std::vector<report::Badge> out{level_badge(q.comparison.level)};
+    const auto& classes = q.comparison.classes;
+    if (std::any_of(classes.begin(), classes.end(),
+                    [](const compare::AgreementClass& c) { return compare::is_block(c.labels); })) {
+        out.push_back(report::Badge::Blocked);
+    }
+    return out;
+}
+
+report::Span labels_span(const compare::AgreementClass& cls) {
+    const std::string text = "[" + join(cls.labels, ",") + "]";
+    return compare::is_block(cls.labels) ? report::badge_span(report::Badge::Blocked, text)
+                                         : toned(text, Tone::Warn);
 }
 
 std::string question_name(const QuestionReport& q) {
@@ -47,7 +68,7 @@ std::string question_name(const QuestionReport& q) {
 void add_question(report::Section& s, const QuestionReport& q) {
     const auto& cmp = q.comparison;
     report::Spans head{toned(";; " + question_name(q), Tone::Strong), report::plain("  "),
-                       toned(cmp.level, level_tone(cmp.level))};
+                       report::badge_span(level_badge(cmp.level), cmp.level)};
     if (!cmp.verdict_detail.empty()) {
         head.push_back(report::plain(" - " + cmp.verdict_detail));
     }
@@ -57,7 +78,7 @@ void add_question(report::Section& s, const QuestionReport& q) {
         report::Spans spans{report::plain("class " + std::to_string(ci + 1))};
         if (!cls.labels.empty()) {
             spans.push_back(report::plain(" "));
-            spans.push_back(toned("[" + join(cls.labels, ",") + "]", Tone::Warn));
+            spans.push_back(labels_span(cls));
         }
         spans.push_back(report::plain(": " + members_of(q, cls)));
         s.blocks.emplace_back(report::line(spans, 2));
@@ -104,11 +125,30 @@ void add_short(report::Section& s, const QuestionReport& q) {
     }
 }
 
+// The same run as a chart, per target over every question and pass.
+report::LatencyChart latency_chart(const MatrixReport& r) {
+    report::LatencySamples samples;
+    for (std::size_t ti = 0; ti < r.targets.size() && ti < r.target_latency.size(); ++ti) {
+        const auto& lat = r.target_latency[ti];
+        samples.add_target(r.targets[ti].name, r.targets[ti].transport);
+        for (std::size_t i = 0; i < lat.query_ms.size(); ++i) {
+            samples.add(r.targets[ti].name, r.targets[ti].transport,
+                        i < lat.connect_ms.size() ? lat.connect_ms[i] : 0, lat.query_ms[i],
+                        i < lat.reused.size() && lat.reused[i]);
+        }
+    }
+    const auto nq = r.questions.size();
+    return samples.chart(
+        "latency per target over " + std::to_string(nq) + (nq == 1 ? " question" : " questions") +
+        " and " + std::to_string(r.repeat) + (r.repeat == 1 ? " pass" : " passes (pass 1 cold)"));
+}
+
 void add_latency(report::Section& s, const MatrixReport& r) {
     const auto nq = r.questions.size();
     s.blocks.emplace_back(report::line(
         "latency ms (" + std::to_string(nq) + (nq == 1 ? " question, " : " questions, ") +
         std::to_string(r.repeat) + (r.repeat == 1 ? " pass)" : " passes, pass 1 cold)")));
+    s.blocks.emplace_back(latency_chart(r));
     using Col = report::Table::Column;
     constexpr auto kRight = report::Table::Align::Right;
     report::Table t{2,
@@ -230,7 +270,7 @@ report::Document to_document(const MatrixReport& r, const ViewOptions& view) {
         } else {
             add_question(answers, q);
         }
-        report::TestCase tc{"dnslab-probe.matrix", question_name(q), std::nullopt};
+        report::TestCase tc{"dnslab-probe.matrix", question_name(q), std::nullopt, {}, {}};
         if (q.comparison.verdict != "agree") {
             std::string msg = q.comparison.verdict;
             if (!q.comparison.differences.empty()) {
@@ -238,11 +278,14 @@ report::Document to_document(const MatrixReport& r, const ViewOptions& view) {
             }
             tc.failure = report::TestCase::Failure{msg, q.comparison.verdict_detail};
         }
+        tc.badges = question_badges(q);
+        tc.summary = q.comparison.verdict_detail;
         doc.cases.push_back(std::move(tc));
     }
+    doc.headline = {report::plain(summary_line(r))};
     if (!view.short_answers) {
         add_latency(doc.add_section(), r);
-        doc.add_section().blocks.emplace_back(report::line(summary_line(r)));
+        doc.add_section().blocks.emplace_back(report::line(doc.headline));
     }
     return doc;
 }

@@ -2,25 +2,15 @@
 #include "probes/matrix/run.hpp"
 
 #include <algorithm>
-#include <cmath>
 
+#include "probes/report/document.hpp"
 #include "probes/session/observe.hpp"
 
 namespace probes::matrix {
 
-double percentile(std::vector<double> values, double p) {
-    if (values.empty()) {
-        return 0;
-    }
-    std::sort(values.begin(), values.end());
-    const auto rank =
-        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
-    return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
-}
-
 void Latency::summarise() {
-    p50 = percentile(query_ms, 50);
-    p95 = percentile(query_ms, 95);
+    p50 = report::percentile(query_ms, 50);
+    p95 = report::percentile(query_ms, 95);
     max = query_ms.empty() ? 0 : *std::max_element(query_ms.begin(), query_ms.end());
 }
 

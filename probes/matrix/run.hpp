@@ -17,13 +17,11 @@ struct Latency {
     std::vector<double> connect_ms; // 0 when the connection was reused
     std::vector<double> query_ms;
     std::vector<bool> reused;
-    double p50 = 0, p95 = 0, max = 0; // of query_ms over the answered passes
+    double p50 = 0, p95 = 0, max = 0; // of query_ms over the answered passes (report::percentile)
 
     /// Fills p50, p95 and max from query_ms.
     void summarise();
 };
-/// Nearest-rank percentile of `values` (0 when empty); `p` in [0, 100].
-double percentile(std::vector<double> values, double p);
 
 struct QuestionReport {
     common::QuestionSpec question;

@@ -21,6 +21,10 @@ void add_cli(CLI::App& app, Cli& c) {
         ->check(CLI::ExistingDirectory);
     c.cmd->add_flag("--json", c.json, "Machine output (schema dnslab.replay.v1)");
     c.cmd->add_option("--junit", c.junit, "Also write JUnit XML to FILE (one case per record)");
+    c.cmd
+        ->add_option("--html", c.html,
+                     "Also write the report as one self-contained HTML page to FILE")
+        ->type_name("FILE");
     c.cmd->add_option("--report", c.reports,
                       "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
                           report::format_names());
@@ -50,6 +54,7 @@ int run_cli(const Cli& c) {
     o.scenario = c.scenario;
     o.json = c.json;
     o.junit = c.junit;
+    o.html = c.html;
     o.reports = c.reports;
     o.concurrency = c.concurrency;
     o.limit = c.limit;

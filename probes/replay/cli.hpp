@@ -9,7 +9,7 @@ namespace probes::replay {
 /// Flags of `dnslab-probe replay LOGFILE --scenario DIR` (docs/replay.md).
 struct Cli {
     CLI::App* cmd = nullptr;
-    std::string logfile, scenario, resolver_bin, protocol, junit;
+    std::string logfile, scenario, resolver_bin, protocol, junit, html;
     std::vector<std::string> reports;
     bool json = false, keep = false, child_resolver = false;
     unsigned concurrency = 128, limit = 0, timeout_ms = 3000;

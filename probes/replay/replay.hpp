@@ -65,6 +65,9 @@ struct Verdict {
     std::string lab_decision, lab_policy_id, error;
     std::vector<std::string> lab_ips;
     std::optional<int> lab_rcode;
+    // The exchange's timing, when the lab answered (for the latency chart).
+    bool timed = false, reused = false;
+    double connect_ms = 0, query_ms = 0;
     [[nodiscard]] bool agree() const {
         return error.empty() && decision_ok && policy_ok && answer_ok && rcode_ok;
     }
@@ -96,7 +99,7 @@ struct ReplayReport {
 /// The `--json` document, schema "dnslab.replay.v1" (docs/replay.md).
 nlohmann::json replay_json(const ReplayReport& r);
 /// The report for every format: the totals, decisions log -> lab, the first 50 disagreeing
-/// records. JUnit: one test case per record.
+/// records, latency per protocol (a chart). JUnit: one test case per record.
 report::Document to_document(const ReplayReport& r);
 
 struct Options {
@@ -104,6 +107,7 @@ struct Options {
     std::filesystem::path logfile, scenario;
     bool json = false;
     std::string junit;                // also write JUnit XML here
+    std::string html;                 // also write the HTML report here
     std::vector<std::string> reports; // --report FORMAT=FILE
     unsigned concurrency = 128, limit = 0, timeout_ms = 3000;
     std::string protocol;        // force one protocol

@@ -105,6 +105,46 @@ void add_disagreeing(report::Section& s, const ReplayReport& r) {
     }
 }
 
+// Gateway's ResolverDecision names a block "blockedBy..." (docs/query-log.md).
+bool blocked_decision(const std::string& d) {
+    return d.rfind("blocked", 0) == 0;
+}
+
+std::vector<report::Badge> record_badges(const LogRecord& r, const Verdict& v) {
+    std::vector<report::Badge> out{v.agree()          ? report::Badge::Pass
+                                   : !v.error.empty() ? report::Badge::Fail
+                                                      : report::Badge::Differ};
+    if (blocked_decision(r.decision) || blocked_decision(v.lab_decision)) {
+        out.push_back(report::Badge::Blocked);
+    }
+    return out;
+}
+
+std::string record_summary(const LogRecord& r, const Verdict& v) {
+    if (!v.error.empty()) {
+        return v.error;
+    }
+    std::string out = "log " + (r.decision.empty() ? "-" : r.decision) + ", lab " +
+                      (v.lab_decision.empty() ? "-" : v.lab_decision);
+    if (!v.agree()) {
+        out += "; differs in " + join(differing_fields(v));
+    }
+    return out;
+}
+
+// The lab's answer time per protocol over every record (the log has no timing of its own).
+report::LatencyChart latency_chart(const ReplayReport& r) {
+    report::LatencySamples samples;
+    for (std::size_t i = 0; i < r.records.size() && i < r.verdicts.size(); ++i) {
+        const auto& v = r.verdicts[i];
+        samples.add_target("lab", r.records[i].protocol);
+        if (v.timed) {
+            samples.add("lab", r.records[i].protocol, v.connect_ms, v.query_ms, v.reused);
+        }
+    }
+    return samples.chart("the lab's latency per protocol over the replayed records");
+}
+
 } // namespace
 
 json replay_json(const ReplayReport& r) {
@@ -173,14 +213,20 @@ report::Document to_document(const ReplayReport& r) {
             ? "asked in process (the resolver's stage runner, no child resolver)"
             : "asked a child dnslab-resolver" +
                   (r.why_child_resolver.empty() ? "" : " (" + r.why_child_resolver + ")")));
-    s.blocks.emplace_back(report::line(std::to_string(r.records.size()) + " records replayed in " +
-                                       std::to_string(static_cast<int>(r.ask_seconds * 1000)) +
-                                       " ms (" + std::to_string(static_cast<long>(rate(r))) +
-                                       " queries/s), " + std::to_string(r.agree) + " agree, " +
-                                       std::to_string(r.records.size() - r.agree) + " disagree"));
+    // In process there is no wire to time: the stage runner answers without sockets.
+    if (auto chart = latency_chart(r); r.mode != "in-process" && !chart.rows.empty()) {
+        s.blocks.emplace_back(std::move(chart));
+    }
+    doc.headline = {report::plain(std::to_string(r.records.size()) + " records replayed in " +
+                                  std::to_string(static_cast<int>(r.ask_seconds * 1000)) + " ms (" +
+                                  std::to_string(static_cast<long>(rate(r))) + " queries/s), " +
+                                  std::to_string(r.agree) + " agree, " +
+                                  std::to_string(r.records.size() - r.agree) + " disagree")};
+    s.blocks.emplace_back(report::line(doc.headline));
     for (std::size_t i = 0; i < r.records.size() && i < r.verdicts.size(); ++i) {
         const auto& v = r.verdicts[i];
-        report::TestCase tc{"dnslab-probe.replay", record_title(r.records[i]), std::nullopt};
+        report::TestCase tc{
+            "dnslab-probe.replay", record_title(r.records[i]), std::nullopt, {}, {}};
         if (!v.agree()) {
             const auto fields = differing_fields(v);
             const std::string msg = !v.error.empty() ? v.error : "differs in " + join(fields);
@@ -188,6 +234,8 @@ report::Document to_document(const ReplayReport& r) {
                 msg, "log: " + r.records[i].decision + " policy=" + r.records[i].policy_id +
                          "\nlab: " + v.lab_decision + " policy=" + v.lab_policy_id + "\n"};
         }
+        tc.badges = record_badges(r.records[i], v);
+        tc.summary = record_summary(r.records[i], v);
         doc.cases.push_back(std::move(tc));
     }
     return doc;

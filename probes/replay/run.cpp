@@ -336,6 +336,10 @@ void read_answer(const session::Outcome& oc, Verdict& v) {
         v.error = oc.error.empty() ? "no answer" : oc.error;
         return;
     }
+    v.timed = true;
+    v.reused = oc.exchange->reused_connection;
+    v.connect_ms = oc.exchange->connect_ms;
+    v.query_ms = oc.exchange->query_ms;
     auto m = wire::parse(oc.exchange->wire);
     if (!m) {
         v.error = oc.exchange->http_status != 0 && oc.exchange->http_status != 200
@@ -442,6 +446,9 @@ Result<std::vector<report::OutputRequest>> outputs_of(const Options& o) {
     std::vector<report::OutputRequest> outputs{{o.json ? "json" : "text", "-"}};
     if (!o.junit.empty()) {
         outputs.push_back({"junit", o.junit});
+    }
+    if (!o.html.empty()) {
+        outputs.push_back({"html", o.html});
     }
     for (const auto& spec : o.reports) {
         auto r = report::parse_output(spec);

@@ -17,6 +17,73 @@ std::string text_of(const Spans& spans) {
     return out;
 }
 
+const char* badge_name(Badge b) {
+    switch (b) {
+    case Badge::None:
+        return "";
+    case Badge::Identical:
+        return "identical";
+    case Badge::Equivalent:
+        return "equivalent";
+    case Badge::Differ:
+        return "differ";
+    case Badge::Blocked:
+        return "blocked";
+    case Badge::AllFailed:
+        return "all-failed";
+    case Badge::Pass:
+        return "pass";
+    case Badge::Fail:
+        return "fail";
+    case Badge::Warn:
+        return "warn";
+    case Badge::Info:
+        return "info";
+    case Badge::Skipped:
+        return "skipped";
+    case Badge::NotApplicable:
+        return "n/a";
+    }
+    return "";
+}
+
+Tone badge_tone(Badge b) {
+    switch (b) {
+    case Badge::Identical:
+    case Badge::Equivalent:
+    case Badge::Pass:
+        return Tone::Good;
+    case Badge::Differ:
+    case Badge::AllFailed:
+    case Badge::Fail:
+        return Tone::Bad;
+    case Badge::Blocked:
+    case Badge::Warn:
+        return Tone::Warn;
+    case Badge::None:
+        return Tone::Plain;
+    case Badge::Info:
+    case Badge::Skipped:
+    case Badge::NotApplicable:
+        return Tone::Muted;
+    }
+    return Tone::Plain;
+}
+
+Span badge_span(Badge b, std::string text) {
+    if (text.empty()) {
+        text = badge_name(b);
+    }
+    return Span{std::move(text), badge_tone(b), b};
+}
+
+std::vector<Badge> badges_of(const TestCase& c) {
+    if (!c.badges.empty()) {
+        return c.badges;
+    }
+    return {c.failure ? Badge::Fail : Badge::Pass};
+}
+
 const std::vector<Format>& formats() {
     // A constant table rather than self-registering renderers: no mutable global, and a
     // static library would drop a renderer object file nothing refers to.
@@ -25,6 +92,8 @@ const std::vector<Format>& formats() {
         {"json", "the machine document of the subcommand (its versioned schema)", &render_json},
         {"junit", "JUnit XML for CI: one test case per question, case or check", &render_junit},
         {"markdown", "Markdown for a ticket or a wiki page", &render_markdown},
+        {"html", "one self-contained HTML page (inline CSS and SVG, no scripts, no fetches)",
+         &render_html},
     };
     return kFormats;
 }

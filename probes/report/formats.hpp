@@ -35,12 +35,13 @@ std::string render_text(const Document& doc, const RenderOptions& opts);
 std::string render_json(const Document& doc, const RenderOptions& opts);
 std::string render_junit(const Document& doc, const RenderOptions& opts);
 std::string render_markdown(const Document& doc, const RenderOptions& opts);
+std::string render_html(const Document& doc, const RenderOptions& opts);
 
 /// Every format, in the order --help lists them.
 const std::vector<Format>& formats();
 /// The format called `name`; nullptr when there is none.
 const Format* find_format(std::string_view name);
-/// "text, json, junit, markdown": for help texts and error messages.
+/// "text, json, junit, markdown, html": for help texts and error messages.
 std::string format_names();
 
 /// One `--report FORMAT=FILE` request (`FILE` "-" is stdout).
@@ -61,7 +62,13 @@ resolver::Status write_outputs(const Document& doc, const std::vector<OutputRequ
 /// (https://no-color.org), only on a terminal.
 bool use_color(bool no_color_flag, int fd);
 
-/// XML attribute and text escaping (JUnit, HTML).
+/// XML attribute and text escaping (JUnit).
 std::string xml_escape(const std::string& s);
+
+/// HTML text and attribute escaping for any bytes (names, TXT data and EDE text come from
+/// the network): & < > " ' as character references, control characters other than tab and
+/// newline as U+FFFD, and every byte that is not part of well-formed UTF-8 as U+FFFD, so the
+/// page (declared UTF-8) always parses as what it says.
+std::string html_escape(std::string_view s);
 
 } // namespace probes::report

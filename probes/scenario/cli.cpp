@@ -12,8 +12,13 @@ namespace probes::scenario {
 
 void add_cli(CLI::App& app, Cli& c) {
     c.scenario = app.add_subcommand(
-        "scenario", "Reproduction scenarios: run, pack, unpack (docs/scenarios.md)");
+        "scenario", "Reproduction scenarios: new, run, pack, unpack (docs/scenarios.md)");
     c.scenario->require_subcommand(1, 1);
+    c.create = c.scenario->add_subcommand(
+        "new", "Write a scenario skeleton that `scenario run DIR` passes as written");
+    c.create->add_option("dir", c.dir, "Folder to create (may exist only when empty)")->required();
+    c.create->add_option("--description", c.description,
+                         "The customer's symptom in one line (scenario.toml, README.md)");
     c.run = c.scenario->add_subcommand(
         "run", "Start the scenario's resolvers, run its expectations over every transport, stop");
     c.run->add_option("dir", c.dir, "Scenario folder (holds scenario.toml)")
@@ -25,6 +30,10 @@ void add_cli(CLI::App& app, Cli& c) {
         ->delimiter(',');
     c.run->add_flag("--json", c.json, "Machine output (schema dnslab.scenario.v1)");
     c.run->add_option("--junit", c.junit, "Also write JUnit XML to FILE (one case per target)");
+    c.run
+        ->add_option("--html", c.html,
+                     "Also write the report as one self-contained HTML page to FILE")
+        ->type_name("FILE");
     c.run->add_option("--report", c.reports,
                       "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
                           report::format_names());
@@ -60,9 +69,25 @@ int run_cli(const Cli& c) {
         o.json = c.json;
         o.color = !c.json && report::use_color(c.no_color, STDOUT_FILENO);
         o.junit = c.junit;
+        o.html = c.html;
         o.reports = c.reports;
         o.transports = c.transports;
         return run_scenario(c.dir, o);
+    }
+    if (c.create->parsed()) {
+        auto files = new_scenario(c.dir, c.description);
+        if (!files) {
+            std::cerr << "dnslab-probe scenario new: " << files.error().detail << "\n";
+            return 2;
+        }
+        std::cout << "wrote " << c.dir << ":";
+        for (const auto& f : *files) {
+            std::cout << " " << f;
+        }
+        std::cout << "\nnext: dnslab-probe scenario run " << c.dir
+                  << "   (edit answers.txt, the exports and expect.toml; shipping it in "
+                     "fixtures/scenarios? add its row to the index in README.md there)\n";
+        return 0;
     }
     if (c.pack->parsed()) {
         std::string summary;

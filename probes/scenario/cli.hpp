@@ -7,13 +7,15 @@
 
 namespace probes::scenario {
 
-/// Flags of `dnslab-probe scenario run|pack|unpack` (docs/scenarios.md).
+/// Flags of `dnslab-probe scenario new|run|pack|unpack` (docs/scenarios.md).
 struct Cli {
     CLI::App* scenario = nullptr;
     CLI::App* run = nullptr;
     CLI::App* pack = nullptr;
     CLI::App* unpack = nullptr;
-    std::string dir, out, archive, dest = ".", resolver_bin, junit;
+    CLI::App* create = nullptr; // `scenario new`
+    std::string description;
+    std::string dir, out, archive, dest = ".", resolver_bin, junit, html;
     std::vector<std::string> transports, reports;
     bool json = false, no_color = false, keep = false, no_probe_behaviour = false;
 };

@@ -188,8 +188,8 @@ report::Document scenario_document(const Scenario& sc, const check::CheckReport&
         log.blocks.emplace_back(report::line(decision_line(e), 2));
     }
     doc.add_section().blocks.emplace_back(
-        report::line({rc == kExitPass ? report::toned("PASS", report::Tone::Good)
-                                      : report::toned("FAIL", report::Tone::Bad),
+        report::line({rc == kExitPass ? report::badge_span(report::Badge::Pass, "PASS")
+                                      : report::badge_span(report::Badge::Fail, "FAIL"),
                       report::plain(" " + sc.name)}));
     return doc;
 }
@@ -208,6 +208,9 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     std::vector<report::OutputRequest> outputs{{o.json ? "json" : "text", "-"}};
     if (!o.junit.empty()) {
         outputs.push_back({"junit", o.junit});
+    }
+    if (!o.html.empty()) {
+        outputs.push_back({"html", o.html});
     }
     for (const auto& spec : o.reports) {
         auto r = report::parse_output(spec);

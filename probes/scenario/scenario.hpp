@@ -94,6 +94,7 @@ struct RunOptions {
     bool json = false;
     bool color = false;
     std::string junit;                   // also write JUnit XML here
+    std::string html;                    // also write the HTML report here
     std::vector<std::string> reports;    // --report FORMAT=FILE
     std::vector<std::string> transports; // overrides the scenario's
 };
@@ -101,6 +102,14 @@ struct RunOptions {
 /// `scenario run DIR`: start, run the expectations over every transport, print, stop.
 /// Returns the probe's exit codes: 0 pass, 1 expectation failed, 2 could not run.
 int run_scenario(const std::filesystem::path& dir, const RunOptions& o);
+
+/// `scenario new DIR`: writes a skeleton that `scenario run DIR` passes as written:
+/// scenario.toml (the lab on the `fixture:` upstream of answers.txt), expect.toml with one
+/// case, answers.txt, empty rules/lists/locations exports and a README.md with the
+/// "Reproduces:" line. DIR may exist only when empty; nothing is written into a non-empty
+/// one. Returns the files written, in order.
+resolver::Result<std::vector<std::string>> new_scenario(const std::filesystem::path& dir,
+                                                        const std::string& description);
 
 struct PackedFile {
     std::string path; // relative to the scenario folder, '/' separated

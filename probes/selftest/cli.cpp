@@ -78,8 +78,40 @@ int run_diff(const Cli& cli) {
     }
     const auto doc = diff_document(*a, *b, cli.diff_a, cli.diff_b);
     const bool color = !cli.json && report::use_color(cli.no_color, STDOUT_FILENO);
-    if (auto st = report::write_outputs(doc, {{cli.json ? "json" : "text", "-"}}, {color, false});
-        !st) {
+    std::vector<report::OutputRequest> outputs{{cli.json ? "json" : "text", "-"}};
+    if (!cli.html.empty()) {
+        outputs.push_back({"html", cli.html});
+    }
+    if (auto st = report::write_outputs(doc, outputs, {color, false}); !st) {
+        return cannot_run(st.error().detail);
+    }
+    return doc.exit_code == 0 ? 0 : kExitFail;
+}
+
+// `selftest show`: a report read back renders as it did when it was written (to_document
+// reads the report document), whichever self-test wrote it: this binary or the sh script.
+int run_show(const Cli& cli) {
+    auto r = read_json(cli.shown);
+    if (!r) {
+        return cannot_run("cannot read report " + cli.shown + " as JSON");
+    }
+    if (r->value("schema", "") != kSchema) {
+        return cannot_run(cli.shown + ": not a " + std::string(kSchema) + " report");
+    }
+    std::vector<report::OutputRequest> outputs{{"text", "-"}};
+    if (!cli.html.empty()) {
+        outputs.push_back({"html", cli.html});
+    }
+    for (const auto& spec : cli.reports) {
+        auto o = report::parse_output(spec);
+        if (!o) {
+            return cannot_run(o.error().detail);
+        }
+        outputs.push_back(*o);
+    }
+    const auto doc = to_document(*r);
+    const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
+    if (auto st = report::write_outputs(doc, outputs, {color, false}); !st) {
         return cannot_run(st.error().detail);
     }
     return doc.exit_code == 0 ? 0 : kExitFail;
@@ -198,7 +230,8 @@ void add_options(CLI::App& s_app, Cli& cli) {
          "off)")
         ->group(names);
     const std::string output = "Report";
-    s->add_option("--out", cli.out_dir, "Directory for report.json, report.md, summary.txt")
+    s->add_option("--out", cli.out_dir,
+                  "Directory for report.json, report.md, report.html, summary.txt")
         ->group(output);
     s->add_option("--bundle", cli.bundle, "The .tar.gz to attach to a ticket (default OUT.tar.gz)")
         ->group(output);
@@ -206,6 +239,9 @@ void add_options(CLI::App& s_app, Cli& cli) {
                 "Replace this machine's addresses and host name with placeholders")
         ->group(output);
     s->add_flag("--json", cli.json, "Print report.json instead of the summary")->group(output);
+    s->add_option("--html", cli.html, "Also write report.html to FILE (it is in --out anyway)")
+        ->type_name("FILE")
+        ->group(output);
     s->add_option("--report", cli.reports,
                   "Also write FORMAT=FILE (FILE '-' is stdout); formats: " + report::format_names())
         ->allow_extra_args(false)
@@ -227,8 +263,23 @@ void add_options(CLI::App& s_app, Cli& cli) {
     d->add_option("a", cli.diff_a, "First report.json")->required();
     d->add_option("b", cli.diff_b, "Second report.json")->required();
     d->add_flag("--json", cli.json, "Machine output (schema dnslab.selftest.diff.v1)");
+    d->add_option("--html", cli.html, "Also write the differences as an HTML page to FILE")
+        ->type_name("FILE");
     d->add_flag("--no-color", cli.no_color, "No ANSI colours");
     cli.diff = d;
+    auto* sh = s->add_subcommand(
+        "show", "Render a report.json (this self-test's or dnslab-selftest.sh's) again: the full "
+                "text, --html FILE, --report FORMAT=FILE");
+    sh->footer("");
+    sh->add_option("report", cli.shown, "report.json")->required();
+    sh->add_option("--html", cli.html, "Also write the report as an HTML page to FILE")
+        ->type_name("FILE");
+    sh->add_option("--report", cli.reports,
+                   "Also write FORMAT=FILE (FILE '-' is stdout); formats: " +
+                       report::format_names())
+        ->allow_extra_args(false);
+    sh->add_flag("--no-color", cli.no_color, "No ANSI colours");
+    cli.show = sh;
 }
 
 std::string customer_help() {
@@ -247,9 +298,10 @@ id.server (class CHAOS), the *.testcategory.com test names and your --name names
 uploaded: it reads /etc/resolv.conf, /etc/os-release, the interface addresses and
 `resolvectl status` for the report only.
 
-What it writes: a directory dnslab-selftest-<time>/ with report.json, report.md and
-summary.txt, and one file, dnslab-selftest-<time>.tar.gz: attach that file to your support
-ticket. --redact replaces this machine's addresses and host name with placeholders first.
+What it writes: a directory dnslab-selftest-<time>/ with report.json, report.md,
+report.html (open it in a browser) and summary.txt, and one file,
+dnslab-selftest-<time>.tar.gz: attach that file to your support ticket. --redact
+replaces this machine's addresses and host name with placeholders first.
 
 Exit status: 0 every check passed, 1 a check failed, 2 the self-test could not run.
 
@@ -271,7 +323,39 @@ struct Scrubber {
     [[nodiscard]] std::string operator()(const std::string& text) const {
         return on ? redact_text(text, secrets, hostname) : text;
     }
+    // The report document with every string (keys included) redacted. HTML is rendered from
+    // this rather than scrubbed afterwards: a placeholder such as <ipv4-1> put into HTML
+    // after escaping would be markup, not text.
+    [[nodiscard]] json operator()(const json& j) const {
+        if (!on) {
+            return j;
+        }
+        if (j.is_string()) {
+            return (*this)(j.get<std::string>());
+        }
+        if (j.is_array()) {
+            json out = json::array();
+            for (const auto& x : j) {
+                out.push_back((*this)(x));
+            }
+            return out;
+        }
+        if (j.is_object()) {
+            json out = json::object();
+            for (const auto& [k, v] : j.items()) {
+                out[(*this)(k)] = (*this)(v);
+            }
+            return out;
+        }
+        return j;
+    }
 };
+
+// A format's text for a file or the terminal, redacted like the report.
+std::string render_scrubbed(const report::Format& f, const report::Document& doc,
+                            const report::Document& redacted_doc, const Scrubber& scrub) {
+    return f.name == "html" ? f.render(redacted_doc, {}) : scrub(f.render(doc, {}));
+}
 
 Scrubber scrubber(bool redact, const LocalFacts& local, const std::vector<Endpoint>& endpoints) {
     Scrubber s{redact, {}, local.hostname};
@@ -286,27 +370,32 @@ Scrubber scrubber(bool redact, const LocalFacts& local, const std::vector<Endpoi
     return s;
 }
 
-// report.json, report.md and summary.txt into the output folder, and the bundle of them.
-resolver::Status write_report(const Cli& cli, const report::Document& doc, const Scrubber& scrub,
+// report.json, report.md, report.html and summary.txt into the output folder, and the
+// bundle of them.
+resolver::Status write_report(const Cli& cli, const report::Document& doc,
+                              const report::Document& redacted_doc, const Scrubber& scrub,
                               std::time_t stamp) {
     const auto json_text = scrub(report::render_json(doc, {}));
     const auto md = scrub(report::render_markdown(doc, {}));
+    const auto html = report::render_html(redacted_doc, {});
     const auto summary = scrub(report::render_text(doc, {false, true}));
     const std::string base = cli.out_dir + "/";
     if (!write_text(base + "report.json", json_text) || !write_text(base + "report.md", md) ||
-        !write_text(base + "summary.txt", summary)) {
+        !write_text(base + "report.html", html) || !write_text(base + "summary.txt", summary)) {
         return resolver::fail(resolver::Errc::ConfigInvalid, "cannot write into " + cli.out_dir);
     }
     return write_bundle(cli.bundle,
                         {{"dnslab-selftest/report.json", json_text},
                          {"dnslab-selftest/report.md", md},
+                         {"dnslab-selftest/report.html", html},
                          {"dnslab-selftest/summary.txt", summary}},
                         static_cast<long>(stamp));
 }
 
 // What the terminal gets (the brief summary, or report.json with --json) and --report files,
 // redacted like the report.
-resolver::Status print_report(const Cli& cli, const report::Document& doc, const Scrubber& scrub,
+resolver::Status print_report(const Cli& cli, const report::Document& doc,
+                              const report::Document& redacted_doc, const Scrubber& scrub,
                               const std::vector<report::OutputRequest>& extra) {
     if (cli.json) {
         std::cout << scrub(report::render_json(doc, {}));
@@ -318,7 +407,7 @@ resolver::Status print_report(const Cli& cli, const report::Document& doc, const
                   << "Attach " << cli.bundle << " to the ticket.\n";
     }
     for (const auto& r : extra) {
-        const auto text = scrub(report::find_format(r.format)->render(doc, {}));
+        const auto text = render_scrubbed(*report::find_format(r.format), doc, redacted_doc, scrub);
         if (r.path == "-") {
             std::cout << text;
         } else if (!write_text(r.path, text)) {
@@ -345,6 +434,9 @@ int run_cli(Cli& cli) {
     if (cli.diff != nullptr && cli.diff->parsed()) {
         return run_diff(cli);
     }
+    if (cli.show != nullptr && cli.show->parsed()) {
+        return run_show(cli);
+    }
     auto& o = cli.opts;
     apply_location(o);
     const bool gateway_given =
@@ -363,6 +455,9 @@ int run_cli(Cli& cli) {
             return cannot_run(r.error().detail);
         }
         extra.push_back(*r);
+    }
+    if (!cli.html.empty()) {
+        extra.push_back({"html", cli.html});
     }
     apply_profile_defaults(o);
     auto endpoints = build_endpoints(o);
@@ -388,11 +483,13 @@ int run_cli(Cli& cli) {
                   << static_cast<long>(report.duration_ms) << " ms\n";
     }
     const auto scrub = scrubber(cli.redact, local, *endpoints);
-    const auto doc = to_document(to_json(report, cli.redact));
-    if (auto st = write_report(cli, doc, scrub, stamp); !st) {
+    const auto report_json = to_json(report, cli.redact);
+    const auto doc = to_document(report_json);
+    const auto redacted_doc = scrub.on ? to_document(scrub(report_json)) : doc;
+    if (auto st = write_report(cli, doc, redacted_doc, scrub, stamp); !st) {
         return cannot_run(st.error().detail);
     }
-    if (auto st = print_report(cli, doc, scrub, extra); !st) {
+    if (auto st = print_report(cli, doc, redacted_doc, scrub, extra); !st) {
         return cannot_run(st.error().detail);
     }
     return report.exit_code();

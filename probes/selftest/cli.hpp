@@ -9,19 +9,22 @@
 
 namespace probes::selftest {
 
-/// Flags of `dnslab-probe selftest` and `dnslab-probe selftest diff`.
+/// Flags of `dnslab-probe selftest`, `selftest diff` and `selftest show`.
 struct Cli {
     Options opts;
-    std::string out_dir; // report.json, report.md, summary.txt
+    std::string out_dir; // report.json, report.md, report.html, summary.txt
     std::string bundle;  // .tar.gz of the above
     bool redact = false;
     bool json = false; // report.json on stdout instead of the summary
     bool no_color = false;
     bool quiet = false;               // no progress line
     std::vector<std::string> reports; // --report FORMAT=FILE
+    std::string html;                 // --html FILE (selftest and diff)
     std::string diff_a, diff_b;
+    std::string shown; // `selftest show REPORT.json`
     CLI::App* cmd = nullptr;
     CLI::App* diff = nullptr;
+    CLI::App* show = nullptr;
 };
 
 /// Registers `selftest` (and its `diff` subcommand) on `app`.

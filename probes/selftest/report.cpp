@@ -117,15 +117,64 @@ const char* badge(const std::string& verdict) {
     return "INFO";
 }
 
-Tone tone_of(const std::string& verdict) {
-    return verdict == "pass"   ? Tone::Good
-           : verdict == "fail" ? Tone::Bad
-           : verdict == "warn" ? Tone::Warn
-                               : Tone::Muted;
+report::Badge badge_of(const std::string& verdict) {
+    Verdict v = Verdict::Info;
+    verdict_from_name(verdict, v);
+    switch (v) {
+    case Verdict::Pass:
+        return report::Badge::Pass;
+    case Verdict::Fail:
+        return report::Badge::Fail;
+    case Verdict::Warn:
+        return report::Badge::Warn;
+    case Verdict::Info:
+        return report::Badge::Info;
+    case Verdict::Skipped:
+        return report::Badge::Skipped;
+    case Verdict::NotApplicable:
+        return report::Badge::NotApplicable;
+    }
+    return report::Badge::Info;
 }
 
 report::Span badge_span(const std::string& verdict) {
-    return toned(badge(verdict), tone_of(verdict));
+    return report::badge_span(badge_of(verdict), badge(verdict));
+}
+
+// The check's badges: its verdict, and Blocked when a policy check classified its answer
+// as a block (data.classification, docs/selftest.md).
+std::vector<report::Badge> check_badges(const json& c) {
+    std::vector<report::Badge> out{badge_of(str(c, "verdict"))};
+    const auto data = c.value("data", json::object());
+    const auto cls = data.is_object() ? str(data, "classification") : std::string();
+    if (cls == "blocked" || cls == "blockpage") {
+        out.push_back(report::Badge::Blocked);
+    }
+    return out;
+}
+
+// Reachability per endpoint (data.latency of the reachability checks): one exchange each.
+report::LatencyChart latency_chart(const json& r) {
+    std::map<std::string, std::string> transport;
+    for (const auto& e : r.value("endpoints", json::array())) {
+        transport[str(e, "id")] = str(e, "transport");
+    }
+    report::LatencySamples samples;
+    for (const auto& c : r.value("checks", json::array())) {
+        const auto id = str(c, "id");
+        if (id.rfind("reachability.", 0) != 0 || str(c, "verdict") == "skipped") {
+            continue;
+        }
+        const auto endpoint = id.substr(std::string("reachability.").size());
+        samples.add_target(endpoint, transport[endpoint]);
+        const auto data = c.value("data", json::object());
+        const auto lat = data.is_object() ? data.value("latency", json()) : json();
+        if (lat.is_object() && lat.value("query_ms", json()).is_number()) {
+            samples.add(endpoint, transport[endpoint], lat.value("connect_ms", 0.0),
+                        lat.value("query_ms", 0.0), false);
+        }
+    }
+    return samples.chart("reachability: one query per endpoint (connect: the new connection)");
 }
 
 // A JSON value in words: strings as they are, arrays joined, objects as "key value" pairs.
@@ -257,6 +306,16 @@ void add_problems(report::Document& doc, const json& r) {
     }
 }
 
+void add_latency(report::Document& doc, const json& r) {
+    auto chart = latency_chart(r);
+    if (chart.rows.empty()) {
+        return;
+    }
+    auto& s = doc.add_section(report::Audience::Detail);
+    s.blocks.emplace_back(report::Heading{2, {report::plain("Latency")}});
+    s.blocks.emplace_back(std::move(chart));
+}
+
 void add_local(report::Document& doc, const json& r) {
     auto& s = doc.add_section(report::Audience::Detail);
     s.blocks.emplace_back(report::Heading{2, {report::plain("Local configuration")}});
@@ -286,12 +345,12 @@ void add_verdict(report::Document& doc, const json& r) {
         " skipped, " + std::to_string(sum.value("not_applicable", 0)) + " not applicable"));
     const auto failed = failed_ids(r);
     if (failed.empty()) {
-        s.blocks.emplace_back(report::line({report::plain("Verdict: "), toned("OK", Tone::Good)}));
+        doc.headline = {report::plain("Verdict: "), toned("OK", Tone::Good)};
     } else {
-        s.blocks.emplace_back(
-            report::line({report::plain("Verdict: "), toned("PROBLEMS FOUND", Tone::Bad),
-                          report::plain(" in " + join(failed) + " (see the FAIL lines)")}));
+        doc.headline = {report::plain("Verdict: "), toned("PROBLEMS FOUND", Tone::Bad),
+                        report::plain(" in " + join(failed) + " (see the FAIL lines)")};
     }
+    s.blocks.emplace_back(report::line(doc.headline));
 }
 
 } // namespace
@@ -305,14 +364,18 @@ report::Document to_document(const json& r) {
     add_facts(doc, r);
     add_check_table(doc, r);
     add_problems(doc, r);
+    add_latency(doc, r);
     add_local(doc, r);
     add_brief(doc, r);
     add_verdict(doc, r);
     for (const auto& c : r.value("checks", json::array())) {
-        report::TestCase tc{"dnslab-selftest." + str(c, "category"), str(c, "id"), std::nullopt};
+        report::TestCase tc{
+            "dnslab-selftest." + str(c, "category"), str(c, "id"), std::nullopt, {}, {}};
         if (str(c, "verdict") == "fail") {
             tc.failure = report::TestCase::Failure{str(c, "detail"), str(c, "title")};
         }
+        tc.badges = check_badges(c);
+        tc.summary = str(c, "title") + (str(c, "detail").empty() ? "" : ": " + str(c, "detail"));
         doc.cases.push_back(std::move(tc));
     }
     return doc;
@@ -533,14 +596,18 @@ report::Document diff_document(const json& a, const json& b, const std::string& 
             t.rows.push_back({{toned(r.check, Tone::Code)},
                               {report::plain(cut(r.before))},
                               {report::plain(cut(r.after))}});
-            doc.cases.push_back(
-                {"dnslab-selftest.diff", r.check, report::TestCase::Failure{r.line, r.line}});
+            report::TestCase tc{
+                "dnslab-selftest.diff", r.check, report::TestCase::Failure{r.line, r.line}, {}, {}};
+            tc.badges = {report::Badge::Differ};
+            tc.summary = r.before + " -> " + r.after;
+            doc.cases.push_back(std::move(tc));
         }
         s.blocks.emplace_back(std::move(t));
         s.blocks.emplace_back(report::Break{});
     }
-    s.blocks.emplace_back(report::line(
-        rows.empty() ? "reports agree" : std::to_string(rows.size()) + " differences"));
+    doc.headline = {report::plain(rows.empty() ? "reports agree"
+                                               : std::to_string(rows.size()) + " differences")};
+    s.blocks.emplace_back(report::line(doc.headline));
     return doc;
 }
 

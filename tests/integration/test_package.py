@@ -121,7 +121,8 @@ class StaticSelftestTest(unittest.TestCase):
         self.assertRegex(os.path.basename(bundle), r"^dnslab-selftest-\d{8}T\d{6}Z\.tar\.gz$")
         self.assertIn("bundle: " + os.path.basename(bundle), p.stdout)
         with tarfile.open(bundle, "r:gz") as tar:
-            self.assertEqual(sorted(tar.getnames()), ["dnslab-selftest/report.json",
+            self.assertEqual(sorted(tar.getnames()), ["dnslab-selftest/report.html",
+                                                      "dnslab-selftest/report.json",
                                                       "dnslab-selftest/report.md",
                                                       "dnslab-selftest/summary.txt"])
             report = json.load(tar.extractfile("dnslab-selftest/report.json"))
@@ -188,9 +189,11 @@ class StaticSelftestTest(unittest.TestCase):
         d, exe = self.empty_dir_copy("help")
         p = self.run_clean(d, exe, "--help")
         self.assertEqual(p.returncode, 0, p.stderr)
+        flat = " ".join(p.stdout.split())  # the footer's line breaks are layout
         for text in ["What it checks", "What it sends, and to whom", "attach that file to your "
-                     "support\nticket", "--doh", "--dot", "--ipv4", "--redact", "Exit status"]:
-            self.assertIn(text, p.stdout)
+                     "support ticket", "report.html (open it in a browser)", "--doh", "--dot",
+                     "--ipv4", "--redact", "Exit status"]:
+            self.assertIn(text, flat)
         p = self.run_clean(d, exe)
         self.assertEqual(p.returncode, 2)
         self.assertIn("name your resolver", p.stderr)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -72,6 +73,20 @@ class ShippedScenarios(unittest.TestCase):
             self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "expect.toml")), d)
             if not d.endswith("fault-matrix"):  # reference tables, not customer cases
                 self.assertTrue(os.path.isfile(os.path.join(SCEN, d, "fixed", "scenario.toml")), d)
+
+    def test_the_indexes_list_every_shipped_scenario(self):
+        # fixtures/scenarios/README.md and docs/scenarios.md ("Shipped scenarios") each have a
+        # table row `| \`NAME\` | ...` per folder; a folder missing from either, or a row for a
+        # folder that is not there, fails.
+        shipped = {d for d in os.listdir(SCEN) if os.path.isfile(os.path.join(SCEN, d, "scenario.toml"))}
+        for index in (os.path.join(SCEN, "README.md"), os.path.join(ROOT, "docs/scenarios.md")):
+            with self.subTest(index=index):
+                text = read(index)
+                if index.endswith("docs/scenarios.md"):
+                    text = text.split("## Shipped scenarios", 1)[1].split("\n## ", 1)[0]
+                rows = set(re.findall(r"^\| `([a-z0-9-]+)` \|", text, re.M))
+                self.assertEqual(sorted(shipped - rows), [], f"scenarios missing from {index}")
+                self.assertEqual(sorted(rows - shipped), [], f"rows in {index} without a folder")
 
     def test_every_scenario_and_fix_passes(self):
         for d in sorted(os.listdir(SCEN)):
@@ -253,6 +268,47 @@ class RunnerBehaviour(unittest.TestCase):
         # DoT carries it (EDNS 65011): applied, and the case is judged on Roaming's answer.
         self.assertIn("PASS  roaming over udp  [lab-tls]", p.stdout)
         self.assertIn("lab location: Roaming (edns-65011:r0am1ng3d4)", p.stdout)
+
+    def test_new_writes_a_skeleton_that_runs_green(self):
+        d = os.path.join(self.tmp, "case-1234")
+        p = probe("scenario", "new", d, "--description", 'app "x" fails over DoH')
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(sorted(os.listdir(d)), ["README.md", "answers.txt", "expect.toml", "lists.json",
+                                                 "locations.json", "rules.json", "scenario.toml"])
+        self.assertIn('Reproduces: **"app "x" fails over DoH"**', read(os.path.join(d, "README.md")))
+        for export in ("rules.json", "lists.json", "locations.json"):
+            self.assertEqual(json.loads(read(os.path.join(d, export)))["result"], [])
+        html = os.path.join(self.tmp, "case.html")
+        rc, rep, p = run_json(d, "--html", html)
+        self.assertEqual(rc, 0, json.dumps(rep["check"]) + p.stderr)
+        self.assertEqual(rep["description"], 'app "x" fails over DoH')
+        results = rep["check"]["results"]
+        self.assertEqual({r["transport"] for r in results}, {"udp", "tcp", "tls", "https-get", "https-post"})
+        self.assertTrue(all(r["pass"] for r in results), results)
+        # The answer came from answers.txt through the fixture upstream.
+        self.assertTrue(all(r["result"]["answer"][0]["rdata"] == ["203.0.113.7"] for r in results), results)
+        self.assertIn('class="headline ok"', read(html))
+
+        # The customer's case is then one edit away: a changed answer fails its case.
+        with open(os.path.join(d, "answers.txt"), "w") as f:
+            f.write("www.example.org A 198.51.100.1\n")
+        p = probe("scenario", "run", d, "--transports", "udp", "--no-color")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+
+        # A non-empty folder is refused, and left as it was.
+        before = {n: read(os.path.join(d, n)) for n in os.listdir(d)}
+        p = probe("scenario", "new", d)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("is not empty", p.stderr)
+        self.assertEqual({n: read(os.path.join(d, n)) for n in os.listdir(d)}, before)
+        # An empty one is taken; a file in the way is refused.
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        self.assertEqual(probe("scenario", "new", empty).returncode, 0)
+        self.assertTrue(os.path.isfile(os.path.join(empty, "scenario.toml")))
+        p = probe("scenario", "new", os.path.join(d, "README.md"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not a directory", p.stderr)
 
     def test_cannot_run_exits_2_and_leaves_nothing_running(self):
         d = os.path.join(self.tmp, "broken")

@@ -196,8 +196,8 @@ class SelftestTest(unittest.TestCase):
         # The bundle unpacks and its report validates against the schema.
         with tarfile.open(bundle, "r:gz") as tar:
             names = tar.getnames()
-            self.assertEqual(sorted(names), ["dnslab-selftest/report.json", "dnslab-selftest/report.md",
-                                             "dnslab-selftest/summary.txt"])
+            self.assertEqual(sorted(names), ["dnslab-selftest/report.html", "dnslab-selftest/report.json",
+                                             "dnslab-selftest/report.md", "dnslab-selftest/summary.txt"])
             packed = json.load(tar.extractfile("dnslab-selftest/report.json"))
             md = tar.extractfile("dnslab-selftest/report.md").read().decode()
         with open(SCHEMA) as f:
@@ -294,6 +294,11 @@ class SelftestTest(unittest.TestCase):
         self.assertTrue(all(re.fullmatch(r"<ipv[46]-\d+>", a) for a in rc), rc)
         # Loopback endpoints are not the customer's: they stay readable.
         self.assertIn("127.0.0.1", texts["dnslab-selftest/report.json"])
+        # report.html is rendered from the redacted report: the placeholders are text there,
+        # never markup (redacting the rendered page would have put <ipv4-1> tags into it).
+        page = texts["dnslab-selftest/report.html"]
+        self.assertIn("nameservers: &lt;ipv4-", page)
+        self.assertNotRegex(page, r"<ipv[46]-")
 
     def test_expectation_file_pass_and_fail(self):
         _, report, _, _ = self.run_lab("expect-ok", "--expect", LAB_EXPECT, expect_rc=0)

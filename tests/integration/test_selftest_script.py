@@ -138,6 +138,15 @@ class SelftestScriptTest(unittest.TestCase):
                 d = self.diff_with_binary(out)
                 self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
                 self.assertIn("reports agree", d.stdout)
+                # The HTML report reads the script's report.json too.
+                page = os.path.join(out, "report.html")
+                s = subprocess.run([harness.PROBE, "selftest", "show", os.path.join(out, "report.json"),
+                                    "--html", page, "--no-color"], capture_output=True, text=True, timeout=20)
+                self.assertEqual(s.returncode, 0, s.stdout + s.stderr)
+                with open(page) as f:
+                    html = f.read()
+                self.assertIn('<p class="headline ok" id="headline">Verdict: <span class="good">OK</span>', html)
+                self.assertIn("<td>reachability.udp4</td>", html)
 
     def test_nslookup_and_openssl_only_say_what_they_could_not_run(self):
         # A Mac-like machine: no dig/kdig with TLS, so DoT goes through openssl s_client

@@ -32,8 +32,8 @@ report::Document sample() {
          {{report::plain("long-name")}, {report::plain("12.5")}}}});
     doc.add_section(report::Audience::Brief).blocks.emplace_back(report::line("brief only"));
     doc.add_section(report::Audience::Detail).blocks.emplace_back(report::line("detail only"));
-    doc.cases.push_back({"c", "ok", std::nullopt});
-    doc.cases.push_back({"c", "bad & \"worse\"", report::TestCase::Failure{"m<", "t>"}});
+    doc.cases.push_back({"c", "ok", std::nullopt, {}, {}});
+    doc.cases.push_back({"c", "bad & \"worse\"", report::TestCase::Failure{"m<", "t>"}, {}, {}});
     return doc;
 }
 
@@ -108,7 +108,7 @@ TEST_CASE("--report FORMAT=FILE names a known format") {
     CHECK(stdout_only->path == "-");
     auto bad = report::parse_output("pdf=x");
     REQUIRE_FALSE(bad);
-    CHECK(bad.error().detail == "unknown report format 'pdf' (text, json, junit, markdown)");
+    CHECK(bad.error().detail == "unknown report format 'pdf' (text, json, junit, markdown, html)");
     CHECK_FALSE(report::parse_output("json="));
     for (const auto& f : report::formats()) {
         CHECK(report::find_format(f.name) == &f);
