@@ -9,6 +9,7 @@
 #include <string>
 
 #include "resolver/policy/load.hpp"
+#include "resolver/net/ip.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 using namespace resolver::policy;
@@ -52,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_ids(db, db.lookup(name), name);
     }
     for (std::string_view ip : {"192.0.2.1", "2001:db8::1", "0.0.0.0", "255.255.255.255"}) {
-        check_ids(db, db.lookup_ip(*IpAddr::parse(ip)), ip);
+        check_ids(db, db.lookup_ip(*resolver::net::IpAddr::parse(ip)), ip);
     }
     for (std::int64_t id = 0; id < 257; ++id) {
         (void)db.is_security(id);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "resolver/net/ip.hpp"
 #include "resolver/policy/evaluate.hpp"
 #include "resolver/policy/explain.hpp"
 #include "resolver/policy/expr.hpp"
@@ -17,6 +18,8 @@
 namespace {
 using namespace resolver::policy;
 namespace wire = resolver::wire;
+using resolver::net::IpAddr;
+using resolver::net::IpRange;
 
 // Lists the seeds reference as $<id>: one of each type an expression can compare.
 constexpr std::string_view kLists = R"([

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "resolver/policy/load.hpp"
+#include "resolver/net/ip.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 using namespace resolver::policy;
@@ -20,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     for (std::string_view ip : {"192.0.2.1", "2001:db8::1", "0.0.0.0", "::", "::ffff:192.0.2.1",
                                 "255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}) {
-        (void)(*set)->geo.lookup(*IpAddr::parse(ip));
+        (void)(*set)->geo.lookup(*resolver::net::IpAddr::parse(ip));
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "resolver/policy/load.hpp"
+#include "resolver/net/ip.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 using namespace resolver::policy;
@@ -22,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const IdentityMap& ids = (*set)->identities;
     for (std::string_view token : {"", "token-alice", "x"}) {
         for (const char* src : {"192.0.2.10", "2001:db8::1", "10.0.0.1"}) {
-            const Identity* who = ids.find(token, IpAddr::parse(src));
+            const Identity* who = ids.find(token, resolver::net::IpAddr::parse(src));
             bool ours = who == nullptr;
             for (const auto& e : ids.entries) {
                 ours = ours || who == &e.identity;

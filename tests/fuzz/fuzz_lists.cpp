@@ -6,6 +6,7 @@
 #include <string>
 
 #include "resolver/policy/lists_json.hpp"
+#include "resolver/net/ip.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 using namespace resolver::policy;
@@ -31,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)l.contains_string(probe);
         }
         for (std::string_view ip : {"192.0.2.1", "2001:db8::1", "0.0.0.0", "::"}) {
-            (void)l.contains_ip(*IpAddr::parse(ip));
+            (void)l.contains_ip(*resolver::net::IpAddr::parse(ip));
         }
     }
     return 0;

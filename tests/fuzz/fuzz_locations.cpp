@@ -7,7 +7,9 @@
 #include <string>
 
 #include "resolver/attribution/attribute.hpp"
+#include "resolver/policy/behaviour.hpp"
 #include "resolver/policy/load.hpp"
+#include "resolver/net/ip.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 using namespace resolver::policy;
@@ -15,14 +17,15 @@ namespace attribution = resolver::attribution;
 
 namespace {
 void attribute_all(const attribution::LocationMap& map) {
-    const Behaviour b;
+    const Behaviour behaviour; // the settings view its strings
+    const auto b = behaviour.attribution();
     std::vector<attribution::AttributionInput> inputs;
-    for (auto t : {attribution::Transport::Udp, attribution::Transport::Tcp,
-                   attribution::Transport::Tls, attribution::Transport::Https}) {
+    for (auto t : {resolver::net::Transport::Udp, resolver::net::Transport::Tcp,
+                   resolver::net::Transport::Tls, resolver::net::Transport::Https}) {
         attribution::AttributionInput in;
         in.transport = t;
-        in.src = IpAddr::parse("192.0.2.10");
-        in.dst = IpAddr::parse("2001:db8:54::1");
+        in.src = resolver::net::IpAddr::parse("192.0.2.10");
+        in.dst = resolver::net::IpAddr::parse("2001:db8:54::1");
         in.sni = "hq7x2k9m1a.cloudflare-gateway.com";
         in.http_host = "hq7x2k9m1a.cloudflare-gateway.com";
         in.http_path = "/dns-query/br4nch0b2c";
@@ -31,7 +34,7 @@ void attribute_all(const attribution::LocationMap& map) {
         inputs.push_back(in);
         in.sni = in.http_host = in.http_path = in.http_location = "";
         in.edns_location.reset();
-        in.dst = IpAddr::parse("127.0.2.53");
+        in.dst = resolver::net::IpAddr::parse("127.0.2.53");
         inputs.push_back(in);
     }
     for (const auto& in : inputs) {

@@ -8,6 +8,7 @@
 
 #include "resolver/policy/evaluate.hpp"
 #include "resolver/policy/load.hpp"
+#include "resolver/net/ip.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
@@ -35,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const PolicySet& s = **set;
     QueryFacts q;
     q.qname = "www.corp.example.com";
-    q.src_ip = IpAddr::parse("192.0.2.10");
+    q.src_ip = resolver::net::IpAddr::parse("192.0.2.10");
     q.location = s.locations.locations.empty() ? nullptr : &s.locations.locations.front();
     const Behaviour b;
     Evaluation ev = evaluate_pre(s, q, b, EvalOptions{1735787045, true, nullptr});
