@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """scripts/bootstrap on an engineer's machine (issue 12 defect 10): it used to stop unbound,
-nsd and dnsdist with `pkill -x`, killing the user's own resolver. Now a policy-rc.d keeps
+nsd and dnsdist by process name, killing the user's own resolver. Now a policy-rc.d keeps
 the daemons it installs from starting, and afterwards only the units of the packages it
 installed are disabled through the service manager. The functions are sourced and driven
 with stub apt-get/dpkg-query/systemctl commands in a temporary PATH: nothing is installed,
@@ -17,6 +17,8 @@ import unittest
 from harness import ROOT, main
 
 BOOTSTRAP = os.path.join(ROOT, "scripts/bootstrap")
+# The tools that stop processes by name: what the house rule forbids and these tests look for.
+STOP_BY_NAME = ("pkill", "killall")
 
 
 def write_exe(path, text):
@@ -44,7 +46,8 @@ class Bootstrap(unittest.TestCase):
     def stub_tools(self):
         """apt-get records its arguments and, on install, what the policy says about each
         daemon at that moment; dpkg-query lists the units a package ships; systemctl and
-        update-rc.d record their calls. pkill/killall fail the test if ever run."""
+        update-rc.d record their calls. The stop-by-name tools are stubs that fail the test
+        if ever run."""
         write_exe(os.path.join(self.bin, "apt-get"), """#!/bin/sh
 echo "apt-get $*" >> "$CALLS"
 if [ "$1" = install ]; then
@@ -63,7 +66,7 @@ esac
 """)
         for tool in ("systemctl", "update-rc.d"):
             write_exe(os.path.join(self.bin, tool), f"#!/bin/sh\necho \"{tool} $*\" >> \"$CALLS\"\n")
-        for tool in ("pkill", "killall"):
+        for tool in STOP_BY_NAME:
             write_exe(os.path.join(self.bin, tool), f"#!/bin/sh\necho \"{tool} $*\" >> \"$CALLS\"\nexit 1\n")
 
     def read_calls(self):
@@ -110,7 +113,7 @@ esac
             "systemctl disable --now --quiet nsd.service",
             "systemctl disable --now --quiet unbound-resolvconf.service",
             "systemctl disable --now --quiet unbound.service"])
-        self.assertFalse([c for c in calls if c.startswith(("pkill", "killall"))], calls)
+        self.assertFalse([c for c in calls if c.startswith(STOP_BY_NAME)], calls)
 
     def test_install_without_systemd_uses_update_rc_d(self):
         p = self.install(systemd=False)
@@ -118,7 +121,7 @@ esac
         calls = self.read_calls()
         self.assertIn("policy nsd.service 101", calls)
         self.assertFalse([c for c in calls if c.startswith("systemctl")], calls)
-        self.assertFalse([c for c in calls if c.startswith(("pkill", "killall"))], calls)
+        self.assertFalse([c for c in calls if c.startswith(STOP_BY_NAME)], calls)
 
     def test_an_existing_policy_rc_d_is_left_alone(self):
         write_exe(self.policy, "#!/bin/sh\n# the administrator's\nexit 101\n")
@@ -130,12 +133,12 @@ esac
 
 
 class NoStopByName(unittest.TestCase):
-    """House rule: stop what you started, by PID. `pkill`/`killall` in a script, benchmark or
+    """House rule: stop what you started, by PID. A STOP_BY_NAME tool in a script, benchmark or
     test would kill the engineer's own processes of that name."""
 
-    WORD = re.compile(r"\b(pkill|killall)\b")
+    WORD = re.compile(r"\b(" + "|".join(STOP_BY_NAME) + r")\b")
 
-    def test_no_pkill_or_killall_in_scripts_bench_tests(self):
+    def test_no_stop_by_name_in_scripts_bench_tests(self):
         offenders = []
         me = os.path.abspath(__file__)
         for top in ("scripts", "bench", "tests", ".ci"):
