@@ -15,41 +15,16 @@ using nlohmann::json;
 
 namespace {
 
-/// The items of a bare array or of an envelope's `key` array, or nullptr.
-const json* items_of(const json& doc, const char* key) {
-    if (doc.is_array()) {
-        return &doc;
-    }
-    if (doc.is_object()) {
-        auto it = doc.find(key);
-        if (it != doc.end() && it->is_array()) {
-            return &*it;
-        }
-    }
-    return nullptr;
-}
-
-/// Runs `load(view, where)` on every item; a FieldError or a failed Status names the item.
+/// Runs `load(view, where)` on every item of an export, `where` naming the item and its id.
 template <typename F>
 Status each(const json& arr, std::string_view file, std::string_view noun, F&& load) {
-    std::size_t index = 0;
-    for (const auto& element : arr) {
-        ++index;
-        std::string where =
-            std::string(file) + ": " + std::string(noun) + " #" + std::to_string(index);
-        try {
-            ObjectView o(element, "");
-            if (auto id = o.integer("id")) {
-                where += " (id " + std::to_string(*id) + ")";
-            }
-            if (auto st = load(o, where); !st) {
-                return st;
-            }
-        } catch (const std::exception& e) {
-            return fail(Errc::ConfigInvalid, where + ": " + e.what());
+    return each_item(arr, file, noun, [&](const json& element, std::size_t, std::string& where) {
+        ObjectView o(element, "");
+        if (auto id = o.integer("id")) {
+            where += " (id " + std::to_string(*id) + ")";
         }
-    }
-    return ok();
+        return load(o, where);
+    });
 }
 
 /// The normalised `domains` of one item, each checked.
@@ -99,7 +74,7 @@ Status ApplicationCatalogue::add_json(std::string_view text, std::string_view fi
     if (!doc) {
         return doc.error();
     }
-    const json* arr = items_of(*doc, "result");
+    const json* arr = unwrap(*doc, "result");
     if (arr == nullptr) {
         return fail(Errc::ConfigInvalid,
                     std::string(file) +
@@ -184,7 +159,7 @@ Status IndicatorFeeds::add_json(std::string_view text, std::string_view file) {
     if (!doc) {
         return doc.error();
     }
-    const json* arr = items_of(*doc, "feeds");
+    const json* arr = unwrap(*doc, "feeds");
     if (arr == nullptr) {
         return fail(Errc::ConfigInvalid,
                     std::string(file) + ": expected {\"feeds\": [...]} or a JSON array of feeds");

@@ -328,4 +328,17 @@ std::string string_element(const json& v, const std::string& path, std::size_t i
     return v.get<std::string>();
 }
 
+const nlohmann::json* unwrap(const nlohmann::json& doc, const char* key) {
+    if (doc.is_array()) {
+        return &doc;
+    }
+    if (doc.is_object()) {
+        auto it = doc.find(key);
+        if (it != doc.end() && it->is_array()) {
+            return &*it;
+        }
+    }
+    return nullptr;
+}
+
 } // namespace resolver::policy

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -71,5 +72,38 @@ std::string describe_json(const nlohmann::json& v);
 
 /// An element of an array that must be a string, or FieldError naming `path` and its index.
 std::string string_element(const nlohmann::json& v, const std::string& path, std::size_t index);
+
+/// The items of an export: a bare array, or the `key` array of an object (the API's
+/// `{"success":…, "result": [...]}` envelope, a feeds file's `{"feeds": [...]}`); nullptr
+/// when it is neither.
+const nlohmann::json* unwrap(const nlohmann::json& doc, const char* key = "result");
+
+/// Loads every element of an export's array with `load_one(element, index, where)`. `where`
+/// starts as `<file>: <noun> #N`; load_one sharpens it (`<file>: rule r1 ("name")`) once it
+/// has read the id. Whatever load_one throws (FieldError for a wrong type, nlohmann's
+/// type_error, std::bad_alloc, ...) becomes an error naming the item: one bad item never ends
+/// the process.
+template <typename F>
+Status each_item(const nlohmann::json& arr, std::string_view file, std::string_view noun,
+                 F&& load_one) {
+    std::size_t index = 0;
+    for (const auto& element : arr) {
+        ++index;
+        std::string where =
+            std::string(file) + ": " + std::string(noun) + " #" + std::to_string(index);
+        Status st = ok();
+        try {
+            st = load_one(element, index, where);
+        } catch (const std::bad_alloc&) {
+            st = fail(Errc::ConfigInvalid, where + ": out of memory");
+        } catch (const std::exception& e) {
+            st = fail(Errc::ConfigInvalid, where + ": " + e.what());
+        }
+        if (!st) {
+            return st;
+        }
+    }
+    return ok();
+}
 
 } // namespace resolver::policy

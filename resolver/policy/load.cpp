@@ -171,46 +171,6 @@ Result<std::string> read_file(const std::string& path, std::uintmax_t max_bytes)
     return out;
 }
 
-/// The API returns either a bare array or the `{"success":…, "result": [...]}` envelope.
-const json* unwrap(const json& doc, const char* key = "result") {
-    if (doc.is_array()) {
-        return &doc;
-    }
-    if (doc.is_object()) {
-        auto it = doc.find(key);
-        if (it != doc.end() && it->is_array()) {
-            return &*it;
-        }
-    }
-    return nullptr;
-}
-
-/// Loads every element of an export's array with `load_one(element, where)`. `where` starts
-/// as `<file>: <noun> #N`; load_one sharpens it (`<file>: rule r1 ("name")`) once it has read
-/// the id. Whatever load_one throws (FieldError for a wrong type, nlohmann's type_error,
-/// std::bad_alloc, ...) becomes an error naming the item: one bad item never ends the process.
-template <typename F>
-Status each_item(const json& arr, std::string_view file, std::string_view noun, F&& load_one) {
-    std::size_t index = 0;
-    for (const auto& element : arr) {
-        ++index;
-        std::string where =
-            std::string(file) + ": " + std::string(noun) + " #" + std::to_string(index);
-        Status st = ok();
-        try {
-            st = load_one(element, index, where);
-        } catch (const std::bad_alloc&) {
-            st = fail(Errc::ConfigInvalid, where + ": out of memory");
-        } catch (const std::exception& e) {
-            st = fail(Errc::ConfigInvalid, where + ": " + e.what());
-        }
-        if (!st) {
-            return st;
-        }
-    }
-    return ok();
-}
-
 std::optional<int> parse_hhmm(std::string_view t) {
     auto colon = t.find(':');
     if (colon == std::string_view::npos) {
