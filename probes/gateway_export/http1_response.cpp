@@ -5,45 +5,25 @@
 #include <cctype>
 #include <optional>
 
+#include "resolver/util/http_syntax.hpp"
+
 namespace probes::gateway_export {
 namespace {
 
 constexpr std::size_t kMaxChunkLine = 1024; // chunk size + extensions, generous
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-/// RFC 9110 §5.6.2 tchar.
-bool is_token(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) != 0 ||
-               std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                   std::string_view::npos;
-    });
-}
+using resolver::util::ascii_lower;
+using resolver::util::is_http_token;
+using resolver::util::trim_ows;
 
 /// The comma-separated elements of a list-based field (RFC 9110 §5.6.1), trimmed, lower case.
 std::vector<std::string> list_elements(std::string_view value) {
     std::vector<std::string> out;
     while (true) {
         const auto comma = value.find(',');
-        auto el = trim(value.substr(0, comma));
+        auto el = trim_ows(value.substr(0, comma));
         if (!el.empty()) {
-            out.push_back(lower(el));
+            out.push_back(ascii_lower(el));
         }
         if (comma == std::string_view::npos) {
             return out;
@@ -174,11 +154,11 @@ Http1ResponseParser::State Http1ResponseParser::parse_head() {
             return set_error("obsolete line folding in the response head"); // RFC 9112 §5.2
         }
         const auto colon = line.find(':');
-        if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
+        if (colon == std::string_view::npos || !is_http_token(line.substr(0, colon))) {
             return set_error("bad header line '" + std::string(line.substr(0, 80)) + "'");
         }
-        resp_.headers.emplace_back(lower(line.substr(0, colon)),
-                                   std::string(trim(line.substr(colon + 1))));
+        resp_.headers.emplace_back(ascii_lower(line.substr(0, colon)),
+                                   std::string(trim_ows(line.substr(colon + 1))));
     }
     if (buf_.size() - pos_ + head_bytes_ > max_header_) {
         return set_error("response head larger than " + std::to_string(max_header_) + " bytes");

@@ -5,41 +5,21 @@
 #include <cctype>
 #include <cstdio>
 
+#include "resolver/util/http_syntax.hpp"
+
 namespace resolver::io {
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-// RFC 9110 §5.6.2 token characters, for method and field names.
-bool is_token(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return std::isalnum(c) != 0 ||
-               std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                   std::string_view::npos;
-    });
-}
+using util::ascii_lower;
+using util::is_http_token;
+using util::trim_ows;
 
 bool has_token(std::string_view list, std::string_view token) {
-    const std::string l = lower(list);
+    const std::string l = ascii_lower(list);
     std::size_t start = 0;
     while (start <= l.size()) {
         const std::size_t comma = l.find(',', start);
-        const auto item = trim(std::string_view(l).substr(start, comma - start));
+        const auto item = trim_ows(std::string_view(l).substr(start, comma - start));
         if (item == token) {
             return true;
         }
@@ -167,7 +147,8 @@ Http1Parser::State Http1Parser::next(HttpRequest& out) {
     req.method = std::string(request_line.substr(0, sp1));
     req.target = std::string(request_line.substr(sp1 + 1, sp2 - sp1 - 1));
     const std::string_view version = request_line.substr(sp2 + 1);
-    if (!is_token(req.method) || req.target.empty() || req.target.find(' ') != std::string::npos) {
+    if (!is_http_token(req.method) || req.target.empty() ||
+        req.target.find(' ') != std::string::npos) {
         return set_error(400, "malformed request line");
     }
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
@@ -187,11 +168,11 @@ Http1Parser::State Http1Parser::next(HttpRequest& out) {
             return set_error(400, "obsolete line folding"); // RFC 9112 §5.2
         }
         const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
+        if (colon == std::string_view::npos || !is_http_token(line.substr(0, colon))) {
             return set_error(400, "malformed header field");
         }
-        std::string name = lower(line.substr(0, colon));
-        const std::string_view raw_value = trim(line.substr(colon + 1));
+        std::string name = ascii_lower(line.substr(0, colon));
+        const std::string_view raw_value = trim_ows(line.substr(colon + 1));
         if (!valid_field_value(raw_value)) {
             return set_error(400, "control character (NUL, CR, ...) in header field " + name);
         }
