@@ -4,6 +4,7 @@
 #include "resolver/policy/export_json.hpp"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace resolver::policy {
@@ -339,6 +340,139 @@ const nlohmann::json* unwrap(const nlohmann::json& doc, const char* key) {
         }
     }
     return nullptr;
+}
+
+} // namespace resolver::policy
+
+namespace resolver::policy {
+
+std::string_view export_kind_name(ExportKind k) {
+    switch (k) {
+    case ExportKind::Rules:
+        return "rules";
+    case ExportKind::Locations:
+        return "locations";
+    case ExportKind::Lists:
+        return "lists";
+    case ExportKind::Categories:
+        return "categories";
+    case ExportKind::AppTypes:
+        return "application types";
+    case ExportKind::Unknown:
+        break;
+    }
+    return "unknown";
+}
+
+std::string_view export_kind_flag(ExportKind k) {
+    switch (k) {
+    case ExportKind::Rules:
+        return "--rules";
+    case ExportKind::Locations:
+        return "--locations";
+    case ExportKind::Lists:
+        return "--lists";
+    default:
+        return "";
+    }
+}
+
+ExportKind export_kind_of_key(std::string_view key) {
+    // Keys only one of the API objects has; id, name, description, created_at, ... are
+    // shared and mark nothing.
+    static constexpr std::pair<std::string_view, ExportKind> kKeys[] = {
+        {"traffic", ExportKind::Rules},
+        {"action", ExportKind::Rules},
+        {"filters", ExportKind::Rules},
+        {"rule_settings", ExportKind::Rules},
+        {"precedence", ExportKind::Rules},
+        {"networks", ExportKind::Locations},
+        {"client_default", ExportKind::Locations},
+        {"doh_subdomain", ExportKind::Locations},
+        {"ecs_support", ExportKind::Locations},
+        {"endpoints", ExportKind::Locations},
+        {"ipv4_destination", ExportKind::Locations},
+        {"type", ExportKind::Lists},
+        {"count", ExportKind::Lists},
+        {"items", ExportKind::Lists},
+        {"subcategories", ExportKind::Categories},
+        {"class", ExportKind::Categories},
+        {"application_type_id", ExportKind::AppTypes},
+    };
+    for (const auto& [k, kind] : kKeys) {
+        if (k == key) {
+            return kind;
+        }
+    }
+    return ExportKind::Unknown;
+}
+
+namespace {
+unsigned kinds_of(const nlohmann::json& item) {
+    unsigned bits = 0;
+    if (item.is_object()) {
+        for (const auto& [k, v] : item.items()) {
+            if (const ExportKind kind = export_kind_of_key(k); kind != ExportKind::Unknown) {
+                bits |= ExportShape::bit(kind);
+            }
+        }
+    }
+    return bits;
+}
+} // namespace
+
+ExportKind export_kind_of(const nlohmann::json& item) {
+    const unsigned bits = kinds_of(item);
+    for (unsigned k = 1; k < 6; ++k) {
+        if (bits == (1U << k)) {
+            return static_cast<ExportKind>(k);
+        }
+    }
+    return ExportKind::Unknown;
+}
+
+void ExportShape::add_item(unsigned kinds_seen) {
+    // An item with keys of several kinds counts for each: the check must never refuse a
+    // real export whose items carry a key another export also uses.
+    for (unsigned k = 1; k < 6; ++k) {
+        if ((kinds_seen & (1U << k)) != 0) {
+            ++counts_[k];
+        }
+    }
+}
+
+void ExportShape::add_item(const nlohmann::json& item) {
+    add_item(kinds_of(item));
+}
+
+ExportKind ExportShape::most_common() const {
+    unsigned best = 0;
+    for (unsigned k = 1; k < 6; ++k) {
+        if (counts_[k] > counts_[best]) {
+            best = k;
+        }
+    }
+    return static_cast<ExportKind>(best);
+}
+
+std::string ExportShape::error(std::string_view file, ExportKind expected) const {
+    if (counts_[static_cast<unsigned>(expected)] != 0) {
+        return "";
+    }
+    const ExportKind found = most_common();
+    if (found == ExportKind::Unknown) {
+        return ""; // no item says what it is (empty objects, an empty array): load as given
+    }
+    std::string msg = std::string(file) + " looks like a Gateway " +
+                      std::string(export_kind_name(found)) + " export, expected a " +
+                      std::string(export_kind_name(expected)) + " export";
+    if (const auto flag = export_kind_flag(expected); !flag.empty()) {
+        msg += " (" + std::string(flag) + ")";
+    }
+    if (const auto flag = export_kind_flag(found); !flag.empty()) {
+        msg += "; give it as " + std::string(flag);
+    }
+    return msg;
 }
 
 } // namespace resolver::policy

@@ -78,6 +78,43 @@ std::string string_element(const nlohmann::json& v, const std::string& path, std
 /// when it is neither.
 const nlohmann::json* unwrap(const nlohmann::json& doc, const char* key = "result");
 
+/// Which Gateway export an item of an array looks like, by its keys: what tells a rules
+/// file given as `--locations` (or the other way round) from a real one. The API objects
+/// (developers.cloudflare.com/api/resources/zero_trust/subresources/gateway/): rules have
+/// `traffic`/`action`/`filters`, locations `networks`/`client_default`/`doh_subdomain`,
+/// lists `type`/`count`/`items`, categories `class`/`subcategories`, application types
+/// `application_type_id`.
+enum class ExportKind : std::uint8_t { Unknown, Rules, Locations, Lists, Categories, AppTypes };
+
+/// "rules", "locations", "lists", "categories", "application types".
+std::string_view export_kind_name(ExportKind k);
+/// The kind one key of an item marks, or Unknown for keys every export has (id, name, ...).
+ExportKind export_kind_of_key(std::string_view key);
+/// The kind of one item: the kind its keys mark, Unknown when none or several do.
+ExportKind export_kind_of(const nlohmann::json& item);
+
+/// Tallies the kinds of an export's items (also fed key by key by the streamed lists loader)
+/// and says when a file is the wrong export: no item looks like `expected` and at least one
+/// looks like another kind. The error, with the flag the file was given to:
+///   `rules.json looks like a Gateway rules export, expected a locations export (--locations)`
+class ExportShape {
+public:
+    /// Counts one item by the set of kinds its keys marked (a bit per ExportKind).
+    void add_item(unsigned kinds_seen);
+    void add_item(const nlohmann::json& item);
+    /// "" when the file may be the expected export.
+    [[nodiscard]] std::string error(std::string_view file, ExportKind expected) const;
+    /// The kind most items look like (Unknown when none looks like any).
+    [[nodiscard]] ExportKind most_common() const;
+    static unsigned bit(ExportKind k) { return 1U << static_cast<unsigned>(k); }
+
+private:
+    std::size_t counts_[6] = {};
+};
+
+/// The flag of each kind's file: "--rules", "--locations", "--lists" ("" for the others).
+std::string_view export_kind_flag(ExportKind k);
+
 /// Loads every element of an export's array with `load_one(element, index, where)`. `where`
 /// starts as `<file>: <noun> #N`; load_one sharpens it (`<file>: rule r1 ("name")`) once it
 /// has read the id. Whatever load_one throws (FieldError for a wrong type, nlohmann's

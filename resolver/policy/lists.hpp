@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -25,6 +26,10 @@ struct PolicyList {
     DomainTable domains;                   // DOMAIN
     net::IpSet ips;                        // IP (addresses and CIDRs)
     std::unordered_set<std::string> other; // EMAIL, URL, SERIAL: exact strings
+    /// The export's `count`, when it says the list has items but the export carries none:
+    /// `GET /accounts/{id}/gateway/lists` returns lists without their items. A rule that
+    /// references such a list is skipped (its verdicts would be wrong), the rest loads.
+    std::uint64_t count_without_items = 0;
 
     [[nodiscard]] std::size_t size() const noexcept {
         return type == ListType::Domain ? domains.size()

@@ -25,8 +25,16 @@ public:
     // --- the json_sax_t interface (nlohmann/detail/input/json_sax.hpp) ---------------------
     bool null() { return scalar(nullptr); }
     bool boolean(bool /*v*/) { return scalar(nullptr); }
-    bool number_integer(json::number_integer_t /*v*/) { return scalar(nullptr); }
-    bool number_unsigned(json::number_unsigned_t /*v*/) { return scalar(nullptr); }
+    bool number_integer(json::number_integer_t v) {
+        if (v > 0) {
+            set_count(static_cast<std::uint64_t>(v));
+        }
+        return scalar(nullptr);
+    }
+    bool number_unsigned(json::number_unsigned_t v) {
+        set_count(v);
+        return scalar(nullptr);
+    }
     bool number_float(json::number_float_t /*v*/, const json::string_t& /*s*/) {
         return scalar(nullptr);
     }
@@ -49,7 +57,11 @@ public:
                      : k == "name"  ? Field::Name
                      : k == "type"  ? Field::Type
                      : k == "items" ? Field::Items
+                     : k == "count" ? Field::Count
                                     : Field::Other;
+            if (const ExportKind kind = export_kind_of_key(k); kind != ExportKind::Unknown) {
+                kinds_ |= ExportShape::bit(kind);
+            }
             break;
         case Ctx::Item:
             if (k == "value") {
@@ -76,13 +88,24 @@ public:
             return std::string(file_) +
                    ": expected a JSON array of lists or an API envelope with \"result\"";
         }
+        // A rules or locations export given as the lists: its items would otherwise load as
+        // empty DOMAIN lists (their ids are there) without a word.
+        if (auto wrong = shape_.error(file_, ExportKind::Lists); !wrong.empty()) {
+            return wrong;
+        }
         return content_error_;
     }
     std::vector<std::unique_ptr<PolicyList>> take() { return std::move(done_); }
 
 private:
     enum class Ctx : std::uint8_t { Envelope, Lists, List, Items, Item, Skip };
-    enum class Field : std::uint8_t { Other, Result, Id, Name, Type, Items, Value };
+    enum class Field : std::uint8_t { Other, Result, Id, Name, Type, Items, Count, Value };
+
+    void set_count(std::uint64_t v) {
+        if (!stack_.empty() && stack_.back() == Ctx::List && field_ == Field::Count) {
+            count_ = v;
+        }
+    }
 
     bool scalar(const json::string_t* s) {
         if (stack_.empty()) {
@@ -195,6 +218,9 @@ private:
 
     void begin_list() {
         cur_ = std::make_unique<PolicyList>();
+        kinds_ = 0;
+        count_ = 0;
+        items_ = 0;
         type_known_ = false;
         type_bad_.clear();
         item_error_.clear();
@@ -233,6 +259,7 @@ private:
         if (v.empty() || !content_error_.empty() || !cur_) {
             return;
         }
+        ++items_;
         if (!type_known_) {
             const auto len = static_cast<std::uint32_t>(v.size());
             buffered_.append(reinterpret_cast<const char*>(&len), sizeof len);
@@ -267,6 +294,7 @@ private:
     }
 
     void finish_list() {
+        shape_.add_item(kinds_);
         if (!cur_ || !content_error_.empty()) {
             cur_.reset();
             return;
@@ -282,6 +310,12 @@ private:
         } else if (!item_error_.empty()) {
             fail_content(": list " + cur_->id + ": " + item_error_);
         } else {
+            // `count` without items: the lists call's answer, not an export with items. A
+            // count with fewer items is left alone (the account may have changed between
+            // the calls; gateway-export refuses that case itself).
+            if (count_ > 0 && items_ == 0) {
+                cur_->count_without_items = count_;
+            }
             cur_->ips.seal();
             cur_->domains.shrink();
             done_.push_back(std::move(cur_));
@@ -306,11 +340,15 @@ private:
 
     std::unique_ptr<PolicyList> cur_;
     bool type_known_ = false;
-    std::string type_bad_;   // the unknown type's text
-    std::string item_error_; // the list's first bad item
-    std::string buffered_;   // items before "type"
-    std::string item_value_; // "value" of an {"value": …} item
-    std::string name_;       // normalisation buffer, reused for every item
+    std::string type_bad_;    // the unknown type's text
+    std::string item_error_;  // the list's first bad item
+    std::string buffered_;    // items before "type"
+    std::string item_value_;  // "value" of an {"value": …} item
+    std::string name_;        // normalisation buffer, reused for every item
+    std::uint64_t count_ = 0; // the list's "count"
+    std::uint64_t items_ = 0; // items read (non-empty strings or values)
+    unsigned kinds_ = 0;      // ExportShape bits of the list object's keys
+    ExportShape shape_;
 
     std::string syntax_error_;
     std::string content_error_;

@@ -188,12 +188,43 @@ std::optional<int> parse_hhmm(std::string_view t) {
     return h * 60 + m;
 }
 
+/// A JSON document given where a CSV is expected (gateway-export's categories.json as the
+/// categories), named as what it is instead of the CSV parser's complaint about line 1; ""
+/// when `text` is not JSON.
+std::string json_instead_of_csv(std::string_view text, std::string_view file,
+                                std::string_view expected) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos || (text[first] != '[' && text[first] != '{')) {
+        return "";
+    }
+    const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+        return "";
+    }
+    ExportShape shape;
+    if (const json* arr = unwrap(doc)) {
+        for (const auto& item : *arr) {
+            shape.add_item(item);
+        }
+    }
+    const ExportKind kind = shape.most_common();
+    return std::string(file) + " looks like " +
+           (kind == ExportKind::Unknown
+                ? std::string("JSON")
+                : "a Gateway " + std::string(export_kind_name(kind)) + " export (JSON)") +
+           ", expected " + std::string(expected);
+}
+
 struct Loader {
     PolicySet& set;
     std::string zoneinfo_dir;
     std::unordered_map<std::string, std::shared_ptr<const TimeZone>> zones;
     /// The rule being loaded: what `reject` fills in when the rule cannot be read.
     SkippedRule* skip = nullptr;
+    /// The lists export's name, for the rules that reference a list it has without items.
+    std::string lists_file{};
+    /// The locations export's name, or "" when none was given (then no location-ID check).
+    std::string locations_file{};
 
     /// A rule the lab cannot read: records the field (and expression and column) for the
     /// skip warning and returns the error that ends loading this rule.
@@ -222,6 +253,7 @@ struct Loader {
         if (!lists) {
             return lists.error();
         }
+        lists_file = std::string(file);
         for (auto& list : *lists) {
             std::string id = list->id;
             set.lists[id] = std::move(list);
@@ -240,6 +272,10 @@ struct Loader {
                         std::string(file) +
                             ": expected a JSON array of locations or an API envelope");
         }
+        if (auto st = check_shape(*arr, file, ExportKind::Locations); !st) {
+            return st;
+        }
+        locations_file = std::string(file);
         auto st = each_item(*arr, file, "location",
                             [&](const json& j, std::size_t, std::string& where) -> Status {
                                 return load_location(ObjectView(j, ""), file, where);
@@ -474,6 +510,11 @@ struct Loader {
                         std::string(file) + ": expected a JSON array of rules or an API envelope "
                                             "{\"result\": [...]}");
         }
+        // A locations or lists export given as the rules would load as rules skipped one by
+        // one (no filters), hiding the mix-up: refused whole, naming what the file is.
+        if (auto st = check_shape(*arr, file, ExportKind::Rules); !st) {
+            return st;
+        }
         // Each rule loads on its own: one the lab cannot read is skipped with a warning and the
         // others load, as Gateway evaluates each rule on its own.
         std::size_t index = 0;
@@ -531,6 +572,89 @@ struct Loader {
         set.skipped_rules.push_back(std::move(skipped));
     }
 
+    /// Refuses an export whose items all look like another kind (ExportShape).
+    static Status check_shape(const json& arr, std::string_view file, ExportKind expected) {
+        ExportShape shape;
+        for (const auto& item : arr) {
+            shape.add_item(item);
+        }
+        if (auto wrong = shape.error(file, expected); !wrong.empty()) {
+            return fail(Errc::ConfigInvalid, std::move(wrong));
+        }
+        return ok();
+    }
+
+    /// Why a rule that references `list` is skipped: the lists export has its `count` but
+    /// not its items, so `in $list` would never match (or, under `not`, always).
+    [[nodiscard]] std::string without_items_reason(const PolicyList& list) const {
+        return "list " + list.id + " (\"" + list.name + "\") has count " +
+               std::to_string(list.count_without_items) + " but no items in " + lists_file +
+               ": the lists export was taken without items (GET /accounts/{account_id}/gateway/"
+               "lists returns lists without them); export with `dnslab-probe gateway-export`, "
+               "or add each list's items from GET /accounts/{account_id}/gateway/lists/"
+               "{list_id}/items";
+    }
+
+    /// Warns for every location ID a rule compares `dns.location` with that the locations
+    /// export does not have: the rule loads (Gateway would run it), but no query is ever
+    /// attributed to that ID, which is surely a mistake (a location deleted, an export of
+    /// another account).
+    void check_location_ids(const Rule& r, const std::string& where) {
+        if (locations_file.empty()) {
+            return;
+        }
+        const std::pair<const char*, const Expr*> exprs[] = {{"traffic", &r.traffic},
+                                                             {"identity", &r.identity},
+                                                             {"device_posture", &r.device_posture}};
+        for (const auto& [field, expr] : exprs) {
+            std::vector<std::pair<std::size_t, std::string>> missing; // (column, id)
+            std::function<void(const Node&)> walk = [&](const Node& n) {
+                for (const auto& kid : n.kids) {
+                    walk(*kid);
+                }
+                const Comparison* c = n.cmp.get();
+                if (c == nullptr || c->field == nullptr || c->field->id != FieldId::DnsLocation) {
+                    return;
+                }
+                auto check = [&](const std::string& id) {
+                    if (set.locations.find_by_id(id) == nullptr) {
+                        // The column of the quoted ID in the source (IDs are plain text).
+                        const auto at = expr->source().find("\"" + id + "\"");
+                        missing.emplace_back(at == std::string::npos ? 0 : at + 1, id);
+                    }
+                };
+                if (c->op == Op::Eq || c->op == Op::Ne) {
+                    check(c->str_value);
+                } else if (c->op == Op::In) {
+                    for (const auto& id : c->str_set) {
+                        check(id);
+                    }
+                }
+            };
+            if (expr->root() != nullptr) {
+                walk(*expr->root());
+            }
+            std::sort(missing.begin(), missing.end());
+            missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+            for (auto& [column, id] : missing) {
+                RuleWarning w;
+                w.file = skip != nullptr ? skip->file : std::string();
+                w.id = r.id;
+                w.name = r.name;
+                w.field = field;
+                w.expression = expr->source();
+                w.column = column;
+                w.message = "location ID \"" + id + "\" is not in the locations export (" +
+                            locations_file + "): no query is attributed to it; the rule loads";
+                w.warning = where + ": " + w.field +
+                            (column != 0 ? " column " + std::to_string(column) : std::string()) +
+                            ": " + w.message;
+                set.warnings.push_back(w.warning);
+                set.rule_warnings.push_back(std::move(w));
+            }
+        }
+    }
+
     Status load_rule(const ObjectView& o, std::size_t index, std::string_view file,
                      std::string& where) {
         Rule r;
@@ -582,12 +706,26 @@ struct Loader {
                           "\"" + action + "\" does not match filters [" + filters +
                               "] (resolve needs dns_resolver)");
         }
-        ListLookup lookup = [this](std::string_view id) { return set.find_list(id); };
+        // A list the export has without its items reads as unknown to the compiler (which
+        // then stops at its `$`, giving the column), and the rule is skipped saying why.
+        const PolicyList* without_items = nullptr;
+        ListLookup lookup = [this, &without_items](std::string_view id) -> const PolicyList* {
+            const PolicyList* list = set.find_list(id);
+            if (list != nullptr && list->count_without_items != 0) {
+                without_items = list;
+                return nullptr;
+            }
+            return list;
+        };
         for (const char* key : {"traffic", "identity", "device_posture"}) {
             std::string src = o.str(key);
+            without_items = nullptr;
             auto c = compile_expr(src, lookup);
             if (!c) {
-                return reject(where, key, c.error.message, src, c.error.column);
+                return reject(where, key,
+                              without_items != nullptr ? without_items_reason(*without_items)
+                                                       : c.error.message,
+                              src, c.error.column);
             }
             const std::string_view k(key);
             (k == "traffic"    ? r.traffic
@@ -631,6 +769,7 @@ struct Loader {
             }
             r.expired = exp->boolean("expired", false);
         }
+        check_location_ids(r, where);
         (r.resolver_policy ? set.resolver_rules : set.dns_rules).push_back(std::move(r));
         return ok();
     }
@@ -793,6 +932,14 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
          [&]() -> Status {
              if (t.categories.empty()) {
                  return ok();
+             }
+             if (auto wrong = json_instead_of_csv(
+                     t.categories, categories,
+                     "a categories CSV (domain,categories) (--categories); Gateway's category "
+                     "names and IDs go in [policy] category_ids, as gateway-export's "
+                     "category_ids.csv");
+                 !wrong.empty()) {
+                 return fail(Errc::ConfigInvalid, std::move(wrong));
              }
              auto st = set->categories.add_csv(t.categories);
              set->categories.shrink();

@@ -120,6 +120,21 @@ struct SkippedRule {
     [[nodiscard]] bool other_filter() const noexcept { return field == "filters"; }
 };
 
+/// A loader warning about a rule that loads anyway (a `dns.location` ID the locations export
+/// does not have: the rule never matches it): the same facts as a SkippedRule, for outputs
+/// that carry warnings as data (explain --json, the policy events, scenario run --json).
+/// Also one line of PolicySet::warnings.
+struct RuleWarning {
+    std::string file;       // the rules file
+    std::string id;         // the rule's id
+    std::string name;       // the rule's name
+    std::string field;      // "traffic", "identity", "device_posture"
+    std::string expression; // the expression `field` holds
+    std::size_t column = 0; // 1-based column in `expression` of what the warning is about
+    std::string message;    // what is wrong
+    std::string warning;    // its line in PolicySet::warnings
+};
+
 /// Everything the policy engine reads, bundled and immutable once loaded: rules (compiled,
 /// in evaluation order), lists, locations, categories, geo and identities. Shared between
 /// worker threads as `std::shared_ptr<const PolicySet>`; a query pins one for its lifetime,
@@ -143,6 +158,8 @@ struct PolicySet {
     std::vector<std::string> warnings;
     /// The rules skipped at load (each also in `warnings`), in file order.
     std::vector<SkippedRule> skipped_rules;
+    /// Warnings about rules that loaded anyway (each also in `warnings`), in file order.
+    std::vector<RuleWarning> rule_warnings;
 
     [[nodiscard]] const PolicyList* find_list(std::string_view id) const {
         auto it = lists.find(std::string(id));
