@@ -227,6 +227,7 @@ int run_explain(const config::Config& cfg, const ExplainRequest& req) {
                   .count();
     out.warnings = &ctx.policy->set->warnings;
     out.skipped = &ctx.policy->set->skipped_rules;
+    out.rule_warnings = &ctx.policy->set->rule_warnings;
     out.pending = step == stages::Step::NeedUpstream
                       ? "the answer needs the upstream's reply for " +
                             ctx.upstream_request->question.qname.to_text() + " " +

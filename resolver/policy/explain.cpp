@@ -268,11 +268,58 @@ std::string render_explain_json(const ExplainInput& in) {
                                               {"reason", s.reason}});
         }
     }
+    j["warning_details"] = in.warnings != nullptr
+                               ? warning_details(*in.warnings, in.skipped, in.rule_warnings)
+                               : json::array();
     if (!in.log_record.empty()) {
         j["log_record"] = json::parse(in.log_record);
     }
     // EDE EXTRA-TEXT in the answer is the upstream's bytes, not necessarily UTF-8.
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+nlohmann::json warning_details(const std::vector<std::string>& warnings,
+                               const std::vector<SkippedRule>* skipped,
+                               const std::vector<RuleWarning>* rule_warnings) {
+    using nlohmann::json;
+    json out = json::array();
+    for (const auto& line : warnings) {
+        json w{{"warning", line},  {"message", line}, {"skipped", false}, {"other_filter", false},
+               {"file", ""},       {"rule_id", ""},   {"rule_name", ""},  {"field", ""},
+               {"expression", ""}, {"column", 0}};
+        auto fill = [&](const auto& r, const std::string& message) {
+            w["message"] = message;
+            w["file"] = r.file;
+            w["rule_id"] = r.id;
+            w["rule_name"] = r.name;
+            w["field"] = r.field;
+            w["expression"] = r.expression;
+            w["column"] = r.column;
+        };
+        // The structured records keep their line, so each line finds its own.
+        bool found = false;
+        if (skipped != nullptr) {
+            for (const auto& s : *skipped) {
+                if (s.warning == line) {
+                    fill(s, s.reason);
+                    w["skipped"] = true;
+                    w["other_filter"] = s.other_filter();
+                    found = true;
+                    break;
+                }
+            }
+        }
+        if (!found && rule_warnings != nullptr) {
+            for (const auto& r : *rule_warnings) {
+                if (r.warning == line) {
+                    fill(r, r.message);
+                    break;
+                }
+            }
+        }
+        out.push_back(std::move(w));
+    }
+    return out;
 }
 
 } // namespace resolver::policy

@@ -11,6 +11,7 @@
 #include "resolver/io/tcp_listener.hpp"
 #include "resolver/log/event_log.hpp"
 #include "resolver/log/json_writer.hpp"
+#include "resolver/policy/explain.hpp"
 #include "resolver/runtime/policy_loader.hpp"
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/runtime/upstream_factory.hpp"
@@ -23,6 +24,13 @@
 
 namespace resolver::runtime {
 namespace {
+
+/// The loader warnings as a JSON array for the policy events (`LabWarningDetails`). A cut
+/// value in a reason may end inside a UTF-8 sequence: replaced, never thrown.
+std::string warning_details_text(const policy::PolicySet& set) {
+    return policy::warning_details(set).dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
+}
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit: each stream listener may hold
 /// [tcp] max_connections sockets (1,024 by default), more than the usual soft limit of 1,024
@@ -225,6 +233,7 @@ Status Server::init(const config::Config& cfg) {
         // What the loader skipped or ignored, so a log always says which rules were not
         // enforced.
         w.array_field("LabWarnings", policy_->set->warnings);
+        w.key("LabWarningDetails").raw(warning_details_text(*policy_->set));
         w.field("LabSkippedRules", policy_->set->skipped_rules.size());
         w.end_object();
         log_event(ev);
@@ -365,6 +374,7 @@ void Server::reload() {
             j.field("LabPolicyGeneration", gen).field("LabOk", true);
             j.key("Behaviour").raw(policy_->behaviour.to_json());
             j.array_field("LabWarnings", policy_->set->warnings);
+            j.key("LabWarningDetails").raw(warning_details_text(*policy_->set));
             j.field("LabSkippedRules", policy_->set->skipped_rules.size());
             for (const auto& warning : policy_->set->warnings) {
                 std::fprintf(stderr, "dnslab-resolver: policy: %s\n", warning.c_str());
