@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -170,8 +171,77 @@ void wait_for_log(const Lab& l, const check::CheckReport& report) {
     }
 }
 
+// What the lab's policy loader said about the scenario's export: the warnings of the last
+// policy it loaded, as its policy-loaded (or successful policy-reload) event carries them,
+// i.e. the loader's own result rather than its stderr. nullopt when no such event was
+// written (the lab died before it loaded anything).
+// The files are named as the lab read them, in the run's temporary copy of the folder
+// (`prefixes`): shown relative to the scenario folder instead, as the user wrote them.
+std::optional<json> policy_warnings(const std::vector<json>& events,
+                                    const std::vector<std::string>& prefixes) {
+    const json* last = nullptr;
+    for (const auto& e : events) {
+        const std::string kind = str_field(e, "LabEvent");
+        if (kind == "policy-loaded" || (kind == "policy-reload" && e.value("LabOk", false))) {
+            last = &e;
+        }
+    }
+    if (last == nullptr) {
+        return std::nullopt;
+    }
+    json items = json::array();
+    if (auto it = last->find("LabWarningDetails"); it != last->end() && it->is_array()) {
+        items = *it;
+    } else if (auto lines = last->find("LabWarnings"); lines != last->end() && lines->is_array()) {
+        // A resolver from before LabWarningDetails: the lines alone.
+        for (const auto& l : *lines) {
+            items.push_back(json{{"warning", l}, {"message", l}, {"skipped", false}});
+        }
+    }
+    auto relative = [&](std::string s) {
+        for (const auto& p : prefixes) {
+            for (auto at = s.find(p); at != std::string::npos; at = s.find(p, at)) {
+                s.erase(at, p.size());
+            }
+        }
+        return s;
+    };
+    for (auto& w : items) {
+        for (const char* key : {"warning", "message", "file"}) {
+            if (auto it = w.find(key); it != w.end() && it->is_string()) {
+                *it = relative(it->get<std::string>());
+            }
+        }
+    }
+    std::size_t skipped = 0;
+    std::size_t other_filter = 0;
+    for (const auto& w : items) {
+        skipped += w.value("skipped", false) ? 1 : 0;
+        other_filter += w.value("other_filter", false) ? 1 : 0;
+    }
+    const std::size_t warnings = items.size() - skipped;
+    auto plural = [](std::size_t n, const char* one, const char* many) {
+        return std::to_string(n) + " " + (n == 1 ? one : many);
+    };
+    std::string summary;
+    if (skipped != 0) {
+        summary = plural(skipped, "rule skipped", "rules skipped");
+        if (other_filter != 0) {
+            summary += " (" + std::to_string(other_filter) + " for another Gateway filter)";
+        }
+    }
+    if (warnings != 0 || skipped == 0) {
+        summary += (summary.empty() ? "" : ", ") + plural(warnings, "warning", "warnings");
+    }
+    return json{{"summary", summary},
+                {"rules_skipped", skipped},
+                {"warnings_count", warnings},
+                {"warnings", std::move(items)}};
+}
+
 report::Document scenario_document(const Scenario& sc, const check::CheckReport& report,
-                                   const json& decisions, int rc) {
+                                   const json& decisions, const std::optional<json>& policy,
+                                   int rc) {
     auto doc = check::to_document(report);
     doc.title = "dnslab-probe scenario " + sc.name;
     doc.suite = "dnslab-probe.scenario." + sc.name;
@@ -181,6 +251,18 @@ report::Document scenario_document(const Scenario& sc, const check::CheckReport&
                        {"lab_log", decisions},           {"exit_code", rc}};
     report::Section head;
     head.blocks.emplace_back(report::line("scenario " + sc.name + ": " + sc.description));
+    if (policy) {
+        // Rules the lab did not enforce change what the scenario shows: said at the top.
+        doc.machine["policy"] = *policy;
+        const bool any = !(*policy)["warnings"].empty();
+        head.blocks.emplace_back(
+            report::line({any ? report::badge_span(report::Badge::Warn, "WARN")
+                              : report::badge_span(report::Badge::Info, "INFO"),
+                          report::plain(" policy: " + (*policy)["summary"].get<std::string>())}));
+        for (const auto& w : (*policy)["warnings"]) {
+            head.blocks.emplace_back(report::line(w.value("warning", ""), 2));
+        }
+    }
     doc.sections.insert(doc.sections.begin(), std::move(head));
     auto& log = doc.add_section();
     log.blocks.emplace_back(report::line("lab decisions (gateway_dns log):"));
@@ -241,9 +323,11 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     wait_for_log(l, report);
     l.stop();
     const auto records = l.records();
+    const auto policy = policy_warnings(l.records(/*events=*/true),
+                                        {l.cwd.string() + "/", l.work.string() + "/scenario/"});
     check::apply_lab_log(report, records, scenario_locations(*sc));
     const int rc = report.all_pass() ? kExitPass : kExitFailed;
-    const auto doc = scenario_document(*sc, report, log_summary(records), rc);
+    const auto doc = scenario_document(*sc, report, log_summary(records), policy, rc);
     if (auto st = report::write_outputs(doc, outputs, {o.color, false}); !st) {
         return cannot_run(st.error().detail, o.json);
     }
