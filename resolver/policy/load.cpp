@@ -606,7 +606,10 @@ struct Loader {
         const std::pair<const char*, const Expr*> exprs[] = {{"traffic", &r.traffic},
                                                              {"identity", &r.identity},
                                                              {"device_posture", &r.device_posture}};
-        for (const auto& [field, expr] : exprs) {
+        // No structured bindings: the lambdas below capture these (clang 14 cannot).
+        for (const auto& entry : exprs) {
+            const char* field = entry.first;
+            const Expr* expr = entry.second;
             std::vector<std::pair<std::size_t, std::string>> missing; // (column, id)
             std::function<void(const Node&)> walk = [&](const Node& n) {
                 for (const auto& kid : n.kids) {

@@ -106,6 +106,22 @@ class WrongExportAtStart(unittest.TestCase):
         self.assertIn(f'location ID "{GONE_ID}" is not in the locations export', p.stderr)
 
 
+    def test_explain_json_carries_the_warning_details(self):
+        p = subprocess.run([RESOLVER, "explain", "--rules", self.rules, "--lists", self.lists,
+                            "--locations", self.locations, "--name", "www.example.com",
+                            "--upstream", "fixture:" + ZONES, "--json"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        details = {d["rule_id"]: d for d in doc["warning_details"]}
+        self.assertEqual(sorted(details), ["r-list", "r-typo", "r-www"])
+        self.assertFalse(details["r-www"]["skipped"])
+        self.assertIn(GONE_ID, details["r-www"]["message"])
+        self.assertEqual([s["id"] for s in doc["skipped_rules"]], ["r-list", "r-typo"])
+        # The rule with the unknown ID still decides: www at HQ is blocked.
+        self.assertEqual(doc["decision"]["PolicyID"], "r-www")
+
+
 class ExportChecksRunning(unittest.TestCase):
     """The resolver with the mixed export: it starts, warns, enforces what it read; a SIGHUP
     with a rules export in place of the locations is refused and the old policy kept."""
