@@ -33,7 +33,7 @@ class EchoHandler final : public io::QueryHandler {
 public:
     explicit EchoHandler(uv_loop_t* loop) : loop_(loop) {}
 
-    void handle(std::vector<std::uint8_t> wire, io::TransportInfo info,
+    void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
                 io::ReplyFn reply) override {
         auto parsed = wire::parse(wire);
         if (!parsed || parsed.message->question.empty()) {
@@ -60,7 +60,7 @@ public:
             rdata += txt_rdata("path=" + info.http_path);
             rdata += txt_rdata("loc=" + info.http_location);
             rdata += txt_rdata("auth=" + info.http_authorization);
-            rdata += txt_rdata("dst=" + info.dst.ip + ":" + std::to_string(info.dst.port));
+            rdata += txt_rdata("dst=" + info.dst.ip_string() + ":" + std::to_string(info.dst.port));
             rdata += txt_rdata("datagram=" + std::to_string(info.datagram ? 1 : 0));
             r.answer.push_back(
                 {q.question[0].qname, wire::rrtype::TXT, wire::rrclass::IN, 60, rdata});

@@ -191,7 +191,7 @@ Result<LabRun> run_in_process(const scenario::Scenario& sc, const fs::path& work
         if (ctx.disposition == stages::Disposition::Answered) {
             resolver::upstream::Exchange ex;
             ex.wire = ctx.wire_out;
-            ex.server = ctx.transport.listener;
+            ex.server = ctx.transport.listener.str();
             ex.http_status = ctx.transport.protocol == net::Transport::Https ? 200 : 0;
             oc.exchange = std::move(ex);
         } else {

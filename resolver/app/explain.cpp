@@ -133,7 +133,7 @@ Result<net::TransportInfo> build_transport(const ExplainRequest& req, const poli
         if (!net::IpAddr::parse(req.src_internal_ip)) {
             return fail(Errc::ConfigInvalid, "--src-internal-ip must be an IP address");
         }
-        t.src_internal_ip = req.src_internal_ip;
+        t.src_internal_ip = net::IpAddr::parse(req.src_internal_ip);
     }
     t.dst = {req.dst, net::row(*proto).default_port};
     t.listener = std::string(net::transport_name(*proto)) + "://" + req.dst + " (explain)";

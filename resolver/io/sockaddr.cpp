@@ -10,24 +10,23 @@ namespace resolver::io {
 
 Endpoint to_endpoint(const sockaddr* sa) {
     Endpoint e;
-    char buf[INET6_ADDRSTRLEN] = {};
     if (sa == nullptr) {
         return e;
     }
     if (sa->sa_family == AF_INET) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-        inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+        e.ip = net::IpAddr::from_bytes(
+            {reinterpret_cast<const char*>(&in->sin_addr), sizeof in->sin_addr});
         e.port = ntohs(in->sin_port);
     } else if (sa->sa_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, sizeof buf);
-        } else {
-            inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
-        }
+        const auto* raw = reinterpret_cast<const char*>(in6->sin6_addr.s6_addr);
+        // An IPv4 client of a dual-stack socket is an IPv4 client (logged a.b.c.d, matched
+        // against IPv4 networks), as when the text was formatted here.
+        e.ip = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ? net::IpAddr::from_bytes({raw + 12, 4})
+                                                     : net::IpAddr::from_bytes({raw, 16});
         e.port = ntohs(in6->sin6_port);
     }
-    e.ip = buf;
     return e;
 }
 
@@ -49,8 +48,9 @@ Result<sockaddr_storage> to_sockaddr(const std::string& ip, std::uint16_t port) 
 }
 
 std::string endpoint_text(const Endpoint& e) {
-    const bool v6 = e.ip.find(':') != std::string::npos;
-    return (v6 ? "[" + e.ip + "]" : e.ip) + ":" + std::to_string(e.port);
+    const std::string ip = e.ip_string();
+    const bool v6 = ip.find(':') != std::string::npos;
+    return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(e.port);
 }
 
 } // namespace resolver::io

@@ -9,7 +9,7 @@
 
 namespace resolver::io {
 
-/// Presentation form of a socket address.
+/// The address and port of a socket address (binary; an IPv4-mapped IPv6 address is IPv4).
 Endpoint to_endpoint(const sockaddr* sa);
 /// Parses "IP" + port into a sockaddr_storage (IPv4 or IPv6).
 Result<sockaddr_storage> to_sockaddr(const std::string& ip, std::uint16_t port);

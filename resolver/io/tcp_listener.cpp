@@ -274,12 +274,12 @@ void Connection::dispatch() {
         ++in_flight_;
         completed = true;
         std::weak_ptr<Connection> weak = keep;
-        owner_.handler().handle(std::move(msg), info_, [weak](Reply r) {
+        // handle() reads msg during the call only: its buffer is reused by the next message.
+        owner_.handler().handle(msg, info_, [weak](Reply r) {
             if (auto c = weak.lock()) {
                 c->reply(std::move(r));
             }
         });
-        msg = {};
     }
     --dispatch_depth_;
     if (closing_) {

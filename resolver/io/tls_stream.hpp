@@ -113,7 +113,8 @@ public:
 
     [[nodiscard]] const TlsPeer& peer() const noexcept { return peer_; }
     /// The listener URL this connection arrived on.
-    [[nodiscard]] const std::string& listener_url() const noexcept { return listener_url_; }
+    /// Shared with every query of the connection (a copy costs a reference count).
+    [[nodiscard]] const net::ListenerName& listener_url() const noexcept { return listener_url_; }
     [[nodiscard]] StreamSession* session() const noexcept { return session_.get(); }
     /// Counts one HTTP response on the listener's counters (DoH sessions).
     void count_http_status(int status);
@@ -146,7 +147,7 @@ private:
     BIO* wbio_ = nullptr;           // owned by ssl_
     std::unique_ptr<StreamSession> session_;
     TlsPeer peer_;
-    std::string listener_url_;
+    net::ListenerName listener_url_;
     StreamDeadlines deadlines_;
     std::vector<char> read_buf_;
     std::size_t write_queued_ = 0;

@@ -96,6 +96,18 @@ std::vector<sockaddr_storage> interface_addresses() {
 
 constexpr std::size_t kHeaderSize = 12; // RFC 1035 §4.1.1
 
+/// A client's socket address, IPv4 or IPv6 (28 bytes instead of sockaddr_storage's 128, so
+/// that a pending reply's capture stays small).
+union Peer {
+    sockaddr sa;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+
+    [[nodiscard]] socklen_t length() const noexcept {
+        return sa.sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    }
+};
+
 class UdpListenerImpl final : public UdpListener {
 public:
     UdpListenerImpl(QueryHandler& handler, UdpOptions options)
@@ -156,6 +168,7 @@ public:
             host_addresses_ = interface_addresses();
         }
         url_ = "udp://" + endpoint_text(local_);
+        listener_name_ = url_;
         size_receive_buffer();
         if (int rc = uv_udp_recv_start(udp_.get(), &UdpListenerImpl::on_alloc,
                                        &UdpListenerImpl::on_recv);
@@ -183,10 +196,10 @@ public:
         }
         stopped_ = true;
     }
-    [[nodiscard]] std::size_t active() const override { return *in_flight_; }
+    [[nodiscard]] std::size_t active() const override { return state_->in_flight; }
     [[nodiscard]] const UdpCounters& udp_counters() const override { return counters_; }
     [[nodiscard]] std::size_t receive_buffer() const override { return receive_buffer_; }
-    ~UdpListenerImpl() override { *alive_ = false; }
+    ~UdpListenerImpl() override { state_->listener = nullptr; }
 
 private:
     struct SendReq {
@@ -249,29 +262,29 @@ private:
     }
 
     void dispatch(std::span<const std::uint8_t> datagram, const sockaddr* from) {
-        std::vector<std::uint8_t> wire(datagram.begin(), datagram.end());
+        // The datagram is read in place in the receive buffer (handle() reads it during the
+        // call only); the endpoint stays binary; the URL is shared: no allocation here.
         TransportInfo info;
         info.protocol = net::Transport::Udp;
         info.src = to_endpoint(from);
         info.dst = local_;
-        info.listener = url_;
+        info.listener = listener_name_;
         info.datagram = true;
-        sockaddr_storage peer{};
+        Peer peer{};
         std::memcpy(&peer, from,
                     from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
-        std::weak_ptr<bool> alive = alive_;
-        auto in_flight = in_flight_;
-        ++*in_flight;
-        handler_.handle(std::move(wire), std::move(info), [this, alive, peer, in_flight](Reply r) {
-            --*in_flight;
-            if (alive.expired() || r.dropped || r.wire.empty()) {
+        ++state_->in_flight;
+        // Captures fit ReplyFn's inline room: the reply costs no allocation either.
+        handler_.handle(datagram, std::move(info), [state = state_, peer](Reply r) {
+            --state->in_flight;
+            if (state->listener == nullptr || r.dropped || r.wire.empty()) {
                 return;
             }
-            send(peer, std::move(r.wire));
+            state->listener->send(peer, std::move(r.wire));
         });
     }
 
-    void send(const sockaddr_storage& peer, std::vector<std::uint8_t> bytes) {
+    void send(const Peer& peer, std::vector<std::uint8_t> bytes) {
         if (!udp_) {
             return;
         }
@@ -313,8 +326,7 @@ private:
                     iov[i].iov_base = o.bytes.data();
                     iov[i].iov_len = o.bytes.size();
                     msgs[i].msg_hdr.msg_name = &o.peer;
-                    msgs[i].msg_hdr.msg_namelen =
-                        o.peer.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+                    msgs[i].msg_hdr.msg_namelen = o.peer.length();
                     msgs[i].msg_hdr.msg_iov = &iov[i];
                     msgs[i].msg_hdr.msg_iovlen = 1;
                 }
@@ -331,10 +343,10 @@ private:
         outbox_.clear();
     }
 
-    void send_now(const sockaddr_storage& peer, std::vector<std::uint8_t> bytes) {
+    void send_now(const Peer& peer, std::vector<std::uint8_t> bytes) {
         uv_buf_t b =
             uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
-        const int rc = uv_udp_try_send(udp_.get(), &b, 1, reinterpret_cast<const sockaddr*>(&peer));
+        const int rc = uv_udp_try_send(udp_.get(), &b, 1, &peer.sa);
         if (rc >= 0) {
             return;
         }
@@ -345,14 +357,14 @@ private:
         req->bytes = std::move(bytes);
         uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()),
                                   static_cast<unsigned>(req->bytes.size()));
-        if (uv_udp_send(&req->req, udp_.get(), &qb, 1, reinterpret_cast<const sockaddr*>(&peer),
+        if (uv_udp_send(&req->req, udp_.get(), &qb, 1, &peer.sa,
                         [](uv_udp_send_t* r, int) { delete reinterpret_cast<SendReq*>(r); }) == 0) {
             (void)req.release(); // adopted by the send callback above
         }
     }
 
     struct Outgoing {
-        sockaddr_storage peer;
+        Peer peer;
         std::vector<std::uint8_t> bytes;
     };
 
@@ -368,11 +380,18 @@ private:
     bool batching_ = false;
     Endpoint local_;
     std::string url_;
+    net::ListenerName listener_name_; // url_, shared with every query
     bool stopped_ = false;
     static constexpr std::size_t kBatch = 16;
     std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(kBatch * 65536);
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    std::shared_ptr<std::size_t> in_flight_ = std::make_shared<std::size_t>(0);
+    /// What a pending reply needs of the listener, shared with every pending reply: the
+    /// listener (null once it is gone: a reply after that sends nothing) and the count of
+    /// queries handed to the handler and not answered yet.
+    struct ReplyState {
+        UdpListenerImpl* listener = nullptr;
+        std::size_t in_flight = 0;
+    };
+    std::shared_ptr<ReplyState> state_ = std::make_shared<ReplyState>(ReplyState{this, 0});
 };
 
 } // namespace

@@ -122,17 +122,18 @@ void site_fields(JsonWriter& w, const QueryContext& ctx, const stages::SiteConst
 
 void transport_fields(JsonWriter& w, const QueryContext& ctx, const policy::PolicySet* set) {
     const auto& t = ctx.transport;
-    w.field("SrcIP", t.src.ip);
+    net::IpText text;
+    w.field("SrcIP", t.src.ip_text(text));
     w.field("SrcPort", static_cast<unsigned>(t.src.port));
     policy::GeoInfo geo;
     if (set != nullptr) {
-        if (auto ip = ctx.src_ip ? ctx.src_ip : net::IpAddr::parse(t.src.ip)) {
+        if (const auto& ip = ctx.src_ip ? ctx.src_ip : t.src.ip) {
             geo = set->geo.lookup(*ip);
         }
     }
     w.field("SrcIPCountryCode", geo.country);
     w.field("SrcIPContinentCode", geo.continent);
-    w.field("DstIP", t.dst.ip);
+    w.field("DstIP", t.dst.ip_text(text));
     w.field("DstPort", static_cast<unsigned>(t.dst.port));
     w.field("Protocol", net::transport_name(t.protocol));
     w.field("DoHSubdomain", ctx.location.doh_subdomain);
@@ -421,7 +422,7 @@ void lab_fields(JsonWriter& w, const QueryContext& ctx) {
         w.field("LabPolicyGeneration", static_cast<std::uint64_t>(ctx.policy->generation));
     }
     w.field("LabQueryID", static_cast<std::uint64_t>(ctx.id));
-    w.field("LabListener", ctx.transport.listener);
+    w.field("LabListener", ctx.transport.listener.view());
     w.field("LabAnswerSource", source_name(ctx.source));
     w.field("LabRoute", ctx.route);
     w.field("LabUpstream", ctx.upstream_server);

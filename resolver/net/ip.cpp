@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/net/ip.hpp"
 
+#include "resolver/net/transport.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -50,14 +52,16 @@ std::optional<IpAddr> IpAddr::from_bytes(std::string_view raw) {
     return std::nullopt;
 }
 
+std::string_view format_ip(const IpAddr& ip, IpText& buf) noexcept {
+    static_assert(sizeof(IpText) >= INET6_ADDRSTRLEN);
+    const char* out = ip.v4 ? inet_ntop(AF_INET, ip.bytes.data() + 12, buf.data(), buf.size())
+                            : inet_ntop(AF_INET6, ip.bytes.data(), buf.data(), buf.size());
+    return out == nullptr ? std::string_view() : std::string_view(out);
+}
+
 std::string IpAddr::to_string() const {
-    char buf[INET6_ADDRSTRLEN];
-    if (v4) {
-        inet_ntop(AF_INET, bytes.data() + 12, buf, sizeof buf);
-    } else {
-        inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
-    }
-    return buf;
+    IpText buf;
+    return std::string(format_ip(*this, buf));
 }
 
 std::optional<IpRange> IpRange::parse_cidr(std::string_view text) {

@@ -2,9 +2,12 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "resolver/net/ip.hpp"
 
 namespace resolver::net {
 
@@ -64,10 +67,46 @@ constexpr std::optional<Transport> transport_from_name(std::string_view s) {
     return std::nullopt;
 }
 
-/// An IP address in presentation form and a port.
+/// Room for the longest presentation form of an address (INET6_ADDRSTRLEN, with its NUL).
+using IpText = std::array<char, 46>;
+/// `ip` in presentation form, as inet_ntop(3) spells it and IpAddr::to_string() returns it,
+/// written into `buf` without allocating (the log prints two addresses per query).
+std::string_view format_ip(const IpAddr& ip, IpText& buf) noexcept;
+
+/// An IP address and a port, binary as the socket gave them: the listener does not format
+/// the client's address and the stages do not parse it back; only what prints it (the log,
+/// explain) formats it, with ip_text().
 struct Endpoint {
-    std::string ip;
+    std::optional<IpAddr> ip; // nullopt: unknown (no socket address)
     std::uint16_t port = 0;
+
+    Endpoint() = default;
+    Endpoint(std::optional<IpAddr> address, std::uint16_t p) : ip(address), port(p) {}
+    /// From presentation text ("192.0.2.1", "2001:db8::1"), for explain, replay and tests;
+    /// `ip` stays empty when the text is not an address.
+    Endpoint(std::string_view text, std::uint16_t p) : ip(IpAddr::parse(text)), port(p) {}
+
+    /// The address in presentation form ("" when unknown), written into `buf`.
+    [[nodiscard]] std::string_view ip_text(IpText& buf) const {
+        return ip ? format_ip(*ip, buf) : std::string_view();
+    }
+    [[nodiscard]] std::string ip_string() const { return ip ? ip->to_string() : std::string(); }
+};
+
+/// A listener's URL as printed in the ready file, shared by every query of the listener: a
+/// copy costs a reference count, not an allocation (a UDP listener hands one to each datagram).
+class ListenerName {
+public:
+    ListenerName() = default;
+    // NOLINTNEXTLINE(google-explicit-constructor): assigned from URL text like a string
+    ListenerName(std::string url) : url_(std::make_shared<const std::string>(std::move(url))) {}
+    [[nodiscard]] std::string_view view() const noexcept {
+        return url_ ? std::string_view(*url_) : std::string_view();
+    }
+    [[nodiscard]] std::string str() const { return std::string(view()); }
+
+private:
+    std::shared_ptr<const std::string> url_; // null: no listener (explain without one)
 };
 
 /// Every transport detail that can decide a Gateway location or appear in the log.
@@ -76,16 +115,16 @@ struct TransportInfo {
     net::Transport protocol = net::Transport::Udp;
     Endpoint src;                   // the client
     Endpoint dst;                   // the local address and port the query reached
-    std::string listener;           // the listener URL, as printed in the ready file
+    ListenerName listener;          // the listener URL, as printed in the ready file
     std::string sni;                // TLS server name (DoT and DoH), "" when absent
     std::string http_host;          // DoH :authority or Host header, without port
     std::string http_path;          // DoH request path without the query string
     std::string http_location;      // DoH `cf-dns-location` header
     std::string http_authorization; // DoH `CF-Authorization` header (a user token)
     /// dns.src_internal_ip: the private source address of DNS from a private on-ramp (a
-    /// listener with ?internal=1 sets the client's address; explain --src-internal-ip); ""
-    /// for ordinary traffic.
-    std::string src_internal_ip;
+    /// listener with ?internal=1 sets the client's address; explain --src-internal-ip);
+    /// nullopt for ordinary traffic.
+    std::optional<IpAddr> src_internal_ip;
     /// Largest response the transport can carry: the client's EDNS size on UDP is applied
     /// later by the stages; streams carry 65535.
     bool datagram = true;

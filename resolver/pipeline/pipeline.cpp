@@ -25,7 +25,8 @@ Pipeline::~Pipeline() {
     *alive_ = false;
 }
 
-void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) {
+void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
+                      io::ReplyFn reply) {
     ++counters_.received;
     // Garbage and responses cost a counter, not a context or a log line: a burst of them
     // must not starve good queries.
@@ -37,12 +38,20 @@ void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io
         reply(std::move(dropped));
         return;
     }
-    auto owned = std::make_unique<InFlight>();
-    InFlight& q = *owned;
-    q.ctx.id = next_id_++;
+    const stages::QueryId id = next_id_++;
+    InFlightTable::iterator it;
+    if (!spare_.empty()) {
+        auto node = std::move(spare_.back());
+        spare_.pop_back();
+        node.key() = id;
+        it = in_flight_.insert(std::move(node)).position;
+    } else {
+        it = in_flight_.emplace(id, std::make_unique<InFlight>()).first;
+    }
+    InFlight& q = *it->second;
+    q.ctx.id = id;
     q.ctx.transport = std::move(info);
     q.reply = std::move(reply);
-    in_flight_.emplace(q.ctx.id, std::move(owned));
     const stages::Step step = runner_.start(q.ctx, wire);
     for (QueryObserver* o : observers_) {
         o->on_client_query(q.ctx, wire);
@@ -181,7 +190,13 @@ void Pipeline::finish(InFlight& q) {
     if (log_ != nullptr) {
         log_->write(log::render_query_record(ctx));
     }
-    in_flight_.erase(ctx.id); // destroys q: nothing may touch it after this line
+    // Resets q (nothing may touch it after this line): everything the query held (its policy
+    // snapshot, decision, messages) is released now; the node and its InFlight are kept.
+    auto node = in_flight_.extract(ctx.id);
+    if (!node.empty() && spare_.size() < kSpareNodes) {
+        *node.mapped() = InFlight{};
+        spare_.push_back(std::move(node));
+    }
 }
 
 } // namespace resolver::pipeline

@@ -66,7 +66,8 @@ public:
     void set_policy(stages::PolicySnapshotPtr policy) { runner_.env().policy = std::move(policy); }
     [[nodiscard]] const stages::PolicySnapshotPtr& policy() const { return runner_.env().policy; }
 
-    void handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io::ReplyFn reply) override;
+    void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
+                io::ReplyFn reply) override;
 
     /// Adds an observer (metrics, dnstap); it must outlive the pipeline. Not during a query.
     void add_observer(QueryObserver& observer) { observers_.push_back(&observer); }
@@ -100,7 +101,13 @@ private:
     stages::StageRunner runner_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
     stages::QueryId next_id_;
-    std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>> in_flight_;
+    using InFlightTable = std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>>;
+    InFlightTable in_flight_;
+    /// Finished queries' table nodes, each with its (reset) InFlight, reused by the next
+    /// queries: a query costs no allocation for its context or its table entry. At most
+    /// kSpareNodes are kept (what a burst needed, not more).
+    std::vector<InFlightTable::node_type> spare_;
+    static constexpr std::size_t kSpareNodes = 1024;
     std::size_t waiting_ = 0; // queries with an upstream request out
     Counters counters_;
     std::vector<QueryObserver*> observers_; // not owned

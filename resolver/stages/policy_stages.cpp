@@ -34,11 +34,11 @@ policy::QueryFacts facts_of(const QueryContext& ctx) {
 
 void attribute(QueryContext& ctx) {
     const net::TransportInfo& t = ctx.transport;
-    ctx.src_ip = net::IpAddr::parse(t.src.ip);
-    ctx.dst_ip = net::IpAddr::parse(t.dst.ip);
+    // Binary from the listener: nothing to parse.
+    ctx.src_ip = t.src.ip;
+    ctx.dst_ip = t.dst.ip;
     // Private on-ramp traffic (a listener marked internal, explain --src-internal-ip).
-    ctx.src_internal_ip =
-        t.src_internal_ip.empty() ? std::nullopt : net::IpAddr::parse(t.src_internal_ip);
+    ctx.src_internal_ip = t.src_internal_ip;
     attribution::AttributionInput in;
     in.transport = t.protocol;
     in.src = ctx.src_ip;

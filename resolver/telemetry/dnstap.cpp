@@ -56,7 +56,7 @@ void set_time(std::chrono::system_clock::time_point t, protobuf_c_boolean& has_s
 }
 
 std::optional<net::IpAddr> ip_of(const net::Endpoint& e) {
-    return net::IpAddr::parse(e.ip);
+    return e.ip;
 }
 
 struct ServerAddress {

@@ -46,7 +46,7 @@ TEST_CASE("stages: dns.src_internal_ip comes from the transport, and keys the de
     Lab lab(snapshot(texts()));
     lab.upstream("x.example", wire::rrtype::A, answering({"x.example. 300 IN A 192.0.2.1"}));
     auto onramp = udp_from("10.20.3.4");
-    onramp.src_internal_ip = "10.20.3.4";
+    onramp.src_internal_ip = net::IpAddr::parse("10.20.3.4");
     // The same query from the same address, first as ordinary traffic, then on-ramp, then
     // ordinary again: the decision cache must not hand one's verdict to the other.
     auto plain = lab.run(query("x.example"), udp_from("10.20.3.4"));
