@@ -31,12 +31,24 @@ CacheKey CacheKey::of(const wire::Question& q, bool dnssec_ok, bool checking_dis
                     checking_disabled,        std::move(route)};
 }
 
-std::size_t CacheKeyHash::operator()(const CacheKey& k) const noexcept {
-    std::size_t h = std::hash<std::string>{}(k.qname_lower_wire);
+std::size_t CacheKeyHash::operator()(const CacheKeyRef& k) const noexcept {
+    std::size_t h = std::hash<std::string_view>{}(k.qname_lower_wire);
     h ^= (std::size_t{k.qtype} << 1) ^ (std::size_t{k.qclass} << 17) ^
          (std::size_t{k.dnssec_ok} << 33) ^ (std::size_t{k.checking_disabled} << 34);
-    h ^= std::hash<std::string>{}(k.route) * 31;
+    h ^= std::hash<std::string_view>{}(k.route) * 31;
     return h;
+}
+
+std::string_view lowered_wire(const wire::Name& name, LoweredName& buf) noexcept {
+    const std::string& w = name.wire();
+    const std::size_t n = std::min(w.size(), buf.size());
+    // Labels' length octets are below 64 (RFC 1035 §3.1), so lower-casing every octet in
+    // A-Z touches label text only: the same bytes as Name::lowered().wire().
+    for (std::size_t i = 0; i < n; ++i) {
+        const char c = w[i];
+        buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    return {buf.data(), n};
 }
 
 std::optional<std::uint32_t> Cache::cacheable_ttl(const wire::Message& m) const {
@@ -83,7 +95,7 @@ struct Cache::Shard {
     std::size_t max_entries;
     mutable std::mutex mu;
     Lru lru; // front = most recently used
-    std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash> index;
+    std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash, CacheKeyEqual> index;
     CacheStats stats;
 };
 
@@ -101,7 +113,7 @@ Cache::Cache(std::size_t max_entries, std::uint32_t max_ttl, std::uint32_t servf
 
 Cache::~Cache() = default;
 
-Cache::Shard& Cache::shard_for(const CacheKey& key) const {
+Cache::Shard& Cache::shard_for(const CacheKeyRef& key) const {
     // The high bits: the low ones already picked the bucket inside the shard's table.
     return *shards_[(CacheKeyHash{}(key) >> 7) % shards_.size()];
 }
@@ -131,7 +143,7 @@ std::uint64_t Cache::insert(const CacheKey& key, const wire::Message& answer, st
     return serial;
 }
 
-std::optional<CacheHit> Cache::lookup(const CacheKey& key, Clock::time_point now) {
+std::optional<CacheHit> Cache::lookup(const CacheKeyRef& key, Clock::time_point now) {
     Shard& sh = shard_for(key);
     std::optional<CacheHit> hit;
     {

@@ -2,6 +2,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <array>
 #include <atomic>
 #include <list>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <vector>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "resolver/wire/message.hpp"
@@ -32,9 +34,41 @@ struct CacheKey {
     bool operator==(const CacheKey&) const = default;
 };
 
-struct CacheKeyHash {
-    std::size_t operator()(const CacheKey& k) const noexcept;
+/// A CacheKey whose texts live elsewhere (the query, a stack buffer): what a lookup builds,
+/// so that a cache hit allocates no key.
+struct CacheKeyRef {
+    std::string_view qname_lower_wire;
+    std::uint16_t qtype = 0;
+    std::uint16_t qclass = 0;
+    bool dnssec_ok = false;
+    bool checking_disabled = false;
+    std::string_view route;
+
+    CacheKeyRef() = default;
+    CacheKeyRef(const CacheKey& k) // NOLINT(google-explicit-constructor): a view of k
+        : qname_lower_wire(k.qname_lower_wire), qtype(k.qtype), qclass(k.qclass),
+          dnssec_ok(k.dnssec_ok), checking_disabled(k.checking_disabled), route(k.route) {}
+    CacheKeyRef(std::string_view name, std::uint16_t type, std::uint16_t cls, bool d_o, bool cd,
+                std::string_view r)
+        : qname_lower_wire(name), qtype(type), qclass(cls), dnssec_ok(d_o), checking_disabled(cd),
+          route(r) {}
+    bool operator==(const CacheKeyRef&) const = default;
 };
+
+/// Hashes and compares CacheKey and CacheKeyRef alike (heterogeneous lookup, C++20).
+struct CacheKeyHash {
+    using is_transparent = void;
+    std::size_t operator()(const CacheKeyRef& k) const noexcept;
+};
+struct CacheKeyEqual {
+    using is_transparent = void;
+    bool operator()(const CacheKeyRef& a, const CacheKeyRef& b) const noexcept { return a == b; }
+};
+
+/// The lower-cased wire form of `q`'s name written into `buf` (a name is at most 255 octets,
+/// RFC 1035 §2.3.4): a lookup key without an allocation.
+using LoweredName = std::array<char, 255>;
+std::string_view lowered_wire(const wire::Name& name, LoweredName& buf) noexcept;
 
 /// A hit: the stored message with TTLs counted down, and how old it is.
 struct CacheHit {
@@ -72,7 +106,7 @@ public:
                          Clock::time_point now);
 
     /// The stored answer with every TTL reduced by its age; nullopt on miss or expiry.
-    std::optional<CacheHit> lookup(const CacheKey& key, Clock::time_point now);
+    std::optional<CacheHit> lookup(const CacheKeyRef& key, Clock::time_point now);
 
     [[nodiscard]] std::size_t size() const;
     /// The shards' counters added up.
@@ -81,7 +115,7 @@ public:
 
 private:
     struct Shard;
-    Shard& shard_for(const CacheKey& key) const;
+    Shard& shard_for(const CacheKeyRef& key) const;
 
     std::uint32_t max_ttl_;
     std::uint32_t servfail_ttl_;

@@ -53,7 +53,8 @@ void cap_ttls(QueryContext& ctx, wire::Message& r) {
 
 /// UpstreamRecordTTLs and InitialResolvedIPs: the upstream truth before any cap or policy.
 void record_upstream_facts(QueryContext& ctx) {
-    for (const auto& rr : ctx.upstream_answer->answer) {
+    ctx.upstream_ttls.reserve(ctx.upstream_answer->answer.size()); // one allocation, not one per
+    for (const auto& rr : ctx.upstream_answer->answer) {           // doubling
         ctx.upstream_ttls.push_back(rr.ttl);
         if (auto ip = wire::address_text(rr); !ip.empty()) {
             ctx.initial_resolved_ips.push_back(std::move(ip));
@@ -67,7 +68,19 @@ Next cache_lookup(QueryContext& ctx, const Environment& env) {
     if (env.cache == nullptr) {
         return Next::Continue;
     }
-    auto hit = env.cache->lookup(key_for(ctx, ctx.query->question[0]), env.clock->now());
+    // The same key as key_for(), as views: a lookup allocates no key (but with ECS).
+    const auto& q = *ctx.query;
+    const wire::Question& question = q.question[0];
+    cache::LoweredName name;
+    std::string ecs_route;
+    std::string_view route = ctx.route;
+    if (!ctx.client_subnet_text.empty()) {
+        ecs_route = ctx.route + "|ecs:" + ctx.client_subnet_text;
+        route = ecs_route;
+    }
+    const cache::CacheKeyRef key(cache::lowered_wire(question.qname, name), question.qtype,
+                                 question.qclass, dnssec_ok(q), q.flag(wire::kFlagCd), route);
+    auto hit = env.cache->lookup(key, env.clock->now());
     if (!hit) {
         return Next::Continue;
     }

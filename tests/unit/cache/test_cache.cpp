@@ -114,6 +114,33 @@ TEST_CASE("keys ignore name case but separate DO, CD, type and route") {
         c.lookup(cache::CacheKey::of(question("www.example.com"), false, false, "other"), t0));
 }
 
+TEST_CASE("a lookup key of views finds what a CacheKey stored, without lower-casing a copy") {
+    // The stages look up with CacheKeyRef (the query's name lowered into a stack buffer), and
+    // insert with CacheKey: both must hash, shard and compare alike.
+    for (const char* name : {"WWW.Example.com", "a.b.C.d.E.f", "xn--BCHER-KVA.example", "."}) {
+        const auto q = question(name);
+        cache::LoweredName buf;
+        CHECK(cache::lowered_wire(q.qname, buf) == q.qname.lowered().wire());
+    }
+    cache::Cache c(1000, 86400, 0, 4);
+    const auto t0 = cache::Clock::time_point{} + 10s;
+    const auto stored = question("Mixed.Example.COM");
+    REQUIRE(c.insert(cache::CacheKey::of(stored, true, false, "default"),
+                     answer_with("mixed.example.com", 60), "up", t0));
+    const auto asked = question("mixed.EXAMPLE.com");
+    cache::LoweredName buf;
+    const auto name = cache::lowered_wire(asked.qname, buf);
+    const cache::CacheKeyRef hit(name, asked.qtype, asked.qclass, true, false, "default");
+    const cache::CacheKeyRef other_route(name, asked.qtype, asked.qclass, true, false, "r");
+    const cache::CacheKeyRef no_do(name, asked.qtype, asked.qclass, false, false, "default");
+    CHECK(cache::CacheKeyHash{}(hit) ==
+          cache::CacheKeyHash{}(cache::CacheKey::of(stored, true, false, "default")));
+    REQUIRE(c.lookup(hit, t0));
+    CHECK(c.lookup(hit, t0)->message.answer.size() == 1);
+    CHECK_FALSE(c.lookup(other_route, t0));
+    CHECK_FALSE(c.lookup(no_do, t0));
+}
+
 TEST_CASE("negative answers are cached for min(SOA TTL, SOA minimum) per RFC 2308") {
     cache::Cache c;
     wire::Message nx;
