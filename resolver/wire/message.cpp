@@ -163,7 +163,7 @@ public:
                 return;
             }
             if (out.size() < 0x4000) {
-                seen_.push_back({hashes[k], static_cast<std::uint16_t>(out.size())});
+                remember({hashes[k], static_cast<std::uint16_t>(out.size())});
             }
             const std::size_t len = static_cast<std::uint8_t>(w[i]);
             out.insert(out.end(), w.begin() + static_cast<std::ptrdiff_t>(i),
@@ -174,14 +174,31 @@ public:
 
     /// The state to go back to when a section is cut for truncation: suffixes are only ever
     /// appended, so forgetting the ones written after a mark restores it exactly.
-    [[nodiscard]] std::size_t mark() const { return seen_.size(); }
-    void rewind(std::size_t mark) { seen_.resize(mark); }
+    [[nodiscard]] std::size_t mark() const { return count_; }
+    void rewind(std::size_t mark) {
+        count_ = std::min(count_, mark);
+        if (more_.size() > count_ - std::min(count_, kInline)) {
+            more_.resize(count_ - std::min(count_, kInline));
+        }
+    }
 
 private:
     struct Suffix {
         std::uint64_t hash;
         std::uint16_t offset;
     };
+    /// Suffixes kept inline: an ordinary answer writes a few dozen, so only a large one
+    /// allocates (the rest go to more_).
+    static constexpr std::size_t kInline = 64;
+
+    void remember(Suffix s) {
+        if (count_ < kInline) {
+            inline_[count_] = s;
+        } else {
+            more_.push_back(s);
+        }
+        ++count_;
+    }
 
     static char lower(char c) {
         return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -189,7 +206,8 @@ private:
 
     std::optional<std::uint16_t> find(const std::vector<std::uint8_t>& out, const std::string& w,
                                       std::size_t i, std::uint64_t hash) const {
-        for (const auto& s : seen_) {
+        for (std::size_t k = 0; k < count_; ++k) {
+            const Suffix& s = k < kInline ? inline_[k] : more_[k - kInline];
             if (s.hash == hash && same(out, s.offset, w, i)) {
                 return s.offset;
             }
@@ -233,7 +251,9 @@ private:
         return false;
     }
 
-    std::vector<Suffix> seen_;
+    std::array<Suffix, kInline> inline_; // the first kInline suffixes, in order
+    std::vector<Suffix> more_;           // the ones after
+    std::size_t count_ = 0;
 };
 
 void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceRecord& rr) {
@@ -247,7 +267,12 @@ void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceR
 
 std::vector<std::uint8_t> opt_bytes(const Edns& e, std::uint16_t rcode) {
     std::vector<std::uint8_t> out;
-    out.push_back(0); // root owner
+    std::size_t size = 11;
+    for (const auto& o : e.options) {
+        size += 4 + o.data.size();
+    }
+    out.reserve(size); // one allocation
+    out.push_back(0);  // root owner
     put16(out, rrtype::OPT);
     put16(out, e.udp_size);
     out.push_back(static_cast<std::uint8_t>(rcode >> 4));
@@ -266,16 +291,15 @@ std::vector<std::uint8_t> opt_bytes(const Edns& e, std::uint16_t rcode) {
     return out;
 }
 
-/// Ends of RRsets in `rrs`: a new set starts when (name, type, class) changes.
-std::vector<std::size_t> rrset_ends(const std::vector<ResourceRecord>& rrs) {
-    std::vector<std::size_t> ends;
-    for (std::size_t i = 1; i <= rrs.size(); ++i) {
-        if (i == rrs.size() || rrs[i].type != rrs[i - 1].type ||
-            rrs[i].rclass != rrs[i - 1].rclass || !(rrs[i].name == rrs[i - 1].name)) {
-            ends.push_back(i);
-        }
+/// Where the RRset that starts at `start` ends (one past its last record): records of one
+/// name, type and class in a row (a new set starts when one of them changes).
+std::size_t rrset_end(const std::vector<ResourceRecord>& rrs, std::size_t start) {
+    std::size_t i = start + 1;
+    while (i < rrs.size() && rrs[i].type == rrs[i - 1].type && rrs[i].rclass == rrs[i - 1].rclass &&
+           rrs[i].name == rrs[i - 1].name) {
+        ++i;
     }
-    return ends;
+    return i;
 }
 
 } // namespace
@@ -521,8 +545,8 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
                                                                      &msg.additional};
     for (std::size_t s = 0; s < sections.size() && !truncated; ++s) {
         const auto& rrs = *sections[s];
-        std::size_t start = 0;
-        for (std::size_t end : rrset_ends(rrs)) {
+        for (std::size_t start = 0, end = 0; start < rrs.size(); start = end) {
+            end = rrset_end(rrs, start);
             const std::size_t mark = out.size();
             const std::size_t saved = names.mark();
             for (std::size_t i = start; i < end; ++i) {
@@ -538,7 +562,6 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
                 break;
             }
             counts[s] = static_cast<std::uint16_t>(counts[s] + (end - start));
-            start = end;
         }
     }
     std::uint16_t arcount = counts[2];

@@ -26,6 +26,20 @@ void append_label_text(std::string& out, std::string_view label, bool lower_case
         }
     }
 }
+/// Calls f(label) for each label of a wire-form name, left to right, without building the
+/// label list (to_gateway_text runs for every query).
+template <typename F>
+void each_label(const std::string& wire, F&& f) {
+    std::size_t i = 0;
+    while (i < wire.size()) {
+        const auto len = static_cast<std::uint8_t>(wire[i]);
+        if (len == 0) {
+            break;
+        }
+        f(std::string_view(wire.data() + i + 1, len));
+        i += 1 + len;
+    }
+}
 } // namespace
 
 std::optional<Name> Name::from_text(std::string_view text) {
@@ -139,10 +153,13 @@ std::string Name::to_text() const {
         return ".";
     }
     std::string out;
-    for (auto label : labels()) {
+    // The text is one octet shorter than the wire form (length octets become dots, the root
+    // octet goes), but for escapes: one allocation at most, none for a short name.
+    out.reserve(wire_.size() > 1 ? wire_.size() - 1 : 0);
+    each_label(wire_, [&](std::string_view label) {
         append_label_text(out, label, false);
         out.push_back('.');
-    }
+    });
     return out;
 }
 
@@ -151,12 +168,13 @@ std::string Name::to_gateway_text() const {
         return ".";
     }
     std::string out;
-    for (auto label : labels()) {
+    out.reserve(wire_.size() > 2 ? wire_.size() - 2 : 0); // as to_text(), without the final dot
+    each_label(wire_, [&](std::string_view label) {
         if (!out.empty()) {
             out.push_back('.');
         }
         append_label_text(out, label, true);
-    }
+    });
     return out;
 }
 
@@ -191,7 +209,9 @@ std::vector<std::string_view> Name::labels() const {
 }
 
 std::size_t Name::label_count() const {
-    return labels().size();
+    std::size_t n = 0;
+    each_label(wire_, [&](std::string_view) { ++n; });
+    return n;
 }
 
 Name Name::strip_left(std::size_t n) const {
