@@ -73,7 +73,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
     auto encrypted = [&](bool decided, std::string& subdomain, std::string_view what) {
         if (!decided && settings.client_default_fallback && map.client_default != nullptr) {
             m.location = map.client_default;
-            m.reason = "client-default";
+            m.reason = MatchReason::fixed("client-default");
         }
         if (m.location != nullptr) {
             subdomain = m.location->doh_subdomain;
@@ -126,7 +126,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
             const Location& l = map.locations[idx];
             if (range.contains(*in.src) && l.ipv4_enabled) {
                 m.location = &l;
-                m.reason = map.network_reasons[i];
+                m.reason = MatchReason::fixed(map.network_reasons[i]);
                 return m;
             }
         }
@@ -143,7 +143,7 @@ LocationMatch attribute(const LocationMap& map, const AttributionInput& in,
     if (edns()) {
         return m;
     }
-    m.reason = "none: no location network, destination or EDNS 65011 matched";
+    m.reason = MatchReason::fixed("none: no location network, destination or EDNS 65011 matched");
     return m;
 }
 

@@ -30,6 +30,38 @@ struct AttributionSettings {
     bool client_default_fallback = true;
 };
 
+/// Why attribution decided as it did: a constant or the location map's own text (a view, no
+/// allocation; the map is part of the policy snapshot every query pins, as is
+/// LocationMatch::location), or text built for this query (an owned string).
+class MatchReason {
+public:
+    MatchReason() = default;
+    /// Text that outlives the query: a literal, or a string of the query's LocationMap.
+    static MatchReason fixed(std::string_view text) {
+        MatchReason r;
+        r.fixed_ = text;
+        return r;
+    }
+    MatchReason& operator=(std::string text) {
+        owned_ = std::move(text);
+        fixed_ = {};
+        is_fixed_ = false;
+        return *this;
+    }
+    [[nodiscard]] std::string_view view() const noexcept {
+        return is_fixed_ ? fixed_ : std::string_view(owned_);
+    }
+    [[nodiscard]] bool empty() const noexcept { return view().empty(); }
+    friend bool operator==(const MatchReason& a, std::string_view b) noexcept {
+        return a.view() == b;
+    }
+
+private:
+    std::string owned_;
+    std::string_view fixed_;
+    bool is_fixed_ = true;
+};
+
 /// The attribution outcome. `location == nullptr` means no location: the query is resolved
 /// without the account's policies and logged `allowedOnNoLocation` (reference §4.1).
 struct LocationMatch {
@@ -37,7 +69,7 @@ struct LocationMatch {
     /// Why, for the log and `explain`: "doh-host:<sub>", "doh-path:<sub>",
     /// "doh-header:<sub>", "dot-sni:<sub>", "edns-65011:<sub>", "dst-ipv4:<ip>",
     /// "src-network:<cidr>", "dst-ipv6:<ip>", "client-default", or "none: <why>".
-    std::string reason;
+    MatchReason reason;
     std::string doh_subdomain; // DoHSubdomain log field ("" unless DoH)
     std::string dot_subdomain; // DoTSubdomain log field ("" unless DoT)
 };

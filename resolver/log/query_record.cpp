@@ -400,7 +400,7 @@ void lab_fields(JsonWriter& w, const QueryContext& ctx) {
         w.field("LabPolicyAction",
                 ev->action ? policy::action_name(*ev->action) : std::string_view("none"));
     }
-    w.field("LabLocationReason", ctx.location.reason);
+    w.field("LabLocationReason", ctx.location.reason.view());
     // The raw transport hints, whether or not a location matched them (issue 3).
     const auto& t = ctx.transport;
     if (!t.sni.empty()) {

@@ -128,7 +128,7 @@ std::string render_explain_text(const ExplainInput& in) {
         os << "(none)";
     }
     if (in.location != nullptr) {
-        os << " — " << in.location->reason;
+        os << " — " << in.location->reason.view();
     }
     os << "\n";
     os << "categories: query " << ids(ev.initial_categories) << ", cname "
@@ -209,7 +209,8 @@ std::string render_explain_json(const ExplainInput& in) {
     j["location"] = ev.location != nullptr
                         ? json{{"id", ev.location->id}, {"name", ev.location->name}}
                         : json(nullptr);
-    j["location_reason"] = in.location != nullptr ? in.location->reason : "";
+    j["location_reason"] =
+        in.location != nullptr ? std::string(in.location->reason.view()) : std::string();
     json trace = json::array();
     for (const auto& t : ev.trace) {
         json r{{"phase", t.resolver ? "resolver" : (t.phase == Phase::Pre ? "pre" : "post")},

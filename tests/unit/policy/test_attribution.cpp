@@ -90,8 +90,8 @@ TEST_CASE("each transport hint attributes the query to its location") {
         CAPTURE(row.what);
         auto m = attribute(map, row.in, b.attribution());
         CHECK(std::string(m.location != nullptr ? m.location->name : "") == row.location);
-        CAPTURE(m.reason);
-        CHECK(m.reason.rfind(row.reason_prefix, 0) == 0);
+        CAPTURE(m.reason.view());
+        CHECK(m.reason.view().rfind(row.reason_prefix, 0) == 0);
     }
     Behaviour strict;
     strict.client_default_fallback = false;
