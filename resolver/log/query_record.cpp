@@ -232,7 +232,12 @@ void answer_fields(JsonWriter& w, const QueryContext& ctx, const Names& names,
     }
     w.array_field("ResolvedIPCountryCodes", countries);
     w.array_field("ResolvedIPContinentCodes", continents);
-    w.array_field("InitialResolvedIPs", ctx.initial_resolved_ips);
+    w.key("InitialResolvedIPs").begin_array();
+    net::IpText ip_text;
+    for (const auto& ip : ctx.initial_resolved_ips) {
+        w.value(net::format_ip(ip, ip_text)); // as wire::address_text() spells it
+    }
+    w.end_array();
     w.array_field("CNAMEs", names.cnames);
     std::vector<std::string> reversed;
     for (const auto& c : names.cnames) {

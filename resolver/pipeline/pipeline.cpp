@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/pipeline/pipeline.hpp"
 
+#include <memory>
+
 #include "resolver/log/query_record.hpp"
 
 namespace resolver::pipeline {
@@ -194,7 +196,10 @@ void Pipeline::finish(InFlight& q) {
     // snapshot, decision, messages) is released now; the node and its InFlight are kept.
     auto node = in_flight_.extract(ctx.id);
     if (!node.empty() && spare_.size() < kSpareNodes) {
-        *node.mapped() = InFlight{};
+        // Destroyed and built again in place: cheaper than assigning a fresh temporary.
+        InFlight* slot = node.mapped().get();
+        std::destroy_at(slot);
+        std::construct_at(slot);
         spare_.push_back(std::move(node));
     }
 }

@@ -177,8 +177,9 @@ struct QueryContext {
     std::uint64_t upstream_serial = 0; // cache entry holding that truth (cache::CacheHit::serial)
     std::vector<std::uint32_t> upstream_ttls; // UpstreamRecordTTLs: one per answer RR, uncapped
     /// InitialResolvedIPs: the A/AAAA addresses of the upstream truth, before policy (the
-    /// answer sections move into the response afterwards, so they are kept here).
-    std::vector<std::string> initial_resolved_ips;
+    /// answer sections move into the response afterwards, so they are kept here). Binary:
+    /// only the log formats them.
+    std::vector<net::IpAddr> initial_resolved_ips;
     std::uint32_t applied_max_ttl = 0; // AppliedMaxTTL: the cap applied to the answer, 0 none
 
     // finish

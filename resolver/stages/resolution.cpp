@@ -56,8 +56,10 @@ void record_upstream_facts(QueryContext& ctx) {
     ctx.upstream_ttls.reserve(ctx.upstream_answer->answer.size()); // one allocation, not one per
     for (const auto& rr : ctx.upstream_answer->answer) {           // doubling
         ctx.upstream_ttls.push_back(rr.ttl);
-        if (auto ip = wire::address_text(rr); !ip.empty()) {
-            ctx.initial_resolved_ips.push_back(std::move(ip));
+        // The records wire::address_text() formats: A with 4 octets, AAAA with 16.
+        if ((rr.type == wire::rrtype::A && rr.rdata.size() == 4) ||
+            (rr.type == wire::rrtype::AAAA && rr.rdata.size() == 16)) {
+            ctx.initial_resolved_ips.push_back(*net::IpAddr::from_bytes(rr.rdata));
         }
     }
 }
