@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
                    rr("edge.example.net", 1, std::string("\xcb\x00\x71\x09", 4))};
     ctx.response = resp;
     ctx.upstream_ttls = {300, 300, 300};
-    ctx.initial_resolved_ips = {"192.0.2.10", "203.0.113.9"};
+    ctx.initial_resolved_ips = {*net::IpAddr::parse("192.0.2.10"),
+                                *net::IpAddr::parse("203.0.113.9")};
     ctx.disposition = stages::Disposition::Answered;
 
     std::size_t bytes = 0;
