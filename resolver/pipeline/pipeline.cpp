@@ -43,6 +43,8 @@ void Pipeline::handle(std::vector<std::uint8_t> wire, io::TransportInfo info, io
     q.ctx.transport = std::move(info);
     q.reply = std::move(reply);
     in_flight_.emplace(q.ctx.id, std::move(owned));
+    // A plain store (one writer): no read-modify-write on the hot path.
+    in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
     const stages::Step step = runner_.start(q.ctx, wire);
     for (QueryObserver* o : observers_) {
         o->on_client_query(q.ctx, wire);
@@ -182,6 +184,7 @@ void Pipeline::finish(InFlight& q) {
         log_->write(log::render_query_record(ctx));
     }
     in_flight_.erase(ctx.id); // destroys q: nothing may touch it after this line
+    in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
 }
 
 } // namespace resolver::pipeline
