@@ -64,6 +64,17 @@ constexpr std::optional<Transport> transport_from_name(std::string_view s) {
     return std::nullopt;
 }
 
+/// The transport a URL scheme names: the names only (URLs take no aliases); nullopt for
+/// anything else (util::kSchemeDns, util::kSchemeFixture, a typo).
+constexpr std::optional<Transport> transport_from_scheme(std::string_view s) {
+    for (const auto& r : kTransports) {
+        if (s == r.name) {
+            return r.transport;
+        }
+    }
+    return std::nullopt;
+}
+
 /// An IP address in presentation form and a port.
 struct Endpoint {
     std::string ip;
