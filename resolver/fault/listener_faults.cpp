@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "resolver/net/transport.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace resolver::fault {
@@ -19,7 +20,8 @@ std::optional<FaultAction> request_fault(const FaultPlan& plan,
         return std::nullopt;
     }
     const auto& q = parsed.message->question[0];
-    const FaultRule* rule = plan.match(q.qname, q.qtype, "https");
+    const FaultRule* rule =
+        plan.match(q.qname, q.qtype, net::transport_name(net::Transport::Https));
     if (rule == nullptr ||
         !(rule->action.goaway || rule->action.rst_stream || rule->action.http_status)) {
         return std::nullopt;

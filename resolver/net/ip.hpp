@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,8 @@ public:
     [[nodiscard]] bool contains(const IpAddr& a) const noexcept;
     [[nodiscard]] bool empty() const noexcept { return ranges_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return ranges_.size(); }
+    /// The ranges, sorted by `lo` and without overlaps once sealed (the rule index reads them).
+    [[nodiscard]] std::span<const IpRange> ranges() const noexcept { return ranges_; }
 
 private:
     std::vector<IpRange> ranges_;

@@ -67,6 +67,17 @@ constexpr std::optional<Transport> transport_from_name(std::string_view s) {
     return std::nullopt;
 }
 
+/// The transport a URL scheme names: the names only (URLs take no aliases); nullopt for
+/// anything else (util::kSchemeDns, util::kSchemeFixture, a typo).
+constexpr std::optional<Transport> transport_from_scheme(std::string_view s) {
+    for (const auto& r : kTransports) {
+        if (s == r.name) {
+            return r.transport;
+        }
+    }
+    return std::nullopt;
+}
+
 /// Room for the longest presentation form of an address (INET6_ADDRSTRLEN, with its NUL).
 using IpText = std::array<char, 46>;
 /// `ip` in presentation form, as inet_ntop(3) spells it and IpAddr::to_string() returns it,

@@ -54,6 +54,8 @@ void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo info
     q.ctx.id = id;
     q.ctx.transport = std::move(info);
     q.reply = std::move(reply);
+    // A plain store (one writer): no read-modify-write on the hot path.
+    in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
     const stages::Step step = runner_.start(q.ctx, wire);
     for (QueryObserver* o : observers_) {
         o->on_client_query(q.ctx, wire);
@@ -202,6 +204,7 @@ void Pipeline::finish(InFlight& q) {
         std::construct_at(slot);
         spare_.push_back(std::move(node));
     }
+    in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
 }
 
 } // namespace resolver::pipeline

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -73,6 +74,11 @@ public:
     void add_observer(QueryObserver& observer) { observers_.push_back(&observer); }
 
     [[nodiscard]] std::size_t in_flight() const { return in_flight_.size(); }
+    /// in_flight() for another thread (the main thread's shutdown message sums the workers):
+    /// a copy the loop thread publishes on every change.
+    [[nodiscard]] std::size_t in_flight_published() const {
+        return in_flight_published_.load(std::memory_order_relaxed);
+    }
     /// Queries with an upstream request out (what PipelineConfig::max_waiting caps).
     [[nodiscard]] std::size_t waiting() const { return waiting_; }
     [[nodiscard]] const Counters& counters() const { return counters_; }
@@ -108,6 +114,7 @@ private:
     /// kSpareNodes are kept (what a burst needed, not more).
     std::vector<InFlightTable::node_type> spare_;
     static constexpr std::size_t kSpareNodes = 1024;
+    std::atomic<std::size_t> in_flight_published_{0}; // in_flight_.size(), for other threads
     std::size_t waiting_ = 0; // queries with an upstream request out
     Counters counters_;
     std::vector<QueryObserver*> observers_; // not owned

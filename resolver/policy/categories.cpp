@@ -205,8 +205,8 @@ Status CategoryDb::add_csv(std::string_view csv) {
     return ok();
 }
 
-std::vector<std::int64_t> CategoryDb::expand(std::span<const std::uint8_t> ids) const {
-    std::vector<std::int64_t> out;
+void CategoryDb::expand_append(std::span<const std::uint8_t> ids,
+                               std::vector<std::int64_t>& out) const {
     for (auto id : ids) {
         out.push_back(id);
         int parent = parent_of(id);
@@ -214,6 +214,12 @@ std::vector<std::int64_t> CategoryDb::expand(std::span<const std::uint8_t> ids) 
             out.push_back(parent);
         }
     }
+}
+
+std::vector<std::int64_t> CategoryDb::expand(std::span<const std::uint8_t> ids) const {
+    std::vector<std::int64_t> out;
+    out.reserve(ids.size() * 2);
+    expand_append(ids, out);
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
@@ -225,6 +231,21 @@ std::vector<std::int64_t> CategoryDb::lookup(std::string_view name) const {
         return {};
     }
     return expand(hit->values);
+}
+
+void CategoryDb::lookup_append(std::string_view name, std::vector<std::int64_t>& out) const {
+    if (auto hit = domains_.find_closest(name)) {
+        expand_append(hit->values, out);
+    }
+}
+
+void CategoryDb::lookup_ip_append(const net::IpAddr& ip, std::vector<std::int64_t>& out) const {
+    for (const auto& [range, ids] : ips_) {
+        if (range.contains(ip)) {
+            expand_append(ids, out);
+            return;
+        }
+    }
 }
 
 std::vector<std::int64_t> CategoryDb::lookup_ip(const net::IpAddr& ip) const {

@@ -46,6 +46,10 @@ public:
     [[nodiscard]] std::vector<std::int64_t> lookup(std::string_view name) const;
     /// Same for an address (IP rows; first containing range in file order).
     [[nodiscard]] std::vector<std::int64_t> lookup_ip(const net::IpAddr& ip) const;
+    /// lookup() / lookup_ip() appended to `out`, unsorted (the caller sorts what it merges):
+    /// no allocation when `out` has the capacity.
+    void lookup_append(std::string_view name, std::vector<std::int64_t>& out) const;
+    void lookup_ip_append(const net::IpAddr& ip, std::vector<std::int64_t>& out) const;
     [[nodiscard]] bool is_security(std::int64_t id) const;
     [[nodiscard]] std::string name_of(std::int64_t id) const;
     [[nodiscard]] int parent_of(std::int64_t id) const;
@@ -55,6 +59,7 @@ public:
 
 private:
     std::vector<std::int64_t> expand(std::span<const std::uint8_t> ids) const;
+    void expand_append(std::span<const std::uint8_t> ids, std::vector<std::int64_t>& out) const;
     DomainTable domains_;
     std::vector<std::pair<net::IpRange, std::vector<std::uint8_t>>> ips_;
     std::vector<CategoryInfo> by_id_; // indexed by ID (id 0 unused)

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <initializer_list>
 
 namespace resolver::policy {
 
@@ -86,6 +87,17 @@ std::optional<std::vector<std::int64_t>> parse_request_categories(std::string_vi
 
 ResponseFacts ResponseFacts::from_message(const wire::Message& m) {
     ResponseFacts r;
+    r.assign(m);
+    return r;
+}
+
+void ResponseFacts::assign(const wire::Message& m) {
+    ResponseFacts& r = *this;
+    for (auto* v : {&r.cnames, &r.mx, &r.txt, &r.ptr}) {
+        v->clear();
+    }
+    r.resolved_ips.clear();
+    r.authoritative_ns_ips.clear();
     for (const auto& rr : m.answer) {
         switch (rr.type) {
         case wire::rrtype::A:
@@ -116,7 +128,6 @@ ResponseFacts ResponseFacts::from_message(const wire::Message& m) {
             break;
         }
     }
-    return r;
 }
 
 namespace detail {
@@ -151,7 +162,13 @@ struct FactStore {
     bool posture_known = false;
     const Identity* identity = nullptr; // the identity-map entry of the query, if any
     bool request_context = false;
-    IndexScratch index; // the rule index's candidate set
+    IndexScratch index; // the rule index's candidate sets
+    // Working memory kept across queries: merged category sets, a normalised CNAME target,
+    // the notes of one rule's evaluation, the answer's facts (EvalScratch::response_facts).
+    std::vector<std::int64_t> merged;
+    std::string cname;
+    EvalNotes notes;
+    ResponseFacts response;
     FieldValues values;
 
     FactStore() = default;
@@ -232,6 +249,11 @@ struct FactStore {
 EvalScratch::EvalScratch() : facts_(std::make_unique<detail::FactStore>()) {}
 EvalScratch::~EvalScratch() = default;
 
+const ResponseFacts& EvalScratch::response_facts(const wire::Message& response) {
+    facts_->response.assign(response);
+    return facts_->response;
+}
+
 namespace {
 using detail::FactStore;
 
@@ -250,12 +272,14 @@ void sort_unique(std::vector<std::int64_t>& v) {
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-std::vector<std::int64_t> merged(const std::vector<std::int64_t>& a,
-                                 const std::vector<std::int64_t>& b) {
-    std::vector<std::int64_t> out = a;
-    out.insert(out.end(), b.begin(), b.end());
+/// `out` = the sorted union of `parts` (none of them `out`), in `out`'s own capacity.
+void merge_into(std::vector<std::int64_t>& out,
+                std::initializer_list<const std::vector<std::int64_t>*> parts) {
+    out.clear();
+    for (const auto* p : parts) {
+        out.insert(out.end(), p->begin(), p->end());
+    }
     sort_unique(out);
-    return out;
 }
 
 void split_categories(const CategoryDb& db, const std::vector<std::int64_t>& all,
@@ -407,21 +431,22 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
 
 /// The categories the response adds (CNAME targets, resolved IPs): Evaluation fields for the
 /// log and for re-checking category rules. Reads ev.initial_categories (from evaluate_pre).
-void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluation& ev) {
+/// `name` is working memory for the normalised CNAME targets.
+void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluation& ev,
+                         std::string& name) {
     ev.resolved_ip_categories.clear();
     for (const auto& ip : r.resolved_ips) {
-        auto cats = set.categories.lookup_ip(ip);
-        ev.resolved_ip_categories.insert(ev.resolved_ip_categories.end(), cats.begin(), cats.end());
+        set.categories.lookup_ip_append(ip, ev.resolved_ip_categories);
     }
     sort_unique(ev.resolved_ip_categories);
     ev.cname_categories.clear();
     for (const auto& c : r.cnames) {
-        auto cats = set.categories.lookup(normalize_domain(c));
-        ev.cname_categories.insert(ev.cname_categories.end(), cats.begin(), cats.end());
+        normalize_domain(c, name);
+        set.categories.lookup_append(name, ev.cname_categories);
     }
     sort_unique(ev.cname_categories);
-    ev.query_categories =
-        merged(merged(ev.initial_categories, ev.cname_categories), ev.resolved_ip_categories);
+    merge_into(ev.query_categories,
+               {&ev.initial_categories, &ev.cname_categories, &ev.resolved_ip_categories});
     ev.resolved_ip_feeds.clear();
     if (!set.indicator_feeds.empty()) {
         for (const auto& ip : r.resolved_ips) {
@@ -430,7 +455,7 @@ void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluatio
         }
         sort_unique(ev.resolved_ip_feeds);
     }
-    ev.query_feeds = merged(ev.initial_feeds, ev.resolved_ip_feeds);
+    merge_into(ev.query_feeds, {&ev.initial_feeds, &ev.resolved_ip_feeds});
 }
 
 /// The response's fields for post-resolution rules; response_categories() ran before.
@@ -457,10 +482,10 @@ void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFac
     fs.set(FieldId::DnsResponseMx, fs.mx_v);
     fs.set(FieldId::DnsResponseTxt, fs.txt_v);
     fs.set(FieldId::DnsResponsePtr, fs.ptr_v);
-    auto with_cname = merged(ev.initial_categories, ev.cname_categories);
-    auto with_ip = merged(ev.initial_categories, ev.resolved_ip_categories);
-    split_categories(set.categories, with_cname, fs.content[1], fs.security[1]);
-    split_categories(set.categories, with_ip, fs.content[2], fs.security[2]);
+    merge_into(fs.merged, {&ev.initial_categories, &ev.cname_categories});
+    split_categories(set.categories, fs.merged, fs.content[1], fs.security[1]);
+    merge_into(fs.merged, {&ev.initial_categories, &ev.resolved_ip_categories});
+    split_categories(set.categories, fs.merged, fs.content[2], fs.security[2]);
     split_categories(set.categories, ev.query_categories, fs.content[3], fs.security[3]);
     fs.feeds[1] = ev.query_feeds;
 }
@@ -489,14 +514,20 @@ std::string inactive_reason(const Rule& r, const EvalOptions& opt) {
 
 struct Match {
     bool matched = false;
-    EvalNotes notes;
+    const EvalNotes& notes;
 };
 
-Match run_rule(const Rule& r, const FieldValues& values) {
-    Match m;
-    m.matched = r.traffic.eval(values, m.notes) && r.identity.eval(values, m.notes) &&
-                r.device_posture.eval(values, m.notes);
-    return m;
+/// Runs one rule's expressions; `notes` (the FactStore's, emptied here) keeps its capacity
+/// from rule to rule, so a category rule that does not match allocates nothing.
+Match run_rule(const Rule& r, const FieldValues& values, EvalNotes& notes) {
+    notes.category_hit = false;
+    notes.request_context_hit = false;
+    notes.response_hit = false;
+    notes.matched_categories.clear();
+    notes.matched_feeds.clear();
+    const bool matched = r.traffic.eval(values, notes) && r.identity.eval(values, notes) &&
+                         r.device_posture.eval(values, notes);
+    return Match{matched, notes};
 }
 
 /// Trace lines are built only when asked for: the reason strings cost allocations that the
@@ -661,7 +692,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
                    [&] { return inactive_reason(r, opt); });
             return false;
         }
-        Match m = run_rule(r, fs.values);
+        Match m = run_rule(r, fs.values, fs.notes);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, false, RuleTrace::Verdict::NotMatched,
                    [&] { return why_not(r, fs, q.location); });
@@ -719,7 +750,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
                    [&] { return inactive_reason(r, opt); });
             continue;
         }
-        Match m = run_rule(r, fs.values);
+        Match m = run_rule(r, fs.values, fs.notes);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Pre, true, RuleTrace::Verdict::NotMatched,
                    [&] { return why_not(r, fs, q.location); });
@@ -749,7 +780,7 @@ Evaluation evaluate_pre(const PolicySet& set, const QueryFacts& q, const Behavio
 namespace {
 void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
                          const Behaviour& b, const EvalOptions& opt, Evaluation& ev,
-                         const std::vector<std::uint32_t>* visit);
+                         const std::vector<std::uint64_t>* candidates);
 } // namespace
 
 void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
@@ -757,18 +788,27 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
     if (ev.location == nullptr) {
         return;
     }
-    response_categories(set, resp, ev);
+    std::string local_name;
+    response_categories(set, resp, ev,
+                        opt.scratch != nullptr ? opt.scratch->facts().cname : local_name);
     if (ev.finished) {
         return;
     }
-    // Without trace only the rules that can still decide are visited (RuleIndex::post); with
-    // none, the facts are not even built.
+    // Without trace only the rules that can still decide are visited: the post index's
+    // candidates for the resolved IPs (RuleIndex::post_candidates); with none, the facts
+    // are not even built.
     const bool indexed = set.pre_index.built && !opt.trace && !opt.linear;
-    const bool new_categories = !ev.cname_categories.empty() ||
-                                !ev.resolved_ip_categories.empty() || !ev.resolved_ip_feeds.empty();
-    const auto& visit = new_categories ? set.pre_index.post : set.pre_index.post_phase;
-    if (!indexed || !visit.empty()) {
-        evaluate_post_rules(set, q, resp, b, opt, ev, indexed ? &visit : nullptr);
+    if (!indexed) {
+        evaluate_post_rules(set, q, resp, b, opt, ev, nullptr);
+    } else {
+        const bool new_categories = !ev.cname_categories.empty() ||
+                                    !ev.resolved_ip_categories.empty() ||
+                                    !ev.resolved_ip_feeds.empty();
+        std::optional<IndexScratch> local;
+        IndexScratch& is = opt.scratch != nullptr ? opt.scratch->facts().index : local.emplace();
+        if (set.pre_index.post_candidates(resp.resolved_ips, new_categories, is)) {
+            evaluate_post_rules(set, q, resp, b, opt, ev, &is.post_bits);
+        }
     }
     if (!ev.action) {
         ev.decision = ResolverDecision::AllowedOnNoPolicyMatch;
@@ -778,10 +818,11 @@ void evaluate_post(const PolicySet& set, const QueryFacts& q, const ResponseFact
 
 namespace {
 
-/// The post-phase walk over `visit` (indexes into dns_rules), or every rule when null.
+/// The post-phase walk over the rules set in `candidates` (a bitset over dns_rules), or
+/// over every rule when null, in precedence order.
 void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const ResponseFacts& resp,
                          const Behaviour& b, const EvalOptions& opt, Evaluation& ev,
-                         const std::vector<std::uint32_t>* visit) {
+                         const std::vector<std::uint64_t>* candidates) {
     std::optional<FactStore> local;
     FactStore* fs = nullptr;
     if (opt.scratch != nullptr && q.query_id != 0 && opt.scratch->facts().query_id == q.query_id &&
@@ -794,13 +835,13 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
     }
     fs->has_response = true;
     build_response_facts(*fs, set, resp, ev);
-    const std::size_t visits = visit != nullptr ? visit->size() : set.dns_rules.size();
-    for (std::size_t vi = 0; vi < visits; ++vi) {
-        const Rule& r = set.dns_rules[visit != nullptr ? (*visit)[vi] : vi];
+    const RuleIndex& x = set.pre_index;
+    auto visit = [&](std::size_t i) {
+        const Rule& r = set.dns_rules[i];
         if (ev.finished) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
                    [&] { return std::string("an earlier rule decided (" + ev.rule->id + ")"); });
-            continue;
+            return;
         }
         const bool cname =
             !r.settings.ignore_cname_category_matches && !ev.cname_categories.empty();
@@ -812,24 +853,25 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
             r.phase == Phase::Pre && (((cname || ipcat) && r.uses_category()) ||
                                       (ipfeed && r.uses(FieldId::DnsIndicatorFeed)));
         if (r.phase == Phase::Pre && !recheck) {
-            continue; // already evaluated before resolution; nothing new to see
+            return; // already evaluated before resolution; nothing new to see
         }
         if (!rule_active(r, opt.now)) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Skipped,
                    [&] { return inactive_reason(r, opt); });
-            continue;
+            return;
         }
-        if (visit != nullptr) { // the prefilter; a trace (visit == null) runs every rule
-            const Comparison* need = set.pre_index.resolved_need[(*visit)[vi]];
-            if (need != nullptr &&
-                std::none_of(fs->resolved.begin(), fs->resolved.end(),
+        if (candidates != nullptr && x.resolved_need[i] != nullptr &&
+            ((x.post_indexed[i / 64] >> (i % 64)) & 1U) == 0) {
+            // A rule the post index could not hold: its resolved-IP test, before the expression.
+            const Comparison* need = x.resolved_need[i];
+            if (std::none_of(fs->resolved.begin(), fs->resolved.end(),
                              [need](const net::IpAddr& ip) { return ip_matches(*need, ip); })) {
-                continue;
+                return;
             }
         }
         fs->select_categories((cname ? 1U : 0U) | (r.settings.ip_categories ? 2U : 0U));
         fs->set(FieldId::DnsIndicatorFeed, fs->feeds[r.settings.ip_indicator_feeds ? 1 : 0]);
-        Match m = run_rule(r, fs->values);
+        Match m = run_rule(r, fs->values, fs->notes);
         if (!m.matched) {
             record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::NotMatched, [&] {
                 return std::string(recheck
@@ -837,13 +879,25 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
                                          "IPs do not match"
                                        : why_not(r, *fs, q.location));
             });
-            continue;
+            return;
         }
         decide(ev, r, m, Phase::Post, b);
         record(ev, opt, &r, Phase::Post, false, RuleTrace::Verdict::Matched, [&] {
             return matched_reason(r, *fs,
                                   recheck ? "on categories of the response" : "first match wins");
         });
+    };
+    if (candidates == nullptr) {
+        for (std::size_t i = 0; i < set.dns_rules.size(); ++i) {
+            visit(i);
+        }
+        return;
+    }
+    const auto& bits = *candidates;
+    for (std::size_t w = 0; w < bits.size() && !ev.finished; ++w) {
+        for (std::uint64_t word = bits[w]; word != 0 && !ev.finished; word &= word - 1) {
+            visit(w * 64 + static_cast<std::size_t>(__builtin_ctzll(word)));
+        }
     }
 }
 

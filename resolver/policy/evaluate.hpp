@@ -60,6 +60,8 @@ struct ResponseFacts {
     std::vector<std::string> ptr;                  // PTR targets
     std::vector<net::IpAddr> authoritative_ns_ips; // when the upstream reveals them (rarely)
     static ResponseFacts from_message(const wire::Message& response);
+    /// from_message() into this object: the vectors keep their capacity.
+    void assign(const wire::Message& response);
 };
 
 /// Where the query goes (resolver policies, reference §1.3-1.4).
@@ -133,6 +135,10 @@ public:
     EvalScratch(const EvalScratch&) = delete;
     EvalScratch& operator=(const EvalScratch&) = delete;
     [[nodiscard]] detail::FactStore& facts() noexcept { return *facts_; }
+    /// ResponseFacts::from_message() in this scratch's own ResponseFacts (no allocation once
+    /// warm but for long CNAME/MX/PTR/TXT strings); valid until the next call. evaluate_post
+    /// may take it with this scratch in its options.
+    [[nodiscard]] const ResponseFacts& response_facts(const wire::Message& response);
 
 private:
     std::unique_ptr<detail::FactStore> facts_;

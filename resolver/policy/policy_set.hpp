@@ -35,8 +35,39 @@ struct IndexQuery {
 /// Per-query working memory of RuleIndex::candidates (one per EvalScratch): keeps its
 /// capacity, so a lookup allocates nothing once warm.
 struct IndexScratch {
-    std::vector<std::uint64_t> bits; // candidate set: bit i = dns_rules[i]
-    std::vector<int> hits;           // RE2::Set matches
+    std::vector<std::uint64_t> bits;      // candidate set: bit i = dns_rules[i]
+    std::vector<int> hits;                // RE2::Set matches
+    std::vector<std::uint64_t> post_bits; // post-phase candidate set, same numbering
+};
+
+/// The dns.resolved_ips conditions of the post-resolution rules (`in {CIDR…}`, `in $ip_list`),
+/// as prefixes over the 128-bit address form (IPv4 mapped, so IPv4 prefixes count from bit
+/// 96): each range is split into CIDR blocks (at most 2·128 per range, one for a CIDR), and
+/// blocks of one length share a hash table, so an address costs one lookup per prefix length
+/// in use (the per-length hash scheme for longest-prefix matching, Waldvogel et al., SIGCOMM
+/// 1997), whatever the number of rules or ranges.
+struct ResolvedIpIndex {
+    struct Block {
+        std::uint64_t hi = 0, lo = 0; // the block's first address, high and low 64 bits
+        friend bool operator==(const Block&, const Block&) = default;
+    };
+    struct BlockHash {
+        std::size_t operator()(const Block& b) const noexcept {
+            return static_cast<std::size_t>((b.hi * 0x9E3779B97F4A7C15ULL) ^ b.lo ^ (b.lo >> 29));
+        }
+    };
+    struct Slot {
+        std::uint32_t begin = 0, end = 0; // rule_ids[begin, end)
+    };
+    struct Level {
+        int bits = 0; // prefix length over 128 bits
+        std::unordered_map<Block, Slot, BlockHash> blocks;
+    };
+    std::vector<Level> levels; // one per prefix length in use
+    std::vector<std::uint32_t> rule_ids;
+    /// Sets in `bits` every rule with a block that holds `ip`.
+    void mark(const net::IpAddr& ip, std::vector<std::uint64_t>& bits) const;
+    [[nodiscard]] std::size_t block_count() const noexcept;
 };
 
 /// The rule index over the pre-resolution DNS rules (issue 14). Every rule gets a
@@ -87,20 +118,31 @@ struct RuleIndex {
         by_location;
     std::unordered_map<std::int64_t, std::vector<std::uint32_t>> by_category;
 
-    /// What evaluate_post visits: post-phase rules, and pre-phase rules using categories
+    /// What evaluate_post may visit: post-phase rules, and pre-phase rules using categories
     /// (re-checked on CNAME-target and resolved-IP categories), in precedence order.
     std::vector<std::uint32_t> post;
-    /// The post-phase rules alone: what evaluate_post visits when the response added no
+    /// The post-phase rules alone: what evaluate_post may visit when the response added no
     /// category (no CNAME target or resolved IP with one), so nothing can be re-checked.
     std::vector<std::uint32_t> post_phase;
     /// Per dns_rules index: a comparison on dns.resolved_ips (in a set or an IP list) the
-    /// rule cannot match without, or null. evaluate_post skips the rule when no resolved IP
-    /// passes it, without running the expression.
+    /// rule cannot match without, or null (the rule cannot match when no resolved IP passes
+    /// it). Rules whose comparison is in `resolved_ips` are candidates only through it.
     std::vector<const Comparison*> resolved_need;
+    /// Bitsets over dns_rules: the rules of `post` / `post_phase` that are candidates for
+    /// every response (no comparison in `resolved_ips`; disabled and `expired` rules left out).
+    std::vector<std::uint64_t> post_always, post_phase_always;
+    /// The post-phase rules' necessary dns.resolved_ips comparisons as prefixes.
+    ResolvedIpIndex resolved_ips;
+    std::vector<std::uint64_t> post_indexed; // bitset: rules filed in `resolved_ips`
     bool built = false;
 
     /// Fills `scratch.bits` with the pre-phase rules that can match `q` (a superset).
     void candidates(const IndexQuery& q, IndexScratch& scratch) const;
+    /// Fills `scratch.post_bits` with the rules evaluate_post must visit for a response with
+    /// `ips` (a superset of those that can match): the rules of `post` (`recheck`: the
+    /// response added categories or feeds) or of `post_phase`. False when there is none.
+    bool post_candidates(std::span<const net::IpAddr> ips, bool recheck,
+                         IndexScratch& scratch) const;
 };
 
 /// A rule of the export the lab could not read, skipped so the rest of the export loads (a

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <span>
 
 #include "resolver/policy/policy_set.hpp"
 
@@ -385,6 +386,121 @@ void run_set(const PatternSet& ps, std::string_view text, IndexScratch& s) {
     }
 }
 
+/// Addresses as one unsigned 128-bit number (big-endian bytes), for range arithmetic.
+__extension__ using U128 = unsigned __int128;
+
+U128 to_u128(const net::IpAddr& a) {
+    U128 v = 0;
+    for (auto b : a.bytes) {
+        v = (v << 8) | b;
+    }
+    return v;
+}
+
+ResolvedIpIndex::Block block_of(U128 v) {
+    return {static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)};
+}
+
+/// The first `bits` bits of `v` (the rest zero).
+U128 masked(U128 v, int bits) {
+    if (bits == 0) {
+        return 0;
+    }
+    return v & (~U128{0} << (128 - bits));
+}
+
+/// Calls `out(first address, prefix length)` for the CIDR blocks that exactly cover
+/// [lo, hi], largest aligned block first (RFC 4632 §3.1 aggregation read backwards).
+template <typename Out>
+void cidr_blocks(U128 lo, U128 hi, Out&& out) {
+    while (true) {
+        // The largest block starting at lo that is aligned and does not pass hi: 2^host
+        // addresses.
+        int host = 0;
+        while (host < 128) {
+            const int h = host + 1;
+            const U128 m = h == 128 ? ~U128{0} : (U128{1} << h) - 1;
+            if ((lo & m) != 0 || hi - lo < m) {
+                break;
+            }
+            host = h;
+        }
+        out(lo, 128 - host);
+        const U128 last = lo + (host == 128 ? ~U128{0} : (U128{1} << host) - 1);
+        if (last >= hi) {
+            return;
+        }
+        lo = last + 1;
+    }
+}
+
+/// The ranges of a dns.resolved_ips set comparison; nullopt when it is no set test the
+/// index can hold.
+std::optional<std::span<const net::IpRange>> need_ranges(const Comparison& c) {
+    if (c.op == Op::In) {
+        return c.ip_set.ranges();
+    }
+    if (c.op == Op::InList && c.list != nullptr && c.list->type == ListType::Ip) {
+        return c.list->ips.ranges();
+    }
+    return std::nullopt;
+}
+
+/// More CIDR blocks than this for one comparison (a huge IP list of odd ranges): the rule
+/// keeps the per-rule test (resolved_need) instead.
+constexpr std::size_t kMaxBlocksPerRule = std::size_t{1} << 18;
+
+/// Files the post-phase rules' dns.resolved_ips comparisons in `idx.resolved_ips`; the other
+/// rules of `post` / `post_phase` become always-candidates of the post phase.
+void build_post_index(const PolicySet& set, RuleIndex& idx) {
+    idx.post_always.assign((idx.rule_count + 63) / 64, 0);
+    idx.post_phase_always = idx.post_always;
+    idx.post_indexed = idx.post_always;
+    std::map<std::pair<int, std::pair<std::uint64_t, std::uint64_t>>, std::vector<std::uint32_t>>
+        blocks;
+    for (const auto i : idx.post) {
+        const Rule& r = set.dns_rules[i];
+        if (!r.enabled || r.expired) {
+            continue; // never visited (the linear walk skips them too)
+        }
+        const Comparison* need = idx.resolved_need[i];
+        const auto ranges =
+            need != nullptr ? need_ranges(*need) : std::optional<std::span<const net::IpRange>>{};
+        std::size_t count = 0;
+        if (ranges) {
+            for (const auto& range : *ranges) {
+                cidr_blocks(to_u128(range.lo), to_u128(range.hi), [&](U128, int) { ++count; });
+            }
+        }
+        if (!ranges || count > kMaxBlocksPerRule) {
+            set_bit(idx.post_always, i);
+            if (r.phase != Phase::Pre) {
+                set_bit(idx.post_phase_always, i);
+            }
+            continue;
+        }
+        set_bit(idx.post_indexed, i);
+        for (const auto& range : *ranges) {
+            cidr_blocks(to_u128(range.lo), to_u128(range.hi), [&](U128 first, int bits) {
+                const auto b = block_of(first);
+                put(blocks[{bits, {b.hi, b.lo}}], i);
+            });
+        }
+    }
+    ResolvedIpIndex& x = idx.resolved_ips;
+    for (const auto& [key, rules] : blocks) {
+        if (x.levels.empty() || x.levels.back().bits != key.first) {
+            x.levels.push_back(ResolvedIpIndex::Level{key.first, {}});
+        }
+        ResolvedIpIndex::Slot slot;
+        slot.begin = static_cast<std::uint32_t>(x.rule_ids.size());
+        x.rule_ids.insert(x.rule_ids.end(), rules.begin(), rules.end());
+        slot.end = static_cast<std::uint32_t>(x.rule_ids.size());
+        x.levels.back().blocks.emplace(ResolvedIpIndex::Block{key.second.first, key.second.second},
+                                       slot);
+    }
+}
+
 } // namespace
 
 void RuleIndex::candidates(const IndexQuery& q, IndexScratch& s) const {
@@ -460,6 +576,40 @@ void RuleIndex::candidates(const IndexQuery& q, IndexScratch& s) const {
             }
         }
     }
+}
+
+void ResolvedIpIndex::mark(const net::IpAddr& ip, std::vector<std::uint64_t>& bits) const {
+    const U128 v = to_u128(ip);
+    for (const Level& level : levels) {
+        auto it = level.blocks.find(block_of(masked(v, level.bits)));
+        if (it == level.blocks.end()) {
+            continue;
+        }
+        for (auto i = it->second.begin; i < it->second.end; ++i) {
+            set_bit(bits, rule_ids[i]);
+        }
+    }
+}
+
+std::size_t ResolvedIpIndex::block_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& l : levels) {
+        n += l.blocks.size();
+    }
+    return n;
+}
+
+bool RuleIndex::post_candidates(std::span<const net::IpAddr> ips, bool recheck,
+                                IndexScratch& s) const {
+    const auto& base = recheck ? post_always : post_phase_always;
+    s.post_bits.assign(base.begin(), base.end());
+    if (!resolved_ips.levels.empty()) {
+        for (const auto& ip : ips) {
+            resolved_ips.mark(ip, s.post_bits);
+        }
+    }
+    return std::any_of(s.post_bits.begin(), s.post_bits.end(),
+                       [](std::uint64_t w) { return w != 0; });
 }
 
 void build_rule_index(PolicySet& set) {
@@ -616,6 +766,7 @@ void build_rule_index(PolicySet& set) {
     if (!sets->sets.empty()) {
         idx.patterns = std::move(sets);
     }
+    build_post_index(set, idx);
     idx.built = true;
     set.pre_index = std::move(idx);
 }
@@ -625,6 +776,10 @@ std::string describe_rule_index(const PolicySet& set) {
     std::size_t always = 0;
     for (auto w : x.always) {
         always += static_cast<std::size_t>(__builtin_popcountll(w));
+    }
+    std::size_t post_always = 0;
+    for (auto w : x.post_phase_always) {
+        post_always += static_cast<std::size_t>(__builtin_popcountll(w));
     }
     std::size_t patterns = 0;
     if (x.patterns != nullptr) {
@@ -640,7 +795,10 @@ std::string describe_rule_index(const PolicySet& set) {
            std::to_string(x.by_category.size()) + " categories, " +
            std::to_string(x.by_rtype.size()) + " query types, " +
            std::to_string(x.by_location.size()) + " locations, " + std::to_string(always) +
-           " always-candidates, " + std::to_string(x.post.size()) + " post-resolution";
+           " always-candidates, " + std::to_string(x.post.size()) + " post-resolution (" +
+           std::to_string(x.resolved_ips.block_count()) + " resolved-IP blocks in " +
+           std::to_string(x.resolved_ips.levels.size()) + " prefix lengths, " +
+           std::to_string(post_always) + " post-phase rules for every response)";
 }
 
 } // namespace resolver::policy

@@ -416,8 +416,14 @@ void Server::begin_stop() {
         return;
     }
     stopping_ = true;
-    std::fprintf(stderr, "dnslab-resolver: stopping (in flight: %zu)\n",
-                 workers_.front()->pipeline().in_flight());
+    // Every worker's queries: the others' counts are read from their published copies (each
+    // pipeline belongs to its own loop thread).
+    std::size_t in_flight = 0;
+    for (const auto& w : workers_) {
+        in_flight += w->pipeline().in_flight_published();
+    }
+    std::fprintf(stderr, "dnslab-resolver: stopping (in flight: %zu, %zu workers)\n", in_flight,
+                 workers_.size());
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.shutdown_grace_ms);
     for (std::size_t i = 1; i < workers_.size(); ++i) {

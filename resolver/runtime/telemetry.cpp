@@ -67,7 +67,7 @@ Status Telemetry::attach(unsigned worker, uv_loop_t* loop, pipeline::Pipeline& p
     // the worker's own thread (the bridge), so the per-loop counters stay plain integers;
     // the serving loop waits meanwhile, so `s` has one writer at a time.
     (void)loop;
-    auto source = [&l, &pipeline, cache, &listeners](telemetry::Scrape& s) {
+    auto source = [&l, &pipeline, cache, &listeners, worker](telemetry::Scrape& s) {
         s.queries.merge(l.metrics.stats());
         const auto& c = pipeline.counters();
         auto& p = s.pipeline;
@@ -80,6 +80,15 @@ Status Telemetry::attach(unsigned worker, uv_loop_t* loop, pipeline::Pipeline& p
         p.upstream_errors += c.upstream_errors;
         p.in_flight += pipeline.in_flight();
         p.waiting += pipeline.waiting();
+        if (s.workers.size() <= worker) {
+            s.workers.resize(worker + 1);
+        }
+        telemetry::WorkerStats& w = s.workers[worker];
+        w.received = c.received;
+        w.answered = c.answered;
+        w.dropped = c.dropped;
+        w.in_flight = pipeline.in_flight();
+        w.waiting = pipeline.waiting();
         if (cache != nullptr) {
             const auto& cs = cache->stats();
             s.cache.hits += cs.hits;
@@ -99,6 +108,8 @@ Status Telemetry::attach(unsigned worker, uv_loop_t* loop, pipeline::Pipeline& p
                 p.dropped_short += uc.short_header;
                 p.dropped_own_address += uc.own_address;
                 p.dropped_oversized += uc.oversized;
+                w.received += uc.dropped();
+                w.dropped += uc.dropped();
             }
             const io::ListenerCounters* lc = listener->counters();
             auto scheme = util::parse_url(listener->url());

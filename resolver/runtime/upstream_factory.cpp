@@ -41,10 +41,10 @@ Result<upstream::UpstreamPtr> make_upstream(uv_loop_t* loop, const util::Url& ur
             url)) { // fault=/faults= on any network upstream (issue 7, faulty.hpp)
         return make_faulty_upstream(loop, url, opts);
     }
-    if (url.scheme == "fixture") {
+    if (url.scheme == util::kSchemeFixture) {
         return fixture::make_fixture_upstream(loop, url, opts);
     }
-    if (auto t = net::transport_from_name(url.scheme); t && url.scheme == net::transport_name(*t)) {
+    if (auto t = net::transport_from_scheme(url.scheme)) {
         switch (*t) {
         case net::Transport::Udp:
         case net::Transport::Tcp: {

@@ -8,6 +8,7 @@
 #include "resolver/fault/listener_faults.hpp"
 #include "resolver/io/dot_listener.hpp"
 #include "resolver/io/tcp_listener.hpp"
+#include "resolver/net/transport.hpp"
 #include "resolver/runtime/upstream_factory.hpp"
 #include "resolver/tls/server_context.hpp"
 #include "resolver/util/url.hpp"
@@ -199,17 +200,27 @@ Status Worker::add_listener(const std::string& text) {
         }
         url->params.erase(it);
     }
+    // The schemes are the transports' names (net::kTransports) plus util::kSchemeDns.
+    const std::optional<net::Transport> transport = net::transport_from_scheme(url->scheme);
+    const bool dual = url->scheme == util::kSchemeDns;
+    const bool encrypted = transport && net::row(*transport).encrypted;
     // fault=/faults= make this listener a misbehaving DoT/DoH server (fault::Site).
     std::shared_ptr<fault::LivePlan> faults;
     if (fault::LivePlan::in(url->params)) {
-        if (url->scheme != "tls" && url->scheme != "https") {
-            return fail(Errc::ConfigInvalid,
-                        "listener " + text +
-                            ": fault= and faults= exist for tls:// and "
-                            "https:// listeners (put DNS faults on the upstream)");
+        if (!encrypted) {
+            std::string schemes;
+            for (const auto& row : net::kTransports) {
+                if (row.encrypted) {
+                    schemes += (schemes.empty() ? "" : " and ") + std::string(row.name) + "://";
+                }
+            }
+            return fail(Errc::ConfigInvalid, "listener " + text +
+                                                 ": fault= and faults= exist for " + schemes +
+                                                 " listeners (put DNS faults on the upstream)");
         }
         auto live = fault::LivePlan::take_from(
-            url->params, url->scheme == "tls" ? fault::Site::DotListener : fault::Site::DohListener,
+            url->params,
+            *transport == net::Transport::Tls ? fault::Site::DotListener : fault::Site::DohListener,
             "listener " + text, &live_faults_);
         if (!live) {
             return live.error();
@@ -218,20 +229,20 @@ Status Worker::add_listener(const std::string& text) {
     }
     Result<io::ListenerPtr> l = fail(
         Errc::ConfigInvalid, "listener " + text + ": unsupported scheme '" + url->scheme + "'");
-    if (url->scheme == "dns") {
+    if (dual) {
         // UDP and TCP on the same port, as dig and kdig expect when they retry over TCP.
         // With port 0 the kernel picks the UDP port and TCP takes the same one; when that TCP
         // port is already taken, both are given up and another UDP port is tried.
         const bool ephemeral = url->port_or(53) == 0;
         for (int attempt = 0;; ++attempt) {
             util::Url u = *url;
-            u.scheme = "udp";
+            u.scheme = net::transport_name(net::Transport::Udp);
             auto udp = io::make_udp_listener(loop_, u, *handler, udp_options_);
             if (!udp) {
                 return udp.error();
             }
             u = *util::parse_url((*udp)->url());
-            u.scheme = "tcp";
+            u.scheme = net::transport_name(net::Transport::Tcp);
             auto tcp = io::make_tcp_listener(loop_, u, *handler, cfg.stream_limits, reuse);
             if (tcp) {
                 udp_listeners_.push_back(udp->get());
@@ -245,16 +256,16 @@ Status Worker::add_listener(const std::string& text) {
                             tcp.error().detail + " (the TCP half of " + text + ")");
             }
         }
-    } else if (url->scheme == "udp") {
+    } else if (transport == net::Transport::Udp) {
         auto udp = io::make_udp_listener(loop_, *url, *handler, udp_options_);
         if (!udp) {
             return udp.error();
         }
         udp_listeners_.push_back(udp->get());
         l = io::ListenerPtr(std::move(udp).value());
-    } else if (url->scheme == "tcp") {
+    } else if (transport == net::Transport::Tcp) {
         l = io::make_tcp_listener(loop_, *url, *handler, cfg.stream_limits, reuse);
-    } else if (url->scheme == "tls" || url->scheme == "https") {
+    } else if (encrypted) {
         auto erased = shared_.tls_context(text);
         if (!erased) {
             return erased.error();
@@ -267,7 +278,7 @@ Status Worker::add_listener(const std::string& text) {
                        .emplace_back(std::make_unique<fault::FaultyHandshakes>(faults, url->scheme))
                        .get();
         }
-        if (url->scheme == "tls") {
+        if (*transport == net::Transport::Tls) {
             l = io::make_dot_listener(loop_, *url, *handler, ctx, cfg.stream_limits, gate);
         } else {
             io::DohLimits dl;
@@ -292,7 +303,7 @@ Status Worker::add_listener(const std::string& text) {
     if (!l) {
         return l.error();
     }
-    if (url->scheme != "dns") {
+    if (!dual) {
         bound_listen_.push_back(with_bound_port(text, (*l)->url()));
     }
     listeners_.push_back(std::move(l).value());

@@ -100,7 +100,9 @@ Next post_policy(QueryContext& ctx, const Environment& env) {
     } else {
         auto post = std::make_shared<policy::Evaluation>(*ctx.evaluation);
         policy::evaluate_post(*p.set, ctx.facts,
-                              policy::ResponseFacts::from_message(*ctx.upstream_answer),
+                              env.scratch != nullptr
+                                  ? env.scratch->response_facts(*ctx.upstream_answer)
+                                  : policy::EvalScratch().response_facts(*ctx.upstream_answer),
                               p.behaviour, eval_options(ctx, env), *post);
         ctx.evaluation = post;
         if (d != nullptr && ctx.upstream_serial != 0) {

@@ -115,6 +115,30 @@ void render_pipeline(Exposition& e, const PipelineStats& p) {
     e.sample("dnslab_queries_waiting_upstream", {}, p.waiting);
 }
 
+void render_workers(Exposition& e, const std::vector<WorkerStats>& ws) {
+    // Per-worker families beside the process totals above (not a `worker` label on those:
+    // sum() over the split families gives the totals, and existing queries keep working).
+    const std::pair<const char*, const char*> families[] = {
+        {"dnslab_worker_received_total", "Messages a worker loop's listeners handed it."},
+        {"dnslab_worker_queries_total", "Client queries a worker loop answered."},
+        {"dnslab_worker_dropped_total",
+         "Messages a worker loop did not answer (screened, dropped by a stage, or finished "
+         "without an answer)."},
+        {"dnslab_worker_queries_in_flight", "Client queries a worker loop is working on."},
+        {"dnslab_worker_queries_waiting_upstream",
+         "Client queries of a worker loop waiting for an upstream answer."},
+    };
+    for (std::size_t f = 0; f < std::size(families); ++f) {
+        const std::string_view name = families[f].first;
+        e.family(name, f < 3 ? "counter" : "gauge", families[f].second);
+        for (std::size_t i = 0; i < ws.size(); ++i) {
+            const WorkerStats& w = ws[i];
+            const std::uint64_t v[] = {w.received, w.answered, w.dropped, w.in_flight, w.waiting};
+            e.sample(name, {{"worker", std::to_string(i)}}, v[f]);
+        }
+    }
+}
+
 void render_cache(Exposition& e, const CacheTotals& c) {
     const std::pair<const char*, std::uint64_t> counters[] = {
         {"hits", c.hits},           {"misses", c.misses},   {"inserts", c.inserts},
@@ -216,6 +240,7 @@ std::string render(const Scrape& s, std::string_view version) {
     e.sample("dnslab_build_info", {{"version", version}}, std::uint64_t{1});
     render_queries(e, s);
     render_pipeline(e, s.pipeline);
+    render_workers(e, s.workers);
     render_cache(e, s.cache);
     render_upstreams(e, s.upstreams);
     render_listeners(e, s.listeners);

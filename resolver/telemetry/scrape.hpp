@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "resolver/net/transport.hpp"
 #include "resolver/telemetry/exposition.hpp"
@@ -70,6 +71,15 @@ struct PipelineStats {
     std::uint64_t in_flight = 0, waiting = 0;
 };
 
+/// One worker loop's share (`--workers N`): what its listeners handed it and what it did
+/// with it, so that an uneven SO_REUSEPORT spread or one stuck loop shows.
+struct WorkerStats {
+    std::uint64_t received = 0; // messages its listeners read, garbage included
+    std::uint64_t answered = 0; // client queries answered, every transport and rcode
+    std::uint64_t dropped = 0;  // screened, dropped by a stage, or finished without an answer
+    std::uint64_t in_flight = 0, waiting = 0;
+};
+
 struct CacheTotals {
     std::uint64_t hits = 0, misses = 0, inserts = 0, evictions = 0, expired = 0, entries = 0;
 };
@@ -103,6 +113,7 @@ struct DnstapStats {
 struct Scrape {
     QueryStats queries;
     PipelineStats pipeline;
+    std::vector<WorkerStats> workers; // by worker index (a worker's source sets its own)
     CacheTotals cache;
     std::map<std::string, UpstreamStats> upstreams; // by upstream URL
     ListenerStats listeners;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/upstream/faulty.hpp"
 
+#include "resolver/net/transport.hpp"
 #include "resolver/wire/message.hpp"
 
 namespace resolver::upstream {
@@ -57,7 +58,7 @@ void FaultyUpstream::send(std::vector<std::uint8_t> query, Completion done) {
     std::weak_ptr<bool> alive = alive_;
     inner_->send(std::move(query), [this, alive, fault, q = std::move(q),
                                     done = std::move(done)](Result<Exchange> r) mutable {
-        if (r && fault.reset_after && transport_ != "udp") {
+        if (r && fault.reset_after && transport_ != net::transport_name(net::Transport::Udp)) {
             r = fail(Errc::UpstreamFailure, url_ + ": connection reset after " +
                                                 std::to_string(*fault.reset_after) +
                                                 " bytes of the answer (injected)");
@@ -91,7 +92,7 @@ void FaultyUpstream::shutdown() {
 }
 
 bool has_fault_params(const util::Url& url) {
-    return url.scheme != "fixture" && fault::LivePlan::in(url.params);
+    return url.scheme != util::kSchemeFixture && fault::LivePlan::in(url.params);
 }
 
 } // namespace resolver::upstream

@@ -50,8 +50,8 @@ std::string Url::param(const std::string& key, std::string fallback) const {
 }
 
 std::string Url::to_string() const {
-    if (scheme == "fixture") {
-        return "fixture:" + host;
+    if (scheme == kSchemeFixture) {
+        return std::string(kSchemeFixture) + ":" + host;
     }
     std::string out = scheme + "://" + authority() + path;
     char sep = '?';
@@ -74,7 +74,7 @@ Result<Url> parse_url(std::string_view text) {
     std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view rest = text.substr(colon + 1);
-    if (u.scheme == "fixture") {
+    if (u.scheme == kSchemeFixture) {
         if (rest.starts_with("//")) {
             rest.remove_prefix(2);
         }

@@ -10,6 +10,11 @@
 
 namespace resolver::util {
 
+/// URL schemes that name no single transport (a transport's scheme is its name in
+/// net::kTransports): a listener on UDP and TCP of one port, and the zone-file upstream.
+inline constexpr std::string_view kSchemeDns = "dns";
+inline constexpr std::string_view kSchemeFixture = "fixture";
+
 /// A listener or upstream URL: `udp://127.0.0.1:53`, `tls://[::1]:853?sni=x`,
 /// `https://dns.example:443/dns-query?method=post`, `fixture:fixtures/zones`.
 struct Url {

@@ -274,6 +274,16 @@ class Metrics(unittest.TestCase):
         self.assertEqual(a["dnslab_policy_generation"], 1)
         self.assertEqual(a["dnslab_policy_rules"], 1)
         self.assertNotIn("dnslab_dnstap_frames_total", a)  # dnstap is off here
+        # One worker: its series (worker="0") are the process totals.
+        self.assertEqual(moved('dnslab_worker_received_total{worker="0"}'), 9)
+        self.assertEqual(a['dnslab_worker_received_total{worker="0"}'], a["dnslab_received_total"])
+        self.assertEqual(a['dnslab_worker_queries_total{worker="0"}'],
+                         sum(v for k, v in a.items() if k.startswith("dnslab_queries_total{")))
+        self.assertEqual(a['dnslab_worker_dropped_total{worker="0"}'],
+                         sum(v for k, v in a.items() if k.startswith("dnslab_dropped_total{")))
+        self.assertEqual(a['dnslab_worker_queries_in_flight{worker="0"}'], 0)
+        self.assertEqual(a['dnslab_worker_queries_waiting_upstream{worker="0"}'], 0)
+        self.assertFalse([k for k in a if k.startswith("dnslab_worker_") and 'worker="1"' in k])
 
     def test_reload_moves_the_policy_gauges(self):
         self.lab.r.signal(signal.SIGHUP)

@@ -19,7 +19,12 @@ import threading
 import time
 import unittest
 
+import subprocess
+import urllib.request
+
 import harness
+
+PROMTOOL = shutil.which("promtool")
 
 LISTEN = ("dns://127.0.0.1:0", "tls://127.0.0.1:0", "https://127.0.0.1:0/dns-query")
 BLOCK_WWW = [{"id": "w1", "name": "Block www", "precedence": 1, "enabled": True,
@@ -61,6 +66,14 @@ def framed(sock, query):
     """One query over a stream socket (two-byte length, RFC 7766 §8) and its answer."""
     sock.sendall(struct.pack("!H", len(query)) + query)
     return harness.tcp_frames(sock, 1)[0]
+
+
+def worker_series(text):
+    """{family: {worker: value}} of the per-worker families of a /metrics page."""
+    out = {}
+    for m in re.finditer(r'^(dnslab_worker_\w+)\{worker="(\d+)"\} (\S+)$', text, re.M):
+        out.setdefault(m[1], {})[int(m[2])] = float(m[3])
+    return out
 
 
 def worker_counts(stderr):
@@ -259,8 +272,6 @@ class WorkersMetrics(unittest.TestCase):
     workers' frames (one input queue per worker, one writer)."""
 
     def test_metrics_and_dnstap_cover_both_workers(self):
-        import subprocess
-        import urllib.request
         tmp = tempfile.mkdtemp(prefix="dnslab-workers-tap-")
         self.addCleanup(shutil.rmtree, tmp, True)
         tap = os.path.join(tmp, "tap.fstrm")
@@ -277,6 +288,7 @@ class WorkersMetrics(unittest.TestCase):
             udp_noerror = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
                               if l.startswith("dnslab_queries_total{") and 'protocol="udp"' in l)
             self.assertEqual(udp_noerror, n)
+            per_worker = worker_series(text)
             rc = r.stop(timeout=15)
             with open(r.stderr_path) as f:
                 stderr = f.read()
@@ -285,6 +297,16 @@ class WorkersMetrics(unittest.TestCase):
             self.assertEqual(sorted(counts), [0, 1], stderr)
             self.assertTrue(all(a > 0 for a, _ in counts.values()), counts)
             self.assertEqual(sum(a for a, _ in counts.values()), n)
+            # /metrics has each worker's share, the same the worker prints at stop.
+            for w in (0, 1):
+                self.assertEqual(per_worker["dnslab_worker_queries_total"].get(w), counts[w][0])
+                self.assertEqual(per_worker["dnslab_worker_received_total"].get(w), counts[w][1])
+                self.assertEqual(per_worker["dnslab_worker_dropped_total"].get(w), 0)
+                self.assertEqual(per_worker["dnslab_worker_queries_in_flight"].get(w), 0)
+            if PROMTOOL:
+                p = subprocess.run([PROMTOOL, "check", "metrics"], input=text,
+                                   capture_output=True, text=True, timeout=20)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         if shutil.which("dnstap-ldns") is None:
             self.skipTest("dnstap-ldns not installed (the metrics part ran)")
         frames = subprocess.run(["dnstap-ldns", "-r", tap], capture_output=True, text=True,
@@ -292,6 +314,52 @@ class WorkersMetrics(unittest.TestCase):
         kinds = [l.split()[2] for l in frames if len(l.split()) > 2]
         self.assertEqual(kinds.count("CQ"), n)
         self.assertEqual(kinds.count("CR"), n)
+
+
+class WorkersShutdown(unittest.TestCase):
+    """SIGTERM with queries waiting on both workers: the stop message counts every worker's
+    queries, and the process stops (flushing the log) only once both have finished them."""
+
+    def test_stop_message_sums_every_worker_and_the_flush_waits_for_all(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))  # an upstream that never answers: queries stay in flight
+        self.addCleanup(silent.close)
+        cfg = "[resolver]\ntimeout_ms = 2500\ntries = 1\nshutdown_grace_ms = 10000\n"
+        n = 24
+        clients = []
+        with harness.Resolver("--workers", "2", "--metrics", "http://127.0.0.1:0/metrics",
+                              upstream=(f"udp://127.0.0.1:{silent.getsockname()[1]}",),
+                              config=cfg) as r:
+            url = next(u[len("metrics "):] for u in r.urls if u.startswith("metrics "))
+            for i in range(n):  # a fresh source port each: the kernel spreads them
+                c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self.addCleanup(c.close)
+                c.sendto(harness.build_query(f"wait{i}.example.com"), r.addr("udp"))
+                clients.append(c)
+            deadline = time.time() + 5
+            while True:
+                per_worker = worker_series(urllib.request.urlopen(url, timeout=5).read().decode())
+                waiting = per_worker.get("dnslab_worker_queries_in_flight", {})
+                if sum(waiting.values()) == n or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(sum(waiting.values()), n, waiting)
+            self.assertTrue(all(waiting.get(w, 0) > 0 for w in (0, 1)), waiting)
+            t0 = time.time()
+            r.signal(signal.SIGTERM)
+            rc = r.proc.wait(timeout=20)
+            elapsed = time.time() - t0
+            with open(r.stderr_path) as f:
+                stderr = f.read()
+            self.assertEqual(rc, 0, stderr)
+            self.assertIn(f"stopping (in flight: {n}, 2 workers)", stderr)
+            # Both workers waited for their upstream timeouts (2.5 s) before the process
+            # ended, and every query was logged.
+            self.assertGreater(elapsed, 1.5, stderr)
+            with open(r.log_path) as f:
+                recs = [json.loads(l) for l in f.read().splitlines()]
+            self.assertEqual(sorted(x["QueryName"] for x in recs),
+                             sorted(f"wait{i}.example.com" for i in range(n)))
 
 
 if __name__ == "__main__":
