@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import PROBE, Resolver, kdig, main, run
+from harness import PROBE, Resolver, dead_udp_port, kdig, main, run
 from test_query_log import shape_errors
 
 HQ = "0f3b1d6e-6c4a-4d8e-9a51-3c1e2b7d0001"
@@ -499,6 +499,39 @@ zones = {{ "corp.example" = "zone-0001" }}
             self.assertEqual(sorted(n for _, n, *_ in public.received),
                              sorted(f"www-{t}.corp.example" for t in TRANSPORTS))
 
+    def test_unreachable_view_falls_back_or_fails_as_the_rule_says(self):
+        public = self.peer(lambda q, t: answer(q, [a_record("203.0.113.80")]))
+        dead = dead_udp_port()  # the view's upstream: nobody listens (ICMP unreachable)
+        rule_list = [
+            ("any(dns.domains[*] == \"corp.example\")",
+             {"resolve_dns_internally": {"view_id": "view-down", "fallback": "public_dns"}}),
+            ("any(dns.domains[*] == \"strict.example\")",
+             {"resolve_dns_internally": {"view_id": "view-down", "fallback": "none"}}),
+        ]
+        extra = f"""
+[internal_dns]
+views = {{ "view-down" = "udp://127.0.0.1:{dead}" }}
+"""
+        with self.resolver_on_every_listener(rule_list, extra,
+                                             upstream=(f"udp://127.0.0.1:{public.port}",)) as r:
+            for t in TRANSPORTS:
+                with self.subTest(transport=t):
+                    out = ask(r, t, f"down-{t}.corp.example")
+                    self.assertIn("NOERROR", out)
+                    self.assertEqual(answer_data(out), ["203.0.113.80"])
+                    rec = self.assert_record(r, f"down-{t}.corp.example", t)
+                    self.assertEqual((rec["InternalDNSViewID"], rec["InternalDNSFallbackStrategy"],
+                                      rec["InternalDNSRCode"], rec["InternalDNSZoneID"]),
+                                     ("view-down", "public_dns", 2, ""))
+                    # fallback "none": the view's failure is the client's SERVFAIL.
+                    out = ask(r, t, f"down-{t}.strict.example")
+                    self.assertIn("SERVFAIL", out)
+                    self.assertEqual(answer_data(out), [])
+                    rec = self.assert_record(r, f"down-{t}.strict.example", t)
+                    self.assertEqual((rec["InternalDNSFallbackStrategy"], rec["RCode"]), ("", 2))
+            self.assertEqual(sorted(n for _, n, *_ in public.received),
+                             sorted(f"down-{t}.corp.example" for t in TRANSPORTS))
+
     def test_custom_resolver_answering_tc_is_asked_again_over_tcp(self):
         peer = self.peer(lambda q, over_tcp: answer(q, [a_record("10.30.0.7")], truncate=not over_tcp))
         rule_list = [("any(dns.domains[*] == \"tc.example\")",
@@ -578,7 +611,7 @@ class ClientSubnetIPv6(Lab):
 
     def test_v6_client_sends_its_56_upstream_and_the_probe_capture_shows_it(self):
         upstream = self.peer(ecs_echo, family=socket.AF_INET6)
-        listen = ("dns://[::1]:0", "tls://[::1]:0", "https://[::1]:0/dns-query")
+        listen = ("dns://[::1]:0", "tls://[::1]:0", "https://[::1]:0/dns-query", "dns://127.0.0.1:0")
         with self.resolver([], ecs=True, listen=listen, upstream=(f"udp://[::1]:{upstream.port}",)) as r:
             for t in TRANSPORTS:
                 with self.subTest(transport=t):
@@ -593,9 +626,19 @@ class ClientSubnetIPv6(Lab):
                     self.assertEqual(rec["LabClientSubnet"], "::/56")
                     self.assertEqual(shape_errors(rec), [])
 
+            # One resolver, one name, a client on 127.0.0.1 then one on ::1: each subnet gets
+            # its own upstream query and answer (the cache is keyed per subnet, RFC 7871 §7.3.1).
+            v4 = next(u for u in r.urls if u.startswith("udp://127.0.0.1:"))
+            v4_port = int(v4.rsplit(":", 1)[1])
+            host, port = r.addr("udp")
+            self.assertEqual(kdig("127.0.0.1", v4_port, "+short", "shared.example.com", "TXT").strip(),
+                             '"ecs=127.0.0.0/24"')
+            self.assertEqual(kdig(host, port, "+short", "shared.example.com", "TXT").strip(), '"ecs=::/56"')
+            self.assertEqual([o.get(8) for _, n, _, o in upstream.received if n == "shared.example.com"],
+                             [b"\x00\x01\x18\x00\x7f\x00\x00", self.WANT])
+
             # The probe's capture: IPv6/UDP packets between ::1 and the listener, the answer
             # carrying the subnet the upstream received.
-            host, port = r.addr("udp")
             pcap = os.path.join(self.tmp, "ecs6.pcap")
             run([PROBE, "--target", f"lab=udp://[{host}]:{port}", "--pcap", pcap,
                  "v6-probe.example.com", "TXT"], check=False)
