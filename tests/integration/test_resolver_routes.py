@@ -435,6 +435,29 @@ class ClientSubnet(Lab):
             with open(pcap, "rb") as f:
                 self.assertIn(b"ecs=127.0.0.0/24", f.read())
 
+    def test_a_clients_own_ecs_caps_the_prefix_and_comes_back(self):
+        # A forwarder's ECS (RFC 7871 §7.1.3), kdig +subnet: the lab keeps using the source
+        # address, never with more bits than the client sent (§7.1.1), and answers with the
+        # client's option, SCOPE 0 (§7.2.2); over UDP and DoT.
+        peer = self.peer(self.echo)
+        with self.resolver([], ecs=True, listen=EVERY_LISTENER,
+                           upstream=(f"udp://127.0.0.1:{peer.port}",)) as r:
+            for t in ("udp", "dot"):
+                with self.subTest(transport=t):
+                    name = f"fwd-{t}.example.com"
+                    out = ask(r, t, name, "TXT", "+subnet=198.51.100.0/16", "+opt")
+                    self.assertEqual(answer_data(out, "TXT"), ['"ecs=127.0.0.0/16"'])
+                    self.assertEqual([o.get(8) for _, n, _, o in peer.received if n == name],
+                                     [b"\x00\x01\x10\x00\x7f\x00"])
+                    # kdig sends the address cut to the prefix, 198.51.0.0/16; it comes back as sent.
+                    self.assertIn("CLIENT-SUBNET: 198.51.0.0/16/0", out)
+                    self.assertEqual(r.wait_record(lambda x: x["QueryName"] == name)["LabClientSubnet"],
+                                     "127.0.0.0/16")
+            # SOURCE PREFIX-LENGTH 0: nothing upstream (§7.1.2), the option still comes back.
+            out = ask(r, "udp", "optout.example.com", "TXT", "+subnet=0.0.0.0/0", "+opt")
+            self.assertEqual(answer_data(out, "TXT"), ['"ecs=none"'])
+            self.assertIn("CLIENT-SUBNET: 0.0.0.0/0/0", out)
+
     def test_location_without_ecs_support_sends_none(self):
         peer = self.peer(self.echo)
         with self.resolver([], ecs=False, upstream=(f"udp://127.0.0.1:{peer.port}",)) as r:
