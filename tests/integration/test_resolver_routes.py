@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Resolver-policy routes end to end (issue 17): Internal DNS views with fallback over UDP
-and DoH (two fixture upstreams), custom resolvers on non-53 loopback ports (TCP retry on TC,
-IPv6, private networks, the fastest first), EDNS Client Subnet sent upstream to a peer that
-records what it received. Loopback only; every port from the kernel."""
+"""Resolver-policy routes end to end (issue 17): Internal DNS views with fallback (two fixture
+upstreams, an unreachable view), custom resolvers on non-53 loopback ports (TCP retry on TC,
+IPv6, private networks, the fastest first), EDNS Client Subnet sent upstream (IPv4 /24, IPv6
+/56 from ::1, a client's own ECS) to a peer that records what it received; the routes over
+UDP, TCP, DoT and DoH (kdig, curl) with the log records checked against the 82-field list.
+Coverage table: docs/policy-e2e.md. Loopback only; every port from the kernel."""
 import json
 import os
 import shutil
