@@ -166,6 +166,9 @@ struct QueryContext {
     /// EDNS Client Subnet sent upstream (RFC 7871), when the location has ecs_support.
     std::optional<wire::EdnsOption> client_subnet;
     std::string client_subnet_text; // "192.0.2.0/24": in the cache key and the log
+    /// The ECS option of the response, when the client sent one to a location with
+    /// ecs_support (RFC 7871 §7.2.2): its FAMILY, SOURCE PREFIX-LENGTH and ADDRESS, SCOPE 0.
+    std::optional<wire::EdnsOption> client_subnet_echo;
     AnswerSource source = AnswerSource::None;
     std::uint32_t cache_age_s = 0;
 

@@ -81,6 +81,11 @@ void serialize_response(QueryContext& ctx, const StageConfig& cfg) {
     wire::Message& r = *ctx.response;
     if (r.edns) {
         r.edns->udp_size = cfg.udp_payload; // every answer advertises the same size
+        if (ctx.client_subnet_echo) {
+            std::erase_if(r.edns->options,
+                          [](const wire::EdnsOption& o) { return o.code == wire::edns_opt::Ecs; });
+            r.edns->options.push_back(*ctx.client_subnet_echo);
+        }
     }
     ctx.wire_out = wire::serialize(r, response_limit(ctx));
     ctx.truncated = ctx.wire_out.size() > 3 && (ctx.wire_out[2] & 0x02) != 0;

@@ -133,14 +133,16 @@ void route(QueryContext& ctx) {
     }
 }
 
-std::optional<wire::EdnsOption> client_subnet_option(const net::IpAddr& client, std::string* text) {
+std::optional<wire::EdnsOption> client_subnet_option(const net::IpAddr& client, std::string* text,
+                                                     int source_limit) {
     // RFC 7871 §6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH (0 in queries), then the
-    // address cut to the prefix, host bits zero. Gateway sends the /24 of an IPv4 client
-    // (developers.cloudflare.com/cloudflare-one/connections/connect-networks/... location
-    // `ecs_support`); /56 for IPv6 is RFC 7871 §11.1's recommended maximum.
-    const int prefix = client.v4 ? 24 : 56;
+    // address cut to the prefix (whole bytes: ceil(prefix / 8)), host bits zero. Gateway sends
+    // the /24 of an IPv4 client (developers.cloudflare.com/cloudflare-one/connections/
+    // connect-networks/... location `ecs_support`); /56 for IPv6 is RFC 7871 §11.1's
+    // recommended maximum.
+    const int prefix = std::clamp(source_limit, 1, client.v4 ? 24 : 56);
     const std::size_t first = client.v4 ? 12 : 0;
-    const std::size_t len = static_cast<std::size_t>(prefix / 8);
+    const std::size_t len = static_cast<std::size_t>((prefix + 7) / 8);
     wire::EdnsOption o;
     o.code = wire::edns_opt::Ecs;
     o.data.push_back('\0');
@@ -150,6 +152,10 @@ std::optional<wire::EdnsOption> client_subnet_option(const net::IpAddr& client, 
     net::IpAddr network = client;
     for (std::size_t i = first + len; i < network.bytes.size(); ++i) {
         network.bytes[i] = 0;
+    }
+    if (prefix % 8 != 0) { // the last address byte keeps only its prefix bits
+        network.bytes[first + len - 1] =
+            static_cast<std::uint8_t>(network.bytes[first + len - 1] & (0xFF << (8 - prefix % 8)));
     }
     for (std::size_t i = 0; i < len; ++i) {
         o.data.push_back(static_cast<char>(network.bytes[first + i]));
@@ -165,14 +171,28 @@ void choose_client_subnet(QueryContext& ctx) {
     if (loc == nullptr || !loc->ecs_support || !ctx.src_ip || !ctx.query) {
         return;
     }
-    // RFC 7871 §7.1.2: a client that sent SOURCE PREFIX-LENGTH 0 asks that none be sent.
-    if (ctx.query->edns) {
-        if (const auto* mine = ctx.query->edns->find(wire::edns_opt::Ecs);
-            mine != nullptr && mine->data.size() >= 3 && mine->data[2] == 0) {
+    int source_limit = 128;
+    if (const auto* mine = ctx.query->edns ? ctx.query->edns->find(wire::edns_opt::Ecs) : nullptr;
+        mine != nullptr && mine->data.size() >= 4) {
+        const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(mine->data[i]); };
+        const int family = (byte(0) << 8) | byte(1);
+        const int source = byte(2);
+        // RFC 7871 §7.2.2: a client that sent ECS gets one back. The answer was chosen by
+        // the client's source address, never by the ADDRESS it sent, so it is valid for any
+        // ADDRESS: SCOPE PREFIX-LENGTH 0.
+        wire::EdnsOption echo = *mine;
+        echo.data[3] = '\0';
+        ctx.client_subnet_echo = std::move(echo);
+        // §7.1.2: SOURCE PREFIX-LENGTH 0 asks that none be sent upstream.
+        if (source == 0) {
             return;
         }
+        // §7.1.1: never more bits upstream than the client sent for its own family.
+        if (family == (ctx.src_ip->v4 ? 1 : 2)) {
+            source_limit = source;
+        }
     }
-    ctx.client_subnet = client_subnet_option(*ctx.src_ip, &ctx.client_subnet_text);
+    ctx.client_subnet = client_subnet_option(*ctx.src_ip, &ctx.client_subnet_text, source_limit);
 }
 
 bool internal_fallback_due(const QueryContext& ctx, const wire::Message* answer) {

@@ -34,11 +34,15 @@ Next pre_policy(QueryContext& ctx, const Environment& env);
 void route(QueryContext& ctx);
 
 /// The EDNS Client Subnet option (RFC 7871 §6) for `client`: its /24 (IPv4) or /56 (IPv6),
-/// scope 0. `text` (optional) receives "192.0.2.0/24".
-std::optional<wire::EdnsOption> client_subnet_option(const net::IpAddr& client, std::string* text);
+/// or `source_limit` bits when that is shorter; scope 0. `text` (optional) receives
+/// "192.0.2.0/24".
+std::optional<wire::EdnsOption> client_subnet_option(const net::IpAddr& client, std::string* text,
+                                                     int source_limit = 128);
 
 /// Sets ctx.client_subnet when the query's location has `ecs_support` (and the client did
-/// not opt out with SOURCE PREFIX-LENGTH 0, RFC 7871 §7.1.2).
+/// not opt out with SOURCE PREFIX-LENGTH 0, RFC 7871 §7.1.2). A client that sent its own ECS
+/// option of its address family never gets a longer prefix sent than it asked for (§7.1.1),
+/// and gets an ECS option back in ctx.client_subnet_echo (§7.2.2).
 void choose_client_subnet(QueryContext& ctx);
 
 /// True when the Internal DNS view's outcome (`answer`, null when it failed) must be replaced

@@ -719,7 +719,7 @@ class EventLog(unittest.TestCase):
 
 class MixedExport(Lab, unittest.TestCase):
     """Issue 17: a customer export with rules the lab cannot read loads the rest, names every
-    skipped rule (stderr, event log, explain) and enforces the rest over UDP and DoH;
+    skipped rule (stderr, event log, explain) and enforces the rest over UDP, TCP, DoT and DoH;
     `--strict` refuses it with exit 2 naming every skipped rule."""
 
     RULES = [
@@ -744,7 +744,8 @@ class MixedExport(Lab, unittest.TestCase):
         with open(cls.rules, "w") as f:
             json.dump({"result": cls.RULES}, f)
         cls.r = harness.Resolver(*policy_args(cls.rules),
-                                 listen=("dns://127.0.0.1:0", "https://127.0.0.1:0/dns-query"))
+                                 listen=("dns://127.0.0.1:0", "tls://127.0.0.1:0",
+                                         "https://127.0.0.1:0/dns-query"))
         cls.ca = cls.r.ca_file()
 
     @classmethod
@@ -752,16 +753,20 @@ class MixedExport(Lab, unittest.TestCase):
         cls.r.__exit__(None, None, None)
         shutil.rmtree(cls.tmp, True)
 
-    def test_the_rest_is_enforced_over_udp_and_doh(self):
-        for transport in ("udp", "doh"):
+    def test_the_rest_is_enforced_on_every_transport(self):
+        for transport in TRANSPORTS:
             with self.subTest(transport=transport):
                 blocked = self.q(transport, "www.example.com")
                 self.assertEqual((blocked.rcode, blocked.rdata("A")), ("NOERROR", ["0.0.0.0"]))
-                self.assertEqual(self.record("www.example.com")["PolicyID"], "m-block")
+                protocol = {"udp": "udp", "tcp": "tcp", "dot": "tls", "doh": "https"}[transport]
+                rec = self.record("www.example.com", "A")
+                self.assertEqual((rec["PolicyID"], rec["Protocol"]), ("m-block", protocol))
                 # The skipped rules would have blocked this name: they are not enforced.
                 passed = self.q(transport, "www.example.net")
                 self.assertEqual(passed.rcode, "NOERROR")
                 self.assertNotIn("0.0.0.0", passed.rdata("A"))
+                rec = self.record("www.example.net", "A")
+                self.assertEqual((rec["PolicyID"], rec["Protocol"]), ("", protocol))
 
     def test_every_skipped_rule_is_named_on_stderr_and_in_the_event_log(self):
         err = self.r.read_stderr()

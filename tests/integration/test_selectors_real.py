@@ -14,6 +14,7 @@ import unittest
 
 import harness
 from test_policy import Lab, POLICY, TRANSPORTS, located_rules, policy_args
+from test_query_log import shape_errors
 
 APPS = os.path.join(harness.ROOT, "fixtures/applications/applications.json")
 FEEDS = os.path.join(harness.ROOT, "fixtures/indicator_feeds/feeds.json")
@@ -41,6 +42,7 @@ EXTRA_RULES = [
 ]
 APP_RULE, PHISH_RULE, IPFEED_RULE, ONRAMP_RULE, POSTURE_ALLOW, POSTURE_BLOCK = (
     r["id"] for r in EXTRA_RULES)
+PROTOCOL = {"udp": "udp", "tcp": "tcp", "dot": "tls", "doh": "https"}
 
 
 class SelectorsEndToEnd(Lab, unittest.TestCase):
@@ -69,6 +71,8 @@ class SelectorsEndToEnd(Lab, unittest.TestCase):
                 self.assertEqual(a.rcode, "NOERROR")
                 self.assertEqual(a.rdata("A"), ["0.0.0.0"])
                 rec = self.record("images.ai-lab.example", "A")
+                # This transport's record, whole: the 82 fields with their documented types.
+                self.assertEqual((rec["Protocol"], shape_errors(rec)), (PROTOCOL[t], []))
                 self.assertEqual(rec["PolicyID"], APP_RULE)
                 self.assertEqual(rec["ResolverDecision"], "blockedByQueryName")
                 # The most specific app first: 506 (images.ai-lab.example), then 505.
@@ -90,12 +94,28 @@ class SelectorsEndToEnd(Lab, unittest.TestCase):
                 a = self.q(t, "login.phish.feed-lab.example")
                 self.assertEqual(a.rdata("A"), ["0.0.0.0"])
                 rec = self.record("login.phish.feed-lab.example", "A")
+                # This transport's record, whole: the 82 fields with their documented types.
+                self.assertEqual((rec["Protocol"], shape_errors(rec)), (PROTOCOL[t], []))
                 self.assertEqual(rec["PolicyID"], PHISH_RULE)
                 self.assertEqual(rec["MatchedIndicatorFeedIDs"], [4243])
                 self.assertEqual(rec["MatchedIndicatorFeedNames"], ["Lab phishing feed"])
                 self.assertEqual(rec["QueryIndicatorFeedIDs"], [4243])
                 self.assertEqual(rec["QueryIndicatorFeedNames"], ["Lab phishing feed"])
                 self.assertEqual(rec["ApplicationID"], 0)
+
+    def test_app_and_feed_blocks_with_curl_as_the_doh_client(self):
+        # curl's DoH JSON API, HQ by the DoH host (curl --resolve keeps the name for SNI/Host).
+        host = "hq7x2k9m1a.cloudflare-gateway.com"
+        for name, rule_id in (("images.ai-lab.example", APP_RULE),
+                              ("login.phish.feed-lab.example", PHISH_RULE),
+                              ("www.example.com", IPFEED_RULE)):
+            with self.subTest(name=name):
+                doc = self.curl_json(name, host=host)
+                self.assertEqual(doc["Status"], 0)
+                self.assertEqual([a["data"] for a in doc["Answer"]], ["0.0.0.0"])
+                rec = self.record(name, "A")
+                self.assertEqual((rec["PolicyID"], rec["Protocol"], rec["Location"]),
+                                 (rule_id, "https", "HQ"))
 
     def test_ip_indicator_feed_blocks_after_resolution(self):
         # www.example.com is 192.0.2.10 in fixtures/zones, an address of feed 4242.
@@ -104,6 +124,8 @@ class SelectorsEndToEnd(Lab, unittest.TestCase):
                 a = self.q(t, "www.example.com")
                 self.assertEqual(a.rdata("A"), ["0.0.0.0"])
                 rec = self.record("www.example.com", "A")
+                # This transport's record, whole: the 82 fields with their documented types.
+                self.assertEqual((rec["Protocol"], shape_errors(rec)), (PROTOCOL[t], []))
                 self.assertEqual(rec["PolicyID"], IPFEED_RULE)
                 self.assertEqual(rec["InitialResolvedIPs"], ["192.0.2.10"])
                 self.assertEqual(rec["MatchedIndicatorFeedIDs"], [4242])

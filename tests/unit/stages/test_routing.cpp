@@ -209,6 +209,19 @@ TEST_CASE("routing: the ECS option carries the client's /24 or /56, scope 0 (RFC
     REQUIRE(v6);
     CHECK(v6->data == std::string("\x00\x02\x38\x00\x20\x01\x0d\xb8\x12\x34\x56", 11));
     CHECK(text == "2001:db8:1234:5600::/56");
+    // A shorter limit (the client's own SOURCE PREFIX-LENGTH) cuts inside a byte.
+    auto v4_20 = stages::client_subnet_option(*net::IpAddr::parse("192.0.2.77"), &text, 20);
+    REQUIRE(v4_20);
+    CHECK(v4_20->data == std::string("\x00\x01\x14\x00\xc0\x00\x00", 7));
+    CHECK(text == "192.0.0.0/20");
+    auto v6_33 =
+        stages::client_subnet_option(*net::IpAddr::parse("2001:db8:ffff:5678:9abc::1"), &text, 33);
+    REQUIRE(v6_33);
+    CHECK(v6_33->data == std::string("\x00\x02\x21\x00\x20\x01\x0d\xb8\x80", 9));
+    CHECK(text == "2001:db8:8000::/33");
+    // Never longer than the lab's own /24 and /56.
+    auto v4_32 = stages::client_subnet_option(*net::IpAddr::parse("192.0.2.77"), &text, 32);
+    CHECK(v4_32->data == std::string("\x00\x01\x18\x00\xc0\x00\x02", 7));
 }
 
 TEST_CASE("routing: a location with ecs_support sends the client subnet upstream") {
@@ -238,4 +251,48 @@ TEST_CASE("routing: a location with ecs_support sends the client subnet upstream
     REQUIRE(opted_out.asked.size() == 1);
     auto none = wire::parse({opted_out.asked[0].wire.data(), opted_out.asked[0].wire.size()});
     CHECK(none.message->edns->find(wire::edns_opt::Ecs) == nullptr);
+    // ... and still gets an ECS option back (RFC 7871 §7.2.2), its own, SCOPE 0.
+    REQUIRE(opted_out.sent->edns);
+    const auto* back = opted_out.sent->edns->find(wire::edns_opt::Ecs);
+    REQUIRE(back != nullptr);
+    CHECK(back->data == std::string("\x00\x01\x00\x00", 4));
+    // No ECS from the client: none in its answer.
+    REQUIRE(branch.sent->edns);
+    CHECK(branch.sent->edns->find(wire::edns_opt::Ecs) == nullptr);
+}
+
+TEST_CASE("routing: a client's own ECS caps the prefix sent upstream and is echoed, SCOPE 0") {
+    Lab lab(sample_policy()); // Branch (127.0.1.0/24) has ecs_support
+    lab.upstream("www.example.com", wire::rrtype::A,
+                 answering({"www.example.com. 300 IN A 192.0.2.10"}));
+    // A forwarder's ECS for 198.51.100.0/16 (RFC 7871 §7.1.3): the lab uses the source
+    // address, but no more than the 16 bits the client sent (§7.1.1).
+    auto q = query("www.example.com");
+    q.edns->options.push_back({wire::edns_opt::Ecs, std::string("\x00\x01\x10\x11\xc6\x33", 6)});
+    auto r = lab.run(q, udp_from("127.0.1.9"));
+    REQUIRE(r.asked.size() == 1);
+    auto sent = wire::parse({r.asked[0].wire.data(), r.asked[0].wire.size()});
+    REQUIRE(sent);
+    const auto* up = sent.message->edns->find(wire::edns_opt::Ecs);
+    REQUIRE(up != nullptr);
+    CHECK(up->data == std::string("\x00\x01\x10\x00\x7f\x00", 6));
+    CHECK(r.ctx->client_subnet_text == "127.0.0.0/16");
+    // The answer carries the client's FAMILY, SOURCE and ADDRESS back with SCOPE 0 (§7.2.2).
+    REQUIRE(r.sent->edns);
+    const auto* back = r.sent->edns->find(wire::edns_opt::Ecs);
+    REQUIRE(back != nullptr);
+    CHECK(back->data == std::string("\x00\x01\x10\x00\xc6\x33", 6));
+
+    // Another family than the client's address: the lab's own /24, still echoed.
+    auto q6 = query("www.example.com");
+    q6.edns->options.push_back(
+        {wire::edns_opt::Ecs, std::string("\x00\x02\x20\x00\x20\x01\x0d\xb8", 8)});
+    auto r6b = lab.run(q6, udp_from("127.0.1.10"));
+    REQUIRE(r6b.asked.size() == 1); // 127.0.1.0/24 is another cache key than 127.0.0.0/16
+    auto sent6 = wire::parse({r6b.asked[0].wire.data(), r6b.asked[0].wire.size()});
+    REQUIRE(sent6);
+    CHECK(sent6.message->edns->find(wire::edns_opt::Ecs)->data ==
+          std::string("\x00\x01\x18\x00\x7f\x00\x01", 7));
+    CHECK(r6b.sent->edns->find(wire::edns_opt::Ecs)->data ==
+          std::string("\x00\x02\x20\x00\x20\x01\x0d\xb8", 8));
 }
