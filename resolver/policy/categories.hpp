@@ -36,8 +36,11 @@ public:
 
     void set_ids(std::vector<CategoryInfo> ids);
     /// Parses the `domain,categories` CSV (header required, IDs space-separated). A first
-    /// column that is an IP or CIDR adds IP categories. Errors name the line.
-    Status add_csv(std::string_view csv);
+    /// column that is an IP or CIDR adds IP categories. Errors name the line. An ID 1-255 the
+    /// ID table lacks is kept (Cloudflare's data uses IDs its published table lacks, such as
+    /// 33, 179 and 180) with one line in `warnings` per such ID ("line N: ...", the first row
+    /// that has it, and how many rows do).
+    Status add_csv(std::string_view csv, std::vector<std::string>* warnings = nullptr);
     /// Adds one domain row (normalised here). For the benchmark and tests.
     bool add_domain(std::string_view domain, std::span<const std::uint8_t> ids);
 
@@ -46,6 +49,9 @@ public:
     [[nodiscard]] std::vector<std::int64_t> lookup(std::string_view name) const;
     /// Same for an address (IP rows; first containing range in file order).
     [[nodiscard]] std::vector<std::int64_t> lookup_ip(const net::IpAddr& ip) const;
+    /// Whether the ID table names `id`. An ID it does not is both a content and a security
+    /// category (the lab cannot know which), and its log name is "".
+    [[nodiscard]] bool known(std::int64_t id) const;
     [[nodiscard]] bool is_security(std::int64_t id) const;
     [[nodiscard]] std::string name_of(std::int64_t id) const;
     [[nodiscard]] int parent_of(std::int64_t id) const;

@@ -194,6 +194,25 @@ struct Loader {
     std::unordered_map<std::string, std::shared_ptr<const TimeZone>> zones;
     /// The rule being loaded: what `reject` fills in when the rule cannot be read.
     SkippedRule* skip = nullptr;
+    ExprOptions expr_options;
+    /// Warnings of the rule being loaded; they reach PolicySet::warnings once it has loaded
+    /// (a skipped rule has its skip line instead).
+    std::vector<std::string> rule_warnings;
+
+    /// A rule that loads, with something worth a look: one warning line, formatted as a
+    /// skip line is (`where: field column N: message; in: expression`).
+    void note(const std::string& where, const std::string& field, const std::string& message,
+              const std::string& expression = {}, std::size_t column = 0) {
+        std::string line = where + ": " + field;
+        if (column != 0) {
+            line += " column " + std::to_string(column);
+        }
+        line += ": " + message;
+        if (!expression.empty()) {
+            line += "; in: " + expression;
+        }
+        rule_warnings.push_back(std::move(line));
+    }
 
     /// A rule the lab cannot read: records the field (and expression and column) for the
     /// skip warning and returns the error that ends loading this rule.
@@ -484,6 +503,7 @@ struct Loader {
             skipped.id = "#" + std::to_string(index);
             std::string where = std::string(file) + ": rule #" + std::to_string(index);
             skip = &skipped;
+            rule_warnings.clear();
             Status st = ok();
             try {
                 st = load_rule(ObjectView(element, ""), index, file, where);
@@ -500,6 +520,10 @@ struct Loader {
                     skipped.reason = st.error().detail;
                 }
                 add_skip(std::move(skipped), where);
+            } else {
+                for (auto& w : rule_warnings) {
+                    set.warnings.push_back(std::move(w));
+                }
             }
         }
         auto by_precedence = [](const Rule& a, const Rule& b) {
@@ -585,9 +609,12 @@ struct Loader {
         ListLookup lookup = [this](std::string_view id) { return set.find_list(id); };
         for (const char* key : {"traffic", "identity", "device_posture"}) {
             std::string src = o.str(key);
-            auto c = compile_expr(src, lookup);
+            auto c = compile_expr(src, lookup, expr_options);
             if (!c) {
                 return reject(where, key, c.error.message, src, c.error.column);
+            }
+            for (const auto& w : c.warnings) {
+                note(where, key, w.message, src, w.column);
             }
             const std::string_view k(key);
             (k == "traffic"    ? r.traffic
@@ -660,6 +687,17 @@ struct Loader {
         }
         s.time_zone = sched.str("time_zone");
         auto tz = zone(s.time_zone);
+        if (const std::string fixed = TimeZone::underscored(s.time_zone); !tz && !fixed.empty()) {
+            // The provider's own example writes "America/New York"; whether Gateway reads
+            // it as the tz name is UNCONFIRMED, so the lab does and says so.
+            if (auto alt = zone(fixed)) {
+                note(where, "schedule.time_zone",
+                     "\"" + s.time_zone + "\" is not a tz database name; read as \"" + fixed +
+                         "\"");
+                s.time_zone = fixed;
+                tz = std::move(alt);
+            }
+        }
         if (!tz) {
             return reject(where, "schedule.time_zone", tz.error().detail);
         }
@@ -746,7 +784,10 @@ struct Loader {
 
 Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
     auto set = std::make_shared<PolicySet>();
-    Loader l{*set, t.zoneinfo_dir, {}};
+    Loader l{*set, t.zoneinfo_dir, {}, nullptr, t.expressions, {}};
+    l.expr_options.category_known = [&categories = set->categories](std::int64_t id) {
+        return categories.known(id);
+    };
     auto name = [](const std::string& n, const char* def) {
         return n.empty() ? std::string(def) : n;
     };
@@ -794,8 +835,12 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
              if (t.categories.empty()) {
                  return ok();
              }
-             auto st = set->categories.add_csv(t.categories);
+             std::vector<std::string> notes;
+             auto st = set->categories.add_csv(t.categories, &notes);
              set->categories.shrink();
+             for (auto& n : notes) {
+                 set->warnings.push_back(categories + ": " + n);
+             }
              return st;
          }},
         {&geo, [&] { return t.geo.empty() ? ok() : set->geo.add_csv(t.geo); }},
@@ -872,6 +917,7 @@ Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
     }
     t.mmdb_path = files.mmdb;
     t.zoneinfo_dir = files.zoneinfo_dir;
+    t.expressions = files.expressions;
     auto set = load_impl(t, files);
     t = PolicyTexts{};
 #if defined(__GLIBC__)
