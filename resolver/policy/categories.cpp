@@ -119,7 +119,7 @@ std::string_view trim_blanks(std::string_view f) {
 
 } // namespace
 
-Status CategoryDb::add_csv(std::string_view csv, std::vector<std::string>* warnings) {
+Status CategoryDb::add_csv(std::string_view csv) {
     if (by_id_.empty()) {
         set_ids(builtin_ids());
     }
@@ -206,9 +206,9 @@ Status CategoryDb::add_csv(std::string_view csv, std::vector<std::string>* warni
     if (!err.empty()) {
         return fail(Errc::ConfigInvalid, err);
     }
-    for (std::size_t id = 1; warnings != nullptr && id < unknown.size(); ++id) {
+    for (std::size_t id = 1; id < unknown.size(); ++id) {
         if (const auto& u = unknown[id]; u.rows != 0) {
-            warnings->push_back("line " + std::to_string(u.first_line) + ": category ID " +
+            warnings_.push_back("line " + std::to_string(u.first_line) + ": category ID " +
                                 std::to_string(id) + " is not in the category table (" +
                                 std::to_string(u.rows) +
                                 " row(s)); kept: rules match it, the log names it \"\"");

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "resolver/core/result.hpp"
@@ -38,9 +39,11 @@ public:
     /// Parses the `domain,categories` CSV (header required, IDs space-separated). A first
     /// column that is an IP or CIDR adds IP categories. Errors name the line. An ID 1-255 the
     /// ID table lacks is kept (Cloudflare's data uses IDs its published table lacks, such as
-    /// 33, 179 and 180) with one line in `warnings` per such ID ("line N: ...", the first row
-    /// that has it, and how many rows do).
-    Status add_csv(std::string_view csv, std::vector<std::string>* warnings = nullptr);
+    /// 33, 179 and 180) with one warning per such ID ("line N: ...", the first row that has
+    /// it, and how many rows do), for take_warnings().
+    Status add_csv(std::string_view csv);
+    /// The warnings of the add_csv calls since the last take_warnings(), emptied.
+    std::vector<std::string> take_warnings() { return std::exchange(warnings_, {}); }
     /// Adds one domain row (normalised here). For the benchmark and tests.
     bool add_domain(std::string_view domain, std::span<const std::uint8_t> ids);
 
@@ -64,6 +67,7 @@ private:
     DomainTable domains_;
     std::vector<std::pair<net::IpRange, std::vector<std::uint8_t>>> ips_;
     std::vector<CategoryInfo> by_id_; // indexed by ID (id 0 unused)
+    std::vector<std::string> warnings_;
 };
 
 } // namespace resolver::policy

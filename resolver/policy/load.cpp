@@ -192,27 +192,13 @@ struct Loader {
     PolicySet& set;
     std::string zoneinfo_dir;
     std::unordered_map<std::string, std::shared_ptr<const TimeZone>> zones;
-    /// The rule being loaded: what `reject` fills in when the rule cannot be read.
-    SkippedRule* skip = nullptr;
-    ExprOptions expr_options;
+    /// How expressions compile ([behaviour] via PolicyTexts::expressions).
+    ExprOptions expr_options{};
     /// Warnings of the rule being loaded; they reach PolicySet::warnings once it has loaded
     /// (a skipped rule has its skip line instead).
-    std::vector<std::string> rule_warnings;
-
-    /// A rule that loads, with something worth a look: one warning line, formatted as a
-    /// skip line is (`where: field column N: message; in: expression`).
-    void note(const std::string& where, const std::string& field, const std::string& message,
-              const std::string& expression = {}, std::size_t column = 0) {
-        std::string line = where + ": " + field;
-        if (column != 0) {
-            line += " column " + std::to_string(column);
-        }
-        line += ": " + message;
-        if (!expression.empty()) {
-            line += "; in: " + expression;
-        }
-        rule_warnings.push_back(std::move(line));
-    }
+    std::vector<std::string> rule_warnings{};
+    /// The rule being loaded: what `reject` fills in when the rule cannot be read.
+    SkippedRule* skip = nullptr;
 
     /// A rule the lab cannot read: records the field (and expression and column) for the
     /// skip warning and returns the error that ends loading this rule.
@@ -233,6 +219,17 @@ struct Loader {
             skip->column = column;
         }
         return fail(Errc::ConfigInvalid, std::move(detail));
+    }
+
+    /// A rule that loads, with something worth a look: one warning line
+    /// (`where: field column N: message`).
+    void note(const std::string& where, const std::string& field, const std::string& message,
+              std::size_t column = 0) {
+        std::string line = where + ": " + field;
+        if (column != 0) {
+            line += " column " + std::to_string(column);
+        }
+        rule_warnings.push_back(line + ": " + message);
     }
 
     Status load_lists(std::string_view text, std::string_view file) {
@@ -614,7 +611,7 @@ struct Loader {
                 return reject(where, key, c.error.message, src, c.error.column);
             }
             for (const auto& w : c.warnings) {
-                note(where, key, w.message, src, w.column);
+                note(where, key, w.message, w.column);
             }
             const std::string_view k(key);
             (k == "traffic"    ? r.traffic
@@ -784,7 +781,8 @@ struct Loader {
 
 Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
     auto set = std::make_shared<PolicySet>();
-    Loader l{*set, t.zoneinfo_dir, {}, nullptr, t.expressions, {}};
+    Loader l{*set, t.zoneinfo_dir, {}};
+    l.expr_options = t.expressions;
     l.expr_options.category_known = [&categories = set->categories](std::int64_t id) {
         return categories.known(id);
     };
@@ -835,11 +833,10 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
              if (t.categories.empty()) {
                  return ok();
              }
-             std::vector<std::string> notes;
-             auto st = set->categories.add_csv(t.categories, &notes);
+             auto st = set->categories.add_csv(t.categories);
              set->categories.shrink();
-             for (auto& n : notes) {
-                 set->warnings.push_back(categories + ": " + n);
+             for (auto& w : set->categories.take_warnings()) {
+                 set->warnings.push_back(categories + ": " + w);
              }
              return st;
          }},
