@@ -32,6 +32,8 @@ std::string Behaviour::to_json() const {
     j["regex_anchored"] = regex_anchored;
     j["fqdn_lowercase"] = fqdn_lowercase;
     j["fqdn_trailing_dot"] = fqdn_trailing_dot;
+    j["wirefilter_strict_escapes"] = wirefilter_strict_escapes;
+    j["continent_values"] = std::string(continent_values_name(continent_values));
     j["ytrestricted_decision"] = ytrestricted_decision;
     j["always_block"] = always_block;
     j["always_block_categories"] = always_block_categories;
@@ -40,6 +42,18 @@ std::string Behaviour::to_json() const {
     j["internal_upstream"] = internal_upstream;
     j["custom_resolver_selection"] = custom_resolver_selection;
     return j.dump();
+}
+
+std::string_view continent_values_name(ContinentValues v) {
+    switch (v) {
+    case ContinentValues::Code:
+        return "code";
+    case ContinentValues::Name:
+        return "name";
+    case ContinentValues::Both:
+        return "both";
+    }
+    return "?";
 }
 
 namespace {
@@ -155,6 +169,21 @@ Result<Behaviour> parse_behaviour(const toml::table& table) {
             ok = boolean(b.fqdn_lowercase);
         } else if (key == "fqdn_trailing_dot") {
             ok = boolean(b.fqdn_trailing_dot);
+        } else if (key == "wirefilter_strict_escapes") {
+            ok = boolean(b.wirefilter_strict_escapes);
+        } else if (key == "continent_values") {
+            std::string v;
+            const bool is_string = str(v);
+            for (auto mode :
+                 {ContinentValues::Code, ContinentValues::Name, ContinentValues::Both}) {
+                if (is_string && v == continent_values_name(mode)) {
+                    b.continent_values = mode;
+                    ok = true;
+                }
+            }
+            if (!ok) {
+                return bad(key, "\"code\", \"name\" or \"both\"");
+            }
         } else if (key == "ytrestricted_decision") {
             ok = integer(b.ytrestricted_decision, 0, 255);
         } else if (key == "always_block") {

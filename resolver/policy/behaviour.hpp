@@ -8,6 +8,7 @@
 
 #include "resolver/attribution/attribute.hpp"
 #include "resolver/core/result.hpp"
+#include "resolver/policy/expr.hpp"
 
 namespace toml {
 inline namespace v3 {
@@ -91,6 +92,21 @@ struct Behaviour {
     bool fqdn_lowercase = true;
     /// Keep the trailing dot on `dns.fqdn` and friends (UNCONFIRMED; Logpush shows none).
     bool fqdn_trailing_dot = false;
+    /// Refuse `\.` and `\|` in strings as open-source wirefilter does. false (default):
+    /// accept them as Gateway does (Cloudflare's "Block phishing attacks" API example has
+    /// `\|`); what exactly Gateway makes of them is UNCONFIRMED (docs/policy.md).
+    bool wirefilter_strict_escapes = false;
+    /// What `dns.src.geo.continent` / `dns.dst.geo.continent` hold: codes (`NA`), names
+    /// (`North America`, the selector docs' example) or codes with names in rules read as
+    /// codes ("both", default). UNCONFIRMED which Gateway matches.
+    ContinentValues continent_values = ContinentValues::Both;
+    /// The parser's share of the settings above, for load_policy (PolicyFiles::expressions).
+    [[nodiscard]] ExprOptions expression_options() const {
+        ExprOptions o;
+        o.strict_escapes = wirefilter_strict_escapes;
+        o.continent_values = continent_values;
+        return o;
+    }
 
     // ---- decisions (reference §5.2) ----
     /// ResolverDecision for ytrestricted (no value documented): 7 overrideForSafeSearch.
@@ -126,6 +142,9 @@ struct Behaviour {
     /// Compact JSON object of every setting, for the log and `explain`.
     [[nodiscard]] std::string to_json() const;
 };
+
+/// "code", "name" or "both": the [behaviour] spelling of a ContinentValues.
+std::string_view continent_values_name(ContinentValues v);
 
 /// Reads the `[behaviour]` table (the table itself, not the whole document). Unknown keys
 /// and wrong types are errors naming the key.

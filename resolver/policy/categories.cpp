@@ -2,6 +2,7 @@
 #include "resolver/policy/categories.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "resolver/policy/csv.hpp"
@@ -131,6 +132,11 @@ Status CategoryDb::add_csv(std::string_view csv) {
     std::vector<std::string> quoted; // fields of a row that uses quotes (rare)
     std::vector<std::uint8_t> ids;
     std::string name;
+    struct Unknown {
+        std::size_t first_line = 0;
+        std::size_t rows = 0;
+    };
+    std::array<Unknown, 256> unknown{}; // per ID not in the table
     for_each_line(csv, [&](std::size_t line_no, std::string_view line) {
         if (header) {
             auto f = split_csv_line(line);
@@ -181,10 +187,8 @@ Status CategoryDb::add_csv(std::string_view csv) {
                       "'";
                 return false;
             }
-            if (by_id_[static_cast<std::size_t>(id)].id == 0) {
-                err = "line " + std::to_string(line_no) + ": unknown category ID " +
-                      std::to_string(id);
-                return false;
+            if (auto& u = unknown[static_cast<std::size_t>(id)]; !known(id) && u.rows++ == 0) {
+                u.first_line = line_no;
             }
             ids.push_back(static_cast<std::uint8_t>(id));
         }
@@ -201,6 +205,14 @@ Status CategoryDb::add_csv(std::string_view csv) {
     });
     if (!err.empty()) {
         return fail(Errc::ConfigInvalid, err);
+    }
+    for (std::size_t id = 1; id < unknown.size(); ++id) {
+        if (const auto& u = unknown[id]; u.rows != 0) {
+            warnings_.push_back("line " + std::to_string(u.first_line) + ": category ID " +
+                                std::to_string(id) + " is not in the category table (" +
+                                std::to_string(u.rows) +
+                                " row(s)); kept: rules match it, the log names it \"\"");
+        }
     }
     return ok();
 }
@@ -262,6 +274,11 @@ int CategoryDb::parent_of(std::int64_t id) const {
         return 0;
     }
     return by_id_[static_cast<std::size_t>(id)].parent;
+}
+
+bool CategoryDb::known(std::int64_t id) const {
+    return id > 0 && static_cast<std::size_t>(id) < by_id_.size() &&
+           by_id_[static_cast<std::size_t>(id)].id != 0;
 }
 
 bool CategoryDb::is_security(std::int64_t id) const {

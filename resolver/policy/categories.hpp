@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "resolver/core/result.hpp"
@@ -36,8 +37,13 @@ public:
 
     void set_ids(std::vector<CategoryInfo> ids);
     /// Parses the `domain,categories` CSV (header required, IDs space-separated). A first
-    /// column that is an IP or CIDR adds IP categories. Errors name the line.
+    /// column that is an IP or CIDR adds IP categories. Errors name the line. An ID 1-255 the
+    /// ID table lacks is kept (Cloudflare's data uses IDs its published table lacks, such as
+    /// 33, 179 and 180) with one warning per such ID ("line N: ...", the first row that has
+    /// it, and how many rows do), for take_warnings().
     Status add_csv(std::string_view csv);
+    /// The warnings of the add_csv calls since the last take_warnings(), emptied.
+    std::vector<std::string> take_warnings() { return std::exchange(warnings_, {}); }
     /// Adds one domain row (normalised here). For the benchmark and tests.
     bool add_domain(std::string_view domain, std::span<const std::uint8_t> ids);
 
@@ -50,6 +56,9 @@ public:
     /// no allocation when `out` has the capacity.
     void lookup_append(std::string_view name, std::vector<std::int64_t>& out) const;
     void lookup_ip_append(const net::IpAddr& ip, std::vector<std::int64_t>& out) const;
+    /// Whether the ID table names `id`. An ID it does not is both a content and a security
+    /// category (the lab cannot know which), and its log name is "".
+    [[nodiscard]] bool known(std::int64_t id) const;
     [[nodiscard]] bool is_security(std::int64_t id) const;
     [[nodiscard]] std::string name_of(std::int64_t id) const;
     [[nodiscard]] int parent_of(std::int64_t id) const;
@@ -63,6 +72,7 @@ private:
     DomainTable domains_;
     std::vector<std::pair<net::IpRange, std::vector<std::uint8_t>>> ips_;
     std::vector<CategoryInfo> by_id_; // indexed by ID (id 0 unused)
+    std::vector<std::string> warnings_;
 };
 
 } // namespace resolver::policy

@@ -287,8 +287,26 @@ void split_categories(const CategoryDb& db, const std::vector<std::int64_t>& all
     content.clear();
     security.clear();
     for (auto c : all) {
+        if (!db.known(c)) {
+            // An ID the table lacks (33, 179, 180 in Cloudflare's own data): the lab cannot
+            // tell which kind it is, so rules on either field match it.
+            content.push_back(c);
+            security.push_back(c);
+            continue;
+        }
         (db.is_security(c) ? security : content).push_back(c);
     }
+}
+
+/// A continent field's value for a geo continent code: the code, or under [behaviour]
+/// continent_values = "name" its name (a code without one, as from an MMDB, stays a code).
+std::string_view continent_fact(std::string_view code, const Behaviour& b) {
+    if (b.continent_values == ContinentValues::Name) {
+        if (auto name = continent_name(code); !name.empty()) {
+            return name;
+        }
+    }
+    return code;
 }
 
 void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q, const Behaviour& b,
@@ -332,7 +350,7 @@ void build_query_facts(FactStore& fs, const PolicySet& set, const QueryFacts& q,
         fs.set(FieldId::DnsSrcIp, fs.src);
         GeoInfo g = set.geo.lookup(*q.src_ip);
         fs.src_country = g.country;
-        fs.src_continent = g.continent;
+        fs.src_continent = continent_fact(g.continent, b);
         if (!g.country.empty()) {
             fs.src_country_v = {fs.src_country};
             fs.set(FieldId::DnsSrcGeoCountry, fs.src_country_v);
@@ -460,7 +478,7 @@ void response_categories(const PolicySet& set, const ResponseFacts& r, Evaluatio
 
 /// The response's fields for post-resolution rules; response_categories() ran before.
 void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFacts& r,
-                          const Evaluation& ev) {
+                          const Evaluation& ev, const Behaviour& b) {
     fs.resolved = r.resolved_ips;
     fs.set(FieldId::DnsResolvedIps, fs.resolved);
     fs.ns_ips = r.authoritative_ns_ips;
@@ -468,7 +486,7 @@ void build_response_facts(FactStore& fs, const PolicySet& set, const ResponseFac
     for (const auto& ip : r.resolved_ips) {
         GeoInfo g = set.geo.lookup(ip);
         fs.countries.push_back(g.country);
-        fs.continents.push_back(g.continent);
+        fs.continents.push_back(std::string(continent_fact(g.continent, b)));
     }
     fs.countries_v.assign(fs.countries.begin(), fs.countries.end());
     fs.continents_v.assign(fs.continents.begin(), fs.continents.end());
@@ -834,7 +852,7 @@ void evaluate_post_rules(const PolicySet& set, const QueryFacts& q, const Respon
         build_query_facts(*fs, set, q, b, scratch);
     }
     fs->has_response = true;
-    build_response_facts(*fs, set, resp, ev);
+    build_response_facts(*fs, set, resp, ev, b);
     const RuleIndex& x = set.pre_index;
     auto visit = [&](std::size_t i) {
         const Rule& r = set.dns_rules[i];

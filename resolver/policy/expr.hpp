@@ -124,17 +124,46 @@ struct ExprError {
 /// Resolves `$<id>` list references at compile time; returns nullptr for unknown lists.
 using ListLookup = std::function<const PolicyList*(std::string_view id)>;
 
+/// Which spelling the continent fields (`dns.src.geo.continent`, `dns.dst.geo.continent`)
+/// hold ([behaviour] continent_values). The selector docs give `"North America"` as the
+/// example while their own table lists codes (`NA`); which one Gateway matches is
+/// UNCONFIRMED.
+enum class ContinentValues : std::uint8_t {
+    Code, // the fields hold codes; a name in a rule never matches (load warning)
+    Name, // the fields hold names; a code in a rule never matches (load warning)
+    Both, // the fields hold codes and a name in a rule is read as its code
+};
+
+/// What the compiler reads the way a [behaviour] setting says (Behaviour::expression_options
+/// fills it, the loader adds the category table), so `explain` and the resolver, which load
+/// through the same code, compile every expression alike.
+struct ExprOptions {
+    /// [behaviour] wirefilter_strict_escapes: refuse `\.` and `\|` in strings, as open-source
+    /// wirefilter does. false (default): accept them as Gateway does (docs/policy.md).
+    bool strict_escapes = false;
+    ContinentValues continent_values = ContinentValues::Both;
+    /// Whether a category ID is in the lab's category table; IDs it refuses get a warning
+    /// (the rule still loads). Empty: no check.
+    std::function<bool(std::int64_t)> category_known;
+};
+
 /// Parses and type-checks `source`. Errors: syntax, unknown field, type mismatch (operator
 /// not valid for the field type, wrong literal type, list of the wrong type), bad regex
 /// (compiled once here with RE2) or one too large for its share of kRegexMemoryPerExpression,
 /// unknown list, nesting deeper than kMaxNesting, and expressions longer than
 /// kMaxExpressionLength. An all-whitespace source compiles to the empty expression.
+///
+/// `$` + 32 hex digits without hyphens (the 2021 docs' spelling) names the list whose UUID
+/// has them. Warnings (the expression compiles): category IDs `options.category_known`
+/// refuses, continent values that never match under `options.continent_values`.
 struct CompileResult {
     std::optional<Expr> expr;
     ExprError error;
+    std::vector<ExprError> warnings; // column and message each; only when `expr` is set
     explicit operator bool() const noexcept { return expr.has_value(); }
 };
-CompileResult compile_expr(std::string_view source, const ListLookup& lists);
+CompileResult compile_expr(std::string_view source, const ListLookup& lists,
+                           const ExprOptions& options = {});
 
 // ---- AST (exposed for the evaluator and tests; treat as read-only) ----
 

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "resolver/policy/expr.hpp"
+#include "resolver/policy/geo.hpp"
 
 namespace resolver::policy {
 
@@ -58,7 +59,8 @@ struct Failure {
 
 class Parser {
 public:
-    Parser(std::string_view src, const ListLookup& lists) : s_(src), lists_(lists) {}
+    Parser(std::string_view src, const ListLookup& lists, const ExprOptions& options)
+        : s_(src), lists_(lists), options_(options) {}
 
     std::unique_ptr<Node> parse_all() {
         auto n = parse_or();
@@ -72,6 +74,7 @@ public:
     }
 
     std::optional<Failure> failure;
+    std::vector<Failure> warnings; // the expression compiles, but a reader should know this
     Phase phase = Phase::Pre;
     std::uint64_t fields = 0;
 
@@ -441,6 +444,7 @@ private:
             if (type == ValueType::Ip) {
                 c.ip_set.seal();
             }
+            flush_unknown_categories();
             return true;
         }
         switch (type) {
@@ -450,6 +454,8 @@ private:
                 return false;
             }
             c.int_value = *v;
+            check_category(c, *v, at);
+            flush_unknown_categories();
             return true;
         }
         case ValueType::Ip: {
@@ -467,9 +473,12 @@ private:
             return true;
         }
         case ValueType::String: {
-            auto v = parse_string_literal();
+            auto v = parse_string_literal(c.op == Op::Matches);
             if (!v) {
                 return false;
+            }
+            if (c.op == Op::Eq || c.op == Op::Ne) {
+                continent_literal(c, *v, at);
             }
             if (c.op == Op::Matches) {
                 // Compiled once the whole expression is parsed, when the number of regexes
@@ -494,6 +503,7 @@ private:
             if (!v) {
                 return false;
             }
+            continent_literal(c, *v, at);
             c.str_set.insert(std::move(*v));
             return true;
         }
@@ -514,6 +524,8 @@ private:
                     fail(at, "empty integer range");
                     return false;
                 }
+            } else {
+                check_category(c, *lo, at); // a range is deliberate: its gaps are not checked
             }
             c.int_set.push_back({*lo, hi});
             return true;
@@ -564,8 +576,18 @@ private:
             return false;
         }
         const PolicyList* list = lists_ ? lists_(id) : nullptr;
+        std::string uuid;
+        if (list == nullptr && lists_) {
+            // The 2021 DNS policy docs write `$225092761c534a46933a9ff5e5e7b2ec` for the list
+            // 22509276-1c53-4a46-933a-9ff5e5e7b2ec: 32 hex digits name the UUID with hyphens.
+            uuid = hyphenated_uuid(id);
+            if (!uuid.empty()) {
+                list = lists_(uuid);
+            }
+        }
         if (list == nullptr) {
-            fail(at, "unknown list '$" + std::string(id) + "'");
+            fail(at, "unknown list '$" + std::string(id) + "'" +
+                         (uuid.empty() ? "" : " (nor list " + uuid + ")"));
             return false;
         }
         const auto type = c.field->type;
@@ -629,7 +651,8 @@ private:
         return neg ? -v : v;
     }
 
-    std::optional<std::string> parse_string_literal() {
+    /// `regex`: the literal is a `matches` pattern (lenient_escape keeps `\.` for it).
+    std::optional<std::string> parse_string_literal(bool regex = false) {
         skip_ws();
         auto at = pos_;
         if (pos_ < s_.size() && s_[pos_] == 'r') {
@@ -662,6 +685,7 @@ private:
         }
         ++pos_;
         std::string out;
+        bool pipe_noted = false; // one warning per pattern, however many `\|` it has
         while (true) {
             if (pos_ >= s_.size()) {
                 fail(at, "unterminated string literal");
@@ -687,6 +711,20 @@ private:
             if (e == '"' || e == '\\') {
                 out.push_back(e);
                 ++pos_;
+            } else if (e == '.' || e == '|') {
+                if (!lenient_escape(esc_at, e, regex, out)) {
+                    return std::nullopt;
+                }
+                if (e == '|' && regex && !pipe_noted) {
+                    // The lab's reading makes the pattern's alternatives one literal string
+                    // no host name contains: say so rather than let the rule silently never
+                    // match (the dashboard shows `\|` where Markdown escaped an `|`).
+                    warn(esc_at, "'\\|' in a matches pattern is a literal '|', which no host "
+                                 "name contains, so this pattern cannot match; Gateway's "
+                                 "reading is UNCONFIRMED; for alternatives write '|'");
+                    pipe_noted = true;
+                }
+                ++pos_;
             } else if (e == 'x') {
                 auto hex = s_.substr(pos_ + 1, 2);
                 unsigned v = 0;
@@ -708,10 +746,132 @@ private:
                 out.push_back(static_cast<char>(v));
                 pos_ += 3;
             } else {
-                fail(esc_at, std::string("invalid escape '\\") + e + "'");
+                fail(esc_at, std::string("invalid escape '\\") + e +
+                                 "' (a string knows \\\", \\\\, \\xHH, \\OOO, and \\. and \\| "
+                                 "as Gateway accepts them)");
                 return std::nullopt;
             }
         }
+    }
+
+    void warn(std::size_t at, std::string msg) { warnings.push_back({at, std::move(msg)}); }
+
+    /// `\.` and `\|`: open-source wirefilter refuses them (engine/src/rhs_types/bytes.rs),
+    /// but Gateway runs rules with them: Cloudflare's own "Block phishing attacks" API example
+    /// (dns-policies/common-policies) has `\|`, a live rule has `\.`. A `matches` pattern
+    /// keeps the backslash, so RE2 reads a literal `.` or `|` (the escape passes through to the
+    /// regex, the most likely reading); any other string gets the character itself, so
+    /// `dns.fqdn == "a\.b"` is `a.b`: in every operator the escape means the literal
+    /// character. [behaviour] wirefilter_strict_escapes restores wirefilter's refusal.
+    bool lenient_escape(std::size_t at, char e, bool regex, std::string& out) {
+        if (options_.strict_escapes) {
+            fail(at, std::string("invalid escape '\\") + e +
+                         "': refused as open-source wirefilter refuses it ([behaviour] "
+                         "wirefilter_strict_escapes = true; Gateway accepts it)");
+            return false;
+        }
+        if (regex) {
+            out.push_back('\\');
+        }
+        out.push_back(e);
+        return true;
+    }
+
+    static bool is_continent_field(const Comparison& c) {
+        return c.field->id == FieldId::DnsSrcGeoContinent ||
+               c.field->id == FieldId::DnsDstGeoContinent;
+    }
+
+    /// A continent literal compared with == / != / in {...}, read as [behaviour]
+    /// continent_values says: under "both" a name becomes its code (the fields hold codes);
+    /// a value the fields can never hold is kept as written and warned about.
+    void continent_literal(const Comparison& c, std::string& value, std::size_t at) {
+        if (!is_continent_field(c)) {
+            return;
+        }
+        const std::string_view code = continent_code(value);
+        const bool is_code = !continent_name(value).empty();
+        const std::string field(c.field->name);
+        switch (options_.continent_values) {
+        case ContinentValues::Both:
+            if (!code.empty()) {
+                value = std::string(code);
+                return;
+            }
+            break;
+        case ContinentValues::Code:
+            if (!code.empty()) {
+                warn(at, "'" + value +
+                             "' is a continent name, but with [behaviour] "
+                             "continent_values = \"code\" " +
+                             field + " holds codes (" + std::string(code) +
+                             "): this comparison never matches");
+                return;
+            }
+            break;
+        case ContinentValues::Name:
+            if (is_code) {
+                warn(at, "'" + value +
+                             "' is a continent code, but with [behaviour] "
+                             "continent_values = \"name\" " +
+                             field + " holds names (\"" + std::string(continent_name(value)) +
+                             "\"): this comparison never matches");
+                return;
+            }
+            break;
+        }
+        if (code.empty() && !is_code) {
+            warn(at, "'" + value + "' is neither a continent code (AF AN AS EU NA OC SA T1) " +
+                         "nor a name (\"North America\"): " + field + " never holds it");
+        }
+    }
+
+    /// Category IDs Cloudflare uses but the lab's table lacks (33, 179 and 180 are in
+    /// Cloudflare's own "All-DNS-ContentCategories-Blocklist" and real accounts) load with a
+    /// warning; the rule matches them wherever the category data has them.
+    void check_category(const Comparison& c, std::int64_t id, std::size_t at) {
+        const auto f = c.field->id;
+        if ((f == FieldId::DnsContentCategory || f == FieldId::DnsSecurityCategory) &&
+            options_.category_known && !options_.category_known(id)) {
+            unknown_categories_.emplace_back(id, at);
+        }
+    }
+
+    /// One warning per comparison for the unknown IDs check_category collected.
+    void flush_unknown_categories() {
+        if (unknown_categories_.empty()) {
+            return;
+        }
+        std::string ids;
+        for (const auto& [id, at] : unknown_categories_) {
+            ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+        }
+        const bool one = unknown_categories_.size() == 1;
+        warn(unknown_categories_.front().second,
+             std::string(one ? "category ID " : "category IDs ") + ids + (one ? " is" : " are") +
+                 " not in the lab's category table (Cloudflare uses IDs its published table "
+                 "lacks): the rule loads and matches " +
+                 (one ? "it" : "them") +
+                 " where the category data has them; --category-ids names them");
+        unknown_categories_.clear();
+    }
+
+    /// `8-4-4-4-12` for 32 hex digits, "" for anything else.
+    static std::string hyphenated_uuid(std::string_view id) {
+        if (id.size() != 32) {
+            return {};
+        }
+        std::string out;
+        for (std::size_t i = 0; i < id.size(); ++i) {
+            if (std::isxdigit(static_cast<unsigned char>(id[i])) == 0) {
+                return {};
+            }
+            if (i == 8 || i == 12 || i == 16 || i == 20) {
+                out.push_back('-');
+            }
+            out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(id[i]))));
+        }
+        return out;
     }
 
 public:
@@ -754,6 +914,8 @@ private:
     std::vector<PendingRegex> regexes_;
     std::string_view s_;
     const ListLookup& lists_;
+    const ExprOptions& options_;
+    std::vector<std::pair<std::int64_t, std::size_t>> unknown_categories_; // ID, position
     std::size_t pos_ = 0;
     int depth_ = 0;
     bool quantifier_ = false;
@@ -812,7 +974,8 @@ std::string_view list_type_name(ListType t) {
     return "?";
 }
 
-CompileResult compile_expr(std::string_view source, const ListLookup& lists) {
+CompileResult compile_expr(std::string_view source, const ListLookup& lists,
+                           const ExprOptions& options) {
     CompileResult r;
     if (source.size() > kMaxExpressionLength) {
         r.error = {kMaxExpressionLength + 1, "expression is " + std::to_string(source.size()) +
@@ -832,7 +995,7 @@ CompileResult compile_expr(std::string_view source, const ListLookup& lists) {
         r.expr = std::move(e);
         return r;
     }
-    Parser p(source, lists);
+    Parser p(source, lists, options);
     auto root = p.parse_all();
     if (root && !p.failure) {
         (void)p.compile_regexes();
@@ -844,6 +1007,9 @@ CompileResult compile_expr(std::string_view source, const ListLookup& lists) {
     }
     ExprBuilder::set(e, std::move(root), p.phase, p.fields, std::string(source));
     r.expr = std::move(e);
+    for (auto& w : p.warnings) {
+        r.warnings.push_back({w.pos + 1, std::move(w.message)});
+    }
     return r;
 }
 

@@ -12,6 +12,37 @@
 
 namespace resolver::policy {
 
+namespace {
+
+struct Continent {
+    std::string_view code;
+    std::string_view name;
+};
+constexpr Continent kContinents[] = {
+    {"AF", "Africa"},        {"AN", "Antarctica"}, {"AS", "Asia"},          {"EU", "Europe"},
+    {"NA", "North America"}, {"OC", "Oceania"},    {"SA", "South America"}, {"T1", "Tor network"},
+};
+
+} // namespace
+
+std::string_view continent_name(std::string_view code) {
+    for (const auto& c : kContinents) {
+        if (c.code == code) {
+            return c.name;
+        }
+    }
+    return {};
+}
+
+std::string_view continent_code(std::string_view name) {
+    for (const auto& c : kContinents) {
+        if (c.name == name) {
+            return c.code;
+        }
+    }
+    return {};
+}
+
 void GeoDb::MmdbDeleter::operator()(MMDB_s* m) const {
     MMDB_close(m);
     delete m;

@@ -17,6 +17,14 @@ struct GeoInfo {
     std::string continent; // AF AN AS EU NA OC SA (T1 = Tor), "" when unknown
 };
 
+/// The continents of Gateway's Source/Resolved Continent selectors, code and name as the
+/// selector docs' table lists them (developers.cloudflare.com/cloudflare-one/traffic-policies/
+/// dns-policies/ "Resolved Continent"): AF Africa ... SA South America, T1 Tor network.
+/// continent_name("NA") = "North America", continent_code("North America") = "NA"; both
+/// exact (case-sensitive, as wirefilter string comparisons are) and "" for anything else.
+std::string_view continent_name(std::string_view code);
+std::string_view continent_code(std::string_view name);
+
 /// Address -> country/continent for `dns.src.geo.*` and `dns.dst.geo.*`. The CSV
 /// (`cidr,country,continent`, header required) is consulted first, longest prefix wins; then
 /// the MaxMind DB when one is loaded (libmaxminddb, memory-mapped, read-only lookups).

@@ -219,6 +219,11 @@ struct Loader {
     PolicySet& set;
     std::string zoneinfo_dir;
     std::unordered_map<std::string, std::shared_ptr<const TimeZone>> zones;
+    /// How expressions compile ([behaviour] via PolicyTexts::expressions).
+    ExprOptions expr_options{};
+    /// Warnings of the rule being loaded; they reach PolicySet::warnings and rule_warnings
+    /// once it has loaded (a skipped rule has its skip line instead).
+    std::vector<RuleWarning> rule_warnings{};
     /// The rule being loaded: what `reject` fills in when the rule cannot be read.
     SkippedRule* skip = nullptr;
     /// The lists export's name, for the rules that reference a list it has without items.
@@ -245,6 +250,26 @@ struct Loader {
             skip->column = column;
         }
         return fail(Errc::ConfigInvalid, std::move(detail));
+    }
+
+    /// A rule that loads, with something worth a look: one warning line
+    /// (`where: field column N: message`).
+    void note(const std::string& where, const std::string& field, const std::string& message,
+              std::size_t column = 0, std::string expression = {}) {
+        RuleWarning w;
+        if (skip != nullptr) {
+            w.file = skip->file;
+            w.id = skip->id;
+            w.name = skip->name;
+        }
+        w.field = field;
+        w.expression = std::move(expression);
+        w.column = column;
+        w.message = message;
+        w.warning = where + ": " + field +
+                    (column != 0 ? " column " + std::to_string(column) : std::string()) + ": " +
+                    message;
+        rule_warnings.push_back(std::move(w));
     }
 
     Status load_lists(std::string_view text, std::string_view file) {
@@ -525,6 +550,7 @@ struct Loader {
             skipped.id = "#" + std::to_string(index);
             std::string where = std::string(file) + ": rule #" + std::to_string(index);
             skip = &skipped;
+            rule_warnings.clear();
             Status st = ok();
             try {
                 st = load_rule(ObjectView(element, ""), index, file, where);
@@ -541,6 +567,11 @@ struct Loader {
                     skipped.reason = st.error().detail;
                 }
                 add_skip(std::move(skipped), where);
+            } else {
+                for (auto& w : rule_warnings) {
+                    set.warnings.push_back(w.warning);
+                    set.rule_warnings.push_back(std::move(w));
+                }
             }
         }
         auto by_precedence = [](const Rule& a, const Rule& b) {
@@ -723,12 +754,15 @@ struct Loader {
         for (const char* key : {"traffic", "identity", "device_posture"}) {
             std::string src = o.str(key);
             without_items = nullptr;
-            auto c = compile_expr(src, lookup);
+            auto c = compile_expr(src, lookup, expr_options);
             if (!c) {
                 return reject(where, key,
                               without_items != nullptr ? without_items_reason(*without_items)
                                                        : c.error.message,
                               src, c.error.column);
+            }
+            for (const auto& w : c.warnings) {
+                note(where, key, w.message, w.column, src);
             }
             const std::string_view k(key);
             (k == "traffic"    ? r.traffic
@@ -802,6 +836,17 @@ struct Loader {
         }
         s.time_zone = sched.str("time_zone");
         auto tz = zone(s.time_zone);
+        if (const std::string fixed = TimeZone::underscored(s.time_zone); !tz && !fixed.empty()) {
+            // The provider's own example writes "America/New York"; whether Gateway reads
+            // it as the tz name is UNCONFIRMED, so the lab does and says so.
+            if (auto alt = zone(fixed)) {
+                note(where, "schedule.time_zone",
+                     "\"" + s.time_zone + "\" is not a tz database name; read as \"" + fixed +
+                         "\"");
+                s.time_zone = fixed;
+                tz = std::move(alt);
+            }
+        }
         if (!tz) {
             return reject(where, "schedule.time_zone", tz.error().detail);
         }
@@ -889,6 +934,10 @@ struct Loader {
 Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
     auto set = std::make_shared<PolicySet>();
     Loader l{*set, t.zoneinfo_dir, {}};
+    l.expr_options = t.expressions;
+    l.expr_options.category_known = [&categories = set->categories](std::int64_t id) {
+        return categories.known(id);
+    };
     auto name = [](const std::string& n, const char* def) {
         return n.empty() ? std::string(def) : n;
     };
@@ -946,6 +995,9 @@ Result<PolicySetPtr> load_impl(const PolicyTexts& t, const PolicyFiles& names) {
              }
              auto st = set->categories.add_csv(t.categories);
              set->categories.shrink();
+             for (auto& w : set->categories.take_warnings()) {
+                 set->warnings.push_back(categories + ": " + w);
+             }
              return st;
          }},
         {&geo, [&] { return t.geo.empty() ? ok() : set->geo.add_csv(t.geo); }},
@@ -1022,6 +1074,7 @@ Result<PolicySetPtr> load_policy(const PolicyFiles& files) {
     }
     t.mmdb_path = files.mmdb;
     t.zoneinfo_dir = files.zoneinfo_dir;
+    t.expressions = files.expressions;
     auto set = load_impl(t, files);
     t = PolicyTexts{};
 #if defined(__GLIBC__)

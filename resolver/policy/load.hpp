@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "resolver/core/result.hpp"
+#include "resolver/policy/expr.hpp"
 #include "resolver/policy/policy_set.hpp"
 
 namespace resolver::policy {
@@ -28,6 +29,8 @@ struct PolicyFiles {
     /// A larger input (or a FIFO or device that yields more) is refused before it is parsed:
     /// a million-name list export is about 50 MB.
     std::uintmax_t max_input_bytes = std::uintmax_t{512} << 20;
+    /// How expressions are read ([behaviour], Behaviour::expression_options()).
+    ExprOptions expressions;
 };
 
 /// The same inputs as text, for tests and for `explain` with inline data. Empty = not given.
@@ -44,6 +47,7 @@ struct PolicyTexts {
     std::string indicator_feeds;
     std::string mmdb_path;
     std::string zoneinfo_dir = "/usr/share/zoneinfo";
+    ExprOptions expressions; // as PolicyFiles::expressions
 };
 
 /// Reads and compiles every input into one immutable PolicySet. Runs off the query path
@@ -53,6 +57,10 @@ struct PolicyTexts {
 ///   rules.json: rule 6f1c… ("Block ads") traffic column 14: unknown field 'dns.fqnd'
 ///     in: dns.fqnd == "x"
 /// Lists load before rules so `$<id>` references resolve at compile time.
+/// Warnings (PolicySet::warnings) for what loads but deserves a look, one line each naming
+/// the file and the rule and field (and column) or the line: category IDs the category table
+/// lacks (in rules and in the category data), a `time_zone` written with spaces, continent
+/// values that never match, besides the skipped rules.
 Result<PolicySetPtr> load_policy(const PolicyFiles& files);
 Result<PolicySetPtr> load_policy_texts(const PolicyTexts& texts);
 

@@ -40,6 +40,15 @@ Result<TimeZone> TimeZone::load(std::string_view name, std::string_view zoneinfo
     return parse(name, ss.str());
 }
 
+std::string TimeZone::underscored(std::string_view name) {
+    if (name.find(' ') == std::string_view::npos) {
+        return {};
+    }
+    std::string out(name);
+    std::replace(out.begin(), out.end(), ' ', '_');
+    return out;
+}
+
 Result<TimeZone> TimeZone::parse(std::string_view name, std::string_view s) {
     auto bad = [&] {
         return fail(Errc::ConfigInvalid, "time zone '" + std::string(name) + "': not a TZif file");

@@ -19,6 +19,10 @@ public:
     /// Loads `<zoneinfo_dir>/<name>` ("Europe/Paris"); "UTC"/"" need no file.
     static Result<TimeZone> load(std::string_view name,
                                  std::string_view zoneinfo_dir = "/usr/share/zoneinfo");
+    /// The tz database name a `time_zone` written with spaces means: every space an
+    /// underscore ("America/New York", the Terraform provider's own example, is
+    /// "America/New_York"). "" when `name` has no space.
+    static std::string underscored(std::string_view name);
     /// Parses TZif bytes (v1, v2 or v3).
     static Result<TimeZone> parse(std::string_view name, std::string_view tzif);
     /// Offset from UTC in seconds at unix time `t`.

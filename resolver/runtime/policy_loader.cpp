@@ -48,6 +48,8 @@ Result<stages::PolicySnapshotPtr> load_unguarded(const config::Config& cfg,
     files.app_types = cfg.app_types_file;
     files.indicator_feeds = cfg.indicator_feeds_file;
     files.category_ids = cfg.category_ids_file;
+    // The same [behaviour] the snapshot carries: the rules compile as the evaluator reads them.
+    files.expressions = behaviour->expression_options();
     auto set = policy::load_policy(files);
     if (!set) {
         return set.error();

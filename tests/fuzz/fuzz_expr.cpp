@@ -131,6 +131,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view source = fuzz::as_text(data, size);
     auto set = make_set();
     const ListLookup lookup = [&set](std::string_view id) { return set->find_list(id); };
+    // The [behaviour] readings other than the default: strict escapes, each continent
+    // spelling, the category check. Errors and warnings point inside the expression.
+    for (auto continents : {ContinentValues::Code, ContinentValues::Name}) {
+        ExprOptions other;
+        other.strict_escapes = continents == ContinentValues::Code;
+        other.continent_values = continents;
+        other.category_known = [&set](std::int64_t id) { return set->categories.known(id); };
+        const CompileResult o = compile_expr(source, lookup, other);
+        FUZZ_CHECK(o || (o.error.column >= 1 && o.error.column <= source.size() + 1),
+                   "error column outside the expression: " + o.error.message);
+        for (const auto& w : o.warnings) {
+            FUZZ_CHECK(w.column >= 1 && w.column <= source.size() && !w.message.empty(),
+                       "warning column " + std::to_string(w.column) + ": " + w.message);
+        }
+    }
     CompileResult c = compile_expr(source, lookup);
     if (!c) {
         FUZZ_CHECK(c.error.column >= 1 && c.error.column <= source.size() + 1,

@@ -817,6 +817,119 @@ class MixedExport(Lab, unittest.TestCase):
         return path
 
 
+class GatewayLeniency(Lab, unittest.TestCase):
+    """Issue 17: what Gateway accepts and open-source wirefilter or the lab's tables did not,
+    end to end. `\\.` in a pattern, a list reference without hyphens, category 180 (not in
+    the published table) in a rule and in the category data, and a `time_zone` with a space
+    load and are enforced; the warnings reach stderr, the policy-loaded event and `explain`;
+    `[behaviour] wirefilter_strict_escapes` reaches the resolver and `explain` alike."""
+
+    LIST = "a9c1e0f2-5b4d-4e3f-8a2b-1c0d9e8f7a6b"
+    RULES = [
+        {"id": "l-esc", "name": "Escaped dot", "precedence": 1, "action": "block",
+         "filters": ["dns"], "traffic": r'dns.fqdn matches "^esc\.example\.com$"'},
+        {"id": "l-cat", "name": "Category 180", "precedence": 2, "action": "block",
+         "filters": ["dns"], "traffic": "any(dns.content_category[*] in {33 180})"},
+        {"id": "l-list", "name": "Hyphenless list", "precedence": 3, "action": "block",
+         "filters": ["dns"], "traffic": "any(dns.domains[*] in $" + LIST.replace("-", "") + ")"},
+        {"id": "l-tz", "name": "Always, in New York", "precedence": 4, "action": "block",
+         "filters": ["dns"], "traffic": 'dns.fqdn == "tz.example.com"',
+         "schedule": {d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+         | {"time_zone": "America/New York"}},
+    ]
+    WARNINGS = ("rule l-cat (\"Category 180\"): traffic column 33: category IDs 33, 180 are not",
+                "line 2: category ID 180 is not in the category table (1 row(s)); kept",
+                "rule l-tz (\"Always, in New York\"): schedule.time_zone: \"America/New York\" is "
+                "not a tz database name; read as \"America/New_York\"")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dnslab-lenient-")
+        cls.rules = cls.write("rules.json", json.dumps(cls.RULES))
+        cls.lists = cls.write("lists.json", json.dumps([
+            {"id": cls.LIST, "name": "Blocked", "type": "DOMAIN",
+             "items": [{"value": "listed.example.com"}]}]))
+        cls.categories = cls.write("categories.csv", "domain,categories\nrisky.example.com,180\n")
+        cls.inputs = ["--rules", cls.rules, "--lists", cls.lists, "--categories", cls.categories,
+                      "--locations", os.path.join(POLICY, "locations.json")]
+        cls.r = harness.Resolver(*cls.inputs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, True)
+
+    @classmethod
+    def write(cls, name, text):
+        path = os.path.join(cls.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_the_rules_gateway_accepts_are_enforced(self):
+        for name, rule in (("esc.example.com", "l-esc"), ("risky.example.com", "l-cat"),
+                           ("www.listed.example.com", "l-list"), ("tz.example.com", "l-tz")):
+            with self.subTest(name=name):
+                reply = self.q("udp", name)
+                self.assertEqual((reply.rcode, reply.rdata("A")), ("NOERROR", ["0.0.0.0"]))
+                rec = self.record(name)
+                self.assertEqual(rec["PolicyID"], rule)
+                if rule == "l-cat":
+                    self.assertEqual((rec["MatchedCategoryIDs"], rec["MatchedCategoryNames"]),
+                                     ([180], [""]))
+                if rule == "l-tz":
+                    self.assertEqual(rec["TimeZone"], "America/New_York")
+        # `\.` is a literal dot for RE2.
+        self.assertNotIn("0.0.0.0", self.q("udp", "escxexample.com").rdata("A"))
+
+    def test_warnings_on_stderr_and_in_the_policy_loaded_event(self):
+        err = self.r.read_stderr()
+        loaded = [e for e in self.r.log_records(wait_for=1, events=True)
+                  if e.get("LabEvent") == "policy-loaded"]
+        self.assertEqual(len(loaded), 1)
+        self.assertEqual(loaded[0]["LabSkippedRules"], 0)
+        self.assertEqual(len(loaded[0]["LabWarnings"]), 3)
+        for needle in self.WARNINGS:
+            self.assertIn(needle, err)
+            self.assertTrue(any(needle in w for w in loaded[0]["LabWarnings"]), needle)
+
+    def explain(self, *extra):
+        p = subprocess.run([harness.RESOLVER, "explain", *self.inputs, "--name", "esc.example.com",
+                            "--upstream", "fixture:" + harness.ZONES, "--json", *extra],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_explain_shows_the_warnings_and_the_match(self):
+        doc = self.explain()
+        self.assertEqual(doc["skipped_rules"], [])
+        for needle in self.WARNINGS:
+            self.assertTrue(any(needle in w for w in doc["warnings"]), needle)
+        self.assertIn("l-esc", json.dumps(doc))
+
+    def test_strict_escapes_reach_the_resolver_and_explain(self):
+        text = "[behaviour]\nwirefilter_strict_escapes = true\n"
+        doc = self.explain("--config", self.write("strict-escapes.toml", text))
+        self.assertEqual([s["id"] for s in doc["skipped_rules"]], ["l-esc"])
+        self.assertEqual((doc["skipped_rules"][0]["field"], doc["skipped_rules"][0]["column"]),
+                         ("traffic", 23))
+        self.assertIn("wirefilter_strict_escapes", doc["skipped_rules"][0]["reason"])
+        with harness.Resolver(*self.inputs, config=text) as strict:
+            self.assertRegex(strict.read_stderr(),
+                             r"rule l-esc \(\"Escaped dot\"\) skipped: traffic column 23: "
+                             r"invalid escape '\\\.'")
+            class Strict(Lab):
+                r = strict
+            self.assertNotIn("0.0.0.0", Strict.q("udp", "esc.example.com").rdata("A"))
+
+    def test_strict_makes_the_warnings_fatal(self):
+        p = subprocess.run([harness.RESOLVER, *self.inputs, "--listen", "dns://127.0.0.1:0",
+                            "--upstream", "fixture:" + harness.ZONES, "--strict"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("3 loader warning(s), 0 rule(s) skipped", p.stderr)
+
+
 class LoadErrorsAtStart(unittest.TestCase):
     """Issue 12 defect 2 at start-up and in `explain`: an export with a number too large for a
     double ended both with exit 134 (std::terminate). Now: exit 2 and a named error."""

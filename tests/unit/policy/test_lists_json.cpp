@@ -184,7 +184,7 @@ TEST_CASE("category CSV: unquoted fast path and quoted rows agree") {
              std::pair{"domain,categories\n ,117\n", "line 2: expected domain,categories"},
              std::pair{"domain,categories\nok.example,117\nb.example,117 x\n",
                        "line 3: bad category ID 'x'"},
-             std::pair{"domain,categories\nok.example,254\n", "line 2: unknown category ID 254"},
+             std::pair{"domain,categories\nok.example,256\n", "line 2: bad category ID '256'"},
              std::pair{"domain\nok.example\n", "line 1: expected header domain,categories"},
          }) {
         PolicyTexts bad;
