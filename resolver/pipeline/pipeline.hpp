@@ -115,7 +115,7 @@ private:
     std::vector<InFlightTable::node_type> spare_;
     static constexpr std::size_t kSpareNodes = 1024;
     std::atomic<std::size_t> in_flight_published_{0}; // in_flight_.size(), for other threads
-    std::size_t waiting_ = 0; // queries with an upstream request out
+    std::size_t waiting_ = 0;                         // queries with an upstream request out
     Counters counters_;
     std::vector<QueryObserver*> observers_; // not owned
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
