@@ -51,24 +51,7 @@ DD_PID=$BENCH_LAST_PID
 DD_DOH="https://127.0.0.1:$DD_DOH_PORT/dns-query"
 
 bench_query_mix "$BENCH_WORK/queries"
-# RFC 8484 §4.1: GET with the query base64url-encoded, no padding, ID 0 (cache friendly).
-DNS_PARAM=$(python3 -c '
-import base64, struct
-q = struct.pack(">HHHHHH", 0, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(l)]) + l for l in b"www.example.com".split(b".")) + b"\0" + struct.pack(">HH", 1, 1)
-print(base64.urlsafe_b64encode(q).decode().rstrip("="))')
-
-# bench_h2load SERVER_PID URL SECONDS: one h2load run; prints "QPS QUERIES_PER_SERVER_CPU_SECOND".
-# Only 2xx answers count: an error page is not a DNS answer.
-bench_h2load() {
-    local pid="$1" url="$2" secs="$3" t0 t1 out
-    t0=$(bench_cpu_ticks "$pid")
-    out=$("${PIN_LOAD[@]}" h2load -c "$CLIENTS" -m "$STREAMS" -D "$secs" "$url?dns=$DNS_PARAM" 2>&1) || true
-    t1=$(bench_cpu_ticks "$pid")
-    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" '
-        /^status codes:/ {ok = $3}
-        END {printf "%.0f %.0f\n", ok / secs, (ticks > 0 ? ok * hz / ticks : 0)}' <<<"$out"
-}
+DNS_PARAM=$(bench_doh_param)
 
 # Sanity: both DoH endpoints answer 200 with a DNS message (set-up failure otherwise).
 for url in "$LAB_DOH" "$DD_DOH"; do
@@ -93,13 +76,14 @@ measure_dot() {
 
 measure_doh() {
     local qps qcpu
+    local -a H2=(-c "$CLIENTS" -m "$STREAMS")
     local -a lab=() dd=() labc=() ddc=()
-    bench_h2load "$LAB_PID" "$LAB_DOH" "$BENCH_WARM_SECS" >/dev/null
-    bench_h2load "$DD_PID" "$DD_DOH" "$BENCH_WARM_SECS" >/dev/null
+    bench_h2load "$LAB_PID" "$LAB_DOH?dns=$DNS_PARAM" "$BENCH_WARM_SECS" "${H2[@]}" >/dev/null
+    bench_h2load "$DD_PID" "$DD_DOH?dns=$DNS_PARAM" "$BENCH_WARM_SECS" "${H2[@]}" >/dev/null
     for _ in $(seq 1 "$BENCH_RUNS"); do
-        read -r qps qcpu < <(bench_h2load "$LAB_PID" "$LAB_DOH" "$BENCH_SECS")
+        read -r qps qcpu < <(bench_h2load "$LAB_PID" "$LAB_DOH?dns=$DNS_PARAM" "$BENCH_SECS" "${H2[@]}")
         lab+=("$qps"); labc+=("$qcpu")
-        read -r qps qcpu < <(bench_h2load "$DD_PID" "$DD_DOH" "$BENCH_SECS")
+        read -r qps qcpu < <(bench_h2load "$DD_PID" "$DD_DOH?dns=$DNS_PARAM" "$BENCH_SECS" "${H2[@]}")
         dd+=("$qps"); ddc+=("$qcpu")
     done
     bench_row "doh-get c$CLIENTS m$STREAMS" "${lab[*]}" "${dd[*]}" "${labc[*]}" "${ddc[*]}"

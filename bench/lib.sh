@@ -191,6 +191,29 @@ bench_dnsperf() {
         END {printf "%.0f %.0f %s\n", qps, (ticks > 0 ? done * hz / ticks : 0), (lost == "" ? 100 : lost)}' <<<"$out"
 }
 
+# bench_doh_param: the ?dns= value of every DoH GET (RFC 8484 §4.1: base64url without
+# padding, ID 0 so that the answer is cache friendly): www.example.com A.
+bench_doh_param() {
+    python3 -c '
+import base64, struct
+q = struct.pack(">HHHHHH", 0, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l for l in b"www.example.com".split(b".")) + b"\0" + struct.pack(">HH", 1, 1)
+print(base64.urlsafe_b64encode(q).decode().rstrip("="))'
+}
+
+# bench_h2load SERVER_PID URL SECONDS H2LOAD_ARGS...: one h2load run of GETs of URL on the load
+# CPU; prints "QPS QUERIES_PER_SERVER_CPU_SECOND" (2xx answers only).
+bench_h2load() {
+    local pid="$1" url="$2" secs="$3" t0 t1 out
+    shift 3
+    t0=$(bench_cpu_ticks "$pid")
+    out=$("${PIN_LOAD[@]}" h2load "$@" -D "$secs" "$url" 2>&1) || true
+    t1=$(bench_cpu_ticks "$pid")
+    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" '
+        /^status codes:/ {ok = $3}
+        END {printf "%.0f %.0f\n", ok / secs, (ticks > 0 ? ok * hz / ticks : 0)}' <<<"$out"
+}
+
 # bench_median V...: median of numbers.
 bench_median() {
     printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'

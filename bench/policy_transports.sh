@@ -107,33 +107,17 @@ ECHO_PORT=$(awk '/^port/ {print $2}' "$BENCH_WORK/echo.out")
 probe=$(dig +short +tries=1 +time=2 -p "$LAB_PORT" @127.0.0.1 d0000042.bench-list.example A || true)
 [ "$probe" = "0.0.0.0" ] || bench_die "the 1M-name list does not block (got '$probe')"
 
-# RFC 8484 §4.1: GET with the query base64url-encoded, no padding, ID 0 (cache friendly).
-DNS_PARAM=$(python3 -c '
-import base64, struct
-q = struct.pack(">HHHHHH", 0, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(l)]) + l for l in b"www.example.com".split(b".")) + b"\0" + struct.pack(">HH", 1, 1)
-print(base64.urlsafe_b64encode(q).decode().rstrip("="))')
+DNS_PARAM=$(bench_doh_param)
 for url in "$LAB_DOH" "$DD_DOH"; do
     code=$(curl -sk -o "$BENCH_WORK/doh.out" -w '%{http_code}' "$url?dns=$DNS_PARAM" || true)
     [ "$code" = 200 ] && [ -s "$BENCH_WORK/doh.out" ] || bench_die "DoH GET $url answered HTTP '$code'"
 done
 
-# bench_h2load SERVER_PID URL SECONDS: "QPS QUERIES_PER_SERVER_CPU_SECOND" (2xx answers only).
-bench_h2load() {
-    local pid="$1" url="$2" secs="$3" t0 t1 out
-    t0=$(bench_cpu_ticks "$pid")
-    out=$("${PIN_LOAD[@]}" h2load -c "$CLIENTS" -m "$STREAMS" -D "$secs" "$url?dns=$DNS_PARAM" 2>&1) || true
-    t1=$(bench_cpu_ticks "$pid")
-    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" '
-        /^status codes:/ {ok = $3}
-        END {printf "%.0f %.0f\n", ok / secs, (ticks > 0 ? ok * hz / ticks : 0)}' <<<"$out"
-}
-
 # one KIND PID PORT_OR_URL SECONDS: one run of the transport's load generator.
 one() {
     local kind="$1" pid="$2" target="$3" secs="$4"
     case $kind in
-    doh) bench_h2load "$pid" "$target" "$secs" ;;
+    doh) bench_h2load "$pid" "$target?dns=$DNS_PARAM" "$secs" -c "$CLIENTS" -m "$STREAMS" ;;
     *) bench_dnsperf "$pid" -s 127.0.0.1 -m "$kind" -d "$BENCH_WORK/queries" -c "$CLIENTS" \
         -q "$OUTSTANDING" -p "$target" -l "$secs" | awk '{print $1, $2}' ;;
     esac
