@@ -134,8 +134,42 @@ class NameWriter {
 public:
     void write(std::vector<std::uint8_t>& out, const Name& name) {
         const std::string& w = name.wire();
-        // A name has at most 127 labels in its 255 bytes (RFC 1035 §3.1).
-        std::array<std::uint16_t, 128> starts{};
+        // The records of an RRset, and most answers' owners, repeat the name written just
+        // before (usually the question's): one comparison instead of hashing every suffix.
+        if (last_at_ != kNone && equal_nocase(w, last_)) {
+            put16(out, static_cast<std::uint16_t>(0xC000 | last_at_));
+            return;
+        }
+        const std::size_t at = out.size();
+        write_suffixes(out, w);
+        last_ = w;
+        last_at_ = kNone;
+        if (w.size() == 1) {
+            return; // the root: one octet, shorter than any pointer to it
+        }
+        if (at < 0x4000 && (out[at] & 0xC0) == 0) {
+            last_at_ = static_cast<std::uint16_t>(at); // written out: its first label is here
+        } else if (out.size() == at + 2 && (out[at] & 0xC0) == 0xC0) {
+            last_at_ = static_cast<std::uint16_t>(((out[at] & 0x3F) << 8) | out[at + 1]);
+        }
+    }
+
+    /// The state to go back to when a section is cut for truncation: suffixes are only ever
+    /// appended, so forgetting the ones written after a mark restores it exactly.
+    [[nodiscard]] std::size_t mark() const { return count_; }
+    void rewind(std::size_t mark) {
+        count_ = std::min(count_, mark);
+        if (more_.size() > count_ - std::min(count_, kInline)) {
+            more_.resize(count_ - std::min(count_, kInline));
+        }
+        last_at_ = kNone; // it may lie in the part cut off
+    }
+
+private:
+    void write_suffixes(std::vector<std::uint8_t>& out, const std::string& w) {
+        // A name has at most 127 labels in its 255 bytes (RFC 1035 §3.1). Only the first n
+        // entries are read: no need to clear the arrays (1.3 KiB) per name.
+        std::array<std::uint16_t, 128> starts;
         std::size_t n = 0;
         for (std::size_t i = 0; i < w.size() && w[i] != 0 && n < starts.size();) {
             const std::size_t next = i + 1 + static_cast<std::uint8_t>(w[i]);
@@ -145,7 +179,7 @@ public:
             starts[n++] = static_cast<std::uint16_t>(i);
             i = next;
         }
-        std::array<std::uint64_t, 128> hashes{};
+        std::array<std::uint64_t, 128> hashes;
         std::uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a, extended label by label from the root
         for (std::size_t k = n; k-- > 0;) {
             const std::size_t i = starts[k];
@@ -172,17 +206,18 @@ public:
         out.push_back(0);
     }
 
-    /// The state to go back to when a section is cut for truncation: suffixes are only ever
-    /// appended, so forgetting the ones written after a mark restores it exactly.
-    [[nodiscard]] std::size_t mark() const { return count_; }
-    void rewind(std::size_t mark) {
-        count_ = std::min(count_, mark);
-        if (more_.size() > count_ - std::min(count_, kInline)) {
-            more_.resize(count_ - std::min(count_, kInline));
+    static bool equal_nocase(std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) {
+            return false;
         }
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (a[i] != b[i] && lower(a[i]) != lower(b[i])) {
+                return false;
+            }
+        }
+        return true;
     }
 
-private:
     struct Suffix {
         std::uint64_t hash;
         std::uint16_t offset;
@@ -251,9 +286,13 @@ private:
         return false;
     }
 
+    static constexpr std::uint16_t kNone = 0xFFFF;
+
     std::array<Suffix, kInline> inline_; // the first kInline suffixes, in order
     std::vector<Suffix> more_;           // the ones after
     std::size_t count_ = 0;
+    std::string_view last_;         // the name written last (its Name outlives the serialize call)
+    std::uint16_t last_at_ = kNone; // where that whole name can be pointed to; kNone: nowhere
 };
 
 void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceRecord& rr) {

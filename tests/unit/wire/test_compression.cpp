@@ -84,3 +84,39 @@ TEST_CASE("a response cut by truncation still parses, TC set") {
     CHECK(parsed.message->flag(kFlagTc));
     CHECK(parsed.message->answer.empty());
 }
+
+TEST_CASE("a repeated owner name points to the whole earlier name, written or pointed to") {
+    Message m = with_question("www.example.com");
+    for (char c = '1'; c <= '3'; ++c) { // an RRset: the question's name three times
+        m.answer.push_back(rr("www.example.com", rrtype::A, std::string(3, '\0') + c));
+    }
+    m.authority.push_back(rr("ns.example.net", rrtype::A, std::string(4, '\4')));
+    m.authority.push_back(rr("NS.example.NET", rrtype::A, std::string(4, '\5')));
+    m.authority.push_back(rr("NS.example.NET", rrtype::A, std::string(4, '\6')));
+    const auto w = serialize(m);
+    const std::size_t first = 12 + 17 + 4;
+    for (std::size_t i = 0; i < 3; ++i) { // owner, type, class, TTL, RDLENGTH, 4 octets
+        CHECK(bytes_at(w, first + i * 16, 2) == std::vector<std::uint8_t>{0xC0, 12});
+    }
+    const std::size_t ns = first + 3 * 16; // written out: 2ns7example3net0, 16 bytes
+    CHECK(bytes_at(w, ns, 3) == std::vector<std::uint8_t>{2, 'n', 's'});
+    const std::size_t second = ns + 16 + 14;
+    CHECK(bytes_at(w, second, 2) == std::vector<std::uint8_t>{0xC0, static_cast<std::uint8_t>(ns)});
+    CHECK(bytes_at(w, second + 16, 2) ==
+          std::vector<std::uint8_t>{0xC0, static_cast<std::uint8_t>(ns)});
+    auto parsed = parse({w.data(), w.size()});
+    REQUIRE(parsed);
+    REQUIRE(parsed.message->authority.size() == 3);
+    CHECK(parsed.message->authority[2].name == *Name::from_text("ns.example.net"));
+    CHECK(parsed.message->authority[2].rdata == std::string(4, '\6'));
+}
+
+TEST_CASE("the root owner stays one octet, never a pointer") {
+    Message m = with_question(".");
+    m.additional.push_back(rr(".", rrtype::A, std::string(4, '\1')));
+    m.additional.push_back(rr(".", rrtype::A, std::string(4, '\2')));
+    const auto w = serialize(m);
+    REQUIRE(w.size() == 12 + 1 + 4 + 2 * (1 + 10 + 4));
+    CHECK(w[12 + 5] == 0);
+    CHECK(w[12 + 5 + 15] == 0);
+}
