@@ -144,14 +144,21 @@ std::uint64_t Cache::insert(const CacheKey& key, const wire::Message& answer, st
 }
 
 std::optional<CacheHit> Cache::lookup(const CacheKeyRef& key, Clock::time_point now) {
+    CacheHit hit;
+    if (!lookup_into(key, now, hit)) {
+        return std::nullopt;
+    }
+    return hit;
+}
+
+bool Cache::lookup_into(const CacheKeyRef& key, Clock::time_point now, CacheHit& hit) {
     Shard& sh = shard_for(key);
-    std::optional<CacheHit> hit;
     {
         std::lock_guard lock(sh.mu);
         auto it = sh.index.find(key);
         if (it == sh.index.end()) {
             ++sh.stats.misses;
-            return std::nullopt;
+            return false;
         }
         Shard::Entry& e = *it->second;
         if (now >= e.expires) {
@@ -159,20 +166,20 @@ std::optional<CacheHit> Cache::lookup(const CacheKeyRef& key, Clock::time_point 
             sh.index.erase(it);
             ++sh.stats.expired;
             ++sh.stats.misses;
-            return std::nullopt;
+            return false;
         }
         sh.lru.splice(sh.lru.begin(), sh.lru, it->second);
         ++sh.stats.hits;
-        hit.emplace(
-            CacheHit{e.message,
-                     static_cast<std::uint32_t>(
-                         std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count()),
-                     e.upstream, e.serial});
+        hit.message = e.message;
+        hit.upstream = e.upstream;
+        hit.serial = e.serial;
+        hit.age_s = static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count());
     }
-    age_section(hit->message.answer, hit->age_s);
-    age_section(hit->message.authority, hit->age_s);
-    age_section(hit->message.additional, hit->age_s);
-    return hit;
+    age_section(hit.message.answer, hit.age_s);
+    age_section(hit.message.authority, hit.age_s);
+    age_section(hit.message.additional, hit.age_s);
+    return true;
 }
 
 std::size_t Cache::size() const {

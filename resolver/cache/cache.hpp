@@ -107,6 +107,10 @@ public:
 
     /// The stored answer with every TTL reduced by its age; nullopt on miss or expiry.
     std::optional<CacheHit> lookup(const CacheKeyRef& key, Clock::time_point now);
+    /// As lookup(), into `hit`: its message and upstream are assigned over, so the storage
+    /// they hold is reused (a hit on a recycled query context copies without allocating).
+    /// False on miss or expiry, and `hit` is left as it was.
+    bool lookup_into(const CacheKeyRef& key, Clock::time_point now, CacheHit& hit);
 
     [[nodiscard]] std::size_t size() const;
     /// The shards' counters added up.

@@ -41,26 +41,33 @@ void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo info
         return;
     }
     const stages::QueryId id = next_id_++;
-    InFlightTable::iterator it;
+    InFlightTable::node_type node;
     if (!spare_.empty()) {
-        auto node = std::move(spare_.back());
+        node = std::move(spare_.back());
         spare_.pop_back();
         node.key() = id;
-        it = in_flight_.insert(std::move(node)).position;
     } else {
-        it = in_flight_.emplace(id, std::make_unique<InFlight>()).first;
+        node = in_flight_.extract(in_flight_.emplace(id, std::make_unique<InFlight>()).first);
     }
-    InFlight& q = *it->second;
+    InFlight& q = *node.mapped();
     q.ctx.id = id;
     q.ctx.transport = std::move(info);
     q.reply = std::move(reply);
-    // A plain store (one writer): no read-modify-write on the hot path.
-    in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
     const stages::Step step = runner_.start(q.ctx, wire);
     for (QueryObserver* o : observers_) {
         o->on_client_query(q.ctx, wire);
     }
-    advance(q, step);
+    if (step == stages::Step::Done) {
+        // Answered at once (cache hit, local answer, error): the query never waits, so it
+        // never enters the table of queries in flight.
+        complete(q);
+        recycle(std::move(node));
+        return;
+    }
+    InFlight& waiting = *in_flight_.insert(std::move(node)).position->second;
+    // A plain store (one writer): no read-modify-write on the hot path.
+    in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
+    dispatch(waiting);
 }
 
 void Pipeline::advance(InFlight& q, stages::Step step) {
@@ -172,7 +179,7 @@ void Pipeline::count(const stages::QueryContext& ctx) {
     }
 }
 
-void Pipeline::finish(InFlight& q) {
+void Pipeline::complete(InFlight& q) {
     stages::QueryContext& ctx = q.ctx;
     count(ctx);
     io::Reply reply;
@@ -194,17 +201,29 @@ void Pipeline::finish(InFlight& q) {
     if (log_ != nullptr) {
         log_->write(log::render_query_record(ctx));
     }
-    // Resets q (nothing may touch it after this line): everything the query held (its policy
-    // snapshot, decision, messages) is released now; the node and its InFlight are kept.
-    auto node = in_flight_.extract(ctx.id);
-    if (!node.empty() && spare_.size() < kSpareNodes) {
-        // Destroyed and built again in place: cheaper than assigning a fresh temporary.
-        InFlight* slot = node.mapped().get();
-        std::destroy_at(slot);
-        std::construct_at(slot);
-        spare_.push_back(std::move(node));
-    }
+}
+
+void Pipeline::finish(InFlight& q) {
+    complete(q);
+    // Nothing may touch q after this line.
+    recycle(in_flight_.extract(q.ctx.id));
     in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
+}
+
+void Pipeline::recycle(InFlightTable::node_type node) {
+    if (node.empty() || spare_.size() >= kSpareNodes) {
+        return;
+    }
+    // Everything the query held (its policy snapshot, decision, messages) is released now:
+    // the InFlight is destroyed and built again in place (cheaper than assigning a fresh
+    // temporary), keeping only emptied storage (stages::ContextStorage); node and InFlight
+    // are kept for the next query.
+    InFlight* slot = node.mapped().get();
+    stages::ContextStorage storage = stages::take_storage(slot->ctx);
+    std::destroy_at(slot);
+    std::construct_at(slot);
+    stages::give_storage(slot->ctx, std::move(storage));
+    spare_.push_back(std::move(node));
 }
 
 } // namespace resolver::pipeline

@@ -95,6 +95,9 @@ private:
     void dispatch(InFlight& q);
     void on_upstream(stages::QueryId id, Result<upstream::Exchange> result);
     upstream::Upstream* upstream_for(const stages::QueryContext& ctx);
+    /// Counts, answers and logs a finished query.
+    void complete(InFlight& q);
+    /// complete(), then the query leaves the table of queries in flight.
     void finish(InFlight& q);
     void count(const stages::QueryContext& ctx);
 
@@ -113,6 +116,7 @@ private:
     /// queries: a query costs no allocation for its context or its table entry. At most
     /// kSpareNodes are kept (what a burst needed, not more).
     std::vector<InFlightTable::node_type> spare_;
+    void recycle(InFlightTable::node_type node); // into spare_, reset
     static constexpr std::size_t kSpareNodes = 1024;
     std::atomic<std::size_t> in_flight_published_{0}; // in_flight_.size(), for other threads
     std::size_t waiting_ = 0;                         // queries with an upstream request out

@@ -83,7 +83,7 @@ Next decode(QueryContext& ctx, std::span<const std::uint8_t> wire, const StageCo
         answer_error(ctx, wire::rcode::Refused, cfg);
         return Next::Answer;
     }
-    ctx.qname_text = question.qname.to_gateway_text();
+    question.qname.to_gateway_text(ctx.qname_text); // into the recycled storage
     if (q.edns) {
         if (const auto* loc = q.edns->find(wire::edns_opt::Location)) {
             ctx.edns_location = loc->data;

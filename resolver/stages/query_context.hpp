@@ -192,6 +192,26 @@ struct QueryContext {
     std::vector<std::uint16_t> ede_codes;  // EDEErrors as sent
     bool truncated = false;
     std::chrono::steady_clock::time_point finished_at;
+
+    /// Storage only, never read as this query's data: a message of an earlier query on the
+    /// same pipeline slot, which a cache hit assigns over (cache::Cache::lookup_into) so that
+    /// its vectors and names are reused instead of allocated again.
+    wire::Message recycled_message;
 };
+
+/// What a finished query hands to the next query of the same pipeline slot: containers
+/// emptied but keeping their capacity, and a message to be assigned over (the last one the
+/// query held). Everything else of a context is built afresh, so no value crosses over.
+struct ContextStorage {
+    std::string qname_text;
+    std::string upstream_server;
+    std::vector<std::uint32_t> upstream_ttls;
+    std::vector<net::IpAddr> initial_resolved_ips;
+    wire::Message message;
+};
+/// Moves ctx's reusable storage out, emptied.
+ContextStorage take_storage(QueryContext& ctx);
+/// Moves `storage` into a freshly built context.
+void give_storage(QueryContext& ctx, ContextStorage&& storage);
 
 } // namespace resolver::stages

@@ -82,15 +82,20 @@ Next cache_lookup(QueryContext& ctx, const Environment& env) {
     }
     const cache::CacheKeyRef key(cache::lowered_wire(question.qname, name), question.qtype,
                                  question.qclass, dnssec_ok(q), q.flag(wire::kFlagCd), route);
-    auto hit = env.cache->lookup(key, env.clock->now());
-    if (!hit) {
+    // Assigned over the recycled storage: a hit copies the stored answer without allocating
+    // once the slot has held one like it. The query's arrival is the time the cache answers
+    // for (no extra clock read).
+    cache::CacheHit hit{std::move(ctx.recycled_message), 0, std::move(ctx.upstream_server), 0};
+    if (!env.cache->lookup_into(key, ctx.received_at, hit)) {
+        ctx.recycled_message = std::move(hit.message);
+        ctx.upstream_server = std::move(hit.upstream);
         return Next::Continue;
     }
     ctx.source = AnswerSource::Cache;
-    ctx.cache_age_s = hit->age_s;
-    ctx.upstream_server = std::move(hit->upstream);
-    ctx.upstream_serial = hit->serial;
-    ctx.upstream_answer = std::move(hit->message);
+    ctx.cache_age_s = hit.age_s;
+    ctx.upstream_server = std::move(hit.upstream);
+    ctx.upstream_serial = hit.serial;
+    ctx.upstream_answer = std::move(hit.message);
     record_upstream_facts(ctx);
     return Next::Answer;
 }
@@ -160,7 +165,11 @@ void answer_from_upstream(QueryContext& ctx, const Environment& env) {
     // its own copy): its sections move into the response instead of being copied, unless a
     // trace (explain) shows it afterwards.
     wire::Message& up = *ctx.upstream_answer;
-    wire::Message r = wire::make_response(q, up.rcode() & 0xF, env.config.udp_payload);
+    // Without a trace the upstream answer's question vector is storage for the response's
+    // (assigned over with the client's question, whose case the response echoes).
+    wire::Message r =
+        wire::make_response(q, up.rcode() & 0xF, env.config.udp_payload,
+                            env.trace ? std::vector<wire::Question>{} : std::move(up.question));
     if (env.trace) {
         r.answer = up.answer;
         r.authority = up.authority;

@@ -666,11 +666,13 @@ std::string txt_text(const ResourceRecord& rr) {
     return out;
 }
 
-Message make_response(const Message& query, std::uint16_t rc, std::uint16_t our_udp_size) {
+Message make_response(const Message& query, std::uint16_t rc, std::uint16_t our_udp_size,
+                      std::vector<Question> question_storage) {
     Message m;
     m.id = query.id;
     m.flags = static_cast<std::uint16_t>(kFlagQr | (query.flags & (0x7800 | kFlagRd | kFlagCd)));
-    m.question = query.question;
+    m.question = std::move(question_storage);
+    m.question = query.question; // assigned over: element by element, storage reused
     if (query.edns) {
         Edns e;
         e.udp_size = our_udp_size;

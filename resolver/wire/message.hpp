@@ -156,6 +156,8 @@ std::string txt_text(const ResourceRecord& rr);
 
 /// Builds a response skeleton for `query`: same ID, question (with its case), opcode, RD and
 /// CD; QR set; OPT echoed (RFC 6891 §7) with our payload size when the query had one.
-Message make_response(const Message& query, std::uint16_t rcode, std::uint16_t our_udp_size = 1232);
+/// `question_storage`: a vector whose capacity (and names' storage) the copied question reuses.
+Message make_response(const Message& query, std::uint16_t rcode, std::uint16_t our_udp_size = 1232,
+                      std::vector<Question> question_storage = {});
 
 } // namespace resolver::wire

@@ -164,10 +164,17 @@ std::string Name::to_text() const {
 }
 
 std::string Name::to_gateway_text() const {
-    if (is_root()) {
-        return ".";
-    }
     std::string out;
+    to_gateway_text(out);
+    return out;
+}
+
+void Name::to_gateway_text(std::string& out) const {
+    out.clear();
+    if (is_root()) {
+        out.push_back('.');
+        return;
+    }
     out.reserve(wire_.size() > 2 ? wire_.size() - 2 : 0); // as to_text(), without the final dot
     each_label(wire_, [&](std::string_view label) {
         if (!out.empty()) {
@@ -175,7 +182,6 @@ std::string Name::to_gateway_text() const {
         }
         append_label_text(out, label, true);
     });
-    return out;
 }
 
 Name Name::lowered() const {

@@ -34,6 +34,8 @@ public:
     /// Lower-case presentation format without the trailing dot, root as "." — the form
     /// Gateway logs as QueryName and policy fields compare against.
     [[nodiscard]] std::string to_gateway_text() const;
+    /// The same, assigned to `out` (its storage reused: once per query on the hot path).
+    void to_gateway_text(std::string& out) const;
     [[nodiscard]] Name lowered() const;
 
     [[nodiscard]] const std::string& wire() const noexcept { return wire_; }

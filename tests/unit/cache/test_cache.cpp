@@ -99,6 +99,44 @@ TEST_CASE("TTLs count down on hits and the entry expires") {
     CHECK(c.stats().expired == 1);
 }
 
+TEST_CASE("lookup_into assigns the whole hit over reused storage, and a miss leaves it alone") {
+    cache::Cache c;
+    const auto t0 = cache::Clock::time_point{} + 1000s;
+    const auto key = cache::CacheKey::of(question("www.example.com"), false, false, "default");
+    REQUIRE(c.insert(key, answer_with("www.example.com", 300), "udp://192.0.2.53:53", t0));
+    // Storage left by an earlier, bigger answer: nothing of it may survive the assignment.
+    cache::CacheHit hit;
+    hit.message = answer_with("a-much-longer-name.example.org", 5);
+    hit.message.id = 99;
+    hit.message.answer.push_back(hit.message.answer[0]);
+    hit.message.authority.push_back(hit.message.answer[0]);
+    hit.message.edns.emplace();
+    hit.upstream = "tls://198.51.100.1:853#a-long-upstream-name.example";
+    hit.age_s = 7;
+    hit.serial = 12345;
+    const cache::CacheHit before = hit;
+    const auto other = cache::CacheKey::of(question("other.example.com"), false, false, "default");
+    CHECK_FALSE(c.lookup_into(other, t0 + 10s, hit));
+    CHECK(hit.message.answer.size() == before.message.answer.size());
+    CHECK(hit.upstream == before.upstream);
+    CHECK(hit.serial == before.serial);
+
+    REQUIRE(c.lookup_into(key, t0 + 100s, hit));
+    const auto fresh = c.lookup(key, t0 + 100s);
+    REQUIRE(fresh);
+    CHECK(wire::serialize(hit.message) == wire::serialize(fresh->message)); // every field
+    REQUIRE(hit.message.answer.size() == 1);
+    CHECK(hit.message.answer[0].name == *wire::Name::from_text("www.example.com"));
+    CHECK(hit.message.answer[0].ttl == 200);
+    CHECK(hit.message.authority.empty());
+    CHECK(hit.message.additional.empty());
+    CHECK_FALSE(hit.message.edns);
+    CHECK(hit.upstream == "udp://192.0.2.53:53");
+    CHECK(hit.age_s == 100);
+    CHECK(hit.serial == fresh->serial);
+    CHECK_FALSE(c.lookup_into(key, t0 + 300s, hit)); // expired as lookup() would be
+}
+
 TEST_CASE("keys ignore name case but separate DO, CD, type and route") {
     cache::Cache c;
     const auto t0 = cache::Clock::time_point{} + 10s;

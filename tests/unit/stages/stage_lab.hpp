@@ -199,8 +199,15 @@ public:
 
     Outcome run_bytes(const std::vector<std::uint8_t>& bytes,
                       net::TransportInfo t = udp_from("127.0.0.1")) {
+        return run_in(std::make_unique<stages::QueryContext>(), bytes, std::move(t));
+    }
+
+    /// As run_bytes(), in a given context (a recycled one: see the pipeline's recycle()).
+    Outcome run_in(std::unique_ptr<stages::QueryContext> ctx,
+                   const std::vector<std::uint8_t>& bytes,
+                   net::TransportInfo t = udp_from("127.0.0.1")) {
         Outcome o;
-        o.ctx = std::make_unique<stages::QueryContext>();
+        o.ctx = std::move(ctx);
         o.ctx->id = next_id_++;
         o.ctx->transport = std::move(t);
         stages::Step step = runner_.start(*o.ctx, bytes);

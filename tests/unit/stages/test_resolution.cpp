@@ -189,3 +189,50 @@ TEST_CASE("stages: more queries waiting than allowed get SERVFAIL with EDE 0 nam
     CHECK(sent.message->edes()[0].code == 0);
     CHECK(sent.message->edes()[0].text.find("max_waiting_queries") != std::string::npos);
 }
+
+TEST_CASE("stages: a recycled context carries nothing of one query into the next") {
+    // The pipeline reuses a finished query's context: its storage is kept, emptied, and a
+    // cache hit assigns over the last message. A query run in a recycled context must end
+    // exactly as in a fresh one.
+    Lab lab;
+    lab.upstream("v6.example.com", wire::rrtype::AAAA,
+                 answering({"v6.example.com. 300 IN AAAA 2001:db8::1",
+                            "v6.example.com. 300 IN AAAA 2001:db8::2"}));
+    lab.upstream("www.example.com", wire::rrtype::A,
+                 answering({"www.example.com. 120 IN A 192.0.2.10"}));
+    lab.upstream("nx.example.com", wire::rrtype::A, negative(wire::rcode::NxDomain, {kSoa}));
+    for (const char* warm : {"v6.example.com", "www.example.com", "nx.example.com"}) {
+        lab.run(query(warm, std::string_view(warm) == "v6.example.com" ? wire::rrtype::AAAA
+                                                                       : wire::rrtype::A));
+    }
+    auto recycle = [](std::unique_ptr<stages::QueryContext> ctx) {
+        stages::ContextStorage kept = stages::take_storage(*ctx);
+        std::destroy_at(ctx.get());
+        std::construct_at(ctx.get());
+        stages::give_storage(*ctx, std::move(kept));
+        return ctx;
+    };
+    const std::vector<wire::Message> sequence = {
+        query("v6.example.com", wire::rrtype::AAAA),  // cache hit, two records
+        query("WWW.example.com"),                     // cache hit, one record, other case
+        query("nx.example.com"),                      // cache hit, negative
+        query("new.example.com"),                     // miss: the upstream fails
+        query("www.example.com", wire::rrtype::A, 0), // without EDNS
+    };
+    lab.upstream("new.example.com", wire::rrtype::A, failing(Errc::UpstreamTimeout, "timed out"));
+    auto slot = std::make_unique<stages::QueryContext>();
+    for (const auto& q : sequence) {
+        const auto bytes = wire::serialize(q);
+        auto fresh = lab.run_bytes(bytes);
+        auto reused = lab.run_in(std::move(slot), bytes);
+        CAPTURE(q.question[0].qname.to_text());
+        CHECK(reused.ctx->wire_out == fresh.ctx->wire_out);
+        CHECK(reused.ctx->qname_text == fresh.ctx->qname_text);
+        CHECK(reused.ctx->upstream_server == fresh.ctx->upstream_server);
+        CHECK(reused.ctx->upstream_ttls == fresh.ctx->upstream_ttls);
+        CHECK(reused.ctx->initial_resolved_ips == fresh.ctx->initial_resolved_ips);
+        CHECK(reused.ctx->source == fresh.ctx->source);
+        CHECK(reused.ctx->upstream_answer.has_value() == fresh.ctx->upstream_answer.has_value());
+        slot = recycle(std::move(reused.ctx));
+    }
+}

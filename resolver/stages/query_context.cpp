@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+#include "resolver/stages/query_context.hpp"
+
+namespace resolver::stages {
+
+ContextStorage take_storage(QueryContext& ctx) {
+    ContextStorage s{std::move(ctx.qname_text), std::move(ctx.upstream_server),
+                     std::move(ctx.upstream_ttls), std::move(ctx.initial_resolved_ips),
+                     std::move(ctx.recycled_message)};
+    s.qname_text.clear();
+    s.upstream_server.clear();
+    s.upstream_ttls.clear();
+    s.initial_resolved_ips.clear();
+    // The response holds the answer sections (moved there from the upstream answer), so it
+    // is the message with the most storage worth keeping.
+    if (ctx.response) {
+        s.message = std::move(*ctx.response);
+    } else if (ctx.upstream_answer) {
+        s.message = std::move(*ctx.upstream_answer);
+    }
+    return s;
+}
+
+void give_storage(QueryContext& ctx, ContextStorage&& storage) {
+    ctx.qname_text = std::move(storage.qname_text);
+    ctx.upstream_server = std::move(storage.upstream_server);
+    ctx.upstream_ttls = std::move(storage.upstream_ttls);
+    ctx.initial_resolved_ips = std::move(storage.initial_resolved_ips);
+    ctx.recycled_message = std::move(storage.message);
+}
+
+} // namespace resolver::stages
