@@ -71,6 +71,7 @@ run() {
             -c "${BENCH_CLIENTS:-8}" -q "${BENCH_OUTSTANDING:-500}" -l "$3" | awk '{print $1, $2}'
     fi
 }
+[ "$KIND" != udp ] || [ "$MODE" != policy ] || bench_check_allowed "$TARGET_a" "$BENCH_WORK/queries"
 run "$PID_A" "$TARGET_a" "$BENCH_WARM_SECS" >/dev/null
 run "$PID_B" "$TARGET_b" "$BENCH_WARM_SECS" >/dev/null
 qa=() qb=() ca=() cb=()

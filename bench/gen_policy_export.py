@@ -153,7 +153,11 @@ for k, kind in enumerate(plan):
         forms = [
             f'dns.fqdn == "e{k}.bool.example" or any(dns.domains[*] == "f{k}.bool.example")',
             f'not dns.query_rtype == "MX" and dns.fqdn == "g{k}.bool.example"',
-            f'dns.fqdn == "h{k}.bool.example" xor dns.query_rtype == "AAAA"',
+            # xor of two name-bound terms: h{k} for any type but AAAA, or AAAA for the rest
+            # of bool.example (a bare `xor dns.query_rtype == "AAAA"` would block every AAAA
+            # query of the benchmark's allowed names).
+            f'dns.fqdn == "h{k}.bool.example" xor'
+            f' (dns.query_rtype == "AAAA" and any(dns.domains[*] == "bool.example"))',
             f'not (dns.fqdn == "i{k}.bool.example" or dns.fqdn == "j{k}.bool.example")'
             f' and dns.location in {{"{BRANCH}"}}',
         ]

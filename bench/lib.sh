@@ -168,6 +168,19 @@ bench_query_mix() {
     done >"$1"
 }
 
+# bench_check_allowed PORT QUERY_FILE: every "NAME TYPE" of the file gets an answer from the
+# UDP listener on PORT that is not a block (0.0.0.0 or ::), so a benchmark of allowed cache
+# hits measures cache hits and not locally built block answers. Dies naming the first that is.
+bench_check_allowed() {
+    local port="$1" file="$2" name type got
+    while read -r name type; do
+        got=$(dig +short +tries=1 +time=2 -p "$port" @127.0.0.1 "$name" "$type" || true)
+        if grep -qxE '0\.0\.0\.0|::' <<<"$got"; then
+            bench_die "$name $type is blocked by the policy (answer: $(paste -sd' ' <<<"$got")): not an allowed cache hit"
+        fi
+    done <"$file"
+}
+
 # bench_cpu_ticks PID: CPU time (user + system, all threads) the process used so far, in
 # clock ticks. On a shared machine the wall-clock qps depends on what else runs; queries per
 # CPU-second of the server does not, so every row reports both.

@@ -106,6 +106,7 @@ ECHO_PORT=$(awk '/^port/ {print $2}' "$BENCH_WORK/echo.out")
 # The policy is really in force: a name of the 1M-name list is blocked.
 probe=$(dig +short +tries=1 +time=2 -p "$LAB_PORT" @127.0.0.1 d0000042.bench-list.example A || true)
 [ "$probe" = "0.0.0.0" ] || bench_die "the 1M-name list does not block (got '$probe')"
+bench_check_allowed "$LAB_PORT" "$BENCH_WORK/queries"
 
 DNS_PARAM=$(bench_doh_param)
 for url in "$LAB_DOH" "$DD_DOH"; do
