@@ -39,7 +39,7 @@ Next decode(QueryContext& ctx, std::span<const std::uint8_t> wire, const StageCo
         return Next::Drop;
     }
     // Trailing bytes after a whole query are ignored, as Unbound, BIND and dnsdist do.
-    auto parsed = wire::parse(wire, {.allow_trailing = true});
+    auto parsed = wire::parse(wire, {.allow_trailing = true}, std::move(ctx.recycled_query));
     if (!parsed) {
         const auto& f = parsed.failure;
         ctx.drop_reason = f.reason;

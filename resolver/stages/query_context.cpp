@@ -4,9 +4,9 @@
 namespace resolver::stages {
 
 ContextStorage take_storage(QueryContext& ctx) {
-    ContextStorage s{std::move(ctx.qname_text), std::move(ctx.upstream_server),
-                     std::move(ctx.upstream_ttls), std::move(ctx.initial_resolved_ips),
-                     std::move(ctx.recycled_message)};
+    ContextStorage s{std::move(ctx.qname_text),       std::move(ctx.upstream_server),
+                     std::move(ctx.upstream_ttls),    std::move(ctx.initial_resolved_ips),
+                     std::move(ctx.recycled_message), std::move(ctx.recycled_query)};
     s.qname_text.clear();
     s.upstream_server.clear();
     s.upstream_ttls.clear();
@@ -18,6 +18,9 @@ ContextStorage take_storage(QueryContext& ctx) {
     } else if (ctx.upstream_answer) {
         s.message = std::move(*ctx.upstream_answer);
     }
+    if (ctx.query) {
+        s.query = std::move(*ctx.query);
+    }
     return s;
 }
 
@@ -27,6 +30,7 @@ void give_storage(QueryContext& ctx, ContextStorage&& storage) {
     ctx.upstream_ttls = std::move(storage.upstream_ttls);
     ctx.initial_resolved_ips = std::move(storage.initial_resolved_ips);
     ctx.recycled_message = std::move(storage.message);
+    ctx.recycled_query = std::move(storage.query);
 }
 
 } // namespace resolver::stages

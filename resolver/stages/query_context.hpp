@@ -197,6 +197,8 @@ struct QueryContext {
     /// same pipeline slot, which a cache hit assigns over (cache::Cache::lookup_into) so that
     /// its vectors and names are reused instead of allocated again.
     wire::Message recycled_message;
+    /// Storage only, likewise: an earlier query's parsed message, which decode parses into.
+    wire::Message recycled_query;
 };
 
 /// What a finished query hands to the next query of the same pipeline slot: containers
@@ -208,6 +210,7 @@ struct ContextStorage {
     std::vector<std::uint32_t> upstream_ttls;
     std::vector<net::IpAddr> initial_resolved_ips;
     wire::Message message;
+    wire::Message query;
 };
 /// Moves ctx's reusable storage out, emptied.
 ContextStorage take_storage(QueryContext& ctx);

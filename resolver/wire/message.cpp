@@ -304,30 +304,29 @@ void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceR
     out.insert(out.end(), rr.rdata.begin(), rr.rdata.end());
 }
 
-std::vector<std::uint8_t> opt_bytes(const Edns& e, std::uint16_t rcode) {
-    std::vector<std::uint8_t> out;
+/// The OPT record's length on the wire: root owner, TYPE, CLASS, TTL, RDLENGTH, options.
+std::size_t opt_length(const Edns& e) {
     std::size_t size = 11;
     for (const auto& o : e.options) {
         size += 4 + o.data.size();
     }
-    out.reserve(size); // one allocation
-    out.push_back(0);  // root owner
+    return size;
+}
+
+/// Appends the OPT record (RFC 6891 §6.1.2) to `out`, in place.
+void write_opt(std::vector<std::uint8_t>& out, const Edns& e, std::uint16_t rcode) {
+    out.push_back(0); // root owner
     put16(out, rrtype::OPT);
     put16(out, e.udp_size);
     out.push_back(static_cast<std::uint8_t>(rcode >> 4));
     out.push_back(e.version);
     put16(out, e.dnssec_ok ? 0x8000 : 0);
-    std::size_t rdlen = 0;
-    for (const auto& o : e.options) {
-        rdlen += 4 + o.data.size();
-    }
-    put16(out, static_cast<std::uint16_t>(rdlen));
+    put16(out, static_cast<std::uint16_t>(opt_length(e) - 11));
     for (const auto& o : e.options) {
         put16(out, o.code);
         put16(out, static_cast<std::uint16_t>(o.data.size()));
         out.insert(out.end(), o.data.begin(), o.data.end());
     }
-    return out;
 }
 
 /// Where the RRset that starts at `start` ends (one past its last record): records of one
@@ -467,9 +466,19 @@ void Message::add_ede(std::uint16_t code, std::string_view text) {
 }
 
 ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options) {
+    return parse(wire, options, Message{});
+}
+
+ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Message storage) {
     ParseResult res;
     WireReader r(wire);
-    Message m;
+    // Every field is read or emptied below: only the storage of `storage` is kept (its
+    // question vector and names are assigned over, element by element).
+    Message m = std::move(storage);
+    m.answer.clear();
+    m.authority.clear();
+    m.additional.clear();
+    m.edns.reset();
     m.id = r.u16();
     m.flags = r.u16();
     const std::uint16_t qd = r.u16();
@@ -484,16 +493,21 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options) {
         res.failure = {ParseFailure::Kind::Malformed, m.id, m.flags, std::move(why)};
         return res;
     };
+    std::size_t questions = 0;
     for (std::uint16_t i = 0; i < qd; ++i) {
-        Question q;
-        q.qname = Name::read(r);
+        if (questions == m.question.size()) {
+            m.question.emplace_back(); // grows with what was read, never with QDCOUNT alone
+        }
+        Question& q = m.question[questions];
+        Name::read_into(r, q.qname);
         q.qtype = r.u16();
         q.qclass = r.u16();
         if (!r.ok()) {
             return malformed("malformed question");
         }
-        m.question.push_back(std::move(q));
+        ++questions;
     }
+    m.question.resize(questions);
     auto read_section = [&](std::uint16_t count, std::vector<ResourceRecord>& into,
                             bool additional) -> bool {
         for (std::uint16_t i = 0; i < count; ++i) {
@@ -560,10 +574,7 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
     max_size = std::clamp<std::size_t>(max_size, 12, 65535);
     std::vector<std::uint8_t> out;
     out.reserve(512);
-    std::vector<std::uint8_t> opt;
-    if (msg.edns) {
-        opt = opt_bytes(*msg.edns, msg.rcode());
-    }
+    const std::size_t opt_size = msg.edns ? opt_length(*msg.edns) : 0;
     NameWriter names;
     std::uint16_t flags = msg.flags;
     put16(out, msg.id);
@@ -577,7 +588,7 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
         put16(out, q.qtype);
         put16(out, q.qclass);
     }
-    const std::size_t budget = max_size > opt.size() ? max_size - opt.size() : 0;
+    const std::size_t budget = max_size > opt_size ? max_size - opt_size : 0;
     std::array<std::uint16_t, 3> counts{0, 0, 0};
     bool truncated = false;
     const std::array<const std::vector<ResourceRecord>*, 3> sections{&msg.answer, &msg.authority,
@@ -604,8 +615,8 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
         }
     }
     std::uint16_t arcount = counts[2];
-    if (!opt.empty()) {
-        out.insert(out.end(), opt.begin(), opt.end());
+    if (msg.edns) {
+        write_opt(out, *msg.edns, msg.rcode());
         ++arcount;
     }
     out[2] = static_cast<std::uint8_t>(flags >> 8);

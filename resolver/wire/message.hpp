@@ -140,6 +140,9 @@ struct ParseResult {
     explicit operator bool() const noexcept { return message.has_value(); }
 };
 ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options = {});
+/// The same, reusing the storage of `storage` (a message no longer needed): every field of
+/// the result is what `wire` says, nothing of `storage` is left but its capacity.
+ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Message storage);
 
 /// Writes `msg` with name compression on owner names. When the message does not fit in
 /// `max_size`, whole RRsets are left out from the end (additional, then authority, then

@@ -100,7 +100,18 @@ std::optional<Name> Name::from_text(std::string_view text) {
 }
 
 Name Name::read(WireReader& r) {
-    std::string wire;
+    Name n;
+    read_into(r, n);
+    return n;
+}
+
+void Name::read_into(WireReader& r, Name& out) {
+    std::string& wire = out.wire_;
+    wire.clear();
+    auto failed = [&] {
+        r.set_failed();
+        wire.assign(1, '\0'); // the root, as read() returns on failure
+    };
     const auto all = r.whole();
     std::size_t pos = r.pos();
     std::size_t resume = 0; // where the reader continues after the first pointer
@@ -108,14 +119,14 @@ Name Name::read(WireReader& r) {
     std::size_t limit = pos; // pointers must go strictly backwards
     while (true) {
         if (pos >= all.size()) {
-            r.set_failed();
-            return Name{};
+            failed();
+            return;
         }
         const std::uint8_t len = all[pos];
         if ((len & 0xC0) == 0xC0) {
             if (pos + 1 >= all.size()) {
-                r.set_failed();
-                return Name{};
+                failed();
+                return;
             }
             const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | all[pos + 1];
             if (!jumped) {
@@ -123,20 +134,20 @@ Name Name::read(WireReader& r) {
                 jumped = true;
             }
             if (target >= limit) { // forward or self pointer: a loop or garbage
-                r.set_failed();
-                return Name{};
+                failed();
+                return;
             }
             limit = target;
             pos = target;
             continue;
         }
         if ((len & 0xC0) != 0) { // 0x40/0x80: extended label types, obsolete (RFC 6891 §5)
-            r.set_failed();
-            return Name{};
+            failed();
+            return;
         }
         if (pos + 1 + len > all.size() || wire.size() + 1 + len > 255) {
-            r.set_failed();
-            return Name{};
+            failed();
+            return;
         }
         wire.append(reinterpret_cast<const char*>(&all[pos]), 1 + len);
         pos += 1 + len;
@@ -145,7 +156,6 @@ Name Name::read(WireReader& r) {
         }
     }
     r.seek(jumped ? resume : pos);
-    return from_wire_unchecked(std::move(wire));
 }
 
 std::string Name::to_text() const {

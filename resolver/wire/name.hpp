@@ -22,6 +22,8 @@ public:
     /// Reads a possibly compressed name at the reader's position (RFC 1035 §4.1.4),
     /// following pointers only backwards, at most 255 bytes. Sets the reader failed on error.
     static Name read(WireReader& r);
+    /// The same, into `out` (its storage reused): what parse() does for a recycled message.
+    static void read_into(WireReader& r, Name& out);
     /// Wraps already-validated uncompressed wire bytes.
     static Name from_wire_unchecked(std::string wire) {
         Name n;

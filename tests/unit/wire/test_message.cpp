@@ -198,3 +198,48 @@ TEST_CASE("every rcode name reads back, RCODEnnn included") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("parse into reused storage gives exactly what a fresh parse gives") {
+    // Storage left by an earlier, bigger message: nothing of it may survive.
+    Message stale;
+    stale.id = 0x9999;
+    stale.flags = kFlagQr | kFlagAa;
+    stale.question.push_back(
+        {*Name::from_text("a-long-stale-question.example.org"), rrtype::MX, rrclass::IN});
+    stale.question.push_back({*Name::from_text("second.example"), rrtype::A, rrclass::IN});
+    stale.answer.push_back(
+        {*Name::from_text("x.example"), rrtype::A, rrclass::IN, 5, std::string(4, '\1')});
+    stale.edns.emplace();
+    stale.edns->options.push_back({10, "cookie!!"});
+
+    Message q;
+    q.id = 0x1234;
+    q.set_flag(kFlagRd, true);
+    q.question.push_back({*Name::from_text("www.example.com"), rrtype::AAAA, rrclass::IN});
+    for (bool with_edns : {false, true}) {
+        CAPTURE(with_edns);
+        if (with_edns) {
+            q.edns.emplace();
+            q.edns->dnssec_ok = true;
+        }
+        const auto bytes = serialize(q);
+        auto fresh = parse({bytes.data(), bytes.size()});
+        auto reused = parse({bytes.data(), bytes.size()}, {}, stale);
+        REQUIRE(fresh);
+        REQUIRE(reused);
+        CHECK(serialize(*reused.message) == serialize(*fresh.message));
+        REQUIRE(reused.message->question.size() == 1);
+        CHECK(reused.message->question[0].qname == *Name::from_text("www.example.com"));
+        CHECK(reused.message->answer.empty());
+        CHECK(reused.message->edns.has_value() == with_edns);
+    }
+    // A question cut short: the same failure as a fresh parse, whatever the storage held.
+    auto bytes = serialize(q);
+    bytes.resize(12 + 5);
+    auto fresh = parse({bytes.data(), bytes.size()});
+    auto reused = parse({bytes.data(), bytes.size()}, {}, stale);
+    CHECK_FALSE(fresh);
+    CHECK_FALSE(reused);
+    CHECK(reused.failure.reason == fresh.failure.reason);
+    CHECK(reused.failure.id == 0x1234);
+}
