@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/wire/name.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 
@@ -10,7 +11,24 @@ char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+bool needs_escape(unsigned char c) {
+    return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
+           c == '$' || c <= 0x20 || c >= 0x7f;
+}
+
 void append_label_text(std::string& out, std::string_view label, bool lower_case) {
+    // Nearly every label is plain text: appended at once, then lowered in place.
+    if (std::none_of(label.begin(), label.end(),
+                     [](char ch) { return needs_escape(static_cast<unsigned char>(ch)); })) {
+        const std::size_t at = out.size();
+        out.append(label);
+        if (lower_case) {
+            for (std::size_t i = at; i < out.size(); ++i) {
+                out[i] = lower(out[i]);
+            }
+        }
+        return;
+    }
     for (char ch : label) {
         const auto c = static_cast<unsigned char>(ch);
         if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||

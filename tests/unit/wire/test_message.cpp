@@ -243,3 +243,15 @@ TEST_CASE("parse into reused storage gives exactly what a fresh parse gives") {
     CHECK(reused.failure.reason == fresh.failure.reason);
     CHECK(reused.failure.id == 0x1234);
 }
+
+TEST_CASE("names print plain labels as they are and escape the rest (RFC 1035 §5.1)") {
+    const auto n = *Name::from_text("Www.Ex\\.Ample.\\001a\\032B.COM");
+    CHECK(n.to_text() == "Www.Ex\\.Ample.\\001a\\032B.COM.");
+    CHECK(n.to_gateway_text() == "www.ex\\.ample.\\001a\\032b.com");
+    std::string reused = "left over from an earlier query";
+    n.to_gateway_text(reused);
+    CHECK(reused == "www.ex\\.ample.\\001a\\032b.com");
+    Name().to_gateway_text(reused);
+    CHECK(reused == ".");
+    CHECK(Name::from_text("MiXeD.Example")->to_gateway_text() == "mixed.example");
+}
