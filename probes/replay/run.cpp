@@ -435,24 +435,6 @@ int cannot(const std::string& what) {
     return kExitCannotRun;
 }
 
-Result<std::vector<report::OutputRequest>> outputs_of(const Options& o) {
-    std::vector<report::OutputRequest> outputs{{o.json ? "json" : "text", "-"}};
-    if (!o.junit.empty()) {
-        outputs.push_back({"junit", o.junit});
-    }
-    if (!o.html.empty()) {
-        outputs.push_back({"html", o.html});
-    }
-    for (const auto& spec : o.reports) {
-        auto r = report::parse_output(spec);
-        if (!r) {
-            return r.error();
-        }
-        outputs.push_back(*r);
-    }
-    return outputs;
-}
-
 } // namespace
 
 void ReplayReport::tally() {
@@ -475,7 +457,7 @@ void ReplayReport::tally() {
 
 int run_replay(const Options& o) {
     const auto t0 = Clock::now();
-    auto outputs = outputs_of(o);
+    auto outputs = report::requested_outputs(o.json ? "json" : "text", o.junit, o.html, o.reports);
     if (!outputs) {
         return cannot(outputs.error().detail);
     }
