@@ -7,24 +7,10 @@
 #include <uv.h>
 
 #include "resolver/runtime/drain_poll.hpp"
+#include "tests/unit/support/test_loop.hpp"
 
 using resolver::runtime::DrainPoll;
-
-namespace {
-
-/// A loop of the test's own, closed (after its close callbacks ran) on destruction.
-struct Loop {
-    uv_loop_t loop{};
-    Loop() { REQUIRE(uv_loop_init(&loop) == 0); }
-    Loop(const Loop&) = delete;
-    Loop& operator=(const Loop&) = delete;
-    ~Loop() {
-        uv_run(&loop, UV_RUN_DEFAULT);
-        CHECK(uv_loop_close(&loop) == 0); // no handle left open
-    }
-};
-
-} // namespace
+using test_support::Loop;
 
 TEST_SUITE_BEGIN("runtime.drain_poll");
 
