@@ -29,13 +29,7 @@ if [ "$MODE" = policy ]; then
     ARGS=(--rules "$EX/rules.json" --lists "$EX/lists.json" --locations "$EX/locations.json"
         --categories "$EX/categories.csv")
 fi
-# The allowed, fixture-answered names of policy_transports.sh.
-for n in www.example.com mail.example.com mail2.example.com chain1.example.com example.com \
-    edge.example.net www.example.net ns1.example.com sip.example.com ipv6only.example.com \
-    nudity.testcategory.com login.testcategory.com intranet.example.net cdn.example.net; do
-    echo "$n A"
-    echo "$n AAAA"
-done >"$BENCH_WORK/queries"
+bench_allowed_queries "$BENCH_WORK/queries"
 DNS_PARAM=$(bench_doh_param)
 
 # start NAME BINARY: starts one server with the listener of KIND; sets TARGET_<NAME> to its

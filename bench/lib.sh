@@ -168,6 +168,19 @@ bench_query_mix() {
     done >"$1"
 }
 
+# bench_allowed_queries FILE: the dnsperf data file of the policy benchmarks (ab.sh,
+# policy_qps.sh, policy_transports.sh, udp_allocs.sh). Names the fixture zones answer and no
+# rule blocks or overrides (neither the fixture export's nor the benchmarks' generated ones), so
+# every answer is allowed and, after the warm-up, a cache hit: what differs is policy work.
+bench_allowed_queries() {
+    for n in www.example.com mail.example.com mail2.example.com chain1.example.com example.com \
+        edge.example.net www.example.net ns1.example.com sip.example.com ipv6only.example.com \
+        nudity.testcategory.com login.testcategory.com intranet.example.net cdn.example.net; do
+        echo "$n A"
+        echo "$n AAAA"
+    done >"$1"
+}
+
 # bench_check_allowed PORT QUERY_FILE: every "NAME TYPE" of the file gets an answer from the
 # UDP listener on PORT that is not a block (0.0.0.0 or ::), so a benchmark of allowed cache
 # hits measures cache hits and not locally built block answers. Dies naming the first that is.

@@ -68,13 +68,7 @@ rules["result"] = rules["result"] + gen
 json.dump(rules, open(f"{out}/rules.json", "w"))
 PY
 
-# Allowed names only (no rule blocks or overrides them), answered by the fixture zones.
-for n in www.example.com mail.example.com mail2.example.com chain1.example.com example.com \
-    edge.example.net www.example.net ns1.example.com sip.example.com ipv6only.example.com \
-    nudity.testcategory.com login.testcategory.com intranet.example.net cdn.example.net; do
-    echo "$n A"
-    echo "$n AAAA"
-done >"$BENCH_WORK/queries"
+bench_allowed_queries "$BENCH_WORK/queries"
 
 # start NAME ARGS...: one resolver on the server CPU; sets PORT_<NAME>, PID_<NAME>, LOAD_<NAME>.
 start() {

@@ -33,13 +33,7 @@ python3 "$BENCH_ROOT/bench/gen_policy_export.py" "$FIX" "$BENCH_WORK/export" "$N
 echo "policy: $(head -1 "$BENCH_WORK/export/mix.txt"); rules per kind:"
 tail -n +2 "$BENCH_WORK/export/mix.txt" | paste -sd' ' | sed 's/^/  /'
 
-# Allowed names only, answered by the fixture zones (see bench/policy_qps.sh).
-for n in www.example.com mail.example.com mail2.example.com chain1.example.com example.com \
-    edge.example.net www.example.net ns1.example.com sip.example.com ipv6only.example.com \
-    nudity.testcategory.com login.testcategory.com intranet.example.net cdn.example.net; do
-    echo "$n A"
-    echo "$n AAAA"
-done >"$BENCH_WORK/queries"
+bench_allowed_queries "$BENCH_WORK/queries"
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # ---- servers --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 # fills the answer and decision caches, the counter is read (SIGUSR2), dnsperf sends the
 # query file exactly BENCH_ALLOC_PASSES times at a moderate rate, the counter is read again,
 # and the difference is divided by the answers received. Each query is answered from the
-# cache (the names are the allowed, fixture-answered names of policy_transports.sh).
+# cache (the names are lib.sh's bench_allowed_queries, as in policy_transports.sh).
 #
 # Usage: bench/udp_allocs.sh [BUILD_DIR]   (default build-bench)
 # Knobs: BENCH_ALLOC_PASSES (2000 passes over the 28-query file), BENCH_RULES, BENCH_LIST.
@@ -21,12 +21,7 @@ FIX="$BENCH_ROOT/fixtures"
 mkdir -p "$BENCH_WORK/export"
 python3 "$BENCH_ROOT/bench/gen_policy_export.py" "$FIX" "$BENCH_WORK/export" \
     "${BENCH_RULES:-500}" "${BENCH_LIST:-1000000}"
-for n in www.example.com mail.example.com mail2.example.com chain1.example.com example.com \
-    edge.example.net www.example.net ns1.example.com sip.example.com ipv6only.example.com \
-    nudity.testcategory.com login.testcategory.com intranet.example.net cdn.example.net; do
-    echo "$n A"
-    echo "$n AAAA"
-done >"$BENCH_WORK/queries"
+bench_allowed_queries "$BENCH_WORK/queries"
 NQ=$(wc -l <"$BENCH_WORK/queries")
 
 # count NAME: the counter file's last value.

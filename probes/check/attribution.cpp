@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "probes/common/strings.hpp"
 #include "resolver/net/transport.hpp"
 #include "resolver/wire/message.hpp"
 
@@ -13,18 +14,10 @@ namespace probes::check {
 namespace net = resolver::net;
 using nlohmann::json;
 
+using common::json_string;
+using common::lower;
+
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
 
 std::uint64_t num(const json& j, const char* key) {
     auto it = j.find(key);
@@ -46,21 +39,21 @@ std::string bare_name(std::string name) {
 // interchangeable: attribution depends on nothing else (docs/policy.md "Attribution").
 bool matches(const CheckReport& r, const CaseResult& res, const json& rec) {
     const auto& c = r.cases[res.case_index];
-    if (bare_name(str(rec, "QueryName")) != bare_name(c.qname) ||
-        num(rec, "QueryType") != c.qtype || str(rec, "Protocol") != res.url.scheme ||
-        str(rec, "LabEdnsLocation") != res.edns_location) {
+    if (bare_name(json_string(rec, "QueryName")) != bare_name(c.qname) ||
+        num(rec, "QueryType") != c.qtype || json_string(rec, "Protocol") != res.url.scheme ||
+        json_string(rec, "LabEdnsLocation") != res.edns_location) {
         return false;
     }
-    if (!res.source.empty() && str(rec, "SrcIP") != res.source) {
+    if (!res.source.empty() && json_string(rec, "SrcIP") != res.source) {
         return false;
     }
-    if (const auto sni = res.url.param("sni"); !sni.empty() && str(rec, "LabSNI") != sni) {
+    if (const auto sni = res.url.param("sni"); !sni.empty() && json_string(rec, "LabSNI") != sni) {
         return false;
     }
     if (res.url.scheme == net::transport_name(net::Transport::Https)) {
-        const auto path = str(rec, "LabHttpPath");
+        const auto path = json_string(rec, "LabHttpPath");
         return path.substr(0, path.find('?')) == res.url.path &&
-               lower(str(rec, "LabHttpLocationHeader")) ==
+               lower(json_string(rec, "LabHttpLocationHeader")) ==
                    lower(res.url.param("header.cf-dns-location"));
     }
     return true;
@@ -85,7 +78,8 @@ std::vector<long> pair_lines(const CheckReport& r, const std::vector<json>& reco
                 continue;
             }
             for (std::size_t j = 0; j < records.size(); ++j) {
-                const bool others = !with_source && sources.count(str(records[j], "SrcIP")) != 0U;
+                const bool others =
+                    !with_source && sources.count(json_string(records[j], "SrcIP")) != 0U;
                 if (!used[j] && !others && matches(r, res, records[j])) {
                     used[j] = true;
                     line[i] = static_cast<long>(j);
@@ -98,14 +92,14 @@ std::vector<long> pair_lines(const CheckReport& r, const std::vector<json>& reco
 }
 
 Attribution attribution_of(const json& rec, const LocationDirectory& locations) {
-    Attribution a{str(rec, "Location"), str(rec, "LocationID"), "", str(rec, "LabLocationReason"),
-                  str(rec, "SrcIP")};
+    Attribution a{json_string(rec, "Location"), json_string(rec, "LocationID"), "",
+                  json_string(rec, "LabLocationReason"), json_string(rec, "SrcIP")};
     if (auto it = locations.by_id.find(a.location_id); it != locations.by_id.end()) {
         a.subdomain = it->second.subdomain;
-    } else if (!str(rec, "DoHSubdomain").empty()) {
-        a.subdomain = str(rec, "DoHSubdomain");
-    } else if (!str(rec, "DoTSubdomain").empty()) {
-        a.subdomain = str(rec, "DoTSubdomain");
+    } else if (!json_string(rec, "DoHSubdomain").empty()) {
+        a.subdomain = json_string(rec, "DoHSubdomain");
+    } else if (!json_string(rec, "DoTSubdomain").empty()) {
+        a.subdomain = json_string(rec, "DoTSubdomain");
     } else if (auto colon = a.reason.find(':'); !a.location.empty() && colon != std::string::npos) {
         // A hint that decided names the location's subdomain: edns-65011:SUB, doh-path:SUB ...
         const auto how = a.reason.substr(0, colon);
@@ -131,8 +125,9 @@ resolver::Result<LocationDirectory> parse_locations(const std::string& text) {
     }
     LocationDirectory d;
     for (const auto& l : *arr) {
-        if (l.is_object() && !str(l, "id").empty()) {
-            d.by_id[str(l, "id")] = {str(l, "name"), lower(str(l, "doh_subdomain"))};
+        if (l.is_object() && !json_string(l, "id").empty()) {
+            d.by_id[json_string(l, "id")] = {json_string(l, "name"),
+                                             lower(json_string(l, "doh_subdomain"))};
         }
     }
     return d;

@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include "probes/common/strings.hpp"
 #include "probes/compare/diff.hpp"
 #include "resolver/util/url.hpp"
 #include "resolver/wire/message.hpp"
@@ -16,13 +17,9 @@ using resolver::Errc;
 using resolver::fail;
 using resolver::Result;
 
-namespace {
+using common::lower;
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
+namespace {
 
 std::string fqdn(std::string s) {
     s = lower(std::move(s));

@@ -11,19 +11,16 @@
 #include "resolver/util/ldns.hpp"
 #include <nlohmann/json.hpp>
 
+#include "probes/common/strings.hpp"
 #include "resolver/util/c_handles.hpp"
 
 namespace probes::compare {
 namespace wire = resolver::wire;
+using common::lower;
+
 namespace {
 
 using CString = resolver::util::CHandle<char, std::free>;
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\r\n");

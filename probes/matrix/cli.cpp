@@ -268,22 +268,12 @@ resolver::Status read_lab_log(const Cli& f, std::uint64_t offset, check::CheckRe
 
 // The outputs asked for: stdout (table, +short view or --json), --junit, --html, --report.
 int emit(const report::Document& doc, const Cli& f) {
-    std::vector<report::OutputRequest> outputs{{f.json ? "json" : "text", "-"}};
-    if (!f.junit.empty()) {
-        outputs.push_back({"junit", f.junit});
-    }
-    if (!f.html.empty()) {
-        outputs.push_back({"html", f.html});
-    }
-    for (const auto& spec : f.reports) {
-        auto r = report::parse_output(spec);
-        if (!r) {
-            return usage_error(r.error().detail);
-        }
-        outputs.push_back(*r);
+    auto outputs = report::requested_outputs(f.json ? "json" : "text", f.junit, f.html, f.reports);
+    if (!outputs) {
+        return usage_error(outputs.error().detail);
     }
     const bool color = !f.json && report::use_color(f.no_color, STDOUT_FILENO);
-    if (auto st = report::write_outputs(doc, outputs, {color, false}); !st) {
+    if (auto st = report::write_outputs(doc, *outputs, {color, false}); !st) {
         return usage_error(st.error().detail);
     }
     return doc.exit_code == 0 ? 0 : kExitDiffer;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "probes/common/strings.hpp"
 #include "resolver/net/transport.hpp"
 #include "resolver/wire/message.hpp"
 
@@ -21,20 +22,8 @@ namespace fs = std::filesystem;
 namespace wire = resolver::wire;
 using nlohmann::json;
 
-namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-
-} // namespace
+using common::json_string;
+using common::lower;
 
 std::string normalise_protocol(std::string p) {
     p = lower(p);
@@ -94,7 +83,7 @@ std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_
     }
     LogRecord r;
     r.line = line_no;
-    r.qname = lower(str(j, "QueryName"));
+    r.qname = lower(json_string(j, "QueryName"));
     while (!r.qname.empty() && r.qname.back() == '.') {
         r.qname.pop_back();
     }
@@ -103,17 +92,17 @@ std::optional<LogRecord> parse_record(const std::string& line, std::size_t line_
     }
     if (j.contains("QueryType") && j["QueryType"].is_number_unsigned()) {
         r.qtype = j["QueryType"].get<std::uint16_t>();
-    } else if (auto t = wire::type_from_name(str(j, "QueryTypeName"))) {
+    } else if (auto t = wire::type_from_name(json_string(j, "QueryTypeName"))) {
         r.qtype = *t;
     }
-    r.protocol = normalise_protocol(str(j, "Protocol"));
-    r.src_ip = str(j, "SrcIP");
-    r.doh_subdomain = str(j, "DoHSubdomain");
-    r.dot_subdomain = str(j, "DoTSubdomain");
-    r.location = str(j, "Location");
-    r.location_id = str(j, "LocationID");
-    r.decision = str(j, "ResolverDecision");
-    r.policy_id = str(j, "PolicyID");
+    r.protocol = normalise_protocol(json_string(j, "Protocol"));
+    r.src_ip = json_string(j, "SrcIP");
+    r.doh_subdomain = json_string(j, "DoHSubdomain");
+    r.dot_subdomain = json_string(j, "DoTSubdomain");
+    r.location = json_string(j, "Location");
+    r.location_id = json_string(j, "LocationID");
+    r.decision = json_string(j, "ResolverDecision");
+    r.policy_id = json_string(j, "PolicyID");
     if (j.contains("RCode") && j["RCode"].is_number_integer()) {
         r.rcode = j["RCode"].get<int>();
     }

@@ -15,6 +15,7 @@
 
 #include "probes/common/lines.hpp"
 #include "probes/common/query.hpp"
+#include "probes/common/strings.hpp"
 #include "probes/replay/in_process.hpp"
 #include "probes/replay/replay.hpp"
 #include "probes/report/formats.hpp"
@@ -34,21 +35,13 @@ using resolver::fail;
 using resolver::Result;
 using resolver::util::read_file;
 
+using common::json_string;
+using common::lower;
+
 namespace {
 
 constexpr int kExitCannotRun = 2;
 constexpr std::size_t kBatch = 5000; // progress granularity; connections survive batches
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
 
 using Clock = std::chrono::steady_clock;
 
@@ -122,10 +115,10 @@ Result<ScenarioFacts> scenario_facts(const scenario::Scenario& sc) {
         const json& arr = j.is_object() && j.contains("result") ? j["result"] : j;
         if (arr.is_array()) {
             for (const auto& l : arr) {
-                const auto sub = str(l, "doh_subdomain");
-                f.subdomain_by_location[str(l, "id")] = sub;
-                f.subdomain_by_location[str(l, "name")] = sub;
-                f.id_by_subdomain[sub] = str(l, "id");
+                const auto sub = json_string(l, "doh_subdomain");
+                f.subdomain_by_location[json_string(l, "id")] = sub;
+                f.subdomain_by_location[json_string(l, "name")] = sub;
+                f.id_by_subdomain[sub] = json_string(l, "id");
             }
         }
     }
@@ -319,9 +312,9 @@ std::unordered_map<std::string, LabView> index_lab(const std::vector<json>& lab_
         std::uint16_t t = r.contains("QueryType") && r["QueryType"].is_number_unsigned()
                               ? r["QueryType"].get<std::uint16_t>()
                               : 0;
-        const auto key =
-            match_key(lower(str(r, "QueryName")), t, str(r, "Protocol"), str(r, "LocationID"));
-        LabView v{str(r, "ResolverDecision"), str(r, "PolicyID"), false};
+        const auto key = match_key(lower(json_string(r, "QueryName")), t,
+                                   json_string(r, "Protocol"), json_string(r, "LocationID"));
+        LabView v{json_string(r, "ResolverDecision"), json_string(r, "PolicyID"), false};
         auto [it, fresh] = by_key.try_emplace(key, v);
         if (!fresh && (it->second.decision != v.decision || it->second.policy != v.policy)) {
             it->second.ambiguous = true;
@@ -442,24 +435,6 @@ int cannot(const std::string& what) {
     return kExitCannotRun;
 }
 
-Result<std::vector<report::OutputRequest>> outputs_of(const Options& o) {
-    std::vector<report::OutputRequest> outputs{{o.json ? "json" : "text", "-"}};
-    if (!o.junit.empty()) {
-        outputs.push_back({"junit", o.junit});
-    }
-    if (!o.html.empty()) {
-        outputs.push_back({"html", o.html});
-    }
-    for (const auto& spec : o.reports) {
-        auto r = report::parse_output(spec);
-        if (!r) {
-            return r.error();
-        }
-        outputs.push_back(*r);
-    }
-    return outputs;
-}
-
 } // namespace
 
 void ReplayReport::tally() {
@@ -482,7 +457,7 @@ void ReplayReport::tally() {
 
 int run_replay(const Options& o) {
     const auto t0 = Clock::now();
-    auto outputs = outputs_of(o);
+    auto outputs = report::requested_outputs(o.json ? "json" : "text", o.junit, o.html, o.reports);
     if (!outputs) {
         return cannot(outputs.error().detail);
     }

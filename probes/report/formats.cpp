@@ -130,6 +130,26 @@ resolver::Result<OutputRequest> parse_output(std::string_view spec) {
     return r;
 }
 
+resolver::Result<std::vector<OutputRequest>>
+requested_outputs(const std::string& stdout_format, const std::string& junit,
+                  const std::string& html, const std::vector<std::string>& reports) {
+    std::vector<OutputRequest> outputs{{stdout_format, "-"}};
+    if (!junit.empty()) {
+        outputs.push_back({"junit", junit});
+    }
+    if (!html.empty()) {
+        outputs.push_back({"html", html});
+    }
+    for (const auto& spec : reports) {
+        auto r = parse_output(spec);
+        if (!r) {
+            return r.error();
+        }
+        outputs.push_back(*r);
+    }
+    return outputs;
+}
+
 resolver::Status write_outputs(const Document& doc, const std::vector<OutputRequest>& requests,
                                const RenderOptions& opts) {
     resolver::Status status = resolver::ok();

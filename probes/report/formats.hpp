@@ -52,6 +52,12 @@ struct OutputRequest {
 /// Parses `FORMAT=FILE` (or `FORMAT` alone: stdout). Unknown formats are an error that lists
 /// the known ones.
 resolver::Result<OutputRequest> parse_output(std::string_view spec);
+/// What a subcommand's output flags ask for, in this order: stdout in `stdout_format` ("text"
+/// or "json"), then --junit FILE and --html FILE when given, then each --report spec. The
+/// error is the first spec parse_output refuses.
+resolver::Result<std::vector<OutputRequest>>
+requested_outputs(const std::string& stdout_format, const std::string& junit,
+                  const std::string& html, const std::vector<std::string>& reports);
 
 /// Renders `doc` for each request and writes it (stdout for "-"). The error names the file
 /// that could not be written; the others are still written.

@@ -287,19 +287,9 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     if (!cases) {
         return cannot_run(cases.error().detail, o.json);
     }
-    std::vector<report::OutputRequest> outputs{{o.json ? "json" : "text", "-"}};
-    if (!o.junit.empty()) {
-        outputs.push_back({"junit", o.junit});
-    }
-    if (!o.html.empty()) {
-        outputs.push_back({"html", o.html});
-    }
-    for (const auto& spec : o.reports) {
-        auto r = report::parse_output(spec);
-        if (!r) {
-            return cannot_run(r.error().detail, o.json);
-        }
-        outputs.push_back(*r);
+    auto outputs = report::requested_outputs(o.json ? "json" : "text", o.junit, o.html, o.reports);
+    if (!outputs) {
+        return cannot_run(outputs.error().detail, o.json);
     }
     auto lab = start_lab(*sc, o.start);
     if (!lab) {
@@ -328,7 +318,7 @@ int run_scenario(const fs::path& dir, const RunOptions& o) {
     check::apply_lab_log(report, records, scenario_locations(*sc));
     const int rc = report.all_pass() ? kExitPass : kExitFailed;
     const auto doc = scenario_document(*sc, report, log_summary(records), policy, rc);
-    if (auto st = report::write_outputs(doc, outputs, {o.color, false}); !st) {
+    if (auto st = report::write_outputs(doc, *outputs, {o.color, false}); !st) {
         return cannot_run(st.error().detail, o.json);
     }
     return rc;

@@ -98,20 +98,13 @@ int run_show(const Cli& cli) {
     if (r->value("schema", "") != kSchema) {
         return cannot_run(cli.shown + ": not a " + std::string(kSchema) + " report");
     }
-    std::vector<report::OutputRequest> outputs{{"text", "-"}};
-    if (!cli.html.empty()) {
-        outputs.push_back({"html", cli.html});
-    }
-    for (const auto& spec : cli.reports) {
-        auto o = report::parse_output(spec);
-        if (!o) {
-            return cannot_run(o.error().detail);
-        }
-        outputs.push_back(*o);
+    auto outputs = report::requested_outputs("text", "", cli.html, cli.reports);
+    if (!outputs) {
+        return cannot_run(outputs.error().detail);
     }
     const auto doc = to_document(*r);
     const bool color = report::use_color(cli.no_color, STDOUT_FILENO);
-    if (auto st = report::write_outputs(doc, outputs, {color, false}); !st) {
+    if (auto st = report::write_outputs(doc, *outputs, {color, false}); !st) {
         return cannot_run(st.error().detail);
     }
     return doc.exit_code == 0 ? 0 : kExitFail;

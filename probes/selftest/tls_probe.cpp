@@ -16,15 +16,18 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "resolver/util/hex.hpp"
+#include "probes/common/strings.hpp"
 #include "resolver/tls/client_ctx.hpp"
 #include "resolver/tls/trust_store.hpp"
 #include "resolver/util/c_handles.hpp"
+#include "resolver/util/hex.hpp"
 #include "resolver/util/url.hpp"
 
 namespace probes::selftest {
 using nlohmann::json;
 namespace util = resolver::util;
+
+using common::lower;
 
 namespace {
 
@@ -92,12 +95,6 @@ std::string fingerprint(X509* c) {
         return "";
     }
     return resolver::util::hex(md, len);
-}
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
 }
 
 // Verifies `leaf` + `untrusted` against the CAs in `store`; returns the X509 error or OK.

@@ -79,7 +79,7 @@ Server::~Server() {
     sigint_.close();
     sigterm_.close();
     sighup_.close();
-    drain_timer_.close();
+    drain_.close();
     if (loop_inited_) {
         // Let every close callback run so the loop can be closed cleanly.
         uv_run(&loop_, UV_RUN_DEFAULT);
@@ -431,26 +431,17 @@ void Server::begin_stop() {
         (void)w->post([w, deadline] { w->begin_stop(deadline); });
     }
     workers_.front()->begin_stop(deadline);
-    auto t =
-        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(&loop_, h); });
-    if (!t) {
-        finish_stop();
-        return;
-    }
-    drain_timer_ = std::move(t).value();
-    drain_timer_.get()->data = this;
     // Each worker drains on its own loop (for up to the grace period); the process stops
     // once every one has finished.
-    uv_timer_start(
-        drain_timer_.get(),
-        [](uv_timer_t* h) {
-            auto* self = static_cast<Server*>(h->data);
-            if (std::all_of(self->workers_.begin(), self->workers_.end(),
-                            [](const auto& w) { return w->finished(); })) {
-                self->finish_stop();
-            }
-        },
-        0, 10);
+    const Status polling = drain_.start(&loop_, [this] {
+        if (std::all_of(workers_.begin(), workers_.end(),
+                        [](const auto& w) { return w->finished(); })) {
+            finish_stop();
+        }
+    });
+    if (!polling) {
+        finish_stop();
+    }
 }
 
 void Server::report_receive_buffers() const {
@@ -474,7 +465,7 @@ void Server::report_receive_buffers() const {
 }
 
 void Server::finish_stop() {
-    drain_timer_.close();
+    drain_.close();
     telemetry_->stop(); // no scrape waits on a worker from here on
     // Each worker thread closes its loop and is joined: every query log line it wrote is in
     // the log's buffer before the flush below.

@@ -15,6 +15,7 @@
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
+#include "resolver/runtime/drain_poll.hpp"
 #include "resolver/runtime/telemetry.hpp"
 #include "resolver/runtime/worker.hpp"
 #include "resolver/upstream/group.hpp"
@@ -78,7 +79,7 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::string> ready_lines_;
     util::UvHandle<uv_signal_t> sigint_, sigterm_, sighup_;
-    util::UvHandle<uv_timer_t> drain_timer_;
+    DrainPoll drain_;
     bool stopping_ = false;
     bool reloading_ = false;
     std::uint64_t policy_generation_ = 0;

@@ -55,7 +55,7 @@ Worker::~Worker() {
         default_upstream_->shutdown();
     }
     default_upstream_.reset();
-    drain_timer_.close();
+    drain_.close();
     wake_.close();
     if (own_loop_inited_) {
         // Let every close callback run so the loop can be closed cleanly.
@@ -369,25 +369,16 @@ void Worker::begin_stop(std::chrono::steady_clock::time_point deadline) {
         l->stop();
     }
     stop_deadline_ = deadline;
-    auto t =
-        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(loop_, h); });
-    if (!t) {
-        finish();
-        return;
-    }
-    drain_timer_ = std::move(t).value();
-    drain_timer_.get()->data = this;
     // Poll the in-flight table: finish what is running for up to the grace period.
-    uv_timer_start(
-        drain_timer_.get(),
-        [](uv_timer_t* h) {
-            auto* self = static_cast<Worker*>(h->data);
-            if ((self->pipeline_->in_flight() == 0 && self->listeners_idle()) ||
-                std::chrono::steady_clock::now() >= self->stop_deadline_) {
-                self->finish();
-            }
-        },
-        0, 10);
+    const Status polling = drain_.start(loop_, [this] {
+        if ((pipeline_->in_flight() == 0 && listeners_idle()) ||
+            std::chrono::steady_clock::now() >= stop_deadline_) {
+            finish();
+        }
+    });
+    if (!polling) {
+        finish();
+    }
 }
 
 bool Worker::listeners_idle() const {
@@ -421,7 +412,7 @@ void Worker::finish() {
                      static_cast<unsigned long long>(c.received));
     }
     udp_listeners_.clear();
-    drain_timer_.close();
+    drain_.close();
     listeners_.clear();
     if (default_upstream_) {
         default_upstream_->shutdown();

@@ -20,6 +20,7 @@
 #include "resolver/io/udp_listener.hpp"
 #include "resolver/log/query_log.hpp"
 #include "resolver/pipeline/pipeline.hpp"
+#include "resolver/runtime/drain_poll.hpp"
 #include "resolver/runtime/telemetry.hpp"
 #include "resolver/upstream/group.hpp"
 #include "resolver/upstream/upstream.hpp"
@@ -121,7 +122,7 @@ private:
     std::vector<io::ListenerPtr> listeners_;
     std::vector<const io::UdpListener*> udp_listeners_; // owned by listeners_, for counters
     std::vector<std::string> bound_listen_;
-    util::UvHandle<uv_timer_t> drain_timer_;
+    DrainPoll drain_;
     std::chrono::steady_clock::time_point stop_deadline_{};
     bool stopping_ = false;
     std::atomic<bool> finished_{false};

@@ -4,7 +4,6 @@ ports, read its ready file, and run real DNS clients against it. Loopback only."
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -155,13 +154,7 @@ class Resolver:
         self.proc.send_signal(sig)
 
     def stop(self, timeout=5):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout)
         self.stderr.close()
         return self.proc.returncode
 
@@ -171,6 +164,19 @@ class Resolver:
     def __exit__(self, *exc):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def stop_process(proc, timeout=5):
+    """Stops a process the test started, by its Popen: SIGTERM, then SIGKILL when it has not
+    exited within `timeout` seconds. Returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def run(cmd, timeout=20, check=True):

@@ -49,6 +49,23 @@ def write(path, doc):
     os.replace(tmp, path)  # atomic, like an editor's save
 
 
+def temp_folder(test, prefix="dnslab-export-checks-"):
+    """A new temporary folder, removed when `test` ends."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, folder, True)
+    return folder
+
+
+def write_exports(folder):
+    """The mixed export (RULES, LOCATIONS, LISTS_WITHOUT_ITEMS) in `folder` under the names a
+    scenario folder uses; returns the paths of the rules, locations and lists files."""
+    paths = []
+    for name, doc in (("rules", RULES), ("locations", LOCATIONS), ("lists", LISTS_WITHOUT_ITEMS)):
+        paths.append(os.path.join(folder, name + ".json"))
+        write(paths[-1], doc)
+    return paths
+
+
 def kdig_a(r, name):
     host, port = r.addr("udp")
     out = harness.kdig(host, port, "+noall", "+answer", "+notcp", name, "A")
@@ -57,14 +74,7 @@ def kdig_a(r, name):
 
 class WrongExportAtStart(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="dnslab-export-checks-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.rules = os.path.join(self.tmp, "rules.json")
-        self.locations = os.path.join(self.tmp, "locations.json")
-        self.lists = os.path.join(self.tmp, "lists.json")
-        write(self.rules, RULES)
-        write(self.locations, LOCATIONS)
-        write(self.lists, LISTS_WITHOUT_ITEMS)
+        self.rules, self.locations, self.lists = write_exports(temp_folder(self))
 
     def start(self, *args):
         return subprocess.run([RESOLVER, *args, "--listen", "dns://127.0.0.1:0",
@@ -127,14 +137,7 @@ class ExportChecksRunning(unittest.TestCase):
     with a rules export in place of the locations is refused and the old policy kept."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="dnslab-export-checks-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.rules = os.path.join(self.tmp, "rules.json")
-        self.locations = os.path.join(self.tmp, "locations.json")
-        self.lists = os.path.join(self.tmp, "lists.json")
-        write(self.rules, RULES)
-        write(self.locations, LOCATIONS)
-        write(self.lists, LISTS_WITHOUT_ITEMS)
+        self.rules, self.locations, self.lists = write_exports(temp_folder(self))
         self.r = harness.Resolver("--rules", self.rules, "--lists", self.lists,
                                   "--locations", self.locations)
         self.addCleanup(self.r.__exit__, None, None, None)
@@ -191,15 +194,11 @@ class ScenarioRunWarnings(unittest.TestCase):
     export: "policy: 2 rules skipped, 1 warning" and the lines; --json as data."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="dnslab-export-checks-scen-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.dir = os.path.join(self.tmp, "case")
+        self.dir = os.path.join(temp_folder(self, "dnslab-export-checks-scen-"), "case")
         p = subprocess.run([PROBE, "scenario", "new", self.dir, "--description", "mixed export"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
-        write(os.path.join(self.dir, "rules.json"), RULES)
-        write(os.path.join(self.dir, "lists.json"), LISTS_WITHOUT_ITEMS)
-        write(os.path.join(self.dir, "locations.json"), LOCATIONS)
+        write_exports(self.dir)
         self.env = dict(os.environ, DNSLAB_RESOLVER=RESOLVER)
 
     def run_scenario(self, *extra):

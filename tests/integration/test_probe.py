@@ -53,13 +53,7 @@ class Peer:
                 raise RuntimeError(f"{cmd[0]} on port {port} did not answer: {f.read()[-2000:]}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc)
         self.log.close()
 
 

@@ -261,13 +261,7 @@ class AuthoritativeUpstream(unittest.TestCase):
 
     @classmethod
     def stop_nsd(cls):
-        if cls.nsd.poll() is None:
-            cls.nsd.terminate()
-            try:
-                cls.nsd.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                cls.nsd.kill()
-                cls.nsd.wait()
+        harness.stop_process(cls.nsd)
         cls.nsd_log.close()
 
     @classmethod

@@ -2,8 +2,7 @@
 // Issue 14: what a listener hands the pipeline per query without allocating: the client's
 // endpoint in binary (formatted only by what prints it), the shared listener name and the
 // reply callable with its capture inline.
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstring>
@@ -14,69 +13,48 @@
 
 #include "resolver/io/sockaddr.hpp"
 #include "resolver/io/transport.hpp"
+#include "tests/unit/io/socket_address.hpp"
 
 using namespace resolver;
 
-namespace {
-
-sockaddr_in v4(const char* ip, std::uint16_t port) {
-    sockaddr_in in{};
-    in.sin_family = AF_INET;
-    in.sin_port = htons(port);
-    REQUIRE(inet_pton(AF_INET, ip, &in.sin_addr) == 1);
-    return in;
-}
-
-sockaddr_in6 v6(const char* ip, std::uint16_t port) {
-    sockaddr_in6 in6{};
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(port);
-    REQUIRE(inet_pton(AF_INET6, ip, &in6.sin6_addr) == 1);
-    return in6;
-}
-
-/// inet_ntop's spelling: what the listener used to format and the log printed.
-std::string ntop(int family, const void* addr) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    REQUIRE(inet_ntop(family, addr, buf, sizeof buf) != nullptr);
-    return buf;
-}
-
-} // namespace
+using io_test::as_sockaddr;
+using io_test::ntop;
+using io_test::socket_address;
 
 TEST_SUITE_BEGIN("io.transport");
 
 TEST_CASE("a socket address becomes a binary endpoint that prints as inet_ntop does") {
     for (const char* ip : {"127.0.0.1", "192.0.2.255", "0.0.0.0", "10.20.3.4"}) {
-        const auto sa = v4(ip, 40000);
-        const io::Endpoint e = io::to_endpoint(reinterpret_cast<const sockaddr*>(&sa));
+        const auto sa = socket_address(ip, 40000);
+        REQUIRE(sa.ss_family == AF_INET);
+        const io::Endpoint e = io::to_endpoint(as_sockaddr(sa));
         REQUIRE(e.ip);
         CHECK(e.ip->v4);
         CHECK(e.port == 40000);
-        CHECK(e.ip_string() == ntop(AF_INET, &sa.sin_addr));
+        CHECK(e.ip_string() == ntop(sa));
         CHECK(*e.ip == *net::IpAddr::parse(ip)); // what the stages parsed from the text
     }
     for (const char* ip : {"::1", "2001:db8::1", "fe80::1:2:3:4", "2001:db8:0:0:1:0:0:1"}) {
-        const auto sa = v6(ip, 53);
-        const io::Endpoint e = io::to_endpoint(reinterpret_cast<const sockaddr*>(&sa));
+        const auto sa = socket_address(ip, 53);
+        REQUIRE(sa.ss_family == AF_INET6);
+        const io::Endpoint e = io::to_endpoint(as_sockaddr(sa));
         REQUIRE(e.ip);
         CHECK_FALSE(e.ip->v4);
         CHECK(e.port == 53);
         net::IpText buf;
-        CHECK(e.ip_text(buf) == ntop(AF_INET6, &sa.sin6_addr));
+        CHECK(e.ip_text(buf) == ntop(sa));
         CHECK(e.ip_string() == e.ip->to_string());
-        CHECK(*e.ip == *net::IpAddr::parse(ntop(AF_INET6, &sa.sin6_addr)));
+        CHECK(*e.ip == *net::IpAddr::parse(ntop(sa)));
     }
     // An IPv4 client of a dual-stack socket is an IPv4 client.
-    const auto mapped = v6("::ffff:198.51.100.7", 1234);
-    const io::Endpoint e = io::to_endpoint(reinterpret_cast<const sockaddr*>(&mapped));
+    const auto mapped = socket_address("::ffff:198.51.100.7", 1234);
+    REQUIRE(mapped.ss_family == AF_INET6);
+    const io::Endpoint e = io::to_endpoint(as_sockaddr(mapped));
     REQUIRE(e.ip);
     CHECK(e.ip->v4);
     CHECK(e.ip_string() == "198.51.100.7");
     CHECK(io::endpoint_text(e) == "198.51.100.7:1234");
-    const auto loopback6 = v6("::1", 53);
-    CHECK(io::endpoint_text(io::to_endpoint(reinterpret_cast<const sockaddr*>(&loopback6))) ==
-          "[::1]:53");
+    CHECK(io::endpoint_text(io::to_endpoint(as_sockaddr(socket_address("::1", 53)))) == "[::1]:53");
 }
 
 TEST_CASE("an endpoint from text, and one without an address") {

@@ -11,31 +11,19 @@
 #include <doctest/doctest.h>
 
 #include "resolver/io/udp_listener.hpp"
+#include "tests/unit/io/socket_address.hpp"
 
 using resolver::io::is_own_endpoint;
 
-namespace {
+using io_test::as_sockaddr;
+using io_test::socket_address;
 
-sockaddr_storage addr(const std::string& ip, std::uint16_t port) {
-    sockaddr_storage ss{};
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET, ip.c_str(), &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-    } else {
-        REQUIRE(inet_pton(AF_INET6, ip.c_str(), &in6->sin6_addr) == 1);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-    }
-    return ss;
-}
+namespace {
 
 bool own(const std::string& from_ip, std::uint16_t from_port, const std::string& local_ip,
          std::uint16_t local_port, const std::vector<sockaddr_storage>& host = {}) {
-    const auto from = addr(from_ip, from_port);
-    return is_own_endpoint(reinterpret_cast<const sockaddr*>(&from), addr(local_ip, local_port),
-                           host);
+    const auto from = socket_address(from_ip, from_port);
+    return is_own_endpoint(as_sockaddr(from), socket_address(local_ip, local_port), host);
 }
 
 } // namespace
@@ -69,7 +57,8 @@ TEST_CASE("own address and port: the exact bound endpoint, v4-mapped included") 
 }
 
 TEST_CASE("a wildcard bind owns loopback and the host's interface addresses on its port") {
-    const std::vector<sockaddr_storage> host{addr("192.0.2.7", 0), addr("2001:db8::7", 0)};
+    const std::vector<sockaddr_storage> host{socket_address("192.0.2.7", 0),
+                                             socket_address("2001:db8::7", 0)};
     CHECK(own("127.0.0.1", 53, "0.0.0.0", 53, host));
     CHECK(own("127.9.9.9", 53, "0.0.0.0", 53, host));
     CHECK(own("192.0.2.7", 53, "0.0.0.0", 53, host));

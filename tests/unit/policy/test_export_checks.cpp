@@ -24,6 +24,15 @@ bool has(const std::string& text, const std::string& needle) {
     return text.find(needle) != std::string::npos;
 }
 
+// The whole refusal of a `kind` export given as the `slot` input, whose text is named `slot`:
+// what it looks like, what was expected, and the flag to give it with. given_as("rules",
+// "lists") is "rules looks like a Gateway lists export, expected a rules export (--rules); give
+// it as --lists".
+std::string given_as(const std::string& slot, const std::string& kind) {
+    return slot + " looks like a Gateway " + kind + " export, expected a " + slot + " export (--" +
+           slot + "); give it as --" + kind;
+}
+
 // A lists export as `GET /accounts/{id}/gateway/lists` returns it: `count`, no `items`
 // (developers.cloudflare.com/api/resources/zero_trust/subresources/gateway/subresources/lists/
 // methods/list/). One list has items, one is really empty.
@@ -177,27 +186,16 @@ TEST_CASE("an export given where another is expected is refused, saying what it 
         const char* what;
         std::string PolicyTexts::*field;
         const char* text;
-        const char* error;
+        std::string error;
     };
     const Case cases[] = {
-        {"rules as locations", &PolicyTexts::locations, kRules,
-         "locations looks like a Gateway rules export, expected a locations export "
-         "(--locations); give it as --rules"},
-        {"locations as rules", &PolicyTexts::rules, kLocations,
-         "rules looks like a Gateway locations export, expected a rules export (--rules); give "
-         "it as --locations"},
-        {"lists as rules", &PolicyTexts::rules, kListsWithoutItems,
-         "rules looks like a Gateway lists export, expected a rules export (--rules); give it "
-         "as --lists"},
-        {"rules as lists", &PolicyTexts::lists, kRules,
-         "lists looks like a Gateway rules export, expected a lists export (--lists); give it "
-         "as --rules"},
-        {"locations as lists", &PolicyTexts::lists, kLocations,
-         "lists looks like a Gateway locations export, expected a lists export (--lists); give "
-         "it as --locations"},
+        {"rules as locations", &PolicyTexts::locations, kRules, given_as("locations", "rules")},
+        {"locations as rules", &PolicyTexts::rules, kLocations, given_as("rules", "locations")},
+        {"lists as rules", &PolicyTexts::rules, kListsWithoutItems, given_as("rules", "lists")},
+        {"rules as lists", &PolicyTexts::lists, kRules, given_as("lists", "rules")},
+        {"locations as lists", &PolicyTexts::lists, kLocations, given_as("lists", "locations")},
         {"lists as locations", &PolicyTexts::locations, kListsWithoutItems,
-         "locations looks like a Gateway lists export, expected a locations export "
-         "(--locations); give it as --lists"},
+         given_as("locations", "lists")},
         {"gateway categories as locations", &PolicyTexts::locations,
          R"j({"result": [{"id": 1, "name": "Ads", "class": "free", "subcategories": []}]})j",
          "locations looks like a Gateway categories export, expected a locations export "

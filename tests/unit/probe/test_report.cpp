@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "probes/report/formats.hpp"
 #include "probes/session/session.hpp"
@@ -114,6 +115,26 @@ TEST_CASE("--report FORMAT=FILE names a known format") {
         CHECK(report::find_format(f.name) == &f);
         CHECK(static_cast<bool>(f.render));
     }
+}
+
+TEST_CASE("the output flags become requests: stdout, --junit, --html, then each --report") {
+    auto all = report::requested_outputs("json", "r.xml", "r.html", {"markdown=r.md", "text"});
+    REQUIRE(all);
+    REQUIRE(all->size() == 5);
+    const std::pair<const char*, const char*> want[] = {
+        {"json", "-"}, {"junit", "r.xml"}, {"html", "r.html"}, {"markdown", "r.md"}, {"text", "-"}};
+    for (std::size_t i = 0; i < 5; ++i) {
+        CAPTURE(i);
+        CHECK((*all)[i].format == want[i].first);
+        CHECK((*all)[i].path == want[i].second);
+    }
+    auto stdout_only = report::requested_outputs("text", "", "", {});
+    REQUIRE(stdout_only);
+    REQUIRE(stdout_only->size() == 1);
+    CHECK(stdout_only->front().format == "text");
+    auto bad = report::requested_outputs("text", "", "", {"json=a.json", "pdf=x"});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().detail == "unknown report format 'pdf' (text, json, junit, markdown, html)");
 }
 
 TEST_CASE("a probe session reports a URL it cannot ask and closes its loop") {
