@@ -141,7 +141,16 @@ public:
             return;
         }
         const std::size_t at = out.size();
-        write_suffixes(out, w);
+        if (count_ == 0 && pending_at_ == kNone && at < 0x4000) {
+            // The first name (the question's): nothing earlier to point to, so it is written
+            // as it is and its suffixes are hashed only if a later name needs them.
+            write_plain(out, w);
+            pending_ = w;
+            pending_at_ = static_cast<std::uint16_t>(at);
+        } else {
+            remember_pending();
+            write_suffixes(out, w);
+        }
         last_ = w;
         last_at_ = kNone;
         if (w.size() == 1) {
@@ -157,19 +166,59 @@ public:
     /// The state to go back to when a section is cut for truncation: suffixes are only ever
     /// appended, so forgetting the ones written after a mark restores it exactly.
     [[nodiscard]] std::size_t mark() const { return count_; }
-    void rewind(std::size_t mark) {
+    /// `out_size`: the length of the output after the cut.
+    void rewind(std::size_t mark, std::size_t out_size) {
         count_ = std::min(count_, mark);
         if (more_.size() > count_ - std::min(count_, kInline)) {
             more_.resize(count_ - std::min(count_, kInline));
         }
-        last_at_ = kNone; // it may lie in the part cut off
+        if (last_at_ != kNone && last_at_ >= out_size) {
+            last_at_ = kNone;
+        }
+        if (pending_at_ != kNone && pending_at_ >= out_size) {
+            pending_at_ = kNone;
+        }
     }
 
 private:
-    void write_suffixes(std::vector<std::uint8_t>& out, const std::string& w) {
-        // A name has at most 127 labels in its 255 bytes (RFC 1035 §3.1). Only the first n
-        // entries are read: no need to clear the arrays (1.3 KiB) per name.
+    /// The uncompressed name, as far as its labels are well formed (as write_suffixes).
+    static void write_plain(std::vector<std::uint8_t>& out, const std::string& w) {
+        std::size_t i = 0;
+        while (i < w.size() && w[i] != 0) {
+            const std::size_t next = i + 1 + static_cast<std::uint8_t>(w[i]);
+            if (next > w.size()) {
+                break;
+            }
+            i = next;
+        }
+        out.insert(out.end(), w.begin(), w.begin() + static_cast<std::ptrdiff_t>(i));
+        out.push_back(0);
+    }
+
+    /// Remembers the suffixes of the name write_plain() wrote first, as write_suffixes()
+    /// would have when it was written: before any later name's.
+    void remember_pending() {
+        if (pending_at_ == kNone) {
+            return;
+        }
+        const std::string_view w = pending_;
+        const std::size_t base = pending_at_;
+        pending_at_ = kNone;
         std::array<std::uint16_t, 128> starts;
+        std::array<std::uint64_t, 128> hashes;
+        const std::size_t n = suffix_hashes(w, starts, hashes);
+        for (std::size_t k = 0; k < n; ++k) {
+            if (base + starts[k] < 0x4000) {
+                remember({hashes[k], static_cast<std::uint16_t>(base + starts[k])});
+            }
+        }
+    }
+
+    /// Where each label of `w` starts and the hash of the suffix from there; returns the
+    /// number of labels (at most 127 in 255 bytes, RFC 1035 §3.1; only the first n entries
+    /// are written, so the arrays need no clearing).
+    static std::size_t suffix_hashes(std::string_view w, std::array<std::uint16_t, 128>& starts,
+                                     std::array<std::uint64_t, 128>& hashes) {
         std::size_t n = 0;
         for (std::size_t i = 0; i < w.size() && w[i] != 0 && n < starts.size();) {
             const std::size_t next = i + 1 + static_cast<std::uint8_t>(w[i]);
@@ -179,7 +228,6 @@ private:
             starts[n++] = static_cast<std::uint16_t>(i);
             i = next;
         }
-        std::array<std::uint64_t, 128> hashes;
         std::uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a, extended label by label from the root
         for (std::size_t k = n; k-- > 0;) {
             const std::size_t i = starts[k];
@@ -190,6 +238,13 @@ private:
             }
             hashes[k] = h;
         }
+        return n;
+    }
+
+    void write_suffixes(std::vector<std::uint8_t>& out, const std::string& w) {
+        std::array<std::uint16_t, 128> starts;
+        std::array<std::uint64_t, 128> hashes;
+        const std::size_t n = suffix_hashes(w, starts, hashes);
         for (std::size_t k = 0; k < n; ++k) {
             const std::size_t i = starts[k];
             if (const auto at = find(out, w, i, hashes[k])) {
@@ -293,6 +348,8 @@ private:
     std::size_t count_ = 0;
     std::string_view last_;         // the name written last (its Name outlives the serialize call)
     std::uint16_t last_at_ = kNone; // where that whole name can be pointed to; kNone: nowhere
+    std::string_view pending_;      // the first name, written plain, suffixes not hashed yet
+    std::uint16_t pending_at_ = kNone; // where it starts; kNone: none pending
 };
 
 void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceRecord& rr) {
@@ -604,7 +661,7 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
             }
             if (out.size() > budget) {
                 out.resize(mark);
-                names.rewind(saved);
+                names.rewind(saved, out.size());
                 if (s < 2) {
                     flags |= kFlagTc;
                 }
