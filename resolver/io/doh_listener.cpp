@@ -694,10 +694,10 @@ private:
         return 0;
     }
 
-    static ssize_t read_body(nghttp2_session* s, std::int32_t stream_id, std::uint8_t* buf,
+    static ssize_t read_body(nghttp2_session* /*s*/, std::int32_t stream_id, std::uint8_t* buf,
                              std::size_t length, std::uint32_t* data_flags,
-                             nghttp2_data_source* /*source*/, void* /*ud*/) {
-        auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, stream_id));
+                             nghttp2_data_source* /*source*/, void* ud) {
+        Stream* st = self(ud).find(stream_id);
         if (st == nullptr) {
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; // cannot happen: it closes the stream
         }
@@ -710,8 +710,19 @@ private:
         return static_cast<ssize_t>(n);
     }
 
+    // Consecutive callbacks mostly concern one stream (its header fields, its end, its answer
+    // at once from the cache): the last stream found is remembered, which saves most of
+    // nghttp2's hash lookups. close_stream() forgets it.
     Stream* find(std::int32_t id) {
-        return static_cast<Stream*>(nghttp2_session_get_stream_user_data(session_.get(), id));
+        if (id == last_id_ && last_stream_ != nullptr) {
+            return last_stream_;
+        }
+        auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session_.get(), id));
+        if (st != nullptr) {
+            last_id_ = id;
+            last_stream_ = st;
+        }
+        return st;
     }
 
     Stream& open_stream() {
@@ -729,6 +740,9 @@ private:
     }
 
     void close_stream(Stream& st) {
+        if (last_stream_ == &st) {
+            last_stream_ = nullptr;
+        }
         if (!st.complete && !st.answered) {
             --unfinished_;
         }
@@ -897,7 +911,9 @@ private:
     std::vector<std::unique_ptr<Stream>> live_;  // open streams, in no order
     std::vector<std::unique_ptr<Stream>> spare_; // closed, for reuse
     std::size_t unfinished_ = 0;                 // open streams whose request has not ended
-    std::vector<std::uint8_t> out_;              // flush()'s gathering buffer
+    std::int32_t last_id_ = 0;                   // find()'s last answer
+    Stream* last_stream_ = nullptr;
+    std::vector<std::uint8_t> out_; // flush()'s gathering buffer
     DateField date_;
     H2FrameBoundary frames_;
     IncompleteSince frame_since_;
