@@ -281,19 +281,14 @@ HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
 }
 
 void ResolvingDoh::handle(DohQuery query, TransportInfo info, DohAnswerFn answer) {
-    // The pipeline reads the query during the call only; the reply needs just the flags, so
-    // that the callable stays within ReplyFn's inline room (no allocation per request).
-    auto on_reply = [json = query.json, pad = query.pad,
-                     answer = std::move(answer)](Reply reply) mutable {
-        DohQuery flags;
-        flags.json = json;
-        flags.pad = pad;
-        DohAnswer a;
-        a.response = encode_doh_reply(reply, flags);
-        answer(std::move(a));
-    };
-    static_assert(sizeof(on_reply) <= ReplyFn::kInline, "the reply path must not allocate");
-    resolver_.handle(query.wire, std::move(info), std::move(on_reply));
+    std::vector<std::uint8_t> wire = std::move(query.wire);
+    query.wire.clear();
+    resolver_.handle(std::move(wire), std::move(info),
+                     [query = std::move(query), answer = std::move(answer)](Reply reply) {
+                         DohAnswer a;
+                         a.response = encode_doh_reply(reply, query);
+                         answer(std::move(a));
+                     });
 }
 
 namespace {
@@ -796,20 +791,19 @@ private:
         }
         TransportInfo info = doh_info(st->req, conn_);
         ++in_flight_;
-        auto on_answer = [weak = conn_.weak_from_this(), this, id](DohAnswer answer) {
-            auto conn = weak.lock();
-            if (!conn || conn->closed()) {
-                return;
-            }
-            --in_flight_;
-            if (find(id) != nullptr) {
-                deliver(id, std::move(answer));
-            }
-            progressed();
-            flush();
-        };
-        static_assert(sizeof(on_answer) <= DohAnswerFn::kInline, "answering must not allocate");
-        handler_.handle(std::move(d.query), std::move(info), std::move(on_answer));
+        handler_.handle(std::move(d.query), std::move(info),
+                        [weak = conn_.weak_from_this(), this, id](DohAnswer answer) {
+                            auto conn = weak.lock();
+                            if (!conn || conn->closed()) {
+                                return;
+                            }
+                            --in_flight_;
+                            if (find(id) != nullptr) {
+                                deliver(id, std::move(answer));
+                            }
+                            progressed();
+                            flush();
+                        });
     }
 
     void deliver(std::int32_t id, DohAnswer&& a) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <optional>
@@ -91,10 +92,8 @@ struct DohAnswer {
 };
 
 /// Called exactly once per request, on the loop thread, possibly before
-/// DohRequestHandler::handle returns; safe to call after the connection went away. Move-only;
-/// 32 bytes inline (the HTTP/2 and HTTP/1.1 sessions' captures), so that ResolvingDoh's
-/// reply callable, which holds it, still fits ReplyFn's inline room.
-using DohAnswerFn = InlineCallback<DohAnswer, 32>;
+/// DohRequestHandler::handle returns; safe to call after the connection went away.
+using DohAnswerFn = std::function<void(DohAnswer)>;
 
 /// The DoH listener's handling of one decoded request, below the HTTP framing: a query and its
 /// transport details in, a DohAnswer out. ResolvingDoh is the production handling; a lab

@@ -28,20 +28,25 @@ struct Reply {
                                     // min(SOA TTL, MINIMUM) for a negative answer (RFC 8484 §5.1)
 };
 
-/// A move-only callable like std::function<void(Arg)>, with `Inline` bytes inline for what a
-/// listener captures, so that the common callable costs no allocation (std::function keeps
-/// only 16 trivially copyable bytes inline); a larger callable lives on the heap.
-template <typename Arg, std::size_t Inline>
-class InlineCallback {
-public:
-    static constexpr std::size_t kInline = Inline;
+class ReplyFn;
+/// What converts to a ReplyFn: anything callable with a Reply, but a ReplyFn itself.
+template <typename F>
+concept ReplyCallable =
+    !std::is_same_v<std::decay_t<F>, ReplyFn> && std::is_invocable_v<std::decay_t<F>&, Reply>;
 
-    InlineCallback() noexcept = default;
-    template <typename F>
-    requires(!std::is_same_v<std::decay_t<F>, InlineCallback> &&
-             std::is_invocable_v<std::decay_t<F>&, Arg>)
-        InlineCallback(
-            F&& f) { // NOLINT(google-explicit-constructor): lambdas convert, as to std::function
+/// Called exactly once per query, on the loop thread that received it; possibly before
+/// QueryHandler::handle returns. Must be safe to call after the connection went away.
+///
+/// A move-only callable like std::function<void(Reply)>, with room inline for what a
+/// listener captures (the UDP listener's peer address and its shared state fit), so that a
+/// UDP query costs no allocation for its reply path; a larger callable lives on the heap.
+class ReplyFn {
+public:
+    static constexpr std::size_t kInline = 64;
+
+    ReplyFn() noexcept = default;
+    template <ReplyCallable F>
+    ReplyFn(F&& f) { // NOLINT(google-explicit-constructor): lambdas convert, as to std::function
         using Fn = std::decay_t<F>;
         if constexpr (sizeof(Fn) <= kInline && alignof(Fn) <= alignof(std::max_align_t) &&
                       std::is_nothrow_move_constructible_v<Fn>) {
@@ -52,30 +57,30 @@ public:
             ops_ = &kHeapOps<Fn>;
         }
     }
-    InlineCallback(InlineCallback&& o) noexcept { take(o); }
-    InlineCallback& operator=(InlineCallback&& o) noexcept {
+    ReplyFn(ReplyFn&& o) noexcept { take(o); }
+    ReplyFn& operator=(ReplyFn&& o) noexcept {
         if (this != &o) {
             reset();
             take(o);
         }
         return *this;
     }
-    InlineCallback(const InlineCallback&) = delete;
-    InlineCallback& operator=(const InlineCallback&) = delete;
-    ~InlineCallback() { reset(); }
+    ReplyFn(const ReplyFn&) = delete;
+    ReplyFn& operator=(const ReplyFn&) = delete;
+    ~ReplyFn() { reset(); }
 
     explicit operator bool() const noexcept { return ops_ != nullptr; }
-    void operator()(Arg r) { ops_->call(storage_, std::move(r)); }
+    void operator()(Reply r) { ops_->call(storage_, std::move(r)); }
 
 private:
     struct Ops {
-        void (*call)(void* self, Arg&& r);
+        void (*call)(void* self, Reply&& r);
         void (*move)(void* from, void* to) noexcept; // leaves `from` destroyed
         void (*destroy)(void* self) noexcept;
     };
     template <typename Fn>
     static constexpr Ops kInlineOps{
-        [](void* self, Arg&& r) { (*static_cast<Fn*>(self))(std::move(r)); },
+        [](void* self, Reply&& r) { (*static_cast<Fn*>(self))(std::move(r)); },
         [](void* from, void* to) noexcept {
             new (to) Fn(std::move(*static_cast<Fn*>(from)));
             static_cast<Fn*>(from)->~Fn();
@@ -84,12 +89,12 @@ private:
     };
     template <typename Fn>
     static constexpr Ops kHeapOps{
-        [](void* self, Arg&& r) { (**static_cast<Fn**>(self))(std::move(r)); },
+        [](void* self, Reply&& r) { (**static_cast<Fn**>(self))(std::move(r)); },
         [](void* from, void* to) noexcept { new (to) Fn*(*static_cast<Fn**>(from)); },
         [](void* self) noexcept { delete *static_cast<Fn**>(self); },
     };
 
-    void take(InlineCallback& o) noexcept {
+    void take(ReplyFn& o) noexcept {
         if (o.ops_ != nullptr) {
             o.ops_->move(o.storage_, storage_);
             ops_ = std::exchange(o.ops_, nullptr);
@@ -104,12 +109,6 @@ private:
     alignas(std::max_align_t) unsigned char storage_[kInline];
     const Ops* ops_ = nullptr;
 };
-
-/// Called exactly once per query, on the loop thread that received it; possibly before
-/// QueryHandler::handle returns. Must be safe to call after the connection went away.
-/// 64 bytes inline: the UDP listener's capture (its peer address and its shared state) fits,
-/// so that a UDP query costs no allocation for its reply path.
-using ReplyFn = InlineCallback<Reply, 64>;
 
 /// The pipeline as listeners see it.
 class QueryHandler {
