@@ -573,6 +573,17 @@ private:
         bool complete = false; // END_STREAM received
         bool answered = false; // answered before the request ended (413); body discarded
 
+        // Heap bytes the buffers hold on to (their capacity), header values included.
+        [[nodiscard]] std::size_t retained_bytes() const {
+            std::size_t n = req.method.capacity() + req.target.capacity() +
+                            req.authority.capacity() + req.body.capacity() +
+                            response_body.capacity();
+            for (const auto& [k, v] : req.headers) {
+                n += k.capacity() + v.capacity();
+            }
+            return n;
+        }
+
         void reset() {
             req.method.clear();
             req.target.clear();
@@ -588,8 +599,10 @@ private:
             answered = false;
         }
     };
-    // Closed streams kept for reuse; more than this many at once are freed.
+    // Closed streams kept for reuse: at most this many per session, and only those whose
+    // buffers stayed small (a 64 KiB POST body or answer is not kept alive by the pool).
     static constexpr std::size_t kSpareStreams = 64;
+    static constexpr std::size_t kSpareStreamBytes = 4096;
 
     static H2Session& self(void* user_data) { return *static_cast<H2Session*>(user_data); }
 
@@ -753,7 +766,7 @@ private:
             live_[slot]->slot = slot;
         }
         live_.pop_back();
-        if (spare_.size() < kSpareStreams) {
+        if (spare_.size() < kSpareStreams && gone->retained_bytes() <= kSpareStreamBytes) {
             spare_.push_back(std::move(gone));
         }
     }
