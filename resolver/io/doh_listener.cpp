@@ -3,14 +3,14 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <limits>
 #include <new>
-#include <deque>
 
 #include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
