@@ -2,10 +2,15 @@
 #include "resolver/io/doh_listener.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <deque>
-#include <unordered_map>
+#include <limits>
+#include <new>
 
 #include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
@@ -125,6 +130,27 @@ TransportInfo doh_info(const HttpRequest& req, const TlsConnection& conn) {
     return info;
 }
 
+/// The value of the first `name=` parameter of a query string that holds no '%' at all, as
+/// parse_query_string() would give it (without escapes, percent-decoding changes nothing and
+/// never fails); nullopt when the string has a '%' or no such parameter, so that the caller
+/// falls back to the full parse. A DoH GET carries base64url, which needs no escapes: the
+/// common request costs no map and no copies.
+std::optional<std::string_view> plain_query_param(std::string_view query, std::string_view name) {
+    if (query.find('%') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view part = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const std::size_t eq = part.find('=');
+        if (part.substr(0, eq) == name) {
+            return eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 std::string_view request_path(std::string_view target) {
@@ -166,22 +192,31 @@ DohDecision decode_doh_request(const HttpRequest& req, std::string_view served_p
 
     if (get) {
         const std::size_t q = req.target.find('?');
-        const auto params =
-            parse_query_string(q == std::string::npos ? std::string_view{}
-                                                      : std::string_view(req.target).substr(q + 1));
-        if (auto it = params.find("dns"); it != params.end()) {
+        const std::string_view query = q == std::string::npos
+                                           ? std::string_view{}
+                                           : std::string_view(req.target).substr(q + 1);
+        // The query string is parsed into a map only when the plain scan cannot answer.
+        std::optional<std::map<std::string, std::string>> parsed_params;
+        std::optional<std::string_view> dns = plain_query_param(query, "dns");
+        if (!dns) {
+            parsed_params = parse_query_string(query);
+            if (auto it = parsed_params->find("dns"); it != parsed_params->end()) {
+                dns = it->second;
+            }
+        }
+        if (dns) {
             // 4 base64 characters per 3 bytes: anything longer cannot fit in a DNS message.
-            if (it->second.size() > (kMaxDnsMessage + 2) / 3 * 4) {
+            if (dns->size() > (kMaxDnsMessage + 2) / 3 * 4) {
                 d.response = error_response(413, "dns parameter larger than a DNS message");
                 return d;
             }
-            auto decoded = base64url_decode(it->second);
+            auto decoded = base64url_decode(*dns);
             if (!decoded) {
                 d.response = error_response(400, "dns parameter is not base64url (RFC 8484 §6)");
                 return d;
             }
             d.query.wire = std::move(*decoded);
-        } else if (wants_json(req, params)) {
+        } else if (const auto& params = *parsed_params; wants_json(req, params)) {
             auto msg = json_query_from_params(params);
             if (!msg) {
                 d.response = json_error(msg.error().detail);
@@ -231,13 +266,17 @@ HttpResponse encode_doh_reply(const Reply& reply, const DohQuery& query) {
         if (!parsed) {
             return error_response(500, "unparsable answer");
         }
-        r.content_type = std::string(kDnsJson);
+        r.content_type = kDnsJson;
         r.body = render_json(*parsed.message);
         return r;
     }
-    r.content_type = std::string(kDnsMessage);
-    const auto wire = query.pad ? pad_response(reply.wire) : reply.wire;
-    r.body.assign(wire.begin(), wire.end());
+    r.content_type = kDnsMessage;
+    if (query.pad) {
+        const auto padded = pad_response(reply.wire);
+        r.body.assign(padded.begin(), padded.end());
+    } else {
+        r.body.assign(reply.wire.begin(), reply.wire.end()); // no copy of the vector first
+    }
     return r;
 }
 
@@ -271,6 +310,167 @@ std::optional<std::size_t> content_length_value(std::string_view v) {
     return digits.size() > 9 ? std::size_t{1000000000} : std::stoul(std::string(digits));
 }
 
+/// The `date` field of the current second, formatted once per second instead of once per
+/// response (http_date() goes through snprintf; the field has one-second resolution, RFC 9110
+/// §5.6.7). One per session: no shared mutable state.
+class DateField {
+public:
+    std::string_view now() {
+        const std::time_t t = std::time(nullptr);
+        if (t != at_ || text_.empty()) {
+            at_ = t;
+            text_ = http_date(t);
+        }
+        return text_;
+    }
+
+private:
+    std::time_t at_ = 0;
+    std::string text_;
+};
+
+/// `prefix` followed by the decimal digits of `v`, in `buf` (no allocation, no locale).
+template <std::size_t N>
+std::string_view decimal(char (&buf)[N], std::uint64_t v, std::string_view prefix = {}) {
+    static_assert(N >= 32);
+    std::copy(prefix.begin(), prefix.end(), buf);
+    const auto res = std::to_chars(buf + prefix.size(), buf + N, v);
+    return {buf, static_cast<std::size_t>(res.ptr - buf)};
+}
+
+/// Request header fields the DoH logic reads (decode_doh_request, doh_info, the content-length
+/// check). HTTP/2 requests keep only these in HttpRequest::headers; the others (user-agent,
+/// accept-encoding, ...) still count against the header cap but are not copied.
+bool kept_h2_header(std::string_view n) {
+    return n == "accept" || n == "content-type" || n == "content-length" || n == "host" ||
+           n == "cf-dns-location" || n == "cf-authorization";
+}
+
+nghttp2_nv header_field(std::string_view name, std::string_view value) {
+    // nghttp2 copies names and values during submit, so views of locals are fine.
+    return {const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(name.data())),
+            const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(value.data())),
+            name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+/// nghttp2's heap for one session (nghttp2_mem): blocks of up to 1 KiB are kept on per-size
+/// free lists instead of going back to malloc. nghttp2 makes about five short-lived blocks per
+/// request (the stream, the decoded :path, the response's header list and its two queue
+/// items); with many streams in flight they overflow glibc's per-thread cache, and malloc and
+/// free were the largest item of a DoH cache hit's profile. The spare blocks of a session are
+/// capped (kMaxSpareBytes) and freed with it.
+class SessionMemory {
+public:
+    SessionMemory() = default;
+    SessionMemory(const SessionMemory&) = delete;
+    SessionMemory& operator=(const SessionMemory&) = delete;
+    ~SessionMemory() {
+        for (Block*& list : free_) {
+            while (list != nullptr) {
+                Block* next = list->next;
+                std::free(head_of(list));
+                list = next;
+            }
+        }
+    }
+
+    nghttp2_mem* mem() noexcept { return &mem_; }
+
+private:
+    struct Head {
+        std::size_t cls;      // size class, or kClasses for a block of its own size
+        std::size_t capacity; // usable bytes after the header
+    };
+    struct Block {
+        Block* next; // a spare block's first bytes
+    };
+    static constexpr std::size_t kHeader = alignof(std::max_align_t); // keeps malloc's alignment
+    static_assert(sizeof(Head) <= kHeader);
+    static constexpr std::size_t kClasses = 5; // 64, 128, 256, 512, 1024 bytes
+    static constexpr std::size_t kMaxSpareBytes = 32 * 1024;
+
+    static constexpr std::size_t capacity_of(std::size_t cls) { return std::size_t{64} << cls; }
+    static std::size_t class_of(std::size_t n) {
+        std::size_t cls = 0;
+        while (cls < kClasses && capacity_of(cls) < n) {
+            ++cls;
+        }
+        return cls;
+    }
+    static Head* head_of(void* p) {
+        return reinterpret_cast<Head*>(static_cast<unsigned char*>(p) - kHeader);
+    }
+
+    void* allocate(std::size_t n) {
+        const std::size_t cls = class_of(n);
+        if (cls < kClasses && free_[cls] != nullptr) {
+            Block* b = free_[cls];
+            free_[cls] = b->next;
+            spare_bytes_ -= capacity_of(cls);
+            return b;
+        }
+        const std::size_t capacity = cls < kClasses ? capacity_of(cls) : n;
+        void* raw = std::malloc(kHeader + capacity);
+        if (raw == nullptr) {
+            return nullptr;
+        }
+        new (raw) Head{cls, capacity};
+        return static_cast<unsigned char*>(raw) + kHeader;
+    }
+
+    void release(void* p) {
+        if (p == nullptr) {
+            return;
+        }
+        Head* h = head_of(p);
+        if (h->cls < kClasses && spare_bytes_ + h->capacity <= kMaxSpareBytes) {
+            free_[h->cls] = new (p) Block{free_[h->cls]};
+            spare_bytes_ += h->capacity;
+            return;
+        }
+        std::free(h);
+    }
+
+    void* resize(void* p, std::size_t n) {
+        if (p == nullptr) {
+            return allocate(n);
+        }
+        if (n == 0) {
+            release(p);
+            return nullptr;
+        }
+        const std::size_t have = head_of(p)->capacity;
+        if (n <= have) {
+            return p;
+        }
+        void* q = allocate(n);
+        if (q != nullptr) {
+            std::memcpy(q, p, have);
+            release(p);
+        }
+        return q;
+    }
+
+    static SessionMemory& self(void* ud) { return *static_cast<SessionMemory*>(ud); }
+    static void* cb_malloc(std::size_t n, void* ud) { return self(ud).allocate(n); }
+    static void cb_free(void* p, void* ud) { self(ud).release(p); }
+    static void* cb_calloc(std::size_t count, std::size_t size, void* ud) {
+        if (size != 0 && count > std::numeric_limits<std::size_t>::max() / size) {
+            return nullptr;
+        }
+        void* p = self(ud).allocate(count * size);
+        if (p != nullptr) {
+            std::memset(p, 0, count * size);
+        }
+        return p;
+    }
+    static void* cb_realloc(void* p, std::size_t n, void* ud) { return self(ud).resize(p, n); }
+
+    std::array<Block*, kClasses> free_{};
+    std::size_t spare_bytes_ = 0;
+    nghttp2_mem mem_{this, &cb_malloc, &cb_free, &cb_calloc, &cb_realloc};
+};
+
 // ---------------------------------------------------------------------------------------------
 // HTTP/2
 
@@ -292,7 +492,7 @@ public:
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs.get(), &on_frame_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs.get(), &on_stream_close);
         nghttp2_session* raw = nullptr;
-        if (nghttp2_session_server_new(&raw, cbs.get(), this) != 0) {
+        if (nghttp2_session_server_new3(&raw, cbs.get(), this, nullptr, memory_.mem()) != 0) {
             return false;
         }
         session_.reset(raw);
@@ -318,16 +518,24 @@ public:
         if (rv < 0) {
             return false; // bad preface or a connection error nghttp2 could not report
         }
+        if (std::exchange(progress_pending_, false)) {
+            conn_.progress();
+        }
         flush();
         return true;
     }
 
     [[nodiscard]] std::size_t in_flight() const override { return in_flight_; }
 
-    // The oldest of: a frame still arriving, a stream whose request has not ended.
+    // The oldest of: a frame still arriving, a stream whose request has not ended. Read after
+    // every read and every answer: the walk over the open streams is skipped when every one
+    // of them has its whole request (the usual case: a GET is one HEADERS frame).
     [[nodiscard]] std::optional<std::uint64_t> incomplete_since() const override {
         std::optional<std::uint64_t> since = frame_since_.get();
-        for (const auto& [id, st] : streams_) {
+        if (unfinished_ == 0) {
+            return since;
+        }
+        for (const auto& st : live_) {
             if (!st->complete && !st->answered) {
                 since = std::min(since.value_or(st->opened_ms), st->opened_ms);
             }
@@ -352,23 +560,60 @@ public:
     }
 
 private:
+    /// One request stream. Found through nghttp2's own stream table (the stream's user data),
+    /// owned by live_ while open, and kept in spare_ after it closes so that the next stream
+    /// reuses its strings' and vectors' capacity.
     struct Stream {
         HttpRequest req;
         std::size_t header_bytes = 0;
         std::string response_body;
         std::size_t response_off = 0;
         std::uint64_t opened_ms = 0;
+        std::size_t slot = 0;  // index in live_
         bool complete = false; // END_STREAM received
         bool answered = false; // answered before the request ended (413); body discarded
+
+        // Heap bytes the buffers hold on to (their capacity), header values included.
+        [[nodiscard]] std::size_t retained_bytes() const {
+            std::size_t n = req.method.capacity() + req.target.capacity() +
+                            req.authority.capacity() + req.body.capacity() +
+                            response_body.capacity();
+            for (const auto& [k, v] : req.headers) {
+                n += k.capacity() + v.capacity();
+            }
+            return n;
+        }
+
+        void reset() {
+            req.method.clear();
+            req.target.clear();
+            req.authority.clear();
+            req.headers.clear();
+            req.body.clear();
+            req.keep_alive = true;
+            req.too_large = false;
+            header_bytes = 0;
+            response_body.clear();
+            response_off = 0;
+            complete = false;
+            answered = false;
+        }
     };
+    // Closed streams kept for reuse: at most this many per session, and only those whose
+    // buffers stayed small (a 64 KiB POST body or answer is not kept alive by the pool).
+    static constexpr std::size_t kSpareStreams = 64;
+    static constexpr std::size_t kSpareStreamBytes = 4096;
 
     static H2Session& self(void* user_data) { return *static_cast<H2Session*>(user_data); }
 
-    static int on_begin_headers(nghttp2_session* /*s*/, const nghttp2_frame* frame, void* ud) {
+    static int on_begin_headers(nghttp2_session* s, const nghttp2_frame* frame, void* ud) {
         if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-            auto st = std::make_unique<Stream>();
-            st->opened_ms = self(ud).conn_.now();
-            self(ud).streams_[frame->hd.stream_id] = std::move(st);
+            H2Session& me = self(ud);
+            Stream& st = me.open_stream();
+            st.opened_ms = me.conn_.now();
+            if (nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, &st) != 0) {
+                me.close_stream(st); // no such stream: nothing will ask for it
+            }
         }
         return 0;
     }
@@ -386,27 +631,27 @@ private:
             return 0;
         }
         const std::string_view n(reinterpret_cast<const char*>(name), namelen);
-        std::string v(reinterpret_cast<const char*>(value), valuelen);
+        const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+        // assign(): a reused stream's strings keep their capacity.
         if (n == ":method") {
-            st->req.method = std::move(v);
+            st->req.method.assign(v);
         } else if (n == ":path") {
-            st->req.target = std::move(v);
+            st->req.target.assign(v);
         } else if (n == ":authority") {
-            st->req.authority = std::move(v);
-        } else if (n == "host") {
-            if (st->req.authority.empty()) {
-                st->req.authority = v;
-            }
-            st->req.headers.emplace_back(n, std::move(v));
-        } else if (n.empty() || n.front() != ':') {
-            if (n == "content-length") {
+            st->req.authority.assign(v);
+        } else if ((n.empty() || n.front() != ':') && kept_h2_header(n)) {
+            if (n == "host") {
+                if (st->req.authority.empty()) {
+                    st->req.authority.assign(v);
+                }
+            } else if (n == "content-length") {
                 // A body we would refuse is refused now, without reading it.
                 const auto len = content_length_value(v);
                 st->req.too_large =
                     st->req.too_large ||
                     (len && *len > std::min(self(ud).limits_.max_body_bytes, kMaxDnsMessage));
             }
-            st->req.headers.emplace_back(n, std::move(v)); // HTTP/2 names arrive lower-case
+            st->req.headers.emplace_back(n, v); // HTTP/2 names arrive lower-case
         }
         return 0;
     }
@@ -436,7 +681,7 @@ private:
             return 0;
         }
         if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
-            st->complete = true;
+            me.settle(*st, &Stream::complete);
             if (!st->answered) {
                 me.on_request(frame->hd.stream_id);
             }
@@ -445,22 +690,30 @@ private:
             // RST_STREAM(NO_ERROR), but curl 7.88 (Debian 12) then fails the transfer with
             // "Stream error in the HTTP/2 framing layer" instead of reporting the 413, so the
             // rest of the body is discarded as it arrives (on_data_chunk), never stored.
-            st->answered = true;
+            me.settle(*st, &Stream::answered);
             me.respond(frame->hd.stream_id, too_large_response());
         }
         return 0;
     }
 
-    static int on_stream_close(nghttp2_session* /*s*/, std::int32_t stream_id,
+    static int on_stream_close(nghttp2_session* s, std::int32_t stream_id,
                                std::uint32_t /*error_code*/, void* ud) {
-        self(ud).streams_.erase(stream_id); // a late reply for it finds nothing and is dropped
+        // The stream is still in nghttp2's table during this call. A late reply for it finds
+        // nothing and is dropped.
+        if (auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, stream_id))) {
+            nghttp2_session_set_stream_user_data(s, stream_id, nullptr);
+            self(ud).close_stream(*st);
+        }
         return 0;
     }
 
-    static ssize_t read_body(nghttp2_session* /*s*/, std::int32_t /*stream_id*/, std::uint8_t* buf,
+    static ssize_t read_body(nghttp2_session* /*s*/, std::int32_t stream_id, std::uint8_t* buf,
                              std::size_t length, std::uint32_t* data_flags,
-                             nghttp2_data_source* source, void* /*ud*/) {
-        auto* st = static_cast<Stream*>(source->ptr);
+                             nghttp2_data_source* /*source*/, void* ud) {
+        Stream* st = self(ud).find(stream_id);
+        if (st == nullptr) {
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; // cannot happen: it closes the stream
+        }
         const std::size_t n = std::min(length, st->response_body.size() - st->response_off);
         std::copy_n(st->response_body.data() + st->response_off, n, buf);
         st->response_off += n;
@@ -470,9 +723,72 @@ private:
         return static_cast<ssize_t>(n);
     }
 
+    // Consecutive callbacks mostly concern one stream (its header fields, its end, its answer
+    // at once from the cache): the last stream found is remembered, which saves most of
+    // nghttp2's hash lookups. close_stream() forgets it.
     Stream* find(std::int32_t id) {
-        auto it = streams_.find(id);
-        return it == streams_.end() ? nullptr : it->second.get();
+        if (id == last_id_ && last_stream_ != nullptr) {
+            return last_stream_;
+        }
+        auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session_.get(), id));
+        if (st != nullptr) {
+            last_id_ = id;
+            last_stream_ = st;
+        }
+        return st;
+    }
+
+    Stream& open_stream() {
+        std::unique_ptr<Stream> st;
+        if (spare_.empty()) {
+            st = std::make_unique<Stream>();
+        } else {
+            st = std::move(spare_.back());
+            spare_.pop_back();
+            st->reset();
+        }
+        st->slot = live_.size();
+        ++unfinished_;
+        return *live_.emplace_back(std::move(st));
+    }
+
+    void close_stream(Stream& st) {
+        if (last_stream_ == &st) {
+            last_stream_ = nullptr;
+        }
+        if (!st.complete && !st.answered) {
+            --unfinished_;
+        }
+        const std::size_t slot = st.slot;
+        std::unique_ptr<Stream> gone = std::move(live_[slot]);
+        if (slot + 1 != live_.size()) {
+            live_[slot] = std::move(live_.back());
+            live_[slot]->slot = slot;
+        }
+        live_.pop_back();
+        if (spare_.size() < kSpareStreams && gone->retained_bytes() <= kSpareStreamBytes) {
+            spare_.push_back(std::move(gone));
+        }
+    }
+
+    // Sets `flag` (complete or answered); the stream's request stops counting as unfinished
+    // at the first of the two.
+    void settle(Stream& st, bool Stream::*flag) {
+        if (!st.complete && !st.answered) {
+            --unfinished_;
+        }
+        st.*flag = true;
+    }
+
+    // A request completed or an answer went out (TlsConnection::progress()). Inside
+    // nghttp2_session_mem_recv, where cache hits are answered, once when it returns: the loop
+    // time is the same for every request of one read, and each call re-arms the timer.
+    void progressed() {
+        if (in_recv_) {
+            progress_pending_ = true;
+            return;
+        }
+        conn_.progress();
     }
 
     void on_request(std::int32_t id) {
@@ -480,10 +796,10 @@ private:
         if (st == nullptr) {
             return;
         }
-        conn_.progress();
+        progressed();
         DohDecision d = decode_doh_request(st->req, path_, limits_);
         if (d.response) {
-            respond(id, *d.response);
+            respond(id, std::move(*d.response));
             return;
         }
         TransportInfo info = doh_info(st->req, conn_);
@@ -496,17 +812,17 @@ private:
                             }
                             --in_flight_;
                             if (find(id) != nullptr) {
-                                deliver(id, answer);
+                                deliver(id, std::move(answer));
                             }
-                            conn_.progress();
+                            progressed();
                             flush();
                         });
     }
 
-    void deliver(std::int32_t id, const DohAnswer& a) {
+    void deliver(std::int32_t id, DohAnswer&& a) {
         switch (a.kind) {
         case DohAnswer::Kind::Respond:
-            respond(id, a.response);
+            respond(id, std::move(a.response));
             return;
         case DohAnswer::Kind::GoAway:
             // Last stream ID below this one: the request was not processed (RFC 9113 §6.8);
@@ -521,52 +837,59 @@ private:
         }
     }
 
-    void respond(std::int32_t id, const HttpResponse& r) {
+    void respond(std::int32_t id, HttpResponse&& r) {
         Stream* st = find(id);
         if (st == nullptr) {
             return;
         }
         conn_.count_http_status(r.status);
-        const std::string status = std::to_string(r.status);
-        const std::string length = std::to_string(r.body.size());
-        const std::string cache = r.max_age ? "max-age=" + std::to_string(*r.max_age) : "";
-        const std::string date = http_date(std::time(nullptr)); // RFC 9110 §6.6.1
-        std::vector<std::pair<std::string_view, std::string_view>> fields{
-            {":status", status}, {"date", date}, {"content-length", length}};
+        // The values are formatted into stack buffers; nghttp2 copies them during submit.
+        char status_buf[32];
+        char length_buf[32];
+        char cache_buf[48];
+        const std::string_view status = decimal(status_buf, static_cast<std::uint64_t>(r.status));
+        const std::string_view length = decimal(length_buf, r.body.size());
+        constexpr std::size_t kFixed = 5; // :status, date, content-length, content-type, cache
+        std::array<nghttp2_nv, kFixed + 3> fixed{};
+        std::vector<nghttp2_nv> spilled; // only for more than 3 extra fields (none today)
+        nghttp2_nv* nva = fixed.data();
+        if (kFixed + r.headers.size() > fixed.size()) {
+            spilled.resize(kFixed + r.headers.size());
+            nva = spilled.data();
+        }
+        std::size_t n = 0;
+        nva[n++] = header_field(":status", status);
+        nva[n++] = header_field("date", date_.now()); // RFC 9110 §6.6.1
+        nva[n++] = header_field("content-length", length);
         if (!r.content_type.empty()) {
-            fields.emplace_back("content-type", r.content_type);
+            nva[n++] = header_field("content-type", r.content_type);
         }
         if (r.max_age) {
-            fields.emplace_back("cache-control", cache);
+            nva[n++] = header_field("cache-control", decimal(cache_buf, *r.max_age, "max-age="));
         }
         for (const auto& [k, v] : r.headers) {
-            fields.emplace_back(k, v);
-        }
-        std::vector<nghttp2_nv> nva;
-        nva.reserve(fields.size());
-        for (const auto& [k, v] : fields) {
-            // nghttp2 copies names and values during submit, so views of locals are fine.
-            nva.push_back(
-                {const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(k.data())),
-                 const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())),
-                 k.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+            nva[n++] = header_field(k, v);
         }
         // HEAD: the same fields, content-length included, and no DATA (RFC 9110 §9.3.2).
         const bool body = !r.body.empty() && st->req.method != "HEAD";
-        st->response_body = body ? r.body : std::string();
+        if (body) {
+            st->response_body = std::move(r.body);
+        } else {
+            st->response_body.clear();
+        }
         st->response_off = 0;
         nghttp2_data_provider provider{};
-        provider.source.ptr = st;
         provider.read_callback = &read_body;
-        nghttp2_submit_response(session_.get(), id, nva.data(), nva.size(),
-                                body ? &provider : nullptr);
+        nghttp2_submit_response(session_.get(), id, nva, n, body ? &provider : nullptr);
     }
 
     void flush() {
         if (in_recv_ || conn_.closed()) {
             return; // on_data() flushes once nghttp2 returns
         }
-        std::vector<std::uint8_t> out;
+        // Every frame nghttp2 has ready goes out in one TlsConnection::send (one SSL_write),
+        // gathered in a buffer that keeps its capacity from one flush to the next.
+        out_.clear();
         for (;;) {
             const std::uint8_t* data = nullptr;
             const auto n = nghttp2_session_mem_send(session_.get(), &data);
@@ -577,13 +900,17 @@ private:
             if (n == 0) {
                 break;
             }
-            out.insert(out.end(), data, data + n);
-            if (out.size() >= 64 * 1024) {
-                conn_.send(out);
-                out.clear();
+            out_.insert(out_.end(), data, data + n);
+            if (out_.size() >= 64 * 1024) {
+                conn_.send(out_);
+                out_.clear();
             }
         }
-        conn_.send(out);
+        conn_.send(out_);
+        out_.clear();
+        if (out_.capacity() > 256 * 1024) {
+            out_.shrink_to_fit(); // a burst of large answers does not pin its buffer
+        }
         if (nghttp2_session_want_read(session_.get()) == 0 &&
             nghttp2_session_want_write(session_.get()) == 0) {
             conn_.close_after_flush(); // GOAWAY exchanged, or a connection error was sent
@@ -594,12 +921,20 @@ private:
     DohRequestHandler& handler_;
     std::string path_;
     DohLimits limits_;
-    std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+    std::vector<std::unique_ptr<Stream>> live_;  // open streams, in no order
+    std::vector<std::unique_ptr<Stream>> spare_; // closed, for reuse
+    std::size_t unfinished_ = 0;                 // open streams whose request has not ended
+    std::int32_t last_id_ = 0;                   // find()'s last answer
+    Stream* last_stream_ = nullptr;
+    std::vector<std::uint8_t> out_; // flush()'s gathering buffer
+    DateField date_;
     H2FrameBoundary frames_;
     IncompleteSince frame_since_;
     std::size_t in_flight_ = 0;
     bool in_recv_ = false;
-    util::Http2Session session_; // last: deleting it may call back into the members above
+    bool progress_pending_ = false; // progressed() inside nghttp2_session_mem_recv
+    SessionMemory memory_;          // before session_, which frees into it as it goes
+    util::Http2Session session_;    // last: deleting it may call back into the members above
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -753,18 +1088,21 @@ private:
     // HEAD: the same header fields, content-length included, and no body (RFC 9110 §9.3.2).
     std::string serialize(const HttpResponse& r, bool keep_alive, bool head) {
         conn_.count_http_status(r.status);
-        std::string out =
-            "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
-        out += "date: " + http_date(std::time(nullptr)) + "\r\n"; // RFC 9110 §6.6.1
+        char num[32];
+        std::string out;
+        out.reserve(160 + r.body.size());
+        out.append("HTTP/1.1 ").append(decimal(num, static_cast<std::uint64_t>(r.status)));
+        out.append(" ").append(reason_phrase(r.status)).append("\r\n");
+        out.append("date: ").append(date_.now()).append("\r\n"); // RFC 9110 §6.6.1
         if (!r.content_type.empty()) {
-            out += "content-type: " + r.content_type + "\r\n";
+            out.append("content-type: ").append(r.content_type).append("\r\n");
         }
-        out += "content-length: " + std::to_string(r.body.size()) + "\r\n";
+        out.append("content-length: ").append(decimal(num, r.body.size())).append("\r\n");
         if (r.max_age) {
-            out += "cache-control: max-age=" + std::to_string(*r.max_age) + "\r\n";
+            out.append("cache-control: max-age=").append(decimal(num, *r.max_age)).append("\r\n");
         }
         for (const auto& [k, v] : r.headers) {
-            out += k + ": " + v + "\r\n";
+            out.append(k).append(": ").append(v).append("\r\n");
         }
         if (!keep_alive) {
             out += "connection: close\r\n";
@@ -786,6 +1124,7 @@ private:
     std::uint64_t base_seq_ = 0; // sequence number of slots_.front()
     IncompleteSince incomplete_;
     std::size_t in_flight_ = 0;
+    DateField date_;
     bool pumping_ = false;
     bool stop_parsing_ = false;
     bool draining_ = false;

@@ -33,7 +33,9 @@ struct DohLimits {
 /// An HTTP response, before HTTP/1.1 or HTTP/2 framing.
 struct HttpResponse {
     int status = 200;
-    std::string content_type;
+    /// A constant with static storage (a string literal): responses are built per query and
+    /// the media types are fixed, so no copy is made.
+    std::string_view content_type;
     std::string body; // never sent for HEAD, whose content-length still gives its size
     std::optional<std::uint32_t> max_age; // cache-control: max-age=N (RFC 8484 §5.1)
     std::vector<std::pair<std::string, std::string>> headers; // extra, e.g. allow

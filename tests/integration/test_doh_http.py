@@ -5,10 +5,15 @@ headers and no body; bare-LF requests are answered; a missing, duplicated or NUL
 Host is 400; a huge content-length is 413 at once; negative answers carry cache-control
 max-age from the SOA; a DoH request in flight at SIGTERM is answered. Loopback only."""
 import base64
+import json
+import os
+import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -19,6 +24,37 @@ from harness import Resolver, ZONES
 
 def b64_query(name, qtype=1):
     return base64.urlsafe_b64encode(slow_clients.dns_query(name, qtype, qid=0)).rstrip(b"=").decode()
+
+
+def skip_name(msg, off):
+    """The offset after the (possibly compressed) name at `off`."""
+    while True:
+        n = msg[off]
+        if n == 0:
+            return off + 1
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + n
+
+
+def freshness(msg):
+    """What cache-control max-age must say for a DNS answer (RFC 8484 §5.1): the least TTL
+    of the answer records, or for a negative answer min(SOA TTL, SOA MINIMUM)."""
+    _, _, qd, an, ns, _ = struct.unpack(">HHHHHH", msg[:12])
+    off = 12
+    for _ in range(qd):
+        off = skip_name(msg, off) + 4
+    ttls, soa = [], []
+    for i in range(an + ns):
+        off = skip_name(msg, off)
+        rtype, _, ttl, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
+        off += 10
+        if i < an:
+            ttls.append(ttl)
+        elif rtype == 6:  # SOA: MINIMUM is the last of its five 32-bit fields
+            soa.append(min(ttl, struct.unpack(">I", msg[off + rdlen - 4:off + rdlen])[0]))
+        off += rdlen
+    return min(ttls) if ttls else min(soa)
 
 
 def read_response(sock, head_only=False, timeout=3):
@@ -182,6 +218,52 @@ class DohHttpDetails(unittest.TestCase):
                 p = self.curl(http, "-D", "-", "-o", "/dev/null", "-H", "accept: application/dns-json",
                               self.url("?name=nx.example.com&type=A"))
                 self.assertIn("cache-control: max-age=300", p.stdout.lower(), p.stdout)
+
+    # ---- many streams on one connection
+    def test_many_concurrent_streams_each_get_their_own_answer_once(self):
+        """300 GETs on one HTTP/2 connection, up to 100 streams open at once (more than the
+        listener keeps for reuse, so streams are recycled many times), cache misses answered
+        later mixed with cache hits answered at once: every request gets exactly one 200 whose
+        body answers its own query (ID, question) and whose headers are RFC 8484's."""
+        names = ["www.example.com", "alias.example.com", "cdn.example.com", "mail.example.com",
+                 "ipv6only.example.com", "edge.example.net", "www.blocked.example.com",
+                 "cdn.example.net", "nx.example.com"]
+        cases = [(names[i % len(names)], (1, 28)[(i // len(names)) % 2], 0x1000 + i)
+                 for i in range(300)]
+        tmp = tempfile.mkdtemp(prefix="dnslab-doh-streams-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        args = ["--http2", "--parallel", "--parallel-max", "100",
+                "-w", "##%{urlnum} %{http_code} %{num_connects} %{header_json}\n"]
+        queries = []
+        for i, (name, qtype, qid) in enumerate(cases):
+            q = slow_clients.dns_query(name, qtype, qid)
+            queries.append(q)
+            dns = base64.urlsafe_b64encode(q).rstrip(b"=").decode()
+            args += ["-o", os.path.join(tmp, str(i)), self.url(f"?dns={dns}")]
+        p = self.curl(*args, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        seen, connects = set(), 0
+        for chunk in p.stdout.split("##")[1:]:
+            num, code, conns, headers = chunk.split(" ", 3)
+            i = int(num)
+            self.assertNotIn(i, seen, "one answer per request")
+            seen.add(i)
+            connects += int(conns)
+            name, qtype, qid = cases[i]
+            with self.subTest(request=i, name=name, qtype=qtype):
+                self.assertEqual(code, "200")
+                with open(os.path.join(tmp, str(i)), "rb") as f:
+                    body = f.read()
+                h = json.loads(headers)
+                self.assertEqual(h["content-type"], ["application/dns-message"])
+                self.assertEqual(h["content-length"], [str(len(body))])
+                self.assertEqual(len(h["date"]), 1)
+                self.assertEqual(struct.unpack(">H", body[:2])[0], qid, "the answer to this query")
+                self.assertTrue(body[2] & 0x80, "a response")
+                self.assertEqual(body[12:len(queries[i])], queries[i][12:], "its question")
+                self.assertEqual(h["cache-control"], [f"max-age={freshness(body)}"])
+        self.assertEqual(seen, set(range(len(cases))))
+        self.assertEqual(connects, 1, "all on one connection")
 
     def test_nghttp_sees_max_age_on_nxdomain(self):
         p = harness.run(["nghttp", "-nv", self.url(f"?dns={b64_query('nx.example.com')}")

@@ -67,9 +67,14 @@ TEST_CASE("base64url decode: round trip, padding accepted, junk rejected") {
         CHECK(*back == v);
     }
     CHECK(base64url_decode("Zg==") == std::optional(bytes("f")));
-    CHECK_FALSE(base64url_decode("Zm9v+A")); // standard alphabet
-    CHECK_FALSE(base64url_decode("Z"));      // impossible length
-    CHECK_FALSE(base64url_decode("Zh"));     // non-zero leftover bits
+    CHECK_FALSE(base64url_decode("Zm9v+A"));                       // standard alphabet
+    CHECK_FALSE(base64url_decode("Z"));                            // impossible length
+    CHECK_FALSE(base64url_decode("Zh"));                           // non-zero leftover bits
+    CHECK_FALSE(base64url_decode("Zm9"));                          // the same after 3 characters
+    CHECK_FALSE(base64url_decode("Zm9vZh"));                       // and after whole groups
+    CHECK_FALSE(base64url_decode(std::string_view("Zm\x80v", 4))); // bytes outside ASCII
+    CHECK_FALSE(base64url_decode(std::string_view("Zm\0v", 4)));   // and NUL
+    CHECK(base64url_decode("-_-_") == std::optional(std::vector<std::uint8_t>{0xfb, 0xff, 0xbf}));
 }
 
 TEST_CASE("defaults: POST over HTTP/2 to /dns-query, ALPN h2, authority without :443") {
