@@ -1,34 +1,49 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/wire/name.hpp"
 
-#include <algorithm>
+#include <array>
 #include <cctype>
 #include <functional>
 
 namespace resolver::wire {
 namespace {
-char lower(char c) {
+constexpr char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool needs_escape(unsigned char c) {
+constexpr bool needs_escape(unsigned char c) {
     return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
            c == '$' || c <= 0x20 || c >= 0x7f;
 }
 
+/// Per octet: 0 when presentation format escapes it, else the octet lower-cased.
+constexpr std::array<char, 256> kPlainLower = [] {
+    std::array<char, 256> t{};
+    for (unsigned c = 0; c < 256; ++c) {
+        t[c] = needs_escape(static_cast<unsigned char>(c)) ? '\0' : lower(static_cast<char>(c));
+    }
+    return t;
+}();
+
 void append_label_text(std::string& out, std::string_view label, bool lower_case) {
-    // Nearly every label is plain text: appended at once, then lowered in place.
-    if (std::none_of(label.begin(), label.end(),
-                     [](char ch) { return needs_escape(static_cast<unsigned char>(ch)); })) {
-        const std::size_t at = out.size();
-        out.append(label);
-        if (lower_case) {
-            for (std::size_t i = at; i < out.size(); ++i) {
-                out[i] = lower(out[i]);
-            }
+    // Nearly every label is plain text: written in one pass through a table; the first octet
+    // that needs an escape sends the label to the general loop below.
+    const std::size_t at = out.size();
+    out.resize(at + label.size());
+    char* p = out.data() + at;
+    bool plain = true;
+    for (std::size_t i = 0; i < label.size(); ++i) {
+        const char t = kPlainLower[static_cast<unsigned char>(label[i])];
+        if (t == '\0') {
+            plain = false;
+            break;
         }
+        p[i] = lower_case ? t : label[i];
+    }
+    if (plain) {
         return;
     }
+    out.resize(at);
     for (char ch : label) {
         const auto c = static_cast<unsigned char>(ch);
         if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
