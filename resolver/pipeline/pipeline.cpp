@@ -214,15 +214,14 @@ void Pipeline::recycle(InFlightTable::node_type node) {
     if (node.empty() || spare_.size() >= kSpareNodes) {
         return;
     }
-    // Everything the query held (its policy snapshot, decision, messages) is released now:
-    // the InFlight is destroyed and built again in place (cheaper than assigning a fresh
-    // temporary), keeping only emptied storage (stages::ContextStorage); node and InFlight
-    // are kept for the next query.
-    InFlight* slot = node.mapped().get();
-    stages::ContextStorage storage = stages::take_storage(slot->ctx);
-    std::destroy_at(slot);
-    std::construct_at(slot);
-    stages::give_storage(slot->ctx, std::move(storage));
+    // Everything the query held (its policy snapshot, decision, messages) is released now;
+    // node and InFlight are kept for the next query, the context rebuilt in place with only
+    // its storage kept (stages::reuse).
+    InFlight& slot = *node.mapped();
+    stages::reuse(slot.ctx);
+    slot.reply = io::ReplyFn{};
+    slot.upstream = nullptr;
+    slot.sent_at = {};
     spare_.push_back(std::move(node));
 }
 

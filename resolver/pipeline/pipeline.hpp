@@ -84,7 +84,7 @@ public:
     [[nodiscard]] const Counters& counters() const { return counters_; }
 
 private:
-    struct InFlight {
+    struct InFlight { // recycle() resets every member
         stages::QueryContext ctx;
         io::ReplyFn reply;
         upstream::Upstream* upstream = nullptr; // the exchange out, for observers

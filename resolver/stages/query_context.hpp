@@ -201,20 +201,9 @@ struct QueryContext {
     wire::Message recycled_query;
 };
 
-/// What a finished query hands to the next query of the same pipeline slot: containers
-/// emptied but keeping their capacity, and a message to be assigned over (the last one the
-/// query held). Everything else of a context is built afresh, so no value crosses over.
-struct ContextStorage {
-    std::string qname_text;
-    std::string upstream_server;
-    std::vector<std::uint32_t> upstream_ttls;
-    std::vector<net::IpAddr> initial_resolved_ips;
-    wire::Message message;
-    wire::Message query;
-};
-/// Moves ctx's reusable storage out, emptied.
-ContextStorage take_storage(QueryContext& ctx);
-/// Moves `storage` into a freshly built context.
-void give_storage(QueryContext& ctx, ContextStorage&& storage);
+/// Makes a finished query's context ready for the next query of the same pipeline slot: it
+/// is destroyed and built again in place, keeping only emptied containers (their capacity)
+/// and, as storage to assign over, the messages it held. No value crosses over.
+void reuse(QueryContext& ctx);
 
 } // namespace resolver::stages
