@@ -133,6 +133,13 @@ private:
             const std::array<std::uint8_t, 2> length{static_cast<std::uint8_t>(wire.size() >> 8),
                                                      static_cast<std::uint8_t>(wire.size())};
             conn_.send(length, wire);
+            // The last answer this read can produce (a lone query, or the end of a burst):
+            // out now, before the pipeline finishes the query, so that a client waiting for
+            // it does not wait for that too. Answers with more queries behind them wait and
+            // leave together at the end of the read.
+            if (framer_.buffered() == 0 && !conn_.input_pending()) {
+                conn_.push();
+            }
         }
         if (!dispatch()) {
             conn_.close();

@@ -344,6 +344,16 @@ void TlsConnection::send(std::span<const std::uint8_t> head, std::span<const std
     flush(); // an answer from outside a read (upstream) leaves at once, as does a full record
 }
 
+void TlsConnection::push() {
+    if (!plain_out_.empty()) {
+        flush();
+    }
+}
+
+bool TlsConnection::input_pending() const {
+    return !closed_ && (BIO_ctrl_pending(rbio_) > 0 || SSL_pending(ssl_.get()) > 0);
+}
+
 bool TlsConnection::seal() {
     if (plain_out_.empty()) {
         return true;

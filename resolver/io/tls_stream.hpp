@@ -103,6 +103,14 @@ public:
     /// 16 KiB) and one socket write for all of it. Elsewhere (an answer from upstream) it is
     /// encrypted and written at once. The byte stream is the same either way.
     void send(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body = {});
+    /// Sends what send() collected during the current read now, without waiting for the end
+    /// of the read. A session calls it after the last answer it can give from the bytes
+    /// received (nothing buffered, input_pending() false), so that this answer is not held
+    /// back by the work that follows it (the pipeline finishing the query, logging).
+    void push();
+    /// Received bytes not yet handed to the session: ciphertext in the read BIO (a record
+    /// may be incomplete) or decrypted bytes OpenSSL holds.
+    [[nodiscard]] bool input_pending() const;
     /// Sends close_notify, then closes once queued writes have drained.
     void close_after_flush();
     /// Closes now; queued writes are dropped. Safe to call twice.
