@@ -2,6 +2,7 @@
 #include "resolver/io/dot_listener.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "resolver/wire/stream_framer.hpp"
 #include "resolver/io/tls_stream.hpp"
@@ -10,6 +11,19 @@
 namespace resolver::io {
 
 bool query_requests_padding(std::span<const std::uint8_t> query) {
+    // A cheap test first, so that the common query is not parsed twice (the pipeline parses
+    // it again): the Padding option needs an OPT record (ARCOUNT > 0) and its code, the bytes
+    // 00 0C, somewhere behind the header. Only a query passing both is parsed here.
+    constexpr std::size_t kHeader = 12;
+    if (query.size() <= kHeader || (query[10] == 0 && query[11] == 0)) {
+        return false;
+    }
+    constexpr std::array<std::uint8_t, 2> kPaddingCode{0x00, 0x0C};
+    const auto body = query.subspan(kHeader);
+    if (std::search(body.begin(), body.end(), kPaddingCode.begin(), kPaddingCode.end()) ==
+        body.end()) {
+        return false;
+    }
     const auto parsed = wire::parse(query);
     return parsed && parsed.message->edns &&
            parsed.message->edns->find(wire::edns_opt::Padding) != nullptr;
@@ -75,7 +89,7 @@ private:
             return true; // a synchronous reply inside handle(): the outer loop continues
         }
         dispatching_ = true;
-        std::vector<std::uint8_t> msg;
+        auto& msg = msg_;
         bool completed = false;
         while (in_flight_ < max_in_flight_ && !conn_.closed() && framer_.next(msg)) {
             if (msg.empty()) {
@@ -114,7 +128,18 @@ private:
         --in_flight_;
         if (!reply.dropped && !reply.wire.empty()) {
             const auto wire = pad ? pad_response(reply.wire) : std::move(reply.wire);
-            conn_.send(wire::StreamFramer::frame(wire));
+            // RFC 7858 §3.3 / RFC 7766 §8: the two-byte length, then the message; send()
+            // joins them (and the other answers of this read) without a framed copy.
+            const std::array<std::uint8_t, 2> length{static_cast<std::uint8_t>(wire.size() >> 8),
+                                                     static_cast<std::uint8_t>(wire.size())};
+            conn_.send(length, wire);
+            // The last answer this read can produce (a lone query, or the end of a burst):
+            // out now, before the pipeline finishes the query, so that a client waiting for
+            // it does not wait for that too. Answers with more queries behind them wait and
+            // leave together at the end of the read.
+            if (framer_.buffered() == 0 && !conn_.input_pending()) {
+                conn_.push();
+            }
         }
         if (!dispatch()) {
             conn_.close();
@@ -126,6 +151,7 @@ private:
     TlsConnection& conn_;
     QueryHandler& handler_;
     wire::StreamFramer framer_;
+    std::vector<std::uint8_t> msg_; // the message being handed over, reused for each
     TransportInfo base_;
     std::size_t max_in_flight_;
     IncompleteSince incomplete_;

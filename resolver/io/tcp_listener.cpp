@@ -20,6 +20,8 @@ namespace {
 // After stop(), how long a connection with nothing outstanding stays open, so that a query
 // already on the wire is still read and answered rather than cut.
 constexpr unsigned kDrainSettleMs = 100;
+// The answer buffer a connection keeps between writes (larger bursts give theirs back).
+constexpr std::size_t kKeepOutBuffer = 256 * 1024;
 
 class TcpListener;
 
@@ -342,21 +344,39 @@ void Connection::flush() {
     if (out_.empty() || closing_) {
         return;
     }
+    // Straight to the socket when the kernel takes it all (the usual case): no request, and
+    // out_ keeps its capacity for the next answers. libuv says UV_EAGAIN while earlier writes
+    // are still queued, so the order of bytes is kept.
+    auto* stream = reinterpret_cast<uv_stream_t*>(tcp_.get());
+    uv_buf_t now =
+        uv_buf_init(reinterpret_cast<char*>(out_.data()), static_cast<unsigned>(out_.size()));
+    const int taken = uv_try_write(stream, &now, 1);
+    if (taken < 0 && taken != UV_EAGAIN) {
+        close(); // the peer is gone (EPIPE, ECONNRESET)
+        return;
+    }
+    if (taken > 0 && static_cast<std::size_t>(taken) == out_.size()) {
+        out_.clear();
+        if (out_.capacity() > kKeepOutBuffer) {
+            out_ = {}; // after a burst, keep no more than a typical run of answers
+        }
+        return;
+    }
     auto req = std::make_unique<WriteReq>();
-    req->bytes = std::move(out_);
-    out_ = {};
+    const std::size_t skip = taken > 0 ? static_cast<std::size_t>(taken) : 0;
+    req->bytes.assign(out_.begin() + static_cast<std::ptrdiff_t>(skip), out_.end());
+    out_.clear();
     req->conn = shared_from_this();
     uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->bytes.data()),
                              static_cast<unsigned>(req->bytes.size()));
-    if (uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1,
-                 [](uv_write_t* w, int status) {
-                     std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
-                     if (status < 0) {
-                         done->conn->close();
-                     } else {
-                         done->conn->maybe_finish();
-                     }
-                 }) == 0) {
+    if (uv_write(&req->req, stream, &b, 1, [](uv_write_t* w, int status) {
+            std::unique_ptr<WriteReq> done(reinterpret_cast<WriteReq*>(w));
+            if (status < 0) {
+                done->conn->close();
+            } else {
+                done->conn->maybe_finish();
+            }
+        }) == 0) {
         (void)req.release(); // adopted by the write callback
     } else {
         close();

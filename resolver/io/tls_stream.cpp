@@ -15,6 +15,12 @@ namespace resolver::io {
 namespace {
 
 constexpr std::size_t kReadBuffer = 64 * 1024;
+// Plaintext collected during one read is sealed once it fills a TLS record (2^14 bytes,
+// RFC 8446 §5.1), so a long run of answers leaves as full records.
+constexpr std::size_t kRecordPlaintext = 16 * 1024;
+// The reused ciphertext buffer is given back after a burst larger than this, so a
+// connection keeps no more than a typical run of answers.
+constexpr std::size_t kKeepCipherBuffer = 256 * 1024;
 // Stop reading from a peer that does not read its answers; resume once it caught up.
 constexpr std::size_t kWriteHighWater = 4 * 1024 * 1024;
 constexpr std::size_t kWriteLowWater = 1024 * 1024;
@@ -138,6 +144,9 @@ void TlsConnection::progress() {
         return;
     }
     deadlines_.progress(now());
+    if (in_read_) {
+        return; // on_read() reads incomplete_since() and re-arms the timer once for the read
+    }
     if (session_) {
         deadlines_.set_incomplete(session_->incomplete_since());
     }
@@ -211,6 +220,7 @@ void TlsConnection::evict() {
         if (session_) {
             session_->on_goodbye();
         }
+        (void)seal();             // anything collected goes before close_notify
         SSL_shutdown(ssl_.get()); // best effort: written now if the socket takes it
         ERR_clear_error();
         flush();
@@ -243,12 +253,16 @@ void TlsConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
             return;
         }
     }
-    if (!read_plaintext()) {
-        flush();
+    // Answers produced while the session handles these bytes (cache hits, local answers)
+    // are collected by send() and leave together below: one SSL_write, one socket write.
+    in_read_ = true;
+    const bool ok = read_plaintext();
+    in_read_ = false;
+    flush();
+    if (!ok) {
         close();
         return;
     }
-    flush();
     if (!closed_) {
         deadlines_.set_incomplete(session_->incomplete_since());
         arm_timer();
@@ -318,37 +332,94 @@ bool TlsConnection::read_plaintext() {
     return true;
 }
 
-void TlsConnection::send(std::span<const std::uint8_t> plaintext) {
-    if (closed_ || closing_ || !handshake_done_ || plaintext.empty()) {
+void TlsConnection::send(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body) {
+    if (closed_ || closing_ || !handshake_done_ || (head.empty() && body.empty())) {
         return;
     }
-    // Memory BIOs grow as needed, so SSL_write never returns WANT_WRITE here.
-    const int n = SSL_write(ssl_.get(), plaintext.data(), static_cast<int>(plaintext.size()));
+    plain_out_.insert(plain_out_.end(), head.begin(), head.end());
+    plain_out_.insert(plain_out_.end(), body.begin(), body.end());
+    if (in_read_ && plain_out_.size() < kRecordPlaintext) {
+        return; // on_read() flushes once the read is handled
+    }
+    flush(); // an answer from outside a read (upstream) leaves at once, as does a full record
+}
+
+void TlsConnection::push() {
+    if (!plain_out_.empty()) {
+        flush();
+    }
+}
+
+bool TlsConnection::input_pending() const {
+    return !closed_ && (BIO_ctrl_pending(rbio_) > 0 || SSL_pending(ssl_.get()) > 0);
+}
+
+bool TlsConnection::seal() {
+    if (plain_out_.empty()) {
+        return true;
+    }
+    // Memory BIOs grow as needed, so SSL_write never returns WANT_WRITE here; it cuts the
+    // plaintext into records of at most 16 KiB.
+    const int n = SSL_write(ssl_.get(), plain_out_.data(), static_cast<int>(plain_out_.size()));
+    plain_out_.clear();
     if (n <= 0) {
         ERR_clear_error();
-        close();
-        return;
+        return false;
     }
-    flush();
+    return true;
 }
 
 void TlsConnection::flush() {
     if (closed_ || !tcp_) {
         return;
     }
-    const std::size_t pending = BIO_ctrl_pending(wbio_);
-    if (pending == 0) {
-        if (closing_ && write_queued_ == 0) {
-            linger();
-        }
+    if (!seal()) {
+        close();
         return;
     }
+    write_ciphertext(true);
+}
+
+void TlsConnection::write_ciphertext(bool may_queue) {
+    const std::size_t pending = BIO_ctrl_pending(wbio_);
+    if (pending > 0) {
+        if (cipher_out_.size() < pending) {
+            cipher_out_.resize(pending);
+        }
+        BIO_read(wbio_, cipher_out_.data(), static_cast<int>(pending));
+        auto* stream = reinterpret_cast<uv_stream_t*>(tcp_.get());
+        // Straight to the socket when the kernel takes it (no request, no copy); libuv says
+        // UV_EAGAIN while earlier writes are still queued, so the order of bytes is kept.
+        uv_buf_t buf = uv_buf_init(cipher_out_.data(), static_cast<unsigned>(pending));
+        const int rc = uv_try_write(stream, &buf, 1);
+        if (rc < 0 && rc != UV_EAGAIN) {
+            if (may_queue) {
+                close(); // the peer is gone (EPIPE, ECONNRESET)
+            }
+            return;
+        }
+        const std::size_t taken = rc > 0 ? static_cast<std::size_t>(rc) : 0;
+        if (taken < pending && may_queue) {
+            if (!queue_write({cipher_out_.data() + taken, pending - taken})) {
+                close();
+                return;
+            }
+        }
+        if (cipher_out_.size() > kKeepCipherBuffer) {
+            cipher_out_ = {};
+        }
+    }
+    if (may_queue && closing_ && write_queued_ == 0) {
+        linger();
+    }
+}
+
+bool TlsConnection::queue_write(std::span<const char> bytes) {
     auto req = std::make_unique<WriteReq>();
-    req->data.resize(pending);
-    BIO_read(wbio_, req->data.data(), static_cast<int>(pending));
+    req->data.assign(bytes.begin(), bytes.end());
     req->conn = weak_from_this();
     req->req.data = req.get();
-    const uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(pending));
+    const uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
     const int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &buf, 1,
                             [](uv_write_t* w, int status) {
                                 // Adopted back from the uv_write() below; runs even after
@@ -359,15 +430,15 @@ void TlsConnection::flush() {
                                 }
                             });
     if (rc != 0) {
-        close();
-        return;
+        return false;
     }
-    req.release(); // owned by libuv until the callback above
-    write_queued_ += pending;
+    (void)req.release(); // owned by libuv until the callback above
+    write_queued_ += bytes.size();
     if (write_queued_ > kWriteHighWater && !write_blocked_) {
         write_blocked_ = true;
         update_reading();
     }
+    return true;
 }
 
 void TlsConnection::on_write_done(std::size_t bytes, int status) {
@@ -392,6 +463,10 @@ void TlsConnection::on_write_done(std::size_t bytes, int status) {
 
 void TlsConnection::close_after_flush() {
     if (closed_ || closing_) {
+        return;
+    }
+    if (handshake_done_ && !seal()) { // what the session sent goes before close_notify
+        close();
         return;
     }
     closing_ = true;
@@ -431,6 +506,11 @@ void TlsConnection::count_http_status(int status) {
 void TlsConnection::close() {
     if (closed_) {
         return;
+    }
+    // Answers the session collected before it closed leave if the socket takes them now, as
+    // when each answer was written at once; nothing is queued behind a close.
+    if (!plain_out_.empty() && tcp_ && seal()) {
+        write_ciphertext(false);
     }
     closed_ = true;
     reading_ = false;

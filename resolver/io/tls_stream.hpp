@@ -96,8 +96,21 @@ public:
     TlsConnection(const TlsConnection&) = delete;
     TlsConnection& operator=(const TlsConnection&) = delete;
 
-    /// Encrypts and queues `plaintext`. Ignored once closed.
-    void send(std::span<const std::uint8_t> plaintext);
+    /// Encrypts and queues `head` then `body` (one message to the session, e.g. a DoT length
+    /// prefix and its DNS message). Ignored once closed. Inside the read callback (answers
+    /// produced synchronously while the session handles received bytes) the plaintext is
+    /// collected and leaves when the read is handled: one SSL_write (TLS records of up to
+    /// 16 KiB) and one socket write for all of it. Elsewhere (an answer from upstream) it is
+    /// encrypted and written at once. The byte stream is the same either way.
+    void send(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body = {});
+    /// Sends what send() collected during the current read now, without waiting for the end
+    /// of the read. A session calls it after the last answer it can give from the bytes
+    /// received (nothing buffered, input_pending() false), so that this answer is not held
+    /// back by the work that follows it (the pipeline finishing the query, logging).
+    void push();
+    /// Received bytes not yet handed to the session: ciphertext in the read BIO (a record
+    /// may be incomplete) or decrypted bytes OpenSSL holds.
+    [[nodiscard]] bool input_pending() const;
     /// Sends close_notify, then closes once queued writes have drained.
     void close_after_flush();
     /// Closes now; queued writes are dropped. Safe to call twice.
@@ -136,7 +149,10 @@ private:
     void linger();
     bool advance_handshake();
     bool read_plaintext();
+    bool seal();
     void flush();
+    void write_ciphertext(bool may_queue);
+    bool queue_write(std::span<const char> bytes);
     tls::HelloVerdict on_client_hello(std::string_view sni) override;
 
     TlsStreamServer* server_; // nulled when the server goes first
@@ -150,7 +166,12 @@ private:
     net::ListenerName listener_url_;
     StreamDeadlines deadlines_;
     std::vector<char> read_buf_;
-    std::size_t write_queued_ = 0;
+    // Plaintext sent while a read is handled, not yet given to SSL_write (see send()).
+    std::vector<std::uint8_t> plain_out_;
+    // Ciphertext taken out of the write BIO for the socket; reused, so a write that the
+    // kernel takes at once costs no allocation.
+    std::vector<char> cipher_out_;
+    std::size_t write_queued_ = 0; // bytes in uv_write requests not completed yet
     HandshakeAction gate_action_ = HandshakeAction::Proceed;
     bool handshake_done_ = false;
     bool stalled_ = false;   // HandshakeAction::Stall: input is read and ignored
@@ -159,6 +180,7 @@ private:
     bool lingering_ = false; // FIN sent, draining the peer until EOF or the linger timer
     bool closed_ = false;
     bool reading_ = false;
+    bool in_read_ = false;       // inside on_read(): send() collects, on_read() writes
     bool want_reading_ = true;   // the session's wish (set_reading)
     bool write_blocked_ = false; // too much queued towards a slow reader
     // Handles last: their callbacks reach the members above, and closing them in the

@@ -115,6 +115,23 @@ class Do53Fixture(unittest.TestCase):
         s.close()
         self.assertEqual(sorted(header(m)[0] for m in got), ids)
 
+    def test_many_pipelined_tcp_queries_then_eof_each_answered_once(self):
+        """A burst beyond the in-flight cap (256) in one write, then the client's FIN: the
+        answers of each read leave in one write, every query is answered exactly once, and the
+        server closes only after the last answer (RFC 7766 §6.2.4)."""
+        s = socket.create_connection(self.tcp, timeout=5)
+        names = ["www.example.com", "mail.example.com", "example.com", "nope.example.com"]
+        payload = b""
+        for i in range(1, 601):
+            m = build_query(names[i % len(names)], 1 if i % 2 else 28, qid=i, edns_size=1232)
+            payload += struct.pack("!H", len(m)) + m
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        got = tcp_frames(s, 600, timeout=10)
+        self.assertEqual(sorted(header(m)[0] for m in got), list(range(1, 601)))
+        self.assertEqual(s.recv(100), b"", "the server closes once everything is answered")
+        s.close()
+
     def test_garbage_does_not_affect_other_clients(self):
         rnd = random.Random(7)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -172,6 +172,107 @@ class DotDohListeners(unittest.TestCase):
                 ids.append(struct.unpack(">H", self.read_exact(s, n)[:2])[0])
             self.assertEqual(ids, [2, 1], "the fast answer must not wait for the slow one")
 
+    def read_dot_answers(self, s, n):
+        """Reads `n` length-prefixed answers; returns (id, message) in arrival order."""
+        out = []
+        for _ in range(n):
+            (length,) = struct.unpack(">H", self.read_exact(s, 2))
+            msg = self.read_exact(s, length)
+            out.append((struct.unpack(">H", msg[:2])[0], msg))
+        return out
+
+    def test_dot_many_pipelined_queries_each_answered_once(self):
+        """Answers to queries pipelined in one burst leave together (several per TLS record,
+        records up to 16 KiB, one socket write per read): each must still be a whole
+        length-prefixed message, every query answered exactly once, a padded query padded, and
+        an answer that comes later (slow.test, from a timer) must still arrive while more
+        queries are pipelined behind it."""
+        with self.tls_socket(self.srv.dot_port, alpn=["dot"]) as s:
+            s.settimeout(10)
+            burst = b""
+            want = {}
+            for i in range(1, 601):  # more than max_in_flight (256): the rest waits and resumes
+                if i == 300:
+                    q = dns_query("slow.test", qid=i)
+                elif i == 450:
+                    q = dns_query(f"pad{i}.test", qid=i, padding=True)
+                else:
+                    q = dns_query(f"n{i}.test", qtype=16 if i % 3 == 0 else 1, qid=i)
+                want[i] = q
+                burst += struct.pack(">H", len(q)) + q
+            s.sendall(burst)
+            got = self.read_dot_answers(s, 599)  # every answer but the slow one
+            ids = [i for i, _ in got]
+            self.assertEqual(sorted(ids), [i for i in range(1, 601) if i != 300],
+                             "each fast query answered exactly once")
+            for qid, msg in got:
+                q = want[qid]
+                question = q[12:q.index(b"\x00", 12) + 5]  # QNAME (ASCII labels), QTYPE, QCLASS
+                self.assertEqual(msg[12:12 + len(question)], question,
+                                 f"answer {qid} carries its own question")
+                if qid == 450:
+                    self.assertEqual(len(msg) % 468, 0, "the padded query's answer is padded")
+                else:
+                    self.assertNotEqual(len(msg) % 468, 0)
+            # While slow.test is still outstanding, more queries on the same connection.
+            q = dns_query("late.test", qid=700)
+            s.sendall(struct.pack(">H", len(q)) + q)
+            rest = self.read_dot_answers(s, 2)
+            self.assertEqual(sorted(i for i, _ in rest), [300, 700])
+            self.assertIn(b"\x04slow\x04test", dict(rest)[300])
+            # Nothing else arrives: no answer was sent twice.
+            q = dns_query("last.test", qid=701)
+            s.sendall(struct.pack(">H", len(q)) + q)
+            self.assertEqual([i for i, _ in self.read_dot_answers(s, 1)], [701])
+
+    def test_dot_answers_then_close_notify_after_pipelined_queries(self):
+        """Queries and the client's close_notify in one flight: the server answers each query
+        (answers collected during that read) and only then sends its own close_notify, so the
+        client reads every answer before the end of the stream (RFC 8446 §6.1)."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        with socket.create_connection(("127.0.0.1", self.srv.dot_port), timeout=5) as raw:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    raw.sendall(outgoing.read())
+                    incoming.write(raw.recv(65536))
+            raw.sendall(outgoing.read())
+            burst = b""
+            for i in range(1, 41):
+                q = dns_query(f"c{i}.test", qtype=16 if i % 2 else 1, qid=i)
+                burst += struct.pack(">H", len(q)) + q
+            tls.write(burst)
+            with self.assertRaises(ssl.SSLWantReadError):
+                tls.unwrap()  # queues our close_notify; theirs is still to come
+            raw.sendall(outgoing.read())  # the queries and close_notify in one write
+            stream, ended = b"", False
+            while not ended:
+                data = raw.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+                while True:
+                    try:
+                        chunk = tls.read(65536)
+                    except ssl.SSLWantReadError:
+                        break
+                    except ssl.SSLZeroReturnError:
+                        ended = True
+                        break
+                    stream += chunk
+        self.assertTrue(ended, "the server closes with a close_notify")
+        ids = []
+        while stream:
+            (length,) = struct.unpack(">H", stream[:2])
+            self.assertGreaterEqual(len(stream), 2 + length, "whole messages only")
+            ids.append(struct.unpack(">H", stream[2:4])[0])
+            stream = stream[2 + length:]
+        self.assertEqual(sorted(ids), list(range(1, 41)), "every query answered once, before the end")
+
     def test_dot_zero_length_closes(self):
         with self.tls_socket(self.srv.dot_port) as s:
             s.sendall(b"\x00\x00")
