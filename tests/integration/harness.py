@@ -215,6 +215,17 @@ def build_query(name, qtype=1, qid=None, edns_size=None, edns_version=0, do=Fals
     return msg
 
 
+def skip_name(msg, off):
+    """The offset in `msg` after the (possibly compressed) name at `off`."""
+    while True:
+        n = msg[off]
+        if n == 0:
+            return off + 1
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + n
+
+
 def header(msg):
     """(id, flags, qd, an, ns, ar, rcode) of a DNS message."""
     qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", msg[:12])

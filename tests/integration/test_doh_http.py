@@ -19,22 +19,11 @@ import unittest
 
 import harness
 import slow_clients
-from harness import Resolver, ZONES
+from harness import Resolver, ZONES, skip_name
 
 
 def b64_query(name, qtype=1):
     return base64.urlsafe_b64encode(slow_clients.dns_query(name, qtype, qid=0)).rstrip(b"=").decode()
-
-
-def skip_name(msg, off):
-    """The offset after the (possibly compressed) name at `off`."""
-    while True:
-        n = msg[off]
-        if n == 0:
-            return off + 1
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1 + n
 
 
 def freshness(msg):

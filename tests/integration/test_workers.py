@@ -39,21 +39,11 @@ def a_records(msg):
     """The A RDATA (dotted quads) in the answer section of a DNS response."""
     _qid, _flags, qd, an, _ns, _ar, _rcode = harness.header(msg)
     pos = 12
-
-    def skip_name(p):
-        while True:
-            n = msg[p]
-            if n == 0:
-                return p + 1
-            if n & 0xC0 == 0xC0:
-                return p + 2
-            p += 1 + n
-
     for _ in range(qd):
-        pos = skip_name(pos) + 4
+        pos = harness.skip_name(msg, pos) + 4
     out = []
     for _ in range(an):
-        pos = skip_name(pos)
+        pos = harness.skip_name(msg, pos)
         rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", msg[pos:pos + 10])
         rdata = msg[pos + 10:pos + 10 + rdlen]
         pos += 10 + rdlen
