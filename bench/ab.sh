@@ -10,7 +10,7 @@
 #   udp, tcp, dot: dnsperf -m KIND -c BENCH_CLIENTS -q BENCH_OUTSTANDING (default udp);
 #   doh: h2load -c BENCH_CLIENTS -m BENCH_STREAMS GETs of one query (lib.sh's bench_doh_param).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bench_need dnsperf python3
+bench_need dnsperf python3 dig
 [ $# -ge 2 ] || bench_die "usage: bench/ab.sh BINARY_A BINARY_B [policy|nopolicy] [udp|tcp|dot|doh]"
 A="$1"
 B="$2"

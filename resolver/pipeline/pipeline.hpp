@@ -90,6 +90,7 @@ private:
         upstream::Upstream* upstream = nullptr; // the exchange out, for observers
         std::chrono::steady_clock::time_point sent_at{};
     };
+    using InFlightTable = std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>>;
 
     void advance(InFlight& q, stages::Step step);
     void dispatch(InFlight& q);
@@ -99,6 +100,8 @@ private:
     void complete(InFlight& q);
     /// complete(), then the query leaves the table of queries in flight.
     void finish(InFlight& q);
+    /// Resets a finished query's node and keeps it in spare_ (while fewer than kSpareNodes).
+    void recycle(InFlightTable::node_type node);
     void count(const stages::QueryContext& ctx);
 
     PipelineConfig config_;
@@ -110,13 +113,11 @@ private:
     stages::StageRunner runner_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
     stages::QueryId next_id_;
-    using InFlightTable = std::unordered_map<stages::QueryId, std::unique_ptr<InFlight>>;
     InFlightTable in_flight_;
     /// Finished queries' table nodes, each with its (reset) InFlight, reused by the next
     /// queries: a query costs no allocation for its context or its table entry. At most
     /// kSpareNodes are kept (what a burst needed, not more).
     std::vector<InFlightTable::node_type> spare_;
-    void recycle(InFlightTable::node_type node); // into spare_, reset
     static constexpr std::size_t kSpareNodes = 1024;
     std::atomic<std::size_t> in_flight_published_{0}; // in_flight_.size(), for other threads
     std::size_t waiting_ = 0;                         // queries with an upstream request out

@@ -11,15 +11,23 @@ bool dnssec_ok(const wire::Message& q) {
     return q.edns && q.edns->dnssec_ok;
 }
 
+/// The route the cache keys this query's answers under: the resolver-policy route, and for
+/// an answer tailored to one client subnet, that subnet too (RFC 7871 §7.3.1; we do not read
+/// the upstream's SCOPE, so the source prefix is the scope). `storage` holds the text when
+/// it has to be built.
+std::string_view cache_route(const QueryContext& ctx, std::string& storage) {
+    if (ctx.client_subnet_text.empty()) {
+        return ctx.route;
+    }
+    storage = ctx.route + "|ecs:" + ctx.client_subnet_text;
+    return storage;
+}
+
 cache::CacheKey key_for(const QueryContext& ctx, const wire::Question& question) {
     const auto& q = *ctx.query;
-    if (!ctx.client_subnet_text.empty()) {
-        // An answer tailored to one client subnet is kept for that subnet only (RFC 7871
-        // §7.3.1; we do not read the upstream's SCOPE, so the source prefix is the scope).
-        return cache::CacheKey::of(question, dnssec_ok(q), q.flag(wire::kFlagCd),
-                                   ctx.route + "|ecs:" + ctx.client_subnet_text);
-    }
-    return cache::CacheKey::of(question, dnssec_ok(q), q.flag(wire::kFlagCd), ctx.route);
+    std::string storage;
+    return cache::CacheKey::of(question, dnssec_ok(q), q.flag(wire::kFlagCd),
+                               std::string(cache_route(ctx, storage)));
 }
 
 bool is_dnssec_type(std::uint16_t t) {
@@ -74,14 +82,10 @@ Next cache_lookup(QueryContext& ctx, const Environment& env) {
     const auto& q = *ctx.query;
     const wire::Question& question = q.question[0];
     cache::LoweredName name;
-    std::string ecs_route;
-    std::string_view route = ctx.route;
-    if (!ctx.client_subnet_text.empty()) {
-        ecs_route = ctx.route + "|ecs:" + ctx.client_subnet_text;
-        route = ecs_route;
-    }
+    std::string route_storage;
     const cache::CacheKeyRef key(cache::lowered_wire(question.qname, name), question.qtype,
-                                 question.qclass, dnssec_ok(q), q.flag(wire::kFlagCd), route);
+                                 question.qclass, dnssec_ok(q), q.flag(wire::kFlagCd),
+                                 cache_route(ctx, route_storage));
     // Assigned over the recycled storage: a hit copies the stored answer without allocating
     // once the slot has held one like it. The query's arrival is the time the cache answers
     // for (no extra clock read).
