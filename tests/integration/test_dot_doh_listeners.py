@@ -89,7 +89,10 @@ class DotDohListeners(unittest.TestCase):
         cls.srv.close()
 
     def tearDown(self):
-        self.assertTrue(self.srv.alive(), "the server must survive every test")
+        if not self.srv.alive():
+            # The exit status and the sanitizer's report are the only evidence of a crash.
+            self.fail(f"the server must survive every test; it exited {self.srv.proc.returncode}:\n"
+                      + self.srv.proc.stderr.read()[-6000:])
 
     # ---- helpers
     def tls_socket(self, port, alpn=None, sni="localhost"):
