@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/config/config.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -136,11 +138,22 @@ std::string default_state_dir() {
     return "/tmp/dnslab";
 }
 
+unsigned usable_cpus() {
+    // The CPUs this process may run on (its affinity mask, as nproc(1) counts): under taskset
+    // or a container's cpuset, hardware_concurrency() still counts every online CPU, and two
+    // loops sharing one CPU only add context switches.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        return static_cast<unsigned>(CPU_COUNT(&set));
+    }
+    return std::thread::hardware_concurrency();
+}
+
 Result<unsigned> parse_workers(const std::string& text) {
     constexpr unsigned kMaxWorkers = 64;
     if (text == "auto") {
-        const unsigned cores = std::thread::hardware_concurrency();
-        return std::clamp(cores, 1U, kMaxWorkers);
+        return std::clamp(usable_cpus(), 1U, kMaxWorkers);
     }
     unsigned n = 0;
     const auto* end = text.data() + text.size();

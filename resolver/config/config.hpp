@@ -102,8 +102,12 @@ Result<Config> load_file(const std::string& path);
 /// Default state directory: $XDG_CACHE_HOME/dnslab or ~/.cache/dnslab.
 std::string default_state_dir();
 
-/// `--workers` / [resolver] workers: an integer from 1 to 64, or "auto" (the number of
-/// cores std::thread::hardware_concurrency reports, at most 64; 1 when it cannot tell).
+/// The CPUs this process may run on: its affinity mask (taskset, a container's cpuset), as
+/// nproc(1) counts; the online CPUs when the mask cannot be read; 0 when nothing can tell.
+unsigned usable_cpus();
+
+/// `--workers` / [resolver] workers: an integer from 1 to 64, or "auto" (usable_cpus(), at
+/// least 1, at most 64).
 Result<unsigned> parse_workers(const std::string& text);
 
 } // namespace resolver::config

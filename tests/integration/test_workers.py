@@ -352,5 +352,24 @@ class WorkersShutdown(unittest.TestCase):
                              sorted(f"wait{i}.example.com" for i in range(n)))
 
 
+class WorkersAuto(unittest.TestCase):
+    """`--workers auto` under a narrowed affinity mask (as `taskset -c N` sets it): one loop
+    per CPU the process may use, not per online CPU."""
+
+    @unittest.skipUnless(len(os.sched_getaffinity(0)) > 1, "needs two usable CPUs to narrow")
+    def test_auto_follows_the_affinity_mask(self):
+        saved = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(saved)})  # the resolver inherits it
+        try:
+            r = harness.Resolver("--workers", "auto", "--metrics", "http://127.0.0.1:0/metrics")
+        finally:
+            os.sched_setaffinity(0, saved)
+        with r:
+            url = next(u[len("metrics "):] for u in r.urls if u.startswith("metrics "))
+            page = urllib.request.urlopen(url, timeout=5).read().decode()
+            self.assertEqual(set(worker_series(page)["dnslab_worker_received_total"]), {0},
+                             page)
+
+
 if __name__ == "__main__":
     harness.main()

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <doctest/doctest.h>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <thread>
 
 #include "resolver/config/config.hpp"
 
@@ -57,13 +57,35 @@ TEST_CASE("integer keys refuse floats, huge ones included, with the key and posi
     CHECK(c->upstream_options.timeout_ms == 1500);
 }
 
+TEST_CASE("workers = \"auto\" counts the CPUs the affinity mask allows, not every online CPU") {
+    // As under `taskset -c 0` or a container's cpuset: the mask of this thread, narrowed to its
+    // first CPU for the test and restored after.
+    cpu_set_t saved;
+    CPU_ZERO(&saved);
+    REQUIRE(sched_getaffinity(0, sizeof saved, &saved) == 0);
+    int first = 0;
+    while (first < CPU_SETSIZE && !CPU_ISSET(first, &saved)) {
+        ++first;
+    }
+    REQUIRE(first < CPU_SETSIZE);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+    const unsigned narrowed = resolver::config::usable_cpus();
+    const auto workers = resolver::config::parse_workers("auto");
+    REQUIRE(sched_setaffinity(0, sizeof saved, &saved) == 0);
+    CHECK(narrowed == 1);
+    CHECK(workers.value() == 1);
+    CHECK(resolver::config::usable_cpus() == static_cast<unsigned>(CPU_COUNT(&saved)));
+}
+
 TEST_CASE("workers: 1 by default, an integer from 1 to 64 or \"auto\" (the cores)") {
     using resolver::config::parse_workers;
     CHECK(resolver::config::Config{}.workers == 1);
     CHECK(parse_workers("1").value() == 1);
     CHECK(parse_workers("64").value() == 64);
-    const unsigned cores = std::thread::hardware_concurrency();
-    CHECK(parse_workers("auto").value() == std::clamp(cores, 1U, 64U));
+    CHECK(parse_workers("auto").value() == std::clamp(resolver::config::usable_cpus(), 1U, 64U));
     for (const char* bad : {"0", "65", "-1", "2x", "", " 2", "two", "1.5"}) {
         auto w = parse_workers(bad);
         REQUIRE_FALSE(w);
@@ -78,7 +100,7 @@ TEST_CASE("workers: 1 by default, an integer from 1 to 64 or \"auto\" (the cores
     ConfigFile autos("[resolver]\nworkers = \"auto\"\n");
     c = resolver::config::load_file(autos.path());
     REQUIRE(c);
-    CHECK(c->workers == std::clamp(cores, 1U, 64U));
+    CHECK(c->workers == std::clamp(resolver::config::usable_cpus(), 1U, 64U));
     ConfigFile zero("[resolver]\nworkers = 0\n");
     c = resolver::config::load_file(zero.path());
     REQUIRE_FALSE(c);
