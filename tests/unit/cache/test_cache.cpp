@@ -152,6 +152,27 @@ TEST_CASE("keys ignore name case but separate DO, CD, type and route") {
         c.lookup(cache::CacheKey::of(question("www.example.com"), false, false, "other"), t0));
 }
 
+TEST_CASE("lowered_wire lowers A-Z only, every octet value at every offset of the word loop") {
+    // Eight octets at a time: each of the 256 octet values at each position of a 40-octet
+    // label (word and tail positions alike) must come out as the octet-wise rule says.
+    for (int v = 0; v < 256; ++v) {
+        std::string wire(1, static_cast<char>(40));
+        for (int i = 0; i < 40; ++i) {
+            wire.push_back(static_cast<char>((i * 7 + v) & 0xFF));
+        }
+        wire.push_back('\0');
+        const auto name = wire::Name::from_wire_unchecked(wire);
+        cache::LoweredName buf;
+        const auto got = cache::lowered_wire(name, buf);
+        REQUIRE(got.size() == wire.size());
+        for (std::size_t i = 0; i < wire.size(); ++i) {
+            const auto c = static_cast<unsigned char>(wire[i]);
+            const auto want = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            CHECK(got[i] == want);
+        }
+    }
+}
+
 TEST_CASE("a lookup key of views finds what a CacheKey stored, without lower-casing a copy") {
     // The stages look up with CacheKeyRef (the query's name lowered into a stack buffer), and
     // insert with CacheKey: both must hash, shard and compare alike.
