@@ -217,6 +217,27 @@ bench_dnsperf() {
         END {printf "%.0f %.0f %s\n", qps, (ticks > 0 ? done * hz / ticks : 0), (lost == "" ? 100 : lost)}' <<<"$out"
 }
 
+# bench_dnsperf_split SERVER_PID ARGS...: as bench_dnsperf, split by where the server's CPU
+# went; prints "QPS QUERIES_PER_SERVER_CPU_SECOND USER_US_PER_ANSWER SYSTEM_US_PER_ANSWER". On
+# loopback the system part includes delivering each answer into the client's socket (and the
+# client's queries into ours): work any server pays alike, which bounds every ratio.
+bench_dnsperf_split() {
+    local pid="$1"
+    shift
+    local out u0 s0 u1 s1
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    out=$("${PIN_LOAD[@]}" dnsperf "$@" 2>&1) || true
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    awk -v ut=$((u1 - u0)) -v st=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" '
+        /Queries per second/ {qps = $4}
+        /Queries completed/ {done = $3}
+        END {
+            t = ut + st
+            printf "%.0f %.0f %.3f %.3f\n", qps, (t > 0 ? done * hz / t : 0),
+                (done > 0 ? ut * 1e6 / hz / done : 0), (done > 0 ? st * 1e6 / hz / done : 0)
+        }' <<<"$out"
+}
+
 # bench_doh_param: the ?dns= value of every DoH GET (RFC 8484 §4.1: base64url without
 # padding, ID 0 so that the answer is cache friendly): www.example.com A.
 bench_doh_param() {

@@ -108,11 +108,14 @@ for url in "$LAB_DOH" "$DD_DOH"; do
     [ "$code" = 200 ] && [ -s "$BENCH_WORK/doh.out" ] || bench_die "DoH GET $url answered HTTP '$code'"
 done
 
-# one KIND PID PORT_OR_URL SECONDS: one run of the transport's load generator.
+# one KIND PID PORT_OR_URL SECONDS: one run of the transport's load generator; prints "QPS
+# Q_PER_CPU_S" (udp: also user and system microseconds per answer).
 one() {
     local kind="$1" pid="$2" target="$3" secs="$4"
     case $kind in
     doh) bench_h2load "$pid" "$target?dns=$DNS_PARAM" "$secs" -c "$CLIENTS" -m "$STREAMS" ;;
+    udp) bench_dnsperf_split "$pid" -s 127.0.0.1 -m udp -d "$BENCH_WORK/queries" -c "$CLIENTS" \
+        -q "$OUTSTANDING" -p "$target" -l "$secs" ;;
     *) bench_dnsperf "$pid" -s 127.0.0.1 -m "$kind" -d "$BENCH_WORK/queries" -c "$CLIENTS" \
         -q "$OUTSTANDING" -p "$target" -l "$secs" | awk '{print $1, $2}' ;;
     esac
@@ -122,25 +125,34 @@ declare -A ROW_LAB_Q ROW_LAB_C ROW_DD_Q ROW_DD_C
 # measure KIND LAB_TARGET DD_TARGET: warm-up, then BENCH_RUNS alternating runs (and the echo
 # floor, UDP only, in the same rotation).
 ECHO_Q="" ECHO_C="" NOPOL_Q="" NOPOL_C=""
+declare -A SPLIT_U SPLIT_S # UDP user / system microseconds per answer, per server
 measure() {
-    local kind="$1" lt="$2" dt="$3" q c
+    local kind="$1" lt="$2" dt="$3" q c u s
     one "$kind" "$LAB_PID" "$lt" "$BENCH_WARM_SECS" >/dev/null
     one "$kind" "$DD_PID" "$dt" "$BENCH_WARM_SECS" >/dev/null
     [ "$kind" != udp ] || one udp "$NOPOL_PID" "$NOPOL_PORT" "$BENCH_WARM_SECS" >/dev/null
     for _ in $(seq 1 "$BENCH_RUNS"); do
-        read -r q c < <(one "$kind" "$LAB_PID" "$lt" "$BENCH_SECS")
+        read -r q c u s < <(one "$kind" "$LAB_PID" "$lt" "$BENCH_SECS")
         ROW_LAB_Q[$kind]="${ROW_LAB_Q[$kind]:-} $q" ROW_LAB_C[$kind]="${ROW_LAB_C[$kind]:-} $c"
-        read -r q c < <(one "$kind" "$DD_PID" "$dt" "$BENCH_SECS")
+        SPLIT_U[lab]="${SPLIT_U[lab]:-} ${u:-}" SPLIT_S[lab]="${SPLIT_S[lab]:-} ${s:-}"
+        read -r q c u s < <(one "$kind" "$DD_PID" "$dt" "$BENCH_SECS")
         ROW_DD_Q[$kind]="${ROW_DD_Q[$kind]:-} $q" ROW_DD_C[$kind]="${ROW_DD_C[$kind]:-} $c"
+        SPLIT_U[dnsdist]="${SPLIT_U[dnsdist]:-} ${u:-}" SPLIT_S[dnsdist]="${SPLIT_S[dnsdist]:-} ${s:-}"
         if [ "$kind" = udp ]; then
-            read -r q c < <(one udp "$ECHO_PID" "$ECHO_PORT" "$BENCH_SECS")
+            read -r q c u s < <(one udp "$ECHO_PID" "$ECHO_PORT" "$BENCH_SECS")
             ECHO_Q="$ECHO_Q $q" ECHO_C="$ECHO_C $c"
-            read -r q c < <(one udp "$NOPOL_PID" "$NOPOL_PORT" "$BENCH_SECS")
+            SPLIT_U[echo]="${SPLIT_U[echo]:-} $u" SPLIT_S[echo]="${SPLIT_S[echo]:-} $s"
+            read -r q c u s < <(one udp "$NOPOL_PID" "$NOPOL_PORT" "$BENCH_SECS")
             NOPOL_Q="$NOPOL_Q $q" NOPOL_C="$NOPOL_C $c"
+            SPLIT_U[nopolicy]="${SPLIT_U[nopolicy]:-} $u" SPLIT_S[nopolicy]="${SPLIT_S[nopolicy]:-} $s"
         fi
     done
 }
 measure udp "$LAB_PORT" "$DD_PORT"
+declare -A UDP_U UDP_S
+for k in lab dnsdist echo nopolicy; do
+    UDP_U[$k]="${SPLIT_U[$k]:-}" UDP_S[$k]="${SPLIT_S[$k]:-}"
+done
 measure tcp "$LAB_PORT" "$DD_PORT"
 measure dot "$LAB_DOT_PORT" "$DD_DOT_PORT"
 measure doh "$LAB_DOH" "$DD_DOH"
@@ -170,6 +182,19 @@ nc=$(bench_median $NOPOL_C)
 printf 'dnslab udp without policy: %.0f qps, %.0f q/cpu-s (with the policy: %s of its q/cpu-s, %.2f us more per answer)\n' \
     "$nq" "$nc" "$(bench_ratio "$lc" "$nc")" "$(awk -v a="$lc" -v b="$nc" 'BEGIN {if (a > 0 && b > 0) print 1e6 / a - 1e6 / b; else print 0}')"
 [ -z "${BENCH_VERBOSE:-}" ] || echo "    runs: echo qps [$ECHO_Q] q/cpu-s [$ECHO_C]; no policy qps [$NOPOL_Q] q/cpu-s [$NOPOL_C]"
+# Where each UDP answer's server CPU went: user space is each server's own work; system time
+# is mostly the loopback path both ways, the same for every server (the echo floor is nearly
+# all system time), so it bounds how far any ratio per CPU-second can go.
+echo "udp CPU per answer, microseconds (median): user + system = total"
+for k in echo dnsdist lab nopolicy; do
+    # shellcheck disable=SC2086
+    u=$(bench_median ${UDP_U[$k]})
+    # shellcheck disable=SC2086
+    s=$(bench_median ${UDP_S[$k]})
+    printf '  %-22s %6.2f + %6.2f = %6.2f\n' \
+        "$(case $k in echo) echo "echo floor" ;; lab) echo "dnslab with policy" ;; nopolicy) echo "dnslab without policy" ;; *) echo "$k" ;; esac)" \
+        "$u" "$s" "$(awk -v a="$u" -v b="$s" 'BEGIN {print a + b}')"
+done
 extra=$(($(rss_kb "$LAB_PID") - $(rss_kb "$BASE_PID")))
 echo "policy load: ${LOAD_S} s from process start to ready (includes start-up); resident:" \
     "$(awk -v k="$(rss_kb "$LAB_PID")" 'BEGIN {printf "%.1f MB", k / 1024}')"
