@@ -261,15 +261,8 @@ void DohClient::dispatch() {
 }
 
 Status DohClient::ensure_connection() {
-    tls::ClientConnection::Params params;
-    params.loop = loop_;
-    params.host = opts_.host;
-    params.port = opts_.port;
-    params.ctx = ctx_.get();
-    params.tls = opts_.tls;
-    params.connect_timeout_ms = opts_.connect_timeout_ms;
-    params.label = label_;
-    auto conn = tls::ClientConnection::start(std::move(params), this);
+    auto conn =
+        tls::ClientConnection::start(connection_params(loop_, ctx_.get(), opts_, label_), this);
     if (!conn) {
         return conn.error();
     }
@@ -875,8 +868,6 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
         return fail(Errc::ConfigInvalid, url.to_string() + ": not an https:// URL");
     }
     DohOptions o;
-    o.host = url.host;
-    o.port = url.port_or(443);
     if (!url.path.empty() && url.path != "/") {
         o.path = url.path;
     }
@@ -918,12 +909,11 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
         }
         o.headers.emplace_back(std::move(name), value);
     }
-    auto cfg =
-        tls::client_config_from_url(url, {o.http == DohOptions::Http::H2 ? "h2" : "http/1.1"});
-    if (!cfg) {
-        return cfg.error();
+    if (auto st = read_tls_upstream(url, defaults, 443,
+                                    o.http == DohOptions::Http::H2 ? "h2" : "http/1.1", o);
+        !st) {
+        return st.error();
     }
-    o.tls = std::move(cfg).value();
     // The authority names the service we want, which is the verified name (sni=) when given,
     // so a lab DoH subdomain reaches the server as SNI and :authority alike.
     if (auto sni = url.params.find("sni"); sni != url.params.end()) {
@@ -934,36 +924,12 @@ Result<DohOptions> parse_doh_options(const util::Url& url, const UpstreamOptions
     if (o.port != 443) {
         o.authority += ":" + std::to_string(o.port);
     }
-    auto timeout = tls::ms_param(url, "timeout", defaults.timeout_ms);
-    auto connect = tls::ms_param(url, "connect_timeout", defaults.connect_timeout_ms);
-    auto idle = tls::ms_param(url, "idle_timeout", defaults.idle_timeout_ms);
-    for (const auto* r : {&timeout, &connect, &idle}) {
-        if (!*r) {
-            return r->error();
-        }
-    }
-    o.timeout_ms = *timeout;
-    o.connect_timeout_ms = *connect;
-    o.idle_timeout_ms = *idle;
     return o;
 }
 
 Result<UpstreamPtr> make_doh_upstream(uv_loop_t* loop, const util::Url& url,
                                       const UpstreamOptions& opts) {
-    auto o = parse_doh_options(url, opts);
-    if (!o) {
-        return o.error();
-    }
-    auto ctx = tls::make_client_ctx(o->tls);
-    if (!ctx) {
-        return Error{ctx.error().code, url.to_string() + ": " + ctx.error().detail};
-    }
-    auto client = std::make_unique<DohClient>(loop, url.to_string(), std::move(o).value(),
-                                              std::move(ctx).value());
-    if (auto st = client->init(); !st) {
-        return st.error();
-    }
-    return UpstreamPtr(std::move(client));
+    return make_tls_client<DohClient>(loop, url, parse_doh_options(url, opts));
 }
 
 } // namespace resolver::upstream

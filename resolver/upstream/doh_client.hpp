@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "resolver/tls/client_ctx.hpp"
+#include "resolver/upstream/tls_upstream.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/url.hpp"
 
@@ -20,7 +21,8 @@ namespace resolver::upstream {
 /// Everything a DoH upstream URL says, after defaults:
 ///   https://HOST[:443][/PATH]?method=get|post|json&http=2|1.1&sni=&ca=&pin=&verify=
 ///        &timeout=&connect_timeout=&idle_timeout=&errors=exchange&header.<name>=<value>
-struct DohOptions {
+/// Port 443 by default; ALPN "h2" or "http/1.1" (http=).
+struct DohOptions : TlsUpstreamOptions {
     enum class Method : std::uint8_t {
         Get,  // RFC 8484 §4.1: ?dns=<base64url without padding>
         Post, // RFC 8484 §4.1: body application/dns-message (the default, as kdig's)
@@ -28,18 +30,12 @@ struct DohOptions {
     };
     enum class Http : std::uint8_t { H2, H1 };
 
-    std::string host;
-    std::uint16_t port = 443;
     std::string path = "/dns-query";
     std::string authority; // :authority / Host: the sni= name when given, else HOST[:PORT]
     Method method = Method::Post;
     Http http = Http::H2;
     std::vector<std::pair<std::string, std::string>> headers; // header.<name>=, names lower-cased
     bool errors_as_exchange = false; // errors=exchange: a non-200 answer completes as an Exchange
-    tls::ClientTlsConfig tls;        // ALPN "h2" or "http/1.1"
-    unsigned timeout_ms = 2000;
-    unsigned connect_timeout_ms = 2000;
-    unsigned idle_timeout_ms = 10000;
 };
 
 /// Reads an https:// URL; URL parameters override `defaults`. ConfigInvalid names the bad part.

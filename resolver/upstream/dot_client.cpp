@@ -139,15 +139,8 @@ Status DotClient::ensure_connection() {
     }
     framer_ = wire::StreamFramer{};
     conn_up_ = false;
-    tls::ClientConnection::Params params;
-    params.loop = loop_;
-    params.host = opts_.host;
-    params.port = opts_.port;
-    params.ctx = ctx_.get();
-    params.tls = opts_.tls;
-    params.connect_timeout_ms = opts_.connect_timeout_ms;
-    params.label = label_;
-    auto conn = tls::ClientConnection::start(std::move(params), this);
+    auto conn =
+        tls::ClientConnection::start(connection_params(loop_, ctx_.get(), opts_, label_), this);
     if (!conn) {
         return conn.error();
     }
@@ -313,24 +306,9 @@ Result<DotOptions> parse_dot_options(const util::Url& url, const UpstreamOptions
         return fail(Errc::ConfigInvalid, url.to_string() + ": not a tls:// URL");
     }
     DotOptions o;
-    o.host = url.host;
-    o.port = url.port_or(853);
-    auto cfg = tls::client_config_from_url(url, {"dot"});
-    if (!cfg) {
-        return cfg.error();
+    if (auto st = read_tls_upstream(url, defaults, 853, "dot", o); !st) {
+        return st.error();
     }
-    o.tls = std::move(cfg).value();
-    auto timeout = tls::ms_param(url, "timeout", defaults.timeout_ms);
-    auto connect = tls::ms_param(url, "connect_timeout", defaults.connect_timeout_ms);
-    auto idle = tls::ms_param(url, "idle_timeout", defaults.idle_timeout_ms);
-    for (const auto* r : {&timeout, &connect, &idle}) {
-        if (!*r) {
-            return r->error();
-        }
-    }
-    o.timeout_ms = *timeout;
-    o.connect_timeout_ms = *connect;
-    o.idle_timeout_ms = *idle;
     const std::string pad = url.param("pad", "0");
     if (pad != "0" && pad != "1") {
         return fail(Errc::ConfigInvalid, url.to_string() + ": pad= must be 0 or 1");
@@ -341,20 +319,7 @@ Result<DotOptions> parse_dot_options(const util::Url& url, const UpstreamOptions
 
 Result<UpstreamPtr> make_dot_upstream(uv_loop_t* loop, const util::Url& url,
                                       const UpstreamOptions& opts) {
-    auto o = parse_dot_options(url, opts);
-    if (!o) {
-        return o.error();
-    }
-    auto ctx = tls::make_client_ctx(o->tls);
-    if (!ctx) {
-        return Error{ctx.error().code, url.to_string() + ": " + ctx.error().detail};
-    }
-    auto client = std::make_unique<DotClient>(loop, url.to_string(), std::move(o).value(),
-                                              std::move(ctx).value());
-    if (auto st = client->init(); !st) {
-        return st.error();
-    }
-    return UpstreamPtr(std::move(client));
+    return make_tls_client<DotClient>(loop, url, parse_dot_options(url, opts));
 }
 
 } // namespace resolver::upstream

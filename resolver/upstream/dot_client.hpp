@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "resolver/tls/client_ctx.hpp"
+#include "resolver/upstream/tls_upstream.hpp"
 #include "resolver/upstream/upstream.hpp"
 #include "resolver/util/url.hpp"
 
@@ -15,13 +16,8 @@ namespace resolver::upstream {
 
 /// Everything a DoT upstream URL says, after defaults:
 ///   tls://HOST[:853]?sni=&ca=&pin=&verify=&timeout=&connect_timeout=&idle_timeout=&pad=1
-struct DotOptions {
-    std::string host;
-    std::uint16_t port = 853; // RFC 7858 §3.1
-    tls::ClientTlsConfig tls; // ALPN "dot" (RFC 7858 has none; IANA registered "dot")
-    unsigned timeout_ms = 2000;
-    unsigned connect_timeout_ms = 2000;
-    unsigned idle_timeout_ms = 10000;
+/// Port 853 by default (RFC 7858 §3.1); ALPN "dot" (RFC 7858 has none; IANA registered "dot").
+struct DotOptions : TlsUpstreamOptions {
     bool pad = false; // RFC 8467 §4.1: pad queries to 128-byte blocks
 };
 
