@@ -16,6 +16,24 @@ RESOLVER = os.environ.get("DNSLAB_RESOLVER", os.path.join(BUILD, "resolver/dnsla
 PROBE = os.environ.get("DNSLAB_PROBE", os.path.join(BUILD, "probes/dnslab-probe"))
 ZONES = os.path.join(ROOT, "fixtures/zones")
 
+# The start of every Unbound configuration the tests run (format with port= and tmp=): one
+# process in the foreground on loopback, no privileges dropped, nothing logged, iterating
+# (forward and stub zones at loopback servers, so do-not-query-localhost is off).
+UNBOUND_SERVER = """server:
+  interface: 127.0.0.1@{port}
+  port: {port}
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "{tmp}"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  module-config: "iterator"
+  do-not-query-localhost: no
+"""
+
 
 def free_port(kind=socket.SOCK_DGRAM):
     """A port that was free a moment ago; only for peers that cannot bind port 0 themselves."""

@@ -70,20 +70,7 @@ def start_peer(make, tmp, attempts=3, qname="example.com"):
                 raise
 
 
-UNBOUND_CONF = """server:
-  interface: 127.0.0.1@{port}
-  port: {port}
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{tmp}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
-  module-config: "iterator"
-  do-not-query-localhost: no
-  qname-minimisation: no
+UNBOUND_CONF = harness.UNBOUND_SERVER + """  qname-minimisation: no
   local-data: "mail.example.com. 3000 IN A 192.0.2.25"
 forward-zone:
   name: "."
@@ -318,20 +305,7 @@ addAction(QNameRule("outside.example."), RCodeAction(DNSRCode.REFUSED))
 
 # Unbound resolving the zone from NSD; every other name goes to a dead loopback port, so
 # nothing ever leaves the machine.
-UNBOUND_STUB_CONF = """server:
-  interface: 127.0.0.1@{port}
-  port: {port}
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{tmp}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
-  module-config: "iterator"
-  do-not-query-localhost: no
-  qname-minimisation: no
+UNBOUND_STUB_CONF = harness.UNBOUND_SERVER + """  qname-minimisation: no
   minimal-responses: yes
   # test. is one of Unbound's default local zones (RFC 6761 names, answered NXDOMAIN).
   local-zone: "test." nodefault

@@ -413,20 +413,7 @@ class SelftestTest(unittest.TestCase):
         self.assertTrue(os.path.exists(out + ".tar.gz"))
 
 
-UNBOUND_IDENTITY_CONF = """server:
-  interface: 127.0.0.1@{port}
-  port: {port}
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{tmp}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 0
-  module-config: "iterator"
-  do-not-query-localhost: no
-  hide-identity: no
+UNBOUND_IDENTITY_CONF = harness.UNBOUND_SERVER + """  hide-identity: no
   identity: "resolver-on-the-path"
 forward-zone:
   name: "."
