@@ -64,16 +64,7 @@ public:
 
     ~DohClient() override { shutdown(); }
 
-    Status init() {
-        auto timer = util::UvHandle<uv_timer_t>::create(
-            [&](uv_timer_t* t) { return uv_timer_init(loop_, t); });
-        if (!timer) {
-            return timer.error();
-        }
-        idle_timer_ = std::move(timer).value();
-        idle_timer_.get()->data = this;
-        return ok();
-    }
+    Status init() { return start_idle_timer(loop_, this, idle_timer_); }
 
     void send(std::vector<std::uint8_t> query, Completion done) override;
     [[nodiscard]] const std::string& url() const override { return url_; }
@@ -163,12 +154,8 @@ private:
 };
 
 void DohClient::send(std::vector<std::uint8_t> query, Completion done) {
-    if (shut_down_) {
-        done(fail(Errc::UpstreamFailure, label_ + ": upstream shut down"));
-        return;
-    }
-    if (query.size() < 12) {
-        done(fail(Errc::MalformedQuery, label_ + ": query shorter than a DNS header"));
+    if (auto st = sendable(shut_down_, query, label_); !st) {
+        done(st.error());
         return;
     }
     auto r = std::make_unique<Request>();

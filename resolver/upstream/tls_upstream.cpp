@@ -40,4 +40,25 @@ tls::ClientConnection::Params connection_params(uv_loop_t* loop, SSL_CTX* ctx,
     return p;
 }
 
+Status start_idle_timer(uv_loop_t* loop, void* owner, util::UvHandle<uv_timer_t>& timer) {
+    auto t =
+        util::UvHandle<uv_timer_t>::create([&](uv_timer_t* h) { return uv_timer_init(loop, h); });
+    if (!t) {
+        return t.error();
+    }
+    timer = std::move(t).value();
+    timer.get()->data = owner;
+    return ok();
+}
+
+Status sendable(bool shut_down, std::span<const std::uint8_t> query, const std::string& label) {
+    if (shut_down) {
+        return fail(Errc::UpstreamFailure, label + ": upstream shut down");
+    }
+    if (query.size() < 12) { // RFC 1035 §4.1.1
+        return fail(Errc::MalformedQuery, label + ": query shorter than a DNS header");
+    }
+    return ok();
+}
+
 } // namespace resolver::upstream

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "resolver/tls/client_connection.hpp"
 #include "resolver/tls/client_ctx.hpp"
 #include "resolver/upstream/upstream.hpp"
+#include "resolver/util/c_handles.hpp"
 #include "resolver/util/url.hpp"
 
 namespace resolver::upstream {
@@ -35,6 +37,12 @@ Status read_tls_upstream(const util::Url& url, const UpstreamOptions& defaults,
 /// The connection a client of `o` opens: `ctx` must outlive it; `label` prefixes its errors.
 tls::ClientConnection::Params connection_params(uv_loop_t* loop, SSL_CTX* ctx,
                                                 const TlsUpstreamOptions& o, std::string label);
+
+/// The timer that closes an unused connection, created on `loop` with `owner` as its data.
+Status start_idle_timer(uv_loop_t* loop, void* owner, util::UvHandle<uv_timer_t>& timer);
+
+/// Whether a client may send `query`: not after shutdown, and not less than a DNS header.
+Status sendable(bool shut_down, std::span<const std::uint8_t> query, const std::string& label);
 
 /// The client of parsed options `o`: its SSL_CTX made from o.tls, constructed as
 /// Client(loop, url, options, ctx) and started with init().
