@@ -115,13 +115,67 @@ std::string read_rdata(WireReader& r, std::uint16_t type, std::uint16_t rdlen) {
     return out;
 }
 
-void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
-    out.push_back(static_cast<std::uint8_t>(v >> 8));
-    out.push_back(static_cast<std::uint8_t>(v & 0xFF));
-}
-void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-    put16(out, static_cast<std::uint16_t>(v >> 16));
-    put16(out, static_cast<std::uint16_t>(v & 0xFFFF));
+/// The output of serialize(): a buffer sized once, up front, for the whole message (see
+/// serialize()), written by plain stores. Every writer asks for room once per record with
+/// need(); only a message larger than the first estimate makes the buffer grow.
+class WireOut {
+public:
+    explicit WireOut(std::size_t initial) : buf_(initial), p_(buf_.data()) {}
+
+    /// Makes room for `n` more octets.
+    void need(std::size_t n) {
+        if (n > buf_.size() - len_) [[unlikely]] {
+            buf_.resize(std::max(buf_.size() * 2, len_ + n));
+            p_ = buf_.data();
+        }
+    }
+    // The writers below assume need() made room for what they write.
+    void u8(std::uint8_t v) { p_[len_++] = v; }
+    void u16(std::uint16_t v) {
+        const std::uint16_t be = htons(v);
+        std::memcpy(p_ + len_, &be, 2);
+        len_ += 2;
+    }
+    void u32(std::uint32_t v) {
+        const std::uint32_t be = htonl(v);
+        std::memcpy(p_ + len_, &be, 4);
+        len_ += 4;
+    }
+    void bytes(const void* data, std::size_t n) {
+        if (n != 0) {
+            std::memcpy(p_ + len_, data, n);
+            len_ += n;
+        }
+    }
+    /// Overwrites two octets already written (header fields known only at the end).
+    void set16(std::size_t at, std::uint16_t v) {
+        const std::uint16_t be = htons(v);
+        std::memcpy(p_ + at, &be, 2);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return len_; }
+    [[nodiscard]] const std::uint8_t* data() const noexcept { return p_; }
+    [[nodiscard]] std::uint8_t operator[](std::size_t i) const noexcept { return p_[i]; }
+    /// Forgets everything written after the first `n` octets.
+    void cut(std::size_t n) noexcept { len_ = std::min(len_, n); }
+
+    /// The message: the buffer shrunk to what was written (no reallocation).
+    std::vector<std::uint8_t> take() && {
+        buf_.resize(len_);
+        return std::move(buf_);
+    }
+
+private:
+    std::vector<std::uint8_t> buf_;
+    std::uint8_t* p_;
+    std::size_t len_ = 0;
+};
+
+/// The most octets a name takes on the wire as NameWriter writes it: its labels and the root
+/// octet, or a pointer; never more than its own length plus one (a malformed wire form
+/// without a root octet gets one), and 2 octets for a pointer.
+std::size_t name_bound(const Name& n) {
+    return n.wire().size() + 2;
 }
 
 /// Writes names with compression. Remembers every suffix it wrote at an offset < 0x4000.
@@ -132,12 +186,13 @@ void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
 /// on the hot path, and a map of suffix strings cost more than the rest of the encoding.
 class NameWriter {
 public:
-    void write(std::vector<std::uint8_t>& out, const Name& name) {
+    /// Writes `name`; the caller made room for name_bound() octets.
+    void write(WireOut& out, const Name& name) {
         const std::string& w = name.wire();
         // The records of an RRset, and most answers' owners, repeat the name written just
         // before (usually the question's): one comparison instead of hashing every suffix.
         if (last_at_ != kNone && equal_nocase(w, last_)) {
-            put16(out, static_cast<std::uint16_t>(0xC000 | last_at_));
+            out.u16(static_cast<std::uint16_t>(0xC000 | last_at_));
             return;
         }
         const std::size_t at = out.size();
@@ -182,7 +237,7 @@ public:
 
 private:
     /// The uncompressed name, as far as its labels are well formed (as write_suffixes).
-    static void write_plain(std::vector<std::uint8_t>& out, const std::string& w) {
+    static void write_plain(WireOut& out, const std::string& w) {
         std::size_t i = 0;
         while (i < w.size() && w[i] != 0) {
             const std::size_t next = i + 1 + static_cast<std::uint8_t>(w[i]);
@@ -191,8 +246,8 @@ private:
             }
             i = next;
         }
-        out.insert(out.end(), w.begin(), w.begin() + static_cast<std::ptrdiff_t>(i));
-        out.push_back(0);
+        out.bytes(w.data(), i);
+        out.u8(0);
     }
 
     /// Remembers the suffixes of the name write_plain() wrote first, as write_suffixes()
@@ -241,29 +296,31 @@ private:
         return n;
     }
 
-    void write_suffixes(std::vector<std::uint8_t>& out, const std::string& w) {
+    void write_suffixes(WireOut& out, const std::string& w) {
         std::array<std::uint16_t, 128> starts;
         std::array<std::uint64_t, 128> hashes;
         const std::size_t n = suffix_hashes(w, starts, hashes);
         for (std::size_t k = 0; k < n; ++k) {
             const std::size_t i = starts[k];
             if (const auto at = find(out, w, i, hashes[k])) {
-                put16(out, static_cast<std::uint16_t>(0xC000 | *at));
+                out.u16(static_cast<std::uint16_t>(0xC000 | *at));
                 return;
             }
             if (out.size() < 0x4000) {
                 remember({hashes[k], static_cast<std::uint16_t>(out.size())});
             }
             const std::size_t len = static_cast<std::uint8_t>(w[i]);
-            out.insert(out.end(), w.begin() + static_cast<std::ptrdiff_t>(i),
-                       w.begin() + static_cast<std::ptrdiff_t>(i + 1 + len));
+            out.bytes(w.data() + i, 1 + len);
         }
-        out.push_back(0);
+        out.u8(0);
     }
 
     static bool equal_nocase(std::string_view a, std::string_view b) {
         if (a.size() != b.size()) {
             return false;
+        }
+        if (a == b) {
+            return true; // the usual case: the same name, same case (one memcmp)
         }
         for (std::size_t i = 0; i < a.size(); ++i) {
             if (a[i] != b[i] && lower(a[i]) != lower(b[i])) {
@@ -294,8 +351,8 @@ private:
         return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
 
-    std::optional<std::uint16_t> find(const std::vector<std::uint8_t>& out, const std::string& w,
-                                      std::size_t i, std::uint64_t hash) const {
+    std::optional<std::uint16_t> find(const WireOut& out, const std::string& w, std::size_t i,
+                                      std::uint64_t hash) const {
         for (std::size_t k = 0; k < count_; ++k) {
             const Suffix& s = k < kInline ? inline_[k] : more_[k - kInline];
             if (s.hash == hash && same(out, s.offset, w, i)) {
@@ -307,8 +364,7 @@ private:
 
     /// Whether the (possibly compressed) name at `off` in `out` equals the suffix of `w` at
     /// `i`. Bounds-checked, and pointers in `out` only go backwards, so it always ends.
-    static bool same(const std::vector<std::uint8_t>& out, std::size_t off, const std::string& w,
-                     std::size_t i) {
+    static bool same(const WireOut& out, std::size_t off, const std::string& w, std::size_t i) {
         for (std::size_t hops = 0; hops < 256; ++hops) {
             if (off >= out.size() || i >= w.size()) {
                 return false;
@@ -352,13 +408,15 @@ private:
     std::uint16_t pending_at_ = kNone; // where it starts; kNone: none pending
 };
 
-void write_rr(std::vector<std::uint8_t>& out, NameWriter& names, const ResourceRecord& rr) {
+void write_rr(WireOut& out, NameWriter& names, const ResourceRecord& rr) {
+    const auto rdlen = std::min<std::size_t>(rr.rdata.size(), 0xFFFF);
+    out.need(name_bound(rr.name) + 10 + rr.rdata.size());
     names.write(out, rr.name);
-    put16(out, rr.type);
-    put16(out, rr.rclass);
-    put32(out, rr.ttl);
-    put16(out, static_cast<std::uint16_t>(std::min<std::size_t>(rr.rdata.size(), 0xFFFF)));
-    out.insert(out.end(), rr.rdata.begin(), rr.rdata.end());
+    out.u16(rr.type);
+    out.u16(rr.rclass);
+    out.u32(rr.ttl);
+    out.u16(static_cast<std::uint16_t>(rdlen));
+    out.bytes(rr.rdata.data(), rr.rdata.size());
 }
 
 /// The OPT record's length on the wire: root owner, TYPE, CLASS, TTL, RDLENGTH, options.
@@ -370,19 +428,20 @@ std::size_t opt_length(const Edns& e) {
     return size;
 }
 
-/// Appends the OPT record (RFC 6891 §6.1.2) to `out`, in place.
-void write_opt(std::vector<std::uint8_t>& out, const Edns& e, std::uint16_t rcode) {
-    out.push_back(0); // root owner
-    put16(out, rrtype::OPT);
-    put16(out, e.udp_size);
-    out.push_back(static_cast<std::uint8_t>(rcode >> 4));
-    out.push_back(e.version);
-    put16(out, e.dnssec_ok ? 0x8000 : 0);
-    put16(out, static_cast<std::uint16_t>(opt_length(e) - 11));
+/// Appends the OPT record (RFC 6891 §6.1.2) of `opt_size` octets (opt_length()).
+void write_opt(WireOut& out, const Edns& e, std::uint16_t rcode, std::size_t opt_size) {
+    out.need(opt_size);
+    out.u8(0); // root owner
+    out.u16(rrtype::OPT);
+    out.u16(e.udp_size);
+    out.u8(static_cast<std::uint8_t>(rcode >> 4));
+    out.u8(e.version);
+    out.u16(e.dnssec_ok ? 0x8000 : 0);
+    out.u16(static_cast<std::uint16_t>(opt_size - 11));
     for (const auto& o : e.options) {
-        put16(out, o.code);
-        put16(out, static_cast<std::uint16_t>(o.data.size()));
-        out.insert(out.end(), o.data.begin(), o.data.end());
+        out.u16(o.code);
+        out.u16(static_cast<std::uint16_t>(o.data.size()));
+        out.bytes(o.data.data(), o.data.size());
     }
 }
 
@@ -629,21 +688,33 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Mess
 
 std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
     max_size = std::clamp<std::size_t>(max_size, 12, 65535);
-    std::vector<std::uint8_t> out;
-    out.reserve(512);
     const std::size_t opt_size = msg.edns ? opt_length(*msg.edns) : 0;
+    // The buffer is sized once: compression only shortens names, so the sum of the parts is
+    // an upper bound of the whole; it is capped for messages far past the size limit (those
+    // are cut anyway), where WireOut::need() grows it.
+    std::size_t bound = 12 + opt_size;
+    for (const auto& q : msg.question) {
+        bound += name_bound(q.qname) + 4;
+    }
+    for (const auto* section : {&msg.answer, &msg.authority, &msg.additional}) {
+        for (const auto& rr : *section) {
+            bound += name_bound(rr.name) + 10 + rr.rdata.size();
+        }
+    }
+    WireOut out(std::min(bound, max_size + 1024));
     NameWriter names;
     std::uint16_t flags = msg.flags;
-    put16(out, msg.id);
-    put16(out, flags);
-    put16(out, static_cast<std::uint16_t>(msg.question.size()));
-    put16(out, 0);
-    put16(out, 0);
-    put16(out, 0);
+    out.need(12);
+    out.u16(msg.id);
+    out.u16(flags);
+    out.u16(static_cast<std::uint16_t>(msg.question.size()));
+    out.u16(0);
+    out.u32(0);
     for (const auto& q : msg.question) {
+        out.need(name_bound(q.qname) + 4);
         names.write(out, q.qname);
-        put16(out, q.qtype);
-        put16(out, q.qclass);
+        out.u16(q.qtype);
+        out.u16(q.qclass);
     }
     const std::size_t budget = max_size > opt_size ? max_size - opt_size : 0;
     std::array<std::uint16_t, 3> counts{0, 0, 0};
@@ -660,7 +731,7 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
                 write_rr(out, names, rrs[i]);
             }
             if (out.size() > budget) {
-                out.resize(mark);
+                out.cut(mark);
                 names.rewind(saved, out.size());
                 if (s < 2) {
                     flags |= kFlagTc;
@@ -673,18 +744,14 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
     }
     std::uint16_t arcount = counts[2];
     if (msg.edns) {
-        write_opt(out, *msg.edns, msg.rcode());
+        write_opt(out, *msg.edns, msg.rcode(), opt_size);
         ++arcount;
     }
-    out[2] = static_cast<std::uint8_t>(flags >> 8);
-    out[3] = static_cast<std::uint8_t>(flags & 0xFF);
-    out[6] = static_cast<std::uint8_t>(counts[0] >> 8);
-    out[7] = static_cast<std::uint8_t>(counts[0] & 0xFF);
-    out[8] = static_cast<std::uint8_t>(counts[1] >> 8);
-    out[9] = static_cast<std::uint8_t>(counts[1] & 0xFF);
-    out[10] = static_cast<std::uint8_t>(arcount >> 8);
-    out[11] = static_cast<std::uint8_t>(arcount & 0xFF);
-    return out;
+    out.set16(2, flags);
+    out.set16(6, counts[0]);
+    out.set16(8, counts[1]);
+    out.set16(10, arcount);
+    return std::move(out).take();
 }
 
 std::string address_text(const ResourceRecord& rr) {
