@@ -146,48 +146,57 @@ void Name::read_into(WireReader& r, Name& out) {
         wire.assign(1, '\0'); // the root, as read() returns on failure
     };
     const auto all = r.whole();
+    const std::uint8_t* const base = all.data();
+    const std::size_t size = all.size();
     std::size_t pos = r.pos();
     std::size_t resume = 0; // where the reader continues after the first pointer
     bool jumped = false;
     std::size_t limit = pos; // pointers must go strictly backwards
+    std::size_t length = 0;  // octets of the name read so far (at most 255, RFC 1035 §3.1)
+    // The labels between two pointers lie in one piece of the input: each piece is checked
+    // label by label and copied in one go (usually the whole name, which has no pointer).
+    std::size_t piece = pos;
     while (true) {
-        if (pos >= all.size()) {
+        if (pos >= size) {
             failed();
             return;
         }
-        const std::uint8_t len = all[pos];
-        if ((len & 0xC0) == 0xC0) {
-            if (pos + 1 >= all.size()) {
+        const std::uint8_t len = base[pos];
+        if (len < 0x40) {
+            if (pos + 1 + len > size || length + 1 + len > 255) {
                 failed();
                 return;
             }
-            const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | all[pos + 1];
-            if (!jumped) {
-                resume = pos + 2;
-                jumped = true;
+            length += 1 + len;
+            pos += 1 + len;
+            if (len == 0) {
+                break;
             }
-            if (target >= limit) { // forward or self pointer: a loop or garbage
-                failed();
-                return;
-            }
-            limit = target;
-            pos = target;
             continue;
         }
-        if ((len & 0xC0) != 0) { // 0x40/0x80: extended label types, obsolete (RFC 6891 §5)
+        if ((len & 0xC0) != 0xC0) { // 0x40/0x80: extended label types, obsolete (RFC 6891 §5)
             failed();
             return;
         }
-        if (pos + 1 + len > all.size() || wire.size() + 1 + len > 255) {
+        if (pos + 1 >= size) {
             failed();
             return;
         }
-        wire.append(reinterpret_cast<const char*>(&all[pos]), 1 + len);
-        pos += 1 + len;
-        if (len == 0) {
-            break;
+        const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | base[pos + 1];
+        if (!jumped) {
+            resume = pos + 2;
+            jumped = true;
         }
+        if (target >= limit) { // forward or self pointer: a loop or garbage
+            failed();
+            return;
+        }
+        wire.append(reinterpret_cast<const char*>(base + piece), pos - piece);
+        limit = target;
+        pos = target;
+        piece = pos;
     }
+    wire.append(reinterpret_cast<const char*>(base + piece), pos - piece);
     r.seek(jumped ? resume : pos);
 }
 
@@ -213,12 +222,50 @@ std::string Name::to_gateway_text() const {
 }
 
 void Name::to_gateway_text(std::string& out) const {
-    out.clear();
     if (is_root()) {
-        out.push_back('.');
+        out.assign(1, '.');
         return;
     }
-    out.reserve(wire_.size() > 2 ? wire_.size() - 2 : 0); // as to_text(), without the final dot
+    // One pass over the whole wire form through the table: length octets become dots, the
+    // root octet and the first length octet go, so the text is two octets shorter. A label
+    // that needs an escape (rare) sends the name to the label-by-label writer.
+    const std::size_t n = wire_.size();
+    out.resize(n > 2 ? n - 2 : 0);
+    char* const text = out.data();
+    const char* const w = wire_.data();
+    std::size_t t = 0;
+    std::size_t i = 0;
+    bool plain = true;
+    while (i < n) {
+        const auto len = static_cast<std::uint8_t>(w[i]);
+        if (len == 0) {
+            break;
+        }
+        if (i + 1 + len > n || t + len + (t != 0 ? 1 : 0) > out.size()) {
+            plain = false; // not a well-formed wire form: the general writer copes
+            break;
+        }
+        if (t != 0) {
+            text[t++] = '.';
+        }
+        for (std::size_t j = i + 1; j <= i + len; ++j) {
+            const char c = kPlainLower[static_cast<unsigned char>(w[j])];
+            if (c == '\0') {
+                plain = false;
+                break;
+            }
+            text[t++] = c;
+        }
+        if (!plain) {
+            break;
+        }
+        i += 1 + len;
+    }
+    if (plain) {
+        out.resize(t);
+        return;
+    }
+    out.clear();
     each_label(wire_, [&](std::string_view label) {
         if (!out.empty()) {
             out.push_back('.');
@@ -297,6 +344,9 @@ bool Name::is_subdomain_of(const Name& zone) const {
 bool operator==(const Name& a, const Name& b) noexcept {
     if (a.wire_.size() != b.wire_.size()) {
         return false;
+    }
+    if (a.wire_ == b.wire_) {
+        return true; // the same case: one memcmp (RRset members, repeated owners)
     }
     for (std::size_t i = 0; i < a.wire_.size(); ++i) {
         if (lower(a.wire_[i]) != lower(b.wire_[i])) {
