@@ -586,28 +586,34 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options) {
 }
 
 ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Message storage) {
+    // Every return hands back this one object (so it is built in the caller's place), and
+    // the message is parsed where it is returned: nothing is moved on the way out.
     ParseResult res;
-    WireReader r(wire);
+    if (wire.size() < 12) {
+        res.failure = {ParseFailure::Kind::ShortHeader, 0, 0, "message shorter than a header"};
+        return res;
+    }
     // Every field is read or emptied below: only the storage of `storage` is kept (its
     // question vector and names are assigned over, element by element).
-    Message m = std::move(storage);
+    Message& m = res.message.emplace(std::move(storage));
     m.answer.clear();
     m.authority.clear();
     m.additional.clear();
     m.edns.reset();
-    m.id = r.u16();
-    m.flags = r.u16();
-    const std::uint16_t qd = r.u16();
-    const std::uint16_t an = r.u16();
-    const std::uint16_t ns = r.u16();
-    const std::uint16_t ar = r.u16();
-    if (!r.ok()) {
-        res.failure = {ParseFailure::Kind::ShortHeader, 0, 0, "message shorter than a header"};
-        return res;
-    }
-    auto malformed = [&](std::string why) {
-        res.failure = {ParseFailure::Kind::Malformed, m.id, m.flags, std::move(why)};
-        return res;
+    const auto header = [&](std::size_t at) {
+        return static_cast<std::uint16_t>((wire[at] << 8) | wire[at + 1]);
+    };
+    m.id = header(0);
+    m.flags = header(2);
+    const std::uint16_t qd = header(4);
+    const std::uint16_t an = header(6);
+    const std::uint16_t ns = header(8);
+    const std::uint16_t ar = header(10);
+    WireReader r(wire);
+    r.skip(12);
+    auto malformed = [&](const char* why) {
+        res.failure = {ParseFailure::Kind::Malformed, m.id, m.flags, why};
+        res.message.reset();
     };
     std::size_t questions = 0;
     for (std::uint16_t i = 0; i < qd; ++i) {
@@ -619,7 +625,8 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Mess
         q.qtype = r.u16();
         q.qclass = r.u16();
         if (!r.ok()) {
-            return malformed("malformed question");
+            malformed("malformed question");
+            return res;
         }
         ++questions;
     }
@@ -669,20 +676,26 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Mess
         }
         return true;
     };
-    if (!read_section(an, m.answer, false)) {
-        return malformed("malformed answer section");
-    }
-    if (!read_section(ns, m.authority, false)) {
-        return malformed("malformed authority section");
-    }
-    if (!read_section(ar, m.additional, true)) {
-        return malformed("malformed additional section");
+    // A query has no records: the section reader is not entered at all.
+    if ((an | ns | ar) != 0) {
+        if (!read_section(an, m.answer, false)) {
+            malformed("malformed answer section");
+            return res;
+        }
+        if (!read_section(ns, m.authority, false)) {
+            malformed("malformed authority section");
+            return res;
+        }
+        if (!read_section(ar, m.additional, true)) {
+            malformed("malformed additional section");
+            return res;
+        }
     }
     if (r.remaining() != 0 && !options.allow_trailing) {
-        return malformed("trailing bytes after the last record");
+        malformed("trailing bytes after the last record");
+        return res;
     }
     res.trailing = r.remaining();
-    res.message = std::move(m);
     return res;
 }
 
