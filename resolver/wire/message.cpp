@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -120,13 +121,14 @@ std::string read_rdata(WireReader& r, std::uint16_t type, std::uint16_t rdlen) {
 /// need(); only a message larger than the first estimate makes the buffer grow.
 class WireOut {
 public:
-    explicit WireOut(std::size_t initial) : buf_(initial), p_(buf_.data()) {}
+    explicit WireOut(std::size_t initial) : buf_(initial), p_(buf_.data()), cap_(initial) {}
 
     /// Makes room for `n` more octets.
     void need(std::size_t n) {
-        if (n > buf_.size() - len_) [[unlikely]] {
-            buf_.resize(std::max(buf_.size() * 2, len_ + n));
+        if (n > cap_ - len_) [[unlikely]] {
+            buf_.resize(std::max(cap_ * 2, len_ + n));
             p_ = buf_.data();
+            cap_ = buf_.size();
         }
     }
     // The writers below assume need() made room for what they write.
@@ -168,6 +170,7 @@ public:
 private:
     std::vector<std::uint8_t> buf_;
     std::uint8_t* p_;
+    std::size_t cap_; // buf_.size()
     std::size_t len_ = 0;
 };
 
@@ -176,6 +179,15 @@ private:
 /// without a root octet gets one), and 2 octets for a pointer.
 std::size_t name_bound(const Name& n) {
     return n.wire().size() + 2;
+}
+
+/// The most octets a section's records take: see name_bound().
+std::size_t records_bound(const std::vector<ResourceRecord>& rrs) {
+    std::size_t n = 0;
+    for (const auto& rr : rrs) {
+        n += name_bound(rr.name) + 10 + rr.rdata.size();
+    }
+    return n;
 }
 
 /// Writes names with compression. Remembers every suffix it wrote at an offset < 0x4000.
@@ -201,8 +213,9 @@ public:
             // as it is and its suffixes are hashed only if a later name needs them.
             write_plain(out, w);
             pending_ = w;
+            pending_plain_ = well_formed(w);
             pending_at_ = static_cast<std::uint16_t>(at);
-        } else {
+        } else if (!point_into_pending(out, w)) {
             remember_pending();
             write_suffixes(out, w);
         }
@@ -250,6 +263,40 @@ private:
         out.u8(0);
     }
 
+    /// While the first name's suffixes are pending they are the only ones a name can point
+    /// to, and one of them has the same length as `w`: when that one equals `w` (the zone
+    /// apex of a negative answer's SOA, an answer below the question), write_suffixes() would
+    /// point to it. The pointer is written without hashing and nothing is remembered (as
+    /// write_suffixes() remembers nothing for a name found whole). False: nothing written.
+    bool point_into_pending(WireOut& out, const std::string& w) const {
+        if (pending_at_ == kNone || !pending_plain_ || w.size() < 2 || w.size() > pending_.size() ||
+            !well_formed(w)) {
+            return false;
+        }
+        const std::size_t from = pending_.size() - w.size(); // where the same length starts
+        if (pending_at_ + from >= 0x4000) {
+            return false; // not remembered there: no pointer possible
+        }
+        std::size_t i = 0; // `from` must be where one of the first name's labels starts
+        while (i < from) {
+            i += 1 + static_cast<std::uint8_t>(pending_[i]);
+        }
+        if (i != from || !equal_nocase(pending_.substr(from), w)) {
+            return false;
+        }
+        out.u16(static_cast<std::uint16_t>(0xC000 | (pending_at_ + from)));
+        return true;
+    }
+
+    /// Labels that end exactly with the root octet at the end of the string.
+    static bool well_formed(std::string_view w) {
+        std::size_t i = 0;
+        while (i < w.size() && w[i] != 0) {
+            i += 1 + static_cast<std::uint8_t>(w[i]);
+        }
+        return i + 1 == w.size();
+    }
+
     /// Remembers the suffixes of the name write_plain() wrote first, as write_suffixes()
     /// would have when it was written: before any later name's.
     void remember_pending() {
@@ -283,17 +330,60 @@ private:
             starts[n++] = static_cast<std::uint16_t>(i);
             i = next;
         }
-        std::uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a, extended label by label from the root
+        // FNV-1a style, extended label by label from the root, over the label's octets eight
+        // at a time with ASCII letters folded (so equal names in any case hash alike). Only a
+        // hint: find() compares the octets of every candidate, so which earlier suffix a
+        // name points to does not depend on the hash function.
+        std::uint64_t h = 0xcbf29ce484222325ULL;
         for (std::size_t k = n; k-- > 0;) {
             const std::size_t i = starts[k];
             const std::size_t len = static_cast<std::uint8_t>(w[i]);
-            h = (h ^ len) * 0x100000001b3ULL;
-            for (std::size_t j = i + 1; j <= i + len; ++j) {
-                h = (h ^ static_cast<std::uint8_t>(lower(w[j]))) * 0x100000001b3ULL;
+            h = (h ^ len) * kFnvPrime;
+            const char* const p = w.data() + i + 1;
+            std::size_t j = 0;
+            for (; j + 8 <= len; j += 8) {
+                h = (h ^ fold8(load8(p + j))) * kFnvPrime;
+            }
+            if (j < len) {
+                const std::size_t rest = len - j; // 1..7 octets
+                std::uint64_t v = 0;
+                if (i + 1 + len >= 8) {
+                    // The eight octets ending with the label's last one all lie in `w`.
+                    v = load8(p + len - 8) >> (8 * (8 - rest));
+                } else {
+                    for (std::size_t b = 0; b < rest; ++b) {
+                        v |= std::uint64_t{static_cast<std::uint8_t>(p[j + b])} << (8 * b);
+                    }
+                }
+                h = (h ^ fold8(v)) * kFnvPrime;
             }
             hashes[k] = h;
         }
         return n;
+    }
+
+    static constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+
+    /// Eight octets as one little-endian word: the first octet is the lowest byte.
+    static std::uint64_t load8(const char* p) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        if constexpr (std::endian::native == std::endian::big) {
+            v = __builtin_bswap64(v);
+        }
+        return v;
+    }
+
+    /// Lower-cases the ASCII letters among eight octets at once (RFC 4343 §3: only A-Z fold):
+    /// 0x20 is set in every octet from 'A' to 'Z'. No octet's sum carries into the next.
+    static std::uint64_t fold8(std::uint64_t x) {
+        constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+        constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+        const std::uint64_t low7 = x & ~kHigh;
+        const std::uint64_t at_least_a = low7 + kOnes * (0x80 - 'A'); // high bit: >= 'A'
+        const std::uint64_t above_z = low7 + kOnes * (0x7F - 'Z');    // high bit: > 'Z'
+        const std::uint64_t upper = at_least_a & ~above_z & ~x & kHigh;
+        return x | (upper >> 2);
     }
 
     void write_suffixes(WireOut& out, const std::string& w) {
@@ -347,9 +437,14 @@ private:
         ++count_;
     }
 
-    static char lower(char c) {
-        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    }
+    static char lower(char c) { return kLower[static_cast<unsigned char>(c)]; }
+    static constexpr std::array<char, 256> kLower = [] {
+        std::array<char, 256> t{};
+        for (unsigned c = 0; c < 256; ++c) {
+            t[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        }
+        return t;
+    }();
 
     std::optional<std::uint16_t> find(const WireOut& out, const std::string& w, std::size_t i,
                                       std::uint64_t hash) const {
@@ -386,9 +481,12 @@ private:
             if (off + 1 + len > out.size() || i + 1 + len > w.size()) {
                 return false;
             }
-            for (std::size_t j = 1; j <= len; ++j) {
-                if (lower(static_cast<char>(out[off + j])) != lower(w[i + j])) {
-                    return false;
+            // Usually the same case: one memcmp, octet by octet only when it differs.
+            if (std::memcmp(out.data() + off + 1, w.data() + i + 1, len) != 0) {
+                for (std::size_t j = 1; j <= len; ++j) {
+                    if (lower(static_cast<char>(out[off + j])) != lower(w[i + j])) {
+                        return false;
+                    }
                 }
             }
             off += 1 + len;
@@ -406,6 +504,7 @@ private:
     std::uint16_t last_at_ = kNone; // where that whole name can be pointed to; kNone: nowhere
     std::string_view pending_;      // the first name, written plain, suffixes not hashed yet
     std::uint16_t pending_at_ = kNone; // where it starts; kNone: none pending
+    bool pending_plain_ = false;       // it is well formed (write_plain wrote all of it)
 };
 
 void write_rr(WireOut& out, NameWriter& names, const ResourceRecord& rr) {
@@ -705,14 +804,10 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
     // The buffer is sized once: compression only shortens names, so the sum of the parts is
     // an upper bound of the whole; it is capped for messages far past the size limit (those
     // are cut anyway), where WireOut::need() grows it.
-    std::size_t bound = 12 + opt_size;
+    std::size_t bound = 12 + opt_size + records_bound(msg.answer) + records_bound(msg.authority) +
+                        records_bound(msg.additional);
     for (const auto& q : msg.question) {
         bound += name_bound(q.qname) + 4;
-    }
-    for (const auto* section : {&msg.answer, &msg.authority, &msg.additional}) {
-        for (const auto& rr : *section) {
-            bound += name_bound(rr.name) + 10 + rr.rdata.size();
-        }
     }
     WireOut out(std::min(bound, max_size + 1024));
     NameWriter names;

@@ -11,6 +11,15 @@ constexpr char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+/// Per octet: the octet with A-Z lower-cased (RFC 4343 §3: no other octet folds).
+constexpr std::array<char, 256> kLower = [] {
+    std::array<char, 256> t{};
+    for (unsigned c = 0; c < 256; ++c) {
+        t[c] = lower(static_cast<char>(c));
+    }
+    return t;
+}();
+
 constexpr bool needs_escape(unsigned char c) {
     return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
            c == '$' || c <= 0x20 || c >= 0x7f;
@@ -349,7 +358,8 @@ bool operator==(const Name& a, const Name& b) noexcept {
         return true; // the same case: one memcmp (RRset members, repeated owners)
     }
     for (std::size_t i = 0; i < a.wire_.size(); ++i) {
-        if (lower(a.wire_[i]) != lower(b.wire_[i])) {
+        if (a.wire_[i] != b.wire_[i] && kLower[static_cast<unsigned char>(a.wire_[i])] !=
+                                            kLower[static_cast<unsigned char>(b.wire_[i])]) {
             return false;
         }
     }
