@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/wire/message.hpp"
 
+#include "resolver/wire/fold.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -144,10 +146,20 @@ public:
         len_ += 4;
     }
     void bytes(const void* data, std::size_t n) {
-        if (n != 0) {
-            std::memcpy(p_ + len_, data, n);
-            len_ += n;
+        // Most pieces are short (an address, a label, a name): copied inline, by two words
+        // that may overlap, instead of a call.
+        const auto* src = static_cast<const std::uint8_t*>(data);
+        std::uint8_t* dst = p_ + len_;
+        if (n >= 8 && n <= 16) {
+            copy_fixed<8>(dst, src);
+            copy_fixed<8>(dst + n - 8, src + n - 8);
+        } else if (n >= 4 && n < 8) {
+            copy_fixed<4>(dst, src);
+            copy_fixed<4>(dst + n - 4, src + n - 4);
+        } else if (n != 0) {
+            std::memcpy(dst, src, n);
         }
+        len_ += n;
     }
     /// Overwrites two octets already written (header fields known only at the end).
     void set16(std::size_t at, std::uint16_t v) {
@@ -157,6 +169,13 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept { return len_; }
     [[nodiscard]] const std::uint8_t* data() const noexcept { return p_; }
+
+    template <std::size_t N>
+    static void copy_fixed(std::uint8_t* dst, const std::uint8_t* src) {
+        std::uint8_t word[N];
+        std::memcpy(word, src, N);
+        std::memcpy(dst, word, N);
+    }
     [[nodiscard]] std::uint8_t operator[](std::size_t i) const noexcept { return p_[i]; }
     /// Forgets everything written after the first `n` octets.
     void cut(std::size_t n) noexcept { len_ = std::min(len_, n); }
@@ -211,9 +230,8 @@ public:
         if (count_ == 0 && pending_at_ == kNone && at < 0x4000) {
             // The first name (the question's): nothing earlier to point to, so it is written
             // as it is and its suffixes are hashed only if a later name needs them.
-            write_plain(out, w);
+            pending_plain_ = write_plain(out, w);
             pending_ = w;
-            pending_plain_ = well_formed(w);
             pending_at_ = static_cast<std::uint16_t>(at);
         } else if (!point_into_pending(out, w)) {
             remember_pending();
@@ -250,7 +268,8 @@ public:
 
 private:
     /// The uncompressed name, as far as its labels are well formed (as write_suffixes).
-    static void write_plain(WireOut& out, const std::string& w) {
+    /// Returns whether that was all of it: labels ending with the root octet at the end.
+    static bool write_plain(WireOut& out, const std::string& w) {
         std::size_t i = 0;
         while (i < w.size() && w[i] != 0) {
             const std::size_t next = i + 1 + static_cast<std::uint8_t>(w[i]);
@@ -261,6 +280,7 @@ private:
         }
         out.bytes(w.data(), i);
         out.u8(0);
+        return i + 1 == w.size() && w[i] == 0;
     }
 
     /// While the first name's suffixes are pending they are the only ones a name can point
@@ -269,8 +289,8 @@ private:
     /// point to it. The pointer is written without hashing and nothing is remembered (as
     /// write_suffixes() remembers nothing for a name found whole). False: nothing written.
     bool point_into_pending(WireOut& out, const std::string& w) const {
-        if (pending_at_ == kNone || !pending_plain_ || w.size() < 2 || w.size() > pending_.size() ||
-            !well_formed(w)) {
+        // `w` need not be checked: equal to a suffix of the well-formed first name, it is one.
+        if (pending_at_ == kNone || !pending_plain_ || w.size() < 2 || w.size() > pending_.size()) {
             return false;
         }
         const std::size_t from = pending_.size() - w.size(); // where the same length starts
@@ -286,15 +306,6 @@ private:
         }
         out.u16(static_cast<std::uint16_t>(0xC000 | (pending_at_ + from)));
         return true;
-    }
-
-    /// Labels that end exactly with the root octet at the end of the string.
-    static bool well_formed(std::string_view w) {
-        std::size_t i = 0;
-        while (i < w.size() && w[i] != 0) {
-            i += 1 + static_cast<std::uint8_t>(w[i]);
-        }
-        return i + 1 == w.size();
     }
 
     /// Remembers the suffixes of the name write_plain() wrote first, as write_suffixes()
@@ -342,20 +353,20 @@ private:
             const char* const p = w.data() + i + 1;
             std::size_t j = 0;
             for (; j + 8 <= len; j += 8) {
-                h = (h ^ fold8(load8(p + j))) * kFnvPrime;
+                h = (h ^ fold::fold8(fold::load8(p + j))) * kFnvPrime;
             }
             if (j < len) {
                 const std::size_t rest = len - j; // 1..7 octets
                 std::uint64_t v = 0;
                 if (i + 1 + len >= 8) {
                     // The eight octets ending with the label's last one all lie in `w`.
-                    v = load8(p + len - 8) >> (8 * (8 - rest));
+                    v = fold::load8(p + len - 8) >> (8 * (8 - rest));
                 } else {
                     for (std::size_t b = 0; b < rest; ++b) {
                         v |= std::uint64_t{static_cast<std::uint8_t>(p[j + b])} << (8 * b);
                     }
                 }
-                h = (h ^ fold8(v)) * kFnvPrime;
+                h = (h ^ fold::fold8(v)) * kFnvPrime;
             }
             hashes[k] = h;
         }
@@ -363,28 +374,6 @@ private:
     }
 
     static constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
-
-    /// Eight octets as one little-endian word: the first octet is the lowest byte.
-    static std::uint64_t load8(const char* p) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        if constexpr (std::endian::native == std::endian::big) {
-            v = __builtin_bswap64(v);
-        }
-        return v;
-    }
-
-    /// Lower-cases the ASCII letters among eight octets at once (RFC 4343 §3: only A-Z fold):
-    /// 0x20 is set in every octet from 'A' to 'Z'. No octet's sum carries into the next.
-    static std::uint64_t fold8(std::uint64_t x) {
-        constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-        constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
-        const std::uint64_t low7 = x & ~kHigh;
-        const std::uint64_t at_least_a = low7 + kOnes * (0x80 - 'A'); // high bit: >= 'A'
-        const std::uint64_t above_z = low7 + kOnes * (0x7F - 'Z');    // high bit: > 'Z'
-        const std::uint64_t upper = at_least_a & ~above_z & ~x & kHigh;
-        return x | (upper >> 2);
-    }
 
     void write_suffixes(WireOut& out, const std::string& w) {
         std::array<std::uint16_t, 128> starts;
@@ -406,18 +395,7 @@ private:
     }
 
     static bool equal_nocase(std::string_view a, std::string_view b) {
-        if (a.size() != b.size()) {
-            return false;
-        }
-        if (a == b) {
-            return true; // the usual case: the same name, same case (one memcmp)
-        }
-        for (std::size_t i = 0; i < a.size(); ++i) {
-            if (a[i] != b[i] && lower(a[i]) != lower(b[i])) {
-                return false;
-            }
-        }
-        return true;
+        return a.size() == b.size() && fold::equal(a.data(), b.data(), a.size());
     }
 
     struct Suffix {
@@ -436,15 +414,6 @@ private:
         }
         ++count_;
     }
-
-    static char lower(char c) { return kLower[static_cast<unsigned char>(c)]; }
-    static constexpr std::array<char, 256> kLower = [] {
-        std::array<char, 256> t{};
-        for (unsigned c = 0; c < 256; ++c) {
-            t[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-        }
-        return t;
-    }();
 
     std::optional<std::uint16_t> find(const WireOut& out, const std::string& w, std::size_t i,
                                       std::uint64_t hash) const {
@@ -481,13 +450,9 @@ private:
             if (off + 1 + len > out.size() || i + 1 + len > w.size()) {
                 return false;
             }
-            // Usually the same case: one memcmp, octet by octet only when it differs.
-            if (std::memcmp(out.data() + off + 1, w.data() + i + 1, len) != 0) {
-                for (std::size_t j = 1; j <= len; ++j) {
-                    if (lower(static_cast<char>(out[off + j])) != lower(w[i + j])) {
-                        return false;
-                    }
-                }
+            if (!fold::equal(reinterpret_cast<const char*>(out.data()) + off + 1, w.data() + i + 1,
+                             len)) {
+                return false;
             }
             off += 1 + len;
             i += 1 + len;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "resolver/wire/name.hpp"
 
+#include "resolver/wire/fold.hpp"
+
 #include <array>
 #include <cctype>
 #include <functional>
@@ -10,15 +12,6 @@ namespace {
 constexpr char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
-
-/// Per octet: the octet with A-Z lower-cased (RFC 4343 §3: no other octet folds).
-constexpr std::array<char, 256> kLower = [] {
-    std::array<char, 256> t{};
-    for (unsigned c = 0; c < 256; ++c) {
-        t[c] = lower(static_cast<char>(c));
-    }
-    return t;
-}();
 
 constexpr bool needs_escape(unsigned char c) {
     return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
@@ -351,19 +344,8 @@ bool Name::is_subdomain_of(const Name& zone) const {
 }
 
 bool operator==(const Name& a, const Name& b) noexcept {
-    if (a.wire_.size() != b.wire_.size()) {
-        return false;
-    }
-    if (a.wire_ == b.wire_) {
-        return true; // the same case: one memcmp (RRset members, repeated owners)
-    }
-    for (std::size_t i = 0; i < a.wire_.size(); ++i) {
-        if (a.wire_[i] != b.wire_[i] && kLower[static_cast<unsigned char>(a.wire_[i])] !=
-                                            kLower[static_cast<unsigned char>(b.wire_[i])]) {
-            return false;
-        }
-    }
-    return true;
+    return a.wire_.size() == b.wire_.size() &&
+           fold::equal(a.wire_.data(), b.wire_.data(), a.wire_.size());
 }
 
 std::size_t NameHash::operator()(const Name& n) const noexcept {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "resolver/wire/fold.hpp"
 #include "resolver/wire/message.hpp"
 
 using namespace resolver::wire;
@@ -425,3 +426,44 @@ TEST_CASE("to_gateway_text and to_text for every octet, escapes and case") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("word-at-a-time folding agrees with octet-by-octet RFC 4343 comparison") {
+    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; };
+    auto reference = [&](const std::string& a, const std::string& b) {
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (lower(static_cast<unsigned char>(a[i])) !=
+                lower(static_cast<unsigned char>(b[i]))) {
+                return false;
+            }
+        }
+        return true;
+    };
+    // Every pair of octets, alone and inside words of every length up to 24.
+    for (unsigned x = 0; x < 256; ++x) {
+        for (unsigned y = 0; y < 256; ++y) {
+            for (std::size_t n : {std::size_t{1}, std::size_t{8}, std::size_t{13}}) {
+                std::string a(n, 'q');
+                std::string b(n, 'Q');
+                a[n / 2] = static_cast<char>(x);
+                b[n / 2] = static_cast<char>(y);
+                REQUIRE(fold::equal(a.data(), b.data(), n) == reference(a, b));
+            }
+        }
+    }
+    std::mt19937 rng(4343);
+    for (int i = 0; i < 20000; ++i) {
+        const std::size_t n = rng() % 25;
+        std::string a = random_label(rng, n);
+        std::string b = a;
+        for (auto& c : b) {
+            if (rng() % 3 == 0) {
+                c = static_cast<char>(c ^ 0x20); // a case flip, or a different octet
+            }
+        }
+        if (n > 0 && rng() % 4 == 0) {
+            b[rng() % n] = static_cast<char>(rng());
+        }
+        CHECK(fold::equal(a.data(), b.data(), n) == reference(a, b));
+        CHECK((Name::from_wire_unchecked(a) == Name::from_wire_unchecked(b)) == reference(a, b));
+    }
+}
