@@ -61,6 +61,28 @@ void append_label_text(std::string& out, std::string_view label, bool lower_case
         }
     }
 }
+/// Whether any of p[0..n) is 0, eight octets at a time (the last word may overlap).
+bool has_zero_octet(const char* p, std::size_t n) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    auto zero_in = [](std::uint64_t v) { return ((v - kOnes) & ~v & kHigh) != 0; };
+    if (n < 8) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (p[i] == 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if (zero_in(fold::load8(p + i))) {
+            return true;
+        }
+    }
+    return i != n && zero_in(fold::load8(p + n - 8));
+}
+
 /// Calls f(label) for each label of a wire-form name, left to right, without building the
 /// label list (to_gateway_text runs for every query).
 template <typename F>
@@ -228,44 +250,31 @@ void Name::to_gateway_text(std::string& out) const {
         out.assign(1, '.');
         return;
     }
-    // One pass over the whole wire form through the table: length octets become dots, the
-    // root octet and the first length octet go, so the text is two octets shorter. A label
-    // that needs an escape (rare) sends the name to the label-by-label writer.
+    // A well-formed name is written in three tight passes instead of label by label: every
+    // octet after the first through the lowering table (the text is the wire form less its
+    // first length octet and the root octet), then a dot over each later length octet, then
+    // one look for an octet the table marked as needing an escape (rare: the label-by-label
+    // writer below then starts again).
     const std::size_t n = wire_.size();
-    out.resize(n > 2 ? n - 2 : 0);
-    char* const text = out.data();
     const char* const w = wire_.data();
-    std::size_t t = 0;
-    std::size_t i = 0;
-    bool plain = true;
-    while (i < n) {
-        const auto len = static_cast<std::uint8_t>(w[i]);
-        if (len == 0) {
-            break;
-        }
-        if (i + 1 + len > n || t + len + (t != 0 ? 1 : 0) > out.size()) {
-            plain = false; // not a well-formed wire form: the general writer copes
-            break;
-        }
-        if (t != 0) {
-            text[t++] = '.';
-        }
-        for (std::size_t j = i + 1; j <= i + len; ++j) {
-            const char c = kPlainLower[static_cast<unsigned char>(w[j])];
-            if (c == '\0') {
-                plain = false;
-                break;
-            }
-            text[t++] = c;
-        }
-        if (!plain) {
-            break;
-        }
-        i += 1 + len;
+    std::size_t end = 0;
+    while (end < n && w[end] != 0) {
+        end += 1 + static_cast<std::uint8_t>(w[end]);
     }
-    if (plain) {
-        out.resize(t);
-        return;
+    if (end + 1 == n) {
+        const std::size_t len = n - 2;
+        out.resize(len);
+        char* const text = out.data();
+        for (std::size_t j = 0; j < len; ++j) {
+            text[j] = kPlainLower[static_cast<unsigned char>(w[j + 1])];
+        }
+        for (std::size_t k = 1 + static_cast<std::uint8_t>(w[0]); k + 1 < n;
+             k += 1 + static_cast<std::uint8_t>(w[k])) {
+            text[k - 1] = '.';
+        }
+        if (!has_zero_octet(text, len)) {
+            return;
+        }
     }
     out.clear();
     each_label(wire_, [&](std::string_view label) {
