@@ -472,9 +472,13 @@ private:
     bool pending_plain_ = false;       // it is well formed (write_plain wrote all of it)
 };
 
+/// `Room`: false when the buffer was sized for the whole message up front.
+template <bool Room = true>
 void write_rr(WireOut& out, NameWriter& names, const ResourceRecord& rr) {
     const auto rdlen = std::min<std::size_t>(rr.rdata.size(), 0xFFFF);
-    out.need(name_bound(rr.name) + 10 + rr.rdata.size());
+    if constexpr (Room) {
+        out.need(name_bound(rr.name) + 10 + rr.rdata.size());
+    }
     names.write(out, rr.name);
     out.u16(rr.type);
     out.u16(rr.rclass);
@@ -763,6 +767,41 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Mess
     return res;
 }
 
+namespace {
+/// serialize() of a message whose upper bound `bound` fits in the size limit (nearly every
+/// answer): nothing can be cut, so the sections are written record after record without the
+/// RRset bookkeeping truncation needs, into a buffer that holds all of it, and the header's
+/// counts are known from the start. The bytes are what the general path writes.
+std::vector<std::uint8_t> serialize_whole(const Message& msg, std::size_t bound) {
+    WireOut out(bound);
+    NameWriter names;
+    out.u16(msg.id);
+    out.u16(msg.flags);
+    out.u16(static_cast<std::uint16_t>(msg.question.size()));
+    out.u16(static_cast<std::uint16_t>(msg.answer.size()));
+    out.u16(static_cast<std::uint16_t>(msg.authority.size()));
+    out.u16(static_cast<std::uint16_t>(msg.additional.size() + (msg.edns ? 1 : 0)));
+    for (const auto& q : msg.question) {
+        names.write(out, q.qname);
+        out.u16(q.qtype);
+        out.u16(q.qclass);
+    }
+    for (const auto& rr : msg.answer) {
+        write_rr<false>(out, names, rr);
+    }
+    for (const auto& rr : msg.authority) {
+        write_rr<false>(out, names, rr);
+    }
+    for (const auto& rr : msg.additional) {
+        write_rr<false>(out, names, rr);
+    }
+    if (msg.edns) {
+        write_opt(out, *msg.edns, msg.rcode(), opt_length(*msg.edns));
+    }
+    return std::move(out).take();
+}
+} // namespace
+
 std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
     max_size = std::clamp<std::size_t>(max_size, 12, 65535);
     const std::size_t opt_size = msg.edns ? opt_length(*msg.edns) : 0;
@@ -773,6 +812,9 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
                         records_bound(msg.additional);
     for (const auto& q : msg.question) {
         bound += name_bound(q.qname) + 4;
+    }
+    if (bound <= max_size) {
+        return serialize_whole(msg, bound);
     }
     WireOut out(std::min(bound, max_size + 1024));
     NameWriter names;
