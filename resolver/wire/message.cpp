@@ -150,7 +150,10 @@ public:
         // that may overlap, instead of a call.
         const auto* src = static_cast<const std::uint8_t*>(data);
         std::uint8_t* dst = p_ + len_;
-        if (n >= 8 && n <= 16) {
+        if (n > 16 && n <= 32) {
+            copy_fixed<16>(dst, src);
+            copy_fixed<16>(dst + n - 16, src + n - 16);
+        } else if (n >= 8 && n <= 16) {
             copy_fixed<8>(dst, src);
             copy_fixed<8>(dst + n - 8, src + n - 8);
         } else if (n >= 4 && n < 8) {
