@@ -3,6 +3,7 @@
 
 #include "resolver/wire/fold.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <functional>
@@ -176,23 +177,26 @@ void Name::read_into(WireReader& r, Name& out) {
     std::size_t resume = 0; // where the reader continues after the first pointer
     bool jumped = false;
     std::size_t limit = pos; // pointers must go strictly backwards
-    std::size_t length = 0;  // octets of the name read so far (at most 255, RFC 1035 §3.1)
+    std::size_t length = 0;  // octets of the name in the pieces before this one
     // The labels between two pointers lie in one piece of the input: each piece is checked
     // label by label and copied in one go (usually the whole name, which has no pointer).
+    // A label must end within the input and within the 255 octets of a name (RFC 1035
+    // §3.1): both are one bound, `end`, for the piece. At the bound nothing can follow but a
+    // failure (no label fits, not even the root), so that is where reading stops.
     std::size_t piece = pos;
+    std::size_t end = std::min(size, piece + 255);
     while (true) {
-        if (pos >= size) {
+        if (pos >= end) {
             failed();
             return;
         }
         const std::uint8_t len = base[pos];
         if (len < 0x40) {
-            if (pos + 1 + len > size || length + 1 + len > 255) {
+            pos += 1 + len;
+            if (pos > end) {
                 failed();
                 return;
             }
-            length += 1 + len;
-            pos += 1 + len;
             if (len == 0) {
                 break;
             }
@@ -216,9 +220,11 @@ void Name::read_into(WireReader& r, Name& out) {
             return;
         }
         wire.append(reinterpret_cast<const char*>(base + piece), pos - piece);
+        length += pos - piece;
         limit = target;
         pos = target;
         piece = pos;
+        end = std::min(size, piece + (255 - length));
     }
     wire.append(reinterpret_cast<const char*>(base + piece), pos - piece);
     r.seek(jumped ? resume : pos);
@@ -257,22 +263,30 @@ void Name::to_gateway_text(std::string& out) const {
     // writer below then starts again).
     const std::size_t n = wire_.size();
     const char* const w = wire_.data();
-    std::size_t end = 0;
-    while (end < n && w[end] != 0) {
-        end += 1 + static_cast<std::uint8_t>(w[end]);
-    }
-    if (end + 1 == n) {
+    if (n >= 2) {
         const std::size_t len = n - 2;
         out.resize(len);
         char* const text = out.data();
-        for (std::size_t j = 0; j < len; ++j) {
+        // Eight octets per round: the loop's own count and branch were as many instructions
+        // as the copy.
+        std::size_t j = 0;
+        for (; j + 8 <= len; j += 8) {
+            for (std::size_t b = 0; b < 8; ++b) {
+                text[j + b] = kPlainLower[static_cast<unsigned char>(w[j + b + 1])];
+            }
+        }
+        for (; j < len; ++j) {
             text[j] = kPlainLower[static_cast<unsigned char>(w[j + 1])];
         }
-        for (std::size_t k = 1 + static_cast<std::uint8_t>(w[0]); k + 1 < n;
-             k += 1 + static_cast<std::uint8_t>(w[k])) {
-            text[k - 1] = '.';
+        // The labels, checked for a well-formed name, with a dot over each later length octet.
+        std::size_t k = 0;
+        while (k < n && w[k] != 0) {
+            if (k != 0 && k <= len) {
+                text[k - 1] = '.';
+            }
+            k += 1 + static_cast<std::uint8_t>(w[k]);
         }
-        if (!has_zero_octet(text, len)) {
+        if (k + 1 == n && !has_zero_octet(text, len)) {
             return;
         }
     }

@@ -467,3 +467,43 @@ TEST_CASE("word-at-a-time folding agrees with octet-by-octet RFC 4343 comparison
         CHECK((Name::from_wire_unchecked(a) == Name::from_wire_unchecked(b)) == reference(a, b));
     }
 }
+
+TEST_CASE("a compressed name may reach 255 octets through pointers, not one more") {
+    // Question 1 at offset 12: three 63-octet labels, 193 octets. Question 2: one label and a
+    // pointer to question 1, `extra` + 1 + 193 octets in all.
+    auto message = [](std::size_t extra, std::uint8_t second_hop) {
+        std::vector<std::uint8_t> w{0x12, 0x34, 0x01, 0x00, 0, 3, 0, 0, 0, 0, 0, 0};
+        for (char c : {'a', 'b', 'c'}) {
+            w.push_back(63);
+            w.insert(w.end(), 63, static_cast<std::uint8_t>(c));
+        }
+        w.insert(w.end(), {0, 0, 1, 0, 1});
+        const std::size_t second = w.size();
+        w.push_back(static_cast<std::uint8_t>(extra));
+        w.insert(w.end(), extra, 'd');
+        w.insert(w.end(), {0xC0, 12, 0, 1, 0, 1});
+        // Question 3: a 1-octet label and a pointer to question 2 (two hops), or the root.
+        if (second_hop != 0) {
+            w.insert(w.end(), {1, 'x', 0xC0, static_cast<std::uint8_t>(second)});
+        } else {
+            w.push_back(0);
+        }
+        w.insert(w.end(), {0, 1, 0, 1});
+        return w;
+    };
+    const auto fits = message(61, 0); // 1 + 61 + 193 = 255
+    auto p = parse({fits.data(), fits.size()});
+    REQUIRE(p);
+    CHECK(p.message->question[1].qname.wire().size() == 255);
+    const auto over = message(62, 0); // 256
+    p = parse({over.data(), over.size()});
+    CHECK_FALSE(p);
+    CHECK(p.failure.reason == "malformed question");
+    const auto hops = message(59, 1); // question 3: 2 + 253 = 255 through two pointers
+    p = parse({hops.data(), hops.size()});
+    REQUIRE(p);
+    CHECK(p.message->question[2].qname.wire().size() == 255);
+    const auto hops_over = message(60, 1); // 2 + 254 = 256
+    p = parse({hops_over.data(), hops_over.size()});
+    CHECK_FALSE(p);
+}
