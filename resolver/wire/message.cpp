@@ -361,7 +361,11 @@ private:
             if (j < len) {
                 const std::size_t rest = len - j; // 1..7 octets
                 std::uint64_t v = 0;
-                if (i + 1 + len >= 8) {
+                if (i + 1 + j + 8 <= w.size()) {
+                    // The eight octets from here all lie in `w`: the ones past the label
+                    // are masked off.
+                    v = fold::load8(p + j) & (~std::uint64_t{0} >> (8 * (8 - rest)));
+                } else if (i + 1 + len >= 8) {
                     // The eight octets ending with the label's last one all lie in `w`.
                     v = fold::load8(p + len - 8) >> (8 * (8 - rest));
                 } else {
