@@ -337,6 +337,9 @@ private:
                 sent += static_cast<std::size_t>(rc);
             }
         }
+        for (std::size_t i = 0; i < sent; ++i) {
+            handler_.reclaim(std::move(outbox_[i].bytes)); // in the kernel now: memory to reuse
+        }
         for (std::size_t i = sent; i < outbox_.size(); ++i) {
             send_now(outbox_[i].peer, std::move(outbox_[i].bytes));
         }
@@ -348,6 +351,7 @@ private:
             uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
         const int rc = uv_udp_try_send(udp_.get(), &b, 1, &peer.sa);
         if (rc >= 0) {
+            handler_.reclaim(std::move(bytes));
             return;
         }
         if (rc != UV_EAGAIN) {

@@ -53,6 +53,10 @@ void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo info
     q.ctx.id = id;
     q.ctx.transport = std::move(info);
     q.reply = std::move(reply);
+    if (q.ctx.wire_out.capacity() == 0 && !spare_wire_.empty()) {
+        q.ctx.wire_out = std::move(spare_wire_.back()); // empty, with room for an answer
+        spare_wire_.pop_back();
+    }
     const stages::Step step = runner_.start(q.ctx, wire);
     for (QueryObserver* o : observers_) {
         o->on_client_query(q.ctx, wire);
@@ -68,6 +72,13 @@ void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo info
     // A plain store (one writer): no read-modify-write on the hot path.
     in_flight_published_.store(in_flight_.size(), std::memory_order_relaxed);
     dispatch(waiting);
+}
+
+void Pipeline::reclaim(std::vector<std::uint8_t> sent) {
+    if (spare_wire_.size() < kSpareBuffers && sent.capacity() != 0) {
+        sent.clear();
+        spare_wire_.push_back(std::move(sent));
+    }
 }
 
 void Pipeline::advance(InFlight& q, stages::Step step) {

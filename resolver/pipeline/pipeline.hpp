@@ -69,6 +69,7 @@ public:
 
     void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
                 io::ReplyFn reply) override;
+    void reclaim(std::vector<std::uint8_t> sent) override;
 
     /// Adds an observer (metrics, dnstap); it must outlive the pipeline. Not during a query.
     void add_observer(QueryObserver& observer) { observers_.push_back(&observer); }
@@ -119,6 +120,10 @@ private:
     /// kSpareNodes are kept (what a burst needed, not more).
     std::vector<InFlightTable::node_type> spare_;
     static constexpr std::size_t kSpareNodes = 1024;
+    /// Sent answers' buffers given back by the listeners (reclaim()), handed to the next
+    /// queries as the memory their answer is serialized into; at most kSpareBuffers kept.
+    std::vector<std::vector<std::uint8_t>> spare_wire_;
+    static constexpr std::size_t kSpareBuffers = 256;
     std::atomic<std::size_t> in_flight_published_{0}; // in_flight_.size(), for other threads
     std::size_t waiting_ = 0;                         // queries with an upstream request out
     Counters counters_;

@@ -173,6 +173,7 @@ public:
         info.src_internal_ip = info.src.ip;
         next_.handle(wire, std::move(info), std::move(reply));
     }
+    void reclaim(std::vector<std::uint8_t> sent) override { next_.reclaim(std::move(sent)); }
 
 private:
     io::QueryHandler& next_;

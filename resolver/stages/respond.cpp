@@ -87,7 +87,8 @@ void serialize_response(QueryContext& ctx, const StageConfig& cfg) {
             r.edns->options.push_back(*ctx.client_subnet_echo);
         }
     }
-    ctx.wire_out = wire::serialize(r, response_limit(ctx));
+    // Into the memory the context holds (a sent answer's, given back by the listener).
+    ctx.wire_out = wire::serialize(r, response_limit(ctx), std::move(ctx.wire_out));
     ctx.truncated = ctx.wire_out.size() > 3 && (ctx.wire_out[2] & 0x02) != 0;
     for (const auto& e : r.edes()) {
         ctx.ede_codes.push_back(e.code);

@@ -123,7 +123,13 @@ std::string read_rdata(WireReader& r, std::uint16_t type, std::uint16_t rdlen) {
 /// need(); only a message larger than the first estimate makes the buffer grow.
 class WireOut {
 public:
-    explicit WireOut(std::size_t initial) : buf_(initial), p_(buf_.data()), cap_(initial) {}
+    /// `storage`: memory to write into (its contents are discarded), e.g. a sent answer's.
+    WireOut(std::size_t initial, std::vector<std::uint8_t> storage)
+        : buf_(std::move(storage)), p_(nullptr), cap_(initial) {
+        buf_.clear();
+        buf_.resize(initial);
+        p_ = buf_.data();
+    }
 
     /// Makes room for `n` more octets.
     void need(std::size_t n) {
@@ -779,8 +785,9 @@ namespace {
 /// answer): nothing can be cut, so the sections are written record after record without the
 /// RRset bookkeeping truncation needs, into a buffer that holds all of it, and the header's
 /// counts are known from the start. The bytes are what the general path writes.
-std::vector<std::uint8_t> serialize_whole(const Message& msg, std::size_t bound) {
-    WireOut out(bound);
+std::vector<std::uint8_t> serialize_whole(const Message& msg, std::size_t bound,
+                                          std::vector<std::uint8_t> storage) {
+    WireOut out(bound, std::move(storage));
     NameWriter names;
     out.u16(msg.id);
     out.u16(msg.flags);
@@ -810,6 +817,11 @@ std::vector<std::uint8_t> serialize_whole(const Message& msg, std::size_t bound)
 } // namespace
 
 std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
+    return serialize(msg, max_size, {});
+}
+
+std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size,
+                                    std::vector<std::uint8_t> storage) {
     max_size = std::clamp<std::size_t>(max_size, 12, 65535);
     const std::size_t opt_size = msg.edns ? opt_length(*msg.edns) : 0;
     // The buffer is sized once: compression only shortens names, so the sum of the parts is
@@ -821,9 +833,9 @@ std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size) {
         bound += name_bound(q.qname) + 4;
     }
     if (bound <= max_size) {
-        return serialize_whole(msg, bound);
+        return serialize_whole(msg, bound, std::move(storage));
     }
-    WireOut out(std::min(bound, max_size + 1024));
+    WireOut out(std::min(bound, max_size + 1024), std::move(storage));
     NameWriter names;
     std::uint16_t flags = msg.flags;
     out.need(12);

@@ -149,6 +149,10 @@ ParseResult parse(std::span<const std::uint8_t> wire, ParseOptions options, Mess
 /// answer) and TC is set when any answer or authority RRset had to go (RFC 2181 §9; an
 /// additional-only cut does not set TC). The OPT record is always kept (RFC 6891 §7).
 std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size = 65535);
+/// The same, written into `storage`'s memory (its contents are discarded): a server that gets
+/// its sent answers' buffers back serializes without allocating.
+std::vector<std::uint8_t> serialize(const Message& msg, std::size_t max_size,
+                                    std::vector<std::uint8_t> storage);
 
 /// Convenience: the decoded RDATA of an A/AAAA record as text, or "" when not an address.
 std::string address_text(const ResourceRecord& rr);

@@ -507,3 +507,27 @@ TEST_CASE("a compressed name may reach 255 octets through pointers, not one more
     p = parse({hops_over.data(), hops_over.size()});
     CHECK_FALSE(p);
 }
+
+TEST_CASE("serialize into a sent answer's memory writes exactly what serialize writes afresh") {
+    // The UDP path hands each answer's buffer back (QueryHandler::reclaim) to hold a later one:
+    // whatever the old buffer held, and however large or small it was, nothing of it is left.
+    std::mt19937 rng(21);
+    std::vector<std::string> pool{"www", "example", "com", "Mail", "net", "a", "b"};
+    std::vector<std::uint8_t> storage;
+    for (int i = 0; i < 2000; ++i) {
+        const Message m = random_message(rng, pool);
+        const std::size_t limit = i % 2 == 0 ? 65535 : 12 + rng() % 600;
+        const auto fresh = serialize(m, limit);
+        auto reused = serialize(m, limit, std::move(storage));
+        REQUIRE(reused == fresh);
+        storage = std::move(reused);
+        storage.resize(storage.size() + rng() % 64, 0xAB); // stale octets past the message
+    }
+    // An ordinary answer in a buffer with room for it is written in place: no allocation.
+    const Message typical = response("www.example.com", rrtype::A, true);
+    std::vector<std::uint8_t> room(4096, 0xCD);
+    const auto* memory = room.data();
+    const auto written = serialize(typical, 1232, std::move(room));
+    CHECK(written.data() == memory);
+    CHECK(written == serialize(typical, 1232));
+}
