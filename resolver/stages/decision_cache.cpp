@@ -65,7 +65,8 @@ void put_ip(const std::optional<net::IpAddr>& ip, std::array<std::uint8_t, 16>& 
 
 static_assert(std::has_unique_object_representations_v<DecisionKey::Fixed>,
               "padding in DecisionKey::Fixed would make its byte comparison wrong");
-static_assert(sizeof(DecisionKey::Fixed) % 16 == 0, "the hash reads the fixed part in 16 bytes");
+static_assert(sizeof(DecisionKey::Fixed) % 16 == 0 && sizeof(DecisionKey::Fixed) >= 32,
+              "the hash reads the fixed part in 16 bytes");
 
 /// When the rules' verdicts may next change with time alone.
 std::int64_t valid_until(const policy::PolicySet& set, std::int64_t now) {
@@ -88,7 +89,14 @@ std::int64_t valid_until(const policy::PolicySet& set, std::int64_t now) {
 } // namespace
 
 bool operator==(const DecisionKey::Fixed& a, const DecisionKey::Fixed& b) noexcept {
-    return std::memcmp(&a, &b, sizeof a) == 0;
+    // Word by word without a branch (no padding: asserted above); cheaper than a memcmp call.
+    const auto* pa = reinterpret_cast<const unsigned char*>(&a);
+    const auto* pb = reinterpret_cast<const unsigned char*>(&b);
+    std::uint64_t diff = 0;
+    for (std::size_t i = 0; i < sizeof a; i += 8) {
+        diff |= load<std::uint64_t>(pa + i) ^ load<std::uint64_t>(pb + i);
+    }
+    return diff == 0;
 }
 
 DecisionKey DecisionKey::of(const QueryContext& ctx) {
@@ -117,16 +125,24 @@ DecisionKey DecisionKey::of(const QueryContext& ctx) {
 
 std::uint64_t decision_key_hash(const DecisionKey& k) noexcept {
     const auto* f = reinterpret_cast<const unsigned char*>(&k.fixed);
+    // The lengths in one word, folded into the last 16 bytes of the fixed part (the hash of
+    // texts longer than 64 KiB is weaker, never wrong).
+    const std::uint64_t lengths = k.qname.size() | k.doh_subdomain.size() << 16 |
+                                  k.identity_token.size() << 32 | k.categories.size() << 48;
     std::uint64_t h = kSeed;
-    for (std::size_t i = 0; i < sizeof k.fixed; i += 16) {
+    for (std::size_t i = 0; i + 16 < sizeof k.fixed; i += 16) {
         h = mum(load<std::uint64_t>(f + i) ^ h, load<std::uint64_t>(f + i + 8));
     }
-    // The lengths in one word (the hash of longer texts is weaker, never wrong).
-    h = mum(h, k.qname.size() | k.doh_subdomain.size() << 16 | k.identity_token.size() << 32 |
-                   k.categories.size() << 48);
+    h = mum(load<std::uint64_t>(f + sizeof k.fixed - 16) ^ h,
+            load<std::uint64_t>(f + sizeof k.fixed - 8) ^ lengths);
     h = mix_text(h, k.qname);
-    h = mix_text(h, k.doh_subdomain);
-    h = mix_text(h, k.identity_token);
+    // Usually empty (no DoH location, no token): skipped without a call.
+    if (!k.doh_subdomain.empty()) {
+        h = mix_text(h, k.doh_subdomain);
+    }
+    if (!k.identity_token.empty()) {
+        h = mix_text(h, k.identity_token);
+    }
     for (auto c : k.categories) {
         h = mum(h, static_cast<std::uint64_t>(c));
     }
