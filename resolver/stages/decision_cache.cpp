@@ -4,28 +4,69 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace resolver::stages {
 namespace {
 
-template <typename T>
-void put(std::string& k, const T& v) {
-    char raw[sizeof(T)];
-    std::memcpy(raw, &v, sizeof(T));
-    k.append(raw, sizeof(T));
+// wyhash-style mixing (github.com/wangyi-fudan/wyhash): 16 bytes per 64x64->128 multiply,
+// folded to 64 bits. Keys are the clients' own queries, held per worker and bounded; a
+// collision only costs a comparison (equality checks every field), so no keyed hash is needed.
+__extension__ using U128 = unsigned __int128;
+constexpr std::uint64_t kSeed = 0xa0761d6478bd642fULL;
+constexpr std::uint64_t kSecret1 = 0xe7037ed1a0b428dbULL;
+constexpr std::uint64_t kSecret2 = 0x8ebc6af09c88c6e3ULL;
+
+std::uint64_t mum(std::uint64_t a, std::uint64_t b) noexcept {
+    const U128 p = static_cast<U128>(a ^ kSecret1) * (b ^ kSecret2);
+    return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
 }
 
-void put_ip(std::string& k, const std::optional<net::IpAddr>& ip) {
-    k.push_back(ip ? (ip->v4 ? '4' : '6') : '-');
+template <typename T>
+std::uint64_t load(const void* p) noexcept {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/// One pass over the text; its length is hashed by the caller. Short tails are read as
+/// overlapping words, as wyhash does, so no byte is copied.
+std::uint64_t mix_text(std::uint64_t h, std::string_view s) noexcept {
+    const char* p = s.data();
+    std::size_t n = s.size();
+    for (; n > 16; n -= 16, p += 16) {
+        h = mum(load<std::uint64_t>(p) ^ h, load<std::uint64_t>(p + 8));
+    }
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
+    if (n >= 8) {
+        a = load<std::uint64_t>(p);
+        b = load<std::uint64_t>(p + n - 8);
+    } else if (n >= 4) {
+        a = load<std::uint32_t>(p);
+        b = load<std::uint32_t>(p + n - 4);
+    } else if (n > 0) {
+        a = static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[0])) << 16 |
+            static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[n / 2])) << 8 |
+            static_cast<std::uint8_t>(p[n - 1]);
+    } else {
+        return h;
+    }
+    return mum(a ^ h, b ^ n);
+}
+
+void put_ip(const std::optional<net::IpAddr>& ip, std::array<std::uint8_t, 16>& bytes,
+            std::uint8_t& family) noexcept {
     if (ip) {
-        k.append(reinterpret_cast<const char*>(ip->bytes.data()), ip->bytes.size());
+        bytes = ip->bytes;
+        family = ip->v4 ? 4 : 6;
     }
 }
 
-void put_text(std::string& k, std::string_view s) {
-    put(k, static_cast<std::uint32_t>(s.size()));
-    k.append(s);
-}
+static_assert(std::has_unique_object_representations_v<DecisionKey::Fixed>,
+              "padding in DecisionKey::Fixed would make its byte comparison wrong");
+static_assert(sizeof(DecisionKey::Fixed) % 16 == 0 && sizeof(DecisionKey::Fixed) >= 32,
+              "the hash reads the fixed part in 16 bytes");
 
 /// When the rules' verdicts may next change with time alone.
 std::int64_t valid_until(const policy::PolicySet& set, std::int64_t now) {
@@ -47,37 +88,95 @@ std::int64_t valid_until(const policy::PolicySet& set, std::int64_t now) {
 
 } // namespace
 
-const std::string& DecisionCache::key_of(const QueryContext& ctx) {
-    std::string& k = key_;
-    k.clear();
+bool operator==(const DecisionKey::Fixed& a, const DecisionKey::Fixed& b) noexcept {
+    // Word by word without a branch (no padding: asserted above); cheaper than a memcmp call.
+    const auto* pa = reinterpret_cast<const unsigned char*>(&a);
+    const auto* pb = reinterpret_cast<const unsigned char*>(&b);
+    std::uint64_t diff = 0;
+    for (std::size_t i = 0; i < sizeof a; i += 8) {
+        diff |= load<std::uint64_t>(pa + i) ^ load<std::uint64_t>(pb + i);
+    }
+    return diff == 0;
+}
+
+DecisionKey DecisionKey::of(const QueryContext& ctx) {
+    DecisionKey k;
     const wire::Message& q = *ctx.query;
-    put(k, ctx.policy->generation);
-    put(k, static_cast<const void*>(ctx.policy->set.get()));
-    put(k, static_cast<const void*>(ctx.location.location));
-    put_ip(k, ctx.src_ip);
-    put_ip(k, ctx.dst_ip);
-    put_ip(k, ctx.src_internal_ip);
-    put(k, q.question[0].qtype);
-    put(k, q.question[0].qclass);
-    const std::uint8_t flags = (q.edns ? 1 : 0) | (q.edns && q.edns->dnssec_ok ? 2 : 0) |
-                               (q.flag(wire::kFlagCd) ? 4 : 0) | (q.flag(wire::kFlagAd) ? 8 : 0);
-    put(k, flags);
-    put_text(k, ctx.qname_text);
-    put_text(k, ctx.location.doh_subdomain);
-    put_text(k, ctx.transport.http_authorization);
+    Fixed& f = k.fixed;
+    f.generation = ctx.policy->generation;
+    f.set = ctx.policy->set.get();
+    f.location = ctx.location.location;
+    put_ip(ctx.src_ip, f.src, f.src_family);
+    put_ip(ctx.dst_ip, f.dst, f.dst_family);
+    put_ip(ctx.src_internal_ip, f.src_internal, f.src_internal_family);
+    f.qtype = q.question[0].qtype;
+    f.qclass = q.question[0].qclass;
+    f.flags = (q.edns ? 1 : 0) | (q.edns && q.edns->dnssec_ok ? 2 : 0) |
+              (q.flag(wire::kFlagCd) ? 4 : 0) | (q.flag(wire::kFlagAd) ? 8 : 0) |
+              (ctx.request_categories ? 16 : 0);
+    k.qname = ctx.qname_text;
+    k.doh_subdomain = ctx.location.doh_subdomain;
+    k.identity_token = ctx.transport.http_authorization;
     if (ctx.request_categories) {
-        put(k, static_cast<std::uint32_t>(ctx.request_categories->size()));
-        for (auto c : *ctx.request_categories) {
-            put(k, c);
-        }
-    } else {
-        put(k, std::numeric_limits<std::uint32_t>::max());
+        k.categories = *ctx.request_categories;
     }
     return k;
 }
 
+std::uint64_t decision_key_hash(const DecisionKey& k) noexcept {
+    const auto* f = reinterpret_cast<const unsigned char*>(&k.fixed);
+    // The lengths in one word, folded into the last 16 bytes of the fixed part (the hash of
+    // texts longer than 64 KiB is weaker, never wrong).
+    const std::uint64_t lengths = k.qname.size() | k.doh_subdomain.size() << 16 |
+                                  k.identity_token.size() << 32 | k.categories.size() << 48;
+    std::uint64_t h = kSeed;
+    for (std::size_t i = 0; i + 16 < sizeof k.fixed; i += 16) {
+        h = mum(load<std::uint64_t>(f + i) ^ h, load<std::uint64_t>(f + i + 8));
+    }
+    h = mum(load<std::uint64_t>(f + sizeof k.fixed - 16) ^ h,
+            load<std::uint64_t>(f + sizeof k.fixed - 8) ^ lengths);
+    h = mix_text(h, k.qname);
+    // Usually empty (no DoH location, no token): skipped without a call.
+    if (!k.doh_subdomain.empty()) {
+        h = mix_text(h, k.doh_subdomain);
+    }
+    if (!k.identity_token.empty()) {
+        h = mix_text(h, k.identity_token);
+    }
+    for (auto c : k.categories) {
+        h = mum(h, static_cast<std::uint64_t>(c));
+    }
+    return h;
+}
+
+DecisionCache::StoredKey::StoredKey(const DecisionKey& k)
+    : fixed(k.fixed), qname(k.qname), doh_subdomain(k.doh_subdomain),
+      identity_token(k.identity_token), categories(k.categories.begin(), k.categories.end()),
+      hash(k.hash) {}
+
+bool DecisionCache::KeyEqual::operator()(const StoredKey& a, const StoredKey& b) const noexcept {
+    return a.hash == b.hash && a.fixed == b.fixed && a.qname == b.qname &&
+           a.doh_subdomain == b.doh_subdomain && a.identity_token == b.identity_token &&
+           a.categories == b.categories;
+}
+
+bool DecisionCache::KeyEqual::operator()(const DecisionKey& a, const StoredKey& b) const noexcept {
+    // The hash first: it settles almost every unequal pair; then every field, so that keys
+    // with equal hashes but any other difference stay apart.
+    return a.hash == b.hash && a.fixed == b.fixed && a.qname == b.qname &&
+           a.doh_subdomain == b.doh_subdomain && a.identity_token == b.identity_token &&
+           std::equal(a.categories.begin(), a.categories.end(), b.categories.begin(),
+                      b.categories.end());
+}
+
+DecisionKey DecisionCache::key_of(const QueryContext& ctx) const {
+    DecisionKey k = DecisionKey::of(ctx);
+    k.hash = hasher_(k);
+    return k;
+}
+
 DecisionPtr DecisionCache::find(const QueryContext& ctx, std::int64_t now_s) {
-    const std::string& k = key_of(ctx);
+    const DecisionKey k = key_of(ctx);
     auto it = current_.find(k);
     if (it == current_.end()) {
         auto old = older_.find(k);
@@ -85,9 +184,9 @@ DecisionPtr DecisionCache::find(const QueryContext& ctx, std::int64_t now_s) {
             ++stats_.misses;
             return nullptr;
         }
-        // Still wanted: promote it into the current generation.
-        it = current_.emplace(old->first, std::move(old->second)).first;
-        older_.erase(old);
+        // Still wanted: promote it into the current generation (the node moves, nothing is
+        // copied).
+        it = current_.insert(older_.extract(old)).position;
     }
     if (now_s >= it->second->valid_until) {
         current_.erase(it);
@@ -112,9 +211,15 @@ DecisionPtr DecisionCache::insert(const QueryContext& ctx,
     auto d = std::make_shared<Decision>();
     d->pre = std::move(pre);
     d->valid_until = valid_until(*ctx.policy->set, now_s);
-    const std::string& k = key_of(ctx);
-    older_.erase(k);
-    current_.insert_or_assign(k, d);
+    const DecisionKey k = key_of(ctx);
+    if (auto old = older_.find(k); old != older_.end()) {
+        older_.erase(old);
+    }
+    if (auto it = current_.find(k); it != current_.end()) {
+        it->second = d;
+    } else {
+        current_.emplace(StoredKey(k), d);
+    }
     return d;
 }
 

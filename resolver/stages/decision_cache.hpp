@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "resolver/policy/evaluate.hpp"
 #include "resolver/stages/query_context.hpp"
@@ -26,6 +30,36 @@ struct Decision {
 };
 using DecisionPtr = std::shared_ptr<Decision>;
 
+/// Everything a verdict can depend on, as fixed-size values and views of the query's texts:
+/// built per lookup without allocating. Two keys are equal only when every field and every
+/// text is equal; `hash` only picks the bucket, so a collision is a miss, never a false hit.
+struct DecisionKey {
+    /// The fixed-size part: no padding (asserted), so equality is one comparison of its bytes.
+    struct Fixed {
+        std::uint64_t generation = 0;
+        const void* set = nullptr;                                 // the snapshot's rule set
+        const void* location = nullptr;                            // attribution::Location
+        std::array<std::uint8_t, 16> src{}, dst{}, src_internal{}; // all zero when absent
+        std::uint16_t qtype = 0, qclass = 0;
+        std::uint8_t flags = 0; // EDNS present, DO, CD, AD, EDNS 65050 categories present
+        std::uint8_t src_family = 0, dst_family = 0, src_internal_family = 0; // 0 absent, 4, 6
+        friend bool operator==(const Fixed& a, const Fixed& b) noexcept;
+    };
+    Fixed fixed;
+    std::string_view qname;
+    std::string_view doh_subdomain;
+    std::string_view identity_token;
+    std::span<const std::int64_t> categories; // EDNS 65050 (a flag tells an absent list)
+    std::uint64_t hash = 0;
+
+    /// The key of a decoded and attributed query; views point into ctx. `hash` is left 0.
+    static DecisionKey of(const QueryContext& ctx);
+};
+
+/// The hash of every field of a key: one pass over the fixed part and each text, 16 bytes per
+/// wyhash-style folded multiply.
+std::uint64_t decision_key_hash(const DecisionKey& key) noexcept;
+
 /// Decisions keyed on everything a verdict can depend on: the policy generation, the
 /// location, source, destination and private on-ramp source address (source geo, identity
 /// by address, dns.src_internal_ip), the query
@@ -38,7 +72,10 @@ using DecisionPtr = std::shared_ptr<Decision>;
 /// One per worker loop; not thread-safe. Lookups do not allocate.
 class DecisionCache {
 public:
-    explicit DecisionCache(std::size_t max_entries = 100000) : max_entries_(max_entries) {}
+    using Hasher = std::uint64_t (*)(const DecisionKey&) noexcept;
+    /// `hasher` is for tests only (e.g. one that makes every key collide).
+    explicit DecisionCache(std::size_t max_entries = 100000, Hasher hasher = &decision_key_hash)
+        : max_entries_(max_entries), hasher_(hasher) {}
 
     /// The valid decision for ctx (decoded and attributed), or null.
     DecisionPtr find(const QueryContext& ctx, std::int64_t now_s);
@@ -53,13 +90,36 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return current_.size() + older_.size(); }
 
 private:
-    using Table = std::unordered_map<std::string, DecisionPtr>;
-    const std::string& key_of(const QueryContext& ctx);
+    /// A DecisionKey that owns its texts, as held in the tables.
+    struct StoredKey {
+        explicit StoredKey(const DecisionKey& k);
+        DecisionKey::Fixed fixed;
+        std::string qname, doh_subdomain, identity_token;
+        std::vector<std::int64_t> categories;
+        std::uint64_t hash;
+    };
+    /// Both hash functors read the hash computed once per lookup (DecisionCache::hasher_).
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(const StoredKey& k) const noexcept { return k.hash; }
+        std::size_t operator()(const DecisionKey& k) const noexcept { return k.hash; }
+    };
+    struct KeyEqual {
+        using is_transparent = void;
+        bool operator()(const StoredKey& a, const StoredKey& b) const noexcept;
+        bool operator()(const DecisionKey& a, const StoredKey& b) const noexcept;
+        bool operator()(const StoredKey& a, const DecisionKey& b) const noexcept {
+            return (*this)(b, a);
+        }
+    };
+    using Table = std::unordered_map<StoredKey, DecisionPtr, KeyHash, KeyEqual>;
+
+    DecisionKey key_of(const QueryContext& ctx) const;
 
     std::size_t max_entries_;
+    Hasher hasher_;
     Table current_;
     Table older_;
-    std::string key_; // reused for every lookup
     Stats stats_;
 };
 

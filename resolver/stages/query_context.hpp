@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "resolver/attribution/attribute.hpp"
@@ -66,6 +67,9 @@ using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;
 PolicySnapshotPtr empty_policy();
 
 struct Decision; // decision_cache.hpp
+
+/// QueryContext::route of a query no resolver rule routes.
+inline constexpr std::string_view kDefaultRoute = "default";
 
 /// Where the answer came from, for the log.
 enum class AnswerSource : std::uint8_t { None, Local, Cache, Upstream };
@@ -155,7 +159,7 @@ struct QueryContext {
     std::string custom_resolver_address;
 
     // route and cache
-    std::string route = "default";
+    std::string route{kDefaultRoute};
     std::vector<std::string> route_urls;      // the route's upstreams, in order; empty: default
     std::vector<std::string> route_addresses; // custom resolvers: the address of each URL
     std::string route_key; // the upstream group's identity: route plus URLs ("" = default)
@@ -201,9 +205,11 @@ struct QueryContext {
     wire::Message recycled_query;
 };
 
-/// Makes a finished query's context ready for the next query of the same pipeline slot: it
-/// is destroyed and built again in place, keeping only emptied containers (their capacity)
-/// and, as storage to assign over, the messages it held. No value crosses over.
+/// Makes a finished query's context ready for the next query of the same pipeline slot: every
+/// member is set back to its initializer in place (what it holds is released: the policy
+/// snapshot, the decision, the verdicts), strings and vectors emptied with their capacity
+/// kept, and the sections of the messages it held kept as storage to assign over. No value
+/// crosses over.
 void reuse(QueryContext& ctx);
 
 } // namespace resolver::stages

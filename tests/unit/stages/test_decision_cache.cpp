@@ -150,3 +150,102 @@ TEST_CASE("decision cache: bounded, the older half kept and promoted on use") {
     lab.run(query("n9.example.com"));
     CHECK(cache.stats().hits == 1);
 }
+
+namespace {
+
+/// Every key in one bucket: only the key comparison keeps decisions apart.
+std::uint64_t colliding_hash(const stages::DecisionKey& /*key*/) noexcept {
+    return 42;
+}
+
+wire::Message with_categories(wire::Message q, const std::string& payload) {
+    q.edns->options.push_back({wire::edns_opt::RequestCategories, payload});
+    return q;
+}
+
+} // namespace
+
+TEST_CASE("decision cache: equal hashes never share a decision") {
+    // Two names with equal hashes, one blocked and one not: each keeps its own verdict.
+    stages::DecisionCache cache(100, &colliding_hash);
+    Lab lab(sample_policy());
+    lab.env().decisions = &cache;
+    lab.upstream("www.example.com", wire::rrtype::A,
+                 answering({"www.example.com. 300 IN A 192.0.2.10"}));
+    lab.upstream("blocked.example.com", wire::rrtype::A,
+                 answering({"blocked.example.com. 300 IN A 192.0.2.11"}));
+    auto allowed = lab.run(query("www.example.com"));
+    auto blocked = lab.run(query("blocked.example.com"));
+    CHECK(cache.stats().misses == 2);
+    CHECK(blocked.ctx->decision != allowed.ctx->decision);
+    CHECK(allowed.ctx->evaluation->decision == policy::ResolverDecision::AllowedOnNoPolicyMatch);
+    CHECK(blocked.ctx->evaluation->decision == policy::ResolverDecision::BlockedByQueryName);
+    auto allowed2 = lab.run(query("www.example.com"));
+    auto blocked2 = lab.run(query("blocked.example.com"));
+    CHECK(cache.stats().hits == 2);
+    CHECK(allowed2.ctx->decision == allowed.ctx->decision);
+    CHECK(blocked2.ctx->decision == blocked.ctx->decision);
+    CHECK(answers(*allowed2.sent) == std::vector<std::string>{"www.example.com. 300 A 192.0.2.10"});
+}
+
+TEST_CASE("decision cache: a query differing in any key field is another decision") {
+    struct Variant {
+        const char* what;
+        wire::Message q;
+        net::TransportInfo t;
+    };
+    const auto base_q = query("www.example.com");
+    const auto base_t = udp_from("127.0.0.9");
+    auto q_do = base_q;
+    q_do.edns->dnssec_ok = true;
+    auto q_cd = base_q;
+    q_cd.set_flag(wire::kFlagCd, true);
+    auto q_ad = base_q;
+    q_ad.set_flag(wire::kFlagAd, true);
+    auto q_internal = base_t;
+    q_internal.src_internal_ip = net::IpAddr::parse("10.0.0.7");
+    auto doh = stream(net::Transport::Https, "127.0.0.9");
+    doh.http_host = "hq7x2k9m1a.cloudflare-gateway.com";
+    auto doh_token = doh;
+    doh_token.http_authorization = "token-a";
+    std::vector<Variant> variants = {
+        {"name", query("www2.example.com"), base_t},
+        {"qtype", query("www.example.com", wire::rrtype::AAAA), base_t},
+        {"no EDNS", query("www.example.com", wire::rrtype::A, 0), base_t},
+        {"DO", q_do, base_t},
+        {"CD", q_cd, base_t},
+        {"AD", q_ad, base_t},
+        {"source address", base_q, udp_from("127.0.0.10")},
+        {"destination address", base_q, udp_from("127.0.0.9", "127.0.0.2")},
+        {"source address family", base_q, udp_from("::ffff:127.0.0.9")},
+        {"private source address", base_q, q_internal},
+        {"DoH subdomain and location", base_q, doh},
+        {"categories", with_categories(base_q, R"({"categories":[2,67]})"), base_t},
+        {"other categories", with_categories(base_q, R"({"categories":[2]})"), base_t},
+    };
+    for (const auto& v : variants) {
+        const std::string what = v.what;
+        CAPTURE(what);
+        stages::DecisionCache cache(100, &colliding_hash);
+        Lab lab(sample_policy());
+        lab.env().decisions = &cache;
+        for (const char* name : {"www.example.com", "www2.example.com"}) {
+            for (auto type : {wire::rrtype::A, wire::rrtype::AAAA}) {
+                lab.upstream(name, type, answering({std::string(name) + ". 300 IN A 192.0.2.10"}));
+            }
+        }
+        // The base with a token against the base without one, then the variant against both.
+        auto token_a = lab.run(base_q, doh_token);
+        auto base = lab.run(base_q, base_t);
+        auto variant = lab.run(v.q, v.t);
+        CHECK(cache.stats().misses == 3);
+        CHECK(cache.stats().hits == 0);
+        CHECK(variant.ctx->decision != base.ctx->decision);
+        CHECK(variant.ctx->decision != token_a.ctx->decision);
+        // Each finds its own again.
+        CHECK(lab.run(base_q, base_t).ctx->decision == base.ctx->decision);
+        CHECK(lab.run(v.q, v.t).ctx->decision == variant.ctx->decision);
+        CHECK(lab.run(base_q, doh_token).ctx->decision == token_a.ctx->decision);
+        CHECK(cache.stats().hits == 3);
+    }
+}
