@@ -125,7 +125,8 @@ declare -A ROW_LAB_Q ROW_LAB_C ROW_DD_Q ROW_DD_C
 # measure KIND LAB_TARGET DD_TARGET: warm-up, then BENCH_RUNS alternating runs (and the echo
 # floor, UDP only, in the same rotation).
 ECHO_Q="" ECHO_C="" NOPOL_Q="" NOPOL_C=""
-declare -A SPLIT_U SPLIT_S # UDP user / system microseconds per answer, per server
+declare -A SPLIT_U SPLIT_S # UDP user / system microseconds per answer, per server (only UDP
+# runs print them: the other transports leave u and s empty, which adds nothing)
 measure() {
     local kind="$1" lt="$2" dt="$3" q c u s
     one "$kind" "$LAB_PID" "$lt" "$BENCH_WARM_SECS" >/dev/null
@@ -149,10 +150,6 @@ measure() {
     done
 }
 measure udp "$LAB_PORT" "$DD_PORT"
-declare -A UDP_U UDP_S
-for k in lab dnsdist echo nopolicy; do
-    UDP_U[$k]="${SPLIT_U[$k]:-}" UDP_S[$k]="${SPLIT_S[$k]:-}"
-done
 measure tcp "$LAB_PORT" "$DD_PORT"
 measure dot "$LAB_DOT_PORT" "$DD_DOT_PORT"
 measure doh "$LAB_DOH" "$DD_DOH"
@@ -188,9 +185,9 @@ printf 'dnslab udp without policy: %.0f qps, %.0f q/cpu-s (with the policy: %s o
 echo "udp CPU per answer, microseconds (median): user + system = total"
 for k in echo dnsdist lab nopolicy; do
     # shellcheck disable=SC2086
-    u=$(bench_median ${UDP_U[$k]})
+    u=$(bench_median ${SPLIT_U[$k]})
     # shellcheck disable=SC2086
-    s=$(bench_median ${UDP_S[$k]})
+    s=$(bench_median ${SPLIT_S[$k]})
     printf '  %-22s %6.2f + %6.2f = %6.2f\n' \
         "$(case $k in echo) echo "echo floor" ;; lab) echo "dnslab with policy" ;; nopolicy) echo "dnslab without policy" ;; *) echo "$k" ;; esac)" \
         "$u" "$s" "$(awk -v a="$u" -v b="$s" 'BEGIN {print a + b}')"

@@ -83,10 +83,11 @@ int main(int argc, char** argv) {
     app.add_option("--metrics", metrics,
                    "serve Prometheus metrics at URL: http://ADDR:PORT/metrics (port 0 = "
                    "ephemeral; the ready file names it)");
-    app.add_option("--workers", workers,
-                   "event loops serving queries, each with its own SO_REUSEPORT sockets on "
-                   "every listener: 1 to 64 or 'auto' (the cores); default 1 or [resolver] "
-                   "workers");
+    app.add_option(
+        "--workers", workers,
+        "event loops serving queries, each with its own SO_REUSEPORT sockets on "
+        "every listener: 1 to 64 or 'auto' (the CPUs it may run on); default 1 or [resolver] "
+        "workers");
     app.add_option("--dnstap", dnstap,
                    "write dnstap Frame Streams: unix:PATH (a reader's socket) or file:PATH");
     app.add_option("--state-dir", state_dir, "directory for generated state such as the lab CA");

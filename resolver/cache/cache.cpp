@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "resolver/util/hash.hpp"
+#include "resolver/wire/fold.hpp"
+
 namespace resolver::cache {
 namespace {
 std::uint32_t soa_minimum(const wire::ResourceRecord& soa) {
@@ -24,37 +27,6 @@ void age_section(std::vector<wire::ResourceRecord>& rrs, std::uint32_t age) {
     }
 }
 
-/// Every octet of `x` in A-Z lowered, the others kept (the SWAR form of the byte test:
-/// per octet, "below 0x80, at least 'A', not above 'Z'" read from its high bit).
-std::uint64_t ascii_lower(std::uint64_t x) noexcept {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-    const std::uint64_t low7 = x & (0x7F * kOnes);
-    const std::uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;
-    const std::uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;
-    const std::uint64_t upper = ~x & (at_least_a ^ above_z) & (0x80 * kOnes);
-    return x | (upper >> 2); // 0x80 >> 2 = 0x20, the case bit
-}
-
-/// A hash of short texts (a lowered wire name, a route key), inline and eight octets at a
-/// time, the length mixed in: hashing the key runs for every query.
-std::uint64_t text_hash(std::string_view s) noexcept {
-    constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL; // 2^64 / golden ratio
-    std::uint64_t h = s.size() * kMul;
-    std::size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-        std::uint64_t x;
-        std::memcpy(&x, s.data() + i, 8);
-        h = (h ^ x) * kMul;
-        h ^= h >> 29;
-    }
-    if (i < s.size()) {
-        std::uint64_t x = 0;
-        std::memcpy(&x, s.data() + i, s.size() - i);
-        h = (h ^ x) * kMul;
-        h ^= h >> 29;
-    }
-    return h;
-}
 } // namespace
 
 CacheKey CacheKey::of(const wire::Question& q, bool dnssec_ok, bool checking_disabled,
@@ -64,11 +36,13 @@ CacheKey CacheKey::of(const wire::Question& q, bool dnssec_ok, bool checking_dis
 }
 
 std::size_t CacheKeyHash::operator()(const CacheKeyRef& k) const noexcept {
-    std::uint64_t h = text_hash(k.qname_lower_wire);
-    h ^= (std::uint64_t{k.qtype} << 1) ^ (std::uint64_t{k.qclass} << 17) ^
-         (std::uint64_t{k.dnssec_ok} << 33) ^ (std::uint64_t{k.checking_disabled} << 34);
-    h ^= text_hash(k.route) * 31;
-    return static_cast<std::size_t>(h);
+    const std::uint64_t fields = std::uint64_t{k.qtype} | std::uint64_t{k.qclass} << 16 |
+                                 std::uint64_t{k.dnssec_ok} << 32 |
+                                 std::uint64_t{k.checking_disabled} << 33;
+    const std::uint64_t lengths = k.qname_lower_wire.size() | k.route.size() << 16;
+    std::uint64_t h = util::hash_mix(util::kHashSeed ^ fields, lengths);
+    h = util::hash_text(h, k.qname_lower_wire);
+    return static_cast<std::size_t>(util::hash_text(h, k.route));
 }
 
 std::string_view lowered_wire(const wire::Name& name, LoweredName& buf) noexcept {
@@ -81,7 +55,7 @@ std::string_view lowered_wire(const wire::Name& name, LoweredName& buf) noexcept
     for (; i + 8 <= n; i += 8) {
         std::uint64_t x;
         std::memcpy(&x, w.data() + i, 8);
-        x = ascii_lower(x);
+        x = wire::fold::fold8(x); // per octet: the order of the octets in the word is moot
         std::memcpy(buf.data() + i, &x, 8);
     }
     for (; i < n; ++i) {

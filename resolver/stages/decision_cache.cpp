@@ -6,54 +6,10 @@
 #include <limits>
 #include <type_traits>
 
+#include "resolver/util/hash.hpp"
+
 namespace resolver::stages {
 namespace {
-
-// wyhash-style mixing (github.com/wangyi-fudan/wyhash): 16 bytes per 64x64->128 multiply,
-// folded to 64 bits. Keys are the clients' own queries, held per worker and bounded; a
-// collision only costs a comparison (equality checks every field), so no keyed hash is needed.
-__extension__ using U128 = unsigned __int128;
-constexpr std::uint64_t kSeed = 0xa0761d6478bd642fULL;
-constexpr std::uint64_t kSecret1 = 0xe7037ed1a0b428dbULL;
-constexpr std::uint64_t kSecret2 = 0x8ebc6af09c88c6e3ULL;
-
-std::uint64_t mum(std::uint64_t a, std::uint64_t b) noexcept {
-    const U128 p = static_cast<U128>(a ^ kSecret1) * (b ^ kSecret2);
-    return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
-}
-
-template <typename T>
-std::uint64_t load(const void* p) noexcept {
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/// One pass over the text; its length is hashed by the caller. Short tails are read as
-/// overlapping words, as wyhash does, so no byte is copied.
-std::uint64_t mix_text(std::uint64_t h, std::string_view s) noexcept {
-    const char* p = s.data();
-    std::size_t n = s.size();
-    for (; n > 16; n -= 16, p += 16) {
-        h = mum(load<std::uint64_t>(p) ^ h, load<std::uint64_t>(p + 8));
-    }
-    std::uint64_t a = 0;
-    std::uint64_t b = 0;
-    if (n >= 8) {
-        a = load<std::uint64_t>(p);
-        b = load<std::uint64_t>(p + n - 8);
-    } else if (n >= 4) {
-        a = load<std::uint32_t>(p);
-        b = load<std::uint32_t>(p + n - 4);
-    } else if (n > 0) {
-        a = static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[0])) << 16 |
-            static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[n / 2])) << 8 |
-            static_cast<std::uint8_t>(p[n - 1]);
-    } else {
-        return h;
-    }
-    return mum(a ^ h, b ^ n);
-}
 
 void put_ip(const std::optional<net::IpAddr>& ip, std::array<std::uint8_t, 16>& bytes,
             std::uint8_t& family) noexcept {
@@ -94,7 +50,7 @@ bool operator==(const DecisionKey::Fixed& a, const DecisionKey::Fixed& b) noexce
     const auto* pb = reinterpret_cast<const unsigned char*>(&b);
     std::uint64_t diff = 0;
     for (std::size_t i = 0; i < sizeof a; i += 8) {
-        diff |= load<std::uint64_t>(pa + i) ^ load<std::uint64_t>(pb + i);
+        diff |= util::hash_load<std::uint64_t>(pa + i) ^ util::hash_load<std::uint64_t>(pb + i);
     }
     return diff == 0;
 }
@@ -129,22 +85,23 @@ std::uint64_t decision_key_hash(const DecisionKey& k) noexcept {
     // texts longer than 64 KiB is weaker, never wrong).
     const std::uint64_t lengths = k.qname.size() | k.doh_subdomain.size() << 16 |
                                   k.identity_token.size() << 32 | k.categories.size() << 48;
-    std::uint64_t h = kSeed;
+    std::uint64_t h = util::kHashSeed;
     for (std::size_t i = 0; i + 16 < sizeof k.fixed; i += 16) {
-        h = mum(load<std::uint64_t>(f + i) ^ h, load<std::uint64_t>(f + i + 8));
+        h = util::hash_mix(util::hash_load<std::uint64_t>(f + i) ^ h,
+                           util::hash_load<std::uint64_t>(f + i + 8));
     }
-    h = mum(load<std::uint64_t>(f + sizeof k.fixed - 16) ^ h,
-            load<std::uint64_t>(f + sizeof k.fixed - 8) ^ lengths);
-    h = mix_text(h, k.qname);
+    h = util::hash_mix(util::hash_load<std::uint64_t>(f + sizeof k.fixed - 16) ^ h,
+                       util::hash_load<std::uint64_t>(f + sizeof k.fixed - 8) ^ lengths);
+    h = util::hash_text(h, k.qname);
     // Usually empty (no DoH location, no token): skipped without a call.
     if (!k.doh_subdomain.empty()) {
-        h = mix_text(h, k.doh_subdomain);
+        h = util::hash_text(h, k.doh_subdomain);
     }
     if (!k.identity_token.empty()) {
-        h = mix_text(h, k.identity_token);
+        h = util::hash_text(h, k.identity_token);
     }
     for (auto c : k.categories) {
-        h = mum(h, static_cast<std::uint64_t>(c));
+        h = util::hash_mix(h, static_cast<std::uint64_t>(c));
     }
     return h;
 }
