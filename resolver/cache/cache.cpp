@@ -201,6 +201,26 @@ bool Cache::lookup_into(const CacheKeyRef& key, Clock::time_point now, CacheHit&
     return true;
 }
 
+bool Cache::still_serves(const CacheKeyRef& key, Clock::time_point now, std::uint64_t serial,
+                         std::uint32_t age_s) {
+    Shard& sh = shard_for(key);
+    std::lock_guard lock(sh.mu);
+    auto it = sh.index.find(key);
+    if (it == sh.index.end()) {
+        return false;
+    }
+    Shard::Entry& e = *it->second;
+    if (e.serial != serial || now >= e.expires ||
+        std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count() != age_s) {
+        return false;
+    }
+    if (it->second != sh.lru.begin()) {
+        sh.lru.splice(sh.lru.begin(), sh.lru, it->second);
+    }
+    ++sh.stats.hits;
+    return true;
+}
+
 std::size_t Cache::size() const {
     std::size_t n = 0;
     for (const auto& sh : shards_) {

@@ -111,6 +111,12 @@ public:
     /// they hold is reused (a hit on a recycled query context copies without allocating).
     /// False on miss or expiry, and `hit` is left as it was.
     bool lookup_into(const CacheKeyRef& key, Clock::time_point now, CacheHit& hit);
+    /// For an answer built earlier from the entry with `serial` when it was `age_s` seconds
+    /// old: true when that same entry still answers `key` at `now` and is still `age_s` old,
+    /// counted and moved up the LRU exactly as lookup_into() would, without copying the
+    /// message. False changes nothing (then lookup_into() tells what the cache holds).
+    bool still_serves(const CacheKeyRef& key, Clock::time_point now, std::uint64_t serial,
+                      std::uint32_t age_s);
 
     [[nodiscard]] std::size_t size() const;
     /// The shards' counters added up.

@@ -19,6 +19,7 @@ Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, 
           env.clock = &clock;
           env.rng = &rng;
           env.scratch = &eval_scratch_;
+          env.reuse_answers = log == nullptr; // the log renders every answer's message
           return env;
       }()),
       next_id_(config.first_query_id) {}
@@ -171,8 +172,9 @@ void Pipeline::count(const stages::QueryContext& ctx) {
     ++counters_.answered;
     if (ctx.source == stages::AnswerSource::Cache) {
         ++counters_.cache_hits;
+        counters_.resent += ctx.resent ? 1 : 0;
     }
-    switch (ctx.response->rcode()) {
+    switch (ctx.rcode) {
     case wire::rcode::FormErr:
         ++counters_.formerr;
         break;
@@ -198,7 +200,7 @@ void Pipeline::complete(InFlight& q) {
         reply.wire = std::move(ctx.wire_out); // sent once; the log reads the message
         reply.upstream_timeout =
             ctx.upstream_error && ctx.upstream_error->code == Errc::UpstreamTimeout;
-        reply.min_ttl = stages::freshness_lifetime(*ctx.response);
+        reply.min_ttl = ctx.min_ttl;
     } else {
         reply.dropped = true;
     }

@@ -46,6 +46,7 @@ struct Counters {
     std::uint64_t refused = 0;
     std::uint64_t servfail = 0;
     std::uint64_t cache_hits = 0;
+    std::uint64_t resent = 0; // ... of which: the bytes last sent again (stages::SentAnswer)
     std::uint64_t upstream_errors = 0;
     std::uint64_t overloaded = 0; // refused by PipelineConfig::max_waiting
 };

@@ -11,7 +11,7 @@ namespace {
 // (x86-64 libstdc++ sizes, the only ABI the lab builds for.)
 static_assert(sizeof(net::TransportInfo) == 248, "a new TransportInfo member: reset it in clear()");
 static_assert(sizeof(attribution::LocationMatch) == 128, "a new member: reset it in reuse()");
-static_assert(sizeof(QueryContext) == 2624, "a new QueryContext member: reset it in reuse()");
+static_assert(sizeof(QueryContext) == 2632, "a new QueryContext member: reset it in reuse()");
 
 void clear(net::TransportInfo& t) {
     t.protocol = net::Transport::Udp;
@@ -92,6 +92,7 @@ void reuse(QueryContext& ctx) {
     ctx.client_subnet_echo.reset();
     ctx.source = AnswerSource::None;
     ctx.cache_age_s = 0;
+    ctx.resent = false;
 
     ctx.upstream_request.reset();
     ctx.upstream_server.clear();
@@ -105,6 +106,8 @@ void reuse(QueryContext& ctx) {
     ctx.wire_out.clear();
     ctx.ede_codes.clear();
     ctx.truncated = false;
+    ctx.rcode = 0;
+    ctx.min_ttl = 0;
     ctx.finished_at = {};
 }
 

@@ -175,6 +175,9 @@ struct QueryContext {
     std::optional<wire::EdnsOption> client_subnet_echo;
     AnswerSource source = AnswerSource::None;
     std::uint32_t cache_age_s = 0;
+    /// The answer is the decision's SentAnswer again (Environment::reuse_answers): no message
+    /// is built, so `response`, `upstream_answer` and the facts only the log reads stay empty.
+    bool resent = false;
 
     // upstream
     std::optional<UpstreamRequest> upstream_request; // the exchange asked for, if any
@@ -195,6 +198,8 @@ struct QueryContext {
     std::vector<std::uint8_t> wire_out;    // exactly the bytes sent
     std::vector<std::uint16_t> ede_codes;  // EDEErrors as sent
     bool truncated = false;
+    std::uint16_t rcode = 0;   // the RCODE sent (with the extended bits of OPT)
+    std::uint32_t min_ttl = 0; // freshness_lifetime() of what was sent
     std::chrono::steady_clock::time_point finished_at;
 
     /// Storage only, never read as this query's data: a message of an earlier query on the

@@ -13,7 +13,7 @@ Step StageRunner::start(QueryContext& ctx, std::span<const std::uint8_t> wire) {
     ctx.policy = env_.policy; // pinned: a reload never changes the rules under this query
     switch (decode(ctx, wire, env_.config)) {
     case Next::Continue:
-        return continue_after_decode(ctx);
+        return continue_after_decode(ctx, wire);
     case Next::Drop:
         ctx.disposition = Disposition::Dropped;
         return finish(ctx);
@@ -22,7 +22,7 @@ Step StageRunner::start(QueryContext& ctx, std::span<const std::uint8_t> wire) {
     }
 }
 
-Step StageRunner::continue_after_decode(QueryContext& ctx) {
+Step StageRunner::continue_after_decode(QueryContext& ctx, std::span<const std::uint8_t> wire) {
     attribute(ctx);
     const Next pre = pre_policy(ctx, env_); // may answer locally
     route(ctx);                             // resolver rules picked the route in pre_policy
@@ -45,8 +45,14 @@ Step StageRunner::continue_after_decode(QueryContext& ctx) {
     default:
         break;
     }
+    if (resend_lookup(ctx, env_, wire) == Next::Answer) {
+        post_policy(ctx, env_); // the decision's verdict on that entry: no message needed
+        return finish(ctx);
+    }
     if (cache_lookup(ctx, env_) == Next::Answer) {
-        return after_upstream_truth(ctx); // post-resolution rules run on hits too
+        const Step step = after_upstream_truth(ctx); // post-resolution rules run on hits too
+        remember_sent(ctx, env_, wire);
+        return step;
     }
     return ask_upstream(ctx, UpstreamRequest::Purpose::Answer, question);
 }
@@ -96,6 +102,9 @@ Step StageRunner::after_upstream_truth(QueryContext& ctx) {
 Step StageRunner::finish(QueryContext& ctx) {
     if (ctx.disposition != Disposition::Dropped && ctx.response) {
         serialize_response(ctx, env_.config);
+        ctx.disposition = Disposition::Answered;
+    } else if (ctx.disposition != Disposition::Dropped && ctx.resent) {
+        resend_answer(ctx);
         ctx.disposition = Disposition::Answered;
     } else {
         ctx.disposition = Disposition::Dropped;

@@ -26,6 +26,9 @@ struct Environment {
     core::Rng* rng = nullptr;               // never null once the runner runs
     policy::EvalScratch* scratch = nullptr; // reused working memory; null: allocate per query
     bool trace = false; // record every rule's verdict (explain); costs time on the hot path
+    /// A repeated cache hit gets the bytes last sent again (Decision::sent) instead of a
+    /// rebuilt answer: only where nothing renders the answer's message (no query log).
+    bool reuse_answers = false;
 };
 
 /// What the runner needs next.
@@ -57,7 +60,7 @@ public:
     [[nodiscard]] const Environment& env() const noexcept { return env_; }
 
 private:
-    Step continue_after_decode(QueryContext& ctx);
+    Step continue_after_decode(QueryContext& ctx, std::span<const std::uint8_t> wire);
     Step ask_upstream(QueryContext& ctx, UpstreamRequest::Purpose purpose,
                       const wire::Question& question);
     Step after_upstream_truth(QueryContext& ctx);

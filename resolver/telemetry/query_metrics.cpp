@@ -19,8 +19,8 @@ FormErrReason formerr_reason(const stages::QueryContext& ctx) {
 void MetricsObserver::on_client_response(const stages::QueryContext& ctx,
                                          std::span<const std::uint8_t> /*wire*/) {
     const auto t = static_cast<std::size_t>(ctx.transport.protocol);
-    if (ctx.disposition == stages::Disposition::Answered && ctx.response) {
-        const std::uint16_t rc = ctx.response->rcode();
+    if (ctx.disposition == stages::Disposition::Answered) {
+        const std::uint16_t rc = ctx.rcode;
         ++stats_.answered[t][rc < kRcodeSlots ? rc : kRcodeSlots];
         if (rc == wire::rcode::FormErr) {
             ++stats_.formerr[static_cast<std::size_t>(formerr_reason(ctx))];

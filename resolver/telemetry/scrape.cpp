@@ -149,6 +149,9 @@ void render_cache(Exposition& e, const CacheTotals& c) {
         e.family(name, "counter", std::string("Answer cache ") + what + ".");
         e.sample(name, {}, n);
     }
+    e.family("dnslab_cache_hits_resent_total", "counter",
+             "Cache hits answered with the bytes last sent for the same query (no query log).");
+    e.sample("dnslab_cache_hits_resent_total", {}, c.resent);
     e.family("dnslab_cache_entries", "gauge", "Entries in the answer cache.");
     e.sample("dnslab_cache_entries", {}, c.entries);
 }

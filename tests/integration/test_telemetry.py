@@ -165,6 +165,45 @@ class Lab:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class ResentAnswers(unittest.TestCase):
+    """Without a query log a repeated UDP cache hit is sent the bytes it was sent before, with
+    its own ID (docs/design-notes.md, 13); /metrics counts them as cache hits and as resent."""
+
+    def exchange(self, log):
+        with harness.Resolver("--metrics", "http://127.0.0.1:0/metrics", log=log) as r:
+            metrics = next(u.split(" ", 1)[1] for u in r.urls if u.startswith("metrics "))
+            host, port = r.addr("udp")
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(3)
+            replies = []
+            for qid in range(100, 106):  # within well under a second: at most one TTL step
+                s.sendto(harness.build_query("example.com", qid=qid, edns_size=1232), (host, port))
+                reply, _ = s.recvfrom(4096)
+                replies.append(reply)
+            s.close()
+            tcp = harness.kdig(host, port, "+tcp", "example.com", "A", "+short")
+            a = samples(scrape(metrics)[2])
+        for qid, reply in zip(range(100, 106), replies):
+            qid_back, flags, qd, an, _, _, rcode = harness.header(reply)
+            self.assertEqual((qid_back, qd, an, rcode), (qid, 1, 1, 0))
+            self.assertEqual(reply[2:4], replies[0][2:4])       # the same flags
+            self.assertEqual(len(reply), len(replies[0]))
+        self.assertIn("192.0.2.1", tcp)
+        self.assertEqual(a["dnslab_cache_hits_total"], 6)       # 5 over UDP, 1 over TCP
+        return a["dnslab_cache_hits_resent_total"]
+
+    def test_without_a_log_repeated_hits_are_resent_and_counted(self):
+        resent = self.exchange(log=False)
+        # Query 1 goes upstream, 2 is built from the cache and kept, 3-6 are resent; a second
+        # boundary between two of them makes one more a rebuilt one. TCP is never resent here
+        # (another size limit than the kept UDP answer).
+        self.assertGreaterEqual(resent, 3)
+        self.assertLessEqual(resent, 4)
+
+    def test_with_a_log_every_answer_is_built(self):
+        self.assertEqual(self.exchange(log=True), 0)
+
+
 @unittest.skipUnless(PROMTOOL, "promtool (Debian package prometheus) not installed")
 class Metrics(unittest.TestCase):
     def setUp(self):

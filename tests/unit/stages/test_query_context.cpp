@@ -78,6 +78,7 @@ void fill(stages::QueryContext& ctx) {
     ctx.client_subnet_echo = wire::EdnsOption{8, "echo"};
     ctx.source = stages::AnswerSource::Upstream;
     ctx.cache_age_s = 3;
+    ctx.resent = true;
     ctx.upstream_request.emplace();
     ctx.upstream_server = "udp://192.0.2.53:53";
     ctx.upstream_error = resolver::Error{Errc::UpstreamTimeout, "timed out"};
@@ -91,6 +92,8 @@ void fill(stages::QueryContext& ctx) {
     ctx.wire_out = {1, 2, 3};
     ctx.ede_codes = {15};
     ctx.truncated = true;
+    ctx.rcode = 3;
+    ctx.min_ttl = 60;
     ctx.finished_at = std::chrono::steady_clock::time_point(std::chrono::seconds(6));
 }
 
@@ -163,6 +166,7 @@ TEST_CASE("reuse: every member of a recycled context is what a fresh one holds")
     CHECK_FALSE(ctx.client_subnet_echo.has_value());
     CHECK(ctx.source == fresh.source);
     CHECK(ctx.cache_age_s == fresh.cache_age_s);
+    CHECK(ctx.resent == fresh.resent);
 
     CHECK_FALSE(ctx.upstream_request.has_value());
     CHECK(ctx.upstream_server.empty());
@@ -178,6 +182,8 @@ TEST_CASE("reuse: every member of a recycled context is what a fresh one holds")
     CHECK(ctx.wire_out.empty());
     CHECK(ctx.ede_codes.empty());
     CHECK(ctx.truncated == fresh.truncated);
+    CHECK(ctx.rcode == fresh.rcode);
+    CHECK(ctx.min_ttl == fresh.min_ttl);
     CHECK(ctx.finished_at == fresh.finished_at);
 }
 

@@ -28,6 +28,7 @@ stages::QueryContext answered(net::Transport t, std::uint16_t rcode) {
     ctx.query = q;
     ctx.response.emplace();
     ctx.response->set_rcode(rcode);
+    ctx.rcode = rcode; // as StageRunner::finish records what it sent
     ctx.received_at = std::chrono::steady_clock::time_point(std::chrono::seconds(10));
     ctx.finished_at = ctx.received_at + std::chrono::milliseconds(3);
     return ctx;
