@@ -19,7 +19,7 @@ Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, 
           env.clock = &clock;
           env.rng = &rng;
           env.scratch = &eval_scratch_;
-          env.reuse_answers = log == nullptr; // the log renders every answer's message
+          env.resent = log == nullptr ? &resent_ : nullptr; // the log renders every message
           return env;
       }()),
       next_id_(config.first_query_id) {}

@@ -46,7 +46,7 @@ struct Counters {
     std::uint64_t refused = 0;
     std::uint64_t servfail = 0;
     std::uint64_t cache_hits = 0;
-    std::uint64_t resent = 0; // ... of which: the bytes last sent again (stages::SentAnswer)
+    std::uint64_t resent = 0; // ... of which: the bytes last sent again (stages::ResentAnswers)
     std::uint64_t upstream_errors = 0;
     std::uint64_t overloaded = 0; // refused by PipelineConfig::max_waiting
 };
@@ -65,7 +65,10 @@ public:
     ~Pipeline() override;
 
     /// Installs a new policy snapshot; queries already in flight keep the one they pinned.
-    void set_policy(stages::PolicySnapshotPtr policy) { runner_.env().policy = std::move(policy); }
+    void set_policy(stages::PolicySnapshotPtr policy) {
+        runner_.env().policy = std::move(policy);
+        resent_.clear(); // answers of the old snapshot are never found again: free them now
+    }
     [[nodiscard]] const stages::PolicySnapshotPtr& policy() const { return runner_.env().policy; }
 
     void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
@@ -112,6 +115,7 @@ private:
     UpstreamMaker make_upstream_;
     policy::EvalScratch eval_scratch_; // the policy engine's working memory, reused per query
     stages::DecisionCache decisions_;
+    stages::ResentAnswers resent_;
     stages::StageRunner runner_;
     std::unordered_map<std::string, upstream::UpstreamPtr> route_upstreams_; // by Route::key()
     stages::QueryId next_id_;

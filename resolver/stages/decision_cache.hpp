@@ -15,27 +15,6 @@
 
 namespace resolver::stages {
 
-/// The bytes last sent under one decision for a cached upstream answer, with what they were
-/// built from. A repeated query (the same bytes after its ID) that the same cache entry
-/// answers at the same age, within the same size limit and under the same post-resolution
-/// verdict, gets these bytes again with its own ID: the full path would build exactly them
-/// (cache copy, response, serialization), so it is skipped. Only the live pipeline without a
-/// query log uses it (Environment::reuse_answers): the log renders the message, which a
-/// resent answer never builds.
-struct SentAnswer {
-    /// Answers larger than this are not kept: a decision cache of 100,000 entries then holds
-    /// at most about 60 MB of them.
-    static constexpr std::size_t kMaxBytes = 512;
-    std::vector<std::uint8_t> query;  // the query's bytes after its ID
-    std::vector<std::uint8_t> answer; // the response as sent, its ID included
-    std::uint64_t serial = 0;         // the cache entry it was built from (0: none kept)
-    std::uint32_t age_s = 0;          // that entry's age then
-    std::uint32_t min_ttl = 0;        // QueryContext::min_ttl
-    std::uint16_t rcode = 0;          // QueryContext::rcode
-    bool datagram = false;            // sized for a datagram transport (else for 65535)
-    bool truncated = false;
-};
-
 /// The policy engine's verdicts for one kind of query, kept so that a repeated query skips
 /// both phases: the pre-resolution evaluation (with its route), and the post-resolution one
 /// for one particular cached upstream answer.
@@ -48,7 +27,6 @@ struct Decision {
     /// Unix seconds from which the decision may differ: the next minute when a rule has a
     /// schedule (schedules have minute resolution), or the next rule expiry.
     std::int64_t valid_until = 0;
-    SentAnswer sent;
 };
 using DecisionPtr = std::shared_ptr<Decision>;
 
@@ -107,10 +85,8 @@ public:
 
     struct Stats {
         std::uint64_t hits = 0, misses = 0, expired = 0;
-        std::uint64_t resent = 0; // answers sent again from a SentAnswer (stages resend_lookup)
     };
     [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
-    void count_resent() noexcept { ++stats_.resent; }
     [[nodiscard]] std::size_t size() const noexcept { return current_.size() + older_.size(); }
 
 private:

@@ -175,8 +175,9 @@ struct QueryContext {
     std::optional<wire::EdnsOption> client_subnet_echo;
     AnswerSource source = AnswerSource::None;
     std::uint32_t cache_age_s = 0;
-    /// The answer is the decision's SentAnswer again (Environment::reuse_answers): no message
-    /// is built, so `response`, `upstream_answer` and the facts only the log reads stay empty.
+    /// The answer is the one last sent for this very query, again (stages::ResentAnswers):
+    /// nothing is decoded or built, so `query`, `response`, `upstream_answer`, the name and
+    /// the facts only the log reads stay empty; the verdict, location and source are set.
     bool resent = false;
 
     // upstream

@@ -86,56 +86,13 @@ cache::CacheKeyRef lookup_key(const QueryContext& ctx, cache::LoweredName& name,
             cache_route(ctx, route_storage)};
 }
 
-/// post_policy() reaches the decision's verdict for the cache entry `serial` without the
-/// message: the pre-resolution verdict was final, or the decision holds the post one for it.
-bool post_verdict_kept(const QueryContext& ctx, std::uint64_t serial) {
-    const Decision& d = *ctx.decision;
-    return ctx.evaluation->finished || (d.post && serial != 0 && d.upstream_serial == serial);
-}
-
 } // namespace
 
-Next resend_lookup(QueryContext& ctx, const Environment& env, std::span<const std::uint8_t> wire) {
-    if (!env.reuse_answers || env.trace || env.cache == nullptr || !ctx.decision) {
-        return Next::Continue;
-    }
-    const SentAnswer& sent = ctx.decision->sent;
-    if (sent.serial == 0 || !post_verdict_kept(ctx, sent.serial) ||
-        sent.datagram != net::row(ctx.transport.protocol).datagram ||
-        wire.size() != sent.query.size() + 2 ||
-        !std::equal(wire.begin() + 2, wire.end(), sent.query.begin())) {
-        return Next::Continue;
-    }
-    cache::LoweredName name;
-    std::string route_storage;
-    if (!env.cache->still_serves(lookup_key(ctx, name, route_storage), ctx.received_at, sent.serial,
-                                 sent.age_s)) {
-        return Next::Continue;
-    }
-    ctx.source = AnswerSource::Cache;
-    ctx.cache_age_s = sent.age_s;
-    ctx.upstream_serial = sent.serial;
-    ctx.resent = true;
-    env.decisions->count_resent();
-    return Next::Answer;
-}
-
 void remember_sent(QueryContext& ctx, const Environment& env, std::span<const std::uint8_t> wire) {
-    if (!env.reuse_answers || env.trace || !ctx.decision || ctx.resent ||
-        ctx.source != AnswerSource::Cache || ctx.disposition != Disposition::Answered ||
-        ctx.synth || ctx.wire_out.size() > SentAnswer::kMaxBytes || wire.size() < 2 ||
-        !post_verdict_kept(ctx, ctx.upstream_serial)) {
+    if (env.resent == nullptr || env.trace || ctx.source != AnswerSource::Cache || ctx.synth) {
         return;
     }
-    SentAnswer& sent = ctx.decision->sent;
-    sent.query.assign(wire.begin() + 2, wire.end());
-    sent.answer.assign(ctx.wire_out.begin(), ctx.wire_out.end());
-    sent.serial = ctx.upstream_serial;
-    sent.age_s = ctx.cache_age_s;
-    sent.min_ttl = ctx.min_ttl;
-    sent.rcode = ctx.rcode;
-    sent.datagram = net::row(ctx.transport.protocol).datagram;
-    sent.truncated = ctx.truncated;
+    env.resent->remember(ctx, wire, key_for(ctx, ctx.query->question[0]));
 }
 
 Next cache_lookup(QueryContext& ctx, const Environment& env) {

@@ -97,15 +97,4 @@ void serialize_response(QueryContext& ctx, const StageConfig& cfg) {
     ctx.min_ttl = freshness_lifetime(r);
 }
 
-void resend_answer(QueryContext& ctx) {
-    const SentAnswer& sent = ctx.decision->sent;
-    ctx.wire_out.assign(sent.answer.begin(), sent.answer.end());
-    const std::uint16_t id = ctx.query->id;
-    ctx.wire_out[0] = static_cast<std::uint8_t>(id >> 8);
-    ctx.wire_out[1] = static_cast<std::uint8_t>(id & 0xFF);
-    ctx.truncated = sent.truncated;
-    ctx.rcode = sent.rcode;
-    ctx.min_ttl = sent.min_ttl;
-}
-
 } // namespace resolver::stages

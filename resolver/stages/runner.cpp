@@ -11,6 +11,10 @@ Step StageRunner::start(QueryContext& ctx, std::span<const std::uint8_t> wire) {
     ctx.received_wall = env_.clock->wall();
     ctx.query_size = wire.size();
     ctx.policy = env_.policy; // pinned: a reload never changes the rules under this query
+    if (env_.resent != nullptr && env_.cache != nullptr && !env_.trace &&
+        env_.resent->answer(ctx, wire, *env_.cache)) {
+        return finish(ctx); // the bytes last sent for this very query, with its ID
+    }
     switch (decode(ctx, wire, env_.config)) {
     case Next::Continue:
         return continue_after_decode(ctx, wire);
@@ -44,10 +48,6 @@ Step StageRunner::continue_after_decode(QueryContext& ctx, std::span<const std::
     }
     default:
         break;
-    }
-    if (resend_lookup(ctx, env_, wire) == Next::Answer) {
-        post_policy(ctx, env_); // the decision's verdict on that entry: no message needed
-        return finish(ctx);
     }
     if (cache_lookup(ctx, env_) == Next::Answer) {
         const Step step = after_upstream_truth(ctx); // post-resolution rules run on hits too
@@ -104,8 +104,7 @@ Step StageRunner::finish(QueryContext& ctx) {
         serialize_response(ctx, env_.config);
         ctx.disposition = Disposition::Answered;
     } else if (ctx.disposition != Disposition::Dropped && ctx.resent) {
-        resend_answer(ctx);
-        ctx.disposition = Disposition::Answered;
+        ctx.disposition = Disposition::Answered; // ResentAnswers::answer wrote wire_out
     } else {
         ctx.disposition = Disposition::Dropped;
     }

@@ -7,6 +7,7 @@
 #include "resolver/core/clock.hpp"
 #include "resolver/core/rng.hpp"
 #include "resolver/stages/decision_cache.hpp"
+#include "resolver/stages/resent_answers.hpp"
 #include "resolver/stages/query_context.hpp"
 
 namespace resolver::stages {
@@ -26,9 +27,10 @@ struct Environment {
     core::Rng* rng = nullptr;               // never null once the runner runs
     policy::EvalScratch* scratch = nullptr; // reused working memory; null: allocate per query
     bool trace = false; // record every rule's verdict (explain); costs time on the hot path
-    /// A repeated cache hit gets the bytes last sent again (Decision::sent) instead of a
-    /// rebuilt answer: only where nothing renders the answer's message (no query log).
-    bool reuse_answers = false;
+    /// Answers last sent for cache hits, sent again to the same query (stages::ResentAnswers);
+    /// null: every answer is built. Only where nothing renders the answer's message (no
+    /// query log).
+    ResentAnswers* resent = nullptr;
 };
 
 /// What the runner needs next.

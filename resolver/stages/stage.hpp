@@ -56,14 +56,8 @@ void note_exchange(QueryContext& ctx, const Environment& env, const wire::Messag
 /// A cached upstream answer for the route (Next::Answer) or a miss (Continue).
 Next cache_lookup(QueryContext& ctx, const Environment& env);
 
-/// The decision's SentAnswer answers this query (Next::Answer, ctx.resent) when the full path
-/// would build exactly its bytes: reuse_answers is on, `wire` equals the query it answered
-/// after the ID, the same cache entry still serves it at the same age (counted as a cache
-/// hit), the size limit is the same kind, and the post-resolution verdict is the decision's
-/// own for that entry (post_policy then needs no message). Otherwise Continue.
-Next resend_lookup(QueryContext& ctx, const Environment& env, std::span<const std::uint8_t> wire);
-/// Keeps what a cache hit sent (ctx.wire_out, after finish) in its decision for
-/// resend_lookup, when it is a plain answer from the cache no larger than SentAnswer::kMaxBytes.
+/// Keeps what a cache hit sent (ctx.wire_out, after finish) in env.resent, with the cache key
+/// it was read under, for the same query again (ResentAnswers::answer).
 void remember_sent(QueryContext& ctx, const Environment& env, std::span<const std::uint8_t> wire);
 /// Stores the fresh upstream truth before post-resolution policy sees it.
 void cache_insert(QueryContext& ctx, const Environment& env);
@@ -94,7 +88,5 @@ void answer_error(QueryContext& ctx, std::uint16_t rcode, const StageConfig& cfg
 /// Serializes ctx.response within the transport's size limit (RFC 6891 §6.2.5: never below
 /// 512 on UDP, 512 without EDNS) into ctx.wire_out; records TC and the EDE codes.
 void serialize_response(QueryContext& ctx, const StageConfig& cfg);
-/// The resent answer (resend_lookup) into ctx.wire_out with the query's ID.
-void resend_answer(QueryContext& ctx);
 
 } // namespace resolver::stages

@@ -82,7 +82,7 @@ struct WorkerStats {
 
 struct CacheTotals {
     std::uint64_t hits = 0, misses = 0, inserts = 0, evictions = 0, expired = 0, entries = 0;
-    std::uint64_t resent = 0; // hits answered with the bytes last sent (stages::SentAnswer)
+    std::uint64_t resent = 0; // hits answered with the bytes last sent (stages::ResentAnswers)
 };
 
 /// TLS and HTTP counters of the DoT/DoH listeners, by listener transport.
