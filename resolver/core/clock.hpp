@@ -25,6 +25,35 @@ public:
     }
 };
 
+/// The wall-clock time of steady-clock instants from an offset between the two, read again
+/// once steady time has moved on by kResync (or ran backwards): on a busy loop one clock read
+/// per query instead of two. Within kResync of the system clock after it is stepped, else
+/// within what it slews in kResync (microseconds). One per thread; for the live clocks only
+/// (a hand-set clock may change its wall time without moving its steady time).
+class WallFromSteady {
+public:
+    static constexpr std::chrono::milliseconds kResync{1};
+    [[nodiscard]] std::chrono::system_clock::time_point
+    at(const Clock& clock, std::chrono::steady_clock::time_point t) noexcept {
+        if (!synced_ || t < synced_at_ || t - synced_at_ > kResync) {
+            offset_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          clock.wall().time_since_epoch()) -
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch());
+            synced_at_ = t;
+            synced_ = true;
+        }
+        return std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()) +
+                offset_));
+    }
+
+private:
+    bool synced_ = false;
+    std::chrono::steady_clock::time_point synced_at_;
+    std::chrono::nanoseconds offset_{0};
+};
+
 /// A clock that moves only when told to; both time lines advance together.
 class ManualClock final : public Clock {
 public:

@@ -36,22 +36,6 @@ std::optional<IpAddr> IpAddr::parse(std::string_view text) {
     return a;
 }
 
-std::optional<IpAddr> IpAddr::from_bytes(std::string_view raw) {
-    IpAddr a;
-    if (raw.size() == 4) {
-        a.bytes[10] = 0xff;
-        a.bytes[11] = 0xff;
-        std::memcpy(a.bytes.data() + 12, raw.data(), 4);
-        a.v4 = true;
-        return a;
-    }
-    if (raw.size() == 16) {
-        std::memcpy(a.bytes.data(), raw.data(), 16);
-        return a;
-    }
-    return std::nullopt;
-}
-
 std::string_view format_ip(const IpAddr& ip, IpText& buf) noexcept {
     static_assert(sizeof(IpText) >= INET6_ADDRSTRLEN);
     const char* out = ip.v4 ? inet_ntop(AF_INET, ip.bytes.data() + 12, buf.data(), buf.size())

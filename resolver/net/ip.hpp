@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,7 +21,21 @@ struct IpAddr {
     /// Parses "192.0.2.1" or "2001:db8::1" (no brackets, no zone). nullopt when not an address.
     static std::optional<IpAddr> parse(std::string_view text);
     /// From 4 or 16 raw bytes (A/AAAA RDATA); nullopt on any other length.
-    static std::optional<IpAddr> from_bytes(std::string_view raw);
+    static std::optional<IpAddr> from_bytes(std::string_view raw) {
+        IpAddr a;
+        if (raw.size() == 4) { // IPv4 held as ::ffff:a.b.c.d
+            a.bytes[10] = 0xff;
+            a.bytes[11] = 0xff;
+            std::memcpy(a.bytes.data() + 12, raw.data(), 4);
+            a.v4 = true;
+            return a;
+        }
+        if (raw.size() == 16) {
+            std::memcpy(a.bytes.data(), raw.data(), 16);
+            return a;
+        }
+        return std::nullopt;
+    }
     [[nodiscard]] std::string to_string() const;
 
     friend bool operator==(const IpAddr& a, const IpAddr& b) noexcept { return a.bytes == b.bytes; }

@@ -20,6 +20,7 @@ Pipeline::Pipeline(PipelineConfig config, upstream::Upstream& default_upstream, 
           env.rng = &rng;
           env.scratch = &eval_scratch_;
           env.resent = log == nullptr ? &resent_ : nullptr; // the log renders every message
+          env.wall_from_steady = dynamic_cast<const core::SystemClock*>(&clock) != nullptr;
           return env;
       }()),
       next_id_(config.first_query_id) {}

@@ -103,7 +103,6 @@ bool ResentAnswers::answer(QueryContext& ctx, std::span<const std::uint8_t> wire
     ctx.dst_ip = ctx.transport.dst.ip;
     ctx.src_internal_ip = ctx.transport.src_internal_ip;
     ctx.location = s.location;
-    ctx.decision = s.decision;
     ctx.evaluation = s.evaluation;
     ctx.source = AnswerSource::Cache;
     ctx.cache_age_s = s.age_s;

@@ -52,8 +52,8 @@ public:
 
     /// The query `wire` of a started context (transport, policy and arrival set) answered
     /// again: true with ctx.wire_out, rcode, min_ttl, truncated, source, age, serial, the
-    /// decision, its verdict and the location set as the full path would have set them.
-    /// False changes nothing.
+    /// verdict and the location set as the full path would have set them (not `decision`:
+    /// nothing after the answer reads it). False changes nothing.
     bool answer(QueryContext& ctx, std::span<const std::uint8_t> wire, cache::Cache& cache);
     /// Keeps what a finished cache hit sent (a plain answer from the cache, Do53, no larger
     /// than kMaxBytes), under the key of `wire` and with the cache key it was read under.

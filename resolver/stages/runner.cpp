@@ -8,7 +8,8 @@ namespace resolver::stages {
 
 Step StageRunner::start(QueryContext& ctx, std::span<const std::uint8_t> wire) {
     ctx.received_at = env_.clock->now();
-    ctx.received_wall = env_.clock->wall();
+    ctx.received_wall =
+        env_.wall_from_steady ? wall_.at(*env_.clock, ctx.received_at) : env_.clock->wall();
     ctx.query_size = wire.size();
     ctx.policy = env_.policy; // pinned: a reload never changes the rules under this query
     if (env_.resent != nullptr && env_.cache != nullptr && !env_.trace &&

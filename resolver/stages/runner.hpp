@@ -31,6 +31,9 @@ struct Environment {
     /// null: every answer is built. Only where nothing renders the answer's message (no
     /// query log).
     ResentAnswers* resent = nullptr;
+    /// A query's wall-clock arrival is derived from its steady one (core::WallFromSteady):
+    /// the live pipeline on the system clock; never with a hand-set clock.
+    bool wall_from_steady = false;
 };
 
 /// What the runner needs next.
@@ -69,6 +72,7 @@ private:
     Step finish(QueryContext& ctx);
 
     Environment env_;
+    core::WallFromSteady wall_;
 };
 
 /// How long a client may keep `response` (DoH `cache-control: max-age`, RFC 8484 §5.1):
