@@ -34,7 +34,7 @@ class EchoHandler final : public io::QueryHandler {
 public:
     explicit EchoHandler(uv_loop_t* loop) : loop_(loop) {}
 
-    void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
+    void handle(std::span<const std::uint8_t> wire, io::TransportInfo&& info,
                 io::ReplyFn reply) override {
         auto parsed = wire::parse(wire);
         if (!parsed || parsed.message->question.empty()) {

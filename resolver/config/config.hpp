@@ -38,7 +38,8 @@ struct Config {
     std::uint16_t udp_payload = 1232;
     unsigned shutdown_grace_ms = 2000;
     std::size_t max_waiting_queries = 10000; // queries waiting for upstreams at once
-    /// Event loops serving queries (`--workers`, [resolver] workers; "auto" = the cores).
+    /// Event loops serving queries (`--workers`, [resolver] workers; "auto" = the CPUs the
+    /// process may run on).
     /// Each has its own SO_REUSEPORT sockets on every listener (docs/workers.md).
     unsigned workers = 1;
 

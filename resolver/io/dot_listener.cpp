@@ -99,7 +99,7 @@ private:
             completed = true;
             const bool pad = query_requests_padding(msg);
             ++in_flight_;
-            handler_.handle(msg, base_, // read during the call: msg's buffer is reused
+            handler_.handle(msg, TransportInfo(base_), // msg is read during the call only
                             [weak = conn_.weak_from_this(), this, pad](Reply reply) {
                                 auto conn = weak.lock();
                                 if (conn && !conn->closed()) {

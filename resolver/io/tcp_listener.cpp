@@ -277,7 +277,7 @@ void Connection::dispatch() {
         completed = true;
         std::weak_ptr<Connection> weak = keep;
         // handle() reads msg during the call only: its buffer is reused by the next message.
-        owner_.handler().handle(msg, info_, [weak](Reply r) {
+        owner_.handler().handle(msg, TransportInfo(info_), [weak](Reply r) {
             if (auto c = weak.lock()) {
                 c->reply(std::move(r));
             }

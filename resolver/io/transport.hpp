@@ -116,7 +116,8 @@ public:
     virtual ~QueryHandler() = default;
     /// Takes one DNS message (framing already removed; read during the call only, so a
     /// listener may pass its receive buffer) and answers through `reply`.
-    virtual void handle(std::span<const std::uint8_t> wire, TransportInfo info, ReplyFn reply) = 0;
+    virtual void handle(std::span<const std::uint8_t> wire, TransportInfo&& info,
+                        ReplyFn reply) = 0;
     /// Takes back the bytes of a reply once they are sent, so that their memory can hold a
     /// later answer (a UDP listener answers tens of thousands a second). Default: freed.
     virtual void reclaim(std::vector<std::uint8_t> sent) { (void)sent; }

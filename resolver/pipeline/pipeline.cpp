@@ -29,7 +29,7 @@ Pipeline::~Pipeline() {
     *alive_ = false;
 }
 
-void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
+void Pipeline::handle(std::span<const std::uint8_t> wire, io::TransportInfo&& info,
                       io::ReplyFn reply) {
     ++counters_.received;
     // Garbage and responses cost a counter, not a context or a log line: a burst of them

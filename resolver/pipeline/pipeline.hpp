@@ -71,7 +71,7 @@ public:
     }
     [[nodiscard]] const stages::PolicySnapshotPtr& policy() const { return runner_.env().policy; }
 
-    void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
+    void handle(std::span<const std::uint8_t> wire, io::TransportInfo&& info,
                 io::ReplyFn reply) override;
     void reclaim(std::vector<std::uint8_t> sent) override;
 

@@ -168,7 +168,7 @@ namespace {
 class PrivateOnRamp final : public io::QueryHandler {
 public:
     explicit PrivateOnRamp(io::QueryHandler& next) : next_(next) {}
-    void handle(std::span<const std::uint8_t> wire, io::TransportInfo info,
+    void handle(std::span<const std::uint8_t> wire, io::TransportInfo&& info,
                 io::ReplyFn reply) override {
         info.src_internal_ip = info.src.ip;
         next_.handle(wire, std::move(info), std::move(reply));
