@@ -114,8 +114,8 @@ struct Cache::Shard {
 };
 
 Cache::Cache(std::size_t max_entries, std::uint32_t max_ttl, std::uint32_t servfail_ttl,
-             std::size_t shards)
-    : max_ttl_(max_ttl), servfail_ttl_(servfail_ttl) {
+             std::size_t shards, bool one_thread)
+    : max_ttl_(max_ttl), servfail_ttl_(servfail_ttl), one_thread_(one_thread) {
     shards = std::max<std::size_t>(1, shards);
     for (std::size_t i = 0; i < shards; ++i) {
         auto s = std::make_unique<Shard>();
@@ -126,6 +126,18 @@ Cache::Cache(std::size_t max_entries, std::uint32_t max_ttl, std::uint32_t servf
 }
 
 Cache::~Cache() = default;
+
+Cache::Lock::Lock(const Shard& sh, bool one_thread) : mu_(one_thread ? nullptr : &sh.mu) {
+    if (mu_ != nullptr) {
+        mu_->lock();
+    }
+}
+
+Cache::Lock::~Lock() {
+    if (mu_ != nullptr) {
+        mu_->unlock();
+    }
+}
 
 Cache::Shard& Cache::shard_for(const CacheKeyRef& key) const {
     if (shards_.size() == 1) {
@@ -143,7 +155,7 @@ std::uint64_t Cache::insert(const CacheKey& key, const wire::Message& answer, st
         return 0;
     }
     const std::uint64_t serial = ++last_serial_;
-    std::lock_guard lock(sh.mu);
+    const Lock lock(sh, one_thread_);
     if (auto it = sh.index.find(key); it != sh.index.end()) {
         sh.lru.erase(it->second);
         sh.index.erase(it);
@@ -171,7 +183,7 @@ std::optional<CacheHit> Cache::lookup(const CacheKeyRef& key, Clock::time_point 
 bool Cache::lookup_into(const CacheKeyRef& key, Clock::time_point now, CacheHit& hit) {
     Shard& sh = shard_for(key);
     {
-        std::lock_guard lock(sh.mu);
+        const Lock lock(sh, one_thread_);
         auto it = sh.index.find(key);
         if (it == sh.index.end()) {
             ++sh.stats.misses;
@@ -204,7 +216,7 @@ bool Cache::lookup_into(const CacheKeyRef& key, Clock::time_point now, CacheHit&
 bool Cache::still_serves(const CacheKeyRef& key, Clock::time_point now, std::uint64_t serial,
                          std::uint32_t age_s) {
     Shard& sh = shard_for(key);
-    std::lock_guard lock(sh.mu);
+    const Lock lock(sh, one_thread_);
     auto it = sh.index.find(key);
     if (it == sh.index.end()) {
         return false;
@@ -224,7 +236,7 @@ bool Cache::still_serves(const CacheKeyRef& key, Clock::time_point now, std::uin
 std::size_t Cache::size() const {
     std::size_t n = 0;
     for (const auto& sh : shards_) {
-        std::lock_guard lock(sh->mu);
+        const Lock lock(*sh, one_thread_);
         n += sh->index.size();
     }
     return n;
@@ -233,7 +245,7 @@ std::size_t Cache::size() const {
 CacheStats Cache::stats() const {
     CacheStats t;
     for (const auto& sh : shards_) {
-        std::lock_guard lock(sh->mu);
+        const Lock lock(*sh, one_thread_);
         t.hits += sh->stats.hits;
         t.misses += sh->stats.misses;
         t.inserts += sh->stats.inserts;
@@ -245,7 +257,7 @@ CacheStats Cache::stats() const {
 
 void Cache::clear() {
     for (const auto& sh : shards_) {
-        std::lock_guard lock(sh->mu);
+        const Lock lock(*sh, one_thread_);
         sh->lru.clear();
         sh->index.clear();
     }

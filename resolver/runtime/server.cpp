@@ -125,8 +125,9 @@ Status Server::init(const config::Config& cfg) {
         return fail(Errc::ConfigInvalid,
                     "no upstream configured (--upstream URL or `upstream = [...]`)");
     }
+    // One worker: the cache is only ever touched on its loop (telemetry reads it there too).
     cache_ = std::make_unique<cache::Cache>(cfg_.cache_size, cfg_.cache_max_ttl, 0,
-                                            cfg_.workers > 1 ? 16 : 1);
+                                            cfg_.workers > 1 ? 16 : 1, cfg_.workers <= 1);
     for (int i = 0; i < 4; ++i) {
         log_instance_ = (log_instance_ << 16) | rng_.next_u16();
     }

@@ -54,6 +54,36 @@ TEST_CASE("a sharded cache keeps the bound over all shards and unique serials") 
     CHECK(serials.front() != 0);
 }
 
+TEST_CASE("a one-thread cache (no locks) keeps, finds, ages, evicts and counts the same") {
+    cache::Cache locked(8, 86400, 0, 1);
+    cache::Cache unlocked(8, 86400, 0, 1, true);
+    const auto t0 = cache::Clock::time_point{} + 1000s;
+    for (int i = 0; i < 40; ++i) {
+        const std::string name = "n" + std::to_string(i % 12) + ".example";
+        const auto key = cache::CacheKey::of(question(name), false, false, "default");
+        const auto now = t0 + std::chrono::seconds(i * 7);
+        auto a = locked.lookup(key, now);
+        auto b = unlocked.lookup(key, now);
+        REQUIRE(a.has_value() == b.has_value());
+        if (a) {
+            CHECK(a->message.answer[0].ttl == b->message.answer[0].ttl);
+            CHECK(locked.still_serves(key, now, a->serial, a->age_s) ==
+                  unlocked.still_serves(key, now, b->serial, b->age_s));
+        } else {
+            CHECK(locked.insert(key, answer_with(name, 60 + i), "up", now) ==
+                  unlocked.insert(key, answer_with(name, 60 + i), "up", now));
+        }
+    }
+    const auto x = locked.stats();
+    const auto y = unlocked.stats();
+    CHECK(x.hits == y.hits);
+    CHECK(x.misses == y.misses);
+    CHECK(x.inserts == y.inserts);
+    CHECK(x.evictions == y.evictions);
+    CHECK(x.expired == y.expired);
+    CHECK(locked.size() == unlocked.size());
+}
+
 TEST_CASE("worker threads share one cache: what one stores the other finds") {
     cache::Cache c(100000, 86400, 0, 8);
     const auto t0 = cache::Clock::time_point{} + 1000s;
