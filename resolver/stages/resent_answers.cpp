@@ -118,11 +118,18 @@ bool ResentAnswers::answer(QueryContext& ctx, std::span<const std::uint8_t> wire
     return true;
 }
 
+bool ResentAnswers::keeps(const QueryContext& ctx) const noexcept {
+    const net::Transport t = ctx.transport.protocol;
+    return max_entries_ != 0 && (t == net::Transport::Udp || t == net::Transport::Tcp) &&
+           ctx.source == AnswerSource::Cache && ctx.disposition == Disposition::Answered &&
+           !ctx.resent && !ctx.synth && ctx.decision && ctx.evaluation &&
+           ctx.upstream_serial != 0 && ctx.wire_out.size() >= 12 &&
+           ctx.wire_out.size() <= kMaxBytes;
+}
+
 void ResentAnswers::remember(const QueryContext& ctx, std::span<const std::uint8_t> wire,
                              cache::CacheKey cache_key) {
-    if (ctx.source != AnswerSource::Cache || ctx.disposition != Disposition::Answered ||
-        ctx.synth || !ctx.decision || !ctx.evaluation || ctx.upstream_serial == 0 ||
-        ctx.wire_out.size() > kMaxBytes || ctx.wire_out.size() < 12 || max_entries_ == 0) {
+    if (!keeps(ctx)) {
         return;
     }
     const auto key = key_of(ctx, wire);

@@ -55,8 +55,11 @@ public:
     /// verdict and the location set as the full path would have set them (not `decision`:
     /// nothing after the answer reads it). False changes nothing.
     bool answer(QueryContext& ctx, std::span<const std::uint8_t> wire, cache::Cache& cache);
-    /// Keeps what a finished cache hit sent (a plain answer from the cache, Do53, no larger
-    /// than kMaxBytes), under the key of `wire` and with the cache key it was read under.
+    /// Whether remember() would keep what this finished query sent: a plain answer from the
+    /// cache, over Do53, no larger than kMaxBytes. Cheap: asked before the cache key is built.
+    [[nodiscard]] bool keeps(const QueryContext& ctx) const noexcept;
+    /// Keeps what a finished query sent when keeps(ctx), under the key of `wire` and with the
+    /// cache key it was read under.
     void remember(const QueryContext& ctx, std::span<const std::uint8_t> wire,
                   cache::CacheKey cache_key);
     void clear() { table_.clear(); }

@@ -89,8 +89,8 @@ cache::CacheKeyRef lookup_key(const QueryContext& ctx, cache::LoweredName& name,
 } // namespace
 
 void remember_sent(QueryContext& ctx, const Environment& env, std::span<const std::uint8_t> wire) {
-    if (env.resent == nullptr || env.trace || ctx.source != AnswerSource::Cache || ctx.synth) {
-        return;
+    if (env.resent == nullptr || env.trace || !env.resent->keeps(ctx)) {
+        return; // before the key: a DoT or DoH hit must not pay for building one
     }
     env.resent->remember(ctx, wire, key_for(ctx, ctx.query->question[0]));
 }
