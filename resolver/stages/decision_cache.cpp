@@ -11,14 +11,6 @@
 namespace resolver::stages {
 namespace {
 
-void put_ip(const std::optional<net::IpAddr>& ip, std::array<std::uint8_t, 16>& bytes,
-            std::uint8_t& family) noexcept {
-    if (ip) {
-        bytes = ip->bytes;
-        family = ip->v4 ? 4 : 6;
-    }
-}
-
 static_assert(std::has_unique_object_representations_v<DecisionKey::Fixed>,
               "padding in DecisionKey::Fixed would make its byte comparison wrong");
 static_assert(sizeof(DecisionKey::Fixed) % 16 == 0 && sizeof(DecisionKey::Fixed) >= 32,
@@ -45,14 +37,7 @@ std::int64_t valid_until(const policy::PolicySet& set, std::int64_t now) {
 } // namespace
 
 bool operator==(const DecisionKey::Fixed& a, const DecisionKey::Fixed& b) noexcept {
-    // Word by word without a branch (no padding: asserted above); cheaper than a memcmp call.
-    const auto* pa = reinterpret_cast<const unsigned char*>(&a);
-    const auto* pb = reinterpret_cast<const unsigned char*>(&b);
-    std::uint64_t diff = 0;
-    for (std::size_t i = 0; i < sizeof a; i += 8) {
-        diff |= util::hash_load<std::uint64_t>(pa + i) ^ util::hash_load<std::uint64_t>(pb + i);
-    }
-    return diff == 0;
+    return util::same_bytes(a, b);
 }
 
 DecisionKey DecisionKey::of(const QueryContext& ctx) {

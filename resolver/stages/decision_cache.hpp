@@ -30,6 +30,16 @@ struct Decision {
 };
 using DecisionPtr = std::shared_ptr<Decision>;
 
+/// An address as a key's fixed-size field: its 16 octets and family (4 or 6); left zero when
+/// absent.
+inline void put_ip(const std::optional<net::IpAddr>& ip, std::array<std::uint8_t, 16>& bytes,
+                   std::uint8_t& family) noexcept {
+    if (ip) {
+        bytes = ip->bytes;
+        family = ip->v4 ? 4 : 6;
+    }
+}
+
 /// Everything a verdict can depend on, as fixed-size values and views of the query's texts:
 /// built per lookup without allocating. Two keys are equal only when every field and every
 /// text is equal; `hash` only picks the bucket, so a collision is a miss, never a false hit.

@@ -14,14 +14,6 @@ static_assert(std::has_unique_object_representations_v<ResendKey::Fixed>,
               "padding in ResendKey::Fixed would make its byte comparison wrong");
 static_assert(sizeof(ResendKey::Fixed) == 72, "the hash reads the fixed part as 9 words");
 
-void put_ip(const std::optional<net::IpAddr>& ip, std::array<std::uint8_t, 16>& bytes,
-            std::uint8_t& family) noexcept {
-    if (ip) {
-        bytes = ip->bytes;
-        family = ip->v4 ? 4 : 6;
-    }
-}
-
 std::string_view text_of(std::span<const std::uint8_t> bytes) noexcept {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
@@ -29,13 +21,7 @@ std::string_view text_of(std::span<const std::uint8_t> bytes) noexcept {
 } // namespace
 
 bool operator==(const ResendKey::Fixed& a, const ResendKey::Fixed& b) noexcept {
-    const auto* pa = reinterpret_cast<const unsigned char*>(&a);
-    const auto* pb = reinterpret_cast<const unsigned char*>(&b);
-    std::uint64_t diff = 0;
-    for (std::size_t i = 0; i < sizeof a; i += 8) {
-        diff |= util::hash_load<std::uint64_t>(pa + i) ^ util::hash_load<std::uint64_t>(pb + i);
-    }
-    return diff == 0;
+    return util::same_bytes(a, b);
 }
 
 bool ResentAnswers::KeyEqual::operator()(const StoredKey& a, const StoredKey& b) const noexcept {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 // One hash for the hot path's short keys (a lowered name, a route, a decision key): wyhash-
 // style mixing (github.com/wangyi-fudan/wyhash), 16 bytes per 64x64->128 multiply folded to 64
@@ -55,6 +56,21 @@ inline std::uint64_t hash_text(std::uint64_t h, std::string_view s) noexcept {
         return h;
     }
     return hash_mix(a ^ h, b ^ n);
+}
+
+/// Whether two key parts without padding hold the same bytes: word by word without a branch,
+/// cheaper than a memcmp call for the fixed parts of the hot path's keys.
+template <typename T>
+bool same_bytes(const T& a, const T& b) noexcept {
+    static_assert(std::has_unique_object_representations_v<T> && sizeof(T) % 8 == 0,
+                  "padding would make a byte comparison wrong; words are read whole");
+    const auto* pa = reinterpret_cast<const unsigned char*>(&a);
+    const auto* pb = reinterpret_cast<const unsigned char*>(&b);
+    std::uint64_t diff = 0;
+    for (std::size_t i = 0; i < sizeof a; i += 8) {
+        diff |= hash_load<std::uint64_t>(pa + i) ^ hash_load<std::uint64_t>(pb + i);
+    }
+    return diff == 0;
 }
 
 } // namespace resolver::util
