@@ -72,7 +72,7 @@ Status Telemetry::attach(unsigned worker, uv_loop_t* loop, pipeline::Pipeline& p
         const auto& c = pipeline.counters();
         auto& p = s.pipeline;
         p.received += c.received;
-        s.cache.resent += c.resent; // per worker: each pipeline keeps its own decisions
+        s.cache.resent += c.resent; // per worker: each pipeline keeps its own resent answers
         p.answered += c.answered;
         p.dropped_short += c.dropped_short;
         p.dropped_response += c.dropped_response;

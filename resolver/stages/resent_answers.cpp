@@ -115,8 +115,8 @@ bool ResentAnswers::keeps(const QueryContext& ctx) const noexcept {
 
 void ResentAnswers::remember(const QueryContext& ctx, std::span<const std::uint8_t> wire,
                              cache::CacheKey cache_key) {
-    if (!keeps(ctx)) {
-        return;
+    if (!keeps(ctx) || wire.size() > kMaxBytes) {
+        return; // a large query (TCP allows 65,535 octets) would be held as its key
     }
     const auto key = key_of(ctx, wire);
     if (!key) {

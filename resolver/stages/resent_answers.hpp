@@ -47,7 +47,8 @@ class ResentAnswers {
 public:
     explicit ResentAnswers(std::size_t max_entries = 20000) : max_entries_(max_entries) {}
 
-    /// Answers larger than this are not kept: 20,000 entries then hold at most about 12 MB.
+    /// Queries and answers larger than this are not kept (a TCP query may have 65,535 octets,
+    /// and it is held as the key): 20,000 entries then hold at most about 25 MB.
     static constexpr std::size_t kMaxBytes = 512;
 
     /// The query `wire` of a started context (transport, policy and arrival set) answered

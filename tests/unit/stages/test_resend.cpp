@@ -265,6 +265,16 @@ TEST_CASE("resent answers: never a blocked answer, never DoT or DoH, never witho
         }
     }
     CHECK(kept.size() == 0);
+    // A query larger than kMaxBytes (padded with an EDNS option over TCP) is never kept: the
+    // table holds queries as keys, and must stay bounded whatever clients send.
+    wire::Message big = query("www.example.com");
+    big.edns->options.push_back({12, std::string(stages::ResentAnswers::kMaxBytes, '\0')});
+    const auto big_bytes = wire::serialize(big);
+    REQUIRE(big_bytes.size() > stages::ResentAnswers::kMaxBytes);
+    for (int i = 0; i < 3; ++i) {
+        CHECK_FALSE(lab.run_bytes(big_bytes, stream(net::Transport::Tcp)).ctx->resent);
+    }
+    CHECK(kept.size() == 0);
     Lab off(sample_policy());
     script(off);
     for (int i = 0; i < 4; ++i) {
