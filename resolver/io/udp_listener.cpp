@@ -5,12 +5,14 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <span>
 
+#include "resolver/io/send_socket.hpp"
 #include "resolver/io/sockaddr.hpp"
 #include "resolver/util/c_handles.hpp"
 
@@ -133,10 +135,7 @@ public:
         udp_ = std::move(h).value();
         udp_.get()->data = this;
         auto set_reuse_port = [&]() -> Status {
-            uv_os_fd_t fd = -1;
-            const int one = 1;
-            if (uv_fileno(reinterpret_cast<uv_handle_t*>(udp_.get()), &fd) != 0 ||
-                ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+            if (!reuse_port_on()) {
                 return fail(Errc::ConfigInvalid,
                             "listener " + url.to_string() +
                                 ": cannot set SO_REUSEPORT: " + std::strerror(errno));
@@ -165,7 +164,10 @@ public:
         local_ = to_endpoint(reinterpret_cast<const sockaddr*>(&bound));
         local_addr_ = bound;
         if (reduce(reinterpret_cast<const sockaddr*>(&bound)).wildcard()) {
+            // The kernel picks each answer's source address: answers leave from this socket.
             host_addresses_ = interface_addresses();
+        } else if (auto st = open_sender(loop, bound, static_cast<socklen_t>(len)); !st) {
+            return st;
         }
         url_ = "udp://" + endpoint_text(local_);
         listener_name_ = url_;
@@ -191,6 +193,12 @@ public:
 
     [[nodiscard]] std::string url() const override { return url_; }
     void stop() override {
+        if (!stopped_) {
+            read_sender(); // counted in the stop summary
+        }
+        if (sender_reader_) {
+            uv_timer_stop(sender_reader_.get());
+        }
         if (udp_) {
             uv_udp_recv_stop(udp_.get());
         }
@@ -199,6 +207,7 @@ public:
     [[nodiscard]] std::size_t active() const override { return state_->in_flight; }
     [[nodiscard]] const UdpCounters& udp_counters() const override { return counters_; }
     [[nodiscard]] std::size_t receive_buffer() const override { return receive_buffer_; }
+    [[nodiscard]] const std::string& sender_problem() const override { return sender_problem_; }
     ~UdpListenerImpl() override { state_->listener = nullptr; }
 
 private:
@@ -206,6 +215,102 @@ private:
         uv_udp_send_t req;
         std::vector<std::uint8_t> bytes;
     };
+
+    /// Sets SO_REUSEPORT on the listening socket; false with errno set.
+    bool reuse_port_on() {
+        uv_os_fd_t fd = -1;
+        const int one = 1;
+        return uv_fileno(reinterpret_cast<uv_handle_t*>(udp_.get()), &fd) == 0 &&
+               ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0;
+    }
+
+    /// Answers leave from a SendSocket (see there why). It shares the port through
+    /// SO_REUSEPORT, set after bind here too (as for a first worker): the bind in start()
+    /// still fails when another socket holds the port. A lone listener seals it at once; a
+    /// worker's waits for seal_sender(), or for its loop's first turn, which also reads what
+    /// reached the socket before it was sealed. Without one (`sender_problem_` says why)
+    /// answers leave from the listening socket.
+    Status open_sender(uv_loop_t* loop, const sockaddr_storage& bound, socklen_t length) {
+        Status st =
+            options_.reuse_port != ReusePort::Off || reuse_port_on()
+                ? ok()
+                : fail(Errc::Internal, std::string("SO_REUSEPORT: ") + std::strerror(errno));
+        if (st) {
+            auto s = SendSocket::open(reinterpret_cast<const sockaddr*>(&bound), length);
+            if (s) {
+                sender_ = std::move(s).value();
+                if (options_.reuse_port == ReusePort::Off) {
+                    seal_sender();
+                }
+            } else {
+                st = s.error();
+            }
+        }
+        if (!st) {
+            sender_problem_ = st.error().detail;
+            return ok();
+        }
+        auto t = util::UvHandle<uv_timer_t>::create(
+            [&](uv_timer_t* h) { return uv_timer_init(loop, h); });
+        if (!t) {
+            return t.error();
+        }
+        // At the first turn, then every second: once sealed, only a datagram "from" the
+        // listener's own endpoint reaches the sender (spoofed: a loop), and it is dropped and
+        // counted as the listening socket would.
+        sender_reader_ = std::move(t).value();
+        sender_reader_.get()->data = this;
+        uv_timer_start(
+            sender_reader_.get(),
+            [](uv_timer_t* h) {
+                auto* self = static_cast<UdpListenerImpl*>(h->data);
+                self->seal_sender();
+                self->read_sender();
+            },
+            0, 1000);
+        uv_unref(reinterpret_cast<uv_handle_t*>(sender_reader_.get()));
+        return ok();
+    }
+
+    void seal_sender() override {
+        if (!sender_ || sender_.sealed()) {
+            return;
+        }
+        if (auto st = sender_.seal(); !st) {
+            sender_problem_ = st.error().detail; // read_sender() still reads it, then closes it
+        }
+    }
+
+    /// Hands on the datagrams that reached the SendSocket, as if this socket had read them:
+    /// queries from before it was sealed, and after that only datagrams from our own
+    /// endpoint (dropped and counted). Closes a SendSocket that could not be sealed.
+    void read_sender() {
+        if (!sender_) {
+            return;
+        }
+        sockaddr_storage from{};
+        for (;;) {
+            socklen_t from_length = sizeof from;
+            const ssize_t n =
+                ::recvfrom(sender_.fd(), buffer_.data(), kSlot, MSG_DONTWAIT | MSG_TRUNC,
+                           reinterpret_cast<sockaddr*>(&from), &from_length);
+            if (n < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    ++counters_.read_errors;
+                }
+                if (errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+            const auto size = static_cast<std::size_t>(n);
+            receive({buffer_.data(), std::min(size, kSlot)}, reinterpret_cast<sockaddr*>(&from),
+                    size > kSlot);
+        }
+        if (!sender_.sealed()) {
+            sender_ = SendSocket{};
+        }
+    }
 
     /// Asks for options_.receive_buffer_bytes; what the kernel granted is read back (it caps
     /// the request at net.core.rmem_max; the server reports both at start-up).
@@ -237,28 +342,36 @@ private:
             self->flush(); // end of a recvmmsg batch, or the socket is drained
             return;
         }
-        if (nread < 0 || self->stopped_) {
+        if (nread < 0) {
             return;
         }
-        ++self->counters_.received;
         self->batching_ = true;
+        self->receive(
+            {reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)},
+            from, (flags & UV_UDP_PARTIAL) != 0);
+    }
+
+    /// One datagram read from the socket (`partial`: larger than the slot it was read into).
+    void receive(std::span<const std::uint8_t> datagram, const sockaddr* from, bool partial) {
+        if (stopped_) {
+            return;
+        }
+        ++counters_.received;
         // Everything up to the handler's vector is read in place in the receive buffer: a
         // burst of garbage costs a comparison per datagram, no allocation and no log line.
-        if ((flags & UV_UDP_PARTIAL) != 0) {
-            ++self->counters_.oversized; // larger than 64 KiB: cannot be a DNS message
+        if (partial) {
+            ++counters_.oversized; // larger than 64 KiB: cannot be a DNS message
             return;
         }
-        if (static_cast<std::size_t>(nread) < kHeaderSize) {
-            ++self->counters_.short_header; // nothing to answer: not even an ID
+        if (datagram.size() < kHeaderSize) {
+            ++counters_.short_header; // nothing to answer: not even an ID
             return;
         }
-        if (is_own_endpoint(from, self->local_addr_, self->host_addresses_)) {
-            ++self->counters_.own_address; // our answer would come back to us: a loop
+        if (is_own_endpoint(from, local_addr_, host_addresses_)) {
+            ++counters_.own_address; // our answer would come back to us: a loop
             return;
         }
-        self->dispatch(
-            {reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)},
-            from);
+        dispatch(datagram, from);
     }
 
     void dispatch(std::span<const std::uint8_t> datagram, const sockaddr* from) {
@@ -314,9 +427,9 @@ private:
             outbox_.clear();
             return;
         }
-        uv_os_fd_t fd = -1;
+        uv_os_fd_t fd = sender_.sealed() ? sender_.fd() : -1;
         std::size_t sent = 0;
-        if (uv_fileno(reinterpret_cast<uv_handle_t*>(udp_.get()), &fd) == 0) {
+        if (fd >= 0 || uv_fileno(reinterpret_cast<uv_handle_t*>(udp_.get()), &fd) == 0) {
             while (sent < outbox_.size()) {
                 std::array<mmsghdr, kBatch> msgs{};
                 std::array<iovec, kBatch> iov{};
@@ -346,16 +459,31 @@ private:
         outbox_.clear();
     }
 
-    void send_now(const Peer& peer, std::vector<std::uint8_t> bytes) {
+    enum class Sent : std::uint8_t { Yes, Again, Failed };
+    /// One datagram without waiting, from the SendSocket when there is one.
+    Sent try_send(const Peer& peer, std::vector<std::uint8_t>& bytes) {
+        if (sender_.sealed()) {
+            if (::sendto(sender_.fd(), bytes.data(), bytes.size(), MSG_DONTWAIT, &peer.sa,
+                         peer.length()) >= 0) {
+                return Sent::Yes;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? Sent::Again : Sent::Failed;
+        }
         uv_buf_t b =
             uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
         const int rc = uv_udp_try_send(udp_.get(), &b, 1, &peer.sa);
-        if (rc >= 0) {
+        return rc >= 0 ? Sent::Yes : (rc == UV_EAGAIN ? Sent::Again : Sent::Failed);
+    }
+
+    void send_now(const Peer& peer, std::vector<std::uint8_t> bytes) {
+        switch (try_send(peer, bytes)) {
+        case Sent::Yes:
             handler_.reclaim(std::move(bytes));
             return;
-        }
-        if (rc != UV_EAGAIN) {
+        case Sent::Failed:
             return; // e.g. the peer vanished: UDP gives no delivery promise, nothing to retry
+        case Sent::Again:
+            break; // a full send buffer: libuv queues it and sends when there is room
         }
         auto req = std::make_unique<SendReq>();
         req->bytes = std::move(bytes);
@@ -379,6 +507,9 @@ private:
     sockaddr_storage local_addr_{};
     std::vector<sockaddr_storage> host_addresses_; // only for a wildcard bind
     util::UvHandle<uv_udp_t> udp_;
+    SendSocket sender_;          // answers leave from it once sealed; none for a wildcard bind
+    std::string sender_problem_; // why there is none for a bound address
+    util::UvHandle<uv_timer_t> sender_reader_;
     util::UvHandle<uv_check_t> flush_check_;
     std::vector<Outgoing> outbox_;
     bool batching_ = false;
@@ -387,7 +518,8 @@ private:
     net::ListenerName listener_name_; // url_, shared with every query
     bool stopped_ = false;
     static constexpr std::size_t kBatch = 16;
-    std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(kBatch * 65536);
+    static constexpr std::size_t kSlot = 65536; // libuv's receive slot per datagram
+    std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(kBatch * kSlot);
     /// What a pending reply needs of the listener, shared with every pending reply: the
     /// listener (null once it is gone: a reply after that sends nothing) and the count of
     /// queries handed to the handler and not answered yet.

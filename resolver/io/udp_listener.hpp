@@ -39,7 +39,8 @@ struct UdpCounters {
 };
 
 /// Do53 over UDP (RFC 1035 §4.2.1). Every datagram with a DNS header is handed to `handler`;
-/// the reply goes back to the sender from the same socket. Truncation to the client's size
+/// the reply goes back to the sender from the address and port it was sent to (from a
+/// SendSocket on that endpoint when the bind is not a wildcard). Truncation to the client's size
 /// is the pipeline's job (it knows the client's EDNS), the listener only sends bytes.
 ///
 /// Dropped before anything is allocated for them, and counted: datagrams too short for a
@@ -53,6 +54,14 @@ public:
     /// SO_RCVBUF as the kernel reports it after the set-up (Linux reports twice what was
     /// granted: half of it is bookkeeping, socket(7)); 0 when it could not be read.
     [[nodiscard]] virtual std::size_t receive_buffer() const = 0;
+    /// Empty when answers leave from a SendSocket, or from this socket because the bind is a
+    /// wildcard (the kernel picks each answer's source address); otherwise why a bound
+    /// address has no SendSocket (answers then leave from this socket, as correct, slower).
+    [[nodiscard]] virtual const std::string& sender_problem() const = 0;
+    /// Seals the SendSocket of a worker's listener (a lone listener's is sealed at start):
+    /// called once every worker's listeners are bound, before the loops run (SendSocket says
+    /// why). Any thread, before this listener's loop first turns.
+    virtual void seal_sender() = 0;
 };
 
 /// `url`: udp://ADDR:PORT (port 0 allowed; url() reads back the real port).

@@ -174,6 +174,9 @@ Status Server::init(const config::Config& cfg) {
             listen = workers_.front()->bound_listen();
         }
     }
+    for (const auto& w : workers_) {
+        w->seal_udp_senders(); // every worker's sockets are bound now
+    }
     const auto& first = workers_.front()->listeners();
     const auto streams = std::count_if(
         first.begin(), first.end(), [](const auto& l) { return l->url().rfind("udp://", 0) != 0; });
@@ -249,7 +252,7 @@ Status Server::init(const config::Config& cfg) {
                      "dnslab-resolver: %u workers, each with its own sockets on these ports\n",
                      cfg_.workers);
     }
-    report_receive_buffers();
+    report_udp_listeners();
     if (!cfg_.ready_file.empty()) {
         // Written to a temporary name and renamed, so a reader never sees half a file.
         const std::string tmp = cfg_.ready_file + ".tmp";
@@ -445,7 +448,17 @@ void Server::begin_stop() {
     }
 }
 
-void Server::report_receive_buffers() const {
+void Server::report_udp_listeners() const {
+    for (const auto& w : workers_) {
+        for (const auto* u : w->udp_listeners()) {
+            if (!u->sender_problem().empty()) {
+                std::fprintf(stderr,
+                             "dnslab-resolver: %s: answers leave from the receiving socket (no "
+                             "second socket to send from: %s)\n",
+                             u->url().c_str(), u->sender_problem().c_str());
+            }
+        }
+    }
     const std::size_t asked = cfg_.udp_options.receive_buffer_bytes;
     for (const auto* u : workers_.front()->udp_listeners()) {
         const std::size_t reads = u->receive_buffer();

@@ -56,8 +56,9 @@ private:
     void install_policy(const stages::PolicySnapshotPtr& policy);
     /// One LabEvent line (log::begin_event) to the event log.
     void log_event(const std::string& json_object);
-    /// One stderr line per UDP listener: the SO_RCVBUF the kernel granted (at start-up).
-    void report_receive_buffers() const;
+    /// At start-up, on stderr: the SO_RCVBUF the kernel granted each UDP listener, and each
+    /// listener on a bound address that answers without a SendSocket (and why).
+    void report_udp_listeners() const;
     void begin_stop();
     void finish_stop();
 

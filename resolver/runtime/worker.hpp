@@ -84,8 +84,15 @@ public:
     /// For each config listener URL: the same URL with the port the kernel bound (what the
     /// other workers bind with SO_REUSEPORT).
     [[nodiscard]] const std::vector<std::string>& bound_listen() const { return bound_listen_; }
-    [[nodiscard]] const std::vector<const io::UdpListener*>& udp_listeners() const {
+    [[nodiscard]] const std::vector<io::UdpListener*>& udp_listeners() const {
         return udp_listeners_;
+    }
+    /// Seals every UDP listener's SendSocket (io::SendSocket says why only once every
+    /// worker's listeners are bound). Before this worker's loop runs.
+    void seal_udp_senders() {
+        for (auto* u : udp_listeners_) {
+            u->seal_sender();
+        }
     }
 
 private:
@@ -120,7 +127,7 @@ private:
     std::vector<std::unique_ptr<io::QueryHandler>> onramp_handlers_; // ?internal=1 listeners
     std::vector<std::unique_ptr<io::ResolvingDoh>> onramp_doh_;      // ... their DoH side
     std::vector<io::ListenerPtr> listeners_;
-    std::vector<const io::UdpListener*> udp_listeners_; // owned by listeners_, for counters
+    std::vector<io::UdpListener*> udp_listeners_; // owned by listeners_
     std::vector<std::string> bound_listen_;
     DrainPoll drain_;
     std::chrono::steady_clock::time_point stop_deadline_{};

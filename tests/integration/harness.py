@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Shared helpers for integration tests: start dnslab-resolver on loopback with ephemeral
 ports, read its ready file, and run real DNS clients against it. Loopback only."""
+import ipaddress
 import json
 import os
 import shutil
@@ -251,11 +252,16 @@ def header(msg):
 
 
 def udp_exchange(addr, payload, timeout=3.0):
+    """One query, one answer. The answer must come from the address and port the query went
+    to, as stub resolvers require (dig: "reply from unexpected source"): the UDP listener
+    sends from a second socket on its endpoint (resolver/io/send_socket.hpp)."""
     s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(timeout)
     try:
         s.sendto(payload, addr)
-        data, _ = s.recvfrom(65535)
+        data, src = s.recvfrom(65535)
+        if (ipaddress.ip_address(src[0]), src[1]) != (ipaddress.ip_address(addr[0]), addr[1]):
+            raise AssertionError(f"answer from {src[:2]}, the query went to {addr[:2]}")
         return data
     finally:
         s.close()
