@@ -231,24 +231,18 @@ private:
     /// reached the socket before it was sealed. Without one (`sender_problem_` says why)
     /// answers leave from the listening socket.
     Status open_sender(uv_loop_t* loop, const sockaddr_storage& bound, socklen_t length) {
-        Status st =
-            options_.reuse_port != ReusePort::Off || reuse_port_on()
-                ? ok()
-                : fail(Errc::Internal, std::string("SO_REUSEPORT: ") + std::strerror(errno));
-        if (st) {
-            auto s = SendSocket::open(reinterpret_cast<const sockaddr*>(&bound), length);
-            if (s) {
-                sender_ = std::move(s).value();
-                if (options_.reuse_port == ReusePort::Off) {
-                    seal_sender();
-                }
-            } else {
-                st = s.error();
-            }
-        }
-        if (!st) {
-            sender_problem_ = st.error().detail;
+        if (options_.reuse_port == ReusePort::Off && !reuse_port_on()) {
+            sender_problem_ = std::string("SO_REUSEPORT: ") + std::strerror(errno);
             return ok();
+        }
+        auto s = SendSocket::open(reinterpret_cast<const sockaddr*>(&bound), length);
+        if (!s) {
+            sender_problem_ = s.error().detail;
+            return ok();
+        }
+        sender_ = std::move(s).value();
+        if (options_.reuse_port == ReusePort::Off) {
+            seal_sender();
         }
         auto t = util::UvHandle<uv_timer_t>::create(
             [&](uv_timer_t* h) { return uv_timer_init(loop, h); });

@@ -157,6 +157,16 @@ sockaddr_storage endpoint_of(const resolver::io::UdpListener& l) {
     return io_test::socket_address(host, url->port_or(53));
 }
 
+/// A listener on 127.0.0.1 (kernel-picked port) as a single worker has it: sealed at start.
+std::unique_ptr<resolver::io::UdpListener> lone_listener(Loop& loop,
+                                                         resolver::io::QueryHandler& handler) {
+    auto url = resolver::util::parse_url("udp://127.0.0.1:0");
+    REQUIRE(url.has_value());
+    auto l = resolver::io::make_udp_listener(&loop.loop, *url, handler);
+    REQUIRE(l.has_value());
+    return std::move(l).value();
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("io.send_socket");
@@ -233,12 +243,9 @@ TEST_CASE("a sender cannot share a port whose listening socket lacks SO_REUSEPOR
 TEST_CASE("a lone listener answers from its endpoint through its sender") {
     Loop loop;
     EchoHandler handler;
-    auto url = resolver::util::parse_url("udp://127.0.0.1:0");
-    REQUIRE(url.has_value());
-    auto l = resolver::io::make_udp_listener(&loop.loop, *url, handler);
-    REQUIRE(l.has_value());
-    CHECK((*l)->sender_problem().empty());
-    const auto at = endpoint_of(**l);
+    auto l = lone_listener(loop, handler);
+    CHECK(l->sender_problem().empty());
+    const auto at = endpoint_of(*l);
     Fd client(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0));
     REQUIRE(::connect(client.fd, io_test::as_sockaddr(at), length_of(at)) == 0);
     const std::uint8_t query[12] = {0xab, 0xcd, 0x01, 0x00};
@@ -316,11 +323,8 @@ TEST_CASE("worker listeners lose nothing that reached a sender before it was sea
 TEST_CASE("a datagram from the listener's own endpoint reaching the sender is dropped, counted") {
     Loop loop;
     EchoHandler handler;
-    auto url = resolver::util::parse_url("udp://127.0.0.1:0");
-    REQUIRE(url.has_value());
-    auto l = resolver::io::make_udp_listener(&loop.loop, *url, handler);
-    REQUIRE(l.has_value());
-    const auto at = endpoint_of(**l);
+    auto l = lone_listener(loop, handler);
+    const auto at = endpoint_of(*l);
     // Only a socket of the same user with SO_REUSEPORT can send from that endpoint (a raw
     // socket could spoof it too): the kernel delivers to the sender, connected to exactly
     // that 4-tuple. Answering would answer ourselves.
@@ -330,8 +334,8 @@ TEST_CASE("a datagram from the listener's own endpoint reaching the sender is dr
     const std::uint8_t query[12] = {0x01, 0x02, 0x01, 0x00};
     REQUIRE(::sendto(own.fd, query, sizeof query, 0, io_test::as_sockaddr(at), length_of(at)) ==
             static_cast<ssize_t>(sizeof query));
-    loop.run_until([&] { return (*l)->udp_counters().own_address == 1; });
-    CHECK((*l)->udp_counters().own_address == 1);
+    loop.run_until([&] { return l->udp_counters().own_address == 1; });
+    CHECK(l->udp_counters().own_address == 1);
     CHECK(handler.handled == 0);
     CHECK(drain(own.fd) == 0); // nothing came back
 }
